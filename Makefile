@@ -1,0 +1,122 @@
+# retryrun: build, test, demo, bench, asan, install.
+# `make demo` and `make test` install missing Debian packages themselves.
+
+PKG_CONFIG ?= pkg-config
+LUA_PC     ?= lua5.4
+CC         ?= cc
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+
+VERSION    := 0.1.0
+LUADIR      = $(PREFIX)/share/retryrun/lua
+
+PKGS       := $(LUA_PC) libcurl libmicrohttpd
+DEBS       := liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
+              libmicrohttpd-dev pkg-config curl
+BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN)
+LUA_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
+LUA_LIBS     = $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
+CURL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
+MHD_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+
+Q = @
+ifeq ($(V),1)
+Q =
+endif
+
+RETRYRUN_SRC := $(wildcard src/*.c)
+TODO_SRC     := $(wildcard src/todo/*.c)
+CTEST_SRC    := $(wildcard spec/c/test_*.c)
+
+RETRYRUN_OBJ := $(RETRYRUN_SRC:src/%.c=$(BUILD)/obj/%.o)
+TODO_OBJ     := $(TODO_SRC:src/todo/%.c=$(BUILD)/obj/todo/%.o)
+CTESTS       := $(CTEST_SRC:spec/c/%.c=$(BUILD)/%)
+
+.PHONY: all deps bench-deps test asan demo bench install clean
+
+all: $(BUILD)/retryrun $(BUILD)/todo-server $(CTESTS)
+
+# Installs what pkg-config (or, for Lua modules, lua5.4) cannot find.
+deps:
+	$(Q)missing=""; \
+	for p in $(PKGS); do $(PKG_CONFIG) --exists $$p 2>/dev/null || missing=1; done; \
+	command -v busted >/dev/null 2>&1 || missing=1; \
+	command -v curl >/dev/null 2>&1 || missing=1; \
+	[ -e /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || \
+	  ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing $(DEBS)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $(DEBS) >/dev/null; \
+	fi
+
+bench-deps: deps
+	$(Q)missing=""; \
+	for c in nginx wrk gnuplot; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	/usr/bin/python3 -c 'import requests, tenacity' 2>/dev/null || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  echo "bench-deps: installing $(BENCH_DEBS)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $(BENCH_DEBS) >/dev/null; \
+	fi
+
+$(BUILD)/obj/%.o: src/%.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS) \
+	  -DRETRYRUN_VERSION='"$(VERSION)"' -DRETRYRUN_LUADIR='"$(LUADIR)"' \
+	  -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/todo/%.o: src/todo/%.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/retryrun: $(RETRYRUN_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LUA_LIBS) $(CURL_LIBS) -lm
+
+$(BUILD)/todo-server: $(TODO_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(MHD_LIBS) -lm
+
+# C unit tests link the pure parts they test, nothing else.
+$(BUILD)/test_policy: spec/c/test_policy.c $(BUILD)/obj/policy.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
+
+$(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o $(BUILD)/obj/policy.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ $(CURL_LIBS) -lm
+
+# Every C test and every busted spec, each counted; the last line is ours.
+test: all
+	$(Q)BUILD=$(BUILD) CTESTS="$(CTESTS)" sh spec/run
+
+asan:
+	$(Q)$(MAKE) BUILD=build-asan \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" test
+
+demo: all
+	$(Q)sh scripts/demo.sh $(BUILD)
+
+bench: all bench-deps
+	$(Q)sh scripts/bench/run.sh $(BUILD)
+
+install: $(BUILD)/retryrun $(BUILD)/todo-server
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUADIR)/retryrun
+	install -m 755 $(BUILD)/retryrun $(BUILD)/todo-server $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 lua/retryrun/*.lua $(DESTDIR)$(LUADIR)/retryrun/
+
+clean:
+	rm -rf build build-asan
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/todo/*.d)
