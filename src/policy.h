@@ -29,7 +29,7 @@ enum policy_class {
 };
 
 /* "response", "connect", "dns", "timeout", "reset", "tls", "too_large",
- * "other". Static strings. */
+ * "other"; "unknown" for a value outside the enum. Static strings. */
 const char *policy_class_name(enum policy_class cls);
 /* The class for a name, or -1 when the name is unknown. */
 int policy_class_from_name(const char *name);
@@ -62,6 +62,7 @@ struct policy {
 };
 
 void policy_init(struct policy *p);
+/* Statuses outside 0..639 are ignored by set and never retried. */
 void policy_set_status(struct policy *p, int status, int on);
 int policy_status_retried(const struct policy *p, int status);
 void policy_clear_retry_on(struct policy *p); /* no status, no class */
@@ -80,8 +81,11 @@ double policy_rng_double(struct policy_rng *r); /* uniform in [0, 1) */
  *   full:         uniform [0, b]
  *   equal:        b/2 + uniform [0, b/2]
  *   decorrelated: min(max, uniform [initial, prev * 3]), prev = the previous
- *                 delay (initial when n == 1)
- * Always finite and in [0, max]. */
+ *                 delay (initial when n == 1 or prev <= 0); when prev * 3 is
+ *                 below initial the range is just initial
+ * Always finite and in [0, max]; n < 1 counts as 1. Degenerate fields are
+ * read safely: a NaN or negative initial or max as 0, a max over 1e9 (or
+ * infinite) as 1e9, a NaN or negative factor as 1. */
 double policy_backoff(const struct policy *p, int n, double prev,
                       struct policy_rng *rng);
 
@@ -89,7 +93,15 @@ double policy_backoff(const struct policy *p, int n, double prev,
  * (IMF-fixdate, RFC 850 or asctime form, always GMT). now_wall is the Unix
  * time. On success returns 0 and sets *seconds (a date in the past gives 0;
  * huge values are clamped to 1e9). A malformed, empty or over-long (> 64
- * bytes) value returns -1 and leaves *seconds alone. */
+ * bytes) value returns -1 and leaves *seconds alone.
+ * Spaces and tabs around the value are allowed and count toward the 64
+ * bytes. Dates follow RFC 9110's grammar exactly: case-sensitive names, a
+ * two-digit day (asctime also SP DIGIT), HH:MM:SS. The day must exist in its
+ * month (Feb 30, and Feb 29 of a common year, are rejected); second 60 is
+ * allowed; the weekday name must be a real one but is not checked against
+ * the date. An RFC 850 two-digit year more than 50 years ahead of now_wall
+ * is read as the previous century. A date with now_wall not finite or
+ * beyond +-1e15 returns -1. */
 int policy_parse_retry_after(const char *value, double now_wall,
                              double *seconds);
 
@@ -133,8 +145,9 @@ enum policy_reason {
 struct policy_decision {
   enum policy_verdict verdict;
   enum policy_reason reason;
-  double delay;             /* POLICY_RETRY: seconds to wait */
-  double retry_after;       /* the server's ask in seconds, or -1 if none */
+  double delay;             /* POLICY_RETRY: seconds to wait; else 0 */
+  double retry_after;       /* the server's ask in seconds, or -1 if none;
+                               set only at step 4 (honoured and parsed) */
 };
 
 /*
