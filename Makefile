@@ -18,7 +18,7 @@ BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN)
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN)
 LUA_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
 LUA_LIBS     = $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
 CURL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)

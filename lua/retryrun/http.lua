@@ -1,0 +1,215 @@
+--- HTTP calls that retry under a policy.
+--
+-- Every call goes through the retry engine in C: one logical call, as many
+-- attempts as its policy allows, each judged by status and by the policy's
+-- `valid` predicate.
+--
+-- @module retryrun.http
+-- @usage
+-- local http = require "retryrun.http"
+-- local resp = http.get(API .. "/items", {headers = {Authorization = AUTH}})
+-- for _, item in ipairs(resp:json()) do print(item.id, item.summary) end
+
+local core = require "retryrun.core"
+local retry = require "retryrun.retry"
+local cjson = require "cjson"
+
+local type, pairs, error, tostring = type, pairs, error, tostring
+local setmetatable, getmetatable = setmetatable, getmetatable
+local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
+                                       core.uuid
+
+local http = {}
+
+local IDEMPOTENT = {GET = true, HEAD = true, PUT = true, DELETE = true,
+                    OPTIONS = true, TRACE = true}
+
+local OPTIONS = {method = true, url = true, headers = true, query = true,
+                 body = true, json = true, timeout = true, retry = true,
+                 expect = true, max_body = true, insecure = true,
+                 cacert = true}
+
+local function urlencode(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c)
+    return ("%%%02X"):format(c:byte())
+  end))
+end
+
+-- "a=1&b=x%20y" from {a = 1, b = "x y"}, keys sorted so URLs are stable;
+-- a list value repeats the key.
+local function encode_query(q)
+  local keys = {}
+  for k in pairs(q) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = q[k]
+    if type(v) == "table" then
+      for _, x in ipairs(v) do
+        parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(x)
+      end
+    else
+      parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(v)
+    end
+  end
+  return table.concat(parts, "&")
+end
+
+-- The policy for a call: the one named, fields over the default, none for
+-- false; inside a policy(fn) wrapper a call that names none makes one
+-- attempt.
+local function resolve_policy(r)
+  if r == nil then
+    return in_wrapper() and retry.none or retry.default
+  elseif r == false then
+    return retry.none
+  elseif retry.is_policy(r) then
+    return r
+  elseif type(r) == "table" then
+    return retry.default:extend(r)
+  end
+  error("retry= takes a policy, a table of policy fields or false (got "
+        .. type(r) .. ")", 4)
+end
+
+local ExpectError = {__name = "retryrun.ExpectError"}
+ExpectError.__index = ExpectError
+function ExpectError:__tostring() return self.message end
+
+local function check_expect(resp, expect)
+  local want = type(expect) == "table" and expect or {expect}
+  for _, s in ipairs(want) do
+    if resp.status == s then
+      return resp
+    end
+  end
+  local wanted = {}
+  for i, s in ipairs(want) do wanted[i] = tostring(s) end
+  error(setmetatable({
+    message = ("%s %s: expected status %s, got %d %s"):format(resp.method,
+      resp.url, table.concat(wanted, " or "), resp.status,
+      resp.body:sub(1, 200):gsub("%s+", " ")),
+    response = resp, status = resp.status, expected = want,
+  }, ExpectError), 3)
+end
+
+--- Makes one logical HTTP call under a retry policy.
+-- @tparam table opts `method` ("GET"), `url`, `headers`, `query` (a table,
+--   encoded into the URL), `body` (a string) or `json` (a table, encoded,
+--   Content-Type set), `timeout` (seconds per attempt), `retry` (a policy,
+--   a table of policy fields over the default, or false for one attempt),
+--   `expect` (a status or a list: any other final status raises),
+--   `max_body` (bytes, 64 MiB), `insecure`, `cacert`
+-- @return the Response: `status`, `ok`, `body`, `headers`, `url`,
+--   `elapsed`, `attempts`, `resp:json()`, `resp:header(name)`
+-- @raise a give-up error when the policy runs out (or returns nil, err
+--   with `raise = false`); an expect error carrying the response
+function http.request(opts)
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'request' (table expected, got "
+          .. type(opts) .. ")", 2)
+  end
+  for k in pairs(opts) do
+    if not OPTIONS[k] then
+      error(("unknown request option '%s'"):format(tostring(k)), 2)
+    end
+  end
+  local url = opts.url
+  if type(url) ~= "string" or url == "" then
+    error("request needs a url (a string)", 2)
+  end
+  local method = opts.method and tostring(opts.method):upper() or "GET"
+  if opts.query ~= nil then
+    if type(opts.query) ~= "table" then
+      error("query must be a table", 2)
+    end
+    local q = encode_query(opts.query)
+    if q ~= "" then
+      url = url .. (url:find("?", 1, true) and "&" or "?") .. q
+    end
+  end
+  local headers = {}
+  if opts.headers ~= nil then
+    if type(opts.headers) ~= "table" then
+      error("headers must be a table of name = value", 2)
+    end
+    for k, v in pairs(opts.headers) do headers[k] = tostring(v) end
+  end
+  local body = opts.body
+  if opts.json ~= nil then
+    if body ~= nil then
+      error("give body or json, not both", 2)
+    end
+    local ok, encoded = pcall(cjson.encode, opts.json)
+    if not ok then
+      error("json: cannot encode: " .. tostring(encoded), 2)
+    end
+    body = encoded
+    local has_type = false
+    for k in pairs(headers) do
+      if k:lower() == "content-type" then has_type = true end
+    end
+    if not has_type then headers["Content-Type"] = "application/json" end
+  elseif body ~= nil and type(body) ~= "string" then
+    error("body must be a string (use json= for a table)", 2)
+  end
+  local policy = resolve_policy(opts.retry)
+  local req = {method = method, url = url, headers = headers, body = body,
+               max_body = opts.max_body, insecure = opts.insecure,
+               cacert = opts.cacert, timeout = opts.timeout}
+  -- one idempotency key per logical call, the same on every attempt
+  local key = policy.idempotency_key
+  if key and not IDEMPOTENT[method] then
+    local name = key == true and "Idempotency-Key" or key
+    local lname = name:lower()
+    for k in pairs(headers) do
+      if k:lower() == lname then req.idempotency_key = true end
+    end
+    if not req.idempotency_key then
+      headers[name] = uuid()
+      req.idempotency_key = true
+    end
+  end
+  local resp, err = request_core(req, policy)
+  if resp and opts.expect ~= nil then
+    return check_expect(resp, opts.expect)
+  end
+  return resp, err
+end
+
+local function verb(method, needs_opts)
+  return function(url, opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      error(("bad argument #2 to '%s' (table expected, got %s)")
+            :format(method:lower(), type(opts)), 2)
+    end
+    local o = {}
+    if opts then
+      for k, v in pairs(opts) do o[k] = v end
+    end
+    o.method, o.url = method, url
+    if needs_opts and opts == nil then
+      o.body = ""
+    end
+    return http.request(o)
+  end
+end
+
+--- `http.get(url [, opts])`; likewise head, delete, post, put, patch.
+http.get = verb("GET")
+http.head = verb("HEAD")
+http.delete = verb("DELETE")
+http.options = verb("OPTIONS")
+http.post = verb("POST", true)
+http.put = verb("PUT", true)
+http.patch = verb("PATCH", true)
+
+http.Response = core.Response
+http.ExpectError = ExpectError
+
+--- True when err was raised by `expect=`.
+function http.is_expect_error(err)
+  return getmetatable(err) == ExpectError
+end
+
+return http

@@ -1,0 +1,199 @@
+--- Retry policies: how many attempts, which outcomes are retried, how long
+-- to wait, and the script's predicates and hooks.
+--
+-- A policy is a plain table of fields (DESIGN.md lists them) checked and
+-- compiled once; the engine in C reads the compiled form on every call.
+--
+-- @module retryrun.retry
+-- @usage
+-- local retry = require "retryrun.retry"
+-- local retry_on_missing_summary = retry.policy{
+--   valid = function(resp) return resp:json().summary ~= nil end,
+-- }
+-- local items = retry_on_missing_summary:get(API .. "/items"):json()
+
+local core = require "retryrun.core"
+
+local pairs, type, error, setmetatable = pairs, type, error, setmetatable
+
+local retry = {}
+
+-- Each field and the types it takes.
+local FIELDS = {
+  attempts = "number", retry_on = "table", valid = "function",
+  backoff = "table", deadline = "number", timeout = "number",
+  connect_timeout = "number", retry_after = "boolean",
+  max_retry_after = "number", unsafe = "boolean",
+  idempotency_key = "boolean|string", before_attempt = "function",
+  on_retry = "function", on_giveup = "function", raise = "boolean",
+}
+local BACKOFF_FIELDS = {initial = true, factor = true, max = true,
+                        jitter = true}
+
+local Policy = {}
+Policy.__index = Policy
+Policy.__name = "retryrun.Policy"
+
+-- The edit distance between two short strings, for "did you mean".
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = {[0] = i}
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function suggest(name, known)
+  local best, bestd = nil, 3
+  for k in pairs(known) do
+    local d = distance(name, k)
+    if d < bestd then best, bestd = k, d end
+  end
+  return best and (" (did you mean '%s'?)"):format(best) or ""
+end
+
+local function check_fields(fields, level)
+  for k, v in pairs(fields) do
+    local want = type(k) == "string" and FIELDS[k]
+    if not want then
+      error(("unknown policy field '%s'%s"):format(tostring(k),
+            type(k) == "string" and suggest(k, FIELDS) or ""), level + 1)
+    end
+    if not want:find(type(v), 1, true) then
+      error(("policy field '%s' must be a %s (got %s)"):format(k,
+            want:gsub("|", " or "), type(v)), level + 1)
+    end
+  end
+  if fields.backoff then
+    for k in pairs(fields.backoff) do
+      if not BACKOFF_FIELDS[k] then
+        error(("unknown backoff field '%s'%s"):format(tostring(k),
+              type(k) == "string" and suggest(k, BACKOFF_FIELDS) or ""),
+              level + 1)
+      end
+    end
+  end
+end
+
+local function make(fields, parent, level)
+  if fields == nil then
+    fields = {}
+  elseif type(fields) ~= "table" then
+    error("bad argument #1 to 'policy' (table expected, got "
+          .. type(fields) .. ")", level + 1)
+  end
+  check_fields(fields, level + 1)
+  local merged = {}
+  if parent then
+    for k, v in pairs(parent._fields) do merged[k] = v end
+  end
+  for k, v in pairs(fields) do merged[k] = v end
+  if parent and parent._fields.backoff and fields.backoff then
+    local b = {}
+    for k, v in pairs(parent._fields.backoff) do b[k] = v end
+    for k, v in pairs(fields.backoff) do b[k] = v end
+    merged.backoff = b
+  end
+  local ok, compiled = pcall(core.compile, merged)
+  if not ok then
+    error(compiled, level + 1)
+  end
+  local p = {}
+  for k, v in pairs(merged) do p[k] = v end
+  p._fields = merged
+  p._compiled = compiled
+  return setmetatable(p, Policy)
+end
+
+--- Makes a policy.
+-- @tparam[opt] table fields any of: attempts, retry_on, valid, backoff,
+--   deadline, timeout, connect_timeout, retry_after, max_retry_after,
+--   unsafe, idempotency_key, before_attempt, on_retry, on_giveup, raise
+-- @return a Policy
+-- @raise on an unknown field or a value of the wrong type
+function retry.policy(fields)
+  return make(fields, nil, 2)
+end
+
+--- Derives a policy: the fields given replace the parent's (a `backoff`
+-- table is merged field by field).
+-- @usage local RetryOnServerError = Retry:extend{attempts = 6}
+function Policy:extend(fields)
+  return make(fields, self, 2)
+end
+
+--- A policy is callable: `policy(fn)` returns a function that runs fn and
+-- retries it as a whole when it returns a response the policy rejects or a
+-- call inside it gives up. Calls inside fn that name no policy make one
+-- attempt: the wrapper is the retry layer.
+function Policy:__call(fn)
+  if type(fn) ~= "function" then
+    error("a policy wraps a function (got " .. type(fn) .. ")", 2)
+  end
+  local call = core.call
+  return function(...)
+    return call(self, fn, ...)
+  end
+end
+
+function Policy:__tostring()
+  return ("retryrun.Policy (attempts %d)"):format(self.attempts or 4)
+end
+
+--- The wait before retry `n` under this policy's backoff, drawn from the
+-- run's seeded generator (`--seed`): for checking a policy's waits.
+-- @tparam integer n the retry, 1 for the first
+-- @tparam[opt] number prev the previous wait (decorrelated jitter)
+function Policy:delay(n, prev)
+  return core.backoff(self._compiled, n, prev)
+end
+
+-- policy:get(url, opts) and the other verbs call through the policy.
+for _, verb in pairs{"get", "head", "delete", "post", "put", "patch",
+                     "request"} do
+  Policy[verb] = function(self, url, opts)
+    local http = require "retryrun.http"
+    if verb == "request" then
+      opts = url
+    else
+      opts = opts or {}
+    end
+    if type(opts) ~= "table" then
+      error(("bad argument #2 to '%s' (table expected, got %s)")
+            :format(verb, type(opts)), 2)
+    end
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.retry = self
+    if verb == "request" then
+      return http.request(o)
+    end
+    return http[verb](url, o)
+  end
+end
+
+--- The policy used by calls that name none: DESIGN.md's defaults.
+retry.default = retry.policy{}
+
+--- One attempt, no retries.
+retry.none = retry.policy{attempts = 1}
+
+--- True when v is a policy.
+function retry.is_policy(v)
+  return getmetatable(v) == Policy
+end
+
+--- True when err is a give-up error.
+function retry.is_giveup(err)
+  return getmetatable(err) == core.GiveUp
+end
+
+retry.Policy = Policy
+
+return retry

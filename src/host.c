@@ -1,0 +1,241 @@
+/*
+ * host.c - the Lua state of retryrun (see host.h).
+ *
+ * Opens the standard libraries, points package.path at retryrun's Lua
+ * modules (lua/ beside the build tree, else the installed directory),
+ * preloads retryrun.core, loads the script and runs it as the main task on
+ * the event loop, then turns how it ended into an exit code and a message.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "host.h"
+#include "loop.h"
+
+#define GIVEUP_MT "retryrun.GiveUp"
+
+struct policy_rng host_rng;
+
+int host_traceback(lua_State *L)
+{
+  const char *msg = lua_tostring(L, 1);
+  if(msg && lua_type(L, 1) == LUA_TSTRING) {
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+  }
+  if(lua_istable(L, 1)) {
+    lua_getfield(L, 1, "traceback");
+    if(lua_isnil(L, -1)) {
+      luaL_traceback(L, L, NULL, 1);
+      lua_setfield(L, 1, "traceback");
+    }
+    lua_settop(L, 1);
+    return 1;
+  }
+  if(luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    return 1;
+  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  luaL_traceback(L, L, lua_tostring(L, -1), 1);
+  return 1;
+}
+
+int host_pcall(lua_State *L, int nargs, int nres)
+{
+  int base = lua_gettop(L) - nargs;
+  int status;
+  lua_pushcfunction(L, host_traceback);
+  lua_insert(L, base);
+  status = lua_pcall(L, nargs, nres, base);
+  lua_remove(L, base);
+  return status;
+}
+
+int host_is_giveup(lua_State *L, int idx)
+{
+  int r;
+  if(!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+    return 0;
+  luaL_getmetatable(L, GIVEUP_MT);
+  r = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return r;
+}
+
+int luaopen_retryrun_core(lua_State *L)
+{
+  lua_newtable(L);
+  lrun_register(L);
+  lhttp_register(L);
+  lua_pushliteral(L, RETRYRUN_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+/* The directory of Lua modules: lua/ beside the build tree when it holds
+ * retryrun's modules, else the installed one. */
+static void set_paths(lua_State *L)
+{
+  char exe[PATH_MAX], dir[PATH_MAX + 32];
+  const char *luadir = RETRYRUN_LUADIR;
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if(n > 0) {
+    char *slash;
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if(slash) {
+      *slash = '\0';
+      snprintf(dir, sizeof(dir), "%s/../lua/retryrun/http.lua", exe);
+      if(access(dir, R_OK) == 0) {
+        snprintf(dir, sizeof(dir), "%s/../lua", exe);
+        if(realpath(dir, exe))
+          luadir = exe;
+      }
+    }
+  }
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", luadir, luadir);
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_retryrun_core);
+  lua_setfield(L, -2, "retryrun.core");
+  lua_pop(L, 2);
+}
+
+/* arg as lua.c makes it: the script at 0, its arguments at 1..n, the
+ * interpreter and its options at negative indices. */
+static void set_arg(lua_State *L, const struct host_opts *o)
+{
+  int i, base = o->script_index;
+  lua_createtable(L, o->argc, base + 1);
+  for(i = 0; o->all_argv[i]; i++) {
+    lua_pushstring(L, o->all_argv[i]);
+    lua_rawseti(L, -2, i - base);
+  }
+  lua_setglobal(L, "arg");
+}
+
+static int load_script(lua_State *L, const struct host_opts *o)
+{
+  if(o->code)
+    return luaL_loadbuffer(L, o->code, strlen(o->code), "=(command line)");
+  if(!strcmp(o->script, "-"))
+    return luaL_loadfile(L, NULL);
+  return luaL_loadfile(L, o->script);
+}
+
+/* Prints an error value as "retryrun: message" and its traceback, and
+ * returns the exit code it stands for. */
+static int report(lua_State *L, int idx, const char *prefix)
+{
+  int code = EXIT_ERROR;
+  idx = lua_absindex(L, idx);
+  if(host_is_giveup(L, idx)) {
+    code = EXIT_GAVEUP;
+    const char *msg = luaL_tolstring(L, idx, NULL);
+    lua_getfield(L, idx, "traceback");
+    fprintf(stderr, "retryrun: %s%s\n%s\n", prefix, msg,
+            lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_pop(L, 2);
+  }
+  else {
+    fprintf(stderr, "retryrun: %s%s\n", prefix, luaL_tolstring(L, idx, NULL));
+    lua_pop(L, 1);
+  }
+  fflush(stderr);
+  return code;
+}
+
+/* Tasks that failed while nothing waited on them; lua_run.c keeps the
+ * table and removes a task from it when its error is taken. */
+static int report_orphans(lua_State *L, int main_idx)
+{
+  int code = EXIT_OK;
+  lua_getfield(L, LUA_REGISTRYINDEX, FAILED_TASKS);
+  if(!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return EXIT_OK;
+  }
+  lua_pushnil(L);
+  while(lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if(!lua_rawequal(L, -1, main_idx)) {
+      int c;
+      task_result(L, lua_gettop(L));
+      c = report(L, -1, "a task failed and nothing waited on it: ");
+      lua_pop(L, 1);
+      if(code == EXIT_OK)
+        code = c;
+    }
+  }
+  lua_pop(L, 1);
+  return code;
+}
+
+int host_run(const struct host_opts *o)
+{
+  lua_State *L = luaL_newstate();
+  int code = EXIT_OK, main_idx;
+
+  if(!L || loop_init(L)) {
+    fprintf(stderr, "retryrun: cannot start: out of memory\n");
+    return EXIT_ERROR;
+  }
+  if(o->max_connections || o->max_host_connections)
+    loop_limits(o->max_connections, o->max_host_connections);
+  luaL_openlibs(L);
+  set_paths(L);
+  set_arg(L, o);
+
+  /* retryrun.run makes coroutines tell the loop's waits from their own */
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "retryrun.run");
+  if(host_pcall(L, 1, 0)) {
+    fprintf(stderr, "retryrun: %s\n", lua_tostring(L, -1));
+    code = EXIT_ERROR;
+    goto out;
+  }
+  if(load_script(L, o)) {
+    fprintf(stderr, "retryrun: %s\n", lua_tostring(L, -1));
+    code = EXIT_ERROR;
+    goto out;
+  }
+  /* spawn(chunk, args...) as the main task */
+  {
+    int i;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "retryrun.core");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "spawn");
+    lua_remove(L, -2);
+    lua_insert(L, -2);
+    luaL_checkstack(L, o->argc, "too many arguments");
+    for(i = 0; i < o->argc; i++)
+      lua_pushstring(L, o->argv[i]);
+    lua_call(L, 1 + o->argc, 1);
+    main_idx = lua_gettop(L);
+  }
+  loop_run();
+
+  if(task_result(L, main_idx))
+    code = report(L, -1, "");
+  lua_pop(L, 1);
+  {
+    int c = report_orphans(L, main_idx);
+    if(code == EXIT_OK)
+      code = c;
+  }
+  if(the_loop->interrupted)
+    code = EXIT_INTERRUPTED;
+out:
+  lua_close(L);
+  loop_free();
+  return code;
+}

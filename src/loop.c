@@ -1,0 +1,434 @@
+/*
+ * loop.c - the event loop (see loop.h).
+ *
+ * One turn: resume every ready task; then wait in curl_multi_poll() until a
+ * socket is ready, the next timer is due, or SIGINT writes to the self-pipe;
+ * then let libcurl work, wake the tasks whose transfers finished and those
+ * whose timers passed. Uses libcurl's multi interface and Lua's coroutine
+ * API; knows nothing of HTTP requests or retry policies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <lauxlib.h>
+
+#include "loop.h"
+#include "transfer.h"
+
+struct loop *the_loop;
+char loop_suspend_marker;
+
+static struct loop loop_storage;
+static int sigpipe_fds[2] = {-1, -1};
+
+#define NOT_ARMED ((size_t)-1)
+
+double loop_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double loop_wall(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int loop_init(lua_State *L)
+{
+  struct loop *lp = &loop_storage;
+  memset(lp, 0, sizeof(*lp));
+  lp->L = L;
+  lp->multi = curl_multi_init();
+  if(!lp->multi)
+    return -1;
+  /* Defaults that keep 10,000 tasks from opening 10,000 sockets: transfers
+   * beyond the caps wait in libcurl's queue. run.limits{} changes them. */
+  curl_multi_setopt(lp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
+  curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, 256L);
+  if(pipe(sigpipe_fds) == 0) {
+    fcntl(sigpipe_fds[0], F_SETFL, O_NONBLOCK);
+    fcntl(sigpipe_fds[1], F_SETFL, O_NONBLOCK);
+    fcntl(sigpipe_fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(sigpipe_fds[1], F_SETFD, FD_CLOEXEC);
+  }
+  the_loop = lp;
+  return 0;
+}
+
+void loop_free(void)
+{
+  struct loop *lp = the_loop;
+  if(!lp)
+    return;
+  if(lp->multi)
+    curl_multi_cleanup(lp->multi);
+  lp->multi = NULL;
+  transfer_free_all();
+  free(lp->heap);
+  lp->heap = NULL;
+  if(sigpipe_fds[0] >= 0) {
+    close(sigpipe_fds[0]);
+    close(sigpipe_fds[1]);
+    sigpipe_fds[0] = sigpipe_fds[1] = -1;
+  }
+  the_loop = NULL;
+}
+
+void loop_limits(long total, long per_host)
+{
+  if(total > 0) {
+    curl_multi_setopt(the_loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
+    curl_multi_setopt(the_loop->multi, CURLMOPT_MAXCONNECTS, total);
+  }
+  if(per_host > 0)
+    curl_multi_setopt(the_loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      per_host);
+}
+
+/* Async-signal-safe: a flag and one write. */
+void loop_signal_interrupt(void)
+{
+  int saved = errno;
+  loop_storage.interrupted = 1;
+  if(sigpipe_fds[1] >= 0) {
+    ssize_t n = write(sigpipe_fds[1], "i", 1);
+    (void)n;
+  }
+  errno = saved;
+}
+
+/* ---- the timer heap: a binary min-heap of tasks by timer.when ---- */
+
+static void heap_set(struct loop *lp, size_t i, struct task *t)
+{
+  lp->heap[i] = t;
+  t->timer.index = i;
+}
+
+static void heap_up(struct loop *lp, size_t i)
+{
+  struct task *t = lp->heap[i];
+  while(i > 0) {
+    size_t parent = (i - 1) / 2;
+    if(lp->heap[parent]->timer.when <= t->timer.when)
+      break;
+    heap_set(lp, i, lp->heap[parent]);
+    i = parent;
+  }
+  heap_set(lp, i, t);
+}
+
+static void heap_down(struct loop *lp, size_t i)
+{
+  struct task *t = lp->heap[i];
+  for(;;) {
+    size_t c = 2 * i + 1;
+    if(c >= lp->nheap)
+      break;
+    if(c + 1 < lp->nheap &&
+       lp->heap[c + 1]->timer.when < lp->heap[c]->timer.when)
+      c++;
+    if(t->timer.when <= lp->heap[c]->timer.when)
+      break;
+    heap_set(lp, i, lp->heap[c]);
+    i = c;
+  }
+  heap_set(lp, i, t);
+}
+
+static int heap_push(struct loop *lp, struct task *t)
+{
+  if(lp->nheap == lp->capheap) {
+    size_t cap = lp->capheap ? lp->capheap * 2 : 64;
+    struct task **h = realloc(lp->heap, cap * sizeof(*h));
+    if(!h)
+      return -1;
+    lp->heap = h;
+    lp->capheap = cap;
+  }
+  heap_set(lp, lp->nheap++, t);
+  heap_up(lp, lp->nheap - 1);
+  return 0;
+}
+
+static void heap_remove(struct loop *lp, struct task *t)
+{
+  size_t i = t->timer.index;
+  if(i == NOT_ARMED)
+    return;
+  t->timer.index = NOT_ARMED;
+  lp->nheap--;
+  if(i == lp->nheap)
+    return;
+  heap_set(lp, i, lp->heap[lp->nheap]);
+  heap_down(lp, i);
+  heap_up(lp, lp->heap[i]->timer.index);
+}
+
+/* ---- tasks ---- */
+
+void loop_task_start(struct task *t)
+{
+  struct loop *lp = the_loop;
+  t->timer.index = NOT_ARMED;
+  t->state = TASK_WAITING;
+  t->next = lp->live;
+  t->prev = NULL;
+  if(lp->live)
+    lp->live->prev = t;
+  lp->live = t;
+  lp->nlive++;
+  if(lp->interrupted)
+    t->cancelled = 1;
+  loop_wake(t);
+}
+
+void loop_task_done(struct task *t)
+{
+  struct loop *lp = the_loop;
+  loop_wait_cancel(t);
+  if(t->prev)
+    t->prev->next = t->next;
+  else
+    lp->live = t->next;
+  if(t->next)
+    t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  lp->nlive--;
+  t->state = TASK_DONE;
+}
+
+void loop_wake(struct task *t)
+{
+  struct loop *lp = the_loop;
+  if(t->state != TASK_WAITING)
+    return;
+  t->state = TASK_READY;
+  t->next_ready = NULL;
+  if(lp->ready_tail)
+    lp->ready_tail->next_ready = t;
+  else
+    lp->ready_head = t;
+  lp->ready_tail = t;
+}
+
+int loop_wait_transfer(struct task *t, struct transfer *tr)
+{
+  struct loop *lp = the_loop;
+  if(curl_multi_add_handle(lp->multi, tr->easy) != CURLM_OK)
+    return -1;
+  tr->owner = t;
+  t->wait = WAIT_TRANSFER;
+  t->transfer = tr;
+  lp->running_transfers++;
+  return 0;
+}
+
+void loop_wait_timer(struct task *t, double when)
+{
+  t->fired = 0;
+  t->timer.when = when;
+  t->wait = WAIT_TIMER;
+  if(heap_push(the_loop, t)) {
+    t->fired = 1;     /* out of memory: do not wait at all */
+    t->wait = WAIT_NONE;
+  }
+}
+
+void loop_wait_task(struct task *t)
+{
+  t->wait = WAIT_TASK;
+}
+
+void loop_wait_cancel(struct task *t)
+{
+  struct loop *lp = the_loop;
+  switch(t->wait) {
+  case WAIT_TRANSFER:
+    if(t->transfer && !t->transfer->done) {
+      curl_multi_remove_handle(lp->multi, t->transfer->easy);
+      lp->running_transfers--;
+      t->transfer->owner = NULL;
+    }
+    t->transfer = NULL;
+    break;
+  case WAIT_TIMER:
+    heap_remove(lp, t);
+    break;
+  case WAIT_TASK:
+  case WAIT_NONE:
+    break;
+  }
+  t->wait = WAIT_NONE;
+}
+
+void loop_cancel(struct task *t)
+{
+  if(t->state == TASK_DONE)
+    return;
+  t->cancelled = 1;
+  if(t->state == TASK_WAITING) {
+    loop_wait_cancel(t);
+    loop_wake(t);
+  }
+}
+
+int loop_yield(lua_State *L, lua_KContext ctx, lua_KFunction k)
+{
+  struct task *t = the_loop->current;
+  if(!t)
+    return luaL_error(L, "attempt to wait outside a task");
+  t->state = TASK_WAITING;
+  lua_pushlightuserdata(L, &loop_suspend_marker);
+  return lua_yieldk(L, 1, ctx, k);
+}
+
+/* Resumes one task. What happens when it ends is lua_run.c's business,
+ * through task_finished(). */
+extern void task_finished(struct task *t, int status, int nres);
+
+static void resume(struct loop *lp, struct task *t)
+{
+  int nres = 0, status;
+  lua_State *co = t->co;
+
+  t->state = TASK_RUNNING;
+  lp->current = t;
+  status = lua_resume(co, NULL, t->nargs, &nres);
+  t->nargs = 0;
+  lp->current = NULL;
+  if(status == LUA_YIELD) {
+    if(nres == 1 && lua_touserdata(co, -1) == &loop_suspend_marker &&
+       t->state == TASK_WAITING) {
+      lua_pop(co, 1);
+      return;
+    }
+    /* a plain coroutine.yield() at the top of a task: nothing resumes it */
+    lua_pop(co, nres);
+    lua_pushliteral(co, "attempt to yield from outside a coroutine");
+    status = LUA_ERRRUN;
+    nres = 1;
+  }
+  task_finished(t, status, nres);
+}
+
+static void fire_timers(struct loop *lp, double now)
+{
+  while(lp->nheap && lp->heap[0]->timer.when <= now) {
+    struct task *t = lp->heap[0];
+    heap_remove(lp, t);
+    t->fired = 1;
+    t->wait = WAIT_NONE;
+    loop_wake(t);
+  }
+}
+
+static void reap_transfers(struct loop *lp)
+{
+  CURLMsg *msg;
+  int left;
+  double now = loop_now();
+
+  while((msg = curl_multi_info_read(lp->multi, &left))) {
+    struct transfer *tr = NULL;
+    CURL *easy;
+    CURLcode code;
+    if(msg->msg != CURLMSG_DONE)
+      continue;
+    easy = msg->easy_handle;
+    code = msg->data.result;
+    /* msg is invalid once the handle is removed */
+    curl_multi_remove_handle(lp->multi, easy);
+    lp->running_transfers--;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&tr);
+    if(!tr)
+      continue;
+    transfer_finish(tr, code, now);
+    if(tr->owner) {
+      struct task *t = tr->owner;
+      tr->owner = NULL;
+      t->wait = WAIT_NONE;
+      loop_wake(t);
+    }
+  }
+}
+
+static void interrupt_all(struct loop *lp)
+{
+  struct task *t;
+  for(t = lp->live; t; t = t->next)
+    loop_cancel(t);
+}
+
+static void drain_sigpipe(void)
+{
+  char b[64];
+  while(sigpipe_fds[0] >= 0 && read(sigpipe_fds[0], b, sizeof(b)) > 0)
+    ;
+}
+
+void loop_run(void)
+{
+  struct loop *lp = the_loop;
+  int seen_interrupt = 0;
+
+  while(lp->nlive) {
+    struct curl_waitfd extra;
+    int timeout_ms, numfds, still;
+    double now;
+
+    while(lp->ready_head) {
+      struct task *t = lp->ready_head;
+      lp->ready_head = t->next_ready;
+      if(!lp->ready_head)
+        lp->ready_tail = NULL;
+      t->next_ready = NULL;
+      if(t->state == TASK_READY)
+        resume(lp, t);
+    }
+    if(!lp->nlive)
+      break;
+
+    now = loop_now();
+    if(lp->nheap) {
+      double d = (lp->heap[0]->timer.when - now) * 1000.0;
+      timeout_ms = d <= 0 ? 0 : (int)ceil(d);
+      if(d > 60000.0)
+        timeout_ms = 60000;
+    }
+    else
+      timeout_ms = 60000;
+    if(!lp->running_transfers && !lp->nheap && !lp->ready_head) {
+      /* Every live task waits on another task: none can ever wake. */
+      fprintf(stderr, "retryrun: every task waits on another task: "
+              "cancelling them all\n");
+      interrupt_all(lp);
+      continue;
+    }
+    extra.fd = sigpipe_fds[0];
+    extra.events = CURL_WAIT_POLLIN;
+    extra.revents = 0;
+    curl_multi_poll(lp->multi, sigpipe_fds[0] >= 0 ? &extra : NULL,
+                    sigpipe_fds[0] >= 0 ? 1 : 0, timeout_ms, &numfds);
+    if(lp->running_transfers)
+      curl_multi_perform(lp->multi, &still);
+    reap_transfers(lp);
+    fire_timers(lp, loop_now());
+    if(lp->interrupted && !seen_interrupt) {
+      seen_interrupt = 1;
+      drain_sigpipe();
+      interrupt_all(lp);
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/*
+ * loop.h - the event loop: one curl multi handle, a timer heap, and tasks.
+ *
+ * A task is a Lua coroutine that runs until it waits: on a transfer, a timer
+ * or another task. Waiting suspends only that task; the loop resumes it when
+ * what it waits on is done. Ready tasks sit in a FIFO run queue, timers in a
+ * binary min-heap, transfers in the multi handle, so the cost of one turn of
+ * the loop depends on what happened, not on how many tasks are idle.
+ *
+ * This file knows Lua only as lua_State pointers it resumes; the Lua side of
+ * tasks (spawn, wait, results) is in lua_run.c.
+ */
+#ifndef RETRYRUN_LOOP_H
+#define RETRYRUN_LOOP_H
+
+#include <stddef.h>
+#include <lua.h>
+
+struct transfer;
+
+struct timer {
+  double when;        /* monotonic seconds */
+  size_t index;       /* position in the heap, or (size_t)-1 when not armed */
+};
+
+enum task_wait { WAIT_NONE = 0, WAIT_TRANSFER, WAIT_TIMER, WAIT_TASK };
+
+enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
+
+struct task {
+  lua_State *co;             /* the coroutine; kept alive by the Task's
+                                user value */
+  int nargs;                 /* arguments waiting for the first resume */
+  int ref;                   /* registry ref to the Task userdata while the
+                                task lives, LUA_NOREF after */
+  enum task_state state;
+  enum task_wait wait;       /* what it waits on, while TASK_WAITING */
+  struct transfer *transfer; /* WAIT_TRANSFER */
+  struct timer timer;        /* WAIT_TIMER */
+  int fired;                 /* the timer passed */
+  int cancelled;             /* cancel() or SIGINT: stop at the next wait */
+  int failed;                /* ended with an error */
+  int error_seen;            /* someone took that error */
+  int wrap_depth;            /* inside policy(fn) wrappers */
+  struct task *next_ready;   /* run queue */
+  struct task *prev, *next;  /* all live tasks */
+};
+
+struct loop {
+  void *multi;               /* CURLM *, opaque here */
+  struct task **heap;        /* tasks whose timer is armed */
+  size_t nheap, capheap;
+  struct task *ready_head, *ready_tail;
+  struct task *live;         /* every task not yet done */
+  size_t nlive;
+  struct task *current;      /* the task being resumed */
+  size_t running_transfers;
+  int interrupted;           /* SIGINT seen */
+  lua_State *L;              /* the main state */
+};
+
+/* The one loop of the process. loop_init() returns 0 or -1 (out of memory
+ * or libcurl failed); loop_free() releases the multi handle and the heap.
+ * Free only after lua_close(), which may still release transfers. */
+extern struct loop *the_loop;
+int loop_init(lua_State *L);
+void loop_free(void);
+
+double loop_now(void);       /* monotonic seconds */
+double loop_wall(void);      /* Unix time */
+
+/* Runs until no task is left. Returns when every task is done. */
+void loop_run(void);
+
+/* Task life. loop_task_start() links a new task (state READY) into the live
+ * list and the run queue; loop_task_done() unlinks it. */
+void loop_task_start(struct task *t);
+void loop_task_done(struct task *t);
+void loop_wake(struct task *t);
+
+/* Waits. Each arms one thing for the current task; the caller then yields
+ * with loop_yield(). loop_wait_cancel() disarms whatever the task waits on
+ * (used by cancellation and by the Lua objects' __gc). */
+int loop_wait_transfer(struct task *t, struct transfer *tr);
+void loop_wait_timer(struct task *t, double when);
+void loop_wait_task(struct task *t);
+void loop_wait_cancel(struct task *t);
+
+/* Cancels a task: disarms its wait and wakes it with t->cancelled set. */
+void loop_cancel(struct task *t);
+
+/* Suspends the running task from a C function: pushes the suspend marker
+ * and yields through lua_yieldk with k as continuation. */
+int loop_yield(lua_State *L, lua_KContext ctx, lua_KFunction k);
+
+/* The marker a task yields to say "I wait on the loop". Scripts see it as
+ * a light userdata (retryrun.core.SUSPEND). */
+extern char loop_suspend_marker;
+
+/* Connection limits: 0 leaves a limit unchanged. */
+void loop_limits(long total, long per_host);
+
+/* Called by the SIGINT handler: sets the flag and wakes the poll. */
+void loop_signal_interrupt(void);
+
+#endif

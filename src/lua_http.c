@@ -1,0 +1,1254 @@
+/*
+ * lua_http.c - the retry engine's Lua face: retryrun.core.request (one
+ * logical HTTP call, attempted under a policy), retryrun.core.call (a
+ * function retried as a whole), compiled policies, responses and give-up
+ * errors.
+ *
+ * One call is a small state machine in a "retryrun.Call" userdata. Each
+ * step may call into Lua (before_attempt, valid, on_retry, on_giveup, the
+ * wrapped function) through lua_pcallk, or wait on the loop (a transfer, a
+ * backoff timer) through loop_yield; either way it comes back through
+ * call_k, so predicates and hooks may themselves make HTTP calls and sleep.
+ * The decisions are policy.c's; the HTTP is transfer.c's.
+ *
+ * Stack of a call, fixed for its whole life (S_* below):
+ *   1 request table  2 policy table  3 Call  4 attempts list
+ *   5 traceback handler  6 last response  7 last reason  8 function
+ *   9 its arguments  10 its results
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "host.h"
+#include "loop.h"
+#include "policy.h"
+#include "transfer.h"
+
+#define CALL_MT "retryrun.Call"
+#define POLICY_MT "retryrun.CompiledPolicy"
+#define RESPONSE_MT "retryrun.Response"
+#define GIVEUP_MT "retryrun.GiveUp"
+
+#define DEFAULT_MAX_BODY (64u * 1024 * 1024)
+
+enum {
+  S_REQ = 1, S_POL, S_CALL, S_ATT, S_TB, S_RESP, S_REASON, S_FN, S_ARGS,
+  S_RES, S_TOP = S_RES
+};
+
+/* Where call_k resumes. */
+enum step {
+  K_BEFORE = 1, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT, K_GIVEUP
+};
+
+struct call {
+  struct policy pol;
+  struct policy_call pc;
+  struct policy_outcome out;
+  struct policy_decision dec;
+  struct transfer *tr;        /* the attempt in flight, owned */
+  struct task *task;
+  enum step k;
+  int wrapper;                /* core.call: attempts run a function */
+  int raise;
+  int has_valid, has_before, has_on_retry, has_on_giveup;
+  size_t max_body;
+  int insecure;
+  char method[16];
+  char retry_after[96];       /* copy of the last Retry-After value */
+  const char *giveup_note;    /* "interrupted", "cancelled", or NULL */
+  double attempt_started;
+};
+
+static char json_key, has_key_key;
+
+/* ---- helpers ---- */
+
+static struct call *get_call(lua_State *L)
+{
+  return lua_touserdata(L, S_CALL);
+}
+
+/* Idempotent: releases the transfer, taking it off the loop first. */
+static void call_close(struct call *c)
+{
+  if(c->tr) {
+    if(c->task && c->task->transfer == c->tr)
+      loop_wait_cancel(c->task);
+    transfer_release(c->tr);
+    c->tr = NULL;
+  }
+}
+
+static int lcall_gc(lua_State *L)
+{
+  call_close(luaL_checkudata(L, 1, CALL_MT));
+  return 0;
+}
+
+static double field_number(lua_State *L, int t, const char *k, double def)
+{
+  double v = def;
+  if(lua_getfield(L, t, k) != LUA_TNIL)
+    v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int field_is_function(lua_State *L, int t, const char *k)
+{
+  int r = lua_getfield(L, t, k) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  return r;
+}
+
+/* Pushes url with secrets hidden: user:password@ and the values of
+ * token-like query parameters. */
+static void push_redacted_url(lua_State *L, const char *url)
+{
+  static const char *const secret[] = {
+    "token", "key", "secret", "password", "passwd", "auth", "sig",
+    "session", "credential", "code", NULL
+  };
+  luaL_Buffer b;
+  const char *p = url, *q, *scheme = strstr(url, "://");
+
+  luaL_buffinit(L, &b);
+  if(scheme) {
+    const char *host = scheme + 3;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    luaL_addlstring(&b, url, (size_t)(host - url));
+    if(at) {
+      luaL_addstring(&b, "REDACTED@");
+      p = at + 1;
+    }
+    else
+      p = host;
+  }
+  q = strchr(p, '?');
+  if(!q) {
+    luaL_addstring(&b, p);
+    luaL_pushresult(&b);
+    return;
+  }
+  luaL_addlstring(&b, p, (size_t)(q - p + 1));
+  p = q + 1;
+  while(*p && *p != '#') {
+    size_t len = strcspn(p, "&#");
+    const char *eq = memchr(p, '=', len);
+    int hide = 0;
+    if(eq) {
+      char name[64];
+      size_t n = (size_t)(eq - p), i;
+      if(n >= sizeof(name))
+        n = sizeof(name) - 1;
+      for(i = 0; i < n; i++)
+        name[i] = (char)tolower((unsigned char)p[i]);
+      name[n] = '\0';
+      for(i = 0; secret[i] && !hide; i++)
+        hide = strstr(name, secret[i]) != NULL;
+    }
+    if(hide) {
+      luaL_addlstring(&b, p, (size_t)(eq - p + 1));
+      luaL_addstring(&b, "REDACTED");
+    }
+    else
+      luaL_addlstring(&b, p, len);
+    p += len;
+    if(*p == '&') {
+      luaL_addchar(&b, '&');
+      p++;
+    }
+  }
+  luaL_addstring(&b, p);
+  luaL_pushresult(&b);
+}
+
+/* ---- compiled policies ---- */
+
+static struct policy *check_policy(lua_State *L, int idx)
+{
+  return luaL_checkudata(L, idx, POLICY_MT);
+}
+
+static double check_seconds(lua_State *L, int t, const char *k, double def,
+                            double lo)
+{
+  int type = lua_getfield(L, t, k);
+  double v = def;
+  if(type != LUA_TNIL) {
+    if(type != LUA_TNUMBER)
+      luaL_error(L, "policy field '%s' must be a number of seconds "
+                 "(got %s)", k, luaL_typename(L, -1));
+    v = lua_tonumber(L, -1);
+    if(!(v >= lo) || v > 1e9)
+      luaL_error(L, "policy field '%s' must be between %g and 1e9 "
+                 "(got %g)", k, lo, v);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static void compile_retry_on(lua_State *L, struct policy *p, int t)
+{
+  lua_Integer i, n;
+  if(lua_getfield(L, t, "retry_on") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if(!lua_istable(L, -1))
+    luaL_error(L, "policy field 'retry_on' must be a list of statuses and "
+               "failure classes (got %s)", luaL_typename(L, -1));
+  policy_clear_retry_on(p);
+  n = luaL_len(L, -1);
+  for(i = 1; i <= n; i++) {
+    int type = lua_rawgeti(L, -1, i);
+    if(type == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      lua_Integer s = lua_tointeger(L, -1);
+      if(s < POLICY_MIN_STATUS || s > POLICY_MAX_STATUS)
+        luaL_error(L, "retry_on: %d is not an HTTP status", (int)s);
+      policy_set_status(p, (int)s, 1);
+    }
+    else if(type == LUA_TSTRING) {
+      const char *s = lua_tostring(L, -1);
+      int cls = policy_class_from_name(s);
+      if(cls > 0 && cls != POLICY_TOO_LARGE)
+        p->retry_class |= 1u << cls;
+      else if(strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' &&
+              s[1] == 'x' && s[2] == 'x') {
+        int st, base = (s[0] - '0') * 100;
+        for(st = base; st < base + 100; st++)
+          policy_set_status(p, st, 1);
+      }
+      else
+        luaL_error(L, "retry_on: unknown failure class '%s' (known: "
+                   "connect, dns, timeout, reset, tls, other, or a status "
+                   "like 503 or \"5xx\")", s);
+    }
+    else
+      luaL_error(L, "retry_on: entry %d must be a status or a failure "
+                 "class (got %s)", (int)i, luaL_typename(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* core.compile(fields) -> CompiledPolicy. Reads the plain-data fields of a
+ * policy table; raises naming the field on a wrong type or range. */
+static int lcore_compile(lua_State *L)
+{
+  struct policy *p;
+  int type;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  p = lua_newuserdatauv(L, sizeof(*p), 0);
+  policy_init(p);
+  luaL_setmetatable(L, POLICY_MT);
+
+  type = lua_getfield(L, 1, "attempts");
+  if(type != LUA_TNIL) {
+    lua_Integer n;
+    if(!lua_isinteger(L, -1) || (n = lua_tointeger(L, -1)) < 1 || n > 1000)
+      return luaL_error(L, "policy field 'attempts' must be a whole number "
+                        "from 1 to 1000 (got %s)", luaL_tolstring(L, -1,
+                                                                  NULL));
+    p->attempts = (int)n;
+  }
+  lua_pop(L, 1);
+  compile_retry_on(L, p, 1);
+  type = lua_getfield(L, 1, "backoff");
+  if(type == LUA_TTABLE) {
+    int b = lua_gettop(L);
+    p->initial = check_seconds(L, b, "initial", p->initial, 0);
+    p->factor = check_seconds(L, b, "factor", p->factor, 1);
+    p->max = check_seconds(L, b, "max", p->max, 0);
+    if(lua_getfield(L, b, "jitter") != LUA_TNIL) {
+      int j = lua_type(L, -1) == LUA_TSTRING ?
+              policy_jitter_from_name(lua_tostring(L, -1)) : -1;
+      if(j < 0)
+        return luaL_error(L, "backoff.jitter must be \"full\", \"equal\", "
+                          "\"decorrelated\" or \"none\" (got %s)",
+                          luaL_tolstring(L, -1, NULL));
+      p->jitter = (enum policy_jitter)j;
+    }
+    lua_pop(L, 1);
+  }
+  else if(type != LUA_TNIL)
+    return luaL_error(L, "policy field 'backoff' must be a table like "
+                      "{initial=0.1, factor=2, max=10, jitter=\"full\"}");
+  lua_pop(L, 1);
+  p->deadline = check_seconds(L, 1, "deadline", p->deadline, 0);
+  p->timeout = check_seconds(L, 1, "timeout", p->timeout, 0.001);
+  p->connect_timeout = check_seconds(L, 1, "connect_timeout",
+                                     p->connect_timeout, 0.001);
+  p->max_retry_after = check_seconds(L, 1, "max_retry_after",
+                                     p->max_retry_after, 0);
+  if(lua_getfield(L, 1, "retry_after") != LUA_TNIL)
+    p->retry_after = lua_toboolean(L, -1);
+  if(lua_getfield(L, 1, "unsafe") != LUA_TNIL)
+    p->unsafe = lua_toboolean(L, -1);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* core.backoff(compiled, n [, prev]) -> the delay before retry n, drawn
+ * from the run's seeded generator. */
+static int lcore_backoff(lua_State *L)
+{
+  struct policy *p = check_policy(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  double prev = luaL_optnumber(L, 3, 0);
+  luaL_argcheck(L, n >= 1, 2, "retry number must be >= 1");
+  lua_pushnumber(L, policy_backoff(p, (int)n, prev, &host_rng));
+  return 1;
+}
+
+/* core.seed(n): reseeds the generator behind jitter. */
+static int lcore_seed(lua_State *L)
+{
+  policy_rng_seed(&host_rng, (uint64_t)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+/* core.uuid() -> a random UUIDv4, from the kernel's generator (never from
+ * the seeded one: keys must differ between two runs with the same seed). */
+static int lcore_uuid(lua_State *L)
+{
+  unsigned char r[16];
+  char s[37];
+  if(getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+    size_t i;
+    for(i = 0; i < sizeof(r); i++)   /* never in practice */
+      r[i] = (unsigned char)(policy_rng_u64(&host_rng) >> 56);
+  }
+  r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+  r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+  snprintf(s, sizeof(s),
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x%02x%02x%02x%02x",
+           r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+           r[10], r[11], r[12], r[13], r[14], r[15]);
+  lua_pushstring(L, s);
+  return 1;
+}
+
+/* core.in_wrapper() -> true inside a function wrapped by a policy. */
+static int lcore_in_wrapper(lua_State *L)
+{
+  struct task *t = the_loop ? the_loop->current : NULL;
+  lua_pushboolean(L, t && t->wrap_depth > 0);
+  return 1;
+}
+
+/* ---- responses ---- */
+
+/* Case-insensitive lookups in resp.headers. */
+static int lheaders_index(lua_State *L)
+{
+  size_t n, i;
+  const char *k = lua_tolstring(L, 2, &n);
+  char name[256];
+  if(!k || n >= sizeof(name))
+    return 0;
+  for(i = 0; i < n; i++)
+    name[i] = (char)tolower((unsigned char)k[i]);
+  lua_pushlstring(L, name, n);
+  lua_rawget(L, 1);
+  return 1;
+}
+
+/* Pushes the headers table parsed from "name: value\r\n" lines; keys are
+ * lower case, repeated headers are joined with ", ". */
+static void push_headers(lua_State *L, const struct transfer *tr)
+{
+  const char *p = tr->resp_headers.data, *end = p + tr->resp_headers.len;
+  char name[256];
+  lua_createtable(L, 0, (int)tr->nheaders);
+  luaL_setmetatable(L, "retryrun.Headers");
+  while(p && p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *colon, *v, *ve;
+    size_t n, i;
+    if(!eol)
+      eol = end;
+    colon = memchr(p, ':', (size_t)(eol - p));
+    if(colon && (n = (size_t)(colon - p)) > 0 && n < sizeof(name)) {
+      for(i = 0; i < n; i++)
+        name[i] = (char)tolower((unsigned char)p[i]);
+      v = colon + 1;
+      ve = eol;
+      while(v < ve && (*v == ' ' || *v == '\t'))
+        v++;
+      while(ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
+      lua_pushlstring(L, name, n);
+      if(lua_rawget(L, -2) == LUA_TSTRING) {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, (size_t)(ve - v));
+        lua_concat(L, 3);
+      }
+      else {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, (size_t)(ve - v));
+      }
+      lua_pushlstring(L, name, n);
+      lua_insert(L, -2);
+      lua_rawset(L, -3);
+    }
+    p = eol + 1;
+  }
+}
+
+/* Pushes a Response for the finished transfer of call c. */
+static void push_response(lua_State *L, struct call *c, const char *url)
+{
+  struct transfer *tr = c->tr;
+  lua_createtable(L, 0, 9);
+  luaL_setmetatable(L, RESPONSE_MT);
+  lua_pushinteger(L, tr->status);
+  lua_setfield(L, -2, "status");
+  lua_pushboolean(L, tr->status >= 200 && tr->status < 300);
+  lua_setfield(L, -2, "ok");
+  lua_pushlstring(L, tr->resp_body.data ? tr->resp_body.data : "",
+                  tr->resp_body.len);
+  lua_setfield(L, -2, "body");
+  lua_pushstring(L, tr->effective_url ? tr->effective_url : url);
+  lua_setfield(L, -2, "url");
+  lua_pushstring(L, c->method);
+  lua_setfield(L, -2, "method");
+  lua_pushnumber(L, loop_now() - c->pc.started);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushinteger(L, c->pc.attempt);
+  lua_setfield(L, -2, "attempts");
+  push_headers(L, tr);
+  lua_setfield(L, -2, "headers");
+  lua_pushboolean(L, c->pc.has_key);
+  lua_rawsetp(L, -2, &has_key_key);
+}
+
+/* resp:header(name) -> the value, case-insensitive, or nil. */
+static int lresp_header(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkstring(L, 2);
+  lua_getfield(L, 1, "headers");
+  if(!lua_istable(L, -1))
+    return 0;
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
+/* resp:json() -> the decoded body, decoded once and cached. Raises naming
+ * the method, URL and status when the body is not JSON. */
+static int lresp_json(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  if(lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
+    return 1;
+  lua_pop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));     /* cjson.decode */
+  lua_getfield(L, 1, "body");
+  if(lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
+    lua_getfield(L, 1, "method");
+    lua_getfield(L, 1, "url");
+    lua_getfield(L, 1, "status");
+    return luaL_error(L, "response to %s %s (status %s) is not JSON: the "
+                      "body is empty", lua_tostring(L, -3),
+                      lua_tostring(L, -2), lua_tostring(L, -1));
+  }
+  if(lua_pcall(L, 1, 1, 0)) {
+    const char *msg = lua_tostring(L, -1);
+    lua_getfield(L, 1, "method");
+    lua_getfield(L, 1, "url");
+    lua_getfield(L, 1, "status");
+    return luaL_error(L, "response to %s %s (status %s) is not JSON: %s",
+                      lua_tostring(L, -3), lua_tostring(L, -2),
+                      lua_tostring(L, -1), msg ? msg : "?");
+  }
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, 1, &json_key);
+  return 1;
+}
+
+static int lresp_tostring(lua_State *L)
+{
+  lua_getfield(L, 1, "method");
+  lua_getfield(L, 1, "url");
+  lua_getfield(L, 1, "status");
+  lua_pushfstring(L, "retryrun.Response (%s %s: %s)", lua_tostring(L, -3),
+                  lua_tostring(L, -2), lua_tostring(L, -1));
+  return 1;
+}
+
+/* ---- give-up errors ---- */
+
+static int lgiveup_tostring(lua_State *L)
+{
+  lua_getfield(L, 1, "message");
+  if(!lua_isstring(L, -1))
+    lua_pushliteral(L, "retryrun: a call gave up");
+  return 1;
+}
+
+/* The short name of an attempt for the one-line summary: "500", "reset",
+ * "200 invalid". */
+static void add_attempt_word(luaL_Buffer *b, lua_State *L, int entry)
+{
+  if(lua_getfield(L, entry, "status") == LUA_TNUMBER) {
+    luaL_addvalue(b);
+    if(lua_getfield(L, entry, "invalid") == LUA_TBOOLEAN &&
+       lua_toboolean(L, -1))
+      luaL_addstring(b, " invalid");
+    lua_pop(L, 1);
+  }
+  else {
+    lua_pop(L, 1);
+    lua_getfield(L, entry, "error");
+    luaL_addvalue(b);
+  }
+}
+
+/* Pushes the give-up message for call c:
+ *   GET url gave up after 4 attempts in 1.4 s: 500, 500, reset, 500
+ * followed by why, when it is not simply "out of attempts". */
+static void push_giveup_message(lua_State *L, struct call *c,
+                                const char *what)
+{
+  luaL_Buffer b;
+  lua_Integer i, n = luaL_len(L, S_ATT);
+  double elapsed = loop_now() - c->pc.started;
+  const struct policy_decision *d = &c->dec;
+  char num[160];
+
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, what);
+  snprintf(num, sizeof(num), " gave up after %d attempt%s in %.1f s",
+           (int)n, n == 1 ? "" : "s", elapsed);
+  luaL_addstring(&b, num);
+  for(i = 1; i <= n; i++) {
+    luaL_addstring(&b, i == 1 ? ": " : ", ");
+    lua_rawgeti(L, S_ATT, i);
+    add_attempt_word(&b, L, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  if(c->giveup_note) {
+    luaL_addstring(&b, "; ");
+    luaL_addstring(&b, c->giveup_note);
+  }
+  else switch(d->reason) {
+  case POLICY_DEADLINE:
+    snprintf(num, sizeof(num), "; the deadline of %g s is reached",
+             c->pol.deadline);
+    luaL_addstring(&b, num);
+    break;
+  case POLICY_UNSAFE:
+    luaL_addstring(&b, "; not retried: ");
+    luaL_addstring(&b, c->method);
+    luaL_addstring(&b, " is not idempotent and the request may have "
+                   "reached the server (set idempotency_key=true, or "
+                   "unsafe=true if repeating it is harmless)");
+    break;
+  case POLICY_NOT_RETRYABLE:
+    if(c->out.cls == POLICY_TOO_LARGE)
+      luaL_addstring(&b, "; the response is over max_body");
+    else if(c->out.cls != POLICY_RESPONSE) {
+      luaL_addstring(&b, "; ");
+      luaL_addstring(&b, policy_class_name(c->out.cls));
+      luaL_addstring(&b, " is not in retry_on");
+    }
+    break;
+  case POLICY_RETRY_AFTER_LONG:
+    snprintf(num, sizeof(num), "; the server asked to be called again in "
+             "%.0f s (Retry-After), over max_retry_after (%g s)",
+             d->retry_after, c->pol.max_retry_after);
+    luaL_addstring(&b, num);
+    break;
+  case POLICY_RETRY_AFTER_DEADLINE:
+    snprintf(num, sizeof(num), "; the server asked to be called again in "
+             "%.0f s (Retry-After), past the deadline", d->retry_after);
+    luaL_addstring(&b, num);
+    break;
+  default:
+    break;
+  }
+  /* the last attempt's detail: libcurl's words or the predicate's */
+  if(lua_isstring(L, S_REASON)) {
+    const char *r = lua_tostring(L, S_REASON);
+    size_t len = strcspn(r, "\n");
+    luaL_addstring(&b, " (");
+    luaL_addlstring(&b, r, len > 300 ? 300 : len);
+    luaL_addstring(&b, ")");
+  }
+  luaL_pushresult(&b);
+}
+
+/* ---- the state machine ---- */
+
+static int call_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Raises an error from a hook, naming the hook and the call. */
+static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
+{
+  call_close(c);
+  if(lua_type(L, -1) == LUA_TSTRING) {
+    if(c->wrapper)
+      lua_pushfstring(L, "%s hook failed: %s", hook, lua_tostring(L, -1));
+    else {
+      lua_getfield(L, S_REQ, "url");
+      push_redacted_url(L, luaL_optstring(L, -1, "?"));
+      lua_pushfstring(L, "%s hook of %s %s failed: %s", hook, c->method,
+                      lua_tostring(L, -1), lua_tostring(L, -3));
+    }
+  }
+  return lua_error(L);
+}
+
+/* Pushes "GET url" (or "function at file:line") for messages. */
+static void push_what(lua_State *L, struct call *c)
+{
+  if(c->wrapper) {
+    lua_Debug ar;
+    lua_pushvalue(L, S_FN);
+    lua_getinfo(L, ">S", &ar);
+    lua_pushfstring(L, "function at %s:%d", ar.short_src, ar.linedefined);
+    return;
+  }
+  lua_getfield(L, S_REQ, "url");
+  push_redacted_url(L, luaL_optstring(L, -1, "?"));
+  lua_pushfstring(L, "%s %s", c->method, lua_tostring(L, -1));
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+static int giveup(lua_State *L, struct call *c)
+{
+  call_close(c);
+  lua_settop(L, S_TOP);
+  lua_createtable(L, 0, 8);
+  luaL_setmetatable(L, GIVEUP_MT);
+  push_what(L, c);
+  push_giveup_message(L, c, lua_tostring(L, -1));
+  lua_setfield(L, -3, "message");
+  lua_pop(L, 1);
+  lua_pushstring(L, c->giveup_note ? c->giveup_note :
+                 c->dec.reason == POLICY_EXHAUSTED ? "exhausted" :
+                 c->dec.reason == POLICY_DEADLINE ? "deadline" :
+                 c->dec.reason == POLICY_UNSAFE ? "unsafe" :
+                 c->dec.reason == POLICY_NOT_RETRYABLE ? "not_retryable" :
+                 "retry_after");
+  lua_setfield(L, -2, "reason");
+  lua_pushvalue(L, S_ATT);
+  lua_setfield(L, -2, "attempts");
+  lua_pushvalue(L, S_RESP);
+  lua_setfield(L, -2, "response");
+  lua_pushnumber(L, loop_now() - c->pc.started);
+  lua_setfield(L, -2, "elapsed");
+  if(c->dec.retry_after >= 0) {
+    lua_pushnumber(L, c->dec.retry_after);
+    lua_setfield(L, -2, "retry_after");
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, c->method);
+  lua_setfield(L, -2, "method");
+  if(!c->wrapper) {
+    lua_getfield(L, S_REQ, "url");
+    push_redacted_url(L, luaL_optstring(L, -1, "?"));
+    lua_setfield(L, -3, "url");
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, c->pc.has_key);
+  lua_setfield(L, -2, "idempotency_key");
+  lua_setfield(L, -2, "request");
+  /* a wrapped call's inner error, for whoever wants the detail */
+  if(c->wrapper && host_is_giveup(L, S_REASON)) {
+    lua_pushvalue(L, S_REASON);
+    lua_setfield(L, -2, "cause");
+  }
+  lua_replace(L, S_REASON);
+  lua_settop(L, S_TOP);
+  c->k = K_GIVEUP;
+  if(c->has_on_giveup) {
+    lua_getfield(L, S_POL, "on_giveup");
+    lua_pushvalue(L, S_REASON);
+    return call_k(L, lua_pcallk(L, 1, 0, S_TB, 0, call_k), 0);
+  }
+  return call_k(L, LUA_OK, 0);    /* K_GIVEUP with nothing to call */
+}
+
+static int finish_giveup(lua_State *L, struct call *c)
+{
+  lua_settop(L, S_TOP);
+  if(c->raise) {
+    lua_pushvalue(L, S_REASON);
+    return lua_error(L);
+  }
+  lua_pushnil(L);
+  lua_pushvalue(L, S_REASON);
+  return 2;
+}
+
+static int call_accept(lua_State *L, struct call *c)
+{
+  call_close(c);
+  lua_settop(L, S_TOP);
+  if(c->wrapper) {
+    lua_Integer i, n;
+    lua_getfield(L, S_RES, "n");
+    n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    luaL_checkstack(L, (int)n, "too many results");
+    for(i = 1; i <= n; i++)
+      lua_rawgeti(L, S_RES, i);
+    return (int)n;
+  }
+  lua_pushvalue(L, S_RESP);
+  lua_pushnumber(L, loop_now() - c->pc.started);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushinteger(L, c->pc.attempt);
+  lua_setfield(L, -2, "attempts");
+  return 1;
+}
+
+/* Records the attempt just made in the attempts list. */
+static void record_attempt(lua_State *L, struct call *c, double duration)
+{
+  lua_createtable(L, 0, 6);
+  if(c->out.cls == POLICY_RESPONSE && c->out.status > 0) {
+    lua_pushinteger(L, c->out.status);
+    lua_setfield(L, -2, "status");
+  }
+  else if(c->out.cls != POLICY_RESPONSE) {
+    lua_pushstring(L, policy_class_name(c->out.cls));
+    lua_setfield(L, -2, "error");
+  }
+  lua_pushboolean(L, c->out.sent);
+  lua_setfield(L, -2, "sent");
+  lua_pushnumber(L, duration);
+  lua_setfield(L, -2, "duration");
+  if(c->out.invalid) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "invalid");
+  }
+  if(lua_isstring(L, S_REASON)) {
+    lua_pushvalue(L, S_REASON);
+    lua_setfield(L, -2, "reason");
+  }
+  lua_rawseti(L, S_ATT, c->pc.attempt);
+}
+
+static int decide(lua_State *L, struct call *c)
+{
+  double duration;
+  lua_settop(L, S_TOP);
+  c->pc.now = loop_now();
+  c->pc.now_wall = loop_wall();
+  c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
+  policy_decide(&c->pol, &c->pc, &c->out, &host_rng, &c->dec);
+  duration = c->pc.now - c->attempt_started;
+  record_attempt(L, c, duration);
+  if(c->dec.verdict == POLICY_ACCEPT)
+    return call_accept(L, c);
+  if(c->dec.verdict == POLICY_GIVEUP)
+    return giveup(L, c);
+  /* retry: note the wait on the attempt, tell on_retry, then wait */
+  lua_rawgeti(L, S_ATT, c->pc.attempt);
+  lua_pushnumber(L, c->dec.delay);
+  lua_setfield(L, -2, "delay");
+  lua_pop(L, 1);
+  c->pc.prev_delay = c->dec.delay;
+  c->k = K_ON_RETRY;
+  if(c->has_on_retry) {
+    lua_getfield(L, S_POL, "on_retry");
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, c->pc.attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_rawgeti(L, S_ATT, c->pc.attempt);
+    lua_getfield(L, -1, "status");
+    lua_setfield(L, -3, "status");
+    lua_getfield(L, -1, "error");
+    lua_setfield(L, -3, "error");
+    lua_pop(L, 1);
+    lua_pushvalue(L, S_REASON);
+    lua_setfield(L, -2, "reason");
+    lua_pushnumber(L, c->dec.delay);
+    lua_setfield(L, -2, "delay");
+    lua_pushvalue(L, S_RESP);
+    lua_setfield(L, -2, "response");
+    return call_k(L, lua_pcallk(L, 1, 0, S_TB, 0, call_k), 0);
+  }
+  return call_k(L, LUA_OK, 0);
+}
+
+/* Runs valid(resp) when the policy has one and the outcome is a response
+ * whose status is not retried anyway. */
+static int check_valid(lua_State *L, struct call *c, int value_idx)
+{
+  if(c->has_valid && c->out.cls == POLICY_RESPONSE &&
+     !policy_status_retried(&c->pol, c->out.status)) {
+    c->k = K_VALID;
+    lua_getfield(L, S_POL, "valid");
+    lua_pushvalue(L, value_idx);
+    return call_k(L, lua_pcallk(L, 1, 2, S_TB, 0, call_k), 0);
+  }
+  return decide(L, c);
+}
+
+static int cancelled(lua_State *L, struct call *c)
+{
+  c->giveup_note = the_loop->interrupted ? "interrupted" : "cancelled";
+  c->dec.verdict = POLICY_GIVEUP;
+  c->dec.retry_after = -1;
+  return giveup(L, c);
+}
+
+/* Starts the attempt's transfer from the request table as it is now (a
+ * before_attempt hook may have changed it) and suspends the task. */
+static int send_attempt(lua_State *L, struct call *c)
+{
+  struct transfer_opts o;
+  struct transfer *tr;
+  const char *url;
+  double timeout;
+  size_t blen = 0;
+  CURLcode rc;
+
+  memset(&o, 0, sizeof(o));
+  lua_settop(L, S_TOP);
+  lua_getfield(L, S_REQ, "url");
+  url = lua_tostring(L, -1);
+  if(!url)
+    return luaL_error(L, "request has no url");
+  timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
+  if(timeout < 0.001) {
+    c->dec.verdict = POLICY_GIVEUP;
+    c->dec.reason = POLICY_DEADLINE;
+    c->dec.retry_after = -1;
+    c->pc.attempt--;
+    return giveup(L, c);
+  }
+  tr = c->tr = transfer_get();
+  if(!tr)
+    return luaL_error(L, "out of memory");
+  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
+      if(lua_type(L, -2) != LUA_TSTRING || !v)
+        return luaL_error(L, "headers: names and values must be strings");
+      if(strpbrk(k, "\r\n:") || strpbrk(v, "\r\n"))
+        return luaL_error(L, "header '%s' has a newline or colon in it", k);
+      lua_pushfstring(L, "%s: %s", k, v);
+      if(transfer_add_header(tr, lua_tostring(L, -1)))
+        return luaL_error(L, "out of memory");
+      lua_pop(L, 2);
+    }
+  }
+  lua_pop(L, 1);
+  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING)
+    o.body = lua_tolstring(L, -1, &blen);
+  o.body_len = blen;
+  o.method = c->method;
+  o.url = url;
+  o.timeout = timeout;
+  o.connect_timeout = c->pol.connect_timeout;
+  o.max_body = c->max_body;
+  o.insecure = c->insecure;
+  if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
+    o.cacert = lua_tostring(L, -1);
+  rc = transfer_prepare(tr, &o, loop_now());
+  if(rc)
+    return luaL_error(L, "cannot prepare %s %s: %s", c->method, url,
+                      tr->errbuf[0] ? tr->errbuf : curl_easy_strerror(rc));
+  lua_settop(L, S_TOP);
+  if(loop_wait_transfer(c->task, tr))
+    return luaL_error(L, "cannot start %s %s", c->method, url);
+  c->k = K_TRANSFER;
+  return loop_yield(L, 0, call_k);
+}
+
+/* Calls the wrapped function with its arguments, one retry layer down. */
+static int call_function(lua_State *L, struct call *c)
+{
+  lua_Integer i, n;
+  lua_settop(L, S_TOP);
+  lua_pushvalue(L, S_FN);
+  lua_getfield(L, S_ARGS, "n");
+  n = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, (int)n + 2, "too many arguments");
+  for(i = 1; i <= n; i++)
+    lua_rawgeti(L, S_ARGS, i);
+  c->task->wrap_depth++;
+  c->k = K_FN;
+  return call_k(L, lua_pcallk(L, (int)n, LUA_MULTRET, S_TB, 0, call_k), 0);
+}
+
+/* One attempt, after before_attempt. */
+static int attempt(lua_State *L, struct call *c)
+{
+  if(c->task->cancelled)
+    return cancelled(L, c);
+  lua_pushnil(L);
+  lua_replace(L, S_REASON);
+  c->retry_after[0] = '\0';
+  memset(&c->out, 0, sizeof(c->out));
+  c->attempt_started = loop_now();
+  return c->wrapper ? call_function(L, c) : send_attempt(L, c);
+}
+
+static int before_attempt(lua_State *L, struct call *c)
+{
+  lua_settop(L, S_TOP);
+  if(c->task->cancelled)
+    return cancelled(L, c);
+  c->pc.attempt++;
+  c->k = K_BEFORE;
+  if(c->has_before) {
+    lua_getfield(L, S_POL, "before_attempt");
+    if(c->wrapper)
+      lua_pushnil(L);
+    else
+      lua_pushvalue(L, S_REQ);
+    lua_pushinteger(L, c->pc.attempt);
+    return call_k(L, lua_pcallk(L, 2, 0, S_TB, 0, call_k), 0);
+  }
+  return attempt(L, c);
+}
+
+/* The outcome of a wrapped function: its results, or the give-up error of
+ * the one-attempt call inside it. Other errors are not retried. */
+static int function_done(lua_State *L, struct call *c, int status)
+{
+  c->task->wrap_depth--;
+  if(status != LUA_OK) {
+    lua_Integer n;
+    if(!host_is_giveup(L, -1)) {
+      call_close(c);
+      return lua_error(L);          /* a bug is not a transient failure */
+    }
+    /* judge the inner call by its last attempt */
+    lua_replace(L, S_REASON);
+    lua_settop(L, S_TOP);
+    lua_getfield(L, S_REASON, "response");
+    lua_replace(L, S_RESP);
+    lua_getfield(L, S_REASON, "attempts");
+    n = luaL_len(L, -1);
+    lua_rawgeti(L, -1, n);
+    if(lua_istable(L, -1)) {
+      int cls;
+      lua_getfield(L, -1, "error");
+      cls = lua_isstring(L, -1) ?
+            policy_class_from_name(lua_tostring(L, -1)) : POLICY_RESPONSE;
+      c->out.cls = cls < 0 ? POLICY_OTHER : (enum policy_class)cls;
+      lua_getfield(L, -2, "status");
+      c->out.status = (int)lua_tointeger(L, -1);
+      lua_getfield(L, -3, "sent");
+      c->out.sent = lua_toboolean(L, -1);
+      lua_getfield(L, -4, "invalid");
+      c->out.invalid = lua_toboolean(L, -1);
+    }
+    lua_settop(L, S_TOP);
+    lua_getfield(L, S_REASON, "request");
+    if(lua_istable(L, -1)) {
+      lua_getfield(L, -1, "method");
+      if(lua_isstring(L, -1))
+        snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
+      lua_getfield(L, -2, "idempotency_key");
+      c->pc.has_key = lua_toboolean(L, -1);
+    }
+    lua_settop(L, S_TOP);
+    lua_getfield(L, S_REASON, "retry_after");
+    c->retry_after[0] = '\0';
+    if(lua_isnumber(L, -1))
+      snprintf(c->retry_after, sizeof(c->retry_after), "%.0f",
+               lua_tonumber(L, -1));
+    lua_settop(L, S_TOP);
+    /* the reason of this attempt is the inner message */
+    lua_getfield(L, S_REASON, "message");
+    lua_replace(L, S_REASON);
+    c->pc.method = c->method;
+    return decide(L, c);
+  }
+  /* results: pack them; a Response is judged by status and valid() */
+  {
+    int n = lua_gettop(L) - S_TOP, i;
+    lua_createtable(L, n, 1);
+    lua_insert(L, S_TOP + 1);
+    for(i = n; i >= 1; i--)
+      lua_rawseti(L, S_TOP + 1, i);
+    lua_pushinteger(L, n);
+    lua_setfield(L, S_TOP + 1, "n");
+    lua_replace(L, S_RES);
+    lua_rawgeti(L, S_RES, 1);
+    c->out.cls = POLICY_RESPONSE;
+    c->out.status = 0;
+    c->out.sent = 1;
+    snprintf(c->method, sizeof(c->method), "GET");
+    c->pc.has_key = 0;
+    if(lua_istable(L, -1) && lua_getmetatable(L, -1)) {
+      luaL_getmetatable(L, RESPONSE_MT);
+      if(lua_rawequal(L, -1, -2)) {
+        lua_getfield(L, -3, "status");
+        c->out.status = (int)lua_tointeger(L, -1);
+        lua_getfield(L, -4, "method");
+        if(lua_isstring(L, -1))
+          snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
+        lua_rawgetp(L, -5, &has_key_key);
+        c->pc.has_key = lua_toboolean(L, -1);
+        lua_pop(L, 3);
+        lua_getfield(L, -3, "headers");
+        lua_getfield(L, -1, "retry-after");
+        if(lua_isstring(L, -1))
+          snprintf(c->retry_after, sizeof(c->retry_after), "%s",
+                   lua_tostring(L, -1));
+        lua_pop(L, 2);
+      }
+      lua_pop(L, 2);
+    }
+    lua_pushvalue(L, -1);
+    lua_replace(L, S_RESP);
+    c->pc.method = c->method;
+    return check_valid(L, c, lua_gettop(L));
+  }
+}
+
+/* A transfer ended: turn it into an outcome. */
+static int transfer_done(lua_State *L, struct call *c)
+{
+  struct transfer *tr = c->tr;
+  lua_settop(L, S_TOP);
+  c->out.cls = tr->cls;
+  c->out.status = (int)tr->status;
+  c->out.sent = tr->sent;
+  if(tr->cls == POLICY_RESPONSE) {
+    const char *ra;
+    lua_getfield(L, S_REQ, "url");
+    push_response(L, c, lua_tostring(L, -1));
+    lua_replace(L, S_RESP);
+    lua_pop(L, 1);
+    lua_getfield(L, S_RESP, "headers");
+    lua_getfield(L, -1, "retry-after");
+    ra = lua_tostring(L, -1);
+    if(ra)
+      snprintf(c->retry_after, sizeof(c->retry_after), "%s", ra);
+    lua_pop(L, 2);
+  }
+  else {
+    lua_pushstring(L, transfer_error_text(tr));
+    lua_replace(L, S_REASON);
+  }
+  call_close(c);
+  return check_valid(L, c, S_RESP);
+}
+
+static int call_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct call *c = get_call(L);
+  (void)ctx;
+  switch(c->k) {
+  case K_BEFORE:
+    if(status != LUA_OK)
+      return raise_hook_error(L, c, "before_attempt");
+    return attempt(L, c);
+  case K_TRANSFER:
+    if(c->task->cancelled)
+      return cancelled(L, c);
+    if(!c->tr->done)
+      return loop_yield(L, 0, call_k);   /* woken for something else */
+    return transfer_done(L, c);
+  case K_FN:
+    return function_done(L, c, status);
+  case K_VALID:
+    if(status != LUA_OK) {
+      /* a predicate that raises marks the response invalid; its message
+       * and traceback become the attempt's reason */
+      c->out.invalid = 1;
+      lua_replace(L, S_REASON);
+    }
+    else {
+      c->out.invalid = !lua_toboolean(L, -2);
+      if(c->out.invalid) {
+        if(lua_isstring(L, -1))
+          lua_pushvalue(L, -1);
+        else
+          lua_pushliteral(L, "valid() returned false");
+        lua_replace(L, S_REASON);
+      }
+    }
+    return decide(L, c);
+  case K_ON_RETRY:
+    if(status != LUA_OK)
+      return raise_hook_error(L, c, "on_retry");
+    lua_settop(L, S_TOP);
+    c->k = K_WAIT;
+    loop_wait_timer(c->task, loop_now() + c->dec.delay);
+    return loop_yield(L, 0, call_k);
+  case K_WAIT:
+    if(c->task->cancelled) {
+      loop_wait_cancel(c->task);
+      return cancelled(L, c);
+    }
+    if(!c->task->fired)
+      return loop_yield(L, 0, call_k);
+    return before_attempt(L, c);
+  case K_GIVEUP:
+    if(status != LUA_OK)
+      return raise_hook_error(L, c, "on_giveup");
+    return finish_giveup(L, c);
+  }
+  return luaL_error(L, "retryrun: bad call state");
+}
+
+/* Lays out the fixed stack around the request (slot 1) and the policy
+ * (slot 2), and the wrapped function and its arguments if any, and makes
+ * the Call. */
+static struct call *call_new(lua_State *L, int wrapper)
+{
+  struct task *t = the_loop ? the_loop->current : NULL;
+  struct call *c;
+  if(!t)
+    luaL_error(L, "HTTP calls run inside a task");
+  lua_settop(L, S_TOP);
+  lua_getfield(L, S_POL, "_compiled");
+  if(!luaL_testudata(L, -1, POLICY_MT))
+    luaL_error(L, "bad policy (make one with retry.policy{...})");
+  c = lua_newuserdatauv(L, sizeof(*c), 0);
+  memset(c, 0, sizeof(*c));
+  luaL_setmetatable(L, CALL_MT);
+  memcpy(&c->pol, lua_touserdata(L, -2), sizeof(c->pol));
+  lua_replace(L, S_CALL);
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_replace(L, S_ATT);
+  lua_pushcfunction(L, host_traceback);
+  lua_replace(L, S_TB);
+  c->task = t;
+  c->wrapper = wrapper;
+  c->raise = 1;
+  if(lua_getfield(L, S_POL, "raise") != LUA_TNIL)
+    c->raise = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  c->has_valid = field_is_function(L, S_POL, "valid");
+  c->has_before = field_is_function(L, S_POL, "before_attempt");
+  c->has_on_retry = field_is_function(L, S_POL, "on_retry");
+  c->has_on_giveup = field_is_function(L, S_POL, "on_giveup");
+  c->dec.retry_after = -1;
+  c->pc.started = loop_now();
+  c->pc.method = c->method;
+  return c;
+}
+
+/* core.request(req, policy) -> Response, or raises a give-up error (or
+ * returns nil, err when the policy says raise=false).
+ * req: {method=, url=, headers={}, body=, max_body=, insecure=, cacert=,
+ * idempotency_key=bool}; policy: a retry.policy object. */
+static int lcore_request(lua_State *L)
+{
+  struct call *c;
+  const char *method;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  c = call_new(L, 0);
+  lua_getfield(L, S_REQ, "method");
+  method = luaL_optstring(L, -1, "GET");
+  if(strlen(method) >= sizeof(c->method) || !*method)
+    return luaL_error(L, "bad method '%s'", method);
+  memcpy(c->method, method, strlen(method) + 1);
+  lua_pop(L, 1);
+  c->max_body = (size_t)field_number(L, S_REQ, "max_body", DEFAULT_MAX_BODY);
+  lua_getfield(L, S_REQ, "insecure");
+  c->insecure = lua_toboolean(L, -1);
+  lua_getfield(L, S_REQ, "idempotency_key");
+  c->pc.has_key = lua_toboolean(L, -1);
+  lua_settop(L, S_TOP);
+  return before_attempt(L, c);
+}
+
+/* core.call(policy, fn, ...) -> fn's results, retrying fn as a whole. */
+static int lcore_call(lua_State *L)
+{
+  int n = lua_gettop(L) - 2, i;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_createtable(L, n, 1);             /* the arguments, packed */
+  lua_insert(L, 3);
+  for(i = n; i >= 1; i--)
+    lua_rawseti(L, 3, i);
+  lua_pushinteger(L, n);
+  lua_setfield(L, 3, "n");
+  lua_settop(L, S_TOP);                 /* policy, fn, args, nil... */
+  lua_pushvalue(L, 2);
+  lua_replace(L, S_FN);
+  lua_pushvalue(L, 3);
+  lua_replace(L, S_ARGS);
+  lua_pushvalue(L, 1);
+  lua_replace(L, S_POL);
+  lua_pushnil(L);
+  lua_replace(L, S_REQ);
+  return before_attempt(L, call_new(L, 1));
+}
+
+void lhttp_register(lua_State *L)
+{
+  static const luaL_Reg funcs[] = {
+    {"request", lcore_request},
+    {"call", lcore_call},
+    {"compile", lcore_compile},
+    {"backoff", lcore_backoff},
+    {"seed", lcore_seed},
+    {"uuid", lcore_uuid},
+    {"in_wrapper", lcore_in_wrapper},
+    {NULL, NULL}
+  };
+  luaL_newmetatable(L, CALL_MT);
+  lua_pushcfunction(L, lcall_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, lcall_gc);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, POLICY_MT);
+  lua_pop(L, 1);
+  luaL_newmetatable(L, "retryrun.Headers");
+  lua_pushcfunction(L, lheaders_index);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, GIVEUP_MT);
+  lua_pushcfunction(L, lgiveup_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+
+  luaL_newmetatable(L, RESPONSE_MT);
+  lua_newtable(L);
+  lua_pushcfunction(L, lresp_header);
+  lua_setfield(L, -2, "header");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cjson");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "decode");
+  lua_remove(L, -2);
+  lua_pushcclosure(L, lresp_json, 1);
+  lua_setfield(L, -2, "json");
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, lresp_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "retryrun.Response");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+
+  luaL_setfuncs(L, funcs, 0);
+  luaL_getmetatable(L, RESPONSE_MT);
+  lua_setfield(L, -2, "Response");
+  luaL_getmetatable(L, GIVEUP_MT);
+  lua_setfield(L, -2, "GiveUp");
+}

@@ -1,0 +1,336 @@
+/*
+ * lua_run.c - the Lua side of tasks: spawn, wait, cancel, sleep, now,
+ * connection limits (retryrun.core; lua/retryrun/run.lua builds run.all and
+ * run.map on top).
+ *
+ * A task is a full userdata "retryrun.Task" holding struct task, with three
+ * user values: 1 the coroutine, 2 its results (a table, or the error), 3 the
+ * tasks waiting on it. While it lives, a registry ref keeps it from the
+ * collector, so a script may drop the handle of a task it never waits on.
+ */
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "host.h"
+#include "loop.h"
+
+#define TASK_MT "retryrun.Task"
+
+enum { UV_THREAD = 1, UV_RESULT, UV_WAITERS };
+
+static struct task *check_task(lua_State *L, int idx)
+{
+  return luaL_checkudata(L, idx, TASK_MT);
+}
+
+/* The task the running code belongs to; raises outside a task. */
+static struct task *current_task(lua_State *L)
+{
+  struct task *t = the_loop ? the_loop->current : NULL;
+  if(!t)
+    luaL_error(L, "not inside a task");
+  return t;
+}
+
+/* Raises the error a cancelled task meets at its next wait. */
+static int raise_cancelled(lua_State *L)
+{
+  return luaL_error(L, the_loop->interrupted ? "interrupted" : "cancelled");
+}
+
+/* run.spawn(fn, ...) -> Task. The task starts on the loop's next turn. */
+static int lrun_spawn(lua_State *L)
+{
+  int nargs = lua_gettop(L) - 1;
+  struct task *t;
+  lua_State *co;
+
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  if(!the_loop)
+    return luaL_error(L, "no event loop");
+  t = lua_newuserdatauv(L, sizeof(*t), 3);
+  memset(t, 0, sizeof(*t));
+  t->ref = LUA_NOREF;
+  t->state = TASK_DONE;           /* until started below */
+  luaL_setmetatable(L, TASK_MT);
+  co = lua_newthread(L);
+  lua_setiuservalue(L, -2, UV_THREAD);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, UV_WAITERS);
+  t->co = co;
+  /* move fn and its arguments onto the new coroutine */
+  lua_rotate(L, 1, 1);            /* Task, fn, args... */
+  luaL_checkstack(co, nargs + 1, "too many arguments to spawn");
+  lua_xmove(L, co, nargs + 1);
+  t->nargs = nargs;
+  lua_pushvalue(L, 1);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  loop_task_start(t);
+  return 1;
+}
+
+/* Wakes the tasks waiting on t (they re-check what they wait for). */
+static void wake_waiters(lua_State *L, int task_idx)
+{
+  lua_getiuservalue(L, task_idx, UV_WAITERS);
+  lua_pushnil(L);
+  while(lua_next(L, -2)) {
+    struct task *w = lua_touserdata(L, -2);
+    if(w && w->wait == WAIT_TASK) {
+      w->wait = WAIT_NONE;
+      loop_wake(w);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+void task_finished(struct task *t, int status, int nres)
+{
+  lua_State *L = the_loop->L;
+  lua_State *co = t->co;
+  int top = lua_gettop(L);
+
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);   /* the Task */
+  if(status == LUA_OK) {
+    int i;
+    lua_createtable(L, nres, 1);
+    luaL_checkstack(L, nres, "too many results");
+    lua_xmove(co, L, nres);
+    for(i = nres; i >= 1; i--)
+      lua_rawseti(L, top + 2, i);
+    lua_pushinteger(L, nres);
+    lua_setfield(L, -2, "n");
+  }
+  else {
+    /* the error, with the task's traceback: strings get it appended, give-up
+     * errors (tables) get it as a field */
+    t->failed = 1;
+    if(lua_type(co, -1) == LUA_TSTRING) {
+      luaL_traceback(L, co, lua_tostring(co, -1), 0);
+    }
+    else {
+      lua_xmove(co, L, 1);
+      if(lua_istable(L, -1)) {
+        lua_getfield(L, -1, "traceback");
+        if(lua_isnil(L, -1)) {
+          luaL_traceback(L, co, NULL, 0);
+          lua_setfield(L, -3, "traceback");
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_resetthread(co);
+    lua_getfield(L, LUA_REGISTRYINDEX, FAILED_TASKS);
+    lua_pushvalue(L, top + 1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+  lua_setiuservalue(L, top + 1, UV_RESULT);
+  loop_task_done(t);
+  wake_waiters(L, top + 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+  t->ref = LUA_NOREF;
+  lua_settop(L, top);
+}
+
+int task_result(lua_State *L, int idx)
+{
+  struct task *t = check_task(L, idx);
+  idx = lua_absindex(L, idx);
+  if(t->failed && !t->error_seen) {
+    t->error_seen = 1;
+    lua_getfield(L, LUA_REGISTRYINDEX, FAILED_TASKS);
+    lua_pushvalue(L, idx);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+  lua_getiuservalue(L, idx, UV_RESULT);
+  return t->failed;
+}
+
+/* Pushes a finished task's results, or raises its error. */
+static int task_results(lua_State *L, int idx)
+{
+  int n, i;
+  if(task_result(L, idx))
+    return lua_error(L);
+  lua_getfield(L, -1, "n");
+  n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, n, "too many results");
+  for(i = 1; i <= n; i++)
+    lua_rawgeti(L, -i, i);
+  return n;
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct task *t = check_task(L, 1);
+  struct task *me = the_loop->current;
+  (void)status;
+  (void)ctx;
+  if(t->state == TASK_DONE) {
+    if(me->wait == WAIT_TASK)
+      me->wait = WAIT_NONE;
+    lua_settop(L, 1);
+    return task_results(L, 1);
+  }
+  if(me->cancelled) {
+    me->wait = WAIT_NONE;
+    return raise_cancelled(L);
+  }
+  loop_wait_task(me);
+  return loop_yield(L, 0, wait_k);
+}
+
+/* task:wait() -> the task's results, or raises its error. */
+static int ltask_wait(lua_State *L)
+{
+  struct task *t = check_task(L, 1);
+  struct task *me = current_task(L);
+  lua_settop(L, 1);
+  if(t == me)
+    return luaL_error(L, "a task cannot wait on itself");
+  if(t->state != TASK_DONE) {
+    lua_getiuservalue(L, 1, UV_WAITERS);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, me->ref);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+  return wait_k(L, LUA_OK, 0);
+}
+
+/* task:cancel(): the task stops at its next wait, with an error. */
+static int ltask_cancel(lua_State *L)
+{
+  struct task *t = check_task(L, 1);
+  if(t == the_loop->current) {
+    t->cancelled = 1;
+    return raise_cancelled(L);
+  }
+  loop_cancel(t);
+  return 0;
+}
+
+/* task:status() -> "running", "waiting", "done" or "failed". */
+static int ltask_status(lua_State *L)
+{
+  struct task *t = check_task(L, 1);
+  switch(t->state) {
+  case TASK_DONE:
+    lua_pushstring(L, t->failed ? "failed" : "done");
+    break;
+  case TASK_WAITING:
+    lua_pushliteral(L, "waiting");
+    break;
+  default:
+    lua_pushliteral(L, "running");
+    break;
+  }
+  return 1;
+}
+
+static int ltask_tostring(lua_State *L)
+{
+  struct task *t = check_task(L, 1);
+  lua_pushfstring(L, "retryrun.Task (%p)", (void *)t);
+  return 1;
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct task *me = the_loop->current;
+  (void)status;
+  (void)ctx;
+  if(me->cancelled) {
+    loop_wait_cancel(me);
+    return raise_cancelled(L);
+  }
+  if(!me->fired)
+    return loop_yield(L, 0, sleep_k);
+  return 0;
+}
+
+/* run.sleep(seconds): suspends the task; other tasks go on. */
+static int lrun_sleep(lua_State *L)
+{
+  double s = luaL_checknumber(L, 1);
+  struct task *me = current_task(L);
+  luaL_argcheck(L, s == s && s >= 0, 1, "a non-negative number expected");
+  if(me->cancelled)
+    return raise_cancelled(L);
+  if(s > 1e9)
+    s = 1e9;
+  loop_wait_timer(me, loop_now() + s);
+  return loop_yield(L, 0, sleep_k);
+}
+
+/* run.now() -> monotonic seconds. */
+static int lrun_now(lua_State *L)
+{
+  lua_pushnumber(L, loop_now());
+  return 1;
+}
+
+/* run.limits{connections=N, per_host=N} */
+static int lrun_limits(lua_State *L)
+{
+  lua_Integer total = 0, per_host = 0;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "connections");
+  if(!lua_isnil(L, -1))
+    total = luaL_checkinteger(L, -1);
+  lua_getfield(L, 1, "per_host");
+  if(!lua_isnil(L, -1))
+    per_host = luaL_checkinteger(L, -1);
+  luaL_argcheck(L, total >= 0 && total <= 100000, 1,
+                "connections must be between 1 and 100000");
+  luaL_argcheck(L, per_host >= 0 && per_host <= 100000, 1,
+                "per_host must be between 1 and 100000");
+  loop_limits((long)total, (long)per_host);
+  return 0;
+}
+
+/* run.current() -> the running Task. */
+static int lrun_current(lua_State *L)
+{
+  struct task *me = current_task(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, me->ref);
+  return 1;
+}
+
+void lrun_register(lua_State *L)
+{
+  static const luaL_Reg task_methods[] = {
+    {"wait", ltask_wait},
+    {"cancel", ltask_cancel},
+    {"status", ltask_status},
+    {NULL, NULL}
+  };
+  static const luaL_Reg funcs[] = {
+    {"spawn", lrun_spawn},
+    {"sleep", lrun_sleep},
+    {"now", lrun_now},
+    {"limits", lrun_limits},
+    {"current", lrun_current},
+    {NULL, NULL}
+  };
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, FAILED_TASKS);
+  if(luaL_newmetatable(L, TASK_MT)) {
+    luaL_newlib(L, task_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ltask_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  luaL_setfuncs(L, funcs, 0);
+  lua_pushlightuserdata(L, &loop_suspend_marker);
+  lua_setfield(L, -2, "SUSPEND");
+}

@@ -1,0 +1,210 @@
+/*
+ * main.c - retryrun's command line: options, signals, exit codes.
+ *
+ *   retryrun [options] SCRIPT.lua [ARGS...]
+ *   retryrun [options] -e CODE [ARGS...]
+ *   retryrun [options] - [ARGS...]          (script from stdin)
+ *
+ * Options stop at the script: what follows it belongs to the script. The
+ * work is host.c's; this file only reads the command line and sets up the
+ * process (libcurl, signals, the seed).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "host.h"
+#include "loop.h"
+
+static volatile sig_atomic_t interrupts;
+
+static void on_sigint(int sig)
+{
+  (void)sig;
+  if(interrupts++)
+    _exit(EXIT_INTERRUPTED);   /* a second ^C: stop now */
+  loop_signal_interrupt();
+}
+
+static void usage(FILE *f)
+{
+  fputs(
+    "usage: retryrun [options] SCRIPT.lua [ARGS...]\n"
+    "       retryrun [options] -e CODE [ARGS...]\n"
+    "       retryrun [options] - [ARGS...]      (script from stdin)\n"
+    "\n"
+    "Runs a Lua workflow whose HTTP calls are retried under a policy.\n"
+    "\n"
+    "options:\n"
+    "  -e CODE                    run CODE instead of a script file\n"
+    "  --seed N                   fix the jitter (also RETRYRUN_SEED)\n"
+    "  --max-connections N        cap on connections open at once (256)\n"
+    "  --max-host-connections N   cap on connections to one host\n"
+    "  --version                  print the version and exit\n"
+    "  -h, --help                 print this and exit\n"
+    "\n"
+    "exit codes: 0 success, 1 the script raised an error, 2 usage,\n"
+    "            3 a call gave up and nothing caught it, 130 interrupted\n",
+    f);
+}
+
+static int usage_error(const char *fmt, const char *what)
+{
+  fputs("retryrun: ", stderr);
+  fprintf(stderr, fmt, what);
+  fputs("\nTry 'retryrun --help' for more information.\n", stderr);
+  return EXIT_USAGE;
+}
+
+/* Parses a whole non-negative decimal number; -1 if it is not one. */
+static long long parse_count(const char *s, long long max)
+{
+  char *end;
+  long long v;
+  if(!s || !*s || *s == '-' || *s == '+')
+    return -1;
+  errno = 0;
+  v = strtoll(s, &end, 10);
+  if(errno || *end || v > max)
+    return -1;
+  return v;
+}
+
+static const char *const long_opts[] = {
+  "--seed", "--max-connections", "--max-host-connections", "--version",
+  "--help", NULL
+};
+
+/* A known option that differs from s by one edit, for "did you mean". */
+static const char *near_option(const char *s)
+{
+  int i;
+  for(i = 0; long_opts[i]; i++) {
+    const char *o = long_opts[i];
+    size_t ls = strlen(s), lo = strlen(o), a = 0;
+    if((ls > lo ? ls - lo : lo - ls) > 1)
+      continue;
+    while(a < ls && a < lo && s[a] == o[a])
+      a++;
+    /* one substitution, insertion or deletion after the common prefix */
+    if(!strcmp(s + a + (ls >= lo), o + a + (lo >= ls)))
+      return o;
+    if(a + 1 < ls && a + 1 < lo && s[a] == o[a + 1] && s[a + 1] == o[a] &&
+       !strcmp(s + a + 2, o + a + 2))
+      return o;
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv)
+{
+  struct host_opts o;
+  const char *seed = getenv("RETRYRUN_SEED");
+  uint64_t seed_value;
+  int i, code;
+
+  memset(&o, 0, sizeof(o));
+  o.all_argv = argv;
+  for(i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+    if(!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if(a[0] != '-' || !strcmp(a, "-"))
+      break;
+    if(!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return EXIT_OK;
+    }
+    if(!strcmp(a, "--version")) {
+      printf("retryrun %s (%s, %s)\n", RETRYRUN_VERSION, LUA_RELEASE,
+             curl_version());
+      return EXIT_OK;
+    }
+    if(!strcmp(a, "-e") || !strcmp(a, "--seed") ||
+       !strcmp(a, "--max-connections") ||
+       !strcmp(a, "--max-host-connections")) {
+      if(i + 1 >= argc)
+        return usage_error("option '%s' needs a value", a);
+      val = argv[++i];
+    }
+    else if(!strncmp(a, "--", 2) && strchr(a, '=')) {
+      return usage_error("unknown option '%s' (write the value after a "
+                         "space)", a);
+    }
+    else {
+      const char *near = near_option(a);
+      if(near) {
+        fprintf(stderr, "retryrun: unknown option '%s' (did you mean '%s'?)"
+                "\nTry 'retryrun --help' for more information.\n", a, near);
+        return EXIT_USAGE;
+      }
+      return usage_error("unknown option '%s'", a);
+    }
+    if(!strcmp(a, "-e")) {
+      o.code = val;
+      i++;
+      break;
+    }
+    if(!strcmp(a, "--seed"))
+      seed = val;
+    else {
+      long long v = parse_count(val, 100000);
+      if(v < 1)
+        return usage_error("'%s' needs a whole number from 1 to 100000",
+                           a);
+      if(!strcmp(a, "--max-connections"))
+        o.max_connections = (long)v;
+      else
+        o.max_host_connections = (long)v;
+    }
+  }
+  if(!o.code) {
+    if(i >= argc) {
+      usage(stderr);
+      return EXIT_USAGE;
+    }
+    o.script = argv[i++];
+    o.script_index = i - 1;
+  }
+  else
+    o.script_index = i - 1;   /* arg[0] is the code's -e */
+  o.argv = argv + i;
+  o.argc = argc - i;
+
+  if(seed && *seed) {
+    long long v = parse_count(seed, (long long)(~0ULL >> 1));
+    if(v < 0)
+      return usage_error("the seed '%s' is not a whole number", seed);
+    seed_value = (uint64_t)v;
+  }
+  else if(getrandom(&seed_value, sizeof(seed_value), 0) !=
+          (ssize_t)sizeof(seed_value))
+    seed_value = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+  policy_rng_seed(&host_rng, seed_value);
+
+  signal(SIGPIPE, SIG_IGN);
+  {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+  }
+  if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
+    fprintf(stderr, "retryrun: libcurl failed to start\n");
+    return EXIT_ERROR;
+  }
+  code = host_run(&o);
+  curl_global_cleanup();
+  return code;
+}

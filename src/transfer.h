@@ -1,0 +1,90 @@
+/*
+ * transfer.h - one HTTP attempt with libcurl: a request in, a response or a
+ * classified failure out.
+ *
+ * A transfer owns a reusable easy handle (kept in a free list, so its
+ * settings and buffers are recycled), the request's headers and body, and the
+ * response's status, headers and body, each under a cap. The event loop adds
+ * it to the multi handle and calls transfer_finish() when libcurl is done.
+ *
+ * No Lua here, and no decisions: whether to retry is policy.c's business.
+ */
+#ifndef RETRYRUN_TRANSFER_H
+#define RETRYRUN_TRANSFER_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+
+#include "policy.h"
+
+#define TRANSFER_MAX_HEADERS_BYTES (256 * 1024)
+#define TRANSFER_MAX_HEADERS 500
+
+struct buf {
+  char *data;
+  size_t len, cap;
+};
+
+struct transfer_opts {
+  const char *method;        /* "GET", "POST", ... */
+  const char *url;
+  const char *body;          /* copied; NULL for none */
+  size_t body_len;
+  double timeout;            /* seconds for the attempt, > 0 */
+  double connect_timeout;
+  size_t max_body;           /* bytes; 0: no cap */
+  int insecure;              /* skip TLS verification */
+  const char *cacert;        /* CA bundle path or NULL */
+};
+
+struct transfer {
+  CURL *easy;
+  struct curl_slist *headers;  /* request headers, owned */
+  struct buf body;             /* request body copy */
+  struct buf resp_body;
+  struct buf resp_headers;     /* "name: value\r\n" lines of the last
+                                  response (redirects and 1xx dropped) */
+  size_t nheaders;
+  int too_large;               /* body or headers over their cap */
+  size_t max_body;
+  double started, duration;    /* monotonic seconds */
+  int done;
+  CURLcode code;
+  long status;                 /* 0 when no response */
+  enum policy_class cls;       /* POLICY_RESPONSE or the failure */
+  int sent;                    /* the request may have reached the server */
+  char *effective_url;         /* owned copy */
+  char errbuf[CURL_ERROR_SIZE];
+  void *owner;                 /* the task waiting on it */
+  struct transfer *next_free;
+};
+
+/* Takes a transfer from the free list (or makes one). NULL if out of
+ * memory. Return it with transfer_release(). */
+struct transfer *transfer_get(void);
+/* Resets it and puts it back on the free list. */
+void transfer_release(struct transfer *t);
+/* Frees the whole free list (at exit). */
+void transfer_free_all(void);
+
+/* Adds one request header line ("Name: value"). Returns 0, or -1 if out of
+ * memory. */
+int transfer_add_header(struct transfer *t, const char *line);
+
+/* Sets up the easy handle for one attempt. Returns CURLE_OK, or an error
+ * with the detail in t->errbuf. */
+CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
+                          double now);
+
+/* Records how the attempt ended: status, class, sent, duration. */
+void transfer_finish(struct transfer *t, CURLcode code, double now);
+
+/* The class of a libcurl failure; *sent says whether the request may have
+ * reached the server, given how many request bytes libcurl had sent. */
+enum policy_class transfer_classify(CURLcode code, long request_bytes,
+                                    int connected, int *sent);
+
+/* A line for the failure: libcurl's error buffer, or its generic text. */
+const char *transfer_error_text(const struct transfer *t);
+
+#endif
