@@ -65,6 +65,7 @@ struct call {
   char retry_after[96];       /* copy of the last Retry-After value */
   const char *giveup_note;    /* "interrupted", "cancelled", or NULL */
   double attempt_started;
+  double timeout;             /* the call's timeout=, 0 for the policy's */
 };
 
 static char json_key, has_key_key;
@@ -447,6 +448,32 @@ static int lresp_header(lua_State *L)
   return 1;
 }
 
+/* cjson reads every number as a float, and a float id turns "/items/" ..
+ * id into "/items/1.0". Turns whole numbers (up to 2^53) in the decoded
+ * value at the top of the stack into integers, as a JSON reader in Lua 5.4
+ * should. Depth is bounded by cjson's own decode limit. */
+static void integers_from_floats(lua_State *L, int depth)
+{
+  int t = lua_gettop(L);
+  if(!lua_istable(L, t) || depth > 1000)
+    return;
+  luaL_checkstack(L, 4, "JSON too deep");
+  lua_pushnil(L);
+  while(lua_next(L, t)) {
+    if(lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+      lua_Number v = lua_tonumber(L, -1);
+      if(v == floor(v) && fabs(v) <= 9007199254740992.0) {
+        lua_pushvalue(L, -2);
+        lua_pushinteger(L, (lua_Integer)v);
+        lua_rawset(L, t);
+      }
+    }
+    else if(lua_istable(L, -1))
+      integers_from_floats(L, depth + 1);
+    lua_pop(L, 1);
+  }
+}
+
 /* resp:json() -> the decoded body, decoded once and cached. Raises naming
  * the method, URL and status when the body is not JSON. */
 static int lresp_json(lua_State *L)
@@ -475,6 +502,14 @@ static int lresp_json(lua_State *L)
                       lua_tostring(L, -3), lua_tostring(L, -2),
                       lua_tostring(L, -1), msg ? msg : "?");
   }
+  if(lua_type(L, -1) == LUA_TNUMBER) {
+    lua_Number v = lua_tonumber(L, -1);
+    if(v == floor(v) && fabs(v) <= 9007199254740992.0) {
+      lua_pop(L, 1);
+      lua_pushinteger(L, (lua_Integer)v);
+    }
+  }
+  integers_from_floats(L, 0);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, 1, &json_key);
   return 1;
@@ -689,6 +724,8 @@ static int finish_giveup(lua_State *L, struct call *c)
 {
   lua_settop(L, S_TOP);
   if(c->raise) {
+    luaL_traceback(L, L, NULL, 1);   /* where the call gave up */
+    lua_setfield(L, S_REASON, "traceback");
     lua_pushvalue(L, S_REASON);
     return lua_error(L);
   }
@@ -829,6 +866,8 @@ static int send_attempt(lua_State *L, struct call *c)
   if(!url)
     return luaL_error(L, "request has no url");
   timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
+  if(c->timeout > 0 && c->timeout < timeout)
+    timeout = c->timeout;             /* the call's own timeout= */
   if(timeout < 0.001) {
     c->dec.verdict = POLICY_GIVEUP;
     c->dec.reason = POLICY_DEADLINE;
@@ -863,6 +902,7 @@ static int send_attempt(lua_State *L, struct call *c)
   o.connect_timeout = c->pol.connect_timeout;
   o.max_body = c->max_body;
   o.insecure = c->insecure;
+  o.fresh_connect = !policy_method_idempotent(c->method);
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
   rc = transfer_prepare(tr, &o, loop_now());
@@ -1055,6 +1095,9 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct call *c = get_call(L);
   (void)ctx;
+  /* a pcallk whose callee yielded comes back with LUA_YIELD: success */
+  if(status == LUA_YIELD)
+    status = LUA_OK;
   switch(c->k) {
   case K_BEFORE:
     if(status != LUA_OK)
@@ -1167,6 +1210,7 @@ static int lcore_request(lua_State *L)
   memcpy(c->method, method, strlen(method) + 1);
   lua_pop(L, 1);
   c->max_body = (size_t)field_number(L, S_REQ, "max_body", DEFAULT_MAX_BODY);
+  c->timeout = field_number(L, S_REQ, "timeout", 0);
   lua_getfield(L, S_REQ, "insecure");
   c->insecure = lua_toboolean(L, -1);
   lua_getfield(L, S_REQ, "idempotency_key");

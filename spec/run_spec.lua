@@ -1,0 +1,219 @@
+-- retryrun.run: many tasks on one loop, against todo-server.
+local http = require "retryrun.http"
+local retry = require "retryrun.retry"
+local run = require "retryrun.run"
+local todo = require "spec.support.todo"
+
+local AUTH = {Authorization = "Bearer alice-secret"}
+local FAST = {initial = 0.001, factor = 2, max = 0.01}
+
+describe("run.spawn()", function()
+  it("runs a task and wait() returns its results", function()
+    local h = run.spawn(function(a, b) return a + b, "x" end, 2, 3)
+    local sum, x = h:wait()
+    assert.equal(5, sum)
+    assert.equal("x", x)
+    assert.equal("done", h:status())
+  end)
+
+  it("raises the task's error from wait(), with the task's traceback",
+     function()
+    local h = run.spawn(function() error("broken task") end)
+    local ok, err = pcall(h.wait, h)
+    assert.is_false(ok)
+    assert.matches("broken task", err)
+    assert.matches("stack traceback", err)
+    assert.equal("failed", h:status())
+  end)
+
+  it("lets tasks sleep at once, not in turn", function()
+    local t0 = run.now()
+    local hs = {}
+    for i = 1, 50 do
+      hs[i] = run.spawn(function() run.sleep(0.2); return i end)
+    end
+    for i = 1, 50 do assert.equal(i, hs[i]:wait()) end
+    local took = run.now() - t0
+    assert.is_true(took >= 0.2 and took < 0.6, "took " .. took)
+  end)
+
+  it("cancels a task at its next wait, running on_giveup", function()
+    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "3000"}
+    local gave_up
+    local h = run.spawn(function()
+      return http.get(srv.url .. "/items", {headers = AUTH, retry = {
+        on_giveup = function(err) gave_up = err end}})
+    end)
+    run.sleep(0.1)
+    local t0 = run.now()
+    h:cancel()
+    local ok, err = pcall(h.wait, h)
+    srv:stop()
+    assert.is_false(ok)
+    assert.equal("cancelled", err.reason)
+    assert.equal(err, gave_up)
+    assert.is_true(run.now() - t0 < 1)
+  end)
+
+  it("refuses a task waiting on itself", function()
+    local h
+    h = run.spawn(function() return pcall(function() return h:wait() end) end)
+    local ok, err = h:wait()
+    assert.is_false(ok)
+    assert.matches("a task cannot wait on itself", err)
+  end)
+end)
+
+describe("run.map()", function()
+  local srv
+  setup(function()
+    srv = todo.start{"--slow-rate", "0.5", "--slow-ms", "100",
+                     "--fail-rate", "0.2", "--seed", "4"}
+  end)
+  teardown(function() srv:stop() end)
+
+  local function fetch(n)
+    local resp = http.get(srv.url .. "/items", {headers = AUTH,
+      retry = {attempts = 10, backoff = {initial = 0.05, max = 0.1}}})
+    return resp.status * 1000 + n
+  end
+
+  it("returns results in the order of the list", function()
+    local list = {}
+    for i = 1, 40 do list[i] = i end
+    local res = run.map(list, fetch, {concurrency = 7})
+    for i = 1, 40 do assert.equal(200000 + i, res[i]) end
+  end)
+
+  it("takes about the time of the slowest, not the sum", function()
+    local list = {}
+    for i = 1, 32 do list[i] = i end
+    local t0 = run.now()
+    run.map(list, fetch, {concurrency = 1})
+    local serial = run.now() - t0
+    t0 = run.now()
+    run.map(list, fetch, {concurrency = 32})
+    local parallel = run.now() - t0
+    assert.is_true(parallel * 4 < serial,
+                   ("parallel %.2f s, serial %.2f s"):format(parallel, serial))
+  end)
+
+  it("raises the first error after the others finished", function()
+    local finished = 0
+    local ok, err = pcall(run.map, {1, 2, 3, 4}, function(i)
+      run.sleep(0.01 * i)
+      if i == 2 then error("item 2 failed") end
+      finished = finished + 1
+    end)
+    assert.is_false(ok)
+    assert.matches("item 2 failed", err)
+    assert.equal(3, finished)
+  end)
+
+  it("cancels the others when asked", function()
+    local finished = 0
+    local ok, err = pcall(run.map, {1, 2, 3}, function(i)
+      if i == 1 then error("first failed") end
+      run.sleep(5)
+      finished = finished + 1
+    end, {on_error = "cancel"})
+    assert.is_false(ok)
+    assert.matches("first failed", err)
+    assert.equal(0, finished)
+  end)
+
+  it("refuses a bad option", function()
+    assert.has_error(function() run.map({}, print, {concurency = 2}) end,
+                     "unknown option 'concurency' (known: concurrency, on_error)")
+  end)
+end)
+
+describe("run.all()", function()
+  it("runs functions at once, results in order", function()
+    local res = run.all{
+      function() run.sleep(0.05); return "a" end,
+      function() return "b" end,
+    }
+    assert.same({"a", "b"}, res)
+  end)
+end)
+
+describe("limits", function()
+  it("keeps connections to one host under the per-host cap", function()
+    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "50"}
+    run.limits{per_host = 4}
+    local list = {}
+    for i = 1, 40 do list[i] = i end
+    run.map(list, function()
+      return http.get(srv.url .. "/items", {headers = AUTH}).status
+    end)
+    local stats = srv:stats()
+    run.limits{per_host = 100000}
+    srv:stop()
+    assert.equal(40, stats.requests)
+    -- the peak counts the connection that asked for /_stats as well
+    local peak = stats.connections_peak - 1
+    assert.is_true(peak <= 4, "peak " .. peak)
+    assert.is_true(peak >= 2, "peak " .. peak)
+  end)
+end)
+
+describe("scale", function()
+  it("runs 10,000 tasks to the end with faults on", function()
+    local srv = todo.start{"--fail-rate", "0.01", "--seed", "10000"}
+    local n, ok_count = 10000, 0
+    local hs = {}
+    for i = 1, n do
+      hs[i] = run.spawn(function()
+        return http.get(srv.url .. "/items", {headers = AUTH,
+          retry = {backoff = FAST, attempts = 6}}).status
+      end)
+    end
+    for i = 1, n do
+      if hs[i]:wait() == 200 then ok_count = ok_count + 1 end
+    end
+    local stats = srv:stats()
+    srv:stop()
+    assert.equal(n, ok_count)
+    assert.equal(n + stats.faults.fail, stats.requests)
+  end)
+end)
+
+describe("coroutines in a script", function()
+  local srv
+  setup(function() srv = todo.start{} end)
+  teardown(function() srv:stop() end)
+
+  it("keep their own yields apart from the loop's", function()
+    local gen = coroutine.wrap(function()
+      for _ = 1, 3 do
+        local resp = http.get(srv.url .. "/items", {headers = AUTH})
+        coroutine.yield(resp.status)
+      end
+      return "end"
+    end)
+    assert.same({200, 200, 200, "end"}, {gen(), gen(), gen(), gen()})
+  end)
+
+  it("resume() returns a coroutine's values after it waited", function()
+    local co = coroutine.create(function(a)
+      run.sleep(0.01)
+      local b = coroutine.yield(a + 1)
+      run.sleep(0.01)
+      return b * 2
+    end)
+    assert.same({true, 2}, {coroutine.resume(co, 1)})
+    assert.same({true, 10}, {coroutine.resume(co, 5)})
+    assert.equal("dead", coroutine.status(co))
+  end)
+
+  it("report errors raised after a wait", function()
+    local co = coroutine.create(function()
+      run.sleep(0.01)
+      error("after the wait")
+    end)
+    local ok, err = coroutine.resume(co)
+    assert.is_false(ok)
+    assert.matches("after the wait", err)
+  end)
+end)
