@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,18 +45,27 @@ double loop_wall(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The multi handle, made at the first transfer: a script that makes no
+ * HTTP call never starts libcurl (or its TLS library), which is most of
+ * the start-up time. NULL if libcurl cannot start. */
+static CURLM *multi(struct loop *lp)
+{
+  if(!lp->multi && transfer_global_init() == 0) {
+    lp->multi = curl_multi_init();
+    if(lp->multi)
+      loop_limits(lp->max_total, lp->max_host);
+  }
+  return lp->multi;
+}
+
 int loop_init(lua_State *L)
 {
   struct loop *lp = &loop_storage;
   memset(lp, 0, sizeof(*lp));
   lp->L = L;
-  lp->multi = curl_multi_init();
-  if(!lp->multi)
-    return -1;
   /* Defaults that keep 10,000 tasks from opening 10,000 sockets: transfers
    * beyond the caps wait in libcurl's queue. run.limits{} changes them. */
-  curl_multi_setopt(lp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
-  curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, 256L);
+  lp->max_total = 256;
   if(pipe(sigpipe_fds) == 0) {
     fcntl(sigpipe_fds[0], F_SETFL, O_NONBLOCK);
     fcntl(sigpipe_fds[1], F_SETFL, O_NONBLOCK);
@@ -87,13 +97,17 @@ void loop_free(void)
 
 void loop_limits(long total, long per_host)
 {
-  if(total > 0) {
-    curl_multi_setopt(the_loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
-    curl_multi_setopt(the_loop->multi, CURLMOPT_MAXCONNECTS, total);
-  }
+  struct loop *lp = the_loop;
+  if(total > 0)
+    lp->max_total = total;
   if(per_host > 0)
-    curl_multi_setopt(the_loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      per_host);
+    lp->max_host = per_host;
+  if(!lp->multi)
+    return;                  /* applied when the multi handle is made */
+  curl_multi_setopt(lp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, lp->max_total);
+  curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, lp->max_total);
+  if(lp->max_host)
+    curl_multi_setopt(lp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, lp->max_host);
 }
 
 /* Async-signal-safe: a flag and one write. */
@@ -226,7 +240,7 @@ void loop_wake(struct task *t)
 int loop_wait_transfer(struct task *t, struct transfer *tr)
 {
   struct loop *lp = the_loop;
-  if(curl_multi_add_handle(lp->multi, tr->easy) != CURLM_OK)
+  if(!multi(lp) || curl_multi_add_handle(lp->multi, tr->easy) != CURLM_OK)
     return -1;
   tr->owner = t;
   t->wait = WAIT_TRANSFER;
@@ -384,8 +398,7 @@ void loop_run(void)
   int seen_interrupt = 0;
 
   while(lp->nlive) {
-    struct curl_waitfd extra;
-    int timeout_ms, numfds, still;
+    int timeout_ms;
     double now;
 
     while(lp->ready_head) {
@@ -416,14 +429,24 @@ void loop_run(void)
       interrupt_all(lp);
       continue;
     }
-    extra.fd = sigpipe_fds[0];
-    extra.events = CURL_WAIT_POLLIN;
-    extra.revents = 0;
-    curl_multi_poll(lp->multi, sigpipe_fds[0] >= 0 ? &extra : NULL,
-                    sigpipe_fds[0] >= 0 ? 1 : 0, timeout_ms, &numfds);
-    if(lp->running_transfers)
-      curl_multi_perform(lp->multi, &still);
-    reap_transfers(lp);
+    if(lp->multi) {
+      struct curl_waitfd extra;
+      int numfds, still;
+      extra.fd = sigpipe_fds[0];
+      extra.events = CURL_WAIT_POLLIN;
+      extra.revents = 0;
+      curl_multi_poll(lp->multi, sigpipe_fds[0] >= 0 ? &extra : NULL,
+                      sigpipe_fds[0] >= 0 ? 1 : 0, timeout_ms, &numfds);
+      if(lp->running_transfers)
+        curl_multi_perform(lp->multi, &still);
+      reap_transfers(lp);
+    }
+    else {
+      struct pollfd pfd;
+      pfd.fd = sigpipe_fds[0];
+      pfd.events = POLLIN;
+      poll(&pfd, sigpipe_fds[0] >= 0 ? 1 : 0, timeout_ms);
+    }
     fire_timers(lp, loop_now());
     if(lp->interrupted && !seen_interrupt) {
       seen_interrupt = 1;

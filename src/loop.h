@@ -47,7 +47,7 @@ struct task {
 };
 
 struct loop {
-  void *multi;               /* CURLM *, opaque here */
+  void *multi;               /* CURLM *, made at the first transfer */
   struct task **heap;        /* tasks whose timer is armed */
   size_t nheap, capheap;
   struct task *ready_head, *ready_tail;
@@ -56,6 +56,7 @@ struct loop {
   struct task *current;      /* the task being resumed */
   size_t running_transfers;
   int interrupted;           /* SIGINT seen */
+  long max_total, max_host;  /* connection caps; 0: none */
   lua_State *L;              /* the main state */
 };
 

@@ -200,10 +200,6 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
   }
-  if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
-    fprintf(stderr, "retryrun: libcurl failed to start\n");
-    return EXIT_ERROR;
-  }
   code = host_run(&o);
   curl_global_cleanup();
   return code;

@@ -51,9 +51,22 @@ static void buf_free(struct buf *b)
   b->len = b->cap = 0;
 }
 
+int transfer_global_init(void)
+{
+  static int started;
+  if(!started) {
+    if(curl_global_init(CURL_GLOBAL_DEFAULT))
+      return -1;
+    started = 1;
+  }
+  return 0;
+}
+
 struct transfer *transfer_get(void)
 {
   struct transfer *t = free_list;
+  if(transfer_global_init())
+    return NULL;
   if(t) {
     free_list = t->next_free;
     t->next_free = NULL;

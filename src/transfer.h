@@ -63,6 +63,10 @@ struct transfer {
   struct transfer *next_free;
 };
 
+/* Starts libcurl once (curl_global_init). Returns 0, or -1 if it cannot
+ * start. Called before the first transfer; never before it is needed. */
+int transfer_global_init(void);
+
 /* Takes a transfer from the free list (or makes one). NULL if out of
  * memory. Return it with transfer_release(). */
 struct transfer *transfer_get(void);
