@@ -144,3 +144,19 @@ describe("retryrun", function()
     assert.is_true(os.time() - t0 < 4)
   end)
 end)
+
+describe("make install", function()
+  it("installs a retryrun that finds its modules under any prefix",
+     function()
+    local prefix = os.tmpname()
+    os.remove(prefix)
+    local code, out = sh("make -s install PREFIX=" .. prefix .. " BUILD=" ..
+                         (os.getenv("RETRYRUN_BUILD") or "build") ..
+                         " >/dev/null && cd / && " .. prefix ..
+                         "/bin/retryrun -e 'print(package.searchpath(" ..
+                         "\"retryrun.http\", package.path))'")
+    os.execute("rm -rf " .. q(prefix))
+    assert.equal(0, code)
+    assert.equal(prefix .. "/share/retryrun/lua/retryrun/http.lua\n", out)
+  end)
+end)

@@ -77,24 +77,31 @@ int luaopen_retryrun_core(lua_State *L)
   return 1;
 }
 
-/* The directory of Lua modules: lua/ beside the build tree when it holds
- * retryrun's modules, else the installed one. */
+/* The directory of Lua modules, found from the executable so a build tree
+ * and any install prefix work as they are: lua/ beside build/, then
+ * share/retryrun/lua beside bin/, then the directory compiled in. */
 static void set_paths(lua_State *L)
 {
-  char exe[PATH_MAX], dir[PATH_MAX + 32];
+  static const char *const beside[] = {"/../lua", "/../share/retryrun/lua"};
+  char exe[PATH_MAX], dir[PATH_MAX + 64], found[PATH_MAX];
   const char *luadir = RETRYRUN_LUADIR;
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  char *slash;
+  size_t i;
+
   if(n > 0) {
-    char *slash;
     exe[n] = '\0';
     slash = strrchr(exe, '/');
-    if(slash) {
+    if(slash)
       *slash = '\0';
-      snprintf(dir, sizeof(dir), "%s/../lua/retryrun/http.lua", exe);
+    for(i = 0; slash && i < sizeof(beside) / sizeof(beside[0]); i++) {
+      snprintf(dir, sizeof(dir), "%s%s/retryrun/http.lua", exe, beside[i]);
       if(access(dir, R_OK) == 0) {
-        snprintf(dir, sizeof(dir), "%s/../lua", exe);
-        if(realpath(dir, exe))
-          luadir = exe;
+        snprintf(dir, sizeof(dir), "%s%s", exe, beside[i]);
+        if(realpath(dir, found)) {
+          luadir = found;
+          break;
+        }
       }
     }
   }
