@@ -1,0 +1,235 @@
+-- The example scripts in scripts/, each run by the retryrun binary against
+-- todo-server with the fault it is about switched on: what each prints,
+-- its exit code, and what the server saw.
+local todo = require "spec.support.todo"
+
+local BUILD = os.getenv("RETRYRUN_BUILD") or "build"
+local RETRYRUN = BUILD .. "/retryrun"
+local SCRIPT_TIMEOUT = 60   -- seconds; a hung script fails, never hangs
+
+local function sh_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- Runs `retryrun SCRIPT ARGS...` and returns its output (stdout and
+-- stderr) and its exit code.
+local function run_script(script, ...)
+  local argv = {"timeout", SCRIPT_TIMEOUT, sh_quote(RETRYRUN),
+                sh_quote(script)}
+  for _, a in ipairs{...} do argv[#argv + 1] = sh_quote(a) end
+  local p = assert(io.popen(table.concat(argv, " ") .. " 2>&1", "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+--- How many times a plain-text pattern occurs in s.
+local function count(s, text)
+  local n, pos = 0, 1
+  while true do
+    local i, j = s:find(text, pos, true)
+    if not i then return n end
+    n, pos = n + 1, j + 1
+  end
+end
+
+--- Starts a server with flags, runs the script against it, stops it.
+-- @return the output, the exit code and the server's /_stats at the end
+local function against(flags, script, ...)
+  local srv = todo.start(flags)
+  local ok, out, code = pcall(run_script, script, srv.url, ...)
+  local stats = ok and srv:stats()
+  srv:stop()
+  assert(ok, out)
+  return out, code, stats, srv
+end
+
+describe("scripts/", function()
+  describe("fetch_items.lua", function()
+    it("gets the list through the 500s", function()
+      local out, code, stats = against({"--fail-rate", "0.2", "--seed", "1"},
+                                       "scripts/fetch_items.lua")
+      assert.equal(0, code, out)
+      local attempts = tonumber(out:match("fetched 3 items in (%d+) attempt"))
+      assert.is_true(attempts and attempts >= 2, out)
+      assert.equal(attempts - 1, count(out, "GET /items: got a 500, retrying"))
+      assert.truthy(out:find("  1  buy milk\n  2  call the plumber\n"
+                             .. "  3  water the plants\n", 1, true), out)
+      assert.is_true(stats.faults.fail >= attempts - 1)
+      assert.equal(3, stats.items_created)
+    end)
+  end)
+
+  describe("predicate.lua", function()
+    it("retries each 200 without a summary, and nothing else", function()
+      local out, code, stats = against(
+        {"--missing-field-rate", "0.3", "--seed", "2"}, "scripts/predicate.lua")
+      assert.equal(0, code, out)
+      local retried = count(out, "without a summary: retrying")
+      assert.equal(2, retried, out)
+      assert.equal(stats.faults.missing_field, retried)
+      assert.truthy(out:find("200 with an item without a summary", 1, true))
+      assert.truthy(out:find('GET /items/3\n  200 without a summary: '
+                             .. 'retrying in [%d.]+ s\n  "water the plants" '
+                             .. "after 2 attempt%(s%)"), out)
+      assert.equal(1, count(out, '"buy milk"'))
+    end)
+  end)
+
+  describe("class_family.lua", function()
+    it("retries the 500s and the 401s each where it is meant to", function()
+      local out, code = against({"--fail-rate", "0.15",
+                                 "--spurious-401-rate", "0.15",
+                                 "--seed", "24"}, "scripts/class_family.lua")
+      assert.equal(0, code, out)
+      -- RetryOnServerError makes up to 6 attempts: here 3 retries of 500
+      assert.truthy(out:find("get_single_item%(2%)\n" .. ("  got 500, "
+        .. "retrying in [%d.]+ s\n"):rep(3) .. '  "call the plumber"'), out)
+      -- RetryOnAuthFailure retries the spurious 401s of drop_item
+      assert.truthy(out:find("drop_item%(2%)\n" .. ("  got 401, retrying "
+        .. "in [%d.]+ s\n"):rep(2)), out)
+      assert.truthy(out:find("0 open items left", 1, true), out)
+    end)
+
+    it("leaves a 401 alone where only 500s are retried (Retry)", function()
+      local out, code = against({"--fail-rate", "0.15",
+                                 "--spurious-401-rate", "0.15",
+                                 "--seed", "2"}, "scripts/class_family.lua")
+      assert.equal(1, code, out)
+      assert.truthy(out:find("GET http://127.0.0.1:%d+/items: 401 "
+                             .. '{"error":"invalid token"}'), out)
+    end)
+  end)
+
+  describe("refresh_token.lua", function()
+    it("fetches a new token from the hook once the old one expires",
+       function()
+      local out, code, stats = against({"--token-ttl", "1", "--seed", "1"},
+                                       "scripts/refresh_token.lua")
+      assert.equal(0, code, out)
+      local tokens = {}
+      for t in out:gmatch("new token (at_%x+)%.%.%., valid for 1 s") do
+        tokens[#tokens + 1] = t
+      end
+      assert.equal(2, #tokens, out)
+      assert.not_equal(tokens[1], tokens[2])
+      assert.equal(3, count(out, "GET /items: 200"))
+      -- the second token comes after the sleep, not before
+      assert.truthy(out:find("past the token's lifetime\n  new token", 1,
+                             true), out)
+      assert.equal(5, stats.requests)   -- 2 tokens, 3 lists: no 401s
+    end)
+
+    it("retries a token answer without access_token", function()
+      local out, code, stats = against({"--token-ttl", "1",
+                                        "--missing-field-rate", "0.2",
+                                        "--seed", "1"},
+                                       "scripts/refresh_token.lua")
+      assert.equal(0, code, out)
+      assert.equal(1, stats.faults.missing_field)
+      assert.truthy(out:find("valid for 1 s (2 attempt(s))", 1, true), out)
+    end)
+  end)
+
+  describe("create_then_read.lua", function()
+    it("reads the new item back once the lag has passed", function()
+      local out, code, stats = against({"--lag", "250"},
+                                       "scripts/create_then_read.lua")
+      assert.equal(0, code, out)
+      assert.truthy(out:find("a plain GET at once: 404", 1, true), out)
+      local attempts, secs = out:match('read it back: "tag the new server" '
+        .. "%(env=staging%) after (%d+) attempt%(s%) in ([%d.]+) s")
+      attempts, secs = tonumber(attempts), tonumber(secs)
+      assert.is_true(attempts and attempts >= 2, out)
+      assert.is_true(secs >= 0.2 and secs < 5, out)
+      assert.equal(attempts, stats.faults.lag_404)  -- the plain GET + retries
+    end)
+  end)
+
+  describe("idempotent_post.lua", function()
+    it("creates each item once although responses are lost", function()
+      local srv = todo.start{"--lose-response-rate", "0.3", "--seed", "1"}
+      local ok, out, code = pcall(run_script, "scripts/idempotent_post.lua",
+                                  srv.url)
+      local stats = srv:stats()
+      local list = srv:request("GET", "/items", {token = "alice-secret"})
+      srv:stop()
+      assert(ok, out)
+      assert.equal(0, code, out)
+      assert.truthy(out:find("GET /items: all 5 items, no duplicates", 1,
+                             true), out)
+      local replayed = count(out, "replayed by the server")
+      assert.is_true(replayed >= 1, out)
+      assert.equal(replayed, stats.idempotent_replays)
+      assert.equal(replayed, count(out, "reset: the item may exist"))
+      -- the server's own list: each summary once
+      local seen = {}
+      for _, item in ipairs(list.json) do
+        seen[item.summary] = (seen[item.summary] or 0) + 1
+      end
+      for _, s in ipairs{"buy milk", "call the plumber", "water the plants",
+                         "renew the passport", "back up the laptop"} do
+        assert.equal(1, seen[s], s)
+      end
+      -- and without a key the lost answer is not retried
+      assert.truthy(out:find("without a key: POST http://127.0.0.1:%d+/items "
+        .. "gave up after 1 attempt in [%d.]+ s: reset; not retried: POST is "
+        .. "not idempotent"), out)
+    end)
+  end)
+
+  describe("ui_flow.lua", function()
+    local FLOWS = 200
+    local srv, none, with
+    local function counts(out)
+      local last = out:match("(mode=[^\n]*)\n$")
+      assert(last, "no counts line in:\n" .. out)
+      local c = {}
+      for k, v in last:gmatch("([%w_]+)=(%S+)") do c[k] = tonumber(v) or v end
+      return c
+    end
+
+    setup(function()
+      srv = todo.start{"--fail-rate", "0.02", "--missing-field-rate", "0.02",
+                       "--seed", "1"}
+      local out, code = run_script("scripts/ui_flow.lua", srv.url, FLOWS,
+                                   "none")
+      none = {out = out, code = code, stats = srv:stats()}
+      srv:reset_stats()
+      out, code = run_script("scripts/ui_flow.lua", srv.url, FLOWS, "retry")
+      with = {out = out, code = code, stats = srv:stats()}
+    end)
+    teardown(function() srv:stop() end)
+
+    it("fails flows without retries, at their first bad answer", function()
+      assert.equal(0, none.code, none.out)
+      local c = counts(none.out)
+      assert.equal("none", c.mode)
+      assert.equal(FLOWS, c.flows)
+      assert.equal(0, c.retries)
+      assert.is_true(c.flows_failed > 0, none.out)
+      -- a failed flow stops, so fewer than 10 calls a flow were made
+      assert.is_true(c.calls < 10 * FLOWS)
+      assert.equal(c.calls, none.stats.requests)
+      local f = none.stats.faults
+      assert.equal(c.flows_failed, f.fail + f.missing_field)
+      assert.truthy(none.out:find("# flow %d+ failed at call %d+: "), none.out)
+    end)
+
+    it("fails no flow with the default policy and a valid predicate",
+       function()
+      assert.equal(0, with.code, with.out)
+      local c = counts(with.out)
+      assert.equal("retry", c.mode)
+      assert.equal(FLOWS, c.flows)
+      assert.equal(0, c.flows_failed, with.out)
+      assert.equal(10 * FLOWS, c.calls)
+      -- every fault injected cost exactly one retry
+      local f = with.stats.faults
+      assert.is_true(c.retries > 0)
+      assert.equal(f.fail + f.missing_field, c.retries)
+      assert.equal(c.calls + c.retries, with.stats.requests)
+      assert.equal(2 * FLOWS, with.stats.items_created)
+    end)
+  end)
+end)
