@@ -1,0 +1,414 @@
+"""report.py - turns one benchmark run into bench/results.md and plot data.
+
+    /usr/bin/python3 report.py WORKDIR RESULTS_MD
+
+Reads WORKDIR/runs.tsv (one row a timed run, written by run.sh's measure)
+and WORKDIR/meta.tsv (machine, versions, sizes); writes the Markdown report
+and WORKDIR/bars.dat and WORKDIR/sweep.dat for plot.gp. A contender with any
+failed repetition in a workload is shown as FAILED with the reason, and no
+speed is claimed for it.
+"""
+import re
+import statistics
+import sys
+
+WORKDIR, RESULTS = sys.argv[1], sys.argv[2]
+
+COLUMNS = ["wl", "who", "rep", "n", "secs", "rss", "status", "valid",
+           "retries", "server", "note"]
+
+NAMES = {
+    "retryrun": "retryrun (Lua script)",
+    "c-easy": "C libcurl easy loop",
+    "c-multi": "C libcurl multi loop",
+    "curl": "curl CLI",
+    "py-urllib3": "requests + urllib3 Retry",
+    "py-tenacity": "requests + tenacity",
+    "wrk": "wrk -t1 (ceiling)",
+    "true": "/bin/true (process floor)",
+}
+EMPTY_NAMES = {
+    "retryrun": "`retryrun -e ''`",
+    "c-easy": "C: libcurl init, no request",
+    "py-urllib3": "`python3 -c 'import requests'`",
+    "py-tenacity": "`python3 -c 'import requests, tenacity'`",
+    "true": "`/bin/true` (process floor)",
+}
+ORDER = list(NAMES)
+WORKLOADS = [
+    ("W1", "W1 sequential: N GETs, keep-alive, JSON predicate (nginx)"),
+    ("W2", "W2 faulty: N GETs, 1 % 500s + 1 % missing field (todo-server)"),
+    ("c64", "W3 concurrent: N3 GETs, 64 in flight (nginx)"),
+    ("W4", "W4 one GET: process start, one call, exit (nginx)"),
+    ("W4e", "W4 empty: start-up alone"),
+]
+SWEEP = [1, 8, 64, 256]
+
+NOTES = """
+## How it was measured
+
+- Every run goes through `stopwatch` (scripts/bench/stopwatch.c): wall time
+  from fork to exit, so start-up is in every figure, and peak resident memory
+  from `wait4()` (what `/usr/bin/time -f %M` reports).
+- Repetitions alternate: in each one every contender runs once, in turn.
+  Python runs only in the first few (a Python W1 run takes several seconds),
+  Python with 64 threads in W3 and curl in W2 fewer still; the sizes line
+  above gives the counts.
+- Every contender makes up to 4 attempts a call, retrying transport errors,
+  5xx and 200s that fail the predicate, after a full-jitter wait with a 1 ms
+  base that doubles (retryrun `backoff={initial=0.001}`, the C loops the same
+  formula, tenacity `wait_random_exponential(multiplier=0.001)`, urllib3
+  `backoff_factor=0.001`, which skips the wait before the first retry), so W2
+  measures the cost of retrying, not of sleeping.
+- Predicates: retryrun and Python decode the JSON and want "summary" in the
+  first item; the C loops look for `"summary"` inside the first object with
+  `strstr` (no JSON parser: the floor). urllib3's Retry cannot see bodies, so
+  the Python urllib3 contender retries an invalid 200 with a loop of its own.
+- curl cannot check bodies: `--retry` retries timeouts and 408, 429, 500,
+  502, 503, 504 only, never a 200 that lacks a field. run.sh checks curl's
+  output afterwards, so in W2 curl ends with fewer valid responses and is
+  FAILED. Its waits are whole seconds (1 s, doubling; `--retry-delay` takes
+  integer seconds), so W2 with about a hundred 500s spends minutes asleep:
+  it runs once. In W3 (`-Z --parallel-max 64`) curl's bodies go to
+  /dev/null and only statuses are checked.
+- W2 and the memory test use a fresh todo-server for every run, with the same
+  seed, so every contender meets the same faults; the server's own count of
+  requests minus N is the second retries figure.
+- nginx runs one worker (two CPUs: one for the server, one for the client),
+  access log off, keep-alive for a million requests, serving the 20-item list
+  as a static file. wrk uses one thread, like every contender here, and runs
+  for a fixed time; its "time" is its requests over its rate.
+- Start-up: the W4 empty rows give the floor every program pays on this
+  machine: `/bin/true`, and a C program that only initialises libcurl (which
+  loads libcurl's ~30 shared libraries).
+"""
+
+
+def load(path):
+    with open(path) as f:
+        return [dict(zip(COLUMNS, line.rstrip("\n").split("\t")))
+                for line in f if line.strip()]
+
+
+runs = load(WORKDIR + "/runs.tsv")
+meta = {}
+with open(WORKDIR + "/meta.tsv") as f:
+    for line in f:
+        key, _, value = line.rstrip("\n").partition("\t")
+        meta[key] = value
+
+
+def summary(wl, who):
+    """Median and spread of one contender in one workload, or None."""
+    rows = [r for r in runs if r["wl"] == wl and r["who"] == who]
+    if not rows:
+        return None
+    failed = [r for r in rows if r["status"] != "ok"]
+    secs = [float(r["secs"]) for r in rows]
+    n = [int(r["n"]) for r in rows]
+    rates = [k / s for k, s in zip(n, secs) if s > 0]
+    return {
+        "reps": len(rows),
+        "failed": failed,
+        "secs": statistics.median(secs),
+        "min": min(secs),
+        "max": max(secs),
+        "n": int(statistics.median(n)),
+        "rate": statistics.median(rates) if rates else 0.0,
+        "rss": statistics.median(int(r["rss"]) for r in rows),
+        "valid": rows[-1]["valid"],
+        "retries": rows[-1]["retries"],
+        "server": rows[-1]["server"],
+    }
+
+
+def ok(s):
+    return s is not None and not s["failed"]
+
+
+def fmt_time(t):
+    return "%.1f ms" % (t * 1e3) if t < 1 else "%.2f s" % t
+
+
+def fmt_rate(r):
+    return "{:,.0f}".format(r)
+
+
+def fmt_mb(kb):
+    return "%.1f MB" % (kb / 1024)
+
+
+def ratio(a, b):
+    return "%.2f×" % (a / b) if a and b else "—"
+
+
+def failure(s):
+    r = s["failed"][0]
+    return "FAILED (%d of %d runs): %s" % (len(s["failed"]), s["reps"],
+                                          r["note"] or "status " + r["status"])
+
+
+def speed_vs_retryrun(wl, s):
+    """retryrun's speed divided by this contender's: >1 means retryrun is faster."""
+    rr = summary(wl, "retryrun")
+    if not ok(rr) or not ok(s):
+        return "—"
+    if wl in ("W4", "W4e"):
+        return ratio(s["secs"], rr["secs"])
+    return ratio(rr["rate"], s["rate"])
+
+
+out = []
+w = out.append
+
+CATEGORIES = [  # (substring of the object's path, label), first match wins
+    ("libcurl", "libcurl"),
+    ("lua5.4-cjson", "lua-cjson (JSON decode)"),
+    ("liblua5.4", "Lua VM and GC"),
+    ("libc.so", "libc (malloc, strings, syscall stubs)"),
+    ("/retryrun", "retryrun's own C"),
+    ("/bench/easy", "the C loop's own code"),
+    ("/bench/multi", "the C loop's own code"),
+    ("ld-linux", "dynamic loader"),
+]
+LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)\s+\[(.*)\]\s*$")
+
+
+def annotate(name, kind):
+    """{(function, object): Ir} from callgrind_annotate's output, or None."""
+    try:
+        with open("%s/prof.%s.%s" % (WORKDIR, name, kind)) as f:
+            text = f.read()
+    except OSError:
+        return None
+    costs = {}
+    for line in text.splitlines():
+        m = LINE.match(line)
+        if m:
+            key = (m.group(2), m.group(3))
+            costs[key] = costs.get(key, 0) + int(m.group(1).replace(",", ""))
+    return costs
+
+
+def by_category(costs):
+    sums = {}
+    for (_, obj), ir in costs.items():
+        label = next((l for k, l in CATEGORIES if k in obj), "other libraries")
+        sums[label] = sums.get(label, 0) + ir
+    return sums
+
+
+def profile_section():
+    """Instructions per request by library, and retryrun's costliest functions."""
+    try:
+        with open(WORKDIR + "/prof.n") as f:
+            n = int(f.read())
+    except (OSError, ValueError):
+        return
+    runs_ = [("W1 retryrun", "rr1", "rr0"), ("W1 C easy", "easy1", "easy0"),
+             ("W3 retryrun", "rr3", "rr0"), ("W3 C multi", "multi3", "easy0")]
+    cols = []
+    for label, name, base in runs_:
+        a, b = annotate(name, "self"), annotate(base, "self")
+        if a is None or b is None:
+            continue
+        ca, cb = by_category(a), by_category(b)
+        cols.append((label, {k: (ca.get(k, 0) - cb.get(k, 0)) / n for k in ca}))
+    if not cols:
+        return
+    w("## Where the instructions go (callgrind)")
+    w("")
+    w("Instructions per request (valgrind's callgrind, %d requests against "
+      "nginx, minus a run that makes none, so start-up is left out), by the "
+      "library that executed them. Instruction counts do not change with the "
+      "machine's load; the kernel's share of the time (loopback, polling) is "
+      "not in them." % n)
+    w("")
+    w("| library | " + " | ".join(c[0] for c in cols) + " |")
+    w("|---|" + "---:|" * len(cols))
+    labels = [l for _, l in CATEGORIES if l != "the C loop's own code"]
+    labels = list(dict.fromkeys(labels + ["the C loop's own code", "other libraries"]))
+    for label in labels:
+        vals = [c[1].get(label, 0) for c in cols]
+        if all(abs(v) < 50 for v in vals):
+            continue
+        w("| %s | %s |" % (label, " | ".join("{:,.0f}".format(max(v, 0)) for v in vals)))
+    w("| **total** | %s |" % " | ".join(
+        "**{:,.0f}**".format(sum(c[1].values())) for c in cols))
+    w("")
+    incl, base = annotate("rr1", "incl"), annotate("rr0", "incl")
+    if incl and base:
+        mine = [(fn, ir - base.get((fn, obj), 0)) for (fn, obj), ir in incl.items()
+                if obj.endswith("/retryrun") and not fn.startswith("???")]
+        total = max((ir for _, ir in mine), default=0)
+        # Leave out the drivers (main, the loop: everything) and callgrind's
+        # recursion entries ("f'2").
+        mine = [(fn, ir / n) for fn, ir in mine
+                if 0 < ir < 0.95 * total and "'" not in fn]
+        mine.sort(key=lambda x: -x[1])
+        w("retryrun's own functions in W1 by inclusive instructions per request "
+          "(each with everything it calls):")
+        w("")
+        w("| function | instructions/request |")
+        w("|---|---:|")
+        for fn, ir in mine[:10]:
+            w("| `%s` | {:,.0f} |".format(ir) % fn.rsplit("/", 1)[-1])
+        w("")
+w("# retryrun benchmarks")
+w("")
+w("Generated by `make bench` (scripts/bench/run.sh). One run on one machine: "
+  "compare the numbers with each other, not with other machines.")
+w("")
+w("- Date: %s; commit %s" % (meta.get("date"), meta.get("commit")))
+w("- Machine: %s, %s CPUs, %s" % (meta.get("cpu"), meta.get("nproc"),
+                                   meta.get("kernel")))
+w("- Versions: %s; nginx %s; %s" % (meta.get("curl"), meta.get("nginx"),
+                                     meta.get("python")))
+w("- Sizes: %s" % meta.get("sizes"))
+w("")
+w("## Contenders × workloads")
+w("")
+w("Time is the median over the repetitions, with the spread (fastest–slowest); "
+  "req/s is requests over time; *retryrun ÷ this* is retryrun's speed over "
+  "the contender's (above 1: retryrun is faster); RSS is the median peak "
+  "resident memory. *Valid* is what the contender checked and counted; "
+  "*retries* as the contender counted them / as todo-server counted them.")
+w("")
+w("| workload | contender | time | spread | req/s | retryrun ÷ this | peak RSS | valid | retries | status |")
+w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+for wl, title in WORKLOADS:
+    for who in ORDER:
+        s = summary(wl, who)
+        if s is None:
+            continue
+        name = (EMPTY_NAMES if wl == "W4e" else NAMES).get(who, who)
+        rate = fmt_rate(s["rate"]) if wl not in ("W4", "W4e") else "—"
+        status = "ok (%d runs)" % s["reps"] if ok(s) else failure(s)
+        if not ok(s):
+            rate = "—"
+        w("| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s / %s | %s |" % (
+            title.split(":")[0], name, fmt_time(s["secs"]),
+            fmt_time(s["min"]), fmt_time(s["max"]), rate,
+            speed_vs_retryrun(wl, s), fmt_mb(s["rss"]), s["valid"],
+            s["retries"], s["server"], status))
+w("")
+for wl, title in WORKLOADS:
+    w("- %s" % title)
+w("")
+
+# DESIGN.md's performance targets, each as measured in this run.
+w("## Targets (DESIGN.md)")
+w("")
+w("| target | measured | verdict |")
+w("|---|---:|---|")
+
+
+def target(label, a, b, goal=None):
+    """One row: a's speed over b's, checked against goal (None: context only)."""
+    if not ok(a) or not ok(b):
+        w("| %s | not measured (%s failed) | — |" % (
+            label, "the first" if not ok(a) else "the reference"))
+        return
+    value = a["rate"] / b["rate"]
+    verdict = "—" if goal is None else "met" if value >= goal else "**missed**"
+    w("| %s | %s | %s |" % (label, ratio(a["rate"], b["rate"]), verdict))
+
+
+rr1 = summary("W1", "retryrun")
+target("W1: ≥ 0.9× C easy loop", rr1, summary("W1", "c-easy"), 0.9)
+target("W1: ≥ 10× requests + urllib3 Retry", rr1,
+       summary("W1", "py-urllib3"), 10)
+target("W1: ≥ 10× requests + tenacity", rr1, summary("W1", "py-tenacity"), 10)
+target("(context) W1: the C easy loop itself ÷ requests + urllib3 Retry",
+       summary("W1", "c-easy"), summary("W1", "py-urllib3"))
+rr3 = summary("c64", "retryrun")
+target("W3: ≥ 0.9× C multi loop (64)", rr3, summary("c64", "c-multi"), 0.9)
+target("W3: toward 0.7× wrk (64)", rr3, summary("c64", "wrk"), 0.7)
+target("(context) W3: the C multi loop itself ÷ wrk (DESIGN.md: about 0.67×)",
+       summary("c64", "c-multi"), summary("c64", "wrk"))
+t10k = summary("T10000", "retryrun")
+if ok(t10k):
+    w("| 10,000 concurrent tasks: < 100 MB | %s | %s |" % (
+        fmt_mb(t10k["rss"]), "met" if t10k["rss"] < 100 * 1024 else "**missed**"))
+else:
+    w("| 10,000 concurrent tasks: < 100 MB | not measured | — |")
+st = summary("W4e", "retryrun")
+floor = summary("W4e", "c-easy")
+if ok(st):
+    w("| start-up `retryrun -e ''` < 5 ms | %s (a C program that only "
+      "initialises libcurl: %s; `/bin/true`: %s) | %s |" % (
+          fmt_time(st["secs"]),
+          fmt_time(floor["secs"]) if ok(floor) else "—",
+          fmt_time(summary("W4e", "true")["secs"]) if ok(summary("W4e", "true")) else "—",
+          "met" if st["secs"] < 0.005 else "**missed**"))
+else:
+    w("| start-up `retryrun -e ''` < 5 ms | not measured | — |")
+w("")
+
+# Issue 4: the sweep and the memory test.
+w("## Concurrency (issue 4)")
+w("")
+w("N3 GETs against nginx with 1, 8, 64 and 256 in flight; wrk runs with the "
+  "same number of connections for a fixed time. Medians of the repetitions.")
+w("")
+w("| in flight | retryrun req/s | C multi loop req/s | wrk req/s | retryrun ÷ wrk | multi ÷ wrk | retryrun ÷ multi |")
+w("|---:|---:|---:|---:|---:|---:|---:|")
+sweep = []
+for c in SWEEP:
+    rr, mu, wk = (summary("c%d" % c, who) for who in ("retryrun", "c-multi", "wrk"))
+    cell = lambda s: fmt_rate(s["rate"]) if ok(s) else ("FAILED" if s else "—")
+    rate = lambda s: s["rate"] if ok(s) else 0
+    w("| %d | %s | %s | %s | %s | %s | %s |" % (
+        c, cell(rr), cell(mu), cell(wk), ratio(rate(rr), rate(wk)),
+        ratio(rate(mu), rate(wk)), ratio(rate(rr), rate(mu))))
+    sweep.append((c, rate(rr), rate(mu), rate(wk)))
+w("")
+w("Memory: TASKS tasks spawned at once (scripts/bench/tasks.lua), each "
+  "sleeping 0.2 s so that all are alive together, then making one GET with "
+  "a predicate against todo-server (with W2's faults), at most 64 transfers "
+  "at a time, the rest queued; *sleep only* is the same tasks without the "
+  "GET, the tasks' own cost.")
+w("")
+w("| tasks | what each does | peak RSS | per task | time | valid | retries | status |")
+w("|---:|---|---:|---:|---:|---:|---:|---|")
+base = summary("W4e", "retryrun")
+for wl in sorted({r["wl"] for r in runs if r["wl"][0] in "ST"},
+                 key=lambda x: (int(x[1:]), x[0])):
+    s = summary(wl, "retryrun")
+    tasks = int(wl[1:])
+    per = "%.1f KB" % ((s["rss"] - base["rss"]) / tasks) if ok(base) else "—"
+    w("| {:,} | {} | {} | {} | {} | {} | {} / {} | {} |".format(
+        tasks, "sleep only" if wl[0] == "S" else "sleep, then GET",
+        fmt_mb(s["rss"]), per, fmt_time(s["secs"]), s["valid"],
+        s["retries"], s["server"],
+        "ok (%d runs)" % s["reps"] if ok(s) else failure(s)))
+w("")
+w("*Per task* is the peak RSS above `retryrun -e ''`'s, divided by the tasks.")
+w("")
+
+profile_section()
+w(NOTES.strip())
+w("")
+
+with open(RESULTS, "w") as f:
+    f.write("\n".join(out))
+
+# Plot data: req/s per workload and contender (NaN where failed or absent),
+# and the sweep.
+BARS = ["retryrun", "c-floor", "curl", "py-urllib3", "py-tenacity", "wrk"]
+BAR_TITLES = ["retryrun", "C libcurl loop (floor)", "curl CLI",
+              "requests + urllib3 Retry", "requests + tenacity", "wrk (ceiling)"]
+with open(WORKDIR + "/bars.dat", "w") as f:
+    f.write("workload " + " ".join('"%s"' % t for t in BAR_TITLES) + "\n")
+    for wl, label in (("W1", "W1"), ("W2", "W2"), ("c64", "W3")):
+        vals = []
+        for who in BARS:
+            if who == "c-floor":
+                who = "c-multi" if wl == "c64" else "c-easy"
+            s = summary(wl, who)
+            vals.append("%.1f" % s["rate"] if ok(s) else "NaN")
+        f.write(label + " " + " ".join(vals) + "\n")
+with open(WORKDIR + "/sweep.dat", "w") as f:
+    f.write('c "retryrun" "C libcurl multi loop" "wrk -t1"\n')
+    for row in sweep:
+        f.write(" ".join(str(v) if v else "NaN" for v in row) + "\n")
