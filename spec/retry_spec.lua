@@ -104,6 +104,15 @@ describe("the decision per attempt", function()
     assert.equal("no summary", count.events[1].reason)
   end)
 
+  it("returns whatever status one attempt got with retry = false",
+     function()
+    srv = todo.start{"--fail-rate", "1"}
+    local resp = http.get(srv.url .. "/items", {headers = AUTH,
+                                                 retry = false})
+    assert.equal(500, resp.status)
+    assert.equal(1, srv:stats().requests)
+  end)
+
   it("retries a spurious 401 only under a policy that asks for it",
      function()
     srv = todo.start{"--spurious-401-rate", "1"}
@@ -336,6 +345,41 @@ describe("policy(fn)", function()
     end
     assert.equal(20 + count.n, inner)
     assert.equal(srv:stats().requests, inner)
+  end)
+
+  it("judges the article's Retry by valid() alone", function()
+    srv = todo.start{"--fail-rate", "0.5", "--seed", "8"}
+    local Retry = retry.policy{retry_on = {}, attempts = 30, backoff = FAST,
+      valid = function(resp) return resp.status ~= 500 end}
+    local get_items = Retry(function()
+      return http.get(srv.url .. "/items", {headers = AUTH})
+    end)
+    for _ = 1, 10 do assert.equal(200, get_items().status) end
+    assert.is_true(srv:stats().faults.fail > 0)
+  end)
+
+  it("passes on an inner give-up its retry_on does not cover", function()
+    local f = retry.policy{retry_on = {500}, backoff = FAST}(function()
+      return http.get("http://127.0.0.1:1/")
+    end)
+    local ok, err = pcall(f)
+    assert.is_false(ok)
+    assert.is_true(retry.is_giveup(err))
+    assert.equal(1, #err.attempts)
+    assert.equal("connect", err.attempts[1].error)
+  end)
+
+  it("names the wrapped function and keeps the inner error as cause",
+     function()
+    local f = retry.policy{attempts = 2, backoff = FAST}(function()
+      return http.get("http://127.0.0.1:1/")
+    end)
+    local ok, err = pcall(f)
+    assert.is_false(ok)
+    assert.matches("^function at .*retry_spec.lua:%d+ gave up after 2 " ..
+                   "attempts in %d+%.%d s: connect, connect", err.message)
+    assert.is_true(retry.is_giveup(err.cause))
+    assert.equal("http://127.0.0.1:1/", err.cause.request.url)
   end)
 
   it("does not retry an error that is a bug", function()

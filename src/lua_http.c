@@ -57,6 +57,8 @@ struct call {
   struct task *task;
   enum step k;
   int wrapper;                /* core.call: attempts run a function */
+  int inner_error;            /* the function raised a give-up error, kept
+                                 in S_RES */
   int raise;
   int has_valid, has_before, has_on_retry, has_on_giveup;
   size_t max_body;
@@ -596,7 +598,7 @@ static void push_giveup_message(lua_State *L, struct call *c,
   case POLICY_NOT_RETRYABLE:
     if(c->out.cls == POLICY_TOO_LARGE)
       luaL_addstring(&b, "; the response is over max_body");
-    else if(c->out.cls != POLICY_RESPONSE) {
+    else if(c->out.cls != POLICY_RESPONSE && c->pol.attempts > 1) {
       luaL_addstring(&b, "; ");
       luaL_addstring(&b, policy_class_name(c->out.cls));
       luaL_addstring(&b, " is not in retry_on");
@@ -705,8 +707,8 @@ static int giveup(lua_State *L, struct call *c)
   lua_setfield(L, -2, "idempotency_key");
   lua_setfield(L, -2, "request");
   /* a wrapped call's inner error, for whoever wants the detail */
-  if(c->wrapper && host_is_giveup(L, S_REASON)) {
-    lua_pushvalue(L, S_REASON);
+  if(c->wrapper && c->inner_error) {
+    lua_pushvalue(L, S_RES);
     lua_setfield(L, -2, "cause");
   }
   lua_replace(L, S_REASON);
@@ -738,6 +740,11 @@ static int call_accept(lua_State *L, struct call *c)
 {
   call_close(c);
   lua_settop(L, S_TOP);
+  if(c->wrapper && c->inner_error) {
+    /* an inner give-up this policy does not retry: pass it on as it is */
+    lua_pushvalue(L, S_RES);
+    return lua_error(L);
+  }
   if(c->wrapper) {
     lua_Integer i, n;
     lua_getfield(L, S_RES, "n");
@@ -821,6 +828,8 @@ static int decide(lua_State *L, struct call *c)
     lua_setfield(L, -2, "delay");
     lua_pushvalue(L, S_RESP);
     lua_setfield(L, -2, "response");
+    push_what(L, c);
+    lua_setfield(L, -2, "call");
     return call_k(L, lua_pcallk(L, 1, 0, S_TB, 0, call_k), 0);
   }
   return call_k(L, LUA_OK, 0);
@@ -976,9 +985,12 @@ static int function_done(lua_State *L, struct call *c, int status)
       call_close(c);
       return lua_error(L);          /* a bug is not a transient failure */
     }
-    /* judge the inner call by its last attempt */
+    /* judge the inner call by its last attempt; keep its error */
+    lua_pushvalue(L, -1);
+    lua_replace(L, S_RES);
     lua_replace(L, S_REASON);
     lua_settop(L, S_TOP);
+    c->inner_error = 1;
     lua_getfield(L, S_REASON, "response");
     lua_replace(L, S_RESP);
     lua_getfield(L, S_REASON, "attempts");
@@ -1020,6 +1032,7 @@ static int function_done(lua_State *L, struct call *c, int status)
     return decide(L, c);
   }
   /* results: pack them; a Response is judged by status and valid() */
+  c->inner_error = 0;
   {
     int n = lua_gettop(L) - S_TOP, i;
     lua_createtable(L, n, 1);

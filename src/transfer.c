@@ -209,8 +209,10 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   }
   if(o->cacert)
     SET(CURLOPT_CAINFO, o->cacert);
-  if(o->fresh_connect)
+  if(o->fresh_connect) {
     SET(CURLOPT_FRESH_CONNECT, 1L);
+    SET(CURLOPT_FORBID_REUSE, 1L);
+  }
 
   if(!strcmp(o->method, "HEAD"))
     SET(CURLOPT_NOBODY, 1L);

@@ -35,10 +35,10 @@ struct transfer_opts {
   size_t max_body;           /* bytes; 0: no cap */
   int insecure;              /* skip TLS verification */
   const char *cacert;        /* CA bundle path or NULL */
-  int fresh_connect;         /* never on a reused connection: libcurl
-                                silently resends a request whose reused
-                                connection died, which must not happen
-                                to a POST */
+  int fresh_connect;         /* a connection of its own, closed after:
+                                libcurl silently resends a request whose
+                                reused connection died, which must not
+                                happen to a POST */
 };
 
 struct transfer {

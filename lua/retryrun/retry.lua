@@ -181,8 +181,9 @@ end
 --- The policy used by calls that name none: DESIGN.md's defaults.
 retry.default = retry.policy{}
 
---- One attempt, no retries.
-retry.none = retry.policy{attempts = 1}
+--- One attempt, and whatever status comes back is the answer (as curl or
+-- requests would return it); only a failure with no response raises.
+retry.none = retry.policy{attempts = 1, retry_on = {}}
 
 --- True when v is a policy.
 function retry.is_policy(v)
