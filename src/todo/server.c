@@ -145,18 +145,21 @@ static bool authenticate(struct server *srv, struct MHD_Connection *conn,
                          struct reply *rp, int *user)
 {
   const char *v = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-  if(!v || strncasecmp(v, "Bearer ", 7)) {
+  size_t n = 0;
+  if(v && !strncasecmp(v, "Bearer ", 7)) {
+    v += 7;
+    while(*v == ' ' || *v == '\t')
+      v++;
+    n = strnlen(v, SERVER_MAX_TOKEN + 1);
+    while(n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+      n--;
+  }
+  if(!n) {
     reply_error(rp, 401, "missing bearer token");
     rp->challenge = true;
     return false;
   }
-  v += 7;
-  while(*v == ' ' || *v == '\t')
-    v++;
-  size_t n = strnlen(v, SERVER_MAX_TOKEN + 1);
-  while(n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-    n--;
-  enum store_result r = n && n <= SERVER_MAX_TOKEN ?
+  enum store_result r = n <= SERVER_MAX_TOKEN ?
                         store_auth(srv->store, v, n, user) : STORE_BAD_TOKEN;
   if(r) {
     reply_store_error(rp, r, 0);
