@@ -60,6 +60,8 @@ NOTES = """
   formula, tenacity `wait_random_exponential(multiplier=0.001)`, urllib3
   `backoff_factor=0.001`, which skips the wait before the first retry), so W2
   measures the cost of retrying, not of sleeping.
+- The C loops set `CURLOPT_NOSIGNAL`, as retryrun does: without it libcurl
+  7.88 makes two `sigaction` calls per handle per `curl_multi_perform`.
 - Predicates: retryrun and Python decode the JSON and want "summary" in the
   first item; the C loops look for `"summary"` inside the first object with
   `strstr` (no JSON parser: the floor). urllib3's Retry cannot see bodies, so
@@ -265,6 +267,9 @@ w("- Machine: %s, %s CPUs, %s" % (meta.get("cpu"), meta.get("nproc"),
 w("- Versions: %s; nginx %s; %s" % (meta.get("curl"), meta.get("nginx"),
                                      meta.get("python")))
 w("- Sizes: %s" % meta.get("sizes"))
+w("- Load average (1, 5, 15 min) at the start: %s; at the end: %s. Anything "
+  "else running on the machine shows up in the spreads." % (
+      meta.get("load_start"), meta.get("load_end")))
 w("")
 w("## Contenders × workloads")
 w("")

@@ -272,6 +272,7 @@ $PY -c 'import requests, tenacity' || die "$PY lacks requests or tenacity"
   printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   printf 'nproc\t%s\n' "$(nproc)"
   printf 'kernel\t%s\n' "$(uname -sr)"
+  printf 'load_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
   printf 'commit\t%s\n' "$(git -C "$root" rev-parse --short HEAD 2>/dev/null)"
   printf 'curl\t%s\n' "$(curl --version | head -n 1 | cut -d' ' -f1-3)"
   printf 'nginx\t%s\n' "$(nginx -v 2>&1 | sed 's/.*: //')"
@@ -434,6 +435,8 @@ else
 fi
 
 # --- report -----------------------------------------------------------------
+
+printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/meta.tsv"
 
 $PY "$here/report.py" "$work" "$root/bench/results.md" || die "report failed"
 gnuplot -e "dir='$work'; out='$root/bench/results.png'" "$here/plot.gp" ||
