@@ -1,8 +1,10 @@
 /* server: libmicrohttpd glue, routing and fault application for
  * todo-server (see server.h).
  *
- * One thread per connection, so a --slow-rate delay blocks only its own
- * connection. A request goes through the access handler in three phases:
+ * A pool of epoll threads (one a CPU) serves every connection. A
+ * --slow-rate delay suspends its connection and a timer thread resumes it
+ * when the delay is over, so it holds up nothing else. A request goes
+ * through the access handler in three phases:
  * the first call (headers read) counts it and draws its faults, and may
  * reset the connection or refuse an oversized body at once; body calls
  * collect at most --max-body bytes; the last call builds the reply. Faults
@@ -13,7 +15,7 @@
  * Only an applied fault is counted.
  *
  * The store holds all shared state; this file holds none besides the
- * daemon and the wake-up for delayed responses. It never writes stdout. */
+ * daemon and the queue of delayed responses. It never writes stdout. */
 #include "server.h"
 #include "buf.h"
 #include "faults.h"
@@ -38,19 +40,28 @@
 
 #include <microhttpd.h>
 
-#define SERVER_MAX_CONNECTIONS 2048
+#define SERVER_MAX_CONNECTIONS 4096
+#define SERVER_MAX_THREADS     16
 #define SERVER_IDLE_TIMEOUT_S  120
 #define SERVER_BACKLOG         1024
 #define SERVER_MAX_TOKEN       512 /* bytes of a bearer token we look at */
 #define REPLY_MAX              (STORE_MAX_LIST + 4096)
 
+struct request;
+
 struct server {
   const struct todo_config *cfg;
   struct store *store;
   struct MHD_Daemon *daemon;
-  pthread_mutex_t sleep_mu; /* guards stopping, for delayed responses */
-  pthread_cond_t sleep_cv;
+  /* Delayed (--slow-rate) responses, oldest first: every delay is the
+   * same --slow-ms, so the head is always the first due. delay_mu guards
+   * the queue and stopping. */
+  pthread_mutex_t delay_mu;
+  pthread_cond_t delay_cv;
+  struct request *delay_head, *delay_tail;
   bool stopping;
+  bool timer_running;
+  pthread_t timer;
   char url[CONFIG_MAX_HOST + 32];
 };
 
@@ -60,6 +71,12 @@ struct request {
   struct fault_draw draw;
   uint64_t outage_left;  /* ms of --outage left when the headers came */
   struct buf body;       /* body.err BUF_TOO_BIG: over --max-body */
+  /* a delayed response: built, waiting in the queue, owned here */
+  struct MHD_Response *pending;
+  unsigned pending_status;
+  struct MHD_Connection *conn;
+  uint64_t due_ms;
+  struct request *next_delayed;
 };
 
 /* What the request is answered with. */
@@ -420,23 +437,77 @@ static void route_stats(struct server *srv, struct reply *rp,
   }
 }
 
-/* Waits ms milliseconds, or less when the server stops. */
-static void server_sleep(struct server *srv, uint64_t ms)
+/* CLOCK_MONOTONIC ms milliseconds from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(uint64_t ms)
 {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += (time_t)(ms / 1000);
-  until.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if(until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  t.tv_sec += (time_t)(ms / 1000);
+  t.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if(t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
   }
-  pthread_mutex_lock(&srv->sleep_mu);
-  while(!srv->stopping &&
-        pthread_cond_timedwait(&srv->sleep_cv, &srv->sleep_mu, &until) !=
-        ETIMEDOUT)
-    ;
-  pthread_mutex_unlock(&srv->sleep_mu);
+  return t;
+}
+
+/* Suspends conn for --slow-ms and queues req for the timer; the access
+ * handler is called again once the timer resumes it. False (answer now)
+ * when the server is stopping. Call only from the access handler. */
+static bool server_delay(struct server *srv, struct request *req,
+                         struct MHD_Connection *conn)
+{
+  pthread_mutex_lock(&srv->delay_mu);
+  bool queued = !srv->stopping && srv->timer_running;
+  if(queued) {
+    /* suspended before the timer can see it, so never resumed first */
+    MHD_suspend_connection(conn);
+    req->conn = conn;
+    req->due_ms = store_now_ms(srv->store) + srv->cfg->slow_ms;
+    req->next_delayed = NULL;
+    if(srv->delay_tail)
+      srv->delay_tail->next_delayed = req;
+    else
+      srv->delay_head = req;
+    srv->delay_tail = req;
+    pthread_cond_signal(&srv->delay_cv);
+  }
+  pthread_mutex_unlock(&srv->delay_mu);
+  return queued;
+}
+
+/* The timer thread: resumes each delayed connection when it is due, and
+ * every one at once when the server stops; returns when stopping and the
+ * queue is empty. */
+static void *server_timer(void *arg)
+{
+  struct server *srv = arg;
+  pthread_mutex_lock(&srv->delay_mu);
+  for(;;) {
+    struct request *req = srv->delay_head;
+    if(!req) {
+      if(srv->stopping)
+        break;
+      pthread_cond_wait(&srv->delay_cv, &srv->delay_mu);
+      continue;
+    }
+    uint64_t now = store_now_ms(srv->store);
+    if(!srv->stopping && req->due_ms > now) {
+      struct timespec until = deadline_in(req->due_ms - now);
+      pthread_cond_timedwait(&srv->delay_cv, &srv->delay_mu, &until);
+      continue;
+    }
+    srv->delay_head = req->next_delayed;
+    if(!srv->delay_head)
+      srv->delay_tail = NULL;
+    /* once resumed, req may be answered and freed at any moment */
+    struct MHD_Connection *conn = req->conn;
+    pthread_mutex_unlock(&srv->delay_mu);
+    MHD_resume_connection(conn);
+    pthread_mutex_lock(&srv->delay_mu);
+  }
+  pthread_mutex_unlock(&srv->delay_mu);
+  return NULL;
 }
 
 /* One --log line: method, path, status (or "-") and the faults applied.
@@ -465,10 +536,11 @@ static void server_log(struct server *srv, const char *method,
           slow ? " slow" : "");
 }
 
-/* Builds and sends the reply for a whole request. */
+/* Builds and sends (or, for --slow-rate, parks) the reply. early: the
+ * body was refused unread, so the reply must go out now, undelayed. */
 static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
                               struct request *req, const char *url,
-                              const char *method)
+                              const char *method, bool early)
 {
   const struct todo_config *cfg = srv->cfg;
   struct reply rp;
@@ -508,11 +580,9 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
     buf_free(&rp.body);
     return MHD_NO;
   }
-  bool slow = req->counted && req->draw.slow;
-  if(slow) {
+  bool slow = req->counted && req->draw.slow && !early;
+  if(slow)
     store_count_fault(srv->store, FAULT_SLOW);
-    server_sleep(srv, cfg->slow_ms);
-  }
   server_log(srv, method, url, rp.status, fault_name(rp.fault), slow);
 
   size_t len;
@@ -545,6 +615,11 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
     char ra[24];
     snprintf(ra, sizeof(ra), "%llu", (unsigned long long)rp.retry_after);
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+  }
+  if(ok && slow && server_delay(srv, req, conn)) {
+    req->pending = resp;
+    req->pending_status = rp.status;
+    return MHD_YES;
   }
   if(ok)
     ok = MHD_queue_response(conn, rp.status, resp);
@@ -601,9 +676,17 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn,
     if(cl && length_over(cl, srv->cfg->max_body)) {
       /* answer now; libmicrohttpd then skips the body and closes */
       req->body.err = BUF_TOO_BIG;
-      return finish(srv, conn, req, url, method);
+      return finish(srv, conn, req, url, method, true);
     }
     return MHD_YES;
+  }
+  if(req->pending && !*upload_data_size) {
+    /* called again after the timer resumed a delayed response */
+    enum MHD_Result ok = MHD_queue_response(conn, req->pending_status,
+                                            req->pending);
+    MHD_destroy_response(req->pending);
+    req->pending = NULL;
+    return ok;
   }
   if(*upload_data_size) {
     if(!req->body.err && buf_add(&req->body, upload_data, *upload_data_size))
@@ -611,7 +694,7 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn,
     *upload_data_size = 0;
     return MHD_YES;
   }
-  return finish(srv, conn, req, url, method);
+  return finish(srv, conn, req, url, method, false);
 }
 
 static void server_completed(void *cls, struct MHD_Connection *conn,
@@ -624,6 +707,8 @@ static void server_completed(void *cls, struct MHD_Connection *conn,
   (void)toe;
   if(!req)
     return;
+  if(req->pending)
+    MHD_destroy_response(req->pending);
   buf_free(&req->body);
   free(req);
   *con_cls = NULL;
@@ -723,6 +808,30 @@ static unsigned server_connection_limit(void)
   return rl.rlim_cur > 96 ? (unsigned)rl.rlim_cur - 64 : 32;
 }
 
+/* Threads for the pool: one a CPU, at least 2, at most
+ * SERVER_MAX_THREADS. */
+static unsigned server_threads(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if(n < 2)
+    return 2;
+  return n > SERVER_MAX_THREADS ? SERVER_MAX_THREADS : (unsigned)n;
+}
+
+/* Stops and joins the timer thread, which first resumes every delayed
+ * connection. */
+static void server_stop_timer(struct server *srv)
+{
+  pthread_mutex_lock(&srv->delay_mu);
+  srv->stopping = true;
+  pthread_cond_broadcast(&srv->delay_cv);
+  bool running = srv->timer_running;
+  srv->timer_running = false;
+  pthread_mutex_unlock(&srv->delay_mu);
+  if(running)
+    pthread_join(srv->timer, NULL);
+}
+
 enum server_result server_start(const struct todo_config *cfg,
                                 struct server **out, char *err,
                                 size_t errlen)
@@ -749,23 +858,30 @@ enum server_result server_start(const struct todo_config *cfg,
   srv->store = store_new(cfg, salt);
   if(!srv->store)
     goto fail;
-  if(pthread_mutex_init(&srv->sleep_mu, NULL))
+  if(pthread_mutex_init(&srv->delay_mu, NULL))
     goto fail;
   mu = true;
   if(pthread_condattr_init(&attr))
     goto fail;
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  cv = !pthread_cond_init(&srv->sleep_cv, &attr);
+  cv = !pthread_cond_init(&srv->delay_cv, &attr);
   pthread_condattr_destroy(&attr);
   if(!cv)
     goto fail;
+  if(pthread_create(&srv->timer, NULL, server_timer, srv)) {
+    snprintf(err, errlen, "cannot start a thread");
+    goto fail;
+  }
+  srv->timer_running = true;
 
   result = server_listen(srv, &fd, &ipv6, err, errlen);
   if(result)
     goto fail;
 
-  unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-                   MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+  unsigned flags = MHD_ALLOW_SUSPEND_RESUME |
+                   (MHD_is_feature_supported(MHD_FEATURE_EPOLL) ?
+                    MHD_USE_EPOLL_INTERNAL_THREAD :
+                    MHD_USE_POLL_INTERNAL_THREAD);
   if(ipv6)
     flags |= MHD_USE_IPv6;
   if(cfg->log)
@@ -773,6 +889,7 @@ enum server_result server_start(const struct todo_config *cfg,
   srv->daemon = MHD_start_daemon(
     flags, 0, NULL, NULL, server_access, srv,
     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+    MHD_OPTION_THREAD_POOL_SIZE, server_threads(),
     MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
     MHD_OPTION_NOTIFY_CONNECTION, server_connection, srv,
     MHD_OPTION_CONNECTION_LIMIT, server_connection_limit(),
@@ -789,10 +906,12 @@ enum server_result server_start(const struct todo_config *cfg,
 fail:
   if(fd >= 0)
     close(fd);
-  if(cv)
-    pthread_cond_destroy(&srv->sleep_cv);
+  if(cv) {
+    server_stop_timer(srv);
+    pthread_cond_destroy(&srv->delay_cv);
+  }
   if(mu)
-    pthread_mutex_destroy(&srv->sleep_mu);
+    pthread_mutex_destroy(&srv->delay_mu);
   store_free(srv->store);
   free(srv);
   return result;
@@ -807,13 +926,12 @@ void server_stop(struct server *srv)
 {
   if(!srv)
     return;
-  pthread_mutex_lock(&srv->sleep_mu);
-  srv->stopping = true;
-  pthread_cond_broadcast(&srv->sleep_cv);
-  pthread_mutex_unlock(&srv->sleep_mu);
+  /* No connection may stay suspended into MHD_stop_daemon(): the timer
+   * resumes them all, and after it no new delay is taken. */
+  server_stop_timer(srv);
   MHD_stop_daemon(srv->daemon); /* joins every thread, closes the socket */
-  pthread_cond_destroy(&srv->sleep_cv);
-  pthread_mutex_destroy(&srv->sleep_mu);
+  pthread_cond_destroy(&srv->delay_cv);
+  pthread_mutex_destroy(&srv->delay_mu);
   store_free(srv->store);
   free(srv);
 }

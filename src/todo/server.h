@@ -1,5 +1,5 @@
 /* server: todo-server's HTTP face. Binds the listening socket, runs
- * libmicrohttpd with one thread per connection, routes each request, draws
+ * libmicrohttpd on a pool of epoll threads, routes each request, draws
  * and applies its faults and turns store results into JSON responses. The
  * shared state lives in the store; flags come from config. Never touches
  * signals, stdout or the process's exit status: main owns those. */
