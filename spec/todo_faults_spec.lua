@@ -229,6 +229,25 @@ describe("todo-server faults", function()
     end)
   end)
 
+  describe("a stop", function()
+    it("is not held up by delayed responses", function()
+      local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "10000"}
+      local urls = (" %s/items"):format(srv.url):rep(8)
+      os.execute(("curl -s -Z --parallel-immediate -m 20 -H 'Authorization: Bearer %s'%s >/dev/null 2>&1 &")
+                 :format(ALICE, urls))
+      local parked = 0
+      for _ = 1, 100 do
+        parked = srv:stats().faults.slow
+        if parked == 8 then break end
+        todo.sleep(0.05)
+      end
+      assert.equal(8, parked)
+      local t0 = todo.now()
+      assert.same({true, "exit", 0}, {srv:stop()})
+      assert.is_true(todo.now() - t0 < 2, "the stop waited for the delays")
+    end)
+  end)
+
   describe("--throttle-rate", function()
     it("answers 429 with Retry-After at about its rate", function()
       local srv <close> = todo.start{"--throttle-rate", "0.2", "--retry-after", "7", "--seed", "13"}
