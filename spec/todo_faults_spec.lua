@@ -203,10 +203,11 @@ describe("todo-server faults", function()
 
   describe("--slow-rate", function()
     it("delays responses by --slow-ms at about its rate", function()
-      local srv <close> = todo.start{"--slow-rate", "0.1", "--slow-ms", "300", "--seed", "9"}
+      local srv <close> = todo.start{"--slow-rate", "0.1", "--slow-ms", "600", "--seed", "9"}
       local res = srv:batch(times(200, {path = "/items", token = ALICE}), {parallel = 32})
       assert.equal(200, count(res, status_is(200)))
-      local slow = count(res, function(r) return r.time >= 0.29 end)
+      -- far apart: a fast answer takes milliseconds, a slow one 0.6 s
+      local slow = count(res, function(r) return r.time >= 0.55 end)
       within(6, slow, 40)
       local s = srv:stats()
       assert.equal(slow, s.faults.slow)
@@ -309,15 +310,15 @@ describe("todo-server faults", function()
 
   describe("--outage", function()
     it("answers 503 inside the window only, with the seconds left", function()
-      local srv <close> = todo.start{"--outage", "0.5:0.5"}
+      local srv <close> = todo.start{"--outage", "0.6:0.6"}
       local t0 = todo.now()
       local get = {path = "/items", token = ALICE}
       local before = srv:batch(times(5, get))
-      assert.is_true(todo.now() - t0 < 0.4, "too slow to test --outage")
-      todo.sleep(0.6 - (todo.now() - t0))
+      assert.is_true(todo.now() - t0 < 0.5, "too slow to test --outage")
+      todo.sleep(0.7 - (todo.now() - t0))
       local during = srv:batch(times(5, get))
-      assert.is_true(todo.now() - t0 < 0.95, "too slow to test --outage")
-      todo.sleep(1.1 - (todo.now() - t0))
+      assert.is_true(todo.now() - t0 < 1.15, "too slow to test --outage")
+      todo.sleep(1.3 - (todo.now() - t0))
       local after = srv:batch(times(5, get))
       for i = 1, 5 do
         assert.equal(200, before[i].status)

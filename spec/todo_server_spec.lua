@@ -510,13 +510,13 @@ describe("todo-server", function()
 
   describe("token expiry", function()
     it("answers 401 'token expired' once --token-ttl has passed", function()
-      local srv <close> = todo.start{"--token-ttl", "0.4"}
+      local srv <close> = todo.start{"--token-ttl", "0.6"}
       local r = srv:request("POST", "/token",
                             {json = '{"user":"alice","secret":"alice-secret"}'})
       assert.equal(1, r.json.expires_in)
       local tok = r.json.access_token
       assert.equal(200, srv:request("GET", "/items", {token = tok}).status)
-      todo.sleep(0.5)
+      todo.sleep(0.7)
       local late = srv:request("GET", "/items", {token = tok})
       assert.equal(401, late.status)
       assert.same({error = "token expired"}, late.json)
