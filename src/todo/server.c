@@ -3,12 +3,13 @@
  *
  * A pool of epoll threads (one a CPU) serves every connection. A
  * --slow-rate delay suspends its connection and a timer thread resumes it
- * when the delay is over, so it holds up nothing else. A request goes
- * through the access handler in three phases:
- * the first call (headers read) counts it and draws its faults, and may
- * reset the connection or refuse an oversized body at once; body calls
- * collect at most --max-body bytes; the last call builds the reply. Faults
- * are applied in a fixed order: outage (judged when the headers arrive),
+ * when the delay is over, so it holds up nothing else.
+ *
+ * A request goes through the access handler in three phases: the first
+ * call (headers read) counts it and draws its faults, and may reset the
+ * connection or refuse an oversized body at once; body calls collect at
+ * most --max-body bytes; the last call builds the reply (and is made once
+ * more after a delay, to send it). Faults are applied in a fixed order: outage (judged when the headers arrive),
  * reset, throttle, fail, spurious-401 (the first that fires answers
  * instead of the route), then the route, which may apply missing-field,
  * lag or lose-response, then slow, which delays whatever answer is sent.
