@@ -271,6 +271,39 @@ describe("todo-server faults", function()
     end)
   end)
 
+  describe("--retry-after-date", function()
+    local MONTHS = {Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7,
+                    Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12}
+
+    --- Seconds of an IMF-fixdate, on a clock whose zero does not matter.
+    local function seconds(date)
+      local d, mon, y, h, m, sec =
+        date:match("^%a%a%a, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+      assert.is_truthy(d, "not an HTTP date: " .. tostring(date))
+      return os.time{year = tonumber(y), month = MONTHS[mon], day = tonumber(d),
+                     hour = tonumber(h), min = tonumber(m), sec = tonumber(sec)}
+    end
+
+    it("sends Retry-After as the HTTP date that many seconds ahead", function()
+      local srv <close> = todo.start{"--throttle-rate", "1", "--retry-after", "30",
+                                     "--retry-after-date"}
+      local r = srv:request("GET", "/items", {token = ALICE})
+      assert.equal(429, r.status)
+      local ahead = seconds(r.headers["retry-after"]) - seconds(r.headers.date)
+      assert.is_true(ahead == 30 or ahead == 29, "ahead " .. ahead)
+      stop_ok(srv)
+    end)
+
+    it("does so for an outage too", function()
+      local srv <close> = todo.start{"--outage", "0:100", "--retry-after-date"}
+      local r = srv:request("GET", "/items", {token = ALICE})
+      assert.equal(503, r.status)
+      local ahead = seconds(r.headers["retry-after"]) - seconds(r.headers.date)
+      assert.is_true(ahead >= 98 and ahead <= 100, "ahead " .. ahead)
+      stop_ok(srv)
+    end)
+  end)
+
   describe("--lose-response-rate", function()
     it("commits a POST, then drops the connection, at about its rate", function()
       local srv <close> = todo.start{"--lose-response-rate", "0.3", "--seed", "17"}

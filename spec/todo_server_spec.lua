@@ -64,6 +64,7 @@ describe("todo-server", function()
       {"--outage", "5"}, {"--outage", "a:b"}, {"--fail-status", "200"},
       {"--user", "nocolon"}, {"--user", "a b:secret"}, {"--max-body", "0"},
       {"--token-ttl", "0"}, {"--lag", "-5"}, {"--slow-ms"}, {"--log=yes"},
+      {"--retry-after-date=1"},
     }
     for _, argv in ipairs(bad) do
       it("refuses " .. table.concat(argv, " ") .. " with a usage message and exit 2",

@@ -37,6 +37,8 @@ void config_usage(FILE *out)
     "  --slow-ms MS              (default 1000)\n"
     "  --throttle-rate R         429 with Retry-After: --retry-after\n"
     "  --retry-after S           (default 1)\n"
+    "  --retry-after-date        send Retry-After (429 and 503) as an HTTP\n"
+    "                            date instead of seconds\n"
     "  --lose-response-rate R    POST /items commits, then the connection drops\n"
     "  --outage START:SECONDS    503 with Retry-After from START seconds after\n"
     "                            start-up, for SECONDS\n"
@@ -235,12 +237,16 @@ enum config_result config_parse(struct todo_config *cfg, int argc,
       return bad(err, errlen, "unknown argument '%.64s'", arg);
     memcpy(name, arg, nlen);
     name[nlen] = '\0';
-    if(!strcmp(name, "--help") || !strcmp(name, "--log")) {
+    if(!strcmp(name, "--help") || !strcmp(name, "--log") ||
+       !strcmp(name, "--retry-after-date")) {
       if(eq)
         return bad(err, errlen, "%s takes no value", name);
       if(!strcmp(name, "--help"))
         return CONFIG_HELP;
-      cfg->log = true;
+      if(!strcmp(name, "--log"))
+        cfg->log = true;
+      else
+        cfg->retry_after_date = true;
       continue;
     }
     static const char *const valued[] = {

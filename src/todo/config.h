@@ -36,6 +36,7 @@ struct todo_config {
   uint64_t lag_ms;
   uint64_t slow_ms;
   uint64_t retry_after_s;
+  bool retry_after_date;    /* send Retry-After as an HTTP date */
   bool outage;
   uint64_t outage_start_ms;
   uint64_t outage_len_ms;

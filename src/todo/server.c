@@ -537,6 +537,21 @@ static void server_log(struct server *srv, const char *method,
           slow ? " slow" : "");
 }
 
+/* A Retry-After value for seconds from now: the number, or with
+ * --retry-after-date the HTTP date (RFC 9110 IMF-fixdate) of the whole
+ * second it falls in, so a client waits between seconds - 1 and seconds.
+ * Day and month names are English: todo-server never leaves the C
+ * locale. */
+static void retry_after_value(const struct todo_config *cfg, uint64_t seconds,
+                              char *out, size_t outlen)
+{
+  struct tm tm;
+  time_t when = time(NULL) + (time_t)seconds;
+  if(!cfg->retry_after_date || !gmtime_r(&when, &tm) ||
+     !strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+    snprintf(out, outlen, "%llu", (unsigned long long)seconds);
+}
+
 /* Builds and sends (or, for --slow-rate, parks) the reply. early: the
  * body was refused unread, so the reply must go out now, undelayed. */
 static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
@@ -613,8 +628,8 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
   if(ok && rp.replayed)
     ok = MHD_add_response_header(resp, "Idempotent-Replayed", "true");
   if(ok && rp.has_retry_after) {
-    char ra[24];
-    snprintf(ra, sizeof(ra), "%llu", (unsigned long long)rp.retry_after);
+    char ra[64];
+    retry_after_value(cfg, rp.retry_after, ra, sizeof(ra));
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
   }
   if(ok && slow && server_delay(srv, req, conn)) {
