@@ -219,7 +219,7 @@ measure() {
   ${VALIDATE:-valid_line}
   n=${V_N:-$n} secs=${V_SECS:-$secs}
   server=-
-  if [ -n "$before" ] && after=$(todo_requests) && [ -n "$after" ]; then
+  if [ "$st" = 0 ] && [ -n "$before" ] && after=$(todo_requests) && [ -n "$after" ]; then
     server=$((after - before - STATS_SELF - n))
   fi
   status=ok note=
