@@ -158,6 +158,46 @@ describe("limits", function()
   end)
 end)
 
+describe("the cap on transfers", function()
+  it("keeps at most `connections` transfers in flight, the rest queued",
+     function()
+    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "30"}
+    run.limits{connections = 3}
+    local list = {}
+    for i = 1, 30 do list[i] = i end
+    local res = run.map(list, function(i)
+      return http.get(srv.url .. "/items", {headers = AUTH}).status + i
+    end)
+    local stats = srv:stats()
+    run.limits{connections = 256}
+    srv:stop()
+    for i = 1, 30 do assert.equal(200 + i, res[i]) end
+    local peak = stats.connections_peak - 1    -- less the /_stats call
+    assert.is_true(peak <= 3 and peak >= 2, "peak " .. peak)
+  end)
+
+  it("cancels a task that waits for a slot", function()
+    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "2000"}
+    run.limits{connections = 1}
+    local first = run.spawn(function()
+      return pcall(http.get, srv.url .. "/items", {headers = AUTH})
+    end)
+    local queued = run.spawn(function()
+      return http.get(srv.url .. "/items", {headers = AUTH})
+    end)
+    run.sleep(0.05)
+    queued:cancel()
+    first:cancel()
+    local ok, err = pcall(queued.wait, queued)
+    first:wait()
+    run.limits{connections = 256}
+    srv:stop()
+    assert.is_false(ok)
+    assert.equal("cancelled", err.reason)
+    assert.equal(0, #err.attempts)
+  end)
+end)
+
 describe("scale", function()
   it("runs 10,000 tasks to the end with faults on", function()
     local srv = todo.start{"--fail-rate", "0.01", "--seed", "10000"}

@@ -31,6 +31,8 @@ static int sigpipe_fds[2] = {-1, -1};
 
 #define NOT_ARMED ((size_t)-1)
 
+static void wake_slot_waiters(struct loop *lp);
+
 double loop_now(void)
 {
   struct timespec ts;
@@ -102,6 +104,7 @@ void loop_limits(long total, long per_host)
     lp->max_total = total;
   if(per_host > 0)
     lp->max_host = per_host;
+  wake_slot_waiters(lp);
   if(!lp->multi)
     return;                  /* applied when the multi handle is made */
   curl_multi_setopt(lp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, lp->max_total);
@@ -265,6 +268,53 @@ void loop_wait_task(struct task *t)
   t->wait = WAIT_TASK;
 }
 
+int loop_slot_free(void)
+{
+  struct loop *lp = the_loop;
+  return lp->max_total <= 0 ||
+         lp->running_transfers < (size_t)lp->max_total;
+}
+
+void loop_wait_slot(struct task *t)
+{
+  struct loop *lp = the_loop;
+  t->wait = WAIT_SLOT;
+  t->slot_next = NULL;
+  t->slot_prev = lp->slot_tail;
+  if(lp->slot_tail)
+    lp->slot_tail->slot_next = t;
+  else
+    lp->slot_head = t;
+  lp->slot_tail = t;
+}
+
+static void slot_unlink(struct loop *lp, struct task *t)
+{
+  if(t->slot_prev)
+    t->slot_prev->slot_next = t->slot_next;
+  else
+    lp->slot_head = t->slot_next;
+  if(t->slot_next)
+    t->slot_next->slot_prev = t->slot_prev;
+  else
+    lp->slot_tail = t->slot_prev;
+  t->slot_prev = t->slot_next = NULL;
+}
+
+/* Wakes as many slot waiters as there are free slots. */
+static void wake_slot_waiters(struct loop *lp)
+{
+  size_t cap = lp->max_total > 0 ? (size_t)lp->max_total : (size_t)-1;
+  size_t running = lp->running_transfers;
+  while(lp->slot_head && running < cap) {
+    struct task *t = lp->slot_head;
+    slot_unlink(lp, t);
+    t->wait = WAIT_NONE;
+    loop_wake(t);
+    running++;
+  }
+}
+
 void loop_wait_cancel(struct task *t)
 {
   struct loop *lp = the_loop;
@@ -274,11 +324,15 @@ void loop_wait_cancel(struct task *t)
       curl_multi_remove_handle(lp->multi, t->transfer->easy);
       lp->running_transfers--;
       t->transfer->owner = NULL;
+      wake_slot_waiters(lp);
     }
     t->transfer = NULL;
     break;
   case WAIT_TIMER:
     heap_remove(lp, t);
+    break;
+  case WAIT_SLOT:
+    slot_unlink(lp, t);
     break;
   case WAIT_TASK:
   case WAIT_NONE:
@@ -376,6 +430,7 @@ static void reap_transfers(struct loop *lp)
       loop_wake(t);
     }
   }
+  wake_slot_waiters(lp);
 }
 
 static void interrupt_all(struct loop *lp)

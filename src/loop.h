@@ -23,7 +23,10 @@ struct timer {
   size_t index;       /* position in the heap, or (size_t)-1 when not armed */
 };
 
-enum task_wait { WAIT_NONE = 0, WAIT_TRANSFER, WAIT_TIMER, WAIT_TASK };
+enum task_wait {
+  WAIT_NONE = 0, WAIT_TRANSFER, WAIT_TIMER, WAIT_TASK,
+  WAIT_SLOT                  /* for a free transfer slot */
+};
 
 enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
 
@@ -43,6 +46,7 @@ struct task {
   int error_seen;            /* someone took that error */
   int wrap_depth;            /* inside policy(fn) wrappers */
   struct task *next_ready;   /* run queue */
+  struct task *slot_prev, *slot_next;  /* waiting for a transfer slot */
   struct task *prev, *next;  /* all live tasks */
 };
 
@@ -57,6 +61,7 @@ struct loop {
   size_t running_transfers;
   int interrupted;           /* SIGINT seen */
   long max_total, max_host;  /* connection caps; 0: none */
+  struct task *slot_head, *slot_tail;  /* tasks waiting for a slot */
   lua_State *L;              /* the main state */
 };
 
@@ -86,6 +91,14 @@ int loop_wait_transfer(struct task *t, struct transfer *tr);
 void loop_wait_timer(struct task *t, double when);
 void loop_wait_task(struct task *t);
 void loop_wait_cancel(struct task *t);
+
+/* Transfer slots: at most max_total transfers are in libcurl at once, so a
+ * task over the cap waits here holding no easy handle and no buffer (10,000
+ * queued calls cost what 10,000 idle tasks cost). loop_slot_free() says
+ * whether a transfer may start now; if not, loop_wait_slot() queues the
+ * task, which is woken when a transfer ends and then asks again. */
+int loop_slot_free(void);
+void loop_wait_slot(struct task *t);
 
 /* Cancels a task: disarms its wait and wakes it with t->cancelled set. */
 void loop_cancel(struct task *t);

@@ -45,7 +45,7 @@ enum {
 
 /* Where call_k resumes. */
 enum step {
-  K_BEFORE = 1, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT, K_GIVEUP
+  K_BEFORE = 1, K_SLOT, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT, K_GIVEUP
 };
 
 struct call {
@@ -870,6 +870,12 @@ static int send_attempt(lua_State *L, struct call *c)
 
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
+  if(!loop_slot_free()) {
+    /* over the cap on transfers: wait holding nothing */
+    loop_wait_slot(c->task);
+    c->k = K_SLOT;
+    return loop_yield(L, 0, call_k);
+  }
   lua_getfield(L, S_REQ, "url");
   url = lua_tostring(L, -1);
   if(!url)
@@ -1116,6 +1122,14 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
     if(status != LUA_OK)
       return raise_hook_error(L, c, "before_attempt");
     return attempt(L, c);
+  case K_SLOT:
+    if(c->task->cancelled) {
+      loop_wait_cancel(c->task);
+      return cancelled(L, c);
+    }
+    if(c->task->wait == WAIT_SLOT)
+      return loop_yield(L, 0, call_k);   /* still queued */
+    return send_attempt(L, c);
   case K_TRANSFER:
     if(c->task->cancelled)
       return cancelled(L, c);
