@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <lauxlib.h>
@@ -70,7 +71,7 @@ struct call {
   double timeout;             /* the call's timeout=, 0 for the policy's */
 };
 
-static char json_key, has_key_key;
+static char json_key, has_key_key, raw_headers_key;
 
 /* ---- helpers ---- */
 
@@ -370,11 +371,11 @@ static int lheaders_index(lua_State *L)
 
 /* Pushes the headers table parsed from "name: value\r\n" lines; keys are
  * lower case, repeated headers are joined with ", ". */
-static void push_headers(lua_State *L, const struct transfer *tr)
+static void push_headers(lua_State *L, const char *p, size_t len)
 {
-  const char *p = tr->resp_headers.data, *end = p + tr->resp_headers.len;
+  const char *end = p + len;
   char name[256];
-  lua_createtable(L, 0, (int)tr->nheaders);
+  lua_createtable(L, 0, 8);
   luaL_setmetatable(L, "retryrun.Headers");
   while(p && p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -431,10 +432,31 @@ static void push_response(lua_State *L, struct call *c, const char *url)
   lua_setfield(L, -2, "elapsed");
   lua_pushinteger(L, c->pc.attempt);
   lua_setfield(L, -2, "attempts");
-  push_headers(L, tr);
-  lua_setfield(L, -2, "headers");
+  /* the header lines as they came: resp.headers parses them when asked */
+  lua_pushlstring(L, tr->resp_headers.data ? tr->resp_headers.data : "",
+                  tr->resp_headers.len);
+  lua_rawsetp(L, -2, &raw_headers_key);
   lua_pushboolean(L, c->pc.has_key);
   lua_rawsetp(L, -2, &has_key_key);
+}
+
+/* Response __index: resp.headers is parsed from the raw header lines on
+ * first use and kept; other names are the methods (upvalue 1). */
+static int lresp_index(lua_State *L)
+{
+  size_t len;
+  const char *k = lua_tolstring(L, 2, &len);
+  if(k && len == 7 && !memcmp(k, "headers", 7) &&
+     lua_rawgetp(L, 1, &raw_headers_key) == LUA_TSTRING) {
+    const char *raw = lua_tolstring(L, -1, &len);
+    push_headers(L, raw, len);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, "headers");
+    return 1;
+  }
+  lua_settop(L, 2);
+  lua_gettable(L, lua_upvalueindex(1));
+  return 1;
 }
 
 /* resp:header(name) -> the value, case-insensitive, or nil. */
@@ -1081,6 +1103,32 @@ static int function_done(lua_State *L, struct call *c, int status)
   }
 }
 
+/* Copies the Retry-After value of the response, if any, into the call. */
+static void copy_retry_after(struct call *c, const struct transfer *tr)
+{
+  const char *p = tr->resp_headers.data, *end = p + tr->resp_headers.len;
+  while(p && p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if(!eol)
+      eol = end;
+    if(eol - p > 12 && !strncasecmp(p, "retry-after:", 12)) {
+      const char *v = p + 12;
+      size_t n;
+      while(v < eol && (*v == ' ' || *v == '\t'))
+        v++;
+      n = (size_t)(eol - v);
+      while(n && (v[n - 1] == '\r' || v[n - 1] == ' '))
+        n--;
+      if(n >= sizeof(c->retry_after))
+        n = sizeof(c->retry_after) - 1;    /* policy.c refuses it */
+      memcpy(c->retry_after, v, n);
+      c->retry_after[n] = '\0';
+      return;
+    }
+    p = eol + 1;
+  }
+}
+
 /* A transfer ended: turn it into an outcome. */
 static int transfer_done(lua_State *L, struct call *c)
 {
@@ -1090,17 +1138,11 @@ static int transfer_done(lua_State *L, struct call *c)
   c->out.status = (int)tr->status;
   c->out.sent = tr->sent;
   if(tr->cls == POLICY_RESPONSE) {
-    const char *ra;
     lua_getfield(L, S_REQ, "url");
     push_response(L, c, lua_tostring(L, -1));
     lua_replace(L, S_RESP);
     lua_pop(L, 1);
-    lua_getfield(L, S_RESP, "headers");
-    lua_getfield(L, -1, "retry-after");
-    ra = lua_tostring(L, -1);
-    if(ra)
-      snprintf(c->retry_after, sizeof(c->retry_after), "%s", ra);
-    lua_pop(L, 2);
+    copy_retry_after(c, tr);
   }
   else {
     lua_pushstring(L, transfer_error_text(tr));
@@ -1310,6 +1352,7 @@ void lhttp_register(lua_State *L)
   lua_remove(L, -2);
   lua_pushcclosure(L, lresp_json, 1);
   lua_setfield(L, -2, "json");
+  lua_pushcclosure(L, lresp_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, lresp_tostring);
   lua_setfield(L, -2, "__tostring");

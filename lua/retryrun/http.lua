@@ -21,6 +21,10 @@ local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
 
 local http = {}
 
+local EMPTY = {}
+-- A POST with no body still sends Content-Length: 0.
+local BODY_METHODS = {POST = true, PUT = true, PATCH = true}
+
 local IDEMPOTENT = {GET = true, HEAD = true, PUT = true, DELETE = true,
                     OPTIONS = true, TRACE = true}
 
@@ -93,35 +97,25 @@ local function check_expect(resp, expect)
   }, ExpectError), 3)
 end
 
---- Makes one logical HTTP call under a retry policy.
--- @tparam table opts `method` ("GET"), `url`, `headers`, `query` (a table,
---   encoded into the URL), `body` (a string) or `json` (a table, encoded,
---   Content-Type set), `timeout` (seconds per attempt), `retry` (a policy,
---   a table of policy fields over the default, or false for one attempt),
---   `expect` (a status or a list: any other final status raises),
---   `max_body` (bytes, 64 MiB), `insecure`, `cacert`
--- @return the Response: `status`, `ok`, `body`, `headers`, `url`,
---   `elapsed`, `attempts`, `resp:json()`, `resp:header(name)`
--- @raise a give-up error when the policy runs out (or returns nil, err
---   with `raise = false`); an expect error carrying the response
-function http.request(opts)
-  if type(opts) ~= "table" then
-    error("bad argument #1 to 'request' (table expected, got "
-          .. type(opts) .. ")", 2)
+-- One logical call: checks the options, builds the request, runs it under
+-- `policy` (or the one opts.retry names). Errors name the caller's line:
+-- level 3 is the script's call of request, of a verb or of a policy verb,
+-- which call this without a tail call.
+local function call(method, url, opts, policy)
+  if opts == nil then
+    opts = EMPTY
   end
   for k in pairs(opts) do
     if not OPTIONS[k] then
-      error(("unknown request option '%s'"):format(tostring(k)), 2)
+      error(("unknown request option '%s'"):format(tostring(k)), 3)
     end
   end
-  local url = opts.url
   if type(url) ~= "string" or url == "" then
-    error("request needs a url (a string)", 2)
+    error("request needs a url (a string)", 3)
   end
-  local method = opts.method and tostring(opts.method):upper() or "GET"
   if opts.query ~= nil then
     if type(opts.query) ~= "table" then
-      error("query must be a table", 2)
+      error("query must be a table", 3)
     end
     local q = encode_query(opts.query)
     if q ~= "" then
@@ -131,18 +125,18 @@ function http.request(opts)
   local headers = {}
   if opts.headers ~= nil then
     if type(opts.headers) ~= "table" then
-      error("headers must be a table of name = value", 2)
+      error("headers must be a table of name = value", 3)
     end
     for k, v in pairs(opts.headers) do headers[k] = tostring(v) end
   end
   local body = opts.body
   if opts.json ~= nil then
     if body ~= nil then
-      error("give body or json, not both", 2)
+      error("give body or json, not both", 3)
     end
     local ok, encoded = pcall(cjson.encode, opts.json)
     if not ok then
-      error("json: cannot encode: " .. tostring(encoded), 2)
+      error("json: cannot encode: " .. tostring(encoded), 3)
     end
     body = encoded
     local has_type = false
@@ -151,12 +145,22 @@ function http.request(opts)
     end
     if not has_type then headers["Content-Type"] = "application/json" end
   elseif body ~= nil and type(body) ~= "string" then
-    error("body must be a string (use json= for a table)", 2)
+    error("body must be a string (use json= for a table)", 3)
+  elseif body == nil and BODY_METHODS[method] then
+    body = ""
   end
-  local policy = resolve_policy(opts.retry)
+  local timeout, max_body = opts.timeout, opts.max_body
+  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout > 0)) then
+    error("timeout must be a number of seconds > 0", 3)
+  end
+  if max_body ~= nil and (math.type(max_body) ~= "integer" or max_body < 1)
+  then
+    error("max_body must be a whole number of bytes >= 1", 3)
+  end
+  policy = policy or resolve_policy(opts.retry)
   local req = {method = method, url = url, headers = headers, body = body,
-               max_body = opts.max_body, insecure = opts.insecure,
-               cacert = opts.cacert, timeout = opts.timeout}
+               max_body = max_body, insecure = opts.insecure,
+               cacert = opts.cacert, timeout = timeout}
   -- one idempotency key per logical call, the same on every attempt
   local key = policy.idempotency_key
   if key and not IDEMPOTENT[method] then
@@ -177,21 +181,42 @@ function http.request(opts)
   return resp, err
 end
 
-local function verb(method, needs_opts)
+--- Makes one logical HTTP call under a retry policy.
+-- @tparam table opts `method` ("GET"), `url`, `headers`, `query` (a table,
+--   encoded into the URL), `body` (a string) or `json` (a table, encoded,
+--   Content-Type set), `timeout` (seconds per attempt), `retry` (a policy,
+--   a table of policy fields over the default, or false for one attempt),
+--   `expect` (a status or a list: any other final status raises),
+--   `max_body` (bytes, 64 MiB), `insecure`, `cacert`
+-- @return the Response: `status`, `ok`, `body`, `headers`, `url`,
+--   `elapsed`, `attempts`, `resp:json()`, `resp:header(name)`
+-- @raise a give-up error when the policy runs out (or returns nil, err
+--   with `raise = false`); an expect error carrying the response
+function http.request(opts)
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'request' (table expected, got "
+          .. type(opts) .. ")", 2)
+  end
+  local method = opts.method and tostring(opts.method):upper() or "GET"
+  local resp, err = call(method, opts.url, opts)
+  return resp, err
+end
+
+local function verb(method)
+  local name = method:lower()
   return function(url, opts)
-    if opts ~= nil and type(opts) ~= "table" then
-      error(("bad argument #2 to '%s' (table expected, got %s)")
-            :format(method:lower(), type(opts)), 2)
+    if opts ~= nil then
+      if type(opts) ~= "table" then
+        error(("bad argument #2 to '%s' (table expected, got %s)")
+              :format(name, type(opts)), 2)
+      end
+      if opts.method ~= nil or opts.url ~= nil then
+        error(("http.%s takes the url as its first argument and no method "
+               .. "(use http.request for that)"):format(name), 2)
+      end
     end
-    local o = {}
-    if opts then
-      for k, v in pairs(opts) do o[k] = v end
-    end
-    o.method, o.url = method, url
-    if needs_opts and opts == nil then
-      o.body = ""
-    end
-    return http.request(o)
+    local resp, err = call(method, url, opts)
+    return resp, err
   end
 end
 
@@ -200,9 +225,12 @@ http.get = verb("GET")
 http.head = verb("HEAD")
 http.delete = verb("DELETE")
 http.options = verb("OPTIONS")
-http.post = verb("POST", true)
-http.put = verb("PUT", true)
-http.patch = verb("PATCH", true)
+http.post = verb("POST")
+http.put = verb("PUT")
+http.patch = verb("PATCH")
+
+-- For retryrun.retry's policy verbs: one call under a given policy.
+http._call = call
 
 http.Response = core.Response
 http.ExpectError = ExpectError

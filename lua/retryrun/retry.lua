@@ -154,28 +154,37 @@ function Policy:delay(n, prev)
   return core.backoff(self._compiled, n, prev)
 end
 
+-- http's one-call function, found at the first call (retryrun.http
+-- requires this module, so it cannot be required at load).
+local http_call
+local function call(...)
+  http_call = http_call or require("retryrun.http")._call
+  return http_call(...)
+end
+
 -- policy:get(url, opts) and the other verbs call through the policy.
-for _, verb in pairs{"get", "head", "delete", "post", "put", "patch",
-                     "request"} do
+for _, verb in pairs{"get", "head", "delete", "options", "post", "put",
+                     "patch"} do
+  local method = verb:upper()
   Policy[verb] = function(self, url, opts)
-    local http = require "retryrun.http"
-    if verb == "request" then
-      opts = url
-    else
-      opts = opts or {}
-    end
-    if type(opts) ~= "table" then
+    if opts ~= nil and type(opts) ~= "table" then
       error(("bad argument #2 to '%s' (table expected, got %s)")
             :format(verb, type(opts)), 2)
     end
-    local o = {}
-    for k, v in pairs(opts) do o[k] = v end
-    o.retry = self
-    if verb == "request" then
-      return http.request(o)
-    end
-    return http[verb](url, o)
+    local resp, err = call(method, url, opts, self)
+    return resp, err
   end
+end
+
+--- Calls through the policy with http.request's options.
+function Policy:request(opts)
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'request' (table expected, got "
+          .. type(opts) .. ")", 2)
+  end
+  local method = opts.method and tostring(opts.method):upper() or "GET"
+  local resp, err = call(method, opts.url, opts, self)
+  return resp, err
 end
 
 --- The policy used by calls that name none: DESIGN.md's defaults.
