@@ -81,7 +81,7 @@ $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 
 $(BUILD)/retryrun: $(RETRYRUN_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LUA_LIBS) $(CURL_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LUA_LIBS) -ldl -lm
 
 $(BUILD)/todo-server: $(TODO_OBJ)
 	@echo "  LD      $@"
@@ -92,9 +92,10 @@ $(BUILD)/test_policy: spec/c/test_policy.c $(BUILD)/obj/policy.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
-$(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o $(BUILD)/obj/policy.o
+$(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
+                        $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ $(CURL_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 
 # Every C test and every busted spec, each counted; the last line is ours.
 test: all

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <lauxlib.h>
 
 #include "loop.h"
+#include "curlapi.h"
 #include "transfer.h"
 
 struct loop *the_loop;

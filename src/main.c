@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curlapi.h"
 
 #include "host.h"
 #include "loop.h"
@@ -126,8 +126,9 @@ int main(int argc, char **argv)
       return EXIT_OK;
     }
     if(!strcmp(a, "--version")) {
+      char err[256];
       printf("retryrun %s (%s, %s)\n", RETRYRUN_VERSION, LUA_RELEASE,
-             curl_version());
+             curlapi_load(err, sizeof(err)) ? err : curl_version());
       return EXIT_OK;
     }
     if(!strcmp(a, "-e") || !strcmp(a, "--seed") ||
@@ -201,6 +202,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
   }
   code = host_run(&o);
-  curl_global_cleanup();
+  if(curlapi_loaded())
+    curl_global_cleanup();
   return code;
 }

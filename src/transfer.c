@@ -4,6 +4,7 @@
  * Uses libcurl's easy interface only to describe a request; the event loop
  * (loop.c) drives it through the multi handle. Never includes lua.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,6 +56,11 @@ int transfer_global_init(void)
 {
   static int started;
   if(!started) {
+    char err[256];
+    if(curlapi_load(err, sizeof(err))) {
+      fprintf(stderr, "retryrun: %s\n", err);
+      return -1;
+    }
     if(curl_global_init(CURL_GLOBAL_DEFAULT))
       return -1;
     started = 1;

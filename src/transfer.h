@@ -13,7 +13,7 @@
 #define RETRYRUN_TRANSFER_H
 
 #include <stddef.h>
-#include <curl/curl.h>
+#include "curlapi.h"
 
 #include "policy.h"
 
@@ -63,8 +63,9 @@ struct transfer {
   struct transfer *next_free;
 };
 
-/* Starts libcurl once (curl_global_init). Returns 0, or -1 if it cannot
- * start. Called before the first transfer; never before it is needed. */
+/* Loads and starts libcurl once (curlapi_load, curl_global_init). Returns
+ * 0, or -1 if it cannot (and says why on stderr). Called before the first
+ * transfer; never before it is needed. */
 int transfer_global_init(void);
 
 /* Takes a transfer from the free list (or makes one). NULL if out of

@@ -43,7 +43,12 @@ int main(void)
     {CURLE_TOO_MANY_REDIRECTS, 300, 1, POLICY_OTHER, 1},
   };
   size_t i;
+  char err[256];
 
+  if(curlapi_load(err, sizeof(err))) {
+    CHECK(0, "%s", err);
+    return tap_done();
+  }
   for(i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     const struct row *r = &rows[i];
     int sent = -1;
