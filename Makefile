@@ -14,7 +14,8 @@ LUADIR      = $(PREFIX)/share/retryrun/lua
 PKGS       := $(LUA_PC) libcurl libmicrohttpd
 DEBS       := liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
               libmicrohttpd-dev pkg-config curl
-BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox
+BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
+              valgrind
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
@@ -59,7 +60,7 @@ deps:
 
 bench-deps: deps
 	$(Q)missing=""; \
-	for c in nginx wrk gnuplot; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	for c in nginx wrk gnuplot valgrind; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	/usr/bin/python3 -c 'import requests, tenacity' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "bench-deps: installing $(BENCH_DEBS)"; \
