@@ -82,6 +82,15 @@ describe("retryrun", function()
     assert.matches(":2: in main chunk", out)
   end)
 
+  it("exits 1 on an error object whose __tostring raises, without a panic",
+     function()
+    local code, out = sh(BIN .. " -e " .. q([[
+      error(setmetatable({}, {__index = function() error("i") end,
+                              __tostring = function() error("t") end}))]]))
+    assert.equal(1, code)
+    assert.matches("^retryrun: %(an error whose message cannot be made", out)
+  end)
+
   it("exits 1 on a missing script", function()
     local code, out = sh(BIN .. " /nonexistent/x.lua")
     assert.equal(1, code)

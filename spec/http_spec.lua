@@ -135,7 +135,8 @@ describe("retryrun.http", function()
       assert.has_error(function()
         http.get(srv.url .. "/items", {headers = {["X-A"] = "a\r\nB: c"},
                                        retry = false})
-      end, "header 'X-A' has a newline or colon in it")
+      end, "header 'X-A' has a space, newline or colon in its name or " ..
+           "a newline in its value")
     end)
 
     it("gives up on a refused connection with the class and libcurl's words",

@@ -30,10 +30,11 @@ int host_traceback(lua_State *L)
     return 1;
   }
   if(lua_istable(L, 1)) {
-    lua_getfield(L, 1, "traceback");
-    if(lua_isnil(L, -1)) {
+    lua_pushliteral(L, "traceback");
+    if(lua_rawget(L, 1) == LUA_TNIL) {
+      lua_pushliteral(L, "traceback");
       luaL_traceback(L, L, NULL, 1);
-      lua_setfield(L, 1, "traceback");
+      lua_rawset(L, 1);
     }
     lua_settop(L, 1);
     return 1;
@@ -138,25 +139,45 @@ static int load_script(lua_State *L, const struct host_opts *o)
   return luaL_loadfile(L, o->script);
 }
 
-/* Prints an error value as "retryrun: message" and its traceback, and
- * returns the exit code it stands for. */
+/* report(err, prefix) -> exit code, run protected: prints an error value
+ * as "retryrun: message" and its traceback. Give-up errors mean exit 3;
+ * a table error prints its traceback field, if any. */
+static int lreport(lua_State *L)
+{
+  int code = host_is_giveup(L, 1) ? EXIT_GAVEUP : EXIT_ERROR;
+  const char *prefix = lua_tostring(L, 2);
+  const char *msg = luaL_tolstring(L, 1, NULL);
+  const char *tb = NULL;
+  if(lua_istable(L, 1)) {
+    lua_pushliteral(L, "traceback");
+    if(lua_rawget(L, 1) == LUA_TSTRING)
+      tb = lua_tostring(L, -1);
+  }
+  fprintf(stderr, "retryrun: %s%s%s%s\n", prefix, msg, tb ? "\n" : "",
+          tb ? tb : "");
+  fflush(stderr);
+  lua_pushinteger(L, code);
+  return 1;
+}
+
+/* Prints the error value at idx (see lreport) and returns its exit code.
+ * An error object whose __tostring raises still gets a line. */
 static int report(lua_State *L, int idx, const char *prefix)
 {
-  int code = EXIT_ERROR;
+  int code;
   idx = lua_absindex(L, idx);
-  if(host_is_giveup(L, idx)) {
-    code = EXIT_GAVEUP;
-    const char *msg = luaL_tolstring(L, idx, NULL);
-    lua_getfield(L, idx, "traceback");
-    fprintf(stderr, "retryrun: %s%s\n%s\n", prefix, msg,
-            lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
-    lua_pop(L, 2);
-  }
-  else {
-    fprintf(stderr, "retryrun: %s%s\n", prefix, luaL_tolstring(L, idx, NULL));
+  lua_pushcfunction(L, lreport);
+  lua_pushvalue(L, idx);
+  lua_pushstring(L, prefix);
+  if(lua_pcall(L, 2, 1, 0)) {
+    fprintf(stderr, "retryrun: %s(an error whose message cannot be made: "
+            "%s)\n", prefix, lua_type(L, -1) == LUA_TSTRING ?
+            lua_tostring(L, -1) : "?");
     lua_pop(L, 1);
+    return EXIT_ERROR;
   }
-  fflush(stderr);
+  code = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
   return code;
 }
 

@@ -215,6 +215,7 @@ void loop_task_done(struct task *t)
 {
   struct loop *lp = the_loop;
   loop_wait_cancel(t);
+  loop_slot_giveback(t);
   if(t->prev)
     t->prev->next = t->next;
   else
@@ -249,6 +250,10 @@ int loop_wait_transfer(struct task *t, struct transfer *tr)
   t->wait = WAIT_TRANSFER;
   t->transfer = tr;
   lp->running_transfers++;
+  if(t->slot_granted) {
+    t->slot_granted = 0;
+    lp->slots_granted--;
+  }
   return 0;
 }
 
@@ -268,16 +273,35 @@ void loop_wait_task(struct task *t)
   t->wait = WAIT_TASK;
 }
 
-int loop_slot_free(void)
+static int slots_left(struct loop *lp)
 {
-  struct loop *lp = the_loop;
   return lp->max_total <= 0 ||
-         lp->running_transfers < (size_t)lp->max_total;
+         lp->running_transfers + lp->slots_granted < (size_t)lp->max_total;
 }
 
-void loop_wait_slot(struct task *t)
+int loop_slot_free(struct task *t)
 {
   struct loop *lp = the_loop;
+  return t->slot_granted || (!lp->slot_head && slots_left(lp));
+}
+
+void loop_slot_giveback(struct task *t)
+{
+  struct loop *lp = the_loop;
+  if(!t->slot_granted)
+    return;
+  t->slot_granted = 0;
+  lp->slots_granted--;
+  wake_slot_waiters(lp);
+}
+
+void loop_wait_slot(struct task *t, double deadline)
+{
+  struct loop *lp = the_loop;
+  t->fired = 0;
+  t->timer.when = deadline;
+  if(heap_push(lp, t))
+    t->timer.index = NOT_ARMED;     /* out of memory: wait without it */
   t->wait = WAIT_SLOT;
   t->slot_next = NULL;
   t->slot_prev = lp->slot_tail;
@@ -301,17 +325,17 @@ static void slot_unlink(struct loop *lp, struct task *t)
   t->slot_prev = t->slot_next = NULL;
 }
 
-/* Wakes as many slot waiters as there are free slots. */
+/* Hands each free slot to the first task in line, and wakes it. */
 static void wake_slot_waiters(struct loop *lp)
 {
-  size_t cap = lp->max_total > 0 ? (size_t)lp->max_total : (size_t)-1;
-  size_t running = lp->running_transfers;
-  while(lp->slot_head && running < cap) {
+  while(lp->slot_head && slots_left(lp)) {
     struct task *t = lp->slot_head;
     slot_unlink(lp, t);
+    heap_remove(lp, t);
+    t->slot_granted = 1;
+    lp->slots_granted++;
     t->wait = WAIT_NONE;
     loop_wake(t);
-    running++;
   }
 }
 
@@ -333,6 +357,7 @@ void loop_wait_cancel(struct task *t)
     break;
   case WAIT_SLOT:
     slot_unlink(lp, t);
+    heap_remove(lp, t);
     break;
   case WAIT_TASK:
   case WAIT_NONE:
@@ -396,6 +421,8 @@ static void fire_timers(struct loop *lp, double now)
   while(lp->nheap && lp->heap[0]->timer.when <= now) {
     struct task *t = lp->heap[0];
     heap_remove(lp, t);
+    if(t->wait == WAIT_SLOT)
+      slot_unlink(lp, t);
     t->fired = 1;
     t->wait = WAIT_NONE;
     loop_wake(t);
@@ -426,8 +453,11 @@ static void reap_transfers(struct loop *lp)
     if(tr->owner) {
       struct task *t = tr->owner;
       tr->owner = NULL;
-      t->wait = WAIT_NONE;
-      loop_wake(t);
+      if(t->wait == WAIT_TRANSFER && t->transfer == tr) {
+        t->wait = WAIT_NONE;
+        t->transfer = NULL;
+        loop_wake(t);
+      }
     }
   }
   wake_slot_waiters(lp);

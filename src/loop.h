@@ -47,6 +47,7 @@ struct task {
   int wrap_depth;            /* inside policy(fn) wrappers */
   struct task *next_ready;   /* run queue */
   struct task *slot_prev, *slot_next;  /* waiting for a transfer slot */
+  int slot_granted;          /* a slot is held for its next transfer */
   struct task *prev, *next;  /* all live tasks */
 };
 
@@ -62,6 +63,7 @@ struct loop {
   int interrupted;           /* SIGINT seen */
   long max_total, max_host;  /* connection caps; 0: none */
   struct task *slot_head, *slot_tail;  /* tasks waiting for a slot */
+  size_t slots_granted;      /* handed to woken tasks, not yet used */
   lua_State *L;              /* the main state */
 };
 
@@ -94,11 +96,16 @@ void loop_wait_cancel(struct task *t);
 
 /* Transfer slots: at most max_total transfers are in libcurl at once, so a
  * task over the cap waits here holding no easy handle and no buffer (10,000
- * queued calls cost what 10,000 idle tasks cost). loop_slot_free() says
- * whether a transfer may start now; if not, loop_wait_slot() queues the
- * task, which is woken when a transfer ends and then asks again. */
-int loop_slot_free(void);
-void loop_wait_slot(struct task *t);
+ * queued calls cost what 10,000 idle tasks cost), first come first served.
+ * loop_slot_free() says whether t may start a transfer now: it holds a
+ * slot handed to it, or one is free and nobody is in line. If not,
+ * loop_wait_slot() puts it in line until a slot is handed to it
+ * (t->slot_granted) or `deadline` passes (t->fired). loop_wait_transfer()
+ * uses the slot; a task that will not, gives it back with
+ * loop_slot_giveback(). */
+int loop_slot_free(struct task *t);
+void loop_wait_slot(struct task *t, double deadline);
+void loop_slot_giveback(struct task *t);
 
 /* Cancels a task: disarms its wait and wakes it with t->cancelled set. */
 void loop_cancel(struct task *t);

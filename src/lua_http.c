@@ -84,8 +84,10 @@ static struct call *get_call(lua_State *L)
 static void call_close(struct call *c)
 {
   if(c->tr) {
-    if(c->task && c->task->transfer == c->tr)
-      loop_wait_cancel(c->task);
+    /* owner is set only while the transfer is in the multi handle, and
+     * then its task is alive: it waits on this very transfer */
+    if(c->tr->owner)
+      loop_wait_cancel(c->tr->owner);
     transfer_release(c->tr);
     c->tr = NULL;
   }
@@ -559,22 +561,23 @@ static int lgiveup_tostring(lua_State *L)
   return 1;
 }
 
-/* The short name of an attempt for the one-line summary: "500", "reset",
- * "200 invalid". */
-static void add_attempt_word(luaL_Buffer *b, lua_State *L, int entry)
+/* Writes the short name of attempt i into w: "500", "reset", "200
+ * invalid". Leaves the stack as it found it, so a luaL_Buffer in use stays
+ * valid. */
+static void attempt_word(lua_State *L, lua_Integer i, char *w, size_t n)
 {
-  if(lua_getfield(L, entry, "status") == LUA_TNUMBER) {
-    luaL_addvalue(b);
-    if(lua_getfield(L, entry, "invalid") == LUA_TBOOLEAN &&
-       lua_toboolean(L, -1))
-      luaL_addstring(b, " invalid");
-    lua_pop(L, 1);
-  }
-  else {
-    lua_pop(L, 1);
-    lua_getfield(L, entry, "error");
-    luaL_addvalue(b);
-  }
+  int invalid, top = lua_gettop(L);
+  lua_rawgeti(L, S_ATT, i);
+  lua_getfield(L, -1, "invalid");
+  invalid = lua_toboolean(L, -1);
+  if(lua_getfield(L, -2, "status") == LUA_TNUMBER)
+    snprintf(w, n, "%d%s", (int)lua_tointeger(L, -1),
+             invalid ? " invalid" : "");
+  else if(lua_getfield(L, -3, "error") == LUA_TSTRING)
+    snprintf(w, n, "%s", lua_tostring(L, -1));
+  else                                  /* a wrapped function's value */
+    snprintf(w, n, "%s", invalid ? "invalid" : "result");
+  lua_settop(L, top);
 }
 
 /* Pushes the give-up message for call c:
@@ -588,18 +591,26 @@ static void push_giveup_message(lua_State *L, struct call *c,
   double elapsed = loop_now() - c->pc.started;
   const struct policy_decision *d = &c->dec;
   char num[160];
+  const char *words;
+  size_t wlen;
+
+  /* the attempts' words first, as a string kept below the message */
+  luaL_buffinit(L, &b);
+  for(i = 1; i <= n; i++) {
+    char word[48];
+    attempt_word(L, i, word, sizeof(word));
+    luaL_addstring(&b, i == 1 ? ": " : ", ");
+    luaL_addstring(&b, word);
+  }
+  luaL_pushresult(&b);
+  words = lua_tolstring(L, -1, &wlen);
 
   luaL_buffinit(L, &b);
   luaL_addstring(&b, what);
   snprintf(num, sizeof(num), " gave up after %d attempt%s in %.1f s",
            (int)n, n == 1 ? "" : "s", elapsed);
   luaL_addstring(&b, num);
-  for(i = 1; i <= n; i++) {
-    luaL_addstring(&b, i == 1 ? ": " : ", ");
-    lua_rawgeti(L, S_ATT, i);
-    add_attempt_word(&b, L, lua_gettop(L));
-    lua_pop(L, 1);
-  }
+  luaL_addlstring(&b, words, wlen);
   if(c->giveup_note) {
     luaL_addstring(&b, "; ");
     luaL_addstring(&b, c->giveup_note);
@@ -649,6 +660,7 @@ static void push_giveup_message(lua_State *L, struct call *c,
     luaL_addstring(&b, ")");
   }
   luaL_pushresult(&b);
+  lua_remove(L, -2);                    /* the words */
 }
 
 /* ---- the state machine ---- */
@@ -871,9 +883,32 @@ static int check_valid(lua_State *L, struct call *c, int value_idx)
   return decide(L, c);
 }
 
+/* Gives up before an attempt that would have no time: the deadline has
+ * passed (while queued for a slot, or a timeout= too small to run). */
+static int no_time_left(lua_State *L, struct call *c)
+{
+  c->dec.verdict = POLICY_GIVEUP;
+  c->dec.reason = POLICY_DEADLINE;
+  c->dec.retry_after = -1;
+  c->pc.attempt--;
+  return giveup(L, c);
+}
+
+/* Gives up because the task was cancelled (or the run interrupted). An
+ * attempt stopped in flight is recorded, as one that may have been sent. */
 static int cancelled(lua_State *L, struct call *c)
 {
   c->giveup_note = the_loop->interrupted ? "interrupted" : "cancelled";
+  if(c->k == K_TRANSFER || c->k == K_FN) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, c->giveup_note);
+    lua_setfield(L, -2, "error");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "sent");
+    lua_pushnumber(L, loop_now() - c->attempt_started);
+    lua_setfield(L, -2, "duration");
+    lua_rawseti(L, S_ATT, c->pc.attempt);
+  }
   c->dec.verdict = POLICY_GIVEUP;
   c->dec.retry_after = -1;
   return giveup(L, c);
@@ -892,41 +927,35 @@ static int send_attempt(lua_State *L, struct call *c)
 
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
-  if(!loop_slot_free()) {
-    /* over the cap on transfers: wait holding nothing */
-    loop_wait_slot(c->task);
+  if(!loop_slot_free(c->task)) {
+    /* over the cap on transfers: wait holding nothing, until a slot is
+     * handed over or the deadline passes */
+    loop_wait_slot(c->task, c->pc.started + c->pol.deadline);
     c->k = K_SLOT;
     return loop_yield(L, 0, call_k);
   }
+  timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
+  if(c->timeout > 0 && c->timeout < timeout)
+    timeout = c->timeout;             /* the call's own timeout= */
+  if(timeout < 0.001)
+    return no_time_left(L, c);
+  /* check everything from the script before taking anything */
   lua_getfield(L, S_REQ, "url");
   url = lua_tostring(L, -1);
   if(!url)
     return luaL_error(L, "request has no url");
-  timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
-  if(c->timeout > 0 && c->timeout < timeout)
-    timeout = c->timeout;             /* the call's own timeout= */
-  if(timeout < 0.001) {
-    c->dec.verdict = POLICY_GIVEUP;
-    c->dec.reason = POLICY_DEADLINE;
-    c->dec.retry_after = -1;
-    c->pc.attempt--;
-    return giveup(L, c);
-  }
-  tr = c->tr = transfer_get();
-  if(!tr)
-    return luaL_error(L, "out of memory");
   if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
-      const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
-      if(lua_type(L, -2) != LUA_TSTRING || !v)
+      const char *k, *v;
+      if(lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "headers: names and values must be strings");
-      if(strpbrk(k, "\r\n:") || strpbrk(v, "\r\n"))
-        return luaL_error(L, "header '%s' has a newline or colon in it", k);
-      lua_pushfstring(L, "%s: %s", k, v);
-      if(transfer_add_header(tr, lua_tostring(L, -1)))
-        return luaL_error(L, "out of memory");
-      lua_pop(L, 2);
+      k = lua_tostring(L, -2);
+      v = lua_tostring(L, -1);
+      if(!*k || strpbrk(k, "\r\n: ") || strpbrk(v, "\r\n"))
+        return luaL_error(L, "header '%s' has a space, newline or colon "
+                          "in its name or a newline in its value", k);
+      lua_pop(L, 1);
     }
   }
   lua_pop(L, 1);
@@ -942,13 +971,32 @@ static int send_attempt(lua_State *L, struct call *c)
   o.fresh_connect = !policy_method_idempotent(c->method);
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
+
+  tr = c->tr = transfer_get();
+  if(!tr)
+    return luaL_error(L, "cannot start libcurl");
+  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+      if(transfer_add_header(tr, lua_tostring(L, -1))) {
+        call_close(c);
+        return luaL_error(L, "out of memory");
+      }
+      lua_pop(L, 2);
+    }
+  }
+  lua_pop(L, 1);
   rc = transfer_prepare(tr, &o, loop_now());
-  if(rc)
-    return luaL_error(L, "cannot prepare %s %s: %s", c->method, url,
-                      tr->errbuf[0] ? tr->errbuf : curl_easy_strerror(rc));
+  if(rc == CURLE_OK && loop_wait_transfer(c->task, tr))
+    rc = CURLE_FAILED_INIT;
+  if(rc) {
+    lua_pushfstring(L, "cannot start %s %s: %s", c->method, url,
+                    tr->errbuf[0] ? tr->errbuf : curl_easy_strerror(rc));
+    call_close(c);
+    return lua_error(L);
+  }
   lua_settop(L, S_TOP);
-  if(loop_wait_transfer(c->task, tr))
-    return luaL_error(L, "cannot start %s %s", c->method, url);
   c->k = K_TRANSFER;
   return loop_yield(L, 0, call_k);
 }
@@ -1167,10 +1215,13 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
   case K_SLOT:
     if(c->task->cancelled) {
       loop_wait_cancel(c->task);
+      loop_slot_giveback(c->task);
       return cancelled(L, c);
     }
     if(c->task->wait == WAIT_SLOT)
       return loop_yield(L, 0, call_k);   /* still queued */
+    if(!c->task->slot_granted && c->task->fired)
+      return no_time_left(L, c);         /* the deadline passed in line */
     return send_attempt(L, c);
   case K_TRANSFER:
     if(c->task->cancelled)
@@ -1230,6 +1281,10 @@ static struct call *call_new(lua_State *L, int wrapper)
   struct call *c;
   if(!t)
     luaL_error(L, "HTTP calls run inside a task");
+  if(!lua_isyieldable(L))
+    luaL_error(L, "an HTTP call cannot wait here: it runs inside require, "
+               "a metamethod, table.sort or another C function; make the "
+               "call outside it");
   lua_settop(L, S_TOP);
   lua_getfield(L, S_POL, "_compiled");
   if(!luaL_testudata(L, -1, POLICY_MT))

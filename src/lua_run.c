@@ -65,6 +65,9 @@ static int lrun_spawn(lua_State *L)
   luaL_checkstack(co, nargs + 1, "too many arguments to spawn");
   lua_xmove(L, co, nargs + 1);
   t->nargs = nargs;
+  /* a task spawned inside a policy(fn) wrapper is inside it too */
+  if(the_loop->current)
+    t->wrap_depth = the_loop->current->wrap_depth;
   lua_pushvalue(L, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   loop_task_start(t);
@@ -113,11 +116,14 @@ void task_finished(struct task *t, int status, int nres)
     }
     else {
       lua_xmove(co, L, 1);
+      /* raw access: an error object's metamethods must not run here,
+       * outside any protected call */
       if(lua_istable(L, -1)) {
-        lua_getfield(L, -1, "traceback");
-        if(lua_isnil(L, -1)) {
+        lua_pushliteral(L, "traceback");
+        if(lua_rawget(L, -2) == LUA_TNIL) {
+          lua_pushliteral(L, "traceback");
           luaL_traceback(L, co, NULL, 0);
-          lua_setfield(L, -3, "traceback");
+          lua_rawset(L, -4);
         }
         lua_pop(L, 1);
       }
@@ -196,6 +202,9 @@ static int ltask_wait(lua_State *L)
   lua_settop(L, 1);
   if(t == me)
     return luaL_error(L, "a task cannot wait on itself");
+  if(!lua_isyieldable(L))
+    return luaL_error(L, "wait() cannot wait here: it runs inside require, "
+                      "a metamethod or another C function");
   if(t->state != TASK_DONE) {
     lua_getiuservalue(L, 1, UV_WAITERS);
     lua_rawgeti(L, LUA_REGISTRYINDEX, me->ref);
@@ -263,6 +272,9 @@ static int lrun_sleep(lua_State *L)
   double s = luaL_checknumber(L, 1);
   struct task *me = current_task(L);
   luaL_argcheck(L, s == s && s >= 0, 1, "a non-negative number expected");
+  if(!lua_isyieldable(L))
+    return luaL_error(L, "sleep() cannot wait here: it runs inside require, "
+                      "a metamethod or another C function");
   if(me->cancelled)
     return raise_cancelled(L);
   if(s > 1e9)

@@ -127,7 +127,13 @@ local function call(method, url, opts, policy)
     if type(opts.headers) ~= "table" then
       error("headers must be a table of name = value", 3)
     end
-    for k, v in pairs(opts.headers) do headers[k] = tostring(v) end
+    for k, v in pairs(opts.headers) do
+      if type(k) ~= "string" then
+        error("headers must be a table of name = value (got a " .. type(k)
+              .. " key)", 3)
+      end
+      headers[k] = tostring(v)
+    end
   end
   local body = opts.body
   if opts.json ~= nil then
@@ -150,8 +156,9 @@ local function call(method, url, opts, policy)
     body = ""
   end
   local timeout, max_body = opts.timeout, opts.max_body
-  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout > 0)) then
-    error("timeout must be a number of seconds > 0", 3)
+  if timeout ~= nil and (type(timeout) ~= "number" or
+                         not (timeout >= 0.001)) then
+    error("timeout must be a number of seconds, at least 0.001", 3)
   end
   if max_body ~= nil and (math.type(max_body) ~= "integer" or max_body < 1)
   then

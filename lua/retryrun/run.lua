@@ -20,6 +20,11 @@ local SUSPEND = core.SUSPEND
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume,
                                        coroutine.yield
 local co_status, co_close = coroutine.status, coroutine.close
+local co_isyieldable = coroutine.isyieldable
+
+-- Coroutines suspended on the loop (an HTTP call or a sleep inside them):
+-- only the wait itself resumes them.
+local on_loop = setmetatable({}, {__mode = "k"})
 local select, error, type = select, error, type
 
 local run = {}
@@ -28,14 +33,33 @@ local run = {}
 -- coroutine yields for the script (or ends).
 local function pass_up(co, ok, first, ...)
   if ok and first == SUSPEND and select("#", ...) == 0 then
+    if not co_isyieldable() then
+      error("a coroutine that waits on an HTTP call or a sleep was resumed "
+            .. "where retryrun cannot wait (inside require, a metamethod or "
+            .. "another C function)", 0)
+    end
+    on_loop[co] = true
     co_yield(SUSPEND)
+    on_loop[co] = nil
     return pass_up(co, co_resume(co))
   end
   return ok, first, ...
 end
 
 local function resume(co, ...)
+  if on_loop[co] then
+    return false, "cannot resume a coroutine that waits on an HTTP call "
+                  .. "or a sleep"
+  end
   return pass_up(co, co_resume(co, ...))
+end
+
+local function close(co)
+  if on_loop[co] then
+    return false, "cannot close a coroutine that waits on an HTTP call "
+                  .. "or a sleep"
+  end
+  return co_close(co)
 end
 
 local function unwrap(co, ok, ...)
@@ -58,6 +82,7 @@ end
 
 coroutine.resume = resume
 coroutine.wrap = wrap
+coroutine.close = close
 
 --- Starts a task; it runs when the current one waits.
 -- @function spawn
@@ -158,8 +183,14 @@ function run.map(list, fn, opts)
   for w = 1, math.min(opts.concurrency or n, n) do
     workers[w] = core.spawn(worker)
   end
+  -- workers catch what fn raises, so wait() raises only when this task
+  -- itself is cancelled: then the workers stop too
   for _, w in ipairs(workers) do
-    pcall(w.wait, w)   -- a cancelled worker's own error is not the story
+    local ok, err = pcall(w.wait, w)
+    if not ok then
+      for _, x in ipairs(workers) do x:cancel() end
+      error(err, 0)
+    end
   end
   if failed then
     error(first_err, 0)
