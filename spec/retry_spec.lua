@@ -458,3 +458,30 @@ describe("jitter", function()
                            count.events[3].delay})
   end)
 end)
+
+describe("policy(fn) and expect=", function()
+  it("judges the response an expect= error carries", function()
+    local srv <close> = todo.start{"--fail-rate", "0.5", "--seed", "31"}
+    local calls = 0
+    local f = retry.policy{attempts = 20, backoff = FAST}(function()
+      calls = calls + 1
+      return http.get(srv.url .. "/items", {headers = AUTH, expect = 200})
+    end)
+    for _ = 1, 10 do assert.equal(200, f().status) end
+    assert.equal(10 + srv:stats().faults.fail, calls)
+  end)
+
+  it("raises the expect= error when the policy accepts its response",
+     function()
+    local srv <close> = todo.start{}
+    local f = retry.policy{backoff = FAST}(function()
+      return http.get(srv.url .. "/items/12345", {headers = AUTH,
+                                                    expect = 200})
+    end)
+    local ok, err = pcall(f)
+    assert.is_false(ok)
+    assert.is_true(http.is_expect_error(err))
+    assert.equal(404, err.status)
+    assert.equal(1, srv:stats().requests)
+  end)
+end)

@@ -1050,6 +1050,68 @@ static int before_attempt(lua_State *L, struct call *c)
   return attempt(L, c);
 }
 
+/* 1 when the value at idx is a Response. */
+static int is_response(lua_State *L, int idx)
+{
+  int r;
+  if(!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+    return 0;
+  luaL_getmetatable(L, RESPONSE_MT);
+  r = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return r;
+}
+
+/* Pushes the raw `response` field of the error at idx (nil if none) and
+ * returns its index: what expect= puts in its error. */
+static int expect_response(lua_State *L, int idx)
+{
+  idx = lua_absindex(L, idx);
+  if(lua_istable(L, idx)) {
+    lua_pushliteral(L, "response");
+    lua_rawget(L, idx);
+  }
+  else
+    lua_pushnil(L);
+  return lua_gettop(L);
+}
+
+/* Judges the value at the top, the first result of a wrapped function (or
+ * the response an expect= error carried): a Response by its status and
+ * valid(), anything else by valid() alone. */
+static int judge_response(lua_State *L, struct call *c)
+{
+  c->out.cls = POLICY_RESPONSE;
+  c->out.status = 0;
+  c->out.sent = 1;
+  snprintf(c->method, sizeof(c->method), "GET");
+  c->pc.has_key = 0;
+  if(lua_istable(L, -1) && lua_getmetatable(L, -1)) {
+    luaL_getmetatable(L, RESPONSE_MT);
+    if(lua_rawequal(L, -1, -2)) {
+      lua_getfield(L, -3, "status");
+      c->out.status = (int)lua_tointeger(L, -1);
+      lua_getfield(L, -4, "method");
+      if(lua_isstring(L, -1))
+        snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
+      lua_rawgetp(L, -5, &has_key_key);
+      c->pc.has_key = lua_toboolean(L, -1);
+      lua_pop(L, 3);
+      lua_getfield(L, -3, "headers");
+      lua_getfield(L, -1, "retry-after");
+      if(lua_isstring(L, -1))
+        snprintf(c->retry_after, sizeof(c->retry_after), "%s",
+                 lua_tostring(L, -1));
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushvalue(L, -1);
+  lua_replace(L, S_RESP);
+  c->pc.method = c->method;
+  return check_valid(L, c, lua_gettop(L));
+}
+
 /* The outcome of a wrapped function: its results, or the give-up error of
  * the one-attempt call inside it. Other errors are not retried. */
 static int function_done(lua_State *L, struct call *c, int status)
@@ -1058,6 +1120,18 @@ static int function_done(lua_State *L, struct call *c, int status)
   if(status != LUA_OK) {
     lua_Integer n;
     if(!host_is_giveup(L, -1)) {
+      expect_response(L, -1);               /* err, its response */
+      if(is_response(L, -1)) {
+        /* expect= refused a response: judge that response, and raise
+         * this error again if the policy accepts it */
+        lua_pushvalue(L, -2);
+        lua_replace(L, S_RES);
+        lua_replace(L, S_TOP + 1);
+        lua_settop(L, S_TOP + 1);
+        c->inner_error = 1;
+        return judge_response(L, c);
+      }
+      lua_pop(L, 1);
       call_close(c);
       return lua_error(L);          /* a bug is not a transient failure */
     }
@@ -1119,35 +1193,7 @@ static int function_done(lua_State *L, struct call *c, int status)
     lua_setfield(L, S_TOP + 1, "n");
     lua_replace(L, S_RES);
     lua_rawgeti(L, S_RES, 1);
-    c->out.cls = POLICY_RESPONSE;
-    c->out.status = 0;
-    c->out.sent = 1;
-    snprintf(c->method, sizeof(c->method), "GET");
-    c->pc.has_key = 0;
-    if(lua_istable(L, -1) && lua_getmetatable(L, -1)) {
-      luaL_getmetatable(L, RESPONSE_MT);
-      if(lua_rawequal(L, -1, -2)) {
-        lua_getfield(L, -3, "status");
-        c->out.status = (int)lua_tointeger(L, -1);
-        lua_getfield(L, -4, "method");
-        if(lua_isstring(L, -1))
-          snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
-        lua_rawgetp(L, -5, &has_key_key);
-        c->pc.has_key = lua_toboolean(L, -1);
-        lua_pop(L, 3);
-        lua_getfield(L, -3, "headers");
-        lua_getfield(L, -1, "retry-after");
-        if(lua_isstring(L, -1))
-          snprintf(c->retry_after, sizeof(c->retry_after), "%s",
-                   lua_tostring(L, -1));
-        lua_pop(L, 2);
-      }
-      lua_pop(L, 2);
-    }
-    lua_pushvalue(L, -1);
-    lua_replace(L, S_RESP);
-    c->pc.method = c->method;
-    return check_valid(L, c, lua_gettop(L));
+    return judge_response(L, c);
   }
 }
 
