@@ -73,6 +73,7 @@ int luaopen_retryrun_core(lua_State *L)
   lua_newtable(L);
   lrun_register(L);
   lhttp_register(L);
+  ljson_register(L);
   lua_pushliteral(L, RETRYRUN_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -52,6 +52,7 @@ int host_is_giveup(lua_State *L, int idx);
 int luaopen_retryrun_core(lua_State *L);
 void lrun_register(lua_State *L);   /* spawn, sleep, now, limits, ... */
 void lhttp_register(lua_State *L);  /* request, policy compilation, ... */
+void ljson_register(lua_State *L);  /* json_decode (lua_json.c) */
 
 /* Called by loop.c when a task's coroutine returns or fails. */
 struct task;
