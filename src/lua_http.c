@@ -29,6 +29,7 @@
 
 #include "host.h"
 #include "loop.h"
+#include "lua_json.h"
 #include "policy.h"
 #include "transfer.h"
 
@@ -474,71 +475,32 @@ static int lresp_header(lua_State *L)
   return 1;
 }
 
-/* cjson reads every number as a float, and a float id turns "/items/" ..
- * id into "/items/1.0". Turns whole numbers (up to 2^53) in the decoded
- * value at the top of the stack into integers, as a JSON reader in Lua 5.4
- * should. Depth is bounded by cjson's own decode limit. */
-static void integers_from_floats(lua_State *L, int depth)
-{
-  int t = lua_gettop(L);
-  if(!lua_istable(L, t) || depth > 1000)
-    return;
-  luaL_checkstack(L, 4, "JSON too deep");
-  lua_pushnil(L);
-  while(lua_next(L, t)) {
-    if(lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-      lua_Number v = lua_tonumber(L, -1);
-      if(v == floor(v) && fabs(v) <= 9007199254740992.0) {
-        lua_pushvalue(L, -2);
-        lua_pushinteger(L, (lua_Integer)v);
-        lua_rawset(L, t);
-      }
-    }
-    else if(lua_istable(L, -1))
-      integers_from_floats(L, depth + 1);
-    lua_pop(L, 1);
-  }
-}
-
 /* resp:json() -> the decoded body, decoded once and cached. Raises naming
  * the method, URL and status when the body is not JSON. */
 static int lresp_json(lua_State *L)
 {
+  size_t len;
+  const char *body;
+  char err[128];
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   if(lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
-  lua_pop(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(1));     /* cjson.decode */
   lua_getfield(L, 1, "body");
-  if(lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
-    lua_getfield(L, 1, "method");
-    lua_getfield(L, 1, "url");
-    lua_getfield(L, 1, "status");
-    return luaL_error(L, "response to %s %s (status %s) is not JSON: the "
-                      "body is empty", lua_tostring(L, -3),
-                      lua_tostring(L, -2), lua_tostring(L, -1));
+  body = lua_tolstring(L, -1, &len);
+  if(!body || len == 0)
+    snprintf(err, sizeof(err), "the body is empty");
+  else if(json_decode(L, body, len, err, sizeof(err)) == 0) {
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, 1, &json_key);
+    return 1;
   }
-  if(lua_pcall(L, 1, 1, 0)) {
-    const char *msg = lua_tostring(L, -1);
-    lua_getfield(L, 1, "method");
-    lua_getfield(L, 1, "url");
-    lua_getfield(L, 1, "status");
-    return luaL_error(L, "response to %s %s (status %s) is not JSON: %s",
-                      lua_tostring(L, -3), lua_tostring(L, -2),
-                      lua_tostring(L, -1), msg ? msg : "?");
-  }
-  if(lua_type(L, -1) == LUA_TNUMBER) {
-    lua_Number v = lua_tonumber(L, -1);
-    if(v == floor(v) && fabs(v) <= 9007199254740992.0) {
-      lua_pop(L, 1);
-      lua_pushinteger(L, (lua_Integer)v);
-    }
-  }
-  integers_from_floats(L, 0);
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, 1, &json_key);
-  return 1;
+  lua_getfield(L, 1, "method");
+  lua_getfield(L, 1, "url");
+  lua_getfield(L, 1, "status");
+  return luaL_error(L, "response to %s %s (status %s) is not JSON: %s",
+                    lua_tostring(L, -3), lua_tostring(L, -2),
+                    lua_tostring(L, -1), err);
 }
 
 static int lresp_tostring(lua_State *L)
@@ -1446,12 +1408,7 @@ void lhttp_register(lua_State *L)
   lua_newtable(L);
   lua_pushcfunction(L, lresp_header);
   lua_setfield(L, -2, "header");
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "cjson");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "decode");
-  lua_remove(L, -2);
-  lua_pushcclosure(L, lresp_json, 1);
+  lua_pushcfunction(L, lresp_json);
   lua_setfield(L, -2, "json");
   lua_pushcclosure(L, lresp_index, 1);
   lua_setfield(L, -2, "__index");

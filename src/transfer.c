@@ -109,7 +109,10 @@ void transfer_release(struct transfer *t)
   t->sent = 0;
   t->errbuf[0] = '\0';
   t->owner = NULL;
-  curl_easy_reset(t->easy);
+  if(t->dirty) {
+    curl_easy_reset(t->easy);
+    t->configured = t->dirty = 0;
+  }
   t->next_free = free_list;
   free_list = t;
 }
@@ -191,24 +194,30 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
 
 #define SET(opt, val) do { rc = curl_easy_setopt(e, opt, val); \
                            if(rc) goto out; } while(0)
-  SET(CURLOPT_PRIVATE, t);
-  SET(CURLOPT_ERRORBUFFER, t->errbuf);
+  /* the settings every attempt shares, once per easy handle: a plain GET
+   * leaves them as they are for the next one (see transfer_release) */
+  if(!t->configured) {
+    SET(CURLOPT_PRIVATE, t);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_MAXREDIRS, 10L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, t);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, t);
+    SET(CURLOPT_USERAGENT, "retryrun/" RETRYRUN_VERSION);
+    t->configured = 1;
+  }
   SET(CURLOPT_URL, o->url);
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_FOLLOWLOCATION, 1L);
-  SET(CURLOPT_MAXREDIRS, 10L);
-  SET(CURLOPT_PROTOCOLS_STR, "http,https");
-  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_TIMEOUT_MS, timeout_ms);
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-  SET(CURLOPT_WRITEFUNCTION, on_body);
-  SET(CURLOPT_WRITEDATA, t);
-  SET(CURLOPT_HEADERFUNCTION, on_header);
-  SET(CURLOPT_HEADERDATA, t);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_USERAGENT, "retryrun/" RETRYRUN_VERSION);
-  if(o->max_body)
-    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+  /* anything else makes the handle need a reset before its next use */
+  t->dirty = o->insecure || o->cacert || o->fresh_connect || o->body ||
+             strcmp(o->method, "GET");
   if(o->insecure) {
     SET(CURLOPT_SSL_VERIFYPEER, 0L);
     SET(CURLOPT_SSL_VERIFYHOST, 0L);

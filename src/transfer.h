@@ -60,6 +60,9 @@ struct transfer {
   char *effective_url;         /* owned copy */
   char errbuf[CURL_ERROR_SIZE];
   void *owner;                 /* the task waiting on it */
+  int configured;              /* the shared settings are on the handle */
+  int dirty;                   /* settings beyond a plain GET's: reset the
+                                  handle before its next use */
   struct transfer *next_free;
 };
 
