@@ -57,15 +57,20 @@ int host_pcall(lua_State *L, int nargs, int nres)
   return status;
 }
 
-int host_is_giveup(lua_State *L, int idx)
+int host_is_a(lua_State *L, int idx, const char *mt)
 {
   int r;
   if(!lua_istable(L, idx) || !lua_getmetatable(L, idx))
     return 0;
-  luaL_getmetatable(L, GIVEUP_MT);
+  luaL_getmetatable(L, mt);
   r = lua_rawequal(L, -1, -2);
   lua_pop(L, 2);
   return r;
+}
+
+int host_is_giveup(lua_State *L, int idx)
+{
+  return host_is_a(L, idx, GIVEUP_MT);
 }
 
 int luaopen_retryrun_core(lua_State *L)

@@ -46,6 +46,10 @@ int host_pcall(lua_State *L, int nargs, int nres);
 /* Message handler for lua_pcall(k): appends a traceback to string errors. */
 int host_traceback(lua_State *L);
 
+/* 1 when the value at idx is a table whose metatable is the registry's
+ * `mt` (a retryrun.Response, a retryrun.GiveUp...). Runs no metamethod. */
+int host_is_a(lua_State *L, int idx, const char *mt);
+
 /* 1 when the value at idx is a give-up error (retryrun.GiveUp). */
 int host_is_giveup(lua_State *L, int idx);
 

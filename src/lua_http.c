@@ -1012,16 +1012,9 @@ static int before_attempt(lua_State *L, struct call *c)
   return attempt(L, c);
 }
 
-/* 1 when the value at idx is a Response. */
 static int is_response(lua_State *L, int idx)
 {
-  int r;
-  if(!lua_istable(L, idx) || !lua_getmetatable(L, idx))
-    return 0;
-  luaL_getmetatable(L, RESPONSE_MT);
-  r = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return r;
+  return host_is_a(L, idx, RESPONSE_MT);
 }
 
 /* Pushes the raw `response` field of the error at idx (nil if none) and
@@ -1048,25 +1041,20 @@ static int judge_response(lua_State *L, struct call *c)
   c->out.sent = 1;
   snprintf(c->method, sizeof(c->method), "GET");
   c->pc.has_key = 0;
-  if(lua_istable(L, -1) && lua_getmetatable(L, -1)) {
-    luaL_getmetatable(L, RESPONSE_MT);
-    if(lua_rawequal(L, -1, -2)) {
-      lua_getfield(L, -3, "status");
-      c->out.status = (int)lua_tointeger(L, -1);
-      lua_getfield(L, -4, "method");
-      if(lua_isstring(L, -1))
-        snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
-      lua_rawgetp(L, -5, &has_key_key);
-      c->pc.has_key = lua_toboolean(L, -1);
-      lua_pop(L, 3);
-      lua_getfield(L, -3, "headers");
-      lua_getfield(L, -1, "retry-after");
-      if(lua_isstring(L, -1))
-        snprintf(c->retry_after, sizeof(c->retry_after), "%s",
-                 lua_tostring(L, -1));
-      lua_pop(L, 2);
-    }
-    lua_pop(L, 2);
+  if(is_response(L, -1)) {
+    lua_getfield(L, -1, "status");
+    c->out.status = (int)lua_tointeger(L, -1);
+    lua_getfield(L, -2, "method");
+    if(lua_isstring(L, -1))
+      snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
+    lua_rawgetp(L, -3, &has_key_key);
+    c->pc.has_key = lua_toboolean(L, -1);
+    lua_getfield(L, -4, "headers");
+    lua_getfield(L, -1, "retry-after");
+    if(lua_isstring(L, -1))
+      snprintf(c->retry_after, sizeof(c->retry_after), "%s",
+               lua_tostring(L, -1));
+    lua_pop(L, 5);
   }
   lua_pushvalue(L, -1);
   lua_replace(L, S_RESP);
