@@ -485,3 +485,34 @@ describe("policy(fn) and expect=", function()
     assert.equal(1, srv:stats().requests)
   end)
 end)
+
+describe("policy(fn) and its limits", function()
+  it("bounds the calls inside by the wrapper's deadline", function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "3000"}
+    local f = retry.policy{deadline = 0.3, backoff = FAST}(function()
+      return http.get(srv.url .. "/items", {headers = AUTH})
+    end)
+    local t0 = run.now()
+    local ok, err = pcall(f)
+    local took = run.now() - t0
+    assert.is_false(ok)
+    assert.is_true(took < 0.8, "took " .. took)
+    assert.equal("timeout", err.cause.attempts[1].error)
+  end)
+
+  it("never repeats a POST whose key would not carry to the next run",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1"}
+    local f = retry.policy{backoff = FAST}(function()
+      return http.post(srv.url .. "/items", {headers = AUTH,
+        json = {summary = "x"},
+        retry = {idempotency_key = true, attempts = 2, backoff = FAST}})
+    end)
+    local ok, err = pcall(f)
+    assert.is_false(ok)
+    assert.equal("unsafe", err.reason)
+    assert.matches("a key does not carry from one run of the function " ..
+                   "to the next", err.message)
+    assert.equal(2, srv:stats().requests)
+  end)
+end)

@@ -45,6 +45,8 @@ struct task {
   int failed;                /* ended with an error */
   int error_seen;            /* someone took that error */
   int wrap_depth;            /* inside policy(fn) wrappers */
+  double wrap_deadline;      /* the innermost wrapper's deadline
+                                (monotonic), 0 outside any */
   struct task *next_ready;   /* run queue */
   struct task *slot_prev, *slot_next;  /* waiting for a transfer slot */
   int slot_granted;          /* a slot is held for its next transfer */

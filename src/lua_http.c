@@ -70,9 +70,11 @@ struct call {
   const char *giveup_note;    /* "interrupted", "cancelled", or NULL */
   double attempt_started;
   double timeout;             /* the call's timeout=, 0 for the policy's */
+  double outer_deadline;      /* the task's wrap_deadline before this
+                                 wrapper's function ran */
 };
 
-static char json_key, has_key_key, raw_headers_key;
+static char json_key, raw_headers_key;
 
 /* ---- helpers ---- */
 
@@ -347,11 +349,15 @@ static int lcore_uuid(lua_State *L)
   return 1;
 }
 
-/* core.in_wrapper() -> true inside a function wrapped by a policy. */
+/* core.in_wrapper() -> inside a function wrapped by a policy, the seconds
+ * left before the wrapper's deadline; else false. */
 static int lcore_in_wrapper(lua_State *L)
 {
   struct task *t = the_loop ? the_loop->current : NULL;
-  lua_pushboolean(L, t && t->wrap_depth > 0);
+  if(t && t->wrap_depth > 0)
+    lua_pushnumber(L, t->wrap_deadline - loop_now());
+  else
+    lua_pushboolean(L, 0);
   return 1;
 }
 
@@ -439,8 +445,6 @@ static void push_response(lua_State *L, struct call *c, const char *url)
   lua_pushlstring(L, tr->resp_headers.data ? tr->resp_headers.data : "",
                   tr->resp_headers.len);
   lua_rawsetp(L, -2, &raw_headers_key);
-  lua_pushboolean(L, c->pc.has_key);
-  lua_rawsetp(L, -2, &has_key_key);
 }
 
 /* Response __index: resp.headers is parsed from the raw header lines on
@@ -587,8 +591,14 @@ static void push_giveup_message(lua_State *L, struct call *c,
     luaL_addstring(&b, "; not retried: ");
     luaL_addstring(&b, c->method);
     luaL_addstring(&b, " is not idempotent and the request may have "
-                   "reached the server (set idempotency_key=true, or "
-                   "unsafe=true if repeating it is harmless)");
+                   "reached the server");
+    luaL_addstring(&b, c->wrapper ?
+                   " (a key does not carry from one run of the function to "
+                   "the next: retry the call itself with "
+                   "idempotency_key=true, or set unsafe=true here if "
+                   "repeating it is harmless)" :
+                   " (set idempotency_key=true, or unsafe=true if "
+                   "repeating it is harmless)");
     break;
   case POLICY_NOT_RETRYABLE:
     if(c->out.cls == POLICY_TOO_LARGE)
@@ -976,6 +986,10 @@ static int call_function(lua_State *L, struct call *c)
   for(i = 1; i <= n; i++)
     lua_rawgeti(L, S_ARGS, i);
   c->task->wrap_depth++;
+  c->outer_deadline = c->task->wrap_deadline;
+  if(!c->outer_deadline ||
+     c->pc.started + c->pol.deadline < c->outer_deadline)
+    c->task->wrap_deadline = c->pc.started + c->pol.deadline;
   c->k = K_FN;
   return call_k(L, lua_pcallk(L, (int)n, LUA_MULTRET, S_TB, 0, call_k), 0);
 }
@@ -1040,21 +1054,19 @@ static int judge_response(lua_State *L, struct call *c)
   c->out.status = 0;
   c->out.sent = 1;
   snprintf(c->method, sizeof(c->method), "GET");
-  c->pc.has_key = 0;
+  c->pc.has_key = 0;   /* no key carries from one run of fn to the next */
   if(is_response(L, -1)) {
     lua_getfield(L, -1, "status");
     c->out.status = (int)lua_tointeger(L, -1);
     lua_getfield(L, -2, "method");
     if(lua_isstring(L, -1))
       snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
-    lua_rawgetp(L, -3, &has_key_key);
-    c->pc.has_key = lua_toboolean(L, -1);
-    lua_getfield(L, -4, "headers");
+    lua_getfield(L, -3, "headers");
     lua_getfield(L, -1, "retry-after");
     if(lua_isstring(L, -1))
       snprintf(c->retry_after, sizeof(c->retry_after), "%s",
                lua_tostring(L, -1));
-    lua_pop(L, 5);
+    lua_pop(L, 4);
   }
   lua_pushvalue(L, -1);
   lua_replace(L, S_RESP);
@@ -1067,6 +1079,7 @@ static int judge_response(lua_State *L, struct call *c)
 static int function_done(lua_State *L, struct call *c, int status)
 {
   c->task->wrap_depth--;
+  c->task->wrap_deadline = c->outer_deadline;
   if(status != LUA_OK) {
     lua_Integer n;
     if(!host_is_giveup(L, -1)) {
@@ -1115,8 +1128,6 @@ static int function_done(lua_State *L, struct call *c, int status)
       lua_getfield(L, -1, "method");
       if(lua_isstring(L, -1))
         snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
-      lua_getfield(L, -2, "idempotency_key");
-      c->pc.has_key = lua_toboolean(L, -1);
     }
     lua_settop(L, S_TOP);
     lua_getfield(L, S_REASON, "retry_after");

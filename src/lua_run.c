@@ -66,8 +66,10 @@ static int lrun_spawn(lua_State *L)
   lua_xmove(L, co, nargs + 1);
   t->nargs = nargs;
   /* a task spawned inside a policy(fn) wrapper is inside it too */
-  if(the_loop->current)
+  if(the_loop->current) {
     t->wrap_depth = the_loop->current->wrap_depth;
+    t->wrap_deadline = the_loop->current->wrap_deadline;
+  }
   lua_pushvalue(L, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   loop_task_start(t);

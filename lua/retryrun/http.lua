@@ -62,9 +62,9 @@ end
 -- The policy for a call: the one named, fields over the default, none for
 -- false; inside a policy(fn) wrapper a call that names none makes one
 -- attempt.
-local function resolve_policy(r)
+local function resolve_policy(r, wrapped)
   if r == nil then
-    return in_wrapper() and retry.none or retry.default
+    return wrapped and retry.none or retry.default
   elseif r == false then
     return retry.none
   elseif retry.is_policy(r) then
@@ -164,7 +164,12 @@ local function call(method, url, opts, policy)
   then
     error("max_body must be a whole number of bytes >= 1", 3)
   end
-  policy = policy or resolve_policy(opts.retry)
+  -- inside policy(fn), the wrapper's deadline bounds every attempt
+  local left = in_wrapper()
+  if left then
+    timeout = math.max(math.min(timeout or left, left), 0.0001)
+  end
+  policy = policy or resolve_policy(opts.retry, left)
   local req = {method = method, url = url, headers = headers, body = body,
                max_body = max_body, insecure = opts.insecure,
                cacert = opts.cacert, timeout = timeout}
