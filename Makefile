@@ -12,7 +12,7 @@ VERSION    := 0.1.0
 LUADIR      = $(PREFIX)/share/retryrun/lua
 
 PKGS       := $(LUA_PC) libcurl libmicrohttpd
-DEBS       := liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
+DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
               libmicrohttpd-dev pkg-config curl
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
               valgrind
@@ -49,6 +49,7 @@ deps:
 	$(Q)missing=""; \
 	for p in $(PKGS); do $(PKG_CONFIG) --exists $$p 2>/dev/null || missing=1; done; \
 	command -v busted >/dev/null 2>&1 || missing=1; \
+	command -v lua5.4 >/dev/null 2>&1 || missing=1; \
 	command -v curl >/dev/null 2>&1 || missing=1; \
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || \
 	  ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing=1; \
