@@ -45,6 +45,9 @@ describe("retryrun.http", function()
       local resp = http.get(srv.url .. "/items", {headers = AUTH,
         query = {b = "x y", a = 1}})
       assert.equal(srv.url .. "/items?a=1&b=x%20y", resp.url)
+      resp = http.get(srv.url .. "/items?x=0", {headers = AUTH,
+        query = {[2] = "two", tag = {"a", "b"}}})
+      assert.equal(srv.url .. "/items?x=0&2=two&tag=a&tag=b", resp.url)
     end)
 
     it("deletes an item and it leaves the list", function()

@@ -43,8 +43,8 @@ end
 -- a list value repeats the key.
 local function encode_query(q)
   local keys = {}
-  for k in pairs(q) do keys[#keys + 1] = tostring(k) end
-  table.sort(keys)
+  for k in pairs(q) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   local parts = {}
   for _, k in ipairs(keys) do
     local v = q[k]
