@@ -17,7 +17,6 @@
  *   9 its arguments  10 its results
  */
 #include <ctype.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
