@@ -26,10 +26,11 @@ local function status_is(code)
   return function(r) return r.status == code end
 end
 
---- Asserts that no fault but `name` was counted.
-local function only_fault(stats, name)
-  for k, n in pairs(stats.faults) do
-    if k ~= name then assert.equal(0, n, "faults." .. k) end
+--- Asserts that stats counted `n` faults `name`, and none of any other.
+local function only_fault(stats, name, n)
+  assert.equal(n, stats.faults[name], "faults." .. name)
+  for k, got in pairs(stats.faults) do
+    if k ~= name then assert.equal(0, got, "faults." .. k) end
   end
 end
 
@@ -56,9 +57,8 @@ describe("todo-server faults", function()
       assert.equal(500 - failed, count(res, status_is(200)))
       within(60, failed, 140)
       local s = srv:stats()
-      assert.equal(failed, s.faults.fail)
+      only_fault(s, "fail", failed)
       assert.equal(500, s.requests)
-      only_fault(s, "fail")
       stop_ok(srv)
     end)
 
@@ -97,9 +97,7 @@ describe("todo-server faults", function()
         else assert.equal("keep me", item.summary) end
       end
       within(40, missing, 110)
-      local s = srv:stats()
-      assert.equal(missing, s.faults.missing_field)
-      only_fault(s, "missing_field")
+      only_fault(srv:stats(), "missing_field", missing)
     end)
 
     it("leaves summary out of every item of GET /items at about its rate", function()
@@ -148,9 +146,7 @@ describe("todo-server faults", function()
       local refused = count(res, status_is(401))
       assert.equal(400 - refused, count(res, status_is(200)))
       within(48, refused, 112)
-      local s = srv:stats()
-      assert.equal(refused, s.faults.spurious_401)
-      only_fault(s, "spurious_401")
+      only_fault(srv:stats(), "spurious_401", refused)
       stop_ok(srv)
     end)
   end)
@@ -176,9 +172,7 @@ describe("todo-server faults", function()
       for i, r in ipairs(srv:batch(times(5, {path = "/items/1", token = ALICE}))) do
         assert.equal(200, r.status, "request " .. i)
       end
-      local s = srv:stats()
-      assert.equal(5, s.faults.lag_404)
-      only_fault(s, "lag_404")
+      only_fault(srv:stats(), "lag_404", 5)
       stop_ok(srv)
     end)
   end)
@@ -194,9 +188,8 @@ describe("todo-server faults", function()
       assert.equal(400 - reset, count(res, status_is(200)))
       within(48, reset, 112)
       local s = srv:stats()
-      assert.equal(reset, s.faults.reset)
+      only_fault(s, "reset", reset)
       assert.equal(400, s.requests)
-      only_fault(s, "reset")
       stop_ok(srv)
     end)
   end)
@@ -209,9 +202,7 @@ describe("todo-server faults", function()
       -- far apart: a fast answer takes milliseconds, a slow one 0.6 s
       local slow = count(res, function(r) return r.time >= 0.55 end)
       within(6, slow, 40)
-      local s = srv:stats()
-      assert.equal(slow, s.faults.slow)
-      only_fault(s, "slow")
+      only_fault(srv:stats(), "slow", slow)
       stop_ok(srv)
     end)
 
@@ -264,9 +255,7 @@ describe("todo-server faults", function()
         end
       end
       within(48, throttled, 112)
-      local s = srv:stats()
-      assert.equal(throttled, s.faults.throttle)
-      only_fault(s, "throttle")
+      only_fault(srv:stats(), "throttle", throttled)
       stop_ok(srv)
     end)
   end)
@@ -314,10 +303,9 @@ describe("todo-server faults", function()
       assert.equal(200 - lost, count(res, status_is(201)))
       within(30, lost, 90)
       local s = srv:stats()
-      assert.equal(lost, s.faults.lose_response)
+      only_fault(s, "lose_response", lost)
       assert.equal(200, s.items_created, "every POST committed")
       assert.equal(200, #srv:request("GET", "/items", {token = ALICE}).json)
-      only_fault(s, "lose_response")
       stop_ok(srv)
     end)
 
@@ -360,9 +348,7 @@ describe("todo-server faults", function()
         assert.equal('{"error":"service unavailable (outage)"}', during[i].body)
         assert.equal(200, after[i].status)
       end
-      local s = srv:stats()
-      assert.equal(5, s.faults.outage)
-      only_fault(s, "outage")
+      only_fault(srv:stats(), "outage", 5)
       stop_ok(srv)
     end)
 
