@@ -244,10 +244,12 @@ static size_t utf8_chars(const char *s, size_t n)
 }
 
 static void route_create(struct server *srv, struct MHD_Connection *conn,
-                         struct request *req, struct reply *rp, int user)
+                         struct request *req, struct reply *rp)
 {
   struct json_field f[2] = {{.name = "summary"}, {.name = "description"}};
-  if(!json_body(srv, conn, req, rp) || !parse_body(req, f, 2, rp))
+  int user;
+  if(!authenticate(srv, conn, rp, &user) || !json_body(srv, conn, req, rp) ||
+     !parse_body(req, f, 2, rp))
     return;
   const char *key = header(conn, "Idempotency-Key");
   size_t klen = key ? strlen(key) : 0;
@@ -386,16 +388,12 @@ static void route(struct server *srv, struct MHD_Connection *conn,
   bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
   bool post = !strcmp(method, "POST");
   bool del = !strcmp(method, "DELETE");
-  int user;
 
   if(!strcmp(url, "/items")) {
-    if(get) {
+    if(get)
       route_list(srv, conn, req, rp);
-    }
-    else if(post) {
-      if(authenticate(srv, conn, rp, &user))
-        route_create(srv, conn, req, rp, user);
-    }
+    else if(post)
+      route_create(srv, conn, req, rp);
     else {
       reply_error(rp, 405, "method %s not allowed on /items", method);
       rp->allow = "GET, HEAD, POST";
