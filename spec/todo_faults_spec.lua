@@ -133,8 +133,13 @@ describe("todo-server faults", function()
 
     it("never touches an error or an empty list", function()
       srv:reset_stats()
-      srv:batch(times(50, {path = "/items/999", token = ALICE}))
-      srv:batch(times(50, {path = "/items", token = "bob-secret"}))
+      for _, r in ipairs(srv:batch(times(50, {path = "/items/999", token = ALICE}))) do
+        assert.equal(404, r.status)
+      end
+      for _, r in ipairs(srv:batch(times(50, {path = "/items", token = "bob-secret"}))) do
+        assert.equal(200, r.status)
+        assert.equal("[]", r.body)
+      end
       assert.equal(0, srv:stats().faults.missing_field)
     end)
   end)
