@@ -1,6 +1,7 @@
 /*
  * check.h - what the two plain libcurl contenders (easy.c, multi.c) share: a
- * capped body buffer for CURLOPT_WRITEFUNCTION and the predicate.
+ * capped body buffer for CURLOPT_WRITEFUNCTION, the predicate, and the retry
+ * rule (which outcomes are retried, how many attempts, how long to wait).
  *
  * The predicate is the floor's version of the workloads' check ("'summary' in
  * the first item"): a 200 whose first JSON object contains "summary", found
@@ -11,9 +12,12 @@
 #define BENCH_CHECK_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BODY_MAX (1024 * 1024) /* a longer body fails the transfer */
+#define ATTEMPTS 4             /* in all, the first included */
+#define BACKOFF_BASE 0.001     /* seconds, doubled for each retry */
 
 struct body {
   char data[BODY_MAX + 1];
@@ -45,15 +49,20 @@ static int body_valid(const struct body *b)
   return key && end && key < end;
 }
 
-/* Whether an attempt that ended this way is retried: transport errors, 5xx
- * and 200s that fail the predicate. Anything else (a 401, a 404) gives up. */
-static int outcome_retryable(int curl_ok, long status, int valid)
+/* Whether an attempt that was not a valid 200 is retried: a transport
+ * error, a 5xx, or a 200 that failed the predicate. Anything else (a 401, a
+ * 404) gives up. */
+static int outcome_retryable(int curl_ok, long status)
 {
-  if(!curl_ok)
-    return 1;
-  if(status >= 500)
-    return 1;
-  return status == 200 && !valid;
+  return !curl_ok || status >= 500 || status == 200;
+}
+
+/* The full-jitter wait in seconds before retry number `retry` (1 for the
+ * first): uniform in [0, BACKOFF_BASE * 2^retry], drawn with rand_r(seed). */
+static double backoff_delay(int retry, unsigned *seed)
+{
+  double cap = BACKOFF_BASE * (double)(1u << retry);
+  return cap * (double)rand_r(seed) / RAND_MAX;
 }
 
 #endif

@@ -17,17 +17,12 @@
 
 #include "check.h"
 
-#define ATTEMPTS 4
-#define BACKOFF_BASE 0.001 /* seconds */
-
 static struct body body;
 
-/* Sleeps a full-jitter delay before retry number `retry` (1 for the first). */
+/* Sleeps the full-jitter delay before retry number `retry` (1 for the first). */
 static void backoff(int retry, unsigned *seed)
 {
-  double cap = BACKOFF_BASE * (double)(1u << retry);
-  double delay = cap * (double)rand_r(seed) / RAND_MAX;
-  struct timespec ts = {0, (long)(delay * 1e9)};
+  struct timespec ts = {0, (long)(backoff_delay(retry, seed) * 1e9)};
   nanosleep(&ts, NULL);
 }
 
@@ -72,7 +67,7 @@ int main(int argc, char **argv)
         valid++;
         break;
       }
-      if(!outcome_retryable(res == CURLE_OK, status, 0) ||
+      if(!outcome_retryable(res == CURLE_OK, status) ||
          attempt == ATTEMPTS) {
         fprintf(stderr, "easy: GET %s gave up: %s, status %ld\n", url,
                 curl_easy_strerror(res), status);

@@ -17,9 +17,6 @@
 
 #include "check.h"
 
-#define ATTEMPTS 4
-#define BACKOFF_BASE 0.001 /* seconds */
-
 struct slot {
   CURL *easy;
   struct body body;
@@ -116,10 +113,9 @@ int main(int argc, char **argv)
           s->attempt = 1;
           slot_start(multi, s, &active);
         }
-      } else if(outcome_retryable(res == CURLE_OK, status, 0) &&
+      } else if(outcome_retryable(res == CURLE_OK, status) &&
                 s->attempt < ATTEMPTS) {
-        double cap = BACKOFF_BASE * (double)(1u << s->attempt);
-        s->due = now() + cap * (double)rand_r(&seed) / RAND_MAX;
+        s->due = now() + backoff_delay(s->attempt, &seed);
         s->attempt++;
         retries++;
         waiting++;
