@@ -100,8 +100,7 @@ echo "$rows" | awk '
            "faults", "retries", "failed", "success", "time"
   }
   NF == 7 {
-    label = $1 == "none" ? "none" : "retry"
-    printf "%-8s %6d %7d %7d %8d %7d %8.2f%% %5.1fs\n", label, $2, $3, $4,
+    printf "%-8s %6d %7d %7d %8d %7d %8.2f%% %5.1fs\n", $1, $2, $3, $4,
            $5, $6, 100 * ($2 - $6) / $2, $7
     if ($1 == "none") { p = $4 / $3; nfail = $6; nflows = $2 }
     if ($1 == "retry") { rfail = $6; rflows = $2; rfaults = $4; rretries = $5 }
