@@ -165,12 +165,12 @@ w = out.append
 
 CATEGORIES = [  # (substring of the object's path, label), first match wins
     ("libcurl", "libcurl"),
-    ("lua5.4-cjson", "lua-cjson (JSON decode)"),
     ("liblua5.4", "Lua VM and GC"),
     ("libc.so", "libc (malloc, strings, syscall stubs)"),
-    ("/retryrun", "retryrun's own C"),
+    # before "/retryrun", which a checkout named retryrun has in every path
     ("/bench/easy", "the C loop's own code"),
     ("/bench/multi", "the C loop's own code"),
+    ("/retryrun", "retryrun's own C"),
     ("ld-linux", "dynamic loader"),
 ]
 LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)\s+\[(.*)\]\s*$")
