@@ -101,6 +101,14 @@ static int lcall_gc(lua_State *L)
   return 0;
 }
 
+/* Copies n bytes of s into d in lower case (header and parameter names). */
+static void lower_copy(char *d, const char *s, size_t n)
+{
+  size_t i;
+  for(i = 0; i < n; i++)
+    d[i] = (char)tolower((unsigned char)s[i]);
+}
+
 static double field_number(lua_State *L, int t, const char *k, double def)
 {
   double v = def;
@@ -158,8 +166,7 @@ static void push_redacted_url(lua_State *L, const char *url)
       size_t n = (size_t)(eq - p), i;
       if(n >= sizeof(name))
         n = sizeof(name) - 1;
-      for(i = 0; i < n; i++)
-        name[i] = (char)tolower((unsigned char)p[i]);
+      lower_copy(name, p, n);
       name[n] = '\0';
       for(i = 0; secret[i] && !hide; i++)
         hide = strstr(name, secret[i]) != NULL;
@@ -365,13 +372,12 @@ static int lcore_in_wrapper(lua_State *L)
 /* Case-insensitive lookups in resp.headers. */
 static int lheaders_index(lua_State *L)
 {
-  size_t n, i;
+  size_t n;
   const char *k = lua_tolstring(L, 2, &n);
   char name[256];
   if(!k || n >= sizeof(name))
     return 0;
-  for(i = 0; i < n; i++)
-    name[i] = (char)tolower((unsigned char)k[i]);
+  lower_copy(name, k, n);
   lua_pushlstring(L, name, n);
   lua_rawget(L, 1);
   return 1;
@@ -388,13 +394,12 @@ static void push_headers(lua_State *L, const char *p, size_t len)
   while(p && p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     const char *colon, *v, *ve;
-    size_t n, i;
+    size_t n;
     if(!eol)
       eol = end;
     colon = memchr(p, ':', (size_t)(eol - p));
     if(colon && (n = (size_t)(colon - p)) > 0 && n < sizeof(name)) {
-      for(i = 0; i < n; i++)
-        name[i] = (char)tolower((unsigned char)p[i]);
+      lower_copy(name, p, n);
       v = colon + 1;
       ve = eol;
       while(v < ve && (*v == ' ' || *v == '\t'))
@@ -638,23 +643,6 @@ static void push_giveup_message(lua_State *L, struct call *c,
 
 static int call_k(lua_State *L, int status, lua_KContext ctx);
 
-/* Raises an error from a hook, naming the hook and the call. */
-static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
-{
-  call_close(c);
-  if(lua_type(L, -1) == LUA_TSTRING) {
-    if(c->wrapper)
-      lua_pushfstring(L, "%s hook failed: %s", hook, lua_tostring(L, -1));
-    else {
-      lua_getfield(L, S_REQ, "url");
-      push_redacted_url(L, luaL_optstring(L, -1, "?"));
-      lua_pushfstring(L, "%s hook of %s %s failed: %s", hook, c->method,
-                      lua_tostring(L, -1), lua_tostring(L, -3));
-    }
-  }
-  return lua_error(L);
-}
-
 /* Pushes "GET url" (or "function at file:line") for messages. */
 static void push_what(lua_State *L, struct call *c)
 {
@@ -670,6 +658,18 @@ static void push_what(lua_State *L, struct call *c)
   lua_pushfstring(L, "%s %s", c->method, lua_tostring(L, -1));
   lua_replace(L, -3);
   lua_pop(L, 1);
+}
+
+/* Raises an error from a hook, naming the hook and the call. */
+static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
+{
+  call_close(c);
+  if(lua_type(L, -1) == LUA_TSTRING) {
+    push_what(L, c);
+    lua_pushfstring(L, "%s hook of %s failed: %s", hook, lua_tostring(L, -1),
+                    lua_tostring(L, -2));
+  }
+  return lua_error(L);
 }
 
 static int giveup(lua_State *L, struct call *c)
@@ -865,12 +865,15 @@ static int no_time_left(lua_State *L, struct call *c)
   return giveup(L, c);
 }
 
-/* Gives up because the task was cancelled (or the run interrupted). An
+/* Gives up because the task was cancelled (or the run interrupted): drops
+ * whatever it waits on or holds (a timer, a place in line, a slot). An
  * attempt stopped in flight is recorded, as one that may have been sent. */
 static int cancelled(lua_State *L, struct call *c)
 {
+  loop_wait_cancel(c->task);
+  loop_slot_giveback(c->task);
   c->giveup_note = the_loop->interrupted ? "interrupted" : "cancelled";
-  if(c->k == K_TRANSFER || c->k == K_FN) {
+  if(c->k == K_TRANSFER) {
     lua_createtable(L, 0, 3);
     lua_pushstring(L, c->giveup_note);
     lua_setfield(L, -2, "error");
@@ -1219,11 +1222,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
       return raise_hook_error(L, c, "before_attempt");
     return attempt(L, c);
   case K_SLOT:
-    if(c->task->cancelled) {
-      loop_wait_cancel(c->task);
-      loop_slot_giveback(c->task);
+    if(c->task->cancelled)
       return cancelled(L, c);
-    }
     if(c->task->wait == WAIT_SLOT)
       return loop_yield(L, 0, call_k);   /* still queued */
     if(!c->task->slot_granted && c->task->fired)
@@ -1263,10 +1263,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
     loop_wait_timer(c->task, loop_now() + c->dec.delay);
     return loop_yield(L, 0, call_k);
   case K_WAIT:
-    if(c->task->cancelled) {
-      loop_wait_cancel(c->task);
+    if(c->task->cancelled)
       return cancelled(L, c);
-    }
     if(!c->task->fired)
       return loop_yield(L, 0, call_k);
     return before_attempt(L, c);
