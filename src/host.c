@@ -218,10 +218,11 @@ int host_run(const struct host_opts *o)
   lua_State *L = luaL_newstate();
   int code = EXIT_OK, main_idx;
 
-  if(!L || loop_init(L)) {
+  if(!L) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
     return EXIT_ERROR;
   }
+  loop_init(L);
   if(o->max_connections || o->max_host_connections)
     loop_limits(o->max_connections, o->max_host_connections);
   luaL_openlibs(L);
@@ -241,19 +242,22 @@ int host_run(const struct host_opts *o)
     code = EXIT_ERROR;
     goto out;
   }
-  /* spawn(chunk, args...) as the main task */
+  /* spawn(chunk, args...) as the main task; retryrun.core is loaded */
   {
     int i;
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "retryrun.core");
-    lua_call(L, 1, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "retryrun.core");
     lua_getfield(L, -1, "spawn");
-    lua_remove(L, -2);
-    lua_insert(L, -2);
+    lua_rotate(L, -4, 1);                /* spawn, chunk, loaded, core */
+    lua_pop(L, 2);
     luaL_checkstack(L, o->argc, "too many arguments");
     for(i = 0; i < o->argc; i++)
       lua_pushstring(L, o->argv[i]);
-    lua_call(L, 1 + o->argc, 1);
+    if(host_pcall(L, 1 + o->argc, 1)) {
+      fprintf(stderr, "retryrun: %s\n", lua_tostring(L, -1));
+      code = EXIT_ERROR;
+      goto out;
+    }
     main_idx = lua_gettop(L);
   }
   loop_run();

@@ -58,10 +58,6 @@ void lrun_register(lua_State *L);   /* spawn, sleep, now, limits, ... */
 void lhttp_register(lua_State *L);  /* request, policy compilation, ... */
 void ljson_register(lua_State *L);  /* json_decode (lua_json.c) */
 
-/* Called by loop.c when a task's coroutine returns or fails. */
-struct task;
-void task_finished(struct task *t, int status, int nres);
-
 /* For the finished Task at idx: pushes its error and returns 1 if it
  * failed (marking the error as taken), else pushes its results table and
  * returns 0. */

@@ -60,13 +60,13 @@ static CURLM *multi(struct loop *lp)
   return lp->multi;
 }
 
-int loop_init(lua_State *L)
+void loop_init(lua_State *L)
 {
   struct loop *lp = &loop_storage;
   memset(lp, 0, sizeof(*lp));
   lp->L = L;
-  /* Defaults that keep 10,000 tasks from opening 10,000 sockets: transfers
-   * beyond the caps wait in libcurl's queue. run.limits{} changes them. */
+  /* A default that keeps 10,000 tasks from opening 10,000 sockets: calls
+   * beyond the cap wait in the slot queue. run.limits{} changes it. */
   lp->max_total = 256;
   if(pipe(sigpipe_fds) == 0) {
     fcntl(sigpipe_fds[0], F_SETFL, O_NONBLOCK);
@@ -75,7 +75,6 @@ int loop_init(lua_State *L)
     fcntl(sigpipe_fds[1], F_SETFD, FD_CLOEXEC);
   }
   the_loop = lp;
-  return 0;
 }
 
 void loop_free(void)
@@ -389,8 +388,6 @@ int loop_yield(lua_State *L, lua_KContext ctx, lua_KFunction k)
 
 /* Resumes one task. What happens when it ends is lua_run.c's business,
  * through task_finished(). */
-extern void task_finished(struct task *t, int status, int nres);
-
 static void resume(struct loop *lp, struct task *t)
 {
   int nres = 0, status;

@@ -69,11 +69,11 @@ struct loop {
   lua_State *L;              /* the main state */
 };
 
-/* The one loop of the process. loop_init() returns 0 or -1 (out of memory
- * or libcurl failed); loop_free() releases the multi handle and the heap.
- * Free only after lua_close(), which may still release transfers. */
+/* The one loop of the process. loop_init() cannot fail: libcurl starts at
+ * the first transfer. loop_free() releases the multi handle and the heap;
+ * call it only after lua_close(), which may still release transfers. */
 extern struct loop *the_loop;
-int loop_init(lua_State *L);
+void loop_init(lua_State *L);
 void loop_free(void);
 
 double loop_now(void);       /* monotonic seconds */
@@ -122,6 +122,11 @@ extern char loop_suspend_marker;
 
 /* Connection limits: 0 leaves a limit unchanged. */
 void loop_limits(long total, long per_host);
+
+/* Called by the loop when a task's coroutine returns (LUA_OK, nres
+ * results on its stack) or fails (an error status, the error on its
+ * stack). Implemented by lua_run.c, which keeps the results. */
+void task_finished(struct task *t, int status, int nres);
 
 /* Called by the SIGINT handler: sets the flag and wakes the poll. */
 void loop_signal_interrupt(void);

@@ -74,7 +74,8 @@ int transfer_global_init(void);
 /* Takes a transfer from the free list (or makes one). NULL if out of
  * memory. Return it with transfer_release(). */
 struct transfer *transfer_get(void);
-/* Resets it and puts it back on the free list. */
+/* Clears it and puts it back on the free list; the easy handle keeps a
+ * plain GET's settings for the next use, and is reset after anything else. */
 void transfer_release(struct transfer *t);
 /* Frees the whole free list (at exit). */
 void transfer_free_all(void);
