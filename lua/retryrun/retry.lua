@@ -89,24 +89,24 @@ local function make(fields, parent, level)
           .. type(fields) .. ")", level + 1)
   end
   check_fields(fields, level + 1)
-  local merged = {}
+  -- a policy is its fields, plus _compiled: the parent's fields first
+  local p = {}
   if parent then
-    for k, v in pairs(parent._fields) do merged[k] = v end
+    for k, v in pairs(parent) do
+      if k ~= "_compiled" then p[k] = v end
+    end
   end
-  for k, v in pairs(fields) do merged[k] = v end
-  if parent and parent._fields.backoff and fields.backoff then
+  for k, v in pairs(fields) do p[k] = v end
+  if parent and parent.backoff and fields.backoff then
     local b = {}
-    for k, v in pairs(parent._fields.backoff) do b[k] = v end
+    for k, v in pairs(parent.backoff) do b[k] = v end
     for k, v in pairs(fields.backoff) do b[k] = v end
-    merged.backoff = b
+    p.backoff = b
   end
-  local ok, compiled = pcall(core.compile, merged)
+  local ok, compiled = pcall(core.compile, p)
   if not ok then
     error(compiled, level + 1)
   end
-  local p = {}
-  for k, v in pairs(merged) do p[k] = v end
-  p._fields = merged
   p._compiled = compiled
   return setmetatable(p, Policy)
 end
