@@ -221,8 +221,10 @@ def profile_section():
     w("## Where the instructions go (callgrind)")
     w("")
     w("Instructions per request (valgrind's callgrind, %d requests against "
-      "nginx, minus a run that makes none, so start-up is left out), by the "
-      "library that executed them. Instruction counts do not change with the "
+      "nginx, minus a run that makes none), by the library that executed "
+      "them. What the first request pays once is spread over all of them: "
+      "retryrun loads libcurl then, which shows as the dynamic loader's "
+      "share. Instruction counts do not change with the "
       "machine's load; the kernel's share of the time (loopback, polling) is "
       "not in them." % n)
     w("")
