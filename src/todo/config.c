@@ -44,6 +44,9 @@ void config_usage(FILE *out)
     "                            start-up, for SECONDS\n"
     "\n"
     "GET /_stats shows the counts; DELETE /_stats zeroes them.\n"
+    "/_echo answers any method with the method, headers, query and body it\n"
+    "got; /_redirect?to=URL&status=303 redirects. Neither is counted or\n"
+    "faulted.\n"
     "SIGTERM or SIGINT stops the server (exit 0); bad flags exit 2.\n",
     out);
 }

@@ -68,7 +68,8 @@ struct server {
 
 /* One HTTP request, from its headers to its completion callback. */
 struct request {
-  bool counted;          /* not /_stats: counted, and its faults drawn */
+  bool counted;          /* not /_stats, /_echo or /_redirect: counted,
+                            and its faults drawn */
   struct fault_draw draw;
   uint64_t outage_left;  /* ms of --outage left when the headers came */
   struct buf body;       /* body.err BUF_TOO_BIG: over --max-body */
@@ -85,6 +86,7 @@ struct reply {
   unsigned status;
   struct buf body;
   const char *allow;      /* the Allow header of a 405 */
+  const char *location;   /* the Location header of a redirect */
   uint64_t retry_after;   /* seconds; sent when has_retry_after */
   bool has_retry_after;
   bool challenge;         /* WWW-Authenticate on a 401 */
@@ -419,6 +421,70 @@ static void route(struct server *srv, struct MHD_Connection *conn,
     reply_error(rp, 404, "no such path");
 }
 
+/* Appends one "name": "value" member to the object in b, with a comma
+ * after the first. For MHD_get_connection_values. */
+struct echo_members {
+  struct buf *b;
+  size_t n;
+};
+
+static enum MHD_Result echo_member(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, const char *value)
+{
+  struct echo_members *m = cls;
+  (void)kind;
+  if(m->n++)
+    buf_add(m->b, ",", 1);
+  buf_add_jstr(m->b, key, strlen(key));
+  buf_add(m->b, ":", 1);
+  if(value)
+    buf_add_jstr(m->b, value, strlen(value));
+  else
+    buf_adds(m->b, "null");
+  return MHD_YES;
+}
+
+/* Any method on /_echo: 200 with what arrived, as
+ * {"method":, "headers": {name: value}, "query": {name: value}, "body":}.
+ * For checking what a client put on the wire. */
+static void route_echo(struct MHD_Connection *conn, struct request *req,
+                       struct reply *rp, const char *method)
+{
+  struct echo_members m = {&rp->body, 0};
+  rp->status = 200;
+  buf_adds(&rp->body, "{\"method\":");
+  buf_add_jstr(&rp->body, method, strlen(method));
+  buf_adds(&rp->body, ",\"headers\":{");
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, echo_member, &m);
+  buf_adds(&rp->body, "},\"query\":{");
+  m.n = 0;
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, echo_member, &m);
+  buf_adds(&rp->body, "},\"body\":");
+  buf_add_jstr(&rp->body, req->body.data ? req->body.data : "",
+               req->body.len);
+  buf_adds(&rp->body, "}");
+}
+
+/* Any method on /_redirect?to=URL[&status=N]: a redirect (302 unless
+ * status names 301, 302, 303, 307 or 308) to URL. */
+static void route_redirect(struct MHD_Connection *conn, struct reply *rp)
+{
+  const char *to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                               "to");
+  const char *st = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                               "status");
+  unsigned status = st ? (unsigned)strtoul(st, NULL, 10) : 302;
+  if(!to || !*to || strpbrk(to, "\r\n")) {
+    reply_error(rp, 400, "/_redirect needs ?to=URL");
+    return;
+  }
+  if(status != 301 && status != 302 && status != 303 && status != 307 &&
+     status != 308)
+    status = 302;
+  reply_error(rp, status, "redirected");
+  rp->location = to;
+}
+
 static void route_stats(struct server *srv, struct reply *rp,
                         const char *method)
 {
@@ -560,8 +626,14 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
   struct reply rp;
   reply_init(&rp);
 
-  if(!req->counted)
-    route_stats(srv, &rp, method);
+  if(!req->counted) {
+    if(!strcmp(url, "/_echo"))
+      route_echo(conn, req, &rp, method);
+    else if(!strcmp(url, "/_redirect"))
+      route_redirect(conn, &rp);
+    else
+      route_stats(srv, &rp, method);
+  }
   else {
     if(req->outage_left) {
       reply_error(&rp, 503, "service unavailable (outage)");
@@ -620,6 +692,9 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
                                                "application/json");
   if(ok && rp.allow)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp.allow);
+  if(ok && rp.location)
+    ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
+                                 rp.location);
   if(ok && rp.challenge)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                  "Bearer");
@@ -672,7 +747,8 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn,
       return MHD_NO;
     buf_init(&req->body, srv->cfg->max_body);
     *con_cls = req;
-    if(strcmp(url, "/_stats")) {
+    if(strcmp(url, "/_stats") && strcmp(url, "/_echo") &&
+       strcmp(url, "/_redirect")) {
       const struct todo_config *cfg = srv->cfg;
       req->counted = true;
       store_begin_request(srv->store, &req->draw);
