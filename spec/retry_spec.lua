@@ -232,7 +232,9 @@ describe("the decision per attempt", function()
     local took = run.now() - t0
     assert.is_false(ok)
     assert.equal("deadline", err.reason)
-    assert.is_true(took < 0.5, "took " .. took)
+    -- the slack is for a loaded machine's scheduling, not for another
+    -- attempt (each takes a backoff of at least 0.05 s)
+    assert.is_true(took < 0.65, "took " .. took)
     assert.matches("the deadline of 0.5 s is reached", err.message)
   end)
 

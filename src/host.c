@@ -17,6 +17,7 @@
 
 #include "host.h"
 #include "loop.h"
+#include "redact.h"
 
 #define GIVEUP_MT "retryrun.GiveUp"
 
@@ -145,6 +146,17 @@ static int load_script(lua_State *L, const struct host_opts *o)
   return luaL_loadfile(L, o->script);
 }
 
+/* Pushes s with every URL in it redacted, and returns it. */
+static const char *redacted(lua_State *L, const char *s)
+{
+  char *r = redact_text(s, strlen(s), NULL, NULL);
+  if(!r)
+    luaL_error(L, "not enough memory");
+  lua_pushstring(L, r);
+  free(r);
+  return lua_tostring(L, -1);
+}
+
 /* report(err, prefix) -> exit code, run protected: prints an error value
  * as "retryrun: message" and its traceback. Give-up errors mean exit 3;
  * a table error prints its traceback field, if any. */
@@ -159,6 +171,10 @@ static int lreport(lua_State *L)
     if(lua_rawget(L, 1) == LUA_TSTRING)
       tb = lua_tostring(L, -1);
   }
+  /* a script's own error may hold a URL with a password in it */
+  msg = redacted(L, msg);
+  if(tb)
+    tb = redacted(L, tb);
   fprintf(stderr, "retryrun: %s%s%s%s\n", prefix, msg, tb ? "\n" : "",
           tb ? tb : "");
   fflush(stderr);
@@ -233,12 +249,12 @@ int host_run(const struct host_opts *o)
   lua_getglobal(L, "require");
   lua_pushliteral(L, "retryrun.run");
   if(host_pcall(L, 1, 0)) {
-    fprintf(stderr, "retryrun: %s\n", lua_tostring(L, -1));
+    report(L, -1, "");
     code = EXIT_ERROR;
     goto out;
   }
   if(load_script(L, o)) {
-    fprintf(stderr, "retryrun: %s\n", lua_tostring(L, -1));
+    report(L, -1, "");
     code = EXIT_ERROR;
     goto out;
   }
@@ -254,7 +270,7 @@ int host_run(const struct host_opts *o)
     for(i = 0; i < o->argc; i++)
       lua_pushstring(L, o->argv[i]);
     if(host_pcall(L, 1 + o->argc, 1)) {
-      fprintf(stderr, "retryrun: %s\n", lua_tostring(L, -1));
+      report(L, -1, "");
       code = EXIT_ERROR;
       goto out;
     }
@@ -274,6 +290,7 @@ int host_run(const struct host_opts *o)
     code = EXIT_INTERRUPTED;
 out:
   lua_close(L);
+  redact_free_names();
   loop_free();
   return code;
 }

@@ -30,6 +30,7 @@
 #include "loop.h"
 #include "lua_json.h"
 #include "policy.h"
+#include "redact.h"
 #include "transfer.h"
 
 #define CALL_MT "retryrun.Call"
@@ -38,6 +39,7 @@
 #define GIVEUP_MT "retryrun.GiveUp"
 
 #define DEFAULT_MAX_BODY (64u * 1024 * 1024)
+#define MAX_REDIRECTS 10
 
 enum {
   S_REQ = 1, S_POL, S_CALL, S_ATT, S_TB, S_RESP, S_REASON, S_FN, S_ARGS,
@@ -65,6 +67,14 @@ struct call {
   size_t max_body;
   int insecure;
   char method[16];
+  /* redirects of the attempt in flight: the hop's URL is the Call's user
+   * value 1 */
+  int hops;                   /* redirects followed */
+  int hop_get;                /* a 303 (or a 301/302 after POST) made it a
+                                 GET: no body, no Content-Type */
+  int hop_cross;              /* it left the request's origin: no
+                                 credentials */
+  char hop_method[16];        /* the method of the next hop */
   char retry_after[96];       /* copy of the last Retry-After value */
   const char *giveup_note;    /* "interrupted", "cancelled", or NULL */
   double attempt_started;
@@ -125,66 +135,98 @@ static int field_is_function(lua_State *L, int t, const char *k)
   return r;
 }
 
-/* Pushes url with secrets hidden: user:password@ and the values of
- * token-like query parameters. */
+/* Pushes text with every URL in it redacted and the values in vals (may
+ * be NULL) hidden (redact.h). Raises a memory error if it must. */
+static void push_redacted(lua_State *L, const char *text, size_t len,
+                          const struct redact_values *vals)
+{
+  size_t n;
+  char *r = redact_text(text, len, vals, &n);
+  if(!r)
+    luaL_error(L, "not enough memory");
+  lua_pushlstring(L, r, n);
+  free(r);
+}
+
 static void push_redacted_url(lua_State *L, const char *url)
 {
-  static const char *const secret[] = {
-    "token", "key", "secret", "password", "passwd", "auth", "sig",
-    "session", "credential", "code", NULL
-  };
-  luaL_Buffer b;
-  const char *p = url, *q, *scheme = strstr(url, "://");
+  push_redacted(L, url, strlen(url), NULL);
+}
 
-  luaL_buffinit(L, &b);
-  if(scheme) {
-    const char *host = scheme + 3;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = memchr(host, '@', (size_t)(end - host));
-    luaL_addlstring(&b, url, (size_t)(host - url));
-    if(at) {
-      luaL_addstring(&b, "REDACTED@");
-      p = at + 1;
-    }
-    else
-      p = host;
-  }
-  q = strchr(p, '?');
-  if(!q) {
-    luaL_addstring(&b, p);
-    luaL_pushresult(&b);
+/* Collects the secret values of the request table at idx: its URL's, its
+ * secret headers', its body's. The pointers borrow the table's strings:
+ * use vals only while the table is alive and unchanged. */
+static void collect_secrets(lua_State *L, int idx, struct redact_values *v)
+{
+  size_t n;
+  const char *s;
+  memset(v, 0, sizeof(*v));
+  if(!lua_istable(L, idx))
     return;
+  idx = lua_absindex(L, idx);
+  if(lua_getfield(L, idx, "url") == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &n);
+    redact_collect_url(v, s, n);
   }
-  luaL_addlstring(&b, p, (size_t)(q - p + 1));
-  p = q + 1;
-  while(*p && *p != '#') {
-    size_t len = strcspn(p, "&#");
-    const char *eq = memchr(p, '=', len);
-    int hide = 0;
-    if(eq) {
-      char name[64];
-      size_t n = (size_t)(eq - p), i;
-      if(n >= sizeof(name))
-        n = sizeof(name) - 1;
-      lower_copy(name, p, n);
-      name[n] = '\0';
-      for(i = 0; secret[i] && !hide; i++)
-        hide = strstr(name, secret[i]) != NULL;
-    }
-    if(hide) {
-      luaL_addlstring(&b, p, (size_t)(eq - p + 1));
-      luaL_addstring(&b, "REDACTED");
-    }
-    else
-      luaL_addlstring(&b, p, len);
-    p += len;
-    if(*p == '&') {
-      luaL_addchar(&b, '&');
-      p++;
+  if(lua_getfield(L, idx, "body") == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &n);
+    redact_collect_body(v, s, n);
+  }
+  lua_pop(L, 2);
+  if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      if(lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+        size_t kn;
+        const char *k = lua_tolstring(L, -2, &kn);
+        s = lua_tolstring(L, -1, &n);
+        redact_collect_header(v, k, kn, s, n);
+      }
+      lua_pop(L, 1);
     }
   }
-  luaL_addstring(&b, p);
-  luaL_pushresult(&b);
+  lua_pop(L, 1);
+}
+
+/* Replaces the string at idx with its redacted form: URLs, and the
+ * secrets of the request table at req (0 for none). Other values are left
+ * as they are. */
+static void redact_at(lua_State *L, int idx, int req)
+{
+  struct redact_values v;
+  size_t n;
+  const char *s;
+  idx = lua_absindex(L, idx);
+  if(lua_type(L, idx) != LUA_TSTRING)
+    return;
+  s = lua_tolstring(L, idx, &n);
+  if(req)
+    collect_secrets(L, req, &v);
+  push_redacted(L, s, n, req ? &v : NULL);
+  lua_replace(L, idx);
+}
+
+/* core.redact(text) -> text with every URL in it redacted. */
+static int lcore_redact(lua_State *L)
+{
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  push_redacted(L, s, n, NULL);
+  return 1;
+}
+
+/* core.redact_names(name...): more query parameter and header names whose
+ * values are never printed. */
+static int lcore_redact_names(lua_State *L)
+{
+  int i, n = lua_gettop(L);
+  for(i = 1; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_checklstring(L, i, &len);
+    if(redact_add_name(s, len))
+      return luaL_argerror(L, i, "a name of 1 to 64 bytes expected");
+  }
+  return 0;
 }
 
 /* ---- compiled policies ---- */
@@ -505,6 +547,7 @@ static int lresp_json(lua_State *L)
   }
   lua_getfield(L, 1, "method");
   lua_getfield(L, 1, "url");
+  redact_at(L, -1, 0);
   lua_getfield(L, 1, "status");
   return luaL_error(L, "response to %s %s (status %s) is not JSON: %s",
                     lua_tostring(L, -3), lua_tostring(L, -2),
@@ -515,6 +558,7 @@ static int lresp_tostring(lua_State *L)
 {
   lua_getfield(L, 1, "method");
   lua_getfield(L, 1, "url");
+  redact_at(L, -1, 0);
   lua_getfield(L, 1, "status");
   lua_pushfstring(L, "retryrun.Response (%s %s: %s)", lua_tostring(L, -3),
                   lua_tostring(L, -2), lua_tostring(L, -1));
@@ -642,6 +686,7 @@ static void push_giveup_message(lua_State *L, struct call *c,
 /* ---- the state machine ---- */
 
 static int call_k(lua_State *L, int status, lua_KContext ctx);
+static int send_attempt(lua_State *L, struct call *c);
 
 /* Pushes "GET url" (or "function at file:line") for messages. */
 static void push_what(lua_State *L, struct call *c)
@@ -668,6 +713,7 @@ static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
     push_what(L, c);
     lua_pushfstring(L, "%s hook of %s failed: %s", hook, lua_tostring(L, -1),
                     lua_tostring(L, -2));
+    redact_at(L, -1, c->wrapper ? 0 : S_REQ);
   }
   return lua_error(L);
 }
@@ -865,6 +911,111 @@ static int no_time_left(lua_State *L, struct call *c)
   return giveup(L, c);
 }
 
+/* Writes the origin of url (scheme, host and port, lower case, the port
+ * made explicit) into o; returns 0, or -1 if url has none. */
+static int url_origin(const char *url, char *o, size_t n)
+{
+  const char *sep = strstr(url, "://"), *host, *end, *at, *port;
+  int https;
+  size_t hlen, i;
+  if(!sep)
+    return -1;
+  https = (size_t)(sep - url) == 5 && !strncasecmp(url, "https", 5);
+  host = sep + 3;
+  end = host + strcspn(host, "/?#");
+  for(at = end; at > host && at[-1] != '@'; at--)
+    ;
+  if(at > host)
+    host = at;
+  port = end;
+  for(i = (size_t)(end - host); i > 0; i--) {
+    if(host[i - 1] == ']')
+      break;
+    if(host[i - 1] == ':') {
+      port = host + i - 1;
+      break;
+    }
+  }
+  hlen = (size_t)(port - host);
+  if(hlen + 32 > n)
+    return -1;
+  if(port < end)
+    snprintf(o, n, "%.*s|%.*s|%.*s", (int)(sep - url), url, (int)hlen, host,
+             (int)(end - port - 1), port + 1);
+  else
+    snprintf(o, n, "%.*s|%.*s|%s", (int)(sep - url), url, (int)hlen, host,
+             https ? "443" : "80");
+  for(i = 0; o[i]; i++)
+    o[i] = (char)tolower((unsigned char)o[i]);
+  return 0;
+}
+
+/* For the header at the top of the stack (name below it): 1 when a
+ * redirect hop must not send it: credentials once the hop left the
+ * request's origin, the body's headers once it became a GET. */
+static int skip_on_hop(lua_State *L, struct call *c)
+{
+  size_t n;
+  const char *k = lua_tolstring(L, -2, &n);
+  if(c->hop_cross && redact_secret_header(k, n))
+    return 1;
+  return c->hop_get && (!strcasecmp(k, "content-type") ||
+                        !strcasecmp(k, "content-length") ||
+                        !strcasecmp(k, "content-encoding"));
+}
+
+/* Ends the attempt without a response: a redirect retryrun will not
+ * follow. The request has arrived, so it counts as sent. */
+static int redirect_failed(lua_State *L, struct call *c, const char *why)
+{
+  c->out.cls = POLICY_OTHER;
+  c->out.status = 0;
+  c->out.sent = 1;
+  lua_pushstring(L, why);
+  lua_replace(L, S_REASON);
+  call_close(c);
+  return decide(L, c);
+}
+
+/* Follows the redirect of the transfer just done as the next hop of the
+ * same attempt, the way RFC 9110 says: a 303 becomes a GET (a HEAD stays
+ * HEAD), a 301 or 302 after a POST becomes a GET, 307 and 308 keep the
+ * method and body. A GET made here drops the body and its headers; a hop
+ * to another origin drops every credential header (redact.h names them). */
+static int follow_redirect(lua_State *L, struct call *c)
+{
+  struct transfer *tr = c->tr;
+  const char *to = tr->redirect_url, *method;
+  char from_origin[512], to_origin[512];
+  int status = (int)tr->status;
+
+  if(c->hops == MAX_REDIRECTS)
+    return redirect_failed(L, c, "more than 10 redirects");
+  if(strncasecmp(to, "http://", 7) && strncasecmp(to, "https://", 8))
+    return redirect_failed(L, c, "a redirect to a URL that is not http or "
+                           "https");
+  method = c->hops ? c->hop_method : c->method;
+  if((status == 303 && strcmp(method, "HEAD")) ||
+     ((status == 301 || status == 302) && !strcmp(method, "POST"))) {
+    snprintf(c->hop_method, sizeof(c->hop_method), "GET");
+    c->hop_get = 1;
+  }
+  else if(method != c->hop_method)
+    snprintf(c->hop_method, sizeof(c->hop_method), "%s", method);
+  lua_getfield(L, S_REQ, "url");
+  if(url_origin(luaL_optstring(L, -1, ""), from_origin,
+                sizeof(from_origin)) ||
+     url_origin(to, to_origin, sizeof(to_origin)) ||
+     strcmp(from_origin, to_origin))
+    c->hop_cross = 1;
+  lua_pop(L, 1);
+  lua_pushstring(L, to);
+  lua_setiuservalue(L, S_CALL, 1);
+  c->hops++;
+  call_close(c);
+  return send_attempt(L, c);
+}
+
 /* Gives up because the task was cancelled (or the run interrupted): drops
  * whatever it waits on or holds (a timer, a place in line, a slot). An
  * attempt stopped in flight is recorded, as one that may have been sent. */
@@ -914,7 +1065,10 @@ static int send_attempt(lua_State *L, struct call *c)
   if(timeout < 0.001)
     return no_time_left(L, c);
   /* check everything from the script before taking anything */
-  lua_getfield(L, S_REQ, "url");
+  if(c->hops)
+    lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
+  else
+    lua_getfield(L, S_REQ, "url");
   url = lua_tostring(L, -1);
   if(!url)
     return luaL_error(L, "request has no url");
@@ -933,16 +1087,16 @@ static int send_attempt(lua_State *L, struct call *c)
     }
   }
   lua_pop(L, 1);
-  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING)
+  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
-  o.method = c->method;
+  o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
   o.timeout = timeout;
   o.connect_timeout = c->pol.connect_timeout;
   o.max_body = c->max_body;
   o.insecure = c->insecure;
-  o.fresh_connect = !policy_method_idempotent(c->method);
+  o.fresh_connect = !policy_method_idempotent(o.method);
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
 
@@ -952,6 +1106,10 @@ static int send_attempt(lua_State *L, struct call *c)
   if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
+      if(c->hops && skip_on_hop(L, c)) {
+        lua_pop(L, 1);
+        continue;
+      }
       lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
       if(transfer_add_header(tr, lua_tostring(L, -1))) {
         call_close(c);
@@ -967,6 +1125,7 @@ static int send_attempt(lua_State *L, struct call *c)
   if(rc) {
     lua_pushfstring(L, "cannot start %s %s: %s", c->method, url,
                     tr->errbuf[0] ? tr->errbuf : curl_easy_strerror(rc));
+    redact_at(L, -1, S_REQ);
     call_close(c);
     return lua_error(L);
   }
@@ -1005,6 +1164,7 @@ static int attempt(lua_State *L, struct call *c)
   lua_replace(L, S_REASON);
   c->retry_after[0] = '\0';
   memset(&c->out, 0, sizeof(c->out));
+  c->hops = c->hop_get = c->hop_cross = 0;
   c->attempt_started = loop_now();
   return c->wrapper ? call_function(L, c) : send_attempt(L, c);
 }
@@ -1186,14 +1346,19 @@ static void copy_retry_after(struct call *c, const struct transfer *tr)
   }
 }
 
-/* A transfer ended: turn it into an outcome. */
+/* A transfer ended: turn it into an outcome, or follow its redirect. */
 static int transfer_done(lua_State *L, struct call *c)
 {
   struct transfer *tr = c->tr;
   lua_settop(L, S_TOP);
+  if(tr->cls == POLICY_RESPONSE && tr->redirect_url &&
+     (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
+      tr->status == 307 || tr->status == 308))
+    return follow_redirect(L, c);
   c->out.cls = tr->cls;
   c->out.status = (int)tr->status;
-  c->out.sent = tr->sent;
+  /* after a redirect the request itself has certainly arrived */
+  c->out.sent = tr->sent || c->hops > 0;
   if(tr->cls == POLICY_RESPONSE) {
     lua_getfield(L, S_REQ, "url");
     push_response(L, c, lua_tostring(L, -1));
@@ -1203,6 +1368,7 @@ static int transfer_done(lua_State *L, struct call *c)
   }
   else {
     lua_pushstring(L, transfer_error_text(tr));
+    redact_at(L, -1, S_REQ);
     lua_replace(L, S_REASON);
   }
   call_close(c);
@@ -1254,6 +1420,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         lua_replace(L, S_REASON);
       }
     }
+    redact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
     return decide(L, c);
   case K_ON_RETRY:
     if(status != LUA_OK)
@@ -1293,7 +1460,7 @@ static struct call *call_new(lua_State *L, int wrapper)
   lua_getfield(L, S_POL, "_compiled");
   if(!luaL_testudata(L, -1, POLICY_MT))
     luaL_error(L, "bad policy (make one with retry.policy{...})");
-  c = lua_newuserdatauv(L, sizeof(*c), 0);
+  c = lua_newuserdatauv(L, sizeof(*c), 1);
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, CALL_MT);
   memcpy(&c->pol, lua_touserdata(L, -2), sizeof(c->pol));
@@ -1381,6 +1548,8 @@ void lhttp_register(lua_State *L)
     {"seed", lcore_seed},
     {"uuid", lcore_uuid},
     {"in_wrapper", lcore_in_wrapper},
+    {"redact", lcore_redact},
+    {"redact_names", lcore_redact_names},
     {NULL, NULL}
   };
   luaL_newmetatable(L, CALL_MT);

@@ -100,6 +100,8 @@ void transfer_release(struct transfer *t)
   buf_clear(&t->resp_headers);
   free(t->effective_url);
   t->effective_url = NULL;
+  free(t->redirect_url);
+  t->redirect_url = NULL;
   t->nheaders = 0;
   t->too_large = 0;
   t->done = 0;
@@ -200,10 +202,9 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_PRIVATE, t);
     SET(CURLOPT_ERRORBUFFER, t->errbuf);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_FOLLOWLOCATION, 1L);
-    SET(CURLOPT_MAXREDIRS, 10L);
+    /* redirects are followed by the engine, which decides the method,
+     * body and headers of each hop (lua_http.c) */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -229,11 +230,19 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_FORBID_REUSE, 1L);
   }
 
-  if(!strcmp(o->method, "HEAD"))
+  /* the method on the wire is the one asked for: a body alone would make
+   * libcurl send a POST */
+  if(!strcmp(o->method, "HEAD")) {
+    if(o->body) {
+      snprintf(t->errbuf, sizeof(t->errbuf), "a HEAD request has no body");
+      rc = CURLE_BAD_FUNCTION_ARGUMENT;
+      goto out;
+    }
     SET(CURLOPT_NOBODY, 1L);
+  }
   else if(!strcmp(o->method, "POST"))
     SET(CURLOPT_POST, 1L);
-  else if(strcmp(o->method, "GET"))
+  else if(strcmp(o->method, "GET") || o->body)
     SET(CURLOPT_CUSTOMREQUEST, o->method);
   if(o->body) {
     t->body.len = 0;
@@ -331,6 +340,11 @@ void transfer_finish(struct transfer *t, CURLcode code, double now)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
     t->cls = POLICY_RESPONSE;
     t->sent = 1;
+    if(t->status >= 300 && t->status < 400) {
+      url = NULL;
+      curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &url);
+      t->redirect_url = url ? strdup(url) : NULL;
+    }
     return;
   }
   t->status = 0;

@@ -58,6 +58,8 @@ struct transfer {
   enum policy_class cls;       /* POLICY_RESPONSE or the failure */
   int sent;                    /* the request may have reached the server */
   char *effective_url;         /* owned copy */
+  char *redirect_url;          /* a 3xx's Location, resolved against the
+                                  request's URL; owned, NULL if none */
   char errbuf[CURL_ERROR_SIZE];
   void *owner;                 /* the task waiting on it */
   int configured;              /* the shared settings are on the handle */

@@ -1,0 +1,443 @@
+/*
+ * redact.c - hiding secrets in what retryrun prints (see redact.h).
+ *
+ * Names are matched whole after normalising (lower case, '-' as '_'), so
+ * the list below says exactly what is hidden; scripts add names through
+ * http.redact(). Text is rewritten in two passes: the request's known
+ * secret values first, then every URL found in what is left.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redact.h"
+
+#define NAME_MAX_LEN 64
+
+/* Normalised: lower case, '_' for '-'. Documented in docs/reference.md. */
+static const char *const builtin[] = {
+  "password", "passwd", "pwd", "pass", "passphrase", "secret",
+  "client_secret", "secret_key", "token", "access_token", "refresh_token",
+  "id_token", "auth_token", "api_token", "session_token", "security_token",
+  "amz_security_token", "key", "api_key", "apikey", "access_key",
+  "private_key", "signing_key", "goog_api_key", "sig", "signature", "auth",
+  "authorization", "proxy_authorization", "cookie", "set_cookie", "session",
+  "session_id", "sessionid", "sid", "jwt", "code", "credential",
+  "credentials", "otp", "csrf_token", "xsrf_token", "csrftoken", "bearer",
+  NULL
+};
+
+static char **added;
+static size_t nadded, capadded;
+
+/* Writes the normalised name into out (NAME_MAX_LEN + 1 bytes); returns
+ * its length, or 0 when it is empty or too long to be one of ours. Percent
+ * escapes in a parameter's name are read as the bytes they stand for. */
+static size_t normalise(const char *s, size_t n, char *out)
+{
+  size_t i, o = 0;
+  for(i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if(c == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+       isxdigit((unsigned char)s[i + 2])) {
+      char hex[3] = {s[i + 1], s[i + 2], 0};
+      c = (unsigned char)strtol(hex, NULL, 16);
+      i += 2;
+    }
+    if(o == NAME_MAX_LEN)
+      return 0;
+    out[o++] = c == '-' ? '_' : (char)tolower(c);
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static int listed(const char *norm)
+{
+  size_t i;
+  for(i = 0; builtin[i]; i++)
+    if(!strcmp(norm, builtin[i]))
+      return 1;
+  for(i = 0; i < nadded; i++)
+    if(!strcmp(norm, added[i]))
+      return 1;
+  return 0;
+}
+
+int redact_secret_param(const char *name, size_t len)
+{
+  char norm[NAME_MAX_LEN + 1];
+  return normalise(name, len, norm) && listed(norm);
+}
+
+int redact_secret_header(const char *name, size_t len)
+{
+  char norm[NAME_MAX_LEN + 1];
+  if(!normalise(name, len, norm))
+    return 0;
+  return listed(norm) ||
+         (norm[0] == 'x' && norm[1] == '_' && listed(norm + 2));
+}
+
+int redact_add_name(const char *name, size_t len)
+{
+  char norm[NAME_MAX_LEN + 1];
+  char *copy;
+  if(!normalise(name, len, norm))
+    return -1;
+  if(listed(norm))
+    return 0;
+  if(nadded == capadded) {
+    size_t cap = capadded ? capadded * 2 : 8;
+    char **a = realloc(added, cap * sizeof(*a));
+    if(!a)
+      return -1;
+    added = a;
+    capadded = cap;
+  }
+  copy = strdup(norm);
+  if(!copy)
+    return -1;
+  added[nadded++] = copy;
+  return 0;
+}
+
+void redact_free_names(void)
+{
+  while(nadded)
+    free(added[--nadded]);
+  free(added);
+  added = NULL;
+  capadded = 0;
+}
+
+static void add_value(struct redact_values *vals, const char *p, size_t n)
+{
+  size_t i;
+  if(n < REDACT_MIN_VALUE || vals->count == REDACT_MAX_VALUES)
+    return;
+  for(i = 0; i < vals->count; i++)
+    if(vals->v[i].n == n && !memcmp(vals->v[i].p, p, n))
+      return;
+  vals->v[vals->count].p = p;
+  vals->v[vals->count].n = n;
+  vals->count++;
+}
+
+/* Calls on_pair for each name=value in p[0..n) split at sep (and at '#'
+ * when stop_hash). Returns where it stopped. */
+static const char *each_pair(const char *p, const char *end, char sep,
+                             int stop_hash, struct redact_values *vals)
+{
+  while(p < end && !(stop_hash && *p == '#')) {
+    const char *e = p, *eq;
+    while(e < end && *e != sep && !(stop_hash && *e == '#'))
+      e++;
+    eq = memchr(p, '=', (size_t)(e - p));
+    if(eq && redact_secret_param(p, (size_t)(eq - p)))
+      add_value(vals, eq + 1, (size_t)(e - eq - 1));
+    p = e;
+    if(p < end && *p == sep)
+      p++;
+  }
+  return p;
+}
+
+void redact_collect_url(struct redact_values *vals, const char *url,
+                        size_t len)
+{
+  const char *end = url + len, *p = url, *q, *at = NULL;
+  const char *scheme = NULL;
+  for(q = url; q + 2 < end; q++)
+    if(q[0] == ':' && q[1] == '/' && q[2] == '/') {
+      scheme = q;
+      break;
+    }
+  if(scheme) {
+    const char *host = scheme + 3, *h;
+    for(h = host; h < end && !strchr("/?#", *h); h++)
+      if(*h == '@')
+        at = h;
+    if(at) {
+      const char *colon = memchr(host, ':', (size_t)(at - host));
+      add_value(vals, host, (size_t)(at - host));
+      if(colon)
+        add_value(vals, colon + 1, (size_t)(at - colon - 1));
+    }
+    p = h;
+  }
+  while(p < end && *p != '?' && *p != '#')
+    p++;
+  if(p < end && *p == '?')
+    p = each_pair(p + 1, end, '&', 1, vals);
+  if(p < end && *p == '#')
+    each_pair(p + 1, end, '&', 0, vals);
+}
+
+void redact_collect_header(struct redact_values *vals, const char *name,
+                           size_t nlen, const char *value, size_t vlen)
+{
+  const char *sp;
+  if(!redact_secret_header(name, nlen))
+    return;
+  while(vlen && (*value == ' ' || *value == '\t')) {
+    value++;
+    vlen--;
+  }
+  add_value(vals, value, vlen);
+  /* "Bearer abc", "Basic dXNlcjpwdw==": the credential alone too */
+  sp = memchr(value, ' ', vlen);
+  if(sp) {
+    const char *cred = sp + 1, *end = value + vlen;
+    while(cred < end && *cred == ' ')
+      cred++;
+    add_value(vals, cred, (size_t)(end - cred));
+  }
+  /* "a=1; sid=xyz": each secret cookie's value */
+  if(memchr(value, '=', vlen)) {
+    const char *p = value, *end = value + vlen;
+    while(p < end) {
+      while(p < end && (*p == ' ' || *p == ';'))
+        p++;
+      {
+        const char *e = p, *eq;
+        while(e < end && *e != ';')
+          e++;
+        eq = memchr(p, '=', (size_t)(e - p));
+        if(eq)
+          add_value(vals, eq + 1, (size_t)(e - eq - 1));
+        p = e;
+      }
+    }
+  }
+}
+
+/* Reads the JSON string starting at the quote p; returns the byte after
+ * its closing quote (or end), its contents in *s, *n. */
+static const char *json_string(const char *p, const char *end,
+                               const char **s, size_t *n)
+{
+  const char *q = p + 1;
+  while(q < end && *q != '"') {
+    if(*q == '\\' && q + 1 < end)
+      q++;
+    q++;
+  }
+  *s = p + 1;
+  *n = (size_t)(q - p - 1);
+  return q < end ? q + 1 : end;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+  while(p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    p++;
+  return p;
+}
+
+void redact_collect_body(struct redact_values *vals, const char *body,
+                         size_t len)
+{
+  const char *end = body + len, *p = skip_space(body, end);
+  if(p == end)
+    return;
+  if(*p != '{' && *p != '[') {
+    each_pair(p, end, '&', 0, vals);     /* a form, or nothing */
+    return;
+  }
+  /* JSON: every "name": value whose name is secret, at any depth */
+  while(p < end) {
+    const char *k, *v;
+    size_t kn, vn;
+    if(*p != '"') {
+      p++;
+      continue;
+    }
+    p = json_string(p, end, &k, &kn);
+    p = skip_space(p, end);
+    if(p == end || *p != ':' || !redact_secret_param(k, kn))
+      continue;
+    p = skip_space(p + 1, end);
+    if(p < end && *p == '"') {
+      p = json_string(p, end, &v, &vn);
+      add_value(vals, v, vn);
+    }
+    else {
+      v = p;
+      while(p < end && !strchr(",}] \t\r\n", *p))
+        p++;
+      add_value(vals, v, (size_t)(p - v));
+    }
+  }
+}
+
+/* A growing output buffer; oom is sticky. */
+struct out {
+  char *d;
+  size_t len, cap;
+  int oom;
+};
+
+static void put(struct out *o, const char *p, size_t n)
+{
+  if(o->oom)
+    return;
+  if(o->len + n + 1 > o->cap) {
+    size_t cap = o->cap ? o->cap : 64;
+    char *d;
+    while(cap < o->len + n + 1)
+      cap *= 2;
+    d = realloc(o->d, cap);
+    if(!d) {
+      o->oom = 1;
+      return;
+    }
+    o->d = d;
+    o->cap = cap;
+  }
+  memcpy(o->d + o->len, p, n);
+  o->len += n;
+  o->d[o->len] = '\0';
+}
+
+static void put_redacted(struct out *o)
+{
+  put(o, REDACTED, sizeof(REDACTED) - 1);
+}
+
+/* Writes name=value pairs of p..end split at sep, secret values hidden;
+ * stops at '#' when stop_hash. Returns where it stopped. */
+static const char *put_pairs(struct out *o, const char *p, const char *end,
+                             int stop_hash)
+{
+  while(p < end && !(stop_hash && *p == '#')) {
+    const char *e = p, *eq;
+    while(e < end && *e != '&' && !(stop_hash && *e == '#'))
+      e++;
+    eq = memchr(p, '=', (size_t)(e - p));
+    if(eq && redact_secret_param(p, (size_t)(eq - p))) {
+      put(o, p, (size_t)(eq - p + 1));
+      put_redacted(o);
+    }
+    else
+      put(o, p, (size_t)(e - p));
+    p = e;
+    if(p < end) {
+      if(*p == '&') {
+        put(o, "&", 1);
+        p++;
+      }
+    }
+  }
+  return p;
+}
+
+/* Writes the URL url..end (its scheme starts at url) with its secrets
+ * hidden. */
+static void put_url(struct out *o, const char *url, const char *end,
+                    const char *scheme_end)
+{
+  const char *host = scheme_end + 3, *h, *at = NULL, *p;
+  put(o, url, (size_t)(host - url));
+  for(h = host; h < end && !strchr("/?#", *h); h++)
+    if(*h == '@')
+      at = h;
+  if(at) {
+    put_redacted(o);
+    put(o, "@", 1);
+    host = at + 1;
+  }
+  for(p = host; p < end && *p != '?' && *p != '#'; p++)
+    ;
+  put(o, host, (size_t)(p - host));
+  if(p < end && *p == '?') {
+    put(o, "?", 1);
+    p = put_pairs(o, p + 1, end, 1);
+  }
+  if(p < end && *p == '#') {
+    put(o, "#", 1);
+    put_pairs(o, p + 1, end, 0);
+  }
+}
+
+static int url_char(unsigned char c)
+{
+  return c > ' ' && c != 0x7f && !strchr("\"'<>`", c);
+}
+
+static int scheme_char(unsigned char c)
+{
+  return isalnum(c) || c == '+' || c == '-' || c == '.';
+}
+
+/* Pass 2: every "scheme://..." in text, redacted. */
+static void put_urls(struct out *o, const char *text, size_t len)
+{
+  const char *end = text + len, *p = text, *copied = text;
+  while(p + 2 < end) {
+    const char *s, *e;
+    if(!(p[0] == ':' && p[1] == '/' && p[2] == '/')) {
+      p++;
+      continue;
+    }
+    for(s = p; s > copied && scheme_char((unsigned char)s[-1]); s--)
+      ;
+    for(e = p + 3; e < end && url_char((unsigned char)*e); e++)
+      ;
+    /* sentence punctuation after a URL, and the ')' closing a '(' before
+     * it, are not part of it */
+    while(e > p + 3 && strchr(".,;:", e[-1]))
+      e--;
+    if(e > p + 3 && e[-1] == ')' && !memchr(s, '(', (size_t)(e - s)))
+      e--;
+    put(o, copied, (size_t)(s - copied));
+    put_url(o, s, e, p);
+    copied = p = e;
+  }
+  put(o, copied, (size_t)(end - copied));
+}
+
+char *redact_text(const char *text, size_t len,
+                  const struct redact_values *vals, size_t *outlen)
+{
+  struct out pass1 = {NULL, 0, 0, 0}, pass2 = {NULL, 0, 0, 0};
+  const char *src = text;
+  size_t srclen = len;
+
+  if(vals && vals->count) {
+    size_t i = 0, from = 0;
+    while(i < len) {
+      size_t j, best = 0;
+      for(j = 0; j < vals->count; j++)
+        if(vals->v[j].n > best && vals->v[j].n <= len - i &&
+           !memcmp(text + i, vals->v[j].p, vals->v[j].n))
+          best = vals->v[j].n;
+      if(best) {
+        put(&pass1, text + from, i - from);
+        put_redacted(&pass1);
+        i += best;
+        from = i;
+      }
+      else
+        i++;
+    }
+    put(&pass1, text + from, len - from);
+    if(pass1.oom) {
+      free(pass1.d);
+      return NULL;
+    }
+    src = pass1.d ? pass1.d : "";
+    srclen = pass1.len;
+  }
+  put_urls(&pass2, src, srclen);
+  if(!pass2.d)
+    put(&pass2, "", 0);
+  free(pass1.d);
+  if(pass2.oom) {
+    free(pass2.d);
+    return NULL;
+  }
+  if(outlen)
+    *outlen = pass2.len;
+  return pass2.d;
+}

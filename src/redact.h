@@ -1,0 +1,68 @@
+/*
+ * redact.h - what retryrun never prints: passwords in URLs, the values of
+ * secret query parameters and headers, and any of those values wherever
+ * they turn up in a message.
+ *
+ * A name is secret when, lower-cased with '-' read as '_' (and, for a
+ * header, a leading "x_" dropped), it is one of a fixed list (password,
+ * token, api_key, authorization, cookie, ...: see redact.c) or one a script
+ * added with redact_add_name(). Whole names only: "author" and "design" are
+ * not secrets, "pwd" and "jwt" are.
+ *
+ * Every message, error, tostring() and log line that may hold a URL or a
+ * request's data goes through redact_text(). Pure C: no Lua, no libcurl;
+ * the only state is the list of names scripts added.
+ */
+#ifndef RETRYRUN_REDACT_H
+#define RETRYRUN_REDACT_H
+
+#include <stddef.h>
+
+#define REDACTED "REDACTED"
+
+/* At most this many secret values are kept for one request; more are
+ * still hidden by name in URLs, just not searched for in free text. */
+#define REDACT_MAX_VALUES 32
+/* Values shorter than this are not searched for in free text ("1" would
+ * hide every digit); they are still hidden by name. */
+#define REDACT_MIN_VALUE 3
+
+/* 1 when a query parameter (or form or JSON field) of this name carries a
+ * secret. */
+int redact_secret_param(const char *name, size_t len);
+/* 1 when a header of this name carries a secret. */
+int redact_secret_header(const char *name, size_t len);
+
+/* Adds a name to the secret list for the rest of the run. Returns 0, or -1
+ * when the name is empty, longer than 64 bytes, or memory ran out. */
+int redact_add_name(const char *name, size_t len);
+
+/* The secret values of one request, for finding them in free text. The
+ * pointers borrow the caller's strings, which must outlive the struct. */
+struct redact_values {
+  struct { const char *p; size_t n; } v[REDACT_MAX_VALUES];
+  size_t count;
+};
+
+/* Each adds to vals what it finds: the password of a URL's user:password@
+ * and its secret query and fragment parameters; a secret header's value
+ * (and the credential after "Bearer " or "Basic "); the secret fields of a
+ * form or JSON body ("password=..." or "password": "..."). */
+void redact_collect_url(struct redact_values *vals, const char *url,
+                        size_t len);
+void redact_collect_header(struct redact_values *vals, const char *name,
+                           size_t nlen, const char *value, size_t vlen);
+void redact_collect_body(struct redact_values *vals, const char *body,
+                         size_t len);
+
+/* Returns a malloc'd, NUL-terminated copy of text with every URL in it
+ * redacted (user:password@ and secret parameters' values become REDACTED)
+ * and every value of vals (which may be NULL) replaced by REDACTED; its
+ * length goes in *outlen if not NULL. NULL when memory ran out. */
+char *redact_text(const char *text, size_t len,
+                  const struct redact_values *vals, size_t *outlen);
+
+/* Frees the names scripts added (at exit). */
+void redact_free_names(void);
+
+#endif
