@@ -68,8 +68,8 @@ struct server {
 
 /* One HTTP request, from its headers to its completion callback. */
 struct request {
-  bool counted;          /* not /_stats, /_echo or /_redirect: counted,
-                            and its faults drawn */
+  bool counted;          /* not /_stats or /_redirect: counted, and its
+                            faults drawn */
   struct fault_draw draw;
   uint64_t outage_left;  /* ms of --outage left when the headers came */
   struct buf body;       /* body.err BUF_TOO_BIG: over --max-body */
@@ -383,44 +383,6 @@ static void route_list(struct server *srv, struct MHD_Connection *conn,
     rp->fault = FAULT_MISSING_FIELD;
 }
 
-static void route(struct server *srv, struct MHD_Connection *conn,
-                  struct request *req, struct reply *rp, const char *url,
-                  const char *method)
-{
-  bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-  bool post = !strcmp(method, "POST");
-  bool del = !strcmp(method, "DELETE");
-
-  if(!strcmp(url, "/items")) {
-    if(get)
-      route_list(srv, conn, req, rp);
-    else if(post)
-      route_create(srv, conn, req, rp);
-    else {
-      reply_error(rp, 405, "method %s not allowed on /items", method);
-      rp->allow = "GET, HEAD, POST";
-    }
-  }
-  else if(!strncmp(url, "/items/", 7) && url[7] && !strchr(url + 7, '/')) {
-    if(get || del)
-      route_item(srv, conn, req, rp, get, url + 7);
-    else {
-      reply_error(rp, 405, "method %s not allowed on /items/<id>", method);
-      rp->allow = "GET, HEAD, DELETE";
-    }
-  }
-  else if(!strcmp(url, "/token")) {
-    if(post)
-      route_token(srv, conn, req, rp);
-    else {
-      reply_error(rp, 405, "method %s not allowed on /token", method);
-      rp->allow = "POST";
-    }
-  }
-  else
-    reply_error(rp, 404, "no such path");
-}
-
 /* Appends one "name": "value" member to the object in b, with a comma
  * after the first. For MHD_get_connection_values. */
 struct echo_members {
@@ -483,6 +445,46 @@ static void route_redirect(struct MHD_Connection *conn, struct reply *rp)
     status = 302;
   reply_error(rp, status, "redirected");
   rp->location = to;
+}
+
+static void route(struct server *srv, struct MHD_Connection *conn,
+                  struct request *req, struct reply *rp, const char *url,
+                  const char *method)
+{
+  bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+  bool post = !strcmp(method, "POST");
+  bool del = !strcmp(method, "DELETE");
+
+  if(!strcmp(url, "/_echo"))
+    route_echo(conn, req, rp, method);
+  else if(!strcmp(url, "/items")) {
+    if(get)
+      route_list(srv, conn, req, rp);
+    else if(post)
+      route_create(srv, conn, req, rp);
+    else {
+      reply_error(rp, 405, "method %s not allowed on /items", method);
+      rp->allow = "GET, HEAD, POST";
+    }
+  }
+  else if(!strncmp(url, "/items/", 7) && url[7] && !strchr(url + 7, '/')) {
+    if(get || del)
+      route_item(srv, conn, req, rp, get, url + 7);
+    else {
+      reply_error(rp, 405, "method %s not allowed on /items/<id>", method);
+      rp->allow = "GET, HEAD, DELETE";
+    }
+  }
+  else if(!strcmp(url, "/token")) {
+    if(post)
+      route_token(srv, conn, req, rp);
+    else {
+      reply_error(rp, 405, "method %s not allowed on /token", method);
+      rp->allow = "POST";
+    }
+  }
+  else
+    reply_error(rp, 404, "no such path");
 }
 
 static void route_stats(struct server *srv, struct reply *rp,
@@ -627,9 +629,7 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
   reply_init(&rp);
 
   if(!req->counted) {
-    if(!strcmp(url, "/_echo"))
-      route_echo(conn, req, &rp, method);
-    else if(!strcmp(url, "/_redirect"))
+    if(!strcmp(url, "/_redirect"))
       route_redirect(conn, &rp);
     else
       route_stats(srv, &rp, method);
@@ -747,8 +747,7 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn,
       return MHD_NO;
     buf_init(&req->body, srv->cfg->max_body);
     *con_cls = req;
-    if(strcmp(url, "/_stats") && strcmp(url, "/_echo") &&
-       strcmp(url, "/_redirect")) {
+    if(strcmp(url, "/_stats") && strcmp(url, "/_redirect")) {
       const struct todo_config *cfg = srv->cfg;
       req->counted = true;
       store_begin_request(srv->store, &req->draw);
