@@ -206,12 +206,19 @@ static void redact_at(lua_State *L, int idx, int req)
   lua_replace(L, idx);
 }
 
-/* core.redact(text) -> text with every URL in it redacted. */
+/* core.redact(text [, req]) -> text with every URL in it redacted, and
+ * the secret values of the request table req ({url=, headers=, body=})
+ * hidden. */
 static int lcore_redact(lua_State *L)
 {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  push_redacted(L, s, n, NULL);
+  struct redact_values v;
+  if(!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    collect_secrets(L, 2, &v);
+  }
+  push_redacted(L, s, n, lua_isnoneornil(L, 2) ? NULL : &v);
   return 1;
 }
 
@@ -1355,6 +1362,16 @@ static int transfer_done(lua_State *L, struct call *c)
      (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
       tr->status == 307 || tr->status == 308))
     return follow_redirect(L, c);
+  if(tr->code == CURLE_UNSUPPORTED_PROTOCOL ||
+     tr->code == CURLE_URL_MALFORMAT) {
+    /* no attempt can work: the script's mistake, not the network's */
+    push_what(L, c);
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, -1),
+                    tr->code == CURLE_URL_MALFORMAT ? "malformed URL" :
+                    "retryrun speaks only http and https");
+    call_close(c);
+    return lua_error(L);
+  }
   c->out.cls = tr->cls;
   c->out.status = (int)tr->status;
   /* after a redirect the request itself has certainly arrived */

@@ -18,6 +18,7 @@ local type, pairs, error, tostring = type, pairs, error, tostring
 local setmetatable, getmetatable = setmetatable, getmetatable
 local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
                                        core.uuid
+local redact = core.redact
 
 local http = {}
 
@@ -80,7 +81,7 @@ local ExpectError = {__name = "retryrun.ExpectError"}
 ExpectError.__index = ExpectError
 function ExpectError:__tostring() return self.message end
 
-local function check_expect(resp, expect)
+local function check_expect(resp, expect, req)
   local want = type(expect) == "table" and expect or {expect}
   for _, s in ipairs(want) do
     if resp.status == s then
@@ -90,9 +91,9 @@ local function check_expect(resp, expect)
   local wanted = {}
   for i, s in ipairs(want) do wanted[i] = tostring(s) end
   error(setmetatable({
-    message = ("%s %s: expected status %s, got %d %s"):format(resp.method,
-      resp.url, table.concat(wanted, " or "), resp.status,
-      resp.body:sub(1, 200):gsub("%s+", " ")),
+    message = redact(("%s %s: expected status %s, got %d %s"):format(
+      resp.method, resp.url, table.concat(wanted, " or "), resp.status,
+      resp.body:sub(1, 200):gsub("%s+", " ")), req),
     response = resp, status = resp.status, expected = want,
   }, ExpectError), 3)
 end
@@ -188,7 +189,7 @@ local function call(method, url, opts, policy)
   end
   local resp, err = request_core(req, policy)
   if resp and opts.expect ~= nil then
-    return check_expect(resp, opts.expect)
+    return check_expect(resp, opts.expect, req)
   end
   return resp, err
 end
@@ -246,6 +247,18 @@ http._call = call
 
 http.Response = core.Response
 http.ExpectError = ExpectError
+
+--- Hides secrets in a text before it is printed, as retryrun does in its
+-- own messages: in every URL, user:password@ and the values of secret
+-- query parameters become REDACTED.
+-- @tparam string text
+-- @treturn string
+http.redact = function(text) return redact(text) end
+
+--- Adds names to the list of query parameters, form and JSON fields and
+-- headers whose values retryrun never prints (matched whole, case and
+-- '-'/'_' aside), e.g. `http.redact_names("tenant", "X-Signature")`.
+http.redact_names = core.redact_names
 
 --- True when err was raised by `expect=`.
 function http.is_expect_error(err)

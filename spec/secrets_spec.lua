@@ -1,0 +1,116 @@
+-- Nothing retryrun prints holds a secret: a password, a token and an API
+-- key planted in a URL, a header and a body are searched for in all a run
+-- prints (both streams) on every error path.
+local todo = require "spec.support.todo"
+
+local BIN = (os.getenv("RETRYRUN_BUILD") or "build") .. "/retryrun"
+local PASSWORD, TOKEN, APIKEY = "pw-Planted-1", "tok-Planted-2",
+                                "key-Planted-3"
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- Runs a script (its text gets U, the secret-laden URL of base, and H,
+-- the secret headers) and returns its exit code and all it printed.
+local function run(base, body)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(([[
+local http = require "retryrun.http"
+local retry = require "retryrun.retry"
+local run = require "retryrun.run"
+local BASE = arg[1]
+local function U(path)
+  return (BASE:gsub("^http://", "http://alice:%s@")) .. path
+         .. "?access_token=%s&pwd=%s&page=2"
+end
+local H = {Authorization = "Bearer %s", ["X-Api-Key"] = "%s",
+           Cookie = "sid=%s"}
+local J = {user = "alice", password = "%s", nested = {api_key = "%s"}}
+local FAST = {initial = 0.001, max = 0.002}
+]]):format(PASSWORD, TOKEN, PASSWORD, TOKEN, APIKEY, TOKEN, PASSWORD,
+           APIKEY) .. body)
+  f:close()
+  local p = assert(io.popen(BIN .. " " .. q(path) .. " " .. q(base)
+                            .. " 2>&1; echo \"rc=$?\""))
+  local out = p:read("a")
+  p:close()
+  os.remove(path)
+  return tonumber(out:match("rc=(%d+)\n$")), out
+end
+
+local function assert_clean(out)
+  for _, secret in ipairs{PASSWORD, TOKEN, APIKEY} do
+    assert.is_nil(out:find(secret, 1, true),
+                  "'" .. secret .. "' printed in:\n" .. out)
+  end
+end
+
+local CASES = {
+  {"a give-up after 500s", "--fail-rate", "1", code = 3, [[
+    http.post(U("/_echo"), {headers = H, json = J,
+              retry = {attempts = 2, unsafe = true, backoff = FAST}})]]},
+  {"a refused connection", code = 3, [[
+    http.get(U("/x"):gsub(":%d+/", ":1/"), {headers = H,
+             retry = {attempts = 2, backoff = FAST}})]]},
+  {"an expect= error echoing the request", code = 1, [[
+    http.put(U("/_echo"), {headers = H, json = J, expect = 201})]]},
+  {"resp:json() on a body that is not JSON", code = 1, [[
+    http.head(U("/_echo"), {headers = H}):json()]]},
+  {"tostring of a response, printed", code = 0, [[
+    print(http.get(U("/_echo"), {headers = H}))]]},
+  {"a predicate that raises with the URL", code = 3, [[
+    http.get(U("/_echo"), {headers = H, retry = {attempts = 2,
+      backoff = FAST, valid = function(r) error("bad " .. r.url) end}})]]},
+  {"a predicate whose reason holds the token", code = 3, [[
+    http.get(U("/_echo"), {headers = H, retry = {attempts = 2,
+      backoff = FAST, valid = function(r)
+        return false, "saw " .. r:json().headers.Authorization
+      end}})]]},
+  {"hooks that print what they are given", code = 3, [[
+    http.get(U("/_echo"), {headers = H, retry = {attempts = 2,
+      backoff = FAST, valid = function() return false end,
+      on_retry = function(e) print(e.call, e.reason) end,
+      on_giveup = function(e) print(e.message, e.request.url) end}})]]},
+  {"a before_attempt hook that raises", code = 1, [[
+    http.get(U("/_echo"), {headers = H, retry = {before_attempt =
+      function(req) error("cannot use " .. req.url) end}})]]},
+  {"an unsupported scheme", code = 1, [[
+    http.get(U("/x"):gsub("^http", "ftp"), {headers = H})]]},
+  {"a URL too long to start", code = 1, [[
+    http.get(U("/" .. ("a"):rep(8 * 1024 * 1024)), {headers = H})]]},
+  {"a timeout", "--slow-rate", "1", "--slow-ms", "2000", code = 3, [[
+    http.get(U("/_echo"), {headers = H, timeout = 0.1,
+             retry = {attempts = 1}})]]},
+  {"the script's own error with a URL", code = 1, [[
+    error("failed on " .. U("/items"))]]},
+  {"an error in another task", code = 1, [[
+    run.spawn(function() error(U("/z")) end)]]},
+}
+
+describe("secrets", function()
+  for _, case in ipairs(CASES) do
+    it("are printed nowhere on " .. case[1], function()
+      local args = {}
+      for i = 2, #case - 1 do args[#args + 1] = case[i] end
+      local srv <close> = todo.start(args)
+      local code, out = run(srv.url, case[#case])
+      assert_clean(out)
+      assert.equal(case.code, code, out)
+    end)
+  end
+
+  it("are hidden by name, while other parameters show", function()
+    local srv <close> = todo.start{}
+    local _, out = run(srv.url, [[error(U("/items"))]])
+    assert.matches("http://REDACTED@127%.0%.0%.1:%d+/items%?access_token="
+                   .. "REDACTED&pwd=REDACTED&page=2", out)
+  end)
+
+  it("include names a script adds", function()
+    local srv <close> = todo.start{}
+    local _, out = run(srv.url, [[
+      http.redact_names("tenant")
+      error(http.redact(BASE .. "/x?tenant=acme&author=me"))]])
+    assert.matches("/x%?tenant=REDACTED&author=me", out)
+  end)
+end)
