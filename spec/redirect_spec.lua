@@ -122,10 +122,12 @@ describe("redirects", function()
     local seen = http.get(redirect(srv, 302, other), {headers =
       {Authorization = CREDENTIALS.Authorization, Cookie = CREDENTIALS.Cookie,
        ["Proxy-Authorization"] = CREDENTIALS["Proxy-Authorization"],
-       ["X-Api-Key"] = CREDENTIALS["X-Api-Key"], ["X-Trace"] = "t1"}}):json()
+       ["X-Api-Key"] = CREDENTIALS["X-Api-Key"], ["X-Trace"] = "t1",
+       Host = "127.0.0.1"}}):json()
     for k in pairs(CREDENTIALS) do
       assert.is_nil(seen.headers[k], k)
     end
+    assert.matches("^localhost:", seen.headers.Host)
     assert.equal("t1", seen.headers["X-Trace"])
   end)
 

@@ -959,12 +959,13 @@ static int url_origin(const char *url, char *o, size_t n)
 
 /* For the header at the top of the stack (name below it): 1 when a
  * redirect hop must not send it: credentials once the hop left the
- * request's origin, the body's headers once it became a GET. */
+ * request's origin (and a Host set by the script), the body's headers
+ * once it became a GET. */
 static int skip_on_hop(lua_State *L, struct call *c)
 {
   size_t n;
   const char *k = lua_tolstring(L, -2, &n);
-  if(c->hop_cross && redact_secret_header(k, n))
+  if(c->hop_cross && (redact_secret_header(k, n) || !strcasecmp(k, "host")))
     return 1;
   return c->hop_get && (!strcasecmp(k, "content-type") ||
                         !strcasecmp(k, "content-length") ||
