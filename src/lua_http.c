@@ -37,6 +37,7 @@
 #define POLICY_MT "retryrun.CompiledPolicy"
 #define RESPONSE_MT "retryrun.Response"
 #define GIVEUP_MT "retryrun.GiveUp"
+#define BOX_MT "retryrun.Box"
 
 #define DEFAULT_MAX_BODY (64u * 1024 * 1024)
 #define MAX_REDIRECTS 10
@@ -137,15 +138,30 @@ static int field_is_function(lua_State *L, int t, const char *k)
 
 /* Pushes text with every URL in it redacted and the values in vals (may
  * be NULL) hidden (redact.h). Raises a memory error if it must. */
+static int lbox_gc(lua_State *L)
+{
+  char **box = lua_touserdata(L, 1);
+  free(*box);
+  *box = NULL;
+  return 0;
+}
+
 static void push_redacted(lua_State *L, const char *text, size_t len,
                           const struct redact_values *vals)
 {
   size_t n;
-  char *r = redact_text(text, len, vals, &n);
-  if(!r)
+  /* the copy lives in a box until pushed, so a memory error in between
+   * does not leak it */
+  char **box = lua_newuserdatauv(L, sizeof(*box), 0);
+  *box = NULL;
+  luaL_setmetatable(L, BOX_MT);
+  *box = redact_text(text, len, vals, &n);
+  if(!*box)
     luaL_error(L, "not enough memory");
-  lua_pushlstring(L, r, n);
-  free(r);
+  lua_pushlstring(L, *box, n);
+  free(*box);
+  *box = NULL;
+  lua_remove(L, -2);
 }
 
 static void push_redacted_url(lua_State *L, const char *url)
@@ -1570,6 +1586,10 @@ void lhttp_register(lua_State *L)
     {"redact_names", lcore_redact_names},
     {NULL, NULL}
   };
+  luaL_newmetatable(L, BOX_MT);
+  lua_pushcfunction(L, lbox_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   luaL_newmetatable(L, CALL_MT);
   lua_pushcfunction(L, lcall_gc);
   lua_setfield(L, -2, "__gc");
