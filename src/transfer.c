@@ -480,37 +480,43 @@ static void explain(struct transfer *t, int started)
   else if(t->too_large) {
     switch(t->over) {
     case TRANSFER_OVER_LENGTH:
-      snprintf(t->why, sizeof(t->why), "response body of %lld bytes "
-               "(Content-Length) over max_body (%zu bytes)",
-               t->content_length, t->max_body);
+      snprintf(t->why, sizeof(t->why), "Content-Length announces %lld "
+               "bytes, over max_body of %zu bytes", t->content_length,
+               t->max_body);
       break;
     case TRANSFER_OVER_HEADER_LINES:
-      snprintf(t->why, sizeof(t->why), "response headers over %d lines "
-               "(retryrun's limit)", TRANSFER_MAX_HEADERS);
+      snprintf(t->why, sizeof(t->why), "response headers over %d lines, "
+               "retryrun's limit", TRANSFER_MAX_HEADERS);
       break;
     case TRANSFER_OVER_HEADER_BYTES:
-      snprintf(t->why, sizeof(t->why), "response headers over %d KiB "
-               "(retryrun's limit)", TRANSFER_MAX_HEADERS_BYTES / 1024);
+      snprintf(t->why, sizeof(t->why), "response headers over %d KiB, "
+               "retryrun's limit", TRANSFER_MAX_HEADERS_BYTES / 1024);
       break;
     default:
-      snprintf(t->why, sizeof(t->why), "response body over max_body (%zu "
-               "bytes)", t->max_body);
+      snprintf(t->why, sizeof(t->why), "response body over max_body of "
+               "%zu bytes", t->max_body);
       break;
     }
   }
   else if(t->out_of_memory)
-    snprintf(t->why, sizeof(t->why), "out of memory storing the response "
-             "%s after %zu bytes", t->headers_done ? "body" : "headers",
-             t->headers_done ? t->resp_body.len : t->resp_headers.len);
+  {
+    int body = t->headers_done;
+    int n = snprintf(t->why, sizeof(t->why), "out of memory storing the "
+                     "response %s, grown to %zu bytes",
+                     body ? "body" : "headers",
+                     body ? t->resp_body.len : t->resp_headers.len);
+    if(body && t->max_body && n > 0 && (size_t)n < sizeof(t->why))
+      snprintf(t->why + n, sizeof(t->why) - (size_t)n, ", below max_body "
+               "of %zu bytes", t->max_body);
+  }
   else if(t->code == CURLE_OUT_OF_MEMORY && started && !t->headers_done)
-    snprintf(t->why, sizeof(t->why), "a response header line over %d KiB "
-             "(libcurl's limit for one header line)",
-             CURL_MAX_HTTP_HEADER / 1024);
+    snprintf(t->why, sizeof(t->why), "a response header line over %d KiB, "
+             "libcurl's limit for one line", CURL_MAX_HTTP_HEADER / 1024);
   else if(t->code == CURLE_COULDNT_CONNECT && out_of_descriptors(t->easy)) {
     struct rlimit rl;
     if(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
       snprintf(t->why, sizeof(t->why), "no file descriptor left for a "
-               "socket: the process has its limit of %llu open (ulimit -n)",
+               "socket: all %llu that ulimit -n allows are open",
                (unsigned long long)rl.rlim_cur);
     else
       snprintf(t->why, sizeof(t->why), "no file descriptor left for a "
@@ -552,6 +558,11 @@ void transfer_finish(struct transfer *t, CURLcode code, double now)
   }
   else if(t->out_of_memory) {
     t->cls = POLICY_OTHER;
+    t->sent = 1;
+  }
+  else if(code == CURLE_OUT_OF_MEMORY && started && !t->headers_done) {
+    /* libcurl's answer to a header line over CURL_MAX_HTTP_HEADER */
+    t->cls = POLICY_TOO_LARGE;
     t->sent = 1;
   }
   else
