@@ -98,6 +98,16 @@ describe("an answer lost on a reused keep-alive connection", function()
     assert.equal(before + 2, srv:stats().requests)
   end)
 
+  it("is told from a redirect, whose hop follows a response", function()
+    assert.equal("ok", http.get(srv.url .. "/ok").body)
+    local before = srv:stats().requests
+    local resp = http.get(srv.url .. "/redirect")
+    assert.equal(200, resp.status)
+    assert.equal("ok", resp.body)
+    assert.equal(1, resp.attempts)
+    assert.equal(before + 2, srv:stats().requests)
+  end)
+
   it("is not repeated for a POST without a key", function()
     -- a POST gets a connection of its own, so it meets no stale one; its
     -- lost answer is a reset that may have reached the server
@@ -261,7 +271,9 @@ end)
 
 describe("the open-file limit", function()
   local srv
-  setup(function() srv = todo.start{"--slow-rate", "1", "--slow-ms", "200"} end)
+  setup(function()
+    srv = todo.start{"--slow-rate", "1", "--slow-ms", "200"}
+  end)
   teardown(function() srv:stop() end)
 
   it("caps the transfers at once, so 100 calls under ulimit -n 100 all "

@@ -220,7 +220,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     t->nheaders = 0;
     return len;
   }
-  if(len <= 2) {       /* the blank line: this response's headers ended */
+  if((len == 2 && p[0] == '\r') || (len == 1 && p[0] == '\n')) {
+    /* the blank line: this response's headers ended */
     long s = t->last_status;
     t->headers_done = 1;
     if(t->max_body && t->content_length > (long long)t->max_body &&

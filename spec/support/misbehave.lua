@@ -59,7 +59,8 @@ function Server:stop()
 kill -TERM %d 2>/dev/null
 i=0
 while [ $i -lt %d ]; do
-  s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/%d/status 2>/dev/null)
+  s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/%d/status \
+      2>/dev/null)
   { [ -z "$s" ] || [ "$s" = Z ]; } && exit 0
   sleep 0.02; i=$((i+1))
 done

@@ -10,6 +10,7 @@ library only.
 
 Routes (any method unless named):
   /ok                   200 "ok"
+  /redirect             302 to /ok
   /headers?n=N&len=L    200 with N extra header lines, values L bytes long
   /long-header?kib=N    200 with one header line of N KiB
   /length?bytes=N       200 announcing Content-Length N, sending no body
@@ -82,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
             requests += 1
         if url.path == "/ok":
             return self.send(200, b"ok")
+        if url.path == "/redirect":
+            return self.send(302, b"", [("Location", "/ok")])
         if url.path == "/headers":
             n = number(query, "n", 10, MAX_N)
             value = "v" * number(query, "len", 1, MAX_KIB)
@@ -123,7 +126,8 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return None
-        if url.path.startswith("/lost/") and self.command in ("DELETE", "POST"):
+        if url.path.startswith("/lost/") and self.command in ("DELETE",
+                                                              "POST"):
             with lock:
                 first = url.path not in lost
                 lost.add(url.path)
