@@ -303,14 +303,13 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   CURLcode rc = CURLE_OK;
   long timeout_ms = (long)(o->timeout * 1000.0 + 0.5);
   long connect_ms = (long)(o->connect_timeout * 1000.0 + 0.5);
+  int head = !strcmp(o->method, "HEAD");
+  int fresh = o->fresh_connect;
 
   if(timeout_ms < 1)
     timeout_ms = 1;
   if(connect_ms < 1 || connect_ms > timeout_ms)
     connect_ms = timeout_ms;
-  int head = !strcmp(o->method, "HEAD");
-  int fresh = o->fresh_connect;
-
   attempt_clear(t);
   t->max_body = head ? 0 : o->max_body;
   t->started = now;
@@ -499,8 +498,7 @@ static void explain(struct transfer *t, int started)
       break;
     }
   }
-  else if(t->out_of_memory)
-  {
+  else if(t->out_of_memory) {
     int body = t->headers_done;
     int n = snprintf(t->why, sizeof(t->why), "out of memory storing the "
                      "response %s, grown to %zu bytes",
