@@ -7,12 +7,12 @@
  * response's status, headers and body, each under a cap. The event loop adds
  * it to the multi handle and calls transfer_finish() when libcurl is done.
  *
- * One transfer puts at most one request on the wire per response it gets
- * back: libcurl resends a request on its own when a reused keep-alive
- * connection closes before any answer, and that resend is refused (through
- * libcurl's pre-request callback), so the attempt ends as a `reset` that may
- * have reached the server and the retry engine decides, counts and reports
- * any repeat. A redirect hop, which follows a response, is not a resend.
+ * A transfer never sends the same request twice: libcurl resends a
+ * request on its own when a reused keep-alive connection closes before any
+ * answer, and that resend is refused (through libcurl's pre-request
+ * callback), so the attempt ends as a `reset` that may have reached the
+ * server and the retry engine decides, counts and reports any repeat. A
+ * redirect hop, which follows a response, is not a resend.
  *
  * No Lua here, and no decisions: whether to retry is policy.c's business.
  */
