@@ -13,7 +13,7 @@ LUADIR      = $(PREFIX)/share/retryrun/lua
 
 PKGS       := $(LUA_PC) libcurl libmicrohttpd
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
-              libmicrohttpd-dev pkg-config curl
+              libmicrohttpd-dev pkg-config curl python3
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
               valgrind
 
@@ -51,6 +51,7 @@ deps:
 	command -v busted >/dev/null 2>&1 || missing=1; \
 	command -v lua5.4 >/dev/null 2>&1 || missing=1; \
 	command -v curl >/dev/null 2>&1 || missing=1; \
+	command -v python3 >/dev/null 2>&1 || missing=1; \
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || \
 	  ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \

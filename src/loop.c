@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,13 @@ static struct loop loop_storage;
 static int sigpipe_fds[2] = {-1, -1};
 
 #define NOT_ARMED ((size_t)-1)
+
+/* File descriptors one transfer may hold at once: its socket, a second
+ * one while IPv4 and IPv6 race, and the resolver thread's socket pair. */
+#define LOOP_FDS_PER_TRANSFER 4
+/* Kept aside for all else (stdio, the self-pipe, libcurl's wake-up pair,
+ * the script's own files): a quarter of the limit, at most this many. */
+#define LOOP_FD_MARGIN 64
 
 static void wake_slot_waiters(struct loop *lp);
 
@@ -60,14 +68,43 @@ static CURLM *multi(struct loop *lp)
   return lp->multi;
 }
 
+/* The number of transfers, `want` or fewer, that the open-file limit
+ * leaves room for: raises the soft limit toward what `want` needs where the
+ * hard limit allows, then fits `want` under it. At least 1. */
+static long fit_to_fd_limit(long want)
+{
+  struct rlimit rl;
+  rlim_t need = (rlim_t)want * LOOP_FDS_PER_TRANSFER + LOOP_FD_MARGIN;
+  rlim_t margin;
+  long fit;
+
+  if(getrlimit(RLIMIT_NOFILE, &rl))
+    return want;
+  if(rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    struct rlimit up = rl;
+    up.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ?
+                  rl.rlim_max : need;
+    if(setrlimit(RLIMIT_NOFILE, &up) == 0)
+      rl.rlim_cur = up.rlim_cur;
+  }
+  if(rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+    return want;
+  margin = rl.rlim_cur / 4 < LOOP_FD_MARGIN ? rl.rlim_cur / 4 :
+           LOOP_FD_MARGIN;
+  fit = (long)((rl.rlim_cur - margin) / LOOP_FDS_PER_TRANSFER);
+  return fit < 1 ? 1 : fit;
+}
+
 void loop_init(lua_State *L)
 {
   struct loop *lp = &loop_storage;
   memset(lp, 0, sizeof(*lp));
   lp->L = L;
   /* A default that keeps 10,000 tasks from opening 10,000 sockets: calls
-   * beyond the cap wait in the slot queue. run.limits{} changes it. */
-  lp->max_total = 256;
+   * beyond the cap wait in the slot queue. run.limits{} changes it. Either
+   * way it fits the open-file limit, so running out of descriptors makes
+   * calls wait rather than fail. */
+  lp->max_total = fit_to_fd_limit(256);
   if(pipe(sigpipe_fds) == 0) {
     fcntl(sigpipe_fds[0], F_SETFL, O_NONBLOCK);
     fcntl(sigpipe_fds[1], F_SETFL, O_NONBLOCK);
@@ -100,7 +137,7 @@ void loop_limits(long total, long per_host)
 {
   struct loop *lp = the_loop;
   if(total > 0)
-    lp->max_total = total;
+    lp->max_total = fit_to_fd_limit(total);
   if(per_host > 0)
     lp->max_host = per_host;
   wake_slot_waiters(lp);

@@ -120,7 +120,10 @@ int loop_yield(lua_State *L, lua_KContext ctx, lua_KFunction k);
  * a light userdata (retryrun.core.SUSPEND). */
 extern char loop_suspend_marker;
 
-/* Connection limits: 0 leaves a limit unchanged. */
+/* Connection limits: 0 leaves a limit unchanged. The total is fitted to
+ * the open-file limit (RLIMIT_NOFILE): the soft limit is raised toward
+ * what the total needs, up to the hard limit, and a total the limit has
+ * no room for is lowered, to at least 1. */
 void loop_limits(long total, long per_host);
 
 /* Called by the loop when a task's coroutine returns (LUA_OK, nres

@@ -673,7 +673,7 @@ static void push_giveup_message(lua_State *L, struct call *c,
     break;
   case POLICY_NOT_RETRYABLE:
     if(c->out.cls == POLICY_TOO_LARGE)
-      luaL_addstring(&b, "; the response is over max_body");
+      luaL_addstring(&b, "; a response over a size limit is never retried");
     else if(c->out.cls != POLICY_RESPONSE && c->pol.attempts > 1) {
       luaL_addstring(&b, "; ");
       luaL_addstring(&b, policy_class_name(c->out.cls));

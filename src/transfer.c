@@ -4,14 +4,25 @@
  * Uses libcurl's easy interface only to describe a request; the event loop
  * (loop.c) drives it through the multi handle. Never includes lua.h.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "transfer.h"
 
 static struct transfer *free_list;
+
+/* 1 when this libcurl has no pre-request callback (older than 7.80): then
+ * no connection is reused, as nothing could stop a silent resend. */
+static int no_prereq;
+
+static void attempt_clear(struct transfer *t);
 
 static int buf_append(struct buf *b, const char *p, size_t n)
 {
@@ -103,13 +114,12 @@ void transfer_release(struct transfer *t)
   free(t->redirect_url);
   t->redirect_url = NULL;
   t->nheaders = 0;
-  t->too_large = 0;
+  attempt_clear(t);
   t->done = 0;
   t->status = 0;
   t->code = CURLE_OK;
   t->cls = POLICY_RESPONSE;
   t->sent = 0;
-  t->errbuf[0] = '\0';
   t->owner = NULL;
   if(t->dirty) {
     curl_easy_reset(t->easy);
@@ -145,37 +155,147 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
   struct transfer *t = ud;
   size_t len = size * n;
+  t->received += len;
   if(t->max_body && t->resp_body.len + len > t->max_body) {
     t->too_large = 1;
+    t->over = TRANSFER_OVER_BODY;
     return 0;          /* libcurl stops with CURLE_WRITE_ERROR */
   }
-  if(buf_append(&t->resp_body, p, len))
+  if(buf_append(&t->resp_body, p, len)) {
+    t->out_of_memory = 1;
     return 0;
+  }
   return len;
 }
 
+/* The status code of a status line ("HTTP/1.1 200 OK"), or 0. */
+static long status_of(const char *p, size_t len)
+{
+  const char *sp = memchr(p, ' ', len);
+  long code = 0;
+  size_t i;
+  if(!sp)
+    return 0;
+  for(i = (size_t)(sp - p) + 1; i < len && i < (size_t)(sp - p) + 4; i++) {
+    if(p[i] < '0' || p[i] > '9')
+      return 0;
+    code = code * 10 + (p[i] - '0');
+  }
+  return code;
+}
+
+/* The value of a Content-Length line, or -1 when it is not one or is not a
+ * plain number. */
+static long long content_length_of(const char *p, size_t len)
+{
+  long long v = 0;
+  size_t i = 15;
+  int digits = 0;
+  if(len < 16 || strncasecmp(p, "content-length:", 15))
+    return -1;
+  while(i < len && (p[i] == ' ' || p[i] == '\t'))
+    i++;
+  for(; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+    if(v > (LLONG_MAX - 9) / 10)
+      return LLONG_MAX;
+    v = v * 10 + (p[i] - '0');
+  }
+  return digits ? v : -1;
+}
+
 /* Keeps the header lines of the last response only: a status line starts
- * a new response (after a redirect or a 1xx). */
+ * a new response (after a redirect or a 1xx). At the end of a response's
+ * headers, a Content-Length over max_body stops the attempt before its
+ * body comes (a 1xx, 204, 304 or redirect has no body of its own to keep,
+ * and a HEAD has none at all: max_body is 0 then). */
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
   struct transfer *t = ud;
   size_t len = size * n;
+  t->received += len;
   if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
+    t->answered = 1;
+    t->headers_done = 0;
+    t->content_length = -1;
+    t->last_status = status_of(p, len);
     t->resp_headers.len = 0;
     t->nheaders = 0;
     return len;
   }
-  if(len <= 2 || !memchr(p, ':', len))
-    return len;        /* the blank line, or an obsolete folded line */
-  if(t->resp_headers.len + len > TRANSFER_MAX_HEADERS_BYTES ||
-     t->nheaders >= TRANSFER_MAX_HEADERS) {
+  if((len == 2 && p[0] == '\r') || (len == 1 && p[0] == '\n')) {
+    /* the blank line: this response's headers ended */
+    long s = t->last_status;
+    t->headers_done = 1;
+    if(t->max_body && t->content_length > (long long)t->max_body &&
+       s >= 200 && s != 204 && s != 304 && (s < 300 || s > 399)) {
+      t->too_large = 1;
+      t->over = TRANSFER_OVER_LENGTH;
+      return 0;
+    }
+    return len;
+  }
+  if(!memchr(p, ':', len))
+    return len;        /* an obsolete folded line */
+  if(t->nheaders >= TRANSFER_MAX_HEADERS) {
     t->too_large = 1;
+    t->over = TRANSFER_OVER_HEADER_LINES;
     return 0;
   }
-  if(buf_append(&t->resp_headers, p, len))
+  if(t->resp_headers.len + len > TRANSFER_MAX_HEADERS_BYTES) {
+    t->too_large = 1;
+    t->over = TRANSFER_OVER_HEADER_BYTES;
     return 0;
+  }
+  if(buf_append(&t->resp_headers, p, len)) {
+    t->out_of_memory = 1;
+    return 0;
+  }
   t->nheaders++;
+  {
+    long long cl = content_length_of(p, len);
+    if(cl >= 0)
+      t->content_length = cl;
+  }
   return len;
+}
+
+/* Called by libcurl right before it sends each request of the transfer:
+ * the first, each redirect hop (after a response), and its own resend of
+ * a request whose reused connection closed with no answer (no response in
+ * between). That resend is refused: the first request may have reached
+ * the server, so the retry engine must see, count and judge any repeat. */
+static int on_prereq(void *ud, char *remote_ip, char *local_ip,
+                     int remote_port, int local_port)
+{
+  struct transfer *t = ud;
+  (void)remote_ip;
+  (void)local_ip;
+  (void)remote_port;
+  (void)local_port;
+  if(t->requests && !t->answered) {
+    t->resend_refused = 1;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  t->requests++;
+  t->answered = 0;
+  return CURL_PREREQFUNC_OK;
+}
+
+/* Clears what one attempt learns about its response. */
+static void attempt_clear(struct transfer *t)
+{
+  t->too_large = 0;
+  t->over = TRANSFER_OVER_NONE;
+  t->out_of_memory = 0;
+  t->content_length = -1;
+  t->last_status = 0;
+  t->requests = 0;
+  t->answered = 0;
+  t->headers_done = 0;
+  t->resend_refused = 0;
+  t->received = 0;
+  t->errbuf[0] = '\0';
+  t->why[0] = '\0';
 }
 
 CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
@@ -185,14 +305,16 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   CURLcode rc = CURLE_OK;
   long timeout_ms = (long)(o->timeout * 1000.0 + 0.5);
   long connect_ms = (long)(o->connect_timeout * 1000.0 + 0.5);
+  int head = !strcmp(o->method, "HEAD");
+  int fresh = o->fresh_connect;
 
   if(timeout_ms < 1)
     timeout_ms = 1;
   if(connect_ms < 1 || connect_ms > timeout_ms)
     connect_ms = timeout_ms;
-  t->max_body = o->max_body;
+  attempt_clear(t);
+  t->max_body = head ? 0 : o->max_body;
   t->started = now;
-  t->errbuf[0] = '\0';
 
 #define SET(opt, val) do { rc = curl_easy_setopt(e, opt, val); \
                            if(rc) goto out; } while(0)
@@ -210,14 +332,26 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, t);
     SET(CURLOPT_USERAGENT, "retryrun/" RETRYRUN_VERSION);
+    if(!no_prereq) {
+      rc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+      if(rc == CURLE_UNKNOWN_OPTION)
+        no_prereq = 1;
+      else if(rc)
+        goto out;
+      else
+        SET(CURLOPT_PREREQDATA, t);
+    }
     t->configured = 1;
   }
+  fresh = fresh || no_prereq;
   SET(CURLOPT_URL, o->url);
   SET(CURLOPT_TIMEOUT_MS, timeout_ms);
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+  /* max_body is applied by on_header and on_body, never by libcurl's
+   * CURLOPT_MAXFILESIZE, which also refuses a HEAD or 304 announcing a
+   * large length, neither of which has a body */
   /* anything else makes the handle need a reset before its next use */
-  t->dirty = o->insecure || o->cacert || o->fresh_connect || o->body ||
+  t->dirty = o->insecure || o->cacert || fresh || o->body ||
              strcmp(o->method, "GET");
   if(o->insecure) {
     SET(CURLOPT_SSL_VERIFYPEER, 0L);
@@ -225,14 +359,14 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   }
   if(o->cacert)
     SET(CURLOPT_CAINFO, o->cacert);
-  if(o->fresh_connect) {
+  if(fresh) {
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
   }
 
   /* the method on the wire is the one asked for: a body alone would make
    * libcurl send a POST */
-  if(!strcmp(o->method, "HEAD")) {
+  if(head) {
     if(o->body) {
       snprintf(t->errbuf, sizeof(t->errbuf), "a HEAD request has no body");
       rc = CURLE_BAD_FUNCTION_ARGUMENT;
@@ -268,11 +402,9 @@ out:
   return rc;
 }
 
-enum policy_class transfer_classify(CURLcode code, long request_bytes,
-                                    int connected, int *sent)
+enum policy_class transfer_classify(CURLcode code, int started, int *sent)
 {
   enum policy_class cls;
-  int may_have_sent = request_bytes > 0;
 
   switch(code) {
   case CURLE_COULDNT_RESOLVE_HOST:
@@ -283,7 +415,7 @@ enum policy_class transfer_classify(CURLcode code, long request_bytes,
     *sent = 0;
     return POLICY_CONNECT;
   case CURLE_OPERATION_TIMEDOUT:
-    if(!connected) {
+    if(!started) {
       *sent = 0;
       return POLICY_CONNECT;
     }
@@ -320,19 +452,96 @@ enum policy_class transfer_classify(CURLcode code, long request_bytes,
     cls = POLICY_OTHER;
     break;
   }
-  *sent = may_have_sent;
+  *sent = started;
   return cls;
+}
+
+/* 1 when the process has no file descriptor left for a socket: libcurl
+ * reports that as "Couldn't connect to server". */
+static int out_of_descriptors(CURL *e)
+{
+  long os_errno = 0;
+  int fd;
+  curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+  if(os_errno == EMFILE || os_errno == ENFILE)
+    return 1;
+  /* this libcurl may not keep socket()'s errno: try one */
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  if(fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  return errno == EMFILE || errno == ENFILE;
+}
+
+/* Writes retryrun's words for the failure into t->why, where libcurl's
+ * would mislead ("Failure writing output" for a cap or an allocation,
+ * "Out of memory" for a header line over its limit, "Couldn't connect"
+ * for no file descriptor). */
+static void explain(struct transfer *t, int started)
+{
+  const char *curl_says = t->errbuf[0] ? t->errbuf :
+                          curl_easy_strerror(t->code);
+  if(t->resend_refused)
+    snprintf(t->why, sizeof(t->why), "the server closed a reused keep-alive "
+             "connection without answering; the request may have reached "
+             "it");
+  else if(t->too_large) {
+    switch(t->over) {
+    case TRANSFER_OVER_LENGTH:
+      snprintf(t->why, sizeof(t->why), "Content-Length announces %lld "
+               "bytes, over max_body of %zu bytes", t->content_length,
+               t->max_body);
+      break;
+    case TRANSFER_OVER_HEADER_LINES:
+      snprintf(t->why, sizeof(t->why), "response headers over %d lines, "
+               "retryrun's limit", TRANSFER_MAX_HEADERS);
+      break;
+    case TRANSFER_OVER_HEADER_BYTES:
+      snprintf(t->why, sizeof(t->why), "response headers over %d KiB, "
+               "retryrun's limit", TRANSFER_MAX_HEADERS_BYTES / 1024);
+      break;
+    default:
+      snprintf(t->why, sizeof(t->why), "response body over max_body of "
+               "%zu bytes", t->max_body);
+      break;
+    }
+  }
+  else if(t->out_of_memory) {
+    int body = t->headers_done;
+    int n = snprintf(t->why, sizeof(t->why), "out of memory storing the "
+                     "response %s, grown to %zu bytes",
+                     body ? "body" : "headers",
+                     body ? t->resp_body.len : t->resp_headers.len);
+    if(body && t->max_body && n > 0 && (size_t)n < sizeof(t->why))
+      snprintf(t->why + n, sizeof(t->why) - (size_t)n, ", below max_body "
+               "of %zu bytes", t->max_body);
+  }
+  else if(t->code == CURLE_OUT_OF_MEMORY && started && !t->headers_done)
+    snprintf(t->why, sizeof(t->why), "a response header line over %d KiB, "
+             "libcurl's limit for one line", CURL_MAX_HTTP_HEADER / 1024);
+  else if(t->code == CURLE_COULDNT_CONNECT && out_of_descriptors(t->easy)) {
+    struct rlimit rl;
+    if(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      snprintf(t->why, sizeof(t->why), "no file descriptor left for a "
+               "socket: all %llu that ulimit -n allows are open",
+               (unsigned long long)rl.rlim_cur);
+    else
+      snprintf(t->why, sizeof(t->why), "no file descriptor left for a "
+               "socket (%s)", curl_says);
+  }
 }
 
 void transfer_finish(struct transfer *t, CURLcode code, double now)
 {
   long request_bytes = 0;
-  double connect_time = 0;
   char *url = NULL;
+  int started;
 
   t->done = 1;
   t->code = code;
   t->duration = now - t->started;
+  t->why[0] = '\0';
   curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
   free(t->effective_url);
   t->effective_url = url ? strdup(url) : NULL;
@@ -348,20 +557,36 @@ void transfer_finish(struct transfer *t, CURLcode code, double now)
     return;
   }
   t->status = 0;
-  if(t->too_large && code == CURLE_WRITE_ERROR) {
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+  /* whether a request went out, from what happened on the wire: the
+   * connect time says nothing on a reused connection */
+  started = t->requests > 0 || request_bytes > 0 || t->received > 0;
+  if(t->resend_refused) {
+    t->cls = POLICY_RESET;
+    t->sent = 1;
+  }
+  else if(t->too_large) {
     t->cls = POLICY_TOO_LARGE;
     t->sent = 1;
-    return;
   }
-  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_bytes);
-  curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME, &connect_time);
-  t->cls = transfer_classify(code, request_bytes, connect_time > 0, &t->sent);
+  else if(t->out_of_memory) {
+    t->cls = POLICY_OTHER;
+    t->sent = 1;
+  }
+  else if(code == CURLE_OUT_OF_MEMORY && started && !t->headers_done) {
+    /* libcurl's answer to a header line over CURL_MAX_HTTP_HEADER */
+    t->cls = POLICY_TOO_LARGE;
+    t->sent = 1;
+  }
+  else
+    t->cls = transfer_classify(code, started, &t->sent);
+  explain(t, started);
 }
 
 const char *transfer_error_text(const struct transfer *t)
 {
-  if(t->cls == POLICY_TOO_LARGE)
-    return "response over max_body";
+  if(t->why[0])
+    return t->why;
   if(t->errbuf[0])
     return t->errbuf;
   return curl_easy_strerror(t->code);

@@ -7,6 +7,13 @@
  * response's status, headers and body, each under a cap. The event loop adds
  * it to the multi handle and calls transfer_finish() when libcurl is done.
  *
+ * A transfer never sends the same request twice: libcurl resends a
+ * request on its own when a reused keep-alive connection closes before any
+ * answer, and that resend is refused (through libcurl's pre-request
+ * callback), so the attempt ends as a `reset` that may have reached the
+ * server and the retry engine decides, counts and reports any repeat. A
+ * redirect hop, which follows a response, is not a resend.
+ *
  * No Lua here, and no decisions: whether to retry is policy.c's business.
  */
 #ifndef RETRYRUN_TRANSFER_H
@@ -20,6 +27,15 @@
 #define TRANSFER_MAX_HEADERS_BYTES (256 * 1024)
 #define TRANSFER_MAX_HEADERS 500
 
+/* Which cap a response went over, for the failure's message. */
+enum transfer_over {
+  TRANSFER_OVER_NONE = 0,
+  TRANSFER_OVER_BODY,          /* the body passed max_body */
+  TRANSFER_OVER_LENGTH,        /* Content-Length announced over max_body */
+  TRANSFER_OVER_HEADER_LINES,  /* more than TRANSFER_MAX_HEADERS lines */
+  TRANSFER_OVER_HEADER_BYTES   /* more than TRANSFER_MAX_HEADERS_BYTES */
+};
+
 struct buf {
   char *data;
   size_t len, cap;
@@ -32,13 +48,14 @@ struct transfer_opts {
   size_t body_len;
   double timeout;            /* seconds for the attempt, > 0 */
   double connect_timeout;
-  size_t max_body;           /* bytes; 0: no cap */
+  size_t max_body;           /* bytes; 0: no cap; never applied to HEAD,
+                                whose answer has no body */
   int insecure;              /* skip TLS verification */
   const char *cacert;        /* CA bundle path or NULL */
-  int fresh_connect;         /* a connection of its own, closed after:
-                                libcurl silently resends a request whose
-                                reused connection died, which must not
-                                happen to a POST */
+  int fresh_connect;         /* a connection of its own, closed after: a
+                                POST or PATCH cannot then meet a stale
+                                keep-alive connection, whose failure the
+                                engine could not repeat */
 };
 
 struct transfer {
@@ -50,7 +67,17 @@ struct transfer {
                                   response (redirects and 1xx dropped) */
   size_t nheaders;
   int too_large;               /* body or headers over their cap */
-  size_t max_body;
+  enum transfer_over over;     /* which cap */
+  int out_of_memory;           /* storing the response failed */
+  size_t max_body;             /* 0: no cap (and for HEAD) */
+  long long content_length;    /* announced by the last response, or -1 */
+  int requests;                /* requests libcurl started (its pre-request
+                                  callback), redirect hops included */
+  int answered;                /* a status line came after the last one */
+  int headers_done;            /* the last response's headers ended */
+  long last_status;            /* of the last status line, 0 before */
+  int resend_refused;          /* libcurl's resend was stopped */
+  size_t received;             /* response bytes seen, headers included */
   double started, duration;    /* monotonic seconds */
   int done;
   CURLcode code;
@@ -61,6 +88,9 @@ struct transfer {
   char *redirect_url;          /* a 3xx's Location, resolved against the
                                   request's URL; owned, NULL if none */
   char errbuf[CURL_ERROR_SIZE];
+  char why[CURL_ERROR_SIZE + 160];  /* retryrun's own words for the
+                                       failure, when libcurl's would
+                                       mislead; "" otherwise */
   void *owner;                 /* the task waiting on it */
   int configured;              /* the shared settings are on the handle */
   int dirty;                   /* settings beyond a plain GET's: reset the
@@ -91,15 +121,21 @@ int transfer_add_header(struct transfer *t, const char *line);
 CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
                           double now);
 
-/* Records how the attempt ended: status, class, sent, duration. */
+/* Records how the attempt ended: status, class, sent, duration, and the
+ * words for a failure. */
 void transfer_finish(struct transfer *t, CURLcode code, double now);
 
 /* The class of a libcurl failure; *sent says whether the request may have
- * reached the server, given how many request bytes libcurl had sent. */
-enum policy_class transfer_classify(CURLcode code, long request_bytes,
-                                    int connected, int *sent);
+ * reached the server. `started`: libcurl began writing a request (its
+ * pre-request callback ran, request bytes went out, or response bytes came
+ * back). Never the connect time: a reused keep-alive connection has none,
+ * yet its request was sent. A timeout before any request started is
+ * `connect` (never sent); after, `timeout` (sent). */
+enum policy_class transfer_classify(CURLcode code, int started, int *sent);
 
-/* A line for the failure: libcurl's error buffer, or its generic text. */
+/* A line for the failure, saying what happened and, for a cap, which one:
+ * retryrun's words where libcurl's would mislead, else libcurl's error
+ * buffer, else its generic text. Valid until the transfer is released. */
 const char *transfer_error_text(const struct transfer *t);
 
 #endif
