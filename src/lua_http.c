@@ -480,12 +480,12 @@ static void compile_retry_on(lua_State *L, struct policy *p, int t)
   n = luaL_len(L, -1);
   for(i = 1; i <= n; i++) {
     int type = lua_rawgeti(L, -1, i);
-    lua_Integer s;
-    if(type == LUA_TNUMBER && whole_number(L, -1, &s)) {
-      if(s < POLICY_MIN_STATUS || s > POLICY_MAX_STATUS)
+    lua_Integer status;
+    if(type == LUA_TNUMBER && whole_number(L, -1, &status)) {
+      if(status < POLICY_MIN_STATUS || status > POLICY_MAX_STATUS)
         luaL_error(L, "retry_on: %I is not an HTTP status (100 to 599)",
-                   (LUAI_UACINT)s);
-      policy_set_status(p, (int)s, 1);
+                   (LUAI_UACINT)status);
+      policy_set_status(p, (int)status, 1);
     }
     else if(type == LUA_TSTRING) {
       const char *s = lua_tostring(L, -1);
