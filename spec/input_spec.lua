@@ -132,8 +132,7 @@ describe("bad input", function()
         refused(function() http.get(url, {max_body = 0}) end))
       assert.equal("query must be a table (got string)",
         refused(function() http.get(url, {query = "a=1"}) end))
-      assert.equal("body must be a string (use json= for a table) " ..
-                   "(got table)",
+      assert.equal("body must be a string (got table): json= takes a table",
         refused(function() http.post(url, {body = {}}) end))
       assert.equal("retry= takes a policy, a table of policy fields or " ..
                    "false (got boolean)",

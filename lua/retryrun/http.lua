@@ -271,7 +271,7 @@ local function call(method, url, opts, policy)
     end
     if not has_type then headers["Content-Type"] = "application/json" end
   elseif body ~= nil and type(body) ~= "string" then
-    fail(("body must be a string (use json= for a table) (got %s)")
+    fail(("body must be a string (got %s): json= takes a table")
          :format(type(body)))
   elseif body == nil and BODY_METHODS[method] then
     body = ""
