@@ -23,10 +23,12 @@ local function refused(fn)
   return err:sub(at + #where)
 end
 
--- The message fn raised, whatever its position.
+-- The message fn raised, checking that it names none of retryrun's own
+-- files as where it happened.
 local function message_of(fn)
   local ok, err = pcall(fn)
   assert.is_false(ok, "expected an error")
+  assert.is_nil(tostring(err):find("retryrun/[%w_]+%.lua:%d+:"))
   return (tostring(err):gsub("^[^:]*:%d+: ", ""))
 end
 
@@ -435,5 +437,22 @@ describe("policy fields", function()
       refused(function() retry.default:get(srv.url, "x") end))
     assert.equal("bad argument #1 to 'request' (table expected, got nil)",
       refused(function() retry.default:request() end))
+  end)
+
+  it("name delay's arguments, not the engine's", function()
+    assert.equal("bad argument #1 to 'delay' (a retry number >= 1 " ..
+                 "expected, got 0)",
+      refused(function() retry.default:delay(0) end))
+    assert.equal("bad argument #1 to 'delay' (a retry number >= 1 " ..
+                 "expected, got 1.5)",
+      refused(function() retry.default:delay(1.5) end))
+    assert.equal("bad argument #2 to 'delay' (a wait in seconds >= 0 " ..
+                 'expected, got "x")',
+      refused(function() retry.default:delay(2, "x") end))
+    assert.equal("bad argument #2 to 'delay' (a wait in seconds >= 0 " ..
+                 "expected, got nan)",
+      refused(function() retry.default:delay(2, 0/0) end))
+    local d = retry.policy{backoff = {initial = 1, jitter = "none"}}:delay(3.0)
+    assert.equal(4, d)
   end)
 end)

@@ -1202,12 +1202,14 @@ static int send_attempt(lua_State *L, struct call *c)
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
   /* check everything from the script before taking anything: a
-   * before_attempt hook may have changed the request */
+   * before_attempt hook may have changed the request. The error has no
+   * position: luaL_error's would name retryrun.http, and the hook that
+   * did it has returned. */
   if(request_check(L, S_REQ, err, sizeof(err))) {
     loop_slot_giveback(c->task);
     call_close(c);
-    return luaL_error(L, "%s%s", c->has_before ? "before_attempt: " : "",
-                      err);
+    lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "", err);
+    return lua_error(L);
   }
   if(!loop_slot_free(c->task)) {
     /* over the cap on transfers: wait holding nothing, until a slot is

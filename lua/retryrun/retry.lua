@@ -132,8 +132,18 @@ end
 -- run's seeded generator (`--seed`): for checking a policy's waits.
 -- @tparam integer n the retry, 1 for the first
 -- @tparam[opt] number prev the previous wait (decorrelated jitter)
+-- @raise at the script's line when n or prev is not one
 function Policy:delay(n, prev)
-  return core.backoff(self._compiled, n, prev)
+  if not (math.type(n) and math.tointeger(n) and n >= 1) then
+    fail(("bad argument #1 to 'delay' (a retry number >= 1 expected, got "
+          .. "%s)"):format(check.show(n)))
+  end
+  if prev ~= nil and not (type(prev) == "number" and prev >= 0) then
+    fail(("bad argument #2 to 'delay' (a wait in seconds >= 0 expected, "
+          .. "got %s)"):format(check.show(prev)))
+  end
+  local d = core.backoff(self._compiled, math.tointeger(n), prev)
+  return d
 end
 
 -- retryrun.http, found at the first call (it requires this module, so
