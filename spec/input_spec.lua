@@ -155,6 +155,13 @@ describe("bad input", function()
         {headers = AUTH, max_body = 65536.0}).status)
     end)
 
+    it("say where a call cannot wait at the script's line", function()
+      assert.equal("an HTTP call cannot wait here: it runs inside require, " ..
+                   "a metamethod, table.sort or another C function; make " ..
+                   "the call outside it",
+        refused(function() table.sort({2, 1}, function(a, b) http.get(srv.url) return a < b end) end))
+    end)
+
     it("refuse retry= on a policy's own verbs instead of ignoring it",
        function()
       local pol = retry.policy{attempts = 2}

@@ -430,14 +430,30 @@ out:
   return bad;
 }
 
+/* Why an HTTP call cannot start here, or NULL: outside a task, or where
+ * the task cannot wait. */
+static const char *call_cannot_start(lua_State *L)
+{
+  if(!the_loop || !the_loop->current)
+    return "HTTP calls run inside a task";
+  if(!lua_isyieldable(L))
+    return "an HTTP call cannot wait here: it runs inside require, a "
+           "metamethod, table.sort or another C function; make the call "
+           "outside it";
+  return NULL;
+}
+
 /* core.check_request(req) -> nil, or what core.request would refuse in
- * req, as a message with no position: retryrun.http raises it at the
- * script's line. */
+ * req or in where it is called from, as a message with no position:
+ * retryrun.http raises it at the script's line. */
 static int lcore_check_request(lua_State *L)
 {
   char err[CHECK_MSG];
+  const char *why;
   luaL_checktype(L, 1, LUA_TTABLE);
-  if(request_check(L, 1, err, sizeof(err)))
+  if((why = call_cannot_start(L)) != NULL)
+    lua_pushstring(L, why);
+  else if(request_check(L, 1, err, sizeof(err)))
     lua_pushstring(L, err);
   else
     lua_pushnil(L);
@@ -1575,12 +1591,9 @@ static struct call *call_new(lua_State *L, int wrapper)
 {
   struct task *t = the_loop ? the_loop->current : NULL;
   struct call *c;
-  if(!t)
-    luaL_error(L, "HTTP calls run inside a task");
-  if(!lua_isyieldable(L))
-    luaL_error(L, "an HTTP call cannot wait here: it runs inside require, "
-               "a metamethod, table.sort or another C function; make the "
-               "call outside it");
+  const char *why = call_cannot_start(L);
+  if(why)
+    luaL_error(L, "%s", why);
   lua_settop(L, S_TOP);
   lua_getfield(L, S_POL, "_compiled");
   if(!luaL_testudata(L, -1, POLICY_MT))
