@@ -97,8 +97,14 @@ end
 -- @tparam[opt] table fields any of: attempts, retry_on, valid, backoff,
 --   deadline, timeout, connect_timeout, retry_after, max_retry_after,
 --   unsafe, idempotency_key, before_attempt, on_retry, on_giveup, raise
+--   Ranges: attempts 1 to 1000; deadline, timeout and connect_timeout
+--   0.001 to 1e9 seconds; max_retry_after, backoff.initial and
+--   backoff.max 0 to 1e9 seconds; backoff.factor 1 to 1e9; retry_on
+--   statuses 100 to 599; idempotency_key true, false or a header name.
 -- @return a Policy
--- @raise on an unknown field or a value of the wrong type
+-- @raise at the script's line on an unknown field, a value of the wrong
+--   type or out of range: the same message as `:extend` and a call's
+--   `retry = {...}` give
 function retry.policy(fields)
   return make(fields, nil)
 end
