@@ -159,3 +159,22 @@ describe("redirects", function()
     assert.equal(1, bad:stats().requests)
   end)
 end)
+
+describe("http.request without a method", function()
+  it("sends a POST when there is a body, judged as a POST", function()
+    local srv <close> = todo.start{"--fail-rate", "1"}
+    local ok, err = pcall(http.request, {url = srv.url .. "/_echo",
+      json = {a = 1}, retry = {attempts = 3, backoff = FAST}})
+    assert.is_false(ok)
+    assert.equal("POST", err.request.method)
+    assert.equal("unsafe", err.reason)
+    assert.equal(1, srv:stats().requests)
+  end)
+
+  it("sends a GET when there is none", function()
+    local srv <close> = todo.start{}
+    assert.equal("GET", http.request{url = srv.url .. "/_echo"}:json().method)
+    assert.equal("POST", http.request{url = srv.url .. "/_echo",
+                                      body = "x"}:json().method)
+  end)
+end)

@@ -259,19 +259,289 @@ static struct policy *check_policy(lua_State *L, int idx)
   return luaL_checkudata(L, idx, POLICY_MT);
 }
 
-static double check_seconds(lua_State *L, int t, const char *k, double def,
-                            double lo)
+/* ---- checks of what a script gives ---- */
+
+/* Longest message about one bad value, and the most of the value shown. */
+#define CHECK_MSG 320
+#define SHOW_MAX 40
+
+/* The tchar of RFC 9110 section 5.6.2: what methods and header names are
+ * made of. Plain ASCII ranges, whatever the locale. */
+static int is_tchar(unsigned char ch)
 {
-  int type = lua_getfield(L, t, k);
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int is_token(const char *s, size_t n)
+{
+  size_t i;
+  for(i = 0; i < n; i++)
+    if(!is_tchar((unsigned char)s[i]))
+      return 0;
+  return n > 0;
+}
+
+/* Index of the first byte of s that may not appear in a header value or a
+ * URL (a control character other than tab, or DEL), or n if none. */
+static size_t find_ctl(const char *s, size_t n, int tab_ok)
+{
+  size_t i;
+  for(i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f)
+      return i;
+  }
+  return n;
+}
+
+/* Writes s (n bytes) into d as a message shows it: in double quotes,
+ * printable ASCII as it is, other bytes escaped, at most SHOW_MAX bytes of
+ * s and then "...". d must hold at least SHOW_MAX * 4 + 6 bytes. */
+static void show_bytes(char *d, size_t dn, const char *s, size_t n)
+{
+  size_t i, o = 0;
+  d[o++] = '"';
+  for(i = 0; i < n && i < SHOW_MAX && o + 6 < dn; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if(ch == '\r' || ch == '\n' || ch == '\t' || ch == '"' || ch == '\\') {
+      d[o++] = '\\';
+      d[o++] = ch == '\r' ? 'r' : ch == '\n' ? 'n' : ch == '\t' ? 't' :
+               (char)ch;
+    }
+    else if(ch < 0x20 || ch >= 0x7f)
+      o += (size_t)snprintf(d + o, dn - o, "\\x%02x", ch);
+    else
+      d[o++] = (char)ch;
+  }
+  d[o++] = '"';
+  if(i < n && o + 4 <= dn) {
+    memcpy(d + o, "...", 3);
+    o += 3;
+  }
+  d[o] = '\0';
+}
+
+/* Writes the number at idx into d as Lua's tostring writes it ("-1",
+ * "0.5", "1e+99", "inf"), except NaN, which is "nan" whatever its sign;
+ * any other value by its type name. Calls no metamethod. */
+static void show_number(lua_State *L, int idx, char *d, size_t dn)
+{
+  if(lua_type(L, idx) != LUA_TNUMBER)
+    snprintf(d, dn, "%s", luaL_typename(L, idx));
+  else if(lua_isinteger(L, idx))
+    snprintf(d, dn, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+  else {
+    lua_Number v = lua_tonumber(L, idx);
+    if(v != v)
+      snprintf(d, dn, "nan");
+    else {
+      snprintf(d, dn, LUA_NUMBER_FMT, (LUAI_UACNUMBER)v);
+      if(d[strspn(d, "-0123456789")] == '\0' && strlen(d) + 3 <= dn)
+        strcat(d, ".0");             /* a float that looks like an int */
+    }
+  }
+}
+
+/* The whole number at idx (an integer, or a float with an exact integer
+ * value) into *out; 0 if it is not one. */
+static int whole_number(lua_State *L, int idx, lua_Integer *out)
+{
+  int isnum;
+  *out = lua_tointegerx(L, idx, &isnum);
+  return isnum && lua_type(L, idx) == LUA_TNUMBER;
+}
+
+/* The longest method: what struct call keeps of it. */
+#define METHOD_MAX (sizeof(((struct call *)0)->method) - 1)
+
+/* Checks the request table at index req (core.request's req, or the same
+ * table after a before_attempt hook changed it) before anything is taken
+ * or sent: method nil or a token; url a string with no control character
+ * (a NUL would cut it short); headers nil or a table of token = string or
+ * number, values with no control character but tab (a CR or LF would
+ * inject a header); body nil or a string; cacert nil or a path; insecure
+ * nil or a boolean; max_body nil or a whole number >= 1; timeout nil or a
+ * number of seconds above 0. Returns 0, or 1 with the message in err,
+ * which never shows a header value or the URL: they may hold secrets.
+ * Leaves the stack as it found it; calls no metamethod. */
+static int request_check(lua_State *L, int req, char *err, size_t errlen)
+{
+  char shown[SHOW_MAX * 4 + 8], got[64];
+  const char *s;
+  size_t len, at;
+  int top = lua_gettop(L), bad = 1, type;
+  lua_Integer n;
+  double v;
+
+  req = lua_absindex(L, req);
+  type = lua_getfield(L, req, "method");
+  if(type != LUA_TNIL && type != LUA_TSTRING) {
+    snprintf(err, errlen, "method must be a string (got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  if(type == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &len);
+    if(len > METHOD_MAX || !is_token(s, len)) {
+      show_bytes(shown, sizeof(shown), s, len);
+      snprintf(err, errlen, "method must be a token of 1 to %d letters, "
+               "digits and !#$%%&'*+-.^_`|~ (got %s)", (int)METHOD_MAX,
+               shown);
+      goto out;
+    }
+  }
+  if(lua_getfield(L, req, "url") != LUA_TSTRING) {
+    snprintf(err, errlen, "request needs a url (a string, got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  s = lua_tolstring(L, -1, &len);
+  if(len == 0) {
+    snprintf(err, errlen, "request needs a url (got an empty string)");
+    goto out;
+  }
+  if((at = find_ctl(s, len, 0)) < len) {
+    snprintf(err, errlen, "url has a control character (0x%02x at byte "
+             "%zu): it cannot be sent", (unsigned char)s[at], at + 1);
+    goto out;
+  }
+  type = lua_getfield(L, req, "headers");
+  if(type != LUA_TNIL && type != LUA_TTABLE) {
+    snprintf(err, errlen, "headers must be a table of name = value "
+             "(got %s)", luaL_typename(L, -1));
+    goto out;
+  }
+  if(type == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      const char *k;
+      size_t klen;
+      if(lua_type(L, -2) != LUA_TSTRING) {
+        snprintf(err, errlen, "headers must be a table of name = value "
+                 "(got a %s key)", luaL_typename(L, -2));
+        goto out;
+      }
+      k = lua_tolstring(L, -2, &klen);
+      if(!is_token(k, klen)) {
+        show_bytes(shown, sizeof(shown), k, klen);
+        snprintf(err, errlen, "header name %s must be a token: letters, "
+                 "digits and !#$%%&'*+-.^_`|~", shown);
+        goto out;
+      }
+      type = lua_type(L, -1);
+      if(type != LUA_TSTRING && type != LUA_TNUMBER) {
+        snprintf(err, errlen, "header '%.*s' value must be a string or a "
+                 "number (got %s)", SHOW_MAX, k, luaL_typename(L, -1));
+        goto out;
+      }
+      if(type == LUA_TSTRING) {
+        s = lua_tolstring(L, -1, &len);
+        if((at = find_ctl(s, len, 1)) < len) {
+          snprintf(err, errlen, "header '%.*s' value has a control "
+                   "character (0x%02x at byte %zu)", SHOW_MAX, k,
+                   (unsigned char)s[at], at + 1);
+          goto out;
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  type = lua_getfield(L, req, "body");
+  if(type != LUA_TNIL && type != LUA_TSTRING) {
+    snprintf(err, errlen, "body must be a string (got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  type = lua_getfield(L, req, "cacert");
+  if(type != LUA_TNIL && type != LUA_TSTRING) {
+    snprintf(err, errlen, "cacert must be the path of a CA bundle (a "
+             "string, got %s)", luaL_typename(L, -1));
+    goto out;
+  }
+  if(type == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &len);
+    if(len == 0 || (at = find_ctl(s, len, 0)) < len) {
+      snprintf(err, errlen, "cacert must be the path of a CA bundle (got "
+               "%s)", len ? "a string with a control character" :
+               "an empty string");
+      goto out;
+    }
+  }
+  type = lua_getfield(L, req, "insecure");
+  if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
+    snprintf(err, errlen, "insecure must be true or false (got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  if(lua_getfield(L, req, "max_body") != LUA_TNIL &&
+     (!whole_number(L, -1, &n) || n < 1)) {
+    show_number(L, -1, got, sizeof(got));
+    snprintf(err, errlen, "max_body must be a whole number of bytes >= 1 "
+             "(got %s)", got);
+    goto out;
+  }
+  if(lua_getfield(L, req, "timeout") != LUA_TNIL &&
+     (lua_type(L, -1) != LUA_TNUMBER || !((v = lua_tonumber(L, -1)) > 0) ||
+      v > 1e9)) {
+    show_number(L, -1, got, sizeof(got));
+    snprintf(err, errlen, "timeout must be a number of seconds above 0 and "
+             "up to 1e9 (got %s)", got);
+    goto out;
+  }
+  bad = 0;
+out:
+  lua_settop(L, top);
+  return bad;
+}
+
+/* Why an HTTP call cannot start here, or NULL: outside a task, or where
+ * the task cannot wait. */
+static const char *call_cannot_start(lua_State *L)
+{
+  if(!the_loop || !the_loop->current)
+    return "HTTP calls run inside a task";
+  if(!lua_isyieldable(L))
+    return "an HTTP call cannot wait here: it runs inside require, a "
+           "metamethod, table.sort or another C function; make the call "
+           "outside it";
+  return NULL;
+}
+
+/* core.check_request(req) -> nil, or what core.request would refuse in
+ * req or in where it is called from, as a message with no position:
+ * retryrun.http raises it at the script's line. */
+static int lcore_check_request(lua_State *L)
+{
+  char err[CHECK_MSG];
+  const char *why;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if((why = call_cannot_start(L)) != NULL)
+    lua_pushstring(L, why);
+  else if(request_check(L, 1, err, sizeof(err)))
+    lua_pushstring(L, err);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+/* Reads number field k of table t (def when absent) for the policy field
+ * named label; raises unless it is a number from lo to 1e9. unit is " of
+ * seconds" or "". Leaves the stack as it found it. */
+static double check_seconds(lua_State *L, int t, const char *k,
+                            const char *label, double def, double lo,
+                            const char *unit)
+{
   double v = def;
-  if(type != LUA_TNIL) {
-    if(type != LUA_TNUMBER)
-      luaL_error(L, "policy field '%s' must be a number of seconds "
-                 "(got %s)", k, luaL_typename(L, -1));
+  if(lua_getfield(L, t, k) != LUA_TNIL) {
     v = lua_tonumber(L, -1);
-    if(!(v >= lo) || v > 1e9)
-      luaL_error(L, "policy field '%s' must be between %g and 1e9 "
-                 "(got %g)", k, lo, v);
+    if(lua_type(L, -1) != LUA_TNUMBER || !(v >= lo) || v > 1e9) {
+      char got[64], from[32];
+      show_number(L, -1, got, sizeof(got));
+      snprintf(from, sizeof(from), "%g", lo);
+      luaL_error(L, "policy field '%s' must be a number%s from %s to 1e9 "
+                 "(got %s)", label, unit, from, got);
+    }
   }
   lua_pop(L, 1);
   return v;
@@ -279,7 +549,7 @@ static double check_seconds(lua_State *L, int t, const char *k, double def,
 
 static void compile_retry_on(lua_State *L, struct policy *p, int t)
 {
-  lua_Integer i, n;
+  lua_Integer i, n, count = 0;
   if(lua_getfield(L, t, "retry_on") == LUA_TNIL) {
     lua_pop(L, 1);
     return;
@@ -291,11 +561,12 @@ static void compile_retry_on(lua_State *L, struct policy *p, int t)
   n = luaL_len(L, -1);
   for(i = 1; i <= n; i++) {
     int type = lua_rawgeti(L, -1, i);
-    if(type == LUA_TNUMBER && lua_isinteger(L, -1)) {
-      lua_Integer s = lua_tointeger(L, -1);
-      if(s < POLICY_MIN_STATUS || s > POLICY_MAX_STATUS)
-        luaL_error(L, "retry_on: %d is not an HTTP status", (int)s);
-      policy_set_status(p, (int)s, 1);
+    lua_Integer status;
+    if(type == LUA_TNUMBER && whole_number(L, -1, &status)) {
+      if(status < POLICY_MIN_STATUS || status > POLICY_MAX_STATUS)
+        luaL_error(L, "retry_on: %I is not an HTTP status (100 to 599)",
+                   (LUAI_UACINT)status);
+      policy_set_status(p, (int)status, 1);
     }
     else if(type == LUA_TSTRING) {
       const char *s = lua_tostring(L, -1);
@@ -313,20 +584,34 @@ static void compile_retry_on(lua_State *L, struct policy *p, int t)
                    "connect, dns, timeout, reset, tls, other, or a status "
                    "like 503 or \"5xx\")", s);
     }
-    else
-      luaL_error(L, "retry_on: entry %d must be a status or a failure "
-                 "class (got %s)", (int)i, luaL_typename(L, -1));
+    else {
+      char got[64];
+      show_number(L, -1, got, sizeof(got));
+      luaL_error(L, "retry_on: entry %I must be a status or a failure "
+                 "class (got %s)", (LUAI_UACINT)i, got);
+    }
     lua_pop(L, 1);
   }
+  /* a key outside 1..n would be ignored: say so instead */
+  lua_pushnil(L);
+  while(lua_next(L, -2)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  if(count != n)
+    luaL_error(L, "policy field 'retry_on' must be a list (1, 2, ... with "
+               "no other keys)");
   lua_pop(L, 1);
 }
 
 /* core.compile(fields) -> CompiledPolicy. Reads the plain-data fields of a
- * policy table; raises naming the field on a wrong type or range. */
+ * policy table; raises naming the field on a wrong type or range, with no
+ * position: retryrun.retry raises it again at the script's line. */
 static int lcore_compile(lua_State *L)
 {
   struct policy *p;
   int type;
+  char got[64];
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   p = lua_newuserdatauv(L, sizeof(*p), 0);
@@ -336,10 +621,11 @@ static int lcore_compile(lua_State *L)
   type = lua_getfield(L, 1, "attempts");
   if(type != LUA_TNIL) {
     lua_Integer n;
-    if(!lua_isinteger(L, -1) || (n = lua_tointeger(L, -1)) < 1 || n > 1000)
+    if(!whole_number(L, -1, &n) || n < 1 || n > 1000) {
+      show_number(L, -1, got, sizeof(got));
       return luaL_error(L, "policy field 'attempts' must be a whole number "
-                        "from 1 to 1000 (got %s)", luaL_tolstring(L, -1,
-                                                                  NULL));
+                        "from 1 to 1000 (got %s)", got);
+    }
     p->attempts = (int)n;
   }
   lua_pop(L, 1);
@@ -347,34 +633,62 @@ static int lcore_compile(lua_State *L)
   type = lua_getfield(L, 1, "backoff");
   if(type == LUA_TTABLE) {
     int b = lua_gettop(L);
-    p->initial = check_seconds(L, b, "initial", p->initial, 0);
-    p->factor = check_seconds(L, b, "factor", p->factor, 1);
-    p->max = check_seconds(L, b, "max", p->max, 0);
+    p->initial = check_seconds(L, b, "initial", "backoff.initial",
+                               p->initial, 0, " of seconds");
+    p->factor = check_seconds(L, b, "factor", "backoff.factor", p->factor,
+                              1, "");
+    p->max = check_seconds(L, b, "max", "backoff.max", p->max, 0,
+                           " of seconds");
     if(lua_getfield(L, b, "jitter") != LUA_TNIL) {
       int j = lua_type(L, -1) == LUA_TSTRING ?
               policy_jitter_from_name(lua_tostring(L, -1)) : -1;
-      if(j < 0)
+      if(j < 0)                      /* a string as it is, else its type */
         return luaL_error(L, "backoff.jitter must be \"full\", \"equal\", "
                           "\"decorrelated\" or \"none\" (got %s)",
-                          luaL_tolstring(L, -1, NULL));
+                          lua_type(L, -1) == LUA_TSTRING ?
+                          lua_tostring(L, -1) : luaL_typename(L, -1));
       p->jitter = (enum policy_jitter)j;
     }
     lua_pop(L, 1);
   }
   else if(type != LUA_TNIL)
     return luaL_error(L, "policy field 'backoff' must be a table like "
-                      "{initial=0.1, factor=2, max=10, jitter=\"full\"}");
+                      "{initial=0.1, factor=2, max=10, jitter=\"full\"} "
+                      "(got %s)", luaL_typename(L, -1));
   lua_pop(L, 1);
-  p->deadline = check_seconds(L, 1, "deadline", p->deadline, 0);
-  p->timeout = check_seconds(L, 1, "timeout", p->timeout, 0.001);
+  /* a deadline must leave time for an attempt: at least the shortest
+   * timeout */
+  p->deadline = check_seconds(L, 1, "deadline", "deadline", p->deadline,
+                              0.001, " of seconds");
+  p->timeout = check_seconds(L, 1, "timeout", "timeout", p->timeout, 0.001,
+                             " of seconds");
   p->connect_timeout = check_seconds(L, 1, "connect_timeout",
-                                     p->connect_timeout, 0.001);
+                                     "connect_timeout", p->connect_timeout,
+                                     0.001, " of seconds");
   p->max_retry_after = check_seconds(L, 1, "max_retry_after",
-                                     p->max_retry_after, 0);
+                                     "max_retry_after", p->max_retry_after,
+                                     0, " of seconds");
   if(lua_getfield(L, 1, "retry_after") != LUA_TNIL)
     p->retry_after = lua_toboolean(L, -1);
   if(lua_getfield(L, 1, "unsafe") != LUA_TNIL)
     p->unsafe = lua_toboolean(L, -1);
+  /* the key's header name goes on the wire */
+  if(lua_getfield(L, 1, "idempotency_key") != LUA_TNIL &&
+     !lua_isboolean(L, -1)) {
+    size_t len = 0;
+    const char *s = lua_type(L, -1) == LUA_TSTRING ?
+                    lua_tolstring(L, -1, &len) : NULL;
+    if(!s || !is_token(s, len)) {
+      char shown[SHOW_MAX * 4 + 8];
+      if(s)
+        show_bytes(shown, sizeof(shown), s, len);
+      else
+        snprintf(shown, sizeof(shown), "%s", luaL_typename(L, -1));
+      return luaL_error(L, "policy field 'idempotency_key' must be true, "
+                        "false or a header name (a token of letters, "
+                        "digits and !#$%%&'*+-.^_`|~) (got %s)", shown);
+    }
+  }
   lua_settop(L, 2);
   return 1;
 }
@@ -1074,8 +1388,20 @@ static int send_attempt(lua_State *L, struct call *c)
   size_t blen = 0;
   CURLcode rc;
 
+  char err[CHECK_MSG];
+
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
+  /* check everything from the script before taking anything: a
+   * before_attempt hook may have changed the request. The error has no
+   * position: luaL_error's would name retryrun.http, and the hook that
+   * did it has returned. */
+  if(request_check(L, S_REQ, err, sizeof(err))) {
+    loop_slot_giveback(c->task);
+    call_close(c);
+    lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "", err);
+    return lua_error(L);
+  }
   if(!loop_slot_free(c->task)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
      * handed over or the deadline passes */
@@ -1088,29 +1414,11 @@ static int send_attempt(lua_State *L, struct call *c)
     timeout = c->timeout;             /* the call's own timeout= */
   if(timeout < 0.001)
     return no_time_left(L, c);
-  /* check everything from the script before taking anything */
   if(c->hops)
     lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
   else
     lua_getfield(L, S_REQ, "url");
-  url = lua_tostring(L, -1);
-  if(!url)
-    return luaL_error(L, "request has no url");
-  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
-    lua_pushnil(L);
-    while(lua_next(L, -2)) {
-      const char *k, *v;
-      if(lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-        return luaL_error(L, "headers: names and values must be strings");
-      k = lua_tostring(L, -2);
-      v = lua_tostring(L, -1);
-      if(!*k || strpbrk(k, "\r\n: ") || strpbrk(v, "\r\n"))
-        return luaL_error(L, "header '%s' has a space, newline or colon "
-                          "in its name or a newline in its value", k);
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
+  url = lua_tostring(L, -1);             /* request_check: a string */
   if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
@@ -1484,12 +1792,9 @@ static struct call *call_new(lua_State *L, int wrapper)
 {
   struct task *t = the_loop ? the_loop->current : NULL;
   struct call *c;
-  if(!t)
-    luaL_error(L, "HTTP calls run inside a task");
-  if(!lua_isyieldable(L))
-    luaL_error(L, "an HTTP call cannot wait here: it runs inside require, "
-               "a metamethod, table.sort or another C function; make the "
-               "call outside it");
+  const char *why = call_cannot_start(L);
+  if(why)
+    luaL_error(L, "%s", why);
   lua_settop(L, S_TOP);
   lua_getfield(L, S_POL, "_compiled");
   if(!luaL_testudata(L, -1, POLICY_MT))
@@ -1528,14 +1833,15 @@ static int lcore_request(lua_State *L)
 {
   struct call *c;
   const char *method;
+  char err[CHECK_MSG];
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
+  if(request_check(L, 1, err, sizeof(err)))
+    return luaL_error(L, "%s", err);
   c = call_new(L, 0);
   lua_getfield(L, S_REQ, "method");
-  method = luaL_optstring(L, -1, "GET");
-  if(strlen(method) >= sizeof(c->method) || !*method)
-    return luaL_error(L, "bad method '%s'", method);
+  method = luaL_optstring(L, -1, "GET");   /* a token, at most METHOD_MAX */
   memcpy(c->method, method, strlen(method) + 1);
   lua_pop(L, 1);
   c->max_body = (size_t)field_number(L, S_REQ, "max_body", DEFAULT_MAX_BODY);
@@ -1578,6 +1884,7 @@ void lhttp_register(lua_State *L)
     {"request", lcore_request},
     {"call", lcore_call},
     {"compile", lcore_compile},
+    {"check_request", lcore_check_request},
     {"backoff", lcore_backoff},
     {"seed", lcore_seed},
     {"uuid", lcore_uuid},

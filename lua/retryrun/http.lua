@@ -12,13 +12,17 @@
 
 local core = require "retryrun.core"
 local retry = require "retryrun.retry"
+local check = require "retryrun.check"
 local cjson = require "cjson"
 
-local type, pairs, error, tostring = type, pairs, error, tostring
+local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error,
+                                             tostring
 local setmetatable, getmetatable = setmetatable, getmetatable
 local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
                                        core.uuid
 local redact = core.redact
+local check_request = core.check_request
+local fail, show, suggest = check.fail, check.show, check.suggest
 
 local http = {}
 
@@ -34,30 +38,93 @@ local OPTIONS = {method = true, url = true, headers = true, query = true,
                  expect = true, max_body = true, insecure = true,
                  cacert = true}
 
+-- Methods written in upper case whatever case the script gives; any
+-- other token is sent as given (methods are case-sensitive).
+local KNOWN_METHODS = {GET = true, HEAD = true, POST = true, PUT = true,
+                       DELETE = true, OPTIONS = true, TRACE = true,
+                       PATCH = true, CONNECT = true}
+
 local function urlencode(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c)
     return ("%%%02X"):format(c:byte())
   end))
 end
 
+-- The number of keys in table t.
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+-- Raises unless query value v (for key k) is a string or a number.
+local function check_query_value(k, v)
+  local t = type(v)
+  if t ~= "string" and t ~= "number" then
+    fail(("query value for '%s' must be a string, a number or a list of "
+          .. "them (got %s)"):format(k, t))
+  end
+end
+
 -- "a=1&b=x%20y" from {a = 1, b = "x y"}, keys sorted so URLs are stable;
--- a list value repeats the key.
+-- a list value repeats the key. Keys are strings or numbers, values
+-- strings, numbers or lists of them; anything else raises.
 local function encode_query(q)
   local keys = {}
-  for k in pairs(q) do keys[#keys + 1] = k end
+  for k in pairs(q) do
+    if type(k) ~= "string" and type(k) ~= "number" then
+      fail(("query keys must be strings or numbers (got %s)")
+           :format(type(k)))
+    end
+    keys[#keys + 1] = k
+  end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   local parts = {}
   for _, k in ipairs(keys) do
     local v = q[k]
     if type(v) == "table" then
+      if count(v) ~= #v then
+        fail(("query value for '%s' must be a string, a number or a list "
+              .. "of them (got a table that is not a list)"):format(k))
+      end
       for _, x in ipairs(v) do
+        check_query_value(k, x)
         parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(x)
       end
     else
+      check_query_value(k, v)
       parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(v)
     end
   end
   return table.concat(parts, "&")
+end
+
+-- url with the encoded query q added to its query: after any query it
+-- has (with "&"), before any #fragment (which never reaches the server).
+local function add_query(url, q)
+  local base, fragment = url:match("^([^#]*)(#.*)$")
+  if not base then
+    base, fragment = url, ""
+  end
+  local sep = "?"
+  if base:find("?", 1, true) then
+    sep = base:find("[?&]$") and "" or "&"
+  end
+  return base .. sep .. q .. fragment
+end
+
+-- Raises unless m is a method; the method to send: a known one in upper
+-- case, another token as given. A missing method is GET.
+local function method_of(m, opts)
+  if m == nil then
+    -- as curl does: a body makes a POST, which the safety rule then
+    -- judges as one
+    return (opts.body ~= nil or opts.json ~= nil) and "POST" or "GET"
+  elseif type(m) ~= "string" then
+    fail(("method must be a string (got %s)"):format(type(m)))
+  end
+  local up = m:upper()
+  return KNOWN_METHODS[up] and up or m
 end
 
 -- The policy for a call: the one named, fields over the default, none for
@@ -73,77 +140,127 @@ local function resolve_policy(r, wrapped)
   elseif type(r) == "table" then
     return retry.default:extend(r)
   end
-  error("retry= takes a policy, a table of policy fields or false (got "
-        .. type(r) .. ")", 4)
+  fail("retry= takes a policy, a table of policy fields or false (got "
+       .. type(r) .. ")")
 end
 
 local ExpectError = {__name = "retryrun.ExpectError"}
 ExpectError.__index = ExpectError
 function ExpectError:__tostring() return self.message end
 
-local function check_expect(resp, expect, req)
-  local want = type(expect) == "table" and expect or {expect}
+local EXPECT_FORMS = 'a status (200 or "200"), a class ("2xx") or a ' ..
+                     "list of them"
+
+-- One expect= entry as a status (an integer) or a class ("2xx"), or nil.
+local function expect_entry(v)
+  if type(v) == "string" then
+    if v:find("^[1-5][xX][xX]$") then
+      return v:sub(1, 1) .. "xx"
+    end
+    v = v:find("^%d%d%d$") and tonumber(v)
+  end
+  local s = math.type(v) and math.tointeger(v)
+  if s and s >= 100 and s <= 599 then
+    return s
+  end
+end
+
+-- expect= as a list of statuses and classes, checked before the call:
+-- raises at the script's line on anything else.
+local function compile_expect(expect)
+  if type(expect) ~= "table" then
+    local e = expect_entry(expect)
+    if not e then
+      fail(("expect must be %s (got %s)"):format(EXPECT_FORMS,
+                                                 show(expect)))
+    end
+    return {e}
+  end
+  if #expect == 0 or count(expect) ~= #expect then
+    fail(("expect must be %s (got a table that is not a non-empty list)")
+         :format(EXPECT_FORMS))
+  end
+  local want = {}
+  for i, v in ipairs(expect) do
+    want[i] = expect_entry(v)
+    if not want[i] then
+      fail(("expect entry %d must be a status (200 or \"200\") or a class "
+            .. "(\"2xx\") (got %s)"):format(i, show(v)))
+    end
+  end
+  return want
+end
+
+-- Returns resp when its status is one of want (compile_expect's list),
+-- else raises an ExpectError carrying it.
+local function check_expect(resp, want, req)
+  local status = resp.status
   for _, s in ipairs(want) do
-    if resp.status == s then
+    if status == s or (type(s) == "string" and
+                       s:byte() - 48 == status // 100) then
       return resp
     end
   end
   local wanted = {}
   for i, s in ipairs(want) do wanted[i] = tostring(s) end
   error(setmetatable({
+    -- the body may echo the request's credentials: redacted with them
     message = redact(("%s %s: expected status %s, got %d %s"):format(
-      resp.method, resp.url, table.concat(wanted, " or "), resp.status,
+      resp.method, resp.url, table.concat(wanted, " or "), status,
       resp.body:sub(1, 200):gsub("%s+", " ")), req),
-    response = resp, status = resp.status, expected = want,
+    response = resp, status = status, expected = want,
   }, ExpectError), 3)
 end
 
 -- One logical call: checks the options, builds the request, runs it under
--- `policy` (or the one opts.retry names). Errors name the caller's line:
--- level 3 is the script's call of request, of a verb or of a policy verb,
--- which call this without a tail call.
+-- `policy` (or the one opts.retry names). Every error about the options is
+-- raised at the script's line (check.fail), before anything is sent.
 local function call(method, url, opts, policy)
   if opts == nil then
     opts = EMPTY
   end
   for k in pairs(opts) do
     if not OPTIONS[k] then
-      error(("unknown request option '%s'"):format(tostring(k)), 3)
+      fail(("unknown request option %s%s"):format(
+        type(k) == "string" and "'" .. k .. "'" or show(k),
+        type(k) == "string" and suggest(k, OPTIONS) or ""))
     end
   end
   if type(url) ~= "string" or url == "" then
-    error("request needs a url (a string)", 3)
+    fail("request needs a url (a string)")
   end
   if opts.query ~= nil then
     if type(opts.query) ~= "table" then
-      error("query must be a table", 3)
+      fail(("query must be a table (got %s)"):format(type(opts.query)))
     end
     local q = encode_query(opts.query)
     if q ~= "" then
-      url = url .. (url:find("?", 1, true) and "&" or "?") .. q
+      url = add_query(url, q)
     end
   end
+  -- names and values are checked with the rest of the request, below
   local headers = {}
   if opts.headers ~= nil then
     if type(opts.headers) ~= "table" then
-      error("headers must be a table of name = value", 3)
+      fail(("headers must be a table of name = value (got %s)")
+           :format(type(opts.headers)))
     end
     for k, v in pairs(opts.headers) do
       if type(k) ~= "string" then
-        error("headers must be a table of name = value (got a " .. type(k)
-              .. " key)", 3)
+        fail(("headers must be a table of name = value (got a %s key)")
+             :format(type(k)))
       end
-      headers[k] = tostring(v)
+      headers[k] = v
     end
   end
   local body = opts.body
   if opts.json ~= nil then
     if body ~= nil then
-      error("give body or json, not both", 3)
+      fail("give body or json, not both")
     end
     local ok, encoded = pcall(cjson.encode, opts.json)
     if not ok then
-      error("json: cannot encode: " .. tostring(encoded), 3)
+      fail("json: cannot encode: " .. tostring(encoded))
     end
     body = encoded
     local has_type = false
@@ -152,28 +269,35 @@ local function call(method, url, opts, policy)
     end
     if not has_type then headers["Content-Type"] = "application/json" end
   elseif body ~= nil and type(body) ~= "string" then
-    error("body must be a string (use json= for a table)", 3)
+    fail(("body must be a string (got %s): json= takes a table")
+         :format(type(body)))
   elseif body == nil and BODY_METHODS[method] then
     body = ""
   end
-  local timeout, max_body = opts.timeout, opts.max_body
+  local timeout = opts.timeout
   if timeout ~= nil and (type(timeout) ~= "number" or
-                         not (timeout >= 0.001)) then
-    error("timeout must be a number of seconds, at least 0.001", 3)
+                         not (timeout >= 0.001 and timeout <= 1e9)) then
+    fail(("timeout must be a number of seconds from 0.001 to 1e9 (got %s)")
+         :format(show(timeout)))
   end
-  if max_body ~= nil and (math.type(max_body) ~= "integer" or max_body < 1)
-  then
-    error("max_body must be a whole number of bytes >= 1", 3)
+  local expect = opts.expect ~= nil and compile_expect(opts.expect)
+  if policy and opts.retry ~= nil then
+    fail("retry= does not go with a policy's own verbs: the policy is the "
+         .. "retry (use policy:extend{...} for other fields)")
+  end
+  local req = {method = method, url = url, headers = headers, body = body,
+               max_body = opts.max_body, insecure = opts.insecure,
+               cacert = opts.cacert, timeout = timeout}
+  local bad = check_request(req)
+  if bad then
+    fail(bad)
   end
   -- inside policy(fn), the wrapper's deadline bounds every attempt
   local left = in_wrapper()
   if left then
-    timeout = math.max(math.min(timeout or left, left), 0.0001)
+    req.timeout = math.max(math.min(timeout or left, left), 0.0001)
   end
   policy = policy or resolve_policy(opts.retry, left)
-  local req = {method = method, url = url, headers = headers, body = body,
-               max_body = max_body, insecure = opts.insecure,
-               cacert = opts.cacert, timeout = timeout}
   -- one idempotency key per logical call, the same on every attempt
   local key = policy.idempotency_key
   if key and not IDEMPOTENT[method] then
@@ -188,30 +312,54 @@ local function call(method, url, opts, policy)
     end
   end
   local resp, err = request_core(req, policy)
-  if resp and opts.expect ~= nil then
-    return check_expect(resp, opts.expect, req)
+  if resp and expect then
+    return check_expect(resp, expect, req)
   end
   return resp, err
 end
 
---- Makes one logical HTTP call under a retry policy.
--- @tparam table opts `method` ("GET"), `url`, `headers`, `query` (a table,
---   encoded into the URL), `body` (a string) or `json` (a table, encoded,
---   Content-Type set), `timeout` (seconds per attempt), `retry` (a policy,
---   a table of policy fields over the default, or false for one attempt),
---   `expect` (a status or a list: any other final status raises),
---   `max_body` (bytes, 64 MiB), `insecure`, `cacert`
+-- http.request, and policy:request with the policy given.
+local function request(opts, policy)
+  if type(opts) ~= "table" then
+    fail("bad argument #1 to 'request' (table expected, got "
+         .. type(opts) .. ")")
+  end
+  local resp, err = call(method_of(opts.method, opts), opts.url, opts,
+                         policy)
+  return resp, err
+end
+
+--- Makes one logical HTTP call under a retry policy. Each option takes
+-- the type given here, or the call raises at the script's line before
+-- anything is sent.
+-- @tparam table opts
+--   `method`: a string; if absent, "POST" with a body or json= and
+--   "GET" without (as curl); a known method (GET, HEAD,
+--   POST, PUT, DELETE, OPTIONS, TRACE, PATCH, CONNECT) in any case is
+--   sent in upper case, any other RFC 9110 token (at most 15 characters)
+--   exactly as given;
+--   `url`: a string with no control characters;
+--   `headers`: a table of name = value, names tokens, values strings or
+--   numbers (sent as tostring writes them), with no control characters
+--   but tab;
+--   `query`: a table of key = value, values strings, numbers or lists of
+--   them, encoded into the URL before any #fragment;
+--   `body` (a string) or `json` (a value to encode; Content-Type set);
+--   `timeout`: seconds per attempt, 0.001 to 1e9;
+--   `retry`: a policy, a table of policy fields over the default, or
+--   false for one attempt;
+--   `expect`: a status (200 or "200"), a class ("2xx") or a list of them:
+--   any other final status raises;
+--   `max_body`: a whole number of bytes, 64 MiB if absent;
+--   `insecure`: true or false (true: no TLS verification);
+--   `cacert`: the path of a CA bundle
 -- @return the Response: `status`, `ok`, `body`, `headers`, `url`,
 --   `elapsed`, `attempts`, `resp:json()`, `resp:header(name)`
--- @raise a give-up error when the policy runs out (or returns nil, err
---   with `raise = false`); an expect error carrying the response
+-- @raise on a bad option; a give-up error when the policy runs out (or
+--   returns nil, err with `raise = false`); an expect error carrying the
+--   response
 function http.request(opts)
-  if type(opts) ~= "table" then
-    error("bad argument #1 to 'request' (table expected, got "
-          .. type(opts) .. ")", 2)
-  end
-  local method = opts.method and tostring(opts.method):upper() or "GET"
-  local resp, err = call(method, opts.url, opts)
+  local resp, err = request(opts)
   return resp, err
 end
 
@@ -220,12 +368,12 @@ local function verb(method)
   return function(url, opts)
     if opts ~= nil then
       if type(opts) ~= "table" then
-        error(("bad argument #2 to '%s' (table expected, got %s)")
-              :format(name, type(opts)), 2)
+        fail(("bad argument #2 to '%s' (table expected, got %s)")
+             :format(name, type(opts)))
       end
       if opts.method ~= nil or opts.url ~= nil then
-        error(("http.%s takes the url as its first argument and no method "
-               .. "(use http.request for that)"):format(name), 2)
+        fail(("http.%s takes the url as its first argument and no method "
+              .. "(use http.request for that)"):format(name))
       end
     end
     local resp, err = call(method, url, opts)
@@ -244,6 +392,7 @@ http.patch = verb("PATCH")
 
 -- For retryrun.retry's policy verbs: one call under a given policy.
 http._call = call
+http._request = request
 
 http.Response = core.Response
 http.ExpectError = ExpectError

@@ -13,8 +13,10 @@
 -- local items = retry_on_missing_summary:get(API .. "/items"):json()
 
 local core = require "retryrun.core"
+local check = require "retryrun.check"
 
-local pairs, type, error, setmetatable = pairs, type, error, setmetatable
+local pairs, type, setmetatable = pairs, type, setmetatable
+local fail, suggest = check.fail, check.suggest
 
 local retry = {}
 
@@ -34,61 +36,41 @@ local Policy = {}
 Policy.__index = Policy
 Policy.__name = "retryrun.Policy"
 
--- The edit distance between two short strings, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = {[0] = i}
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
-local function suggest(name, known)
-  local best, bestd = nil, 3
-  for k in pairs(known) do
-    local d = distance(name, k)
-    if d < bestd then best, bestd = k, d end
-  end
-  return best and (" (did you mean '%s'?)"):format(best) or ""
-end
-
-local function check_fields(fields, level)
+-- Errors below are raised at the script's line (check.fail) and read the
+-- same whichever way the fields came: retry.policy, :extend, or a call's
+-- retry = {...}.
+local function check_fields(fields)
   for k, v in pairs(fields) do
     local want = type(k) == "string" and FIELDS[k]
     if not want then
-      error(("unknown policy field '%s'%s"):format(tostring(k),
-            type(k) == "string" and suggest(k, FIELDS) or ""), level + 1)
+      fail(("unknown policy field %s%s"):format(
+        type(k) == "string" and "'" .. k .. "'" or check.show(k),
+        type(k) == "string" and suggest(k, FIELDS) or ""))
     end
     if not want:find(type(v), 1, true) then
-      error(("policy field '%s' must be a %s (got %s)"):format(k,
-            want:gsub("|", " or "), type(v)), level + 1)
+      fail(("policy field '%s' must be a %s (got %s)"):format(k,
+           want:gsub("|", " or "), type(v)))
     end
   end
   if fields.backoff then
     for k in pairs(fields.backoff) do
       if not BACKOFF_FIELDS[k] then
-        error(("unknown backoff field '%s'%s"):format(tostring(k),
-              type(k) == "string" and suggest(k, BACKOFF_FIELDS) or ""),
-              level + 1)
+        fail(("unknown backoff field %s%s"):format(
+          type(k) == "string" and "'" .. k .. "'" or check.show(k),
+          type(k) == "string" and suggest(k, BACKOFF_FIELDS) or ""))
       end
     end
   end
 end
 
-local function make(fields, parent, level)
+local function make(fields, parent)
   if fields == nil then
     fields = {}
   elseif type(fields) ~= "table" then
-    error("bad argument #1 to 'policy' (table expected, got "
-          .. type(fields) .. ")", level + 1)
+    fail("bad argument #1 to 'policy' (table expected, got "
+         .. type(fields) .. ")")
   end
-  check_fields(fields, level + 1)
+  check_fields(fields)
   -- a policy is its fields, plus _compiled: the parent's fields first
   local p = {}
   if parent then
@@ -105,7 +87,7 @@ local function make(fields, parent, level)
   end
   local ok, compiled = pcall(core.compile, p)
   if not ok then
-    error(compiled, level + 1)
+    fail(compiled)
   end
   p._compiled = compiled
   return setmetatable(p, Policy)
@@ -115,17 +97,23 @@ end
 -- @tparam[opt] table fields any of: attempts, retry_on, valid, backoff,
 --   deadline, timeout, connect_timeout, retry_after, max_retry_after,
 --   unsafe, idempotency_key, before_attempt, on_retry, on_giveup, raise
+--   Ranges: attempts 1 to 1000; deadline, timeout and connect_timeout
+--   0.001 to 1e9 seconds; max_retry_after, backoff.initial and
+--   backoff.max 0 to 1e9 seconds; backoff.factor 1 to 1e9; retry_on
+--   statuses 100 to 599; idempotency_key true, false or a header name.
 -- @return a Policy
--- @raise on an unknown field or a value of the wrong type
+-- @raise at the script's line on an unknown field, a value of the wrong
+--   type or out of range: the same message as `:extend` and a call's
+--   `retry = {...}` give
 function retry.policy(fields)
-  return make(fields, nil, 2)
+  return make(fields, nil)
 end
 
 --- Derives a policy: the fields given replace the parent's (a `backoff`
 -- table is merged field by field).
 -- @usage local RetryOnServerError = Retry:extend{attempts = 6}
 function Policy:extend(fields)
-  return make(fields, self, 2)
+  return make(fields, self)
 end
 
 --- A policy is callable: `policy(fn)` returns a function that runs fn and
@@ -134,7 +122,7 @@ end
 -- attempt: the wrapper is the retry layer.
 function Policy:__call(fn)
   if type(fn) ~= "function" then
-    error("a policy wraps a function (got " .. type(fn) .. ")", 2)
+    fail("a policy wraps a function (got " .. type(fn) .. ")")
   end
   local call = core.call
   return function(...)
@@ -150,16 +138,26 @@ end
 -- run's seeded generator (`--seed`): for checking a policy's waits.
 -- @tparam integer n the retry, 1 for the first
 -- @tparam[opt] number prev the previous wait (decorrelated jitter)
+-- @raise at the script's line when n or prev is not one
 function Policy:delay(n, prev)
-  return core.backoff(self._compiled, n, prev)
+  if not (math.type(n) and math.tointeger(n) and n >= 1) then
+    fail(("bad argument #1 to 'delay' (a retry number >= 1 expected, got "
+          .. "%s)"):format(check.show(n)))
+  end
+  if prev ~= nil and not (type(prev) == "number" and prev >= 0) then
+    fail(("bad argument #2 to 'delay' (a wait in seconds >= 0 expected, "
+          .. "got %s)"):format(check.show(prev)))
+  end
+  local d = core.backoff(self._compiled, math.tointeger(n), prev)
+  return d
 end
 
--- http's one-call function, found at the first call (retryrun.http
--- requires this module, so it cannot be required at load).
-local http_call
-local function call(...)
-  http_call = http_call or require("retryrun.http")._call
-  return http_call(...)
+-- retryrun.http, found at the first call (it requires this module, so
+-- it cannot be required at load).
+local http
+local function http_module()
+  http = http or require("retryrun.http")
+  return http
 end
 
 -- policy:get(url, opts) and the other verbs call through the policy.
@@ -168,22 +166,17 @@ for _, verb in pairs{"get", "head", "delete", "options", "post", "put",
   local method = verb:upper()
   Policy[verb] = function(self, url, opts)
     if opts ~= nil and type(opts) ~= "table" then
-      error(("bad argument #2 to '%s' (table expected, got %s)")
-            :format(verb, type(opts)), 2)
+      fail(("bad argument #2 to '%s' (table expected, got %s)")
+           :format(verb, type(opts)))
     end
-    local resp, err = call(method, url, opts, self)
+    local resp, err = http_module()._call(method, url, opts, self)
     return resp, err
   end
 end
 
 --- Calls through the policy with http.request's options.
 function Policy:request(opts)
-  if type(opts) ~= "table" then
-    error("bad argument #1 to 'request' (table expected, got "
-          .. type(opts) .. ")", 2)
-  end
-  local method = opts.method and tostring(opts.method):upper() or "GET"
-  local resp, err = call(method, opts.url, opts, self)
+  local resp, err = http_module()._request(opts, self)
   return resp, err
 end
 
