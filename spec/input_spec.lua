@@ -88,6 +88,23 @@ describe("bad input", function()
     end)
   end)
 
+  describe("url", function()
+    it("needs http:// or https://, and is not printed", function()
+      assert.equal("url must start with http:// or https://",
+        refused(function() http.get("localhost/x?token=t1") end))
+      assert.equal("url scheme 'ftp' is not http or https",
+        refused(function() http.get("ftp://u:pw@h/x") end))
+    end)
+
+    it("that libcurl cannot parse is a script error, not a give-up",
+       function()
+      local ok, err = pcall(http.get, "http://exa mple.com/")
+      assert.is_false(ok)
+      assert.is_string(err)
+      assert.matches("malformed URL", err)
+    end)
+  end)
+
   describe("options", function()
     it("suggests the option meant", function()
       assert.equal("unknown request option 'header' (did you mean " ..

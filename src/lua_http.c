@@ -406,6 +406,16 @@ static int request_check(lua_State *L, int req, char *err, size_t errlen)
              "%zu): it cannot be sent", (unsigned char)s[at], at + 1);
     goto out;
   }
+  if(strncasecmp(s, "http://", 7) && strncasecmp(s, "https://", 8)) {
+    /* libcurl would guess http:// and every attempt would go astray */
+    const char *sep = strstr(s, "://");
+    if(sep && (size_t)(sep - s) < 16)
+      snprintf(err, errlen, "url scheme '%.*s' is not http or https",
+               (int)(sep - s), s);
+    else
+      snprintf(err, errlen, "url must start with http:// or https://");
+    goto out;
+  }
   type = lua_getfield(L, req, "headers");
   if(type != LUA_TNIL && type != LUA_TTABLE) {
     snprintf(err, errlen, "headers must be a table of name = value "
