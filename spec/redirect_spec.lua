@@ -27,6 +27,13 @@ describe("the method on the wire", function()
     end)
   end
 
+  it("carries a header whose value is empty", function()
+    local seen = http.get(srv.url .. "/_echo",
+                          {headers = {["X-Empty"] = "", Accept = ""}}):json()
+    assert.equal("", seen.headers["X-Empty"])
+    assert.equal("", seen.headers.Accept)
+  end)
+
   it("is GET with a body= string", function()
     local seen = http.get(srv.url .. "/_echo", {body = "x"}):json()
     assert.equal("GET", seen.method)

@@ -1452,7 +1452,12 @@ static int send_attempt(lua_State *L, struct call *c)
         lua_pop(L, 1);
         continue;
       }
-      lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+      /* libcurl reads "Name:" as "send no Name"; "Name;" sends it empty */
+      if(lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0)
+        lua_pushfstring(L, "%s;", lua_tostring(L, -2));
+      else
+        lua_pushfstring(L, "%s: %s", lua_tostring(L, -2),
+                        lua_tostring(L, -1));
       if(transfer_add_header(tr, lua_tostring(L, -1))) {
         call_close(c);
         return luaL_error(L, "out of memory");
