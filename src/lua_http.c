@@ -582,8 +582,12 @@ static void push_giveup_message(lua_State *L, struct call *c,
   luaL_addstring(&b, num);
   luaL_addlstring(&b, words, wlen);
   if(c->giveup_note) {
-    luaL_addstring(&b, "; ");
-    luaL_addstring(&b, c->giveup_note);
+    /* said once: an attempt stopped in flight has it as its word */
+    size_t nlen = strlen(c->giveup_note);
+    if(wlen < nlen || strcmp(words + wlen - nlen, c->giveup_note)) {
+      luaL_addstring(&b, "; ");
+      luaL_addstring(&b, c->giveup_note);
+    }
   }
   else switch(d->reason) {
   case POLICY_DEADLINE:
