@@ -57,6 +57,151 @@ local function count(s, pattern)
   return n
 end
 
+describe("a main chunk that raises while other tasks work", function()
+  it("prints its error, cancels the others with on_giveup, exits 1",
+     function()
+    local code, out, took, path = run_script([[
+      local http = require "retryrun.http"
+      local run = require "retryrun.run"
+      for i = 1, 2 do
+        run.spawn(function()
+          http.get("http://127.0.0.1:1/", {retry = {attempts = 10,
+            backoff = {initial = 30, jitter = "none"},
+            on_giveup = function(err) print("gave up: " .. err.reason) end}})
+        end)
+      end
+      run.spawn(function() run.sleep(60) end)
+      run.sleep(0.05)
+      error("main broke")
+    ]])
+    assert.equal(1, code)
+    assert.is_true(took < 2, "took " .. took)
+    local p = path:gsub("%p", "%%%0")
+    assert.matches("^retryrun: " .. p .. ":12: main broke\nstack " ..
+                   "traceback:\n", out)
+    assert.equal(2, count(out, "gave up: cancelled\n"))
+    -- the tasks it stopped are not failures of their own
+    assert.equal(0, count(out, "nothing waited on it"))
+  end)
+
+  it("exits 3 when what it raised is a give-up error", function()
+    local code, out, took = run_script([[
+      local http = require "retryrun.http"
+      local run = require "retryrun.run"
+      run.spawn(function() run.sleep(60) end)
+      http.get("http://127.0.0.1:1/", {retry = {attempts = 1}})
+    ]])
+    assert.equal(3, code)
+    assert.is_true(took < 2, "took " .. took)
+    assert.matches("^retryrun: GET http://127.0.0.1:1/ gave up after 1 " ..
+                   "attempt", out)
+  end)
+end)
+
+describe("SIGTERM", function()
+  it("cancels every task, runs on_giveup, and exits 143", function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "5000"}
+    local code, out, took = signal_script(([[
+      local http = require "retryrun.http"
+      local run = require "retryrun.run"
+      for i = 1, 3 do
+        run.spawn(function()
+          http.get("%s/items", {retry = {on_giveup = function(err)
+            print("gave up: " .. err.reason)
+            print(err.message)
+          end}})
+        end)
+      end
+      run.sleep(60)
+    ]]):format(srv.url), {"TERM"})
+    assert.equal(143, code)
+    assert.is_true(took < 2, "took " .. took)
+    assert.equal(3, count(out, "gave up: interrupted\n"))
+    -- said once, as the last attempt
+    assert.equal(3, count(out, "\nGET " .. srv.url:gsub("%p", "%%%0") ..
+                          "/items gave up after 1 attempt in 0%.%d s: " ..
+                          "interrupted\n"))
+  end)
+
+  it("stops at once when it comes a second time", function()
+    local code, out = signal_script([[
+      local said = false
+      while true do
+        local ok, err = pcall(function() while true do end end)
+        if not said then
+          print("caught: " .. err)
+          io.stdout:flush()
+          said = true
+        end
+      end
+    ]], {"TERM", "TERM"})
+    assert.equal(143, code)
+    assert.equal("caught: interrupted\n", out)
+  end)
+
+  it("is documented in --help", function()
+    local code, out = sh(BIN .. " --help")
+    assert.equal(0, code)
+    assert.matches("130 interrupted %(SIGINT%), 143 terminated %(SIGTERM%)",
+                   out)
+  end)
+end)
+
+describe("SIGINT", function()
+  it("interrupts CPU-bound Lua code", function()
+    local code, out, took = signal_script([[
+      while true do end
+    ]], {"INT"})
+    assert.equal(130, code)
+    assert.is_true(took < 2, "took " .. took)
+    assert.matches("^retryrun: interrupted\nstack traceback:\n", out)
+  end)
+
+  it("interrupts a task spinning while the main chunk waits", function()
+    local code, out, took = signal_script([[
+      local run = require "retryrun.run"
+      local h = run.spawn(function()
+        local co = coroutine.wrap(function() while true do end end)
+        co()
+      end)
+      local ok, err = pcall(h.wait, h)
+      print("waited: " .. tostring(err))
+    ]], {"INT"})
+    assert.equal(130, code)
+    assert.is_true(took < 2, "took " .. took)
+    assert.matches("^waited: interrupted\n", out)
+  end)
+
+  it("is not lost when os.execute's child dies of it", function()
+    local code, out = run_script([[
+      print(os.execute("kill -INT $$"))
+      print("went on")
+    ]])
+    assert.equal(130, code)
+    assert.matches("^retryrun: interrupted\n", out)
+  end)
+
+  it("counts io.popen's child dying of SIGTERM as SIGTERM", function()
+    local code, out = run_script([[
+      local f = io.popen("kill -TERM $$")
+      f:read("a")
+      print(f:close())
+      print("went on")
+    ]])
+    assert.equal(143, code)
+    assert.matches("^retryrun: interrupted\n", out)
+  end)
+
+  it("leaves a child's other endings as they are", function()
+    local code, out = run_script([[
+      print(os.execute("exit 3"))
+      print(io.popen("kill -KILL $$"):close())
+    ]])
+    assert.equal(0, code)
+    assert.equal("nil\texit\t3\nnil\tsignal\t9\n", out)
+  end)
+end)
+
 describe("the give-up message of a call stopped in flight", function()
   it("says \"interrupted\" once", function()
     local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "5000"}

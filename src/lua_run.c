@@ -3,11 +3,17 @@
  * connection limits (retryrun.core; lua/retryrun/run.lua builds run.all and
  * run.map on top).
  *
+ * Also the coroutine functions that run.lua puts in place of the base
+ * library's: resume tells the loop which thread runs; and after_child,
+ * which passes a child process's death by SIGINT or SIGTERM on as the
+ * signal.
+ *
  * A task is a full userdata "retryrun.Task" holding struct task, with three
  * user values: 1 the coroutine, 2 its results (a table, or the error), 3 the
  * tasks waiting on it. While it lives, a registry ref keeps it from the
  * collector, so a script may drop the handle of a task it never waits on.
  */
+#include <signal.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -311,6 +317,40 @@ static int lrun_limits(lua_State *L)
   return 0;
 }
 
+/* core.resume: coroutine.resume as the base library's (upvalue 1), telling
+ * the loop which thread runs (loop_set_running) so that a signal
+ * interrupts the code actually running. */
+static int lrun_resume(lua_State *L)
+{
+  lua_State *co = lua_tothread(L, 1), *prev;
+  int status;
+  luaL_argexpected(L, co != NULL, 1, "coroutine");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  prev = loop_set_running(co);
+  status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  loop_set_running(prev);
+  if(status != LUA_OK)
+    return lua_error(L);
+  return lua_gettop(L);
+}
+
+/* core.after_child(...) -> ...: passes on what os.execute or a pipe's
+ * close returned. A child that died of SIGINT or SIGTERM ("signal", 2 or
+ * 15) counts as that signal coming to retryrun, as shells count it: the
+ * run is interrupted, and so is the code that ran the child. */
+static int lrun_after_child(lua_State *L)
+{
+  int n = lua_gettop(L);
+  if(n == 3 && lua_type(L, 2) == LUA_TSTRING && lua_isinteger(L, 3) &&
+     !strcmp(lua_tostring(L, 2), "signal")) {
+    lua_Integer sig = lua_tointeger(L, 3);
+    if(sig == SIGINT || sig == SIGTERM)
+      loop_signal((int)sig);
+  }
+  return n;
+}
+
 /* run.current() -> the running Task. */
 static int lrun_current(lua_State *L)
 {
@@ -333,6 +373,7 @@ void lrun_register(lua_State *L)
     {"now", lrun_now},
     {"limits", lrun_limits},
     {"current", lrun_current},
+    {"after_child", lrun_after_child},
     {NULL, NULL}
   };
   lua_newtable(L);
@@ -345,6 +386,11 @@ void lrun_register(lua_State *L)
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
+  luaopen_coroutine(L);             /* a fresh table: the originals */
+  lua_getfield(L, -1, "resume");
+  lua_pushcclosure(L, lrun_resume, 1);
+  lua_setfield(L, -3, "resume");
+  lua_pop(L, 1);
   lua_pushlightuserdata(L, &loop_suspend_marker);
   lua_setfield(L, -2, "SUSPEND");
 }

@@ -5,7 +5,8 @@
 -- a coroutine a script made waits on the loop (it makes an HTTP call), its
 -- `coroutine.resume` passes that wait up to the task, and resumes the
 -- coroutine when the wait is over, so the script's own yields and the
--- loop's never mix.
+-- loop's never mix. And a child process that dies of SIGINT or SIGTERM
+-- interrupts the run, as the signal would.
 --
 -- @module retryrun.run
 -- @usage
@@ -17,7 +18,8 @@
 local core = require "retryrun.core"
 
 local SUSPEND = core.SUSPEND
-local co_create, co_resume, co_yield = coroutine.create, coroutine.resume,
+-- core.resume tells the loop which coroutine runs, so ^C interrupts it
+local co_create, co_resume, co_yield = coroutine.create, core.resume,
                                        coroutine.yield
 local co_status, co_close = coroutine.status, coroutine.close
 local co_isyieldable = coroutine.isyieldable
@@ -83,6 +85,17 @@ end
 coroutine.resume = resume
 coroutine.wrap = wrap
 coroutine.close = close
+
+-- A child process (os.execute, io.popen) that dies of SIGINT or SIGTERM
+-- interrupts the run as the signal itself would: the terminal's ^C reaches
+-- the child while os.execute ignores it in retryrun.
+local after_child = core.after_child
+local execute, io_close = os.execute, io.close
+local file_methods = getmetatable(io.stdout).__index
+local file_close = file_methods.close
+os.execute = function(...) return after_child(execute(...)) end
+io.close = function(...) return after_child(io_close(...)) end
+file_methods.close = function(...) return after_child(file_close(...)) end
 
 --- Starts a task; it runs when the current one waits.
 -- @function spawn
