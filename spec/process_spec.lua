@@ -215,3 +215,27 @@ describe("the give-up message of a call stopped in flight", function()
                    "up after 1 attempt in 0%.%d s: interrupted\n$", out)
   end)
 end)
+
+describe("coroutine.yield where no script coroutine runs", function()
+  it("raises an error the script's pcall catches, as in plain Lua",
+     function()
+    local srv <close> = todo.start{}
+    local code, out = run_script(([[
+      local http = require "retryrun.http"
+      print(pcall(coroutine.yield, 1))
+      print(coroutine.isyieldable())
+      local resp = http.get("%s/items", {headers = %s, retry = {
+        before_attempt = function() print(pcall(coroutine.yield)) end,
+        valid = function()
+          print(pcall(coroutine.yield))
+          -- a coroutine of the script's own still yields to it
+          print(coroutine.wrap(function() coroutine.yield("inner") end)())
+          return true
+        end}})
+      print(resp.status)
+    ]]):format(srv.url, AUTH))
+    assert.equal(0, code)
+    local E = "false\tattempt to yield from outside a coroutine\n"
+    assert.equal(E .. "false\n" .. E .. E .. "inner\n200\n", out)
+  end)
+end)

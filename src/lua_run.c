@@ -4,9 +4,9 @@
  * run.map on top).
  *
  * Also the coroutine functions that run.lua puts in place of the base
- * library's: resume tells the loop which thread runs; and after_child,
- * which passes a child process's death by SIGINT or SIGTERM on as the
- * signal.
+ * library's: resume tells the loop which thread runs, yield refuses to
+ * yield a task's own coroutine; and after_child, which passes a child
+ * process's death by SIGINT or SIGTERM on as the signal.
  *
  * A task is a full userdata "retryrun.Task" holding struct task, with three
  * user values: 1 the coroutine, 2 its results (a table, or the error), 3 the
@@ -335,6 +335,33 @@ static int lrun_resume(lua_State *L)
   return lua_gettop(L);
 }
 
+/* 1 when co is the coroutine of a task: it yields to the loop alone. */
+static int is_task_thread(lua_State *co)
+{
+  struct task *t = the_loop ? the_loop->current : NULL;
+  return t && t->co == co;
+}
+
+/* core.yield: coroutine.yield for scripts. Where no coroutine of the
+ * script runs (a task's own code, its hooks included) it raises, as plain
+ * Lua does in its main thread, so the script's pcall catches it. */
+static int lrun_yield(lua_State *L)
+{
+  if(is_task_thread(L))
+    return luaL_error(L, "attempt to yield from outside a coroutine");
+  return lua_yield(L, lua_gettop(L));
+}
+
+/* core.isyieldable([co]): false for a task's own coroutine, which
+ * core.yield refuses. */
+static int lrun_isyieldable(lua_State *L)
+{
+  lua_State *co = lua_isnone(L, 1) ? L : lua_tothread(L, 1);
+  luaL_argexpected(L, co != NULL, 1, "coroutine");
+  lua_pushboolean(L, !is_task_thread(co) && lua_isyieldable(co));
+  return 1;
+}
+
 /* core.after_child(...) -> ...: passes on what os.execute or a pipe's
  * close returned. A child that died of SIGINT or SIGTERM ("signal", 2 or
  * 15) counts as that signal coming to retryrun, as shells count it: the
@@ -373,6 +400,8 @@ void lrun_register(lua_State *L)
     {"now", lrun_now},
     {"limits", lrun_limits},
     {"current", lrun_current},
+    {"yield", lrun_yield},
+    {"isyieldable", lrun_isyieldable},
     {"after_child", lrun_after_child},
     {NULL, NULL}
   };

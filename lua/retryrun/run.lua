@@ -5,7 +5,8 @@
 -- a coroutine a script made waits on the loop (it makes an HTTP call), its
 -- `coroutine.resume` passes that wait up to the task, and resumes the
 -- coroutine when the wait is over, so the script's own yields and the
--- loop's never mix. And a child process that dies of SIGINT or SIGTERM
+-- loop's never mix. A yield where no coroutine of the script runs raises,
+-- as in plain Lua. And a child process that dies of SIGINT or SIGTERM
 -- interrupts the run, as the signal would.
 --
 -- @module retryrun.run
@@ -85,6 +86,10 @@ end
 coroutine.resume = resume
 coroutine.wrap = wrap
 coroutine.close = close
+-- a task's own coroutine yields only to the loop: a script's yield there
+-- raises, as in plain Lua's main thread
+coroutine.yield = core.yield
+coroutine.isyieldable = core.isyieldable
 
 -- A child process (os.execute, io.popen) that dies of SIGINT or SIGTERM
 -- interrupts the run as the signal itself would: the terminal's ^C reaches
