@@ -98,6 +98,84 @@ describe("a main chunk that raises while other tasks work", function()
   end)
 end)
 
+describe("a hook that waits past its call's deadline", function()
+  local srv
+  setup(function() srv = todo.start{} end)
+  teardown(function() srv:stop() end)
+
+  -- Runs one call under a policy with deadline = 0.3 and the given hook
+  -- fields, and prints how it ended.
+  local function bounded(url, fields)
+    return run_script(([[
+      local http = require "retryrun.http"
+      local run = require "retryrun.run"
+      local t0 = run.now()
+      local ok, err = pcall(http.get, %q, {headers = %s,
+        retry = {deadline = 0.3, backoff = {initial = 0.01}, %s}})
+      print(ok, err.reason, string.format("%%.1f", run.now() - t0))
+      print(err.message)
+    ]]):format(url, AUTH, fields))
+  end
+
+  it("ends a sleep in before_attempt at the deadline", function()
+    local code, out = bounded(srv.url .. "/items",
+      "before_attempt = function() run.sleep(1e9) end")
+    assert.equal(0, code)
+    assert.matches("^false\tdeadline\t0%.[34]\n", out)
+    assert.matches("\nGET " .. srv.url:gsub("%p", "%%%0") .. "/items " ..
+                   "gave up after 0 attempts in 0%.[34] s; the deadline " ..
+                   "of 0%.3 s is reached\n", out)
+  end)
+
+  it("ends a sleep in valid at the deadline", function()
+    local code, out = bounded(srv.url .. "/items",
+      "valid = function() run.sleep(1e9) end")
+    assert.equal(0, code)
+    assert.matches("^false\tdeadline\t0%.[34]\n", out)
+    assert.matches("gave up after 1 attempt in 0%.[34] s: 200 invalid; " ..
+                   "the deadline of 0%.3 s is reached", out)
+  end)
+
+  it("ends a sleep in on_retry at the deadline", function()
+    local code, out = bounded("http://127.0.0.1:1/",
+      "on_retry = function() run.sleep(1e9) end")
+    assert.equal(0, code)
+    assert.matches("^false\tdeadline\t0%.[34]\n", out)
+    assert.matches("gave up after 1 attempt in 0%.[34] s: connect; " ..
+                   "the deadline of 0%.3 s is reached", out)
+  end)
+
+  it("ends a task:wait() in valid at the deadline", function()
+    local code, out = bounded(srv.url .. "/items", [[valid = function()
+      local h = run.spawn(function() run.sleep(1) end)
+      h:wait()
+    end]])
+    assert.equal(0, code)
+    assert.matches("^false\tdeadline\t0%.[34]\n", out)
+  end)
+
+  it("bounds an HTTP call in before_attempt by the outer deadline",
+     function()
+    local slow <close> = todo.start{"--slow-rate", "1", "--slow-ms", "3000"}
+    local code, out = bounded(srv.url .. "/items", ([[
+      before_attempt = function(req)
+        http.get(%q)
+      end]]):format(slow.url .. "/items"))
+    assert.equal(0, code)
+    assert.matches("^false\tdeadline\t0%.[34]\n", out)
+  end)
+
+  it("ends a sleep in on_giveup 1 s after the give-up, keeping it",
+     function()
+    -- the call gives up at once; its deadline is sooner than 1 s
+    local code, out = bounded("http://127.0.0.1:1/",
+      "attempts = 1, on_giveup = function() run.sleep(1e9) end")
+    assert.equal(0, code)
+    assert.matches("^false\texhausted\t1%.[01]\n", out)
+    assert.matches("\nGET http://127.0.0.1:1/ gave up after 1 attempt", out)
+  end)
+end)
+
 describe("SIGTERM", function()
   it("cancels every task, runs on_giveup, and exits 143", function()
     local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "5000"}

@@ -315,9 +315,15 @@ void loop_wait_timer(struct task *t, double when)
   }
 }
 
-void loop_wait_task(struct task *t)
+void loop_wait_task(struct task *t, double deadline)
 {
+  t->fired = 0;
   t->wait = WAIT_TASK;
+  if(deadline > 0) {
+    t->timer.when = deadline;
+    if(heap_push(the_loop, t))
+      t->timer.index = NOT_ARMED;     /* out of memory: wait without it */
+  }
 }
 
 static int slots_left(struct loop *lp)
@@ -400,13 +406,13 @@ void loop_wait_cancel(struct task *t)
     t->transfer = NULL;
     break;
   case WAIT_TIMER:
+  case WAIT_TASK:
     heap_remove(lp, t);
     break;
   case WAIT_SLOT:
     slot_unlink(lp, t);
     heap_remove(lp, t);
     break;
-  case WAIT_TASK:
   case WAIT_NONE:
     break;
   }

@@ -51,6 +51,9 @@ struct task {
   int wrap_depth;            /* inside policy(fn) wrappers */
   double wrap_deadline;      /* the innermost wrapper's deadline
                                 (monotonic), 0 outside any */
+  double hook_deadline;      /* while a policy's hook runs in this task:
+                                the deadline (monotonic) its waits end at;
+                                0 when no hook runs */
   struct task *next_ready;   /* run queue */
   struct task *slot_prev, *slot_next;  /* waiting for a transfer slot */
   int slot_granted;          /* a slot is held for its next transfer */
@@ -102,11 +105,13 @@ void loop_task_done(struct task *t);
 void loop_wake(struct task *t);
 
 /* Waits. Each arms one thing for the current task; the caller then yields
- * with loop_yield(). loop_wait_cancel() disarms whatever the task waits on
- * (used by cancellation and by the Lua objects' __gc). */
+ * with loop_yield(). loop_wait_task() waits to be woken by another task,
+ * or until `deadline` passes (t->fired) when it is not 0.
+ * loop_wait_cancel() disarms whatever the task waits on (used by
+ * cancellation, by a task that ends, and by the Lua objects' __gc). */
 int loop_wait_transfer(struct task *t, struct transfer *tr);
 void loop_wait_timer(struct task *t, double when);
-void loop_wait_task(struct task *t);
+void loop_wait_task(struct task *t, double deadline);
 void loop_wait_cancel(struct task *t);
 
 /* Transfer slots: at most max_total transfers are in libcurl at once, so a

@@ -46,6 +46,14 @@ static int raise_cancelled(lua_State *L)
   return luaL_error(L, the_loop->interrupted ? "interrupted" : "cancelled");
 }
 
+/* Raises the error a wait inside a policy's hook meets when the call the
+ * hook belongs to reaches its deadline (task->hook_deadline). */
+static int raise_past_deadline(lua_State *L)
+{
+  return luaL_error(L, "the deadline of the call whose hook is waiting "
+                    "is reached");
+}
+
 /* run.spawn(fn, ...) -> Task. The task starts on the loop's next turn. */
 static int lrun_spawn(lua_State *L)
 {
@@ -90,7 +98,7 @@ static void wake_waiters(lua_State *L, int task_idx)
   while(lua_next(L, -2)) {
     struct task *w = lua_touserdata(L, -2);
     if(w && w->wait == WAIT_TASK) {
-      w->wait = WAIT_NONE;
+      loop_wait_cancel(w);          /* its deadline timer, if any */
       loop_wake(w);
     }
     lua_pop(L, 1);
@@ -182,23 +190,24 @@ static int task_results(lua_State *L, int idx)
   return n;
 }
 
+/* Waits until task 1 is done; inside a policy's hook, no longer than the
+ * call's deadline. */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct task *t = check_task(L, 1);
   struct task *me = the_loop->current;
   (void)status;
   (void)ctx;
+  loop_wait_cancel(me);
   if(t->state == TASK_DONE) {
-    if(me->wait == WAIT_TASK)
-      me->wait = WAIT_NONE;
     lua_settop(L, 1);
     return task_results(L, 1);
   }
-  if(me->cancelled) {
-    me->wait = WAIT_NONE;
+  if(me->cancelled)
     return raise_cancelled(L);
-  }
-  loop_wait_task(me);
+  if(me->fired)
+    return raise_past_deadline(L);
+  loop_wait_task(me, me->hook_deadline);
   return loop_yield(L, 0, wait_k);
 }
 
@@ -220,6 +229,7 @@ static int ltask_wait(lua_State *L)
     lua_rawset(L, -3);
     lua_pop(L, 1);
   }
+  me->fired = 0;
   return wait_k(L, LUA_OK, 0);
 }
 
@@ -260,25 +270,29 @@ static int ltask_tostring(lua_State *L)
   return 1;
 }
 
+/* ctx: 1 when the sleep was cut at a hook's deadline. */
 static int sleep_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct task *me = the_loop->current;
   (void)status;
-  (void)ctx;
   if(me->cancelled) {
     loop_wait_cancel(me);
     return raise_cancelled(L);
   }
   if(!me->fired)
-    return loop_yield(L, 0, sleep_k);
+    return loop_yield(L, ctx, sleep_k);
+  if(ctx)
+    return raise_past_deadline(L);
   return 0;
 }
 
-/* run.sleep(seconds): suspends the task; other tasks go on. */
+/* run.sleep(seconds): suspends the task; other tasks go on. Inside a
+ * policy's hook it ends at the call's deadline, raising. */
 static int lrun_sleep(lua_State *L)
 {
-  double s = luaL_checknumber(L, 1);
+  double s = luaL_checknumber(L, 1), until;
   struct task *me = current_task(L);
+  int cut = 0;
   luaL_argcheck(L, s == s && s >= 0, 1, "a non-negative number expected");
   if(!lua_isyieldable(L))
     return luaL_error(L, "sleep() cannot wait here: it runs inside require, "
@@ -287,8 +301,13 @@ static int lrun_sleep(lua_State *L)
     return raise_cancelled(L);
   if(s > 1e9)
     s = 1e9;
-  loop_wait_timer(me, loop_now() + s);
-  return loop_yield(L, 0, sleep_k);
+  until = loop_now() + s;
+  if(me->hook_deadline > 0 && until > me->hook_deadline) {
+    until = me->hook_deadline;
+    cut = 1;
+  }
+  loop_wait_timer(me, until);
+  return loop_yield(L, cut, sleep_k);
 }
 
 /* run.now() -> monotonic seconds. */

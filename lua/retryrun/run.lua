@@ -112,7 +112,9 @@ run.spawn = core.spawn
 
 --- Suspends the running task for `seconds`; other tasks go on.
 -- @function sleep
--- @raise "cancelled" or "interrupted" when the task is stopped meanwhile
+-- @raise "cancelled" or "interrupted" when the task is stopped meanwhile;
+--   inside a policy's hook, an error when the call's deadline comes first
+--   (the sleep ends then, and the call gives up with reason "deadline")
 run.sleep = core.sleep
 
 --- Monotonic seconds, for measuring.
