@@ -84,6 +84,25 @@ describe("a main chunk that raises while other tasks work", function()
     assert.equal(0, count(out, "nothing waited on it"))
   end)
 
+  it("stops a task waiting inside a hook, whose on_giveup still runs",
+     function()
+    local code, out, took = run_script([[
+      local http = require "retryrun.http"
+      local run = require "retryrun.run"
+      run.spawn(function()
+        http.get("http://127.0.0.1:1/", {retry = {
+          before_attempt = function() run.sleep(60) end,
+          on_giveup = function(err) print("gave up: " .. err.message) end}})
+      end)
+      run.sleep(0.05)
+      error("main broke")
+    ]])
+    assert.equal(1, code)
+    assert.is_true(took < 2, "took " .. took)
+    assert.matches("gave up: GET http://127.0.0.1:1/ gave up after 0 " ..
+                   "attempts in 0%.%d s; cancelled\n", out)
+  end)
+
   it("exits 3 when what it raised is a give-up error", function()
     local code, out, took = run_script([[
       local http = require "retryrun.http"
