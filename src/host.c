@@ -5,8 +5,11 @@
  * modules (lua/ beside the build tree, else the installed directory),
  * preloads retryrun.core, loads the script and runs it as the main task on
  * the event loop, then turns how it ended into an exit code and a message.
+ * When the main task fails the run ends: its error is printed and the other
+ * tasks are cancelled.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,7 +207,9 @@ static int report(lua_State *L, int idx, const char *prefix)
 }
 
 /* Tasks that failed while nothing waited on them; lua_run.c keeps the
- * table and removes a task from it when its error is taken. */
+ * table and removes a task from it when its error is taken. Tasks that
+ * loop_stop() cancelled are left out: their end is the run's, whose cause
+ * is reported already. */
 static int report_orphans(lua_State *L, int main_idx)
 {
   int code = EXIT_OK;
@@ -216,7 +221,8 @@ static int report_orphans(lua_State *L, int main_idx)
   lua_pushnil(L);
   while(lua_next(L, -2)) {
     lua_pop(L, 1);
-    if(!lua_rawequal(L, -1, main_idx)) {
+    if(!lua_rawequal(L, -1, main_idx) &&
+       !((struct task *)lua_touserdata(L, -1))->stopped) {
       int c;
       task_result(L, lua_gettop(L));
       c = report(L, -1, "a task failed and nothing waited on it: ");
@@ -276,18 +282,23 @@ int host_run(const struct host_opts *o)
     }
     main_idx = lua_gettop(L);
   }
-  loop_run();
-
-  if(task_result(L, main_idx))
+  loop_run(lua_touserdata(L, main_idx));
+  /* the main chunk's error ends the run: said at once, then the other
+   * tasks are cancelled and their on_giveup hooks run */
+  if(task_result(L, main_idx)) {
     code = report(L, -1, "");
+    loop_stop();
+  }
   lua_pop(L, 1);
+  loop_run(NULL);
   {
     int c = report_orphans(L, main_idx);
     if(code == EXIT_OK)
       code = c;
   }
   if(the_loop->interrupted)
-    code = EXIT_INTERRUPTED;
+    code = the_loop->interrupted == SIGTERM ? EXIT_TERMINATED :
+           EXIT_INTERRUPTED;
 out:
   lua_close(L);
   redact_free_names();

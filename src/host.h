@@ -19,7 +19,8 @@ enum {
   EXIT_ERROR = 1,
   EXIT_USAGE = 2,
   EXIT_GAVEUP = 3,
-  EXIT_INTERRUPTED = 130
+  EXIT_INTERRUPTED = 130,    /* SIGINT: 128 + 2 */
+  EXIT_TERMINATED = 143      /* SIGTERM: 128 + 15 */
 };
 
 /* The generator behind jitter: seeded by --seed or RETRYRUN_SEED. */

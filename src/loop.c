@@ -2,13 +2,16 @@
  * loop.c - the event loop (see loop.h).
  *
  * One turn: resume every ready task; then wait in curl_multi_poll() until a
- * socket is ready, the next timer is due, or SIGINT writes to the self-pipe;
- * then let libcurl work, wake the tasks whose transfers finished and those
- * whose timers passed. Uses libcurl's multi interface and Lua's coroutine
- * API; knows nothing of HTTP requests or retry policies.
+ * socket is ready, the next timer is due, or a signal (SIGINT, SIGTERM)
+ * writes to the self-pipe; then let libcurl work, wake the tasks whose
+ * transfers finished and those whose timers passed. A signal that comes
+ * while Lua code runs also interrupts that code, through a hook. Uses
+ * libcurl's multi interface and Lua's coroutine API; knows nothing of HTTP
+ * requests or retry policies.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +32,13 @@ char loop_suspend_marker;
 
 static struct loop loop_storage;
 static int sigpipe_fds[2] = {-1, -1};
+
+/* The thread running Lua code now (see loop_set_running), read by the
+ * signal handler: atomic so that it reads a whole pointer. */
+static _Atomic(lua_State *) running_thread;
+/* A signal whose "interrupted" is still to be raised by interrupt_hook;
+ * loop_stop() clears it, as the loop then stops every task itself. */
+static volatile sig_atomic_t interrupt_pending;
 
 #define NOT_ARMED ((size_t)-1)
 
@@ -149,11 +159,49 @@ void loop_limits(long total, long per_host)
     curl_multi_setopt(lp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, lp->max_host);
 }
 
-/* Async-signal-safe: a flag and one write. */
-void loop_signal_interrupt(void)
+/* Set by loop_signal() on the thread that was running: raises
+ * "interrupted" there once, as a cancelled wait would, and marks the task
+ * cancelled so that its next wait raises too. A hook left on a thread
+ * after the loop has stopped the tasks itself only removes itself. */
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  if(!interrupt_pending)
+    return;
+  interrupt_pending = 0;
+  if(the_loop && the_loop->current)
+    the_loop->current->cancelled = 1;
+  lua_pushliteral(L, "interrupted");
+  lua_error(L);
+}
+
+static void arm_interrupt_hook(lua_State *co)
+{
+  lua_sethook(co, interrupt_hook,
+              LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+lua_State *loop_set_running(lua_State *co)
+{
+  lua_State *prev = atomic_exchange(&running_thread, co);
+  /* a signal between a switch and this store armed the thread left */
+  if(co && interrupt_pending)
+    arm_interrupt_hook(co);
+  return prev;
+}
+
+void loop_signal(int sig)
 {
   int saved = errno;
-  loop_storage.interrupted = 1;
+  lua_State *co;
+  if(loop_storage.interrupted)
+    _exit(128 + sig);                 /* the second one: stop now */
+  loop_storage.interrupted = sig;
+  interrupt_pending = 1;
+  co = atomic_load(&running_thread);
+  if(co)
+    arm_interrupt_hook(co);
   if(sigpipe_fds[1] >= 0) {
     ssize_t n = write(sigpipe_fds[1], "i", 1);
     (void)n;
@@ -242,8 +290,8 @@ void loop_task_start(struct task *t)
     lp->live->prev = t;
   lp->live = t;
   lp->nlive++;
-  if(lp->interrupted)
-    t->cancelled = 1;
+  if(lp->stopping)
+    t->cancelled = t->stopped = 1;
   loop_wake(t);
 }
 
@@ -304,9 +352,15 @@ void loop_wait_timer(struct task *t, double when)
   }
 }
 
-void loop_wait_task(struct task *t)
+void loop_wait_task(struct task *t, double deadline)
 {
+  t->fired = 0;
   t->wait = WAIT_TASK;
+  if(deadline > 0) {
+    t->timer.when = deadline;
+    if(heap_push(the_loop, t))
+      t->timer.index = NOT_ARMED;     /* out of memory: wait without it */
+  }
 }
 
 static int slots_left(struct loop *lp)
@@ -389,13 +443,13 @@ void loop_wait_cancel(struct task *t)
     t->transfer = NULL;
     break;
   case WAIT_TIMER:
+  case WAIT_TASK:
     heap_remove(lp, t);
     break;
   case WAIT_SLOT:
     slot_unlink(lp, t);
     heap_remove(lp, t);
     break;
-  case WAIT_TASK:
   case WAIT_NONE:
     break;
   }
@@ -432,7 +486,9 @@ static void resume(struct loop *lp, struct task *t)
 
   t->state = TASK_RUNNING;
   lp->current = t;
+  loop_set_running(co);
   status = lua_resume(co, NULL, t->nargs, &nres);
+  loop_set_running(NULL);
   t->nargs = 0;
   lp->current = NULL;
   if(status == LUA_YIELD) {
@@ -497,11 +553,22 @@ static void reap_transfers(struct loop *lp)
   wake_slot_waiters(lp);
 }
 
-static void interrupt_all(struct loop *lp)
+static void cancel_all(struct loop *lp)
 {
   struct task *t;
   for(t = lp->live; t; t = t->next)
     loop_cancel(t);
+}
+
+void loop_stop(void)
+{
+  struct loop *lp = the_loop;
+  struct task *t;
+  lp->stopping = 1;
+  interrupt_pending = 0;
+  for(t = lp->live; t; t = t->next)
+    t->stopped = 1;
+  cancel_all(lp);
 }
 
 static void drain_sigpipe(void)
@@ -511,12 +578,20 @@ static void drain_sigpipe(void)
     ;
 }
 
-void loop_run(void)
+/* A signal came: stop every task, once. */
+static void check_interrupt(struct loop *lp)
+{
+  if(lp->interrupted && !lp->stopping) {
+    drain_sigpipe();
+    loop_stop();
+  }
+}
+
+void loop_run(struct task *until)
 {
   struct loop *lp = the_loop;
-  int seen_interrupt = 0;
 
-  while(lp->nlive) {
+  while(lp->nlive && !(until && until->state == TASK_DONE)) {
     int timeout_ms;
     double now;
 
@@ -526,10 +601,12 @@ void loop_run(void)
       if(!lp->ready_head)
         lp->ready_tail = NULL;
       t->next_ready = NULL;
+      /* a signal that came while a task ran stops the ones after it */
+      check_interrupt(lp);
       if(t->state == TASK_READY)
         resume(lp, t);
     }
-    if(!lp->nlive)
+    if(!lp->nlive || (until && until->state == TASK_DONE))
       break;
 
     now = loop_now();
@@ -545,7 +622,7 @@ void loop_run(void)
       /* Every live task waits on another task: none can ever wake. */
       fprintf(stderr, "retryrun: every task waits on another task: "
               "cancelling them all\n");
-      interrupt_all(lp);
+      cancel_all(lp);
       continue;
     }
     if(lp->multi) {
@@ -567,10 +644,6 @@ void loop_run(void)
       poll(&pfd, sigpipe_fds[0] >= 0 ? 1 : 0, timeout_ms);
     }
     fire_timers(lp, loop_now());
-    if(lp->interrupted && !seen_interrupt) {
-      seen_interrupt = 1;
-      drain_sigpipe();
-      interrupt_all(lp);
-    }
+    check_interrupt(lp);
   }
 }

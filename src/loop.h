@@ -13,6 +13,7 @@
 #ifndef RETRYRUN_LOOP_H
 #define RETRYRUN_LOOP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <lua.h>
 
@@ -41,12 +42,18 @@ struct task {
   struct transfer *transfer; /* WAIT_TRANSFER */
   struct timer timer;        /* WAIT_TIMER */
   int fired;                 /* the timer passed */
-  int cancelled;             /* cancel() or SIGINT: stop at the next wait */
+  int cancelled;             /* cancel(), a signal or loop_stop(): stop at
+                                the next wait */
+  int stopped;               /* cancelled by loop_stop(): its failure is
+                                the run's end, not an error of its own */
   int failed;                /* ended with an error */
   int error_seen;            /* someone took that error */
   int wrap_depth;            /* inside policy(fn) wrappers */
   double wrap_deadline;      /* the innermost wrapper's deadline
                                 (monotonic), 0 outside any */
+  double hook_deadline;      /* while a policy's hook runs in this task:
+                                the deadline (monotonic) its waits end at;
+                                0 when no hook runs */
   struct task *next_ready;   /* run queue */
   struct task *slot_prev, *slot_next;  /* waiting for a transfer slot */
   int slot_granted;          /* a slot is held for its next transfer */
@@ -62,7 +69,9 @@ struct loop {
   size_t nlive;
   struct task *current;      /* the task being resumed */
   size_t running_transfers;
-  int interrupted;           /* SIGINT seen */
+  volatile sig_atomic_t interrupted;  /* SIGINT or SIGTERM seen: its
+                                number, 0 before */
+  int stopping;              /* loop_stop() ran: every task is cancelled */
   long max_total, max_host;  /* connection caps; 0: none */
   struct task *slot_head, *slot_tail;  /* tasks waiting for a slot */
   size_t slots_granted;      /* handed to woken tasks, not yet used */
@@ -79,8 +88,15 @@ void loop_free(void);
 double loop_now(void);       /* monotonic seconds */
 double loop_wall(void);      /* Unix time */
 
-/* Runs until no task is left. Returns when every task is done. */
-void loop_run(void);
+/* Runs until `until` is done (NULL: until every task is done). Returns
+ * early, with tasks still live, only for `until`; loop_run(NULL) again
+ * finishes them. */
+void loop_run(struct task *until);
+
+/* Ends the run: cancels every live task (and any started later), marking
+ * each t->stopped. Their waits raise, their calls give up and run their
+ * on_giveup hooks. */
+void loop_stop(void);
 
 /* Task life. loop_task_start() links a new task (state READY) into the live
  * list and the run queue; loop_task_done() unlinks it. */
@@ -89,11 +105,13 @@ void loop_task_done(struct task *t);
 void loop_wake(struct task *t);
 
 /* Waits. Each arms one thing for the current task; the caller then yields
- * with loop_yield(). loop_wait_cancel() disarms whatever the task waits on
- * (used by cancellation and by the Lua objects' __gc). */
+ * with loop_yield(). loop_wait_task() waits to be woken by another task,
+ * or until `deadline` passes (t->fired) when it is not 0.
+ * loop_wait_cancel() disarms whatever the task waits on (used by
+ * cancellation, by a task that ends, and by the Lua objects' __gc). */
 int loop_wait_transfer(struct task *t, struct transfer *tr);
 void loop_wait_timer(struct task *t, double when);
-void loop_wait_task(struct task *t);
+void loop_wait_task(struct task *t, double deadline);
 void loop_wait_cancel(struct task *t);
 
 /* Transfer slots: at most max_total transfers are in libcurl at once, so a
@@ -131,7 +149,21 @@ void loop_limits(long total, long per_host);
  * stack). Implemented by lua_run.c, which keeps the results. */
 void task_finished(struct task *t, int status, int nres);
 
-/* Called by the SIGINT handler: sets the flag and wakes the poll. */
-void loop_signal_interrupt(void);
+/* SIGINT and SIGTERM, from their handler or from a child process that
+ * died of one (os.execute, io.popen). The first sets the_loop->interrupted
+ * to sig, wakes the poll (the loop then calls loop_stop()) and, when Lua
+ * code is running, sets a hook on the running thread that raises
+ * "interrupted" in it at its next instruction, call or return, and marks
+ * its task cancelled. A second one ends the process at once with 128 +
+ * sig. Async-signal-safe: a flag, lua_sethook (as lua.c does) and one
+ * write. */
+void loop_signal(int sig);
+
+/* The Lua thread that runs now: a task's coroutine, or a coroutine a
+ * script resumes inside it; NULL while the loop waits. Whoever resumes a
+ * thread sets it and restores the previous one after, so that
+ * loop_signal() interrupts the code actually running. Returns the
+ * previous one. */
+lua_State *loop_set_running(lua_State *co);
 
 #endif

@@ -42,6 +42,11 @@
 #define DEFAULT_MAX_BODY (64u * 1024 * 1024)
 #define MAX_REDIRECTS 10
 
+/* Seconds an on_giveup hook may wait at least: it runs after the call,
+ * which may have given up at its deadline, so it may wait until that
+ * deadline or this long after the give-up, whichever is later. */
+#define ON_GIVEUP_GRACE 1.0
+
 enum {
   S_REQ = 1, S_POL, S_CALL, S_ATT, S_TB, S_RESP, S_REASON, S_FN, S_ARGS,
   S_RES, S_TOP = S_RES
@@ -82,6 +87,10 @@ struct call {
   double timeout;             /* the call's timeout=, 0 for the policy's */
   double outer_deadline;      /* the task's wrap_deadline before this
                                  wrapper's function ran */
+  int in_hook;                /* a hook runs: call_k restores the task's
+                                 hook_deadline from outer_hook_deadline */
+  double hook_until;          /* when the running hook's waits end */
+  double outer_hook_deadline;
 };
 
 static char json_key, raw_headers_key;
@@ -973,8 +982,12 @@ static void push_giveup_message(lua_State *L, struct call *c,
   luaL_addstring(&b, num);
   luaL_addlstring(&b, words, wlen);
   if(c->giveup_note) {
-    luaL_addstring(&b, "; ");
-    luaL_addstring(&b, c->giveup_note);
+    /* said once: an attempt stopped in flight has it as its word */
+    size_t nlen = strlen(c->giveup_note);
+    if(wlen < nlen || strcmp(words + wlen - nlen, c->giveup_note)) {
+      luaL_addstring(&b, "; ");
+      luaL_addstring(&b, c->giveup_note);
+    }
   }
   else switch(d->reason) {
   case POLICY_DEADLINE:
@@ -1034,6 +1047,32 @@ static void push_giveup_message(lua_State *L, struct call *c,
 
 static int call_k(lua_State *L, int status, lua_KContext ctx);
 static int send_attempt(lua_State *L, struct call *c);
+
+/* Calls the hook (or predicate) below its nargs arguments for step c->k,
+ * coming back through call_k. While it runs, the task carries the call's
+ * deadline (for on_giveup, at least ON_GIVEUP_GRACE from now), or an
+ * enclosing hook's if that is sooner: run.sleep, task:wait() and HTTP
+ * calls inside it end there. */
+static int call_hook(lua_State *L, struct call *c, int nargs, int nres)
+{
+  struct task *t = c->task;
+  double now = loop_now(), until = c->pc.started + c->pol.deadline;
+  if(c->k == K_GIVEUP && until < now + ON_GIVEUP_GRACE)
+    until = now + ON_GIVEUP_GRACE;
+  if(t->hook_deadline > 0 && t->hook_deadline < until)
+    until = t->hook_deadline;
+  c->hook_until = until;
+  c->outer_hook_deadline = t->hook_deadline;
+  t->hook_deadline = until;
+  c->in_hook = 1;
+  return call_k(L, lua_pcallk(L, nargs, nres, S_TB, 0, call_k), 0);
+}
+
+/* After a hook: 1 when the time it had is over. */
+static int hook_out_of_time(struct call *c)
+{
+  return loop_now() >= c->hook_until;
+}
 
 /* Pushes "GET url" (or "function at file:line") for messages. */
 static void push_what(lua_State *L, struct call *c)
@@ -1115,7 +1154,7 @@ static int giveup(lua_State *L, struct call *c)
   if(c->has_on_giveup) {
     lua_getfield(L, S_POL, "on_giveup");
     lua_pushvalue(L, S_REASON);
-    return call_k(L, lua_pcallk(L, 1, 0, S_TB, 0, call_k), 0);
+    return call_hook(L, c, 1, 0);
   }
   return call_k(L, LUA_OK, 0);    /* K_GIVEUP with nothing to call */
 }
@@ -1228,7 +1267,7 @@ static int decide(lua_State *L, struct call *c)
     lua_setfield(L, -2, "response");
     push_what(L, c);
     lua_setfield(L, -2, "call");
-    return call_k(L, lua_pcallk(L, 1, 0, S_TB, 0, call_k), 0);
+    return call_hook(L, c, 1, 0);
   }
   return call_k(L, LUA_OK, 0);
 }
@@ -1242,7 +1281,7 @@ static int check_valid(lua_State *L, struct call *c, int value_idx)
     c->k = K_VALID;
     lua_getfield(L, S_POL, "valid");
     lua_pushvalue(L, value_idx);
-    return call_k(L, lua_pcallk(L, 1, 2, S_TB, 0, call_k), 0);
+    return call_hook(L, c, 1, 2);
   }
   return decide(L, c);
 }
@@ -1382,7 +1421,27 @@ static int cancelled(lua_State *L, struct call *c)
     lua_setfield(L, -2, "duration");
     lua_rawseti(L, S_ATT, c->pc.attempt);
   }
+  else if(c->k == K_VALID)    /* a response came; valid() was stopped */
+    record_attempt(L, c, loop_now() - c->attempt_started);
   c->dec.verdict = POLICY_GIVEUP;
+  c->dec.retry_after = -1;
+  return giveup(L, c);
+}
+
+/* Gives up because a hook ran past the call's deadline, after the attempt
+ * that is recorded (or, from valid(), about to be). */
+static int hook_past_deadline(lua_State *L, struct call *c)
+{
+  if(c->k == K_VALID)
+    record_attempt(L, c, loop_now() - c->attempt_started);
+  else if(c->k == K_ON_RETRY) {           /* the wait is not made */
+    lua_rawgeti(L, S_ATT, c->pc.attempt);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "delay");
+    lua_pop(L, 1);
+  }
+  c->dec.verdict = POLICY_GIVEUP;
+  c->dec.reason = POLICY_DEADLINE;
   c->dec.retry_after = -1;
   return giveup(L, c);
 }
@@ -1530,7 +1589,7 @@ static int before_attempt(lua_State *L, struct call *c)
     else
       lua_pushvalue(L, S_REQ);
     lua_pushinteger(L, c->pc.attempt);
-    return call_k(L, lua_pcallk(L, 2, 0, S_TB, 0, call_k), 0);
+    return call_hook(L, c, 2, 0);
   }
   return attempt(L, c);
 }
@@ -1735,12 +1794,23 @@ static int transfer_done(lua_State *L, struct call *c)
 static int call_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct call *c = get_call(L);
+  int after_hook = c->in_hook;
   (void)ctx;
   /* a pcallk whose callee yielded comes back with LUA_YIELD: success */
   if(status == LUA_YIELD)
     status = LUA_OK;
+  if(after_hook) {
+    c->in_hook = 0;
+    c->task->hook_deadline = c->outer_hook_deadline;
+  }
   switch(c->k) {
   case K_BEFORE:
+    /* a hook stopped by cancellation or the deadline ends the call as
+     * such, whatever it raised */
+    if(status != LUA_OK && c->task->cancelled)
+      return cancelled(L, c);
+    if(hook_out_of_time(c))
+      return no_time_left(L, c);
     if(status != LUA_OK)
       return raise_hook_error(L, c, "before_attempt");
     return attempt(L, c);
@@ -1761,6 +1831,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
   case K_FN:
     return function_done(L, c, status);
   case K_VALID:
+    if(status != LUA_OK && c->task->cancelled)
+      return cancelled(L, c);
     if(status != LUA_OK) {
       /* a predicate that raises marks the response invalid; its message
        * and traceback become the attempt's reason */
@@ -1778,8 +1850,16 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
       }
     }
     redact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
+    if(c->out.invalid && hook_out_of_time(c))
+      return hook_past_deadline(L, c);
     return decide(L, c);
   case K_ON_RETRY:
+    if(status != LUA_OK && c->task->cancelled)
+      return cancelled(L, c);
+    /* the wait must still end before the deadline */
+    if(after_hook && (hook_out_of_time(c) ||
+                      loop_now() + c->dec.delay >= c->hook_until))
+      return hook_past_deadline(L, c);
     if(status != LUA_OK)
       return raise_hook_error(L, c, "on_retry");
     lua_settop(L, S_TOP);
@@ -1793,7 +1873,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
       return loop_yield(L, 0, call_k);
     return before_attempt(L, c);
   case K_GIVEUP:
-    if(status != LUA_OK)
+    /* an on_giveup stopped by cancellation or its time keeps the give-up */
+    if(status != LUA_OK && !c->task->cancelled && !hook_out_of_time(c))
       return raise_hook_error(L, c, "on_giveup");
     return finish_giveup(L, c);
   }
@@ -1837,6 +1918,11 @@ static struct call *call_new(lua_State *L, int wrapper)
   c->dec.retry_after = -1;
   c->pc.started = loop_now();
   c->pc.method = c->method;
+  /* inside another call's hook: no later than that call's deadline */
+  if(t->hook_deadline > 0 &&
+     c->pc.started + c->pol.deadline > t->hook_deadline)
+    c->pol.deadline = t->hook_deadline > c->pc.started ?
+                      t->hook_deadline - c->pc.started : 0;
   return c;
 }
 

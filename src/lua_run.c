@@ -3,11 +3,17 @@
  * connection limits (retryrun.core; lua/retryrun/run.lua builds run.all and
  * run.map on top).
  *
+ * Also the coroutine functions that run.lua puts in place of the base
+ * library's: resume tells the loop which thread runs, yield refuses to
+ * yield a task's own coroutine; and after_child, which passes a child
+ * process's death by SIGINT or SIGTERM on as the signal.
+ *
  * A task is a full userdata "retryrun.Task" holding struct task, with three
  * user values: 1 the coroutine, 2 its results (a table, or the error), 3 the
  * tasks waiting on it. While it lives, a registry ref keeps it from the
  * collector, so a script may drop the handle of a task it never waits on.
  */
+#include <signal.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -38,6 +44,14 @@ static struct task *current_task(lua_State *L)
 static int raise_cancelled(lua_State *L)
 {
   return luaL_error(L, the_loop->interrupted ? "interrupted" : "cancelled");
+}
+
+/* Raises the error a wait inside a policy's hook meets when the call the
+ * hook belongs to reaches its deadline (task->hook_deadline). */
+static int raise_past_deadline(lua_State *L)
+{
+  return luaL_error(L, "the deadline of the call whose hook is waiting "
+                    "is reached");
 }
 
 /* run.spawn(fn, ...) -> Task. The task starts on the loop's next turn. */
@@ -84,7 +98,7 @@ static void wake_waiters(lua_State *L, int task_idx)
   while(lua_next(L, -2)) {
     struct task *w = lua_touserdata(L, -2);
     if(w && w->wait == WAIT_TASK) {
-      w->wait = WAIT_NONE;
+      loop_wait_cancel(w);          /* its deadline timer, if any */
       loop_wake(w);
     }
     lua_pop(L, 1);
@@ -176,23 +190,24 @@ static int task_results(lua_State *L, int idx)
   return n;
 }
 
+/* Waits until task 1 is done; inside a policy's hook, no longer than the
+ * call's deadline. */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct task *t = check_task(L, 1);
   struct task *me = the_loop->current;
   (void)status;
   (void)ctx;
+  loop_wait_cancel(me);
   if(t->state == TASK_DONE) {
-    if(me->wait == WAIT_TASK)
-      me->wait = WAIT_NONE;
     lua_settop(L, 1);
     return task_results(L, 1);
   }
-  if(me->cancelled) {
-    me->wait = WAIT_NONE;
+  if(me->cancelled)
     return raise_cancelled(L);
-  }
-  loop_wait_task(me);
+  if(me->fired)
+    return raise_past_deadline(L);
+  loop_wait_task(me, me->hook_deadline);
   return loop_yield(L, 0, wait_k);
 }
 
@@ -214,6 +229,7 @@ static int ltask_wait(lua_State *L)
     lua_rawset(L, -3);
     lua_pop(L, 1);
   }
+  me->fired = 0;
   return wait_k(L, LUA_OK, 0);
 }
 
@@ -254,25 +270,29 @@ static int ltask_tostring(lua_State *L)
   return 1;
 }
 
+/* ctx: 1 when the sleep was cut at a hook's deadline. */
 static int sleep_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct task *me = the_loop->current;
   (void)status;
-  (void)ctx;
   if(me->cancelled) {
     loop_wait_cancel(me);
     return raise_cancelled(L);
   }
   if(!me->fired)
-    return loop_yield(L, 0, sleep_k);
+    return loop_yield(L, ctx, sleep_k);
+  if(ctx)
+    return raise_past_deadline(L);
   return 0;
 }
 
-/* run.sleep(seconds): suspends the task; other tasks go on. */
+/* run.sleep(seconds): suspends the task; other tasks go on. Inside a
+ * policy's hook it ends at the call's deadline, raising. */
 static int lrun_sleep(lua_State *L)
 {
-  double s = luaL_checknumber(L, 1);
+  double s = luaL_checknumber(L, 1), until;
   struct task *me = current_task(L);
+  int cut = 0;
   luaL_argcheck(L, s == s && s >= 0, 1, "a non-negative number expected");
   if(!lua_isyieldable(L))
     return luaL_error(L, "sleep() cannot wait here: it runs inside require, "
@@ -281,8 +301,13 @@ static int lrun_sleep(lua_State *L)
     return raise_cancelled(L);
   if(s > 1e9)
     s = 1e9;
-  loop_wait_timer(me, loop_now() + s);
-  return loop_yield(L, 0, sleep_k);
+  until = loop_now() + s;
+  if(me->hook_deadline > 0 && until > me->hook_deadline) {
+    until = me->hook_deadline;
+    cut = 1;
+  }
+  loop_wait_timer(me, until);
+  return loop_yield(L, cut, sleep_k);
 }
 
 /* run.now() -> monotonic seconds. */
@@ -311,6 +336,67 @@ static int lrun_limits(lua_State *L)
   return 0;
 }
 
+/* core.resume: coroutine.resume as the base library's (upvalue 1), telling
+ * the loop which thread runs (loop_set_running) so that a signal
+ * interrupts the code actually running. */
+static int lrun_resume(lua_State *L)
+{
+  lua_State *co = lua_tothread(L, 1), *prev;
+  int status;
+  luaL_argexpected(L, co != NULL, 1, "coroutine");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  prev = loop_set_running(co);
+  status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  loop_set_running(prev);
+  if(status != LUA_OK)
+    return lua_error(L);
+  return lua_gettop(L);
+}
+
+/* 1 when co is the coroutine of a task: it yields to the loop alone. */
+static int is_task_thread(lua_State *co)
+{
+  struct task *t = the_loop ? the_loop->current : NULL;
+  return t && t->co == co;
+}
+
+/* core.yield: coroutine.yield for scripts. Where no coroutine of the
+ * script runs (a task's own code, its hooks included) it raises, as plain
+ * Lua does in its main thread, so the script's pcall catches it. */
+static int lrun_yield(lua_State *L)
+{
+  if(is_task_thread(L))
+    return luaL_error(L, "attempt to yield from outside a coroutine");
+  return lua_yield(L, lua_gettop(L));
+}
+
+/* core.isyieldable([co]): false for a task's own coroutine, which
+ * core.yield refuses. */
+static int lrun_isyieldable(lua_State *L)
+{
+  lua_State *co = lua_isnone(L, 1) ? L : lua_tothread(L, 1);
+  luaL_argexpected(L, co != NULL, 1, "coroutine");
+  lua_pushboolean(L, !is_task_thread(co) && lua_isyieldable(co));
+  return 1;
+}
+
+/* core.after_child(...) -> ...: passes on what os.execute or a pipe's
+ * close returned. A child that died of SIGINT or SIGTERM ("signal", 2 or
+ * 15) counts as that signal coming to retryrun, as shells count it: the
+ * run is interrupted, and so is the code that ran the child. */
+static int lrun_after_child(lua_State *L)
+{
+  int n = lua_gettop(L);
+  if(n == 3 && lua_type(L, 2) == LUA_TSTRING && lua_isinteger(L, 3) &&
+     !strcmp(lua_tostring(L, 2), "signal")) {
+    lua_Integer sig = lua_tointeger(L, 3);
+    if(sig == SIGINT || sig == SIGTERM)
+      loop_signal((int)sig);
+  }
+  return n;
+}
+
 /* run.current() -> the running Task. */
 static int lrun_current(lua_State *L)
 {
@@ -333,6 +419,9 @@ void lrun_register(lua_State *L)
     {"now", lrun_now},
     {"limits", lrun_limits},
     {"current", lrun_current},
+    {"yield", lrun_yield},
+    {"isyieldable", lrun_isyieldable},
+    {"after_child", lrun_after_child},
     {NULL, NULL}
   };
   lua_newtable(L);
@@ -345,6 +434,11 @@ void lrun_register(lua_State *L)
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
+  luaopen_coroutine(L);             /* a fresh table: the originals */
+  lua_getfield(L, -1, "resume");
+  lua_pushcclosure(L, lrun_resume, 1);
+  lua_setfield(L, -3, "resume");
+  lua_pop(L, 1);
   lua_pushlightuserdata(L, &loop_suspend_marker);
   lua_setfield(L, -2, "SUSPEND");
 }

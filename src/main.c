@@ -23,14 +23,11 @@
 #include "host.h"
 #include "loop.h"
 
-static volatile sig_atomic_t interrupts;
-
-static void on_sigint(int sig)
+/* SIGINT and SIGTERM: the first cancels every task, a second stops the
+ * process at once (loop_signal). */
+static void on_signal(int sig)
 {
-  (void)sig;
-  if(interrupts++)
-    _exit(EXIT_INTERRUPTED);   /* a second ^C: stop now */
-  loop_signal_interrupt();
+  loop_signal(sig);
 }
 
 static void usage(FILE *f)
@@ -51,7 +48,11 @@ static void usage(FILE *f)
     "  -h, --help                 print this and exit\n"
     "\n"
     "exit codes: 0 success, 1 the script raised an error, 2 usage,\n"
-    "            3 a call gave up and nothing caught it, 130 interrupted\n",
+    "            3 a call gave up and nothing caught it,\n"
+    "            130 interrupted (SIGINT), 143 terminated (SIGTERM)\n"
+    "\n"
+    "The first SIGINT or SIGTERM cancels every task, running Lua code\n"
+    "included, and runs their on_giveup hooks; a second one stops at once.\n",
     f);
 }
 
@@ -197,9 +198,12 @@ int main(int argc, char **argv)
   {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
   }
   code = host_run(&o);
   if(curlapi_loaded())

@@ -5,7 +5,9 @@
 -- a coroutine a script made waits on the loop (it makes an HTTP call), its
 -- `coroutine.resume` passes that wait up to the task, and resumes the
 -- coroutine when the wait is over, so the script's own yields and the
--- loop's never mix.
+-- loop's never mix. A yield where no coroutine of the script runs raises,
+-- as in plain Lua. And a child process that dies of SIGINT or SIGTERM
+-- interrupts the run, as the signal would.
 --
 -- @module retryrun.run
 -- @usage
@@ -17,7 +19,8 @@
 local core = require "retryrun.core"
 
 local SUSPEND = core.SUSPEND
-local co_create, co_resume, co_yield = coroutine.create, coroutine.resume,
+-- core.resume tells the loop which coroutine runs, so ^C interrupts it
+local co_create, co_resume, co_yield = coroutine.create, core.resume,
                                        coroutine.yield
 local co_status, co_close = coroutine.status, coroutine.close
 local co_isyieldable = coroutine.isyieldable
@@ -83,6 +86,21 @@ end
 coroutine.resume = resume
 coroutine.wrap = wrap
 coroutine.close = close
+-- a task's own coroutine yields only to the loop: a script's yield there
+-- raises, as in plain Lua's main thread
+coroutine.yield = core.yield
+coroutine.isyieldable = core.isyieldable
+
+-- A child process (os.execute, io.popen) that dies of SIGINT or SIGTERM
+-- interrupts the run as the signal itself would: the terminal's ^C reaches
+-- the child while os.execute ignores it in retryrun.
+local after_child = core.after_child
+local execute, io_close = os.execute, io.close
+local file_methods = getmetatable(io.stdout).__index
+local file_close = file_methods.close
+os.execute = function(...) return after_child(execute(...)) end
+io.close = function(...) return after_child(io_close(...)) end
+file_methods.close = function(...) return after_child(file_close(...)) end
 
 --- Starts a task; it runs when the current one waits.
 -- @function spawn
@@ -94,7 +112,9 @@ run.spawn = core.spawn
 
 --- Suspends the running task for `seconds`; other tasks go on.
 -- @function sleep
--- @raise "cancelled" or "interrupted" when the task is stopped meanwhile
+-- @raise "cancelled" or "interrupted" when the task is stopped meanwhile;
+--   inside a policy's hook, an error when the call's deadline comes first
+--   (the sleep ends then, and the call gives up with reason "deadline")
 run.sleep = core.sleep
 
 --- Monotonic seconds, for measuring.
