@@ -991,7 +991,7 @@ static void push_giveup_message(lua_State *L, struct call *c,
   }
   else switch(d->reason) {
   case POLICY_DEADLINE:
-    snprintf(num, sizeof(num), "; the deadline of %g s is reached",
+    snprintf(num, sizeof(num), "; the deadline of %.3g s is reached",
              c->pol.deadline);
     luaL_addstring(&b, num);
     break;
