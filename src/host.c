@@ -72,6 +72,29 @@ int host_is_a(lua_State *L, int idx, const char *mt)
   return r;
 }
 
+void host_where(lua_State *L)
+{
+  lua_Debug ar;
+  size_t n = 0;
+  const char *ours;
+  int level;
+  lua_getfield(L, LUA_REGISTRYINDEX, HOST_OURS);
+  ours = lua_tolstring(L, -1, &n);
+  for(level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if(ours && n && !strncmp(ar.source, ours, n))
+      continue;                       /* one of retryrun's modules */
+    if(ar.currentline > 0) {
+      lua_pop(L, 1);
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+    break;                            /* a C function: no position */
+  }
+  lua_pop(L, 1);
+  lua_pushliteral(L, "");
+}
+
 int host_is_giveup(lua_State *L, int idx)
 {
   return host_is_a(L, idx, GIVEUP_MT);
@@ -121,6 +144,9 @@ static void set_paths(lua_State *L)
   lua_getfield(L, -2, "path");
   lua_concat(L, 2);
   lua_setfield(L, -2, "path");
+  /* "@<luadir>/retryrun/": how the chunk names of our modules start */
+  lua_pushfstring(L, "@%s/retryrun/", luadir);
+  lua_setfield(L, LUA_REGISTRYINDEX, HOST_OURS);
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_retryrun_core);
   lua_setfield(L, -2, "retryrun.core");

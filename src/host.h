@@ -51,6 +51,12 @@ int host_traceback(lua_State *L);
  * `mt` (a retryrun.Response, a retryrun.GiveUp...). Runs no metamethod. */
 int host_is_a(lua_State *L, int idx, const char *mt);
 
+/* Pushes "file:line: " of the innermost Lua function running that is not
+ * one of retryrun's own modules (the script's line), or "" when a C
+ * function comes first, as luaL_where does for a level. */
+void host_where(lua_State *L);
+#define HOST_OURS "retryrun.ours"
+
 /* 1 when the value at idx is a give-up error (retryrun.GiveUp). */
 int host_is_giveup(lua_State *L, int idx);
 

@@ -527,21 +527,13 @@ static const char *call_cannot_start(lua_State *L)
   return NULL;
 }
 
-/* core.check_request(req) -> nil, or what core.request would refuse in
- * req or in where it is called from, as a message with no position:
- * retryrun.http raises it at the script's line. */
-static int lcore_check_request(lua_State *L)
+/* Raises msg at the script's line (host_where). */
+static int raise_at_script(lua_State *L, const char *msg)
 {
-  char err[CHECK_MSG];
-  const char *why;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  if((why = call_cannot_start(L)) != NULL)
-    lua_pushstring(L, why);
-  else if(request_check(L, 1, err, sizeof(err)))
-    lua_pushstring(L, err);
-  else
-    lua_pushnil(L);
-  return 1;
+  host_where(L);
+  lua_pushstring(L, msg);
+  lua_concat(L, 2);
+  return lua_error(L);
 }
 
 /* Reads number field k of table t (def when absent) for the policy field
@@ -1456,16 +1448,17 @@ static int send_attempt(lua_State *L, struct call *c)
   double timeout;
   size_t blen = 0;
   CURLcode rc;
-
   char err[CHECK_MSG];
 
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
-  /* check everything from the script before taking anything: a
-   * before_attempt hook may have changed the request. The error has no
-   * position: luaL_error's would name retryrun.http, and the hook that
-   * did it has returned. */
-  if(request_check(L, S_REQ, err, sizeof(err))) {
+  /* check everything from the script before taking anything: core.request
+   * checked the request, but a before_attempt hook (or whoever else holds
+   * the table) may have changed it since. A redirect hop sends the same
+   * table again. The error has no position: the hook that did it has
+   * returned. */
+  if((c->has_before || c->pc.attempt > 1) && !c->hops &&
+     request_check(L, S_REQ, err, sizeof(err))) {
     loop_slot_giveback(c->task);
     call_close(c);
     lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "", err);
@@ -1890,7 +1883,7 @@ static struct call *call_new(lua_State *L, int wrapper)
   struct call *c;
   const char *why = call_cannot_start(L);
   if(why)
-    luaL_error(L, "%s", why);
+    raise_at_script(L, why);
   lua_settop(L, S_TOP);
   lua_getfield(L, S_POL, "_compiled");
   if(!luaL_testudata(L, -1, POLICY_MT))
@@ -1933,13 +1926,15 @@ static struct call *call_new(lua_State *L, int wrapper)
 static int lcore_request(lua_State *L)
 {
   struct call *c;
-  const char *method;
+  const char *method, *why;
   char err[CHECK_MSG];
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
+  if((why = call_cannot_start(L)) != NULL)
+    return raise_at_script(L, why);
   if(request_check(L, 1, err, sizeof(err)))
-    return luaL_error(L, "%s", err);
+    return raise_at_script(L, err);
   c = call_new(L, 0);
   lua_getfield(L, S_REQ, "method");
   method = luaL_optstring(L, -1, "GET");   /* a token, at most METHOD_MAX */
@@ -1985,7 +1980,6 @@ void lhttp_register(lua_State *L)
     {"request", lcore_request},
     {"call", lcore_call},
     {"compile", lcore_compile},
-    {"check_request", lcore_check_request},
     {"backoff", lcore_backoff},
     {"seed", lcore_seed},
     {"uuid", lcore_uuid},

@@ -21,7 +21,6 @@ local setmetatable, getmetatable = setmetatable, getmetatable
 local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
                                        core.uuid
 local redact = core.redact
-local check_request = core.check_request
 local fail, show, suggest = check.fail, check.show, check.suggest
 
 local http = {}
@@ -288,10 +287,7 @@ local function call(method, url, opts, policy)
   local req = {method = method, url = url, headers = headers, body = body,
                max_body = opts.max_body, insecure = opts.insecure,
                cacert = opts.cacert, timeout = timeout}
-  local bad = check_request(req)
-  if bad then
-    fail(bad)
-  end
+  -- core.request checks the rest, raising at the script's line
   -- inside policy(fn), the wrapper's deadline bounds every attempt
   local left = in_wrapper()
   if left then
