@@ -44,6 +44,8 @@ void config_usage(FILE *out)
     "                            start-up, for SECONDS\n"
     "\n"
     "GET /_stats shows the counts; DELETE /_stats zeroes them.\n"
+    "Any method on /_echo answers with the request's method, Content-Type\n"
+    "and body, as JSON.\n"
     "SIGTERM or SIGINT stops the server (exit 0); bad flags exit 2.\n",
     out);
 }

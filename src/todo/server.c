@@ -381,6 +381,34 @@ static void route_list(struct server *srv, struct MHD_Connection *conn,
     rp->fault = FAULT_MISSING_FIELD;
 }
 
+/* Any method on /_echo: 200 with {"method": ..., "content_type": ...,
+ * "body": ...}, the request's as they came (the body's bytes copied into a
+ * JSON string as they are), so a spec can see what a client sent. No
+ * authentication. */
+static void route_echo(struct MHD_Connection *conn, struct request *req,
+                       struct reply *rp, const char *method)
+{
+  const char *ct = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if(req->body.err) {
+    reply_error(rp, req->body.err == BUF_TOO_BIG ? 413 : 500,
+                req->body.err == BUF_TOO_BIG ? "body too large"
+                                             : "out of memory");
+    return;
+  }
+  rp->status = 200;
+  buf_adds(&rp->body, "{\"method\":");
+  buf_add_jstr(&rp->body, method, strlen(method));
+  buf_adds(&rp->body, ",\"content_type\":");
+  if(ct)
+    buf_add_jstr(&rp->body, ct, strlen(ct));
+  else
+    buf_adds(&rp->body, "null");
+  buf_adds(&rp->body, ",\"body\":");
+  buf_add_jstr(&rp->body, req->body.data ? req->body.data : "",
+               req->body.len);
+  buf_adds(&rp->body, "}");
+}
+
 static void route(struct server *srv, struct MHD_Connection *conn,
                   struct request *req, struct reply *rp, const char *url,
                   const char *method)
@@ -415,6 +443,8 @@ static void route(struct server *srv, struct MHD_Connection *conn,
       rp->allow = "POST";
     }
   }
+  else if(!strcmp(url, "/_echo"))
+    route_echo(conn, req, rp, method);
   else
     reply_error(rp, 404, "no such path");
 }
