@@ -12,7 +12,7 @@
 
 local core = require "retryrun.core"
 local retry = require "retryrun.retry"
-local cjson = require "cjson"
+local json_encode = require("retryrun.json").encode
 
 local type, pairs, error, tostring = type, pairs, error, tostring
 local setmetatable, getmetatable = setmetatable, getmetatable
@@ -140,9 +140,9 @@ local function call(method, url, opts, policy)
     if body ~= nil then
       error("give body or json, not both", 3)
     end
-    local ok, encoded = pcall(cjson.encode, opts.json)
+    local ok, encoded = pcall(json_encode, opts.json)
     if not ok then
-      error("json: cannot encode: " .. tostring(encoded), 3)
+      error(encoded, 3)
     end
     body = encoded
     local has_type = false
