@@ -12,6 +12,8 @@ VERSION    := 0.1.0
 LUADIR      = $(PREFIX)/share/retryrun/lua
 
 PKGS       := $(LUA_PC) libcurl libmicrohttpd
+# lua-cjson: the specs' own JSON reader, independent of retryrun's (which
+# scripts and json= use); clang, for make fuzz, is optional.
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
               libmicrohttpd-dev pkg-config curl
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
