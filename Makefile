@@ -122,6 +122,7 @@ $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
 # The sources each fuzz target tests.
 $(FUZZ_DIR)/fuzz_json_decode:    src/lua_json.c src/lua_json_encode.c
 $(FUZZ_DIR)/fuzz_json_roundtrip: src/lua_json.c src/lua_json_encode.c
+$(FUZZ_DIR)/fuzz_json_encode:    src/lua_json.c src/lua_json_encode.c
 $(FUZZ_DIR)/fuzz_retry_after:    src/policy.c
 
 $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(wildcard src/*.h) | deps
