@@ -427,6 +427,10 @@ describe("retryrun.json", function()
       assert.same({method = "POST", content_type = "application/json",
                    body = '{"id":123456789012345,"tags":[]}'},
                   cjson.decode(resp.body))
+      -- a plain {} stays an empty object: Lua cannot tell, the mark can
+      resp = http.post(srv.url .. "/_echo",
+        {json = {id = 123456789012345, tags = {}}})
+      assert.equal('{"id":123456789012345,"tags":{}}', cjson.decode(resp.body).body)
     end)
 
     it("sends a decoded response back as it came", function()
