@@ -652,7 +652,7 @@ static int ljson_decode(lua_State *L)
  * caller's position. */
 static int ljson_encode(lua_State *L)
 {
-  char err[256];
+  char err[320];
 
   luaL_checkany(L, 1);
   lua_settop(L, 1);
