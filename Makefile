@@ -12,6 +12,8 @@ VERSION    := 0.1.0
 LUADIR      = $(PREFIX)/share/retryrun/lua
 
 PKGS       := $(LUA_PC) libcurl libmicrohttpd
+# lua-cjson: the specs' own JSON reader, independent of retryrun's (which
+# scripts and json= use); clang, for make fuzz, is optional.
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
               libmicrohttpd-dev pkg-config curl python3
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
@@ -40,7 +42,21 @@ RETRYRUN_OBJ := $(RETRYRUN_SRC:src/%.c=$(BUILD)/obj/%.o)
 TODO_OBJ     := $(TODO_SRC:src/todo/%.c=$(BUILD)/obj/todo/%.o)
 CTESTS       := $(CTEST_SRC:spec/c/%.c=$(BUILD)/%)
 
-.PHONY: all deps bench-deps test asan demo bench install clean
+# libFuzzer targets: each is a harness spec/fuzz/fuzz_NAME.c, built with
+# the sources it tests (one line a target, below), run from the seed
+# corpus spec/fuzz/corpus/NAME/. `make fuzz` runs each FUZZ_SECONDS;
+# `make test` runs each FUZZ_SHORT seconds when FUZZ_CC is there.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SHORT   ?= 3
+FUZZ_DIR     ?= build/fuzz
+FUZZ_CFLAGS  := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+                $(WARN) -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZERS      := $(patsubst spec/fuzz/fuzz_%.c,$(FUZZ_DIR)/fuzz_%,\
+                  $(wildcard spec/fuzz/fuzz_*.c))
+
+.PHONY: all deps bench-deps test asan demo bench install clean fuzz fuzzers
 
 all: $(BUILD)/retryrun $(BUILD)/todo-server $(CTESTS)
 
@@ -99,14 +115,41 @@ $(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@
 
+$(BUILD)/test_fuzz_found: spec/c/test_fuzz_found.c $(BUILD)/obj/policy.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
+
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
                         $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 
-# Every C test and every busted spec, each counted; the last line is ours.
+# The sources each fuzz target tests.
+$(FUZZ_DIR)/fuzz_json_decode:    src/lua_json.c src/lua_json_encode.c
+$(FUZZ_DIR)/fuzz_json_roundtrip: src/lua_json.c src/lua_json_encode.c
+$(FUZZ_DIR)/fuzz_json_encode:    src/lua_json.c src/lua_json_encode.c
+$(FUZZ_DIR)/fuzz_retry_after:    src/policy.c
+$(FUZZ_DIR)/fuzz_redact:         src/redact.c
+
+$(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(wildcard src/*.h) | deps
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(LUA_CFLAGS) -Isrc $(filter %.c,$^) \
+	  -o $@ $(LUA_LIBS) -lm
+
+fuzzers: $(FUZZERS)
+
+fuzz: fuzzers
+	$(Q)FUZZ_KEEP=1 sh spec/fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
+# Every C test, a short run of each fuzz target (when FUZZ_CC is there) and
+# every busted spec, each counted; the last line is ours. A fuzz target
+# that does not build is reported by spec/run, not here.
 test: all
-	$(Q)BUILD=$(BUILD) CTESTS="$(CTESTS)" sh spec/run
+	$(Q)if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory fuzzers || true; fi
+	$(Q)BUILD=$(BUILD) CTESTS="$(CTESTS)" FUZZ_CC="$(FUZZ_CC)" \
+	  FUZZERS="$(FUZZERS)" FUZZ_SECONDS=$(FUZZ_SHORT) sh spec/run
 
 asan:
 	$(Q)$(MAKE) BUILD=build-asan \

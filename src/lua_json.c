@@ -1,6 +1,8 @@
 /*
  * lua_json.c - a strict JSON decoder that builds Lua values directly (see
- * lua_json.h for the mapping and the choices), and retryrun.core.json_decode.
+ * lua_json.h for the mapping and the choices), the array metatable it
+ * marks arrays with, and the retryrun.core functions over the decoder and
+ * the encoder (lua_json_encode.c).
  *
  * One pass of recursive descent over the input, pushing as it goes. It uses
  * only the Lua C API; it never touches lua-cjson, curl, the loop or the
@@ -69,6 +71,7 @@ struct jp {
   const char *end;
   int depth;              /* containers open */
   int cache_base;         /* stack index of the first key slot, 0: none */
+  int mt_slot;            /* stack index of the array metatable */
   int stack_ok;           /* the Lua stack has room up to this index */
   char *err;
   size_t errlen;
@@ -440,11 +443,20 @@ static ALWAYS_INLINE const char *parse_value(struct jp *jp, const char *p,
   return fail(jp, p, "expected a value");
 }
 
-/* The n values above base become a sequence, left alone at base + 1. */
-static void make_array(lua_State *L, int base, int n)
+/* Pushes a new table of n array slots, marked as an array. */
+static inline void new_array(struct jp *jp, int n)
 {
+  lua_createtable(jp->L, n, 0);
+  lua_pushvalue(jp->L, jp->mt_slot);
+  lua_setmetatable(jp->L, -2);
+}
+
+/* The n values above base become a sequence, left alone at base + 1. */
+static void make_array(struct jp *jp, int base, int n)
+{
+  lua_State *L = jp->L;
   int i;
-  lua_createtable(L, n, 0);
+  new_array(jp, n);
   for(i = 1; i <= n; i++) {
     lua_pushvalue(L, base + i);
     lua_rawseti(L, -2, i);
@@ -485,13 +497,13 @@ static NOINLINE const char *parse_array(struct jp *jp, const char *p,
   reserve(jp, base, GATHER + ROOM);
   p = skip_ws(p + 1, end);
   if(p < end && *p == ']') {
-    lua_createtable(L, 0, 0);
+    new_array(jp, 0);
     sh->arr = 0;
     jp->depth--;
     return p + 1;
   }
   if(sh->arr) {
-    lua_createtable(L, sh->arr, 0);
+    new_array(jp, sh->arr);
     table = 1;
   }
   for(;;) {
@@ -501,7 +513,7 @@ static NOINLINE const char *parse_array(struct jp *jp, const char *p,
     if(table)
       lua_rawseti(L, base + 1, n);
     else if(n == GATHER) {
-      make_array(L, base, n);
+      make_array(jp, base, n);
       table = 1;
     }
     p = skip_ws(p, end);
@@ -514,7 +526,7 @@ static NOINLINE const char *parse_array(struct jp *jp, const char *p,
     return fail(jp, p, "expected ',' or ']'");
   }
   if(!table)
-    make_array(L, base, n);
+    make_array(jp, base, n);
   sh->arr = n < SHAPE_MAX ? n : SHAPE_MAX;
   jp->depth--;
   return p + 1;
@@ -591,16 +603,20 @@ int json_decode(lua_State *L, const char *s, size_t len, char *err,
   jp.end = s + len;
   jp.depth = 0;
   jp.cache_base = 0;
+  jp.mt_slot = 0;
   jp.err = err;
   jp.errlen = errlen;
-  luaL_checkstack(L, KEY_CACHE + ROOM, "decoding JSON");
-  jp.stack_ok = top + KEY_CACHE + ROOM;
+  luaL_checkstack(L, KEY_CACHE + 1 + ROOM, "decoding JSON");
+  jp.stack_ok = top + KEY_CACHE + 1 + ROOM;
   p = skip_ws(s, jp.end);
   if(p < jp.end && (*p == '{' || *p == '[')) {
-    /* a container: the key cache's slots below it, nil */
+    /* a container: the key cache's slots below it, nil, and the array
+     * metatable */
     lua_settop(L, top + KEY_CACHE);
     jp.cache_base = top + 1;
     memset(jp.keys, 0, sizeof(jp.keys));
+    json_push_array_mt(L);
+    jp.mt_slot = top + KEY_CACHE + 1;
   }
   p = parse_value(&jp, p, &top_shape);
   if(p) {
@@ -632,8 +648,44 @@ static int ljson_decode(lua_State *L)
   return 1;
 }
 
+/* core.json_encode(v) -> string; raises the encoder's message, with the
+ * caller's position. */
+static int ljson_encode(lua_State *L)
+{
+  char err[320];
+
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  if(json_encode(L, 1, err, sizeof(err)))
+    return luaL_error(L, "%s", err);
+  return 1;
+}
+
+/* The registry key of the array metatable. */
+static const char array_mt_key = 'a';
+
+void json_push_array_mt(lua_State *L)
+{
+  if(lua_rawgetp(L, LUA_REGISTRYINDEX, &array_mt_key) == LUA_TTABLE)
+    return;
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, JSON_ARRAY_MT);
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+}
+
 void ljson_register(lua_State *L)
 {
-  lua_pushcfunction(L, ljson_decode);
-  lua_setfield(L, -2, "json_decode");
+  static const luaL_Reg fns[] = {
+    {"json_decode", ljson_decode},
+    {"json_encode", ljson_encode},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, fns, 0);
+  json_push_array_mt(L);
+  lua_setfield(L, -2, "json_array_mt");
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "json_null");
 }

@@ -1,12 +1,18 @@
 /*
- * lua_json.h - a strict JSON decoder (RFC 8259) that builds Lua values
- * directly on a Lua stack, for resp:json() (lua_http.c) and scripts
- * (retryrun.core.json_decode). It uses the Lua C API and nothing else:
- * no lua-cjson, no curl, no state of its own.
+ * lua_json.h - strict JSON (RFC 8259) for Lua values: a decoder that
+ * builds them directly on a Lua stack (lua_json.c), for resp:json()
+ * (lua_http.c) and scripts, and the encoder that matches it
+ * (lua_json_encode.c), for json= (http.lua) and scripts; both reach
+ * scripts as require "retryrun.json". They use the Lua C API and nothing
+ * else: no lua-cjson, no curl, no state of their own beyond one registry
+ * entry, the array metatable.
  *
- * The mapping, and what lua_json.c decides where RFC 8259 leaves a choice:
- * - objects become tables (a duplicated key: the last one wins), arrays
- *   sequences 1..n; an empty object and an empty array are both {};
+ * The decoder's mapping, and what it decides where RFC 8259 leaves a
+ * choice:
+ * - objects become plain tables (a duplicated key: the last one wins),
+ *   arrays sequences 1..n whose metatable is the array metatable
+ *   (json_push_array_mt), so that an empty array, {} in Lua, is encoded
+ *   back as [] and an empty object as {};
  * - null is the light userdata NULL, the value lua-cjson's cjson.null is;
  * - a number written without fraction or exponent that fits in a
  *   lua_Integer is an integer ("-0" is the integer 0); every other number
@@ -18,6 +24,33 @@
  * - whitespace (space, tab, CR, LF) around the value is allowed; empty
  *   input, a byte order mark, anything after the value, and nesting deeper
  *   than JSON_MAX_DEPTH are errors.
+ *
+ * The encoder's mapping, the decoder's turned round:
+ * - nil (only as the whole value) and the light userdata NULL are null;
+ *   booleans are true and false;
+ * - an integer is written exactly, every one from math.mininteger to
+ *   math.maxinteger; a float is written in the fewest significant digits
+ *   (15, 16 or 17) that strtod reads back as the same float, with ".0"
+ *   added when they would read as an integer (3.0 is "3.0", -0.0 "-0.0"),
+ *   so decoding gives back the same value and the same math.type; NaN and
+ *   +-inf are errors;
+ * - a string is written with '"', '\\' and the control characters escaped
+ *   (\n, \t, ... or \u00XX), every other byte as it is; it must be valid
+ *   UTF-8 (no overlong forms, surrogates or code points past U+10FFFF):
+ *   anything else is an error, as JSON text is UTF-8;
+ * - a table whose keys are exactly 1..n (n >= 1) is an array; a table
+ *   whose keys are all strings is an object, its keys sorted by their
+ *   bytes so the same table always gives the same text; an empty table is
+ *   {} unless its metatable is the array metatable: then []. A table with
+ *   both kinds of key, integer keys that are not 1..n, keys of another
+ *   type, a string key in a table marked as an array, a table that
+ *   contains itself, or nesting deeper than JSON_MAX_DEPTH is an error;
+ * - functions, full userdata, threads and other light userdata are errors;
+ * - tables are read raw: no metamethod (__index, __pairs, ...) is called,
+ *   and metatables other than the array metatable are ignored.
+ * An error names where the value was, as a path from the top in Lua's
+ * terms (1-based indices): "json: cannot encode NaN at .items[3].price";
+ * it never shows a value, only keys, shortened past a few dozen bytes.
  */
 #ifndef RETRYRUN_LUA_JSON_H
 #define RETRYRUN_LUA_JSON_H
@@ -40,8 +73,28 @@
 int json_decode(lua_State *L, const char *s, size_t len, char *err,
                 size_t errlen);
 
-/* Sets json_decode, a Lua function (string) -> value that raises the
- * message above, on the table at the top of the stack (retryrun.core). */
+/* The name of the array metatable (its __name, for tostring). */
+#define JSON_ARRAY_MT "retryrun.json.array"
+
+/* Pushes the array metatable, the one the decoder gives every array and
+ * the encoder looks for on an empty table; made on first use and kept in
+ * the registry. Raises only as any push may: out of memory. */
+void json_push_array_mt(lua_State *L);
+
+/* Encodes the value at stack index idx and pushes the JSON text, returning
+ * 0. On a value JSON cannot carry (see the mapping above) it pushes
+ * nothing, returns -1 and writes into err (at most errlen bytes, always
+ * terminated; err may be NULL when errlen is 0) what and where, starting
+ * "json: ". Calls no Lua code; reads the value only. Its scratch memory
+ * lives on the Lua stack, so it raises only as any push may: out of
+ * memory, leaking nothing. */
+int json_encode(lua_State *L, int idx, char *err, size_t errlen);
+
+/* Sets, on the table at the top of the stack (retryrun.core):
+ * json_decode (string) -> value, raising the decoder's message;
+ * json_encode (value) -> string, raising the encoder's message with the
+ * caller's position; json_array_mt, the array metatable; json_null, the
+ * light userdata NULL. */
 void ljson_register(lua_State *L);
 
 #endif

@@ -381,19 +381,20 @@ static int month_days(int y, int m)
 }
 
 /* An HTTP-date as Unix time. now_wall decides the century of an RFC 850
- * two-digit year (RFC 9110 5.6.7: more than 50 years ahead means the last
- * century). Returns 0 and sets *when, or -1. */
+ * two-digit year (RFC 9110 5.6.7: one that would be more than 50 years
+ * ahead is the most recent past year with those digits). Returns 0 and
+ * sets *when, or -1. */
 static int parse_http_date(struct scan c, double now_wall, double *when)
 {
   struct civil t;
 
   memset(&t, 0, sizeof(t));
   if(parse_rfc850(c, &t)) {
-    long long cur = year_from_days((long long)floor(now_wall / 86400));
-    long long y = cur - ((cur % 100) + 100) % 100 + t.year;
+    /* the latest year ending in those two digits that is at most 50
+     * years ahead: in 1970 "00" is 2000, not 1900 */
+    long long top = year_from_days((long long)floor(now_wall / 86400)) + 50;
+    long long y = top - (((top - t.year) % 100) + 100) % 100;
 
-    if(y > cur + 50)
-      y -= 100;
     if(y < 0 || y > 9999)
       return -1;
     t.year = (int)y;

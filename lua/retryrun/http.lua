@@ -13,7 +13,7 @@
 local core = require "retryrun.core"
 local retry = require "retryrun.retry"
 local check = require "retryrun.check"
-local cjson = require "cjson"
+local json_encode = require("retryrun.json").encode
 
 local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error,
                                              tostring
@@ -257,9 +257,9 @@ local function call(method, url, opts, policy)
     if body ~= nil then
       fail("give body or json, not both")
     end
-    local ok, encoded = pcall(cjson.encode, opts.json)
+    local ok, encoded = pcall(json_encode, opts.json)
     if not ok then
-      fail("json: cannot encode: " .. tostring(encoded))
+      fail(encoded)
     end
     body = encoded
     local has_type = false

@@ -1,0 +1,64 @@
+/*
+ * fuzz_json_decode.c - libFuzzer target for json_decode (src/lua_json.c):
+ * any bytes either decode to one value, leaving the Lua stack one higher,
+ * or fail with a message that says where ("... at byte N"), leaving the
+ * stack as it was. Sanitizers catch the rest: reads past the input, stack
+ * slots used without room, undefined arithmetic on numbers.
+ *
+ * One lua_State for the whole run; every call is protected, and a Lua
+ * error (only out of memory may raise) ends the run as a failure.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lua_json.h"
+
+struct input {
+  const char *s;
+  size_t len;
+};
+
+/* Decodes the input (a light userdata) and checks the contract. */
+static int decode_checked(lua_State *L)
+{
+  const struct input *in = lua_touserdata(L, 1);
+  char err[128];
+  int top = lua_gettop(L);
+
+  memset(err, 'x', sizeof(err));
+  if(json_decode(L, in->s, in->len, err, sizeof(err)) == 0) {
+    if(lua_gettop(L) != top + 1)
+      luaL_error(L, "decoded, but the stack moved by %d", lua_gettop(L) - top);
+    return 0;
+  }
+  if(lua_gettop(L) != top)
+    luaL_error(L, "failed, but the stack moved by %d", lua_gettop(L) - top);
+  if(!memchr(err, '\0', sizeof(err)) || !strstr(err, " at byte "))
+    luaL_error(L, "failed without saying where: %.60s", err);
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  static lua_State *L;
+  struct input in = {(const char *)data, size};
+
+  if(!L && !(L = luaL_newstate()))
+    abort();
+  lua_settop(L, 0);
+  lua_pushcfunction(L, decode_checked);
+  lua_pushlightuserdata(L, &in);
+  if(lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "fuzz_json_decode: %s\n", lua_tostring(L, -1));
+    abort();
+  }
+  /* the garbage freed now, not in a later input: libFuzzer runs a leak
+   * check after every input that mallocs more than it frees */
+  lua_gc(L, LUA_GCCOLLECT);
+  return 0;
+}
