@@ -115,9 +115,6 @@ $(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@
 
-$(BUILD)/test_fuzz_found: spec/c/test_fuzz_found.c $(BUILD)/obj/policy.o
-	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
                         $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o

@@ -641,6 +641,16 @@ static void test_retry_after_dates(void)
         "RFC 850 year 30 in 2026 is 2030");
   ra_ok("Sunday, 06-Nov-94 08:49:37 GMT", T_2026, 0,
         "RFC 850 year 94 in 2026 is 1994 (past)");
+  /* ... and within 50 years ahead may be next century (found by
+   * fuzz_retry_after: the year was only ever moved back) */
+  ra_ok("Tuesday, 30-May-00 17:53:53 GMT", 0, 959709233.0,
+        "RFC 850 year 00 in 1970 is 2000");
+  ra_ok("Friday, 01-Jan-00 00:00:00 GMT", 4102444740.0, 60,
+        "RFC 850 year 00 a minute before 2100 is 2100");
+  ra_ok("Thursday, 01-Jan-05 00:00:00 GMT", 2840140800.0, 1e9,
+        "RFC 850 year 05 in 2060 is 2105, 45 years ahead (clamped)");
+  ra_ok("Friday, 01-Jan-11 00:00:00 GMT", 2840140800.0, 0,
+        "RFC 850 year 11 in 2060 is 2011, as 2111 is 51 years ahead");
 
   ra_bad("Sun, 06 Nov 1994 08:49:37 GMT", NAN, "date with NaN clock");
   ra_bad("Sun, 06 Nov 1994 08:49:37 GMT", INFINITY, "date with infinite clock");
