@@ -480,3 +480,28 @@ describe("policy fields", function()
     assert.equal(4, d)
   end)
 end)
+
+describe("a before_attempt hook", function()
+  local srv
+  setup(function()
+    srv = todo.start{"--slow-rate", "1", "--slow-ms", "1000"}
+  end)
+  teardown(function() srv:stop() end)
+
+  it("cannot change the method the safety rule judged", function()
+    local ok, err = pcall(http.get, srv.url .. "/_echo", {retry = {
+      before_attempt = function(req) req.method = "POST" end}})
+    assert.is_false(ok)
+    assert.matches("before_attempt: req.method cannot change once the call "
+                   .. "has started %(it is GET%)", err)
+  end)
+
+  it("changes the attempt's timeout", function()
+    local ok, err = pcall(http.get, srv.url .. "/_echo", {retry = {
+      attempts = 1,
+      before_attempt = function(req) req.timeout = 0.1 end}})
+    assert.is_false(ok)
+    assert.equal("timeout", err.attempts[1].error)
+    assert.is_true(err.attempts[1].duration < 0.9)
+  end)
+end)

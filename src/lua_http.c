@@ -1438,8 +1438,31 @@ static int hook_past_deadline(lua_State *L, struct call *c)
   return giveup(L, c);
 }
 
+/* Reads the request's fields that apply to each attempt (request_check
+ * has checked them). */
+static void request_fields(lua_State *L, struct call *c)
+{
+  c->max_body = (size_t)field_number(L, S_REQ, "max_body", DEFAULT_MAX_BODY);
+  c->timeout = field_number(L, S_REQ, "timeout", 0);
+  lua_getfield(L, S_REQ, "insecure");
+  c->insecure = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+}
+
+/* 1 when the request's method is no longer the one the call started
+ * with: the safety rule judged that one, so it may not change. */
+static int method_changed(lua_State *L, struct call *c)
+{
+  int changed;
+  lua_getfield(L, S_REQ, "method");
+  changed = strcmp(luaL_optstring(L, -1, "GET"), c->method) != 0;
+  lua_pop(L, 1);
+  return changed;
+}
+
 /* Starts the attempt's transfer from the request table as it is now (a
- * before_attempt hook may have changed it) and suspends the task. */
+ * before_attempt hook may have changed its url, headers, body, timeout,
+ * max_body, insecure and cacert) and suspends the task. */
 static int send_attempt(lua_State *L, struct call *c)
 {
   struct transfer_opts o;
@@ -1448,7 +1471,7 @@ static int send_attempt(lua_State *L, struct call *c)
   double timeout;
   size_t blen = 0;
   CURLcode rc;
-  char err[CHECK_MSG];
+  char err[CHECK_MSG] = "";
 
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
@@ -1457,12 +1480,19 @@ static int send_attempt(lua_State *L, struct call *c)
    * the table) may have changed it since. A redirect hop sends the same
    * table again. The error has no position: the hook that did it has
    * returned. */
-  if((c->has_before || c->pc.attempt > 1) && !c->hops &&
-     request_check(L, S_REQ, err, sizeof(err))) {
-    loop_slot_giveback(c->task);
-    call_close(c);
-    lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "", err);
-    return lua_error(L);
+  if((c->has_before || c->pc.attempt > 1) && !c->hops) {
+    if(!request_check(L, S_REQ, err, sizeof(err)) && method_changed(L, c))
+      snprintf(err, sizeof(err), "req.method cannot change once the call "
+               "has started (it is %s)", c->method);
+    else if(!*err)
+      request_fields(L, c);
+    if(*err) {
+      loop_slot_giveback(c->task);
+      call_close(c);
+      lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "",
+                      err);
+      return lua_error(L);
+    }
   }
   if(!loop_slot_free(c->task)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
@@ -1940,10 +1970,7 @@ static int lcore_request(lua_State *L)
   method = luaL_optstring(L, -1, "GET");   /* a token, at most METHOD_MAX */
   memcpy(c->method, method, strlen(method) + 1);
   lua_pop(L, 1);
-  c->max_body = (size_t)field_number(L, S_REQ, "max_body", DEFAULT_MAX_BODY);
-  c->timeout = field_number(L, S_REQ, "timeout", 0);
-  lua_getfield(L, S_REQ, "insecure");
-  c->insecure = lua_toboolean(L, -1);
+  request_fields(L, c);
   lua_getfield(L, S_REQ, "idempotency_key");
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
