@@ -1763,7 +1763,7 @@ static void copy_retry_after(struct call *c, const struct transfer *tr)
       while(v < eol && (*v == ' ' || *v == '\t'))
         v++;
       n = (size_t)(eol - v);
-      while(n && (v[n - 1] == '\r' || v[n - 1] == ' '))
+      while(n && (v[n - 1] == '\r' || v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
       if(n >= sizeof(c->retry_after))
         n = sizeof(c->retry_after) - 1;    /* policy.c refuses it */
