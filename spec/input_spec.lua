@@ -426,7 +426,7 @@ describe("policy fields", function()
     end})
     assert.equal("policy field 'attempts' must be a whole number from 1 " ..
                  "to 1000 (got table)",
-                 message_of(function() core.compile{attempts = odd} end))
+                 message_of(function() core.policy{attempts = odd} end))
     assert.is_false(ran)
     assert.equal(3, retry.policy{attempts = 3.0}.attempts)
   end)

@@ -518,3 +518,57 @@ describe("policy(fn) and its limits", function()
     assert.equal(2, srv:stats().requests)
   end)
 end)
+
+describe("a policy once made", function()
+  it("cannot change, so what it says is what it does", function()
+    local p = retry.policy{attempts = 2}
+    local ok, err = pcall(function() p.attempts = 5 end)
+    assert.is_false(ok)
+    assert.matches("retry_spec.lua:%d+: a policy cannot change: make "
+                   .. "another with policy:extend{attempts = ...}", err)
+    assert.is_false(pcall(function() p.on_retry = print end))
+    assert.equal(2, p.attempts)
+    assert.is_nil(p.on_retry)
+    assert.equal("retryrun.Policy (attempts 2)", tostring(p))
+  end)
+
+  it("keeps its own copy of the tables it was made from", function()
+    local fields = {retry_on = {503}, backoff = {initial = 1}}
+    local p = retry.policy(fields)
+    fields.retry_on[2] = 500
+    fields.backoff.initial = 5
+    p.retry_on[3] = 502
+    assert.same({503}, p.retry_on)
+    assert.equal(1, p.backoff.initial)
+    assert.is_true(p:delay(1) <= 1)
+  end)
+
+  it("gives its fields to :extend, which makes another", function()
+    local p = retry.policy{attempts = 2, backoff = {initial = 0.5}}
+    local q = p:extend{backoff = {max = 3}}
+    assert.equal(2, q.attempts)
+    assert.same({initial = 0.5, max = 3}, q.backoff)
+    assert.same({initial = 0.5}, p.backoff)
+  end)
+end)
+
+describe("a policy(fn) wrapper", function()
+  it("decides from the inner call's outcome, not its error's fields",
+     function()
+    local srv <close> = todo.start{"--reset-rate", "1"}
+    local wrapped = retry.policy{attempts = 3, backoff = FAST}(function()
+      local ok, err = pcall(http.post, srv.url .. "/items",
+        {headers = AUTH, json = {summary = "s", description = "d"}})
+      -- a script rewrites the error to look like a refused GET
+      err.attempts[1].error, err.attempts[1].sent = "connect", false
+      err.request.method, err.retry_after, err.reason = "GET", 0, "x"
+      error(err)
+    end)
+    local ok, err = pcall(wrapped)
+    assert.is_false(ok)
+    assert.equal("unsafe", err.reason)
+    assert.equal(1, #err.attempts)
+    assert.equal("reset", err.attempts[1].error)
+    assert.equal(1, srv:stats().requests)
+  end)
+end)

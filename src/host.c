@@ -20,91 +20,25 @@
 
 #include "host.h"
 #include "loop.h"
+#include "lua_call.h"
+#include "lua_giveup.h"
+#include "lua_json.h"
+#include "lua_policy.h"
+#include "lua_redact.h"
+#include "lua_response.h"
+#include "luax.h"
 #include "redact.h"
-
-#define GIVEUP_MT "retryrun.GiveUp"
-
-struct policy_rng host_rng;
-
-int host_traceback(lua_State *L)
-{
-  const char *msg = lua_tostring(L, 1);
-  if(msg && lua_type(L, 1) == LUA_TSTRING) {
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-  }
-  if(lua_istable(L, 1)) {
-    lua_pushliteral(L, "traceback");
-    if(lua_rawget(L, 1) == LUA_TNIL) {
-      lua_pushliteral(L, "traceback");
-      luaL_traceback(L, L, NULL, 1);
-      lua_rawset(L, 1);
-    }
-    lua_settop(L, 1);
-    return 1;
-  }
-  if(luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    return 1;
-  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  luaL_traceback(L, L, lua_tostring(L, -1), 1);
-  return 1;
-}
-
-int host_pcall(lua_State *L, int nargs, int nres)
-{
-  int base = lua_gettop(L) - nargs;
-  int status;
-  lua_pushcfunction(L, host_traceback);
-  lua_insert(L, base);
-  status = lua_pcall(L, nargs, nres, base);
-  lua_remove(L, base);
-  return status;
-}
-
-int host_is_a(lua_State *L, int idx, const char *mt)
-{
-  int r;
-  if(!lua_istable(L, idx) || !lua_getmetatable(L, idx))
-    return 0;
-  luaL_getmetatable(L, mt);
-  r = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return r;
-}
-
-void host_where(lua_State *L)
-{
-  lua_Debug ar;
-  size_t n = 0;
-  const char *ours;
-  int level;
-  lua_getfield(L, LUA_REGISTRYINDEX, HOST_OURS);
-  ours = lua_tolstring(L, -1, &n);
-  for(level = 1; lua_getstack(L, level, &ar); level++) {
-    lua_getinfo(L, "Sl", &ar);
-    if(ours && n && !strncmp(ar.source, ours, n))
-      continue;                       /* one of retryrun's modules */
-    if(ar.currentline > 0) {
-      lua_pop(L, 1);
-      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
-      return;
-    }
-    break;                            /* a C function: no position */
-  }
-  lua_pop(L, 1);
-  lua_pushliteral(L, "");
-}
-
-int host_is_giveup(lua_State *L, int idx)
-{
-  return host_is_a(L, idx, GIVEUP_MT);
-}
 
 int luaopen_retryrun_core(lua_State *L)
 {
   lua_newtable(L);
   lrun_register(L);
-  lhttp_register(L);
+  lredact_register(L);
+  lpolicy_register(L);
+  lresp_register(L);
+  lgiveup_register(L);
+  lcall_register(L);
+  lwrap_register(L);
   ljson_register(L);
   lua_pushliteral(L, RETRYRUN_VERSION);
   lua_setfield(L, -2, "version");
@@ -146,7 +80,7 @@ static void set_paths(lua_State *L)
   lua_setfield(L, -2, "path");
   /* "@<luadir>/retryrun/": how the chunk names of our modules start */
   lua_pushfstring(L, "@%s/retryrun/", luadir);
-  lua_setfield(L, LUA_REGISTRYINDEX, HOST_OURS);
+  lua_setfield(L, LUA_REGISTRYINDEX, LUAX_OURS);
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_retryrun_core);
   lua_setfield(L, -2, "retryrun.core");
@@ -191,7 +125,7 @@ static const char *redacted(lua_State *L, const char *s)
  * a table error prints its traceback field, if any. */
 static int lreport(lua_State *L)
 {
-  int code = host_is_giveup(L, 1) ? EXIT_GAVEUP : EXIT_ERROR;
+  int code = luax_is_a(L, 1, LUAX_GIVEUP_MT) ? EXIT_GAVEUP : EXIT_ERROR;
   const char *prefix = lua_tostring(L, 2);
   const char *msg = luaL_tolstring(L, 1, NULL);
   const char *tb = NULL;
@@ -264,7 +198,7 @@ static int report_orphans(lua_State *L, int main_idx)
 int host_run(const struct host_opts *o)
 {
   lua_State *L = luaL_newstate();
-  int code = EXIT_OK, main_idx;
+  int code = EXIT_OK, main_idx, i;
 
   if(!L) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
@@ -277,14 +211,18 @@ int host_run(const struct host_opts *o)
   set_paths(L);
   set_arg(L, o);
 
-  /* retryrun.run makes coroutines tell the loop's waits from their own */
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "retryrun.run");
-  if(host_pcall(L, 1, 0)) {
-    report(L, -1, "");
-    code = EXIT_ERROR;
-    goto out;
+  /* retryrun.run makes coroutines tell the loop's waits from their own;
+   * retryrun.http gives every policy its verbs */
+  for(i = 0; i < 2; i++) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, i ? "retryrun.http" : "retryrun.run");
+    if(luax_pcall(L, 1, 0)) {
+      report(L, -1, "");
+      code = EXIT_ERROR;
+      goto out;
+    }
   }
+  lpolicy_seed(L, o->seed);            /* retryrun.core is loaded */
   if(load_script(L, o)) {
     report(L, -1, "");
     code = EXIT_ERROR;
@@ -292,7 +230,6 @@ int host_run(const struct host_opts *o)
   }
   /* spawn(chunk, args...) as the main task; retryrun.core is loaded */
   {
-    int i;
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_getfield(L, -1, "retryrun.core");
     lua_getfield(L, -1, "spawn");
@@ -301,7 +238,7 @@ int host_run(const struct host_opts *o)
     luaL_checkstack(L, o->argc, "too many arguments");
     for(i = 0; i < o->argc; i++)
       lua_pushstring(L, o->argv[i]);
-    if(host_pcall(L, 1 + o->argc, 1)) {
+    if(luax_pcall(L, 1 + o->argc, 1)) {
       report(L, -1, "");
       code = EXIT_ERROR;
       goto out;

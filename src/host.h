@@ -9,6 +9,7 @@
 #ifndef RETRYRUN_HOST_H
 #define RETRYRUN_HOST_H
 
+#include <stdint.h>
 #include <lua.h>
 
 #include "policy.h"
@@ -23,9 +24,6 @@ enum {
   EXIT_TERMINATED = 143      /* SIGTERM: 128 + 15 */
 };
 
-/* The generator behind jitter: seeded by --seed or RETRYRUN_SEED. */
-extern struct policy_rng host_rng;
-
 struct host_opts {
   const char *script;        /* path, "-" for stdin, or NULL with code */
   const char *code;          /* -e CODE */
@@ -34,36 +32,14 @@ struct host_opts {
   char **all_argv;           /* the whole command line, for arg[-n] */
   int script_index;          /* index of the script in all_argv */
   long max_connections, max_host_connections;
+  uint64_t seed;             /* the generator behind jitter (--seed) */
 };
 
 /* Runs a script to the end and returns the process exit code. */
 int host_run(const struct host_opts *o);
 
-/* Calls the function below nargs arguments under a traceback handler;
- * like lua_pcall, leaves nres results or one error value (a string with a
- * traceback, or the error object unchanged when it is not a string). */
-int host_pcall(lua_State *L, int nargs, int nres);
-
-/* Message handler for lua_pcall(k): appends a traceback to string errors. */
-int host_traceback(lua_State *L);
-
-/* 1 when the value at idx is a table whose metatable is the registry's
- * `mt` (a retryrun.Response, a retryrun.GiveUp...). Runs no metamethod. */
-int host_is_a(lua_State *L, int idx, const char *mt);
-
-/* Pushes "file:line: " of the innermost Lua function running that is not
- * one of retryrun's own modules (the script's line), or "" when a C
- * function comes first, as luaL_where does for a level. */
-void host_where(lua_State *L);
-#define HOST_OURS "retryrun.ours"
-
-/* 1 when the value at idx is a give-up error (retryrun.GiveUp). */
-int host_is_giveup(lua_State *L, int idx);
-
 int luaopen_retryrun_core(lua_State *L);
 void lrun_register(lua_State *L);   /* spawn, sleep, now, limits, ... */
-void lhttp_register(lua_State *L);  /* request, policy compilation, ... */
-void ljson_register(lua_State *L);  /* json_decode (lua_json.c) */
 
 /* For the finished Task at idx: pushes its error and returns 1 if it
  * failed (marking the error as taken), else pushes its results table and

@@ -20,7 +20,7 @@ local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error,
 local setmetatable, getmetatable = setmetatable, getmetatable
 local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
                                        core.uuid
-local redact = core.redact
+local redact, idempotent = core.redact, core.idempotent
 local fail, show, suggest = check.fail, check.show, check.suggest
 
 local http = {}
@@ -28,9 +28,6 @@ local http = {}
 local EMPTY = {}
 -- A POST with no body still sends Content-Length: 0.
 local BODY_METHODS = {POST = true, PUT = true, PATCH = true}
-
-local IDEMPOTENT = {GET = true, HEAD = true, PUT = true, DELETE = true,
-                    OPTIONS = true, TRACE = true}
 
 local OPTIONS = {method = true, url = true, headers = true, query = true,
                  body = true, json = true, timeout = true, retry = true,
@@ -296,7 +293,7 @@ local function call(method, url, opts, policy)
   policy = policy or resolve_policy(opts.retry, left)
   -- one idempotency key per logical call, the same on every attempt
   local key = policy.idempotency_key
-  if key and not IDEMPOTENT[method] then
+  if key and not idempotent(method) then
     local name = key == true and "Idempotency-Key" or key
     local lname = name:lower()
     for k in pairs(headers) do
@@ -359,36 +356,46 @@ function http.request(opts)
   return resp, err
 end
 
-local function verb(method)
-  local name = method:lower()
-  return function(url, opts)
+-- The verbs, as http.get(url [, opts]) and as policy:get(url [, opts]).
+local VERBS = {"get", "head", "delete", "options", "post", "put", "patch"}
+local Policy = core.Policy
+
+for _, name in ipairs(VERBS) do
+  local method = name:upper()
+  local function verb(url, opts, policy)
     if opts ~= nil then
       if type(opts) ~= "table" then
         fail(("bad argument #2 to '%s' (table expected, got %s)")
              :format(name, type(opts)))
       end
       if opts.method ~= nil or opts.url ~= nil then
-        fail(("http.%s takes the url as its first argument and no method "
-              .. "(use http.request for that)"):format(name))
+        fail(("%s%s takes the url as its first argument and no method "
+              .. "(use %srequest for that)"):format(
+              policy and "policy:" or "http.", name,
+              policy and "policy:" or "http."))
       end
     end
-    local resp, err = call(method, url, opts)
+    local resp, err = call(method, url, opts, policy)
+    return resp, err
+  end
+  --- `http.get(url [, opts])`; likewise head, delete, options, post, put,
+  -- patch.
+  http[name] = function(url, opts)
+    local resp, err = verb(url, opts)
+    return resp, err
+  end
+  --- `policy:get(url [, opts])`: the same call through the policy.
+  Policy[name] = function(policy, url, opts)
+    local resp, err = verb(url, opts, policy)
     return resp, err
   end
 end
 
---- `http.get(url [, opts])`; likewise head, delete, post, put, patch.
-http.get = verb("GET")
-http.head = verb("HEAD")
-http.delete = verb("DELETE")
-http.options = verb("OPTIONS")
-http.post = verb("POST")
-http.put = verb("PUT")
-http.patch = verb("PATCH")
-
--- For retryrun.retry's policy verbs: one call under a given policy.
-http._call = call
-http._request = request
+--- Calls through the policy with http.request's options.
+function Policy:request(opts)
+  local resp, err = request(opts, self)
+  return resp, err
+end
 
 http.Response = core.Response
 http.ExpectError = ExpectError

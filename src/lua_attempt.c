@@ -1,0 +1,276 @@
+/*
+ * lua_attempt.c - one attempt of a call on the wire (see lua_call.h): the
+ * request table as it is now, checked again when a hook may have changed
+ * it; a transfer (transfer.c) on the loop; its end turned into an outcome
+ * (a Response, or a failure class with libcurl's words), or the next hop
+ * of a redirect.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <lauxlib.h>
+
+#include "loop.h"
+#include "lua_call.h"
+#include "lua_check.h"
+#include "lua_redact.h"
+#include "lua_response.h"
+#include "luax.h"
+#include "transfer.h"
+#include "url.h"
+
+#define DEFAULT_MAX_BODY (64u * 1024 * 1024)
+#define MAX_REDIRECTS 10
+
+/* Reads the request's fields that apply to each attempt (request_check
+ * has checked them). */
+void lattempt_fields(lua_State *L, struct call *c)
+{
+  c->max_body = (size_t)luax_field_number(L, S_REQ, "max_body", DEFAULT_MAX_BODY);
+  c->timeout = luax_field_number(L, S_REQ, "timeout", 0);
+  lua_getfield(L, S_REQ, "insecure");
+  c->insecure = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+}
+/* 1 when the request's method is no longer the one the call started
+ * with: the safety rule judged that one, so it may not change. */
+static int method_changed(lua_State *L, struct call *c)
+{
+  int changed;
+  lua_getfield(L, S_REQ, "method");
+  changed = strcmp(luaL_optstring(L, -1, "GET"), c->method) != 0;
+  lua_pop(L, 1);
+  return changed;
+}
+static int skip_on_hop(lua_State *L, struct call *c)
+{
+  size_t n;
+  const char *k = lua_tolstring(L, -2, &n);
+  if(c->hop_cross && (redact_secret_header(k, n) || !strcasecmp(k, "host")))
+    return 1;
+  return c->hop_get && (!strcasecmp(k, "content-type") ||
+                        !strcasecmp(k, "content-length") ||
+                        !strcasecmp(k, "content-encoding"));
+}
+
+/* Starts the attempt's transfer from the request table as it is now (a
+ * before_attempt hook may have changed its url, headers, body, timeout,
+ * max_body, insecure and cacert) and suspends the task. */
+int lattempt_send(lua_State *L, struct call *c)
+{
+  struct transfer_opts o;
+  struct transfer *tr;
+  const char *url;
+  double timeout;
+  size_t blen = 0;
+  CURLcode rc;
+  char err[CHECK_MSG] = "";
+
+  memset(&o, 0, sizeof(o));
+  lua_settop(L, S_TOP);
+  /* check everything from the script before taking anything: core.request
+   * checked the request, but a before_attempt hook (or whoever else holds
+   * the table) may have changed it since. A redirect hop sends the same
+   * table again. The error has no position: the hook that did it has
+   * returned. */
+  if((c->has_before || c->pc.attempt > 1) && !c->hops) {
+    if(!check_request(L, S_REQ, err, sizeof(err)) && method_changed(L, c))
+      snprintf(err, sizeof(err), "req.method cannot change once the call "
+               "has started (it is %s)", c->method);
+    else if(!*err)
+      lattempt_fields(L, c);
+    if(*err) {
+      loop_slot_giveback(c->task);
+      lcall_close(c);
+      lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "",
+                      err);
+      return lua_error(L);
+    }
+  }
+  if(!loop_slot_free(c->task)) {
+    /* over the cap on transfers: wait holding nothing, until a slot is
+     * handed over or the deadline passes */
+    loop_wait_slot(c->task, c->pc.started + c->pol.deadline);
+    c->k = K_SLOT;
+    return loop_yield(L, 0, lcall_k);
+  }
+  timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
+  if(c->timeout > 0 && c->timeout < timeout)
+    timeout = c->timeout;             /* the call's own timeout= */
+  if(timeout < 0.001)
+    return lcall_no_time_left(L, c);
+  if(c->hops)
+    lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
+  else
+    lua_getfield(L, S_REQ, "url");
+  url = lua_tostring(L, -1);             /* request_check: a string */
+  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
+    o.body = lua_tolstring(L, -1, &blen);
+  o.body_len = blen;
+  o.method = c->hops ? c->hop_method : c->method;
+  o.url = url;
+  o.timeout = timeout;
+  o.connect_timeout = c->pol.connect_timeout;
+  o.max_body = c->max_body;
+  o.insecure = c->insecure;
+  o.fresh_connect = !policy_method_idempotent(o.method);
+  if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
+    o.cacert = lua_tostring(L, -1);
+
+  tr = c->tr = transfer_get();
+  if(!tr)
+    return luaL_error(L, "cannot start libcurl");
+  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      if(c->hops && skip_on_hop(L, c)) {
+        lua_pop(L, 1);
+        continue;
+      }
+      /* libcurl reads "Name:" as "send no Name"; "Name;" sends it empty */
+      if(lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0)
+        lua_pushfstring(L, "%s;", lua_tostring(L, -2));
+      else
+        lua_pushfstring(L, "%s: %s", lua_tostring(L, -2),
+                        lua_tostring(L, -1));
+      if(transfer_add_header(tr, lua_tostring(L, -1))) {
+        lcall_close(c);
+        return luaL_error(L, "out of memory");
+      }
+      lua_pop(L, 2);
+    }
+  }
+  lua_pop(L, 1);
+  rc = transfer_prepare(tr, &o, loop_now());
+  if(rc == CURLE_OK && loop_wait_transfer(c->task, tr))
+    rc = CURLE_FAILED_INIT;
+  if(rc) {
+    lua_pushfstring(L, "cannot start %s %s: %s", c->method, url,
+                    tr->errbuf[0] ? tr->errbuf : curl_easy_strerror(rc));
+    lredact_at(L, -1, S_REQ);
+    lcall_close(c);
+    return lua_error(L);
+  }
+  lua_settop(L, S_TOP);
+  c->k = K_TRANSFER;
+  return loop_yield(L, 0, lcall_k);
+}
+/* For the header at the top of the stack (name below it): 1 when a
+ * redirect hop must not send it: credentials once the hop left the
+ * request's origin (and a Host set by the script), the body's headers
+ * once it became a GET. */
+/* Ends the attempt without a response: a redirect retryrun will not
+ * follow. The request has arrived, so it counts as sent. */
+static int redirect_failed(lua_State *L, struct call *c, const char *why)
+{
+  c->out.cls = POLICY_OTHER;
+  c->out.status = 0;
+  c->out.sent = 1;
+  lua_pushstring(L, why);
+  lua_replace(L, S_REASON);
+  lcall_close(c);
+  return lcall_decide(L, c);
+}
+/* Follows the redirect of the transfer just done as the next hop of the
+ * same attempt, the way RFC 9110 says: a 303 becomes a GET (a HEAD stays
+ * HEAD), a 301 or 302 after a POST becomes a GET, 307 and 308 keep the
+ * method and body. A GET made here drops the body and its headers; a hop
+ * to another origin drops every credential header (redact.h names them). */
+static int follow_redirect(lua_State *L, struct call *c)
+{
+  struct transfer *tr = c->tr;
+  const char *to = tr->redirect_url, *method;
+  char from_origin[512], to_origin[512];
+  int status = (int)tr->status;
+
+  if(c->hops == MAX_REDIRECTS)
+    return redirect_failed(L, c, "more than 10 redirects");
+  if(strncasecmp(to, "http://", 7) && strncasecmp(to, "https://", 8))
+    return redirect_failed(L, c, "a redirect to a URL that is not http or "
+                           "https");
+  method = c->hops ? c->hop_method : c->method;
+  if((status == 303 && strcmp(method, "HEAD")) ||
+     ((status == 301 || status == 302) && !strcmp(method, "POST"))) {
+    snprintf(c->hop_method, sizeof(c->hop_method), "GET");
+    c->hop_get = 1;
+  }
+  else if(method != c->hop_method)
+    snprintf(c->hop_method, sizeof(c->hop_method), "%s", method);
+  lua_getfield(L, S_REQ, "url");
+  if(url_origin(luaL_optstring(L, -1, ""), from_origin,
+                sizeof(from_origin)) ||
+     url_origin(to, to_origin, sizeof(to_origin)) ||
+     strcmp(from_origin, to_origin))
+    c->hop_cross = 1;
+  lua_pop(L, 1);
+  lua_pushstring(L, to);
+  lua_setiuservalue(L, S_CALL, 1);
+  c->hops++;
+  lcall_close(c);
+  return lattempt_send(L, c);
+}
+/* Copies the Retry-After value of the response, if any, into the call. */
+static void copy_retry_after(struct call *c, const struct transfer *tr)
+{
+  const char *p = tr->resp_headers.data, *end = p + tr->resp_headers.len;
+  while(p && p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if(!eol)
+      eol = end;
+    if(eol - p > 12 && !strncasecmp(p, "retry-after:", 12)) {
+      const char *v = p + 12;
+      size_t n;
+      while(v < eol && (*v == ' ' || *v == '\t'))
+        v++;
+      n = (size_t)(eol - v);
+      while(n && (v[n - 1] == '\r' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+      if(n >= sizeof(c->retry_after))
+        n = sizeof(c->retry_after) - 1;    /* policy.c refuses it */
+      memcpy(c->retry_after, v, n);
+      c->retry_after[n] = '\0';
+      return;
+    }
+    p = eol + 1;
+  }
+}
+/* A transfer ended: turn it into an outcome, or follow its redirect. */
+int lattempt_done(lua_State *L, struct call *c)
+{
+  struct transfer *tr = c->tr;
+  lua_settop(L, S_TOP);
+  if(tr->cls == POLICY_RESPONSE && tr->redirect_url &&
+     (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
+      tr->status == 307 || tr->status == 308))
+    return follow_redirect(L, c);
+  if(tr->code == CURLE_UNSUPPORTED_PROTOCOL ||
+     tr->code == CURLE_URL_MALFORMAT) {
+    /* no attempt can work: the script's mistake, not the network's */
+    lcall_push_what(L, c);
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, -1),
+                    tr->code == CURLE_URL_MALFORMAT ? "malformed URL" :
+                    "retryrun speaks only http and https");
+    lcall_close(c);
+    return lua_error(L);
+  }
+  c->out.cls = tr->cls;
+  c->out.status = (int)tr->status;
+  /* after a redirect the request itself has certainly arrived */
+  c->out.sent = tr->sent || c->hops > 0;
+  if(tr->cls == POLICY_RESPONSE) {
+    lua_getfield(L, S_REQ, "url");
+    lresp_push(L, tr, c->method, lua_tostring(L, -1),
+               loop_now() - c->pc.started, c->pc.attempt);
+    lua_replace(L, S_RESP);
+    lua_pop(L, 1);
+    copy_retry_after(c, tr);
+  }
+  else {
+    lua_pushstring(L, transfer_error_text(tr));
+    lredact_at(L, -1, S_REQ);
+    lua_replace(L, S_REASON);
+  }
+  lcall_close(c);
+  return lcall_check_valid(L, c, S_RESP);
+}

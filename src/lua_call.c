@@ -1,0 +1,592 @@
+/*
+ * lua_call.c - the steps of one logical call and core.request (see
+ * lua_call.h for the call's state and stack).
+ *
+ * The decisions are policy.c's, the attempt on the wire lua_attempt.c's,
+ * the give-up error lua_giveup.c's. Every step ends by suspending the task
+ * (loop_yield), calling into Lua (lua_pcallk), or going on to the next
+ * step, and every way back is lcall_k.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <lauxlib.h>
+
+#include "loop.h"
+#include "lua_call.h"
+#include "lua_check.h"
+#include "lua_giveup.h"
+#include "lua_policy.h"
+#include "lua_redact.h"
+#include "luax.h"
+#include "transfer.h"
+
+/* Seconds an on_giveup hook may wait at least: it runs after the call,
+ * which may have given up at its deadline, so it may wait until that
+ * deadline or this long after the give-up, whichever is later. */
+#define ON_GIVEUP_GRACE 1.0
+
+static struct call *get_call(lua_State *L)
+{
+  return lua_touserdata(L, S_CALL);
+}
+/* Idempotent: releases the transfer, taking it off the loop first. */
+void lcall_close(struct call *c)
+{
+  if(c->tr) {
+    /* owner is set only while the transfer is in the multi handle, and
+     * then its task is alive: it waits on this very transfer */
+    if(c->tr->owner)
+      loop_wait_cancel(c->tr->owner);
+    transfer_release(c->tr);
+    c->tr = NULL;
+  }
+}
+static int lcall_gc(lua_State *L)
+{
+  lcall_close(luaL_checkudata(L, 1, LUAX_CALL_MT));
+  return 0;
+}
+/* Why an HTTP call cannot start here, or NULL: outside a task, or where
+ * the task cannot wait. */
+static const char *call_cannot_start(lua_State *L)
+{
+  if(!the_loop || !the_loop->current)
+    return "HTTP calls run inside a task";
+  if(!lua_isyieldable(L))
+    return "an HTTP call cannot wait here: it runs inside require, a "
+           "metamethod, table.sort or another C function; make the call "
+           "outside it";
+  return NULL;
+}
+/* core.uuid() -> a random UUIDv4, from the kernel's generator (never from
+ * the seeded one: keys must differ between two runs with the same seed). */
+static int lcore_uuid(lua_State *L)
+{
+  unsigned char r[16];
+  char s[37];
+  if(getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+    size_t i;
+    for(i = 0; i < sizeof(r); i++)   /* never in practice */
+      r[i] = (unsigned char)(policy_rng_u64(lpolicy_rng(L)) >> 56);
+  }
+  r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+  r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+  snprintf(s, sizeof(s),
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x%02x%02x%02x%02x",
+           r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+           r[10], r[11], r[12], r[13], r[14], r[15]);
+  lua_pushstring(L, s);
+  return 1;
+}
+/* ---- the state machine ---- */
+
+
+/* Calls the hook (or predicate) below its nargs arguments for step c->k,
+ * coming back through lcall_k. While it runs, the task carries the call's
+ * deadline (for on_giveup, at least ON_GIVEUP_GRACE from now), or an
+ * enclosing hook's if that is sooner: run.sleep, task:wait() and HTTP
+ * calls inside it end there. */
+static int call_hook(lua_State *L, struct call *c, int nargs, int nres)
+{
+  struct task *t = c->task;
+  double now = loop_now(), until = c->pc.started + c->pol.deadline;
+  if(c->k == K_GIVEUP && until < now + ON_GIVEUP_GRACE)
+    until = now + ON_GIVEUP_GRACE;
+  if(t->hook_deadline > 0 && t->hook_deadline < until)
+    until = t->hook_deadline;
+  c->hook_until = until;
+  c->outer_hook_deadline = t->hook_deadline;
+  t->hook_deadline = until;
+  c->in_hook = 1;
+  return lcall_k(L, lua_pcallk(L, nargs, nres, S_TB, 0, lcall_k), 0);
+}
+
+/* After a hook: 1 when the time it had is over. */
+static int hook_out_of_time(struct call *c)
+{
+  return loop_now() >= c->hook_until;
+}
+
+/* Pushes "GET url" (or "function at file:line") for messages. */
+void lcall_push_what(lua_State *L, struct call *c)
+{
+  if(c->wrapper) {
+    lua_Debug ar;
+    lua_pushvalue(L, S_FN);
+    lua_getinfo(L, ">S", &ar);
+    lua_pushfstring(L, "function at %s:%d", ar.short_src, ar.linedefined);
+    return;
+  }
+  lua_getfield(L, S_REQ, "url");
+  lredact_push_url(L, luaL_optstring(L, -1, "?"));
+  lua_pushfstring(L, "%s %s", c->method, lua_tostring(L, -1));
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* Raises an error from a hook, naming the hook and the call. */
+static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
+{
+  lcall_close(c);
+  if(lua_type(L, -1) == LUA_TSTRING) {
+    lcall_push_what(L, c);
+    lua_pushfstring(L, "%s hook of %s failed: %s", hook, lua_tostring(L, -1),
+                    lua_tostring(L, -2));
+    lredact_at(L, -1, c->wrapper ? 0 : S_REQ);
+  }
+  return lua_error(L);
+}
+
+static int giveup(lua_State *L, struct call *c)
+{
+  struct lgiveup g;
+  lcall_close(c);
+  lua_settop(L, S_TOP);
+  memset(&g, 0, sizeof(g));
+  lcall_push_what(L, c);
+  g.what = lua_tostring(L, -1);
+  if(!c->wrapper) {
+    lua_getfield(L, S_REQ, "url");
+    lredact_push_url(L, luaL_optstring(L, -1, "?"));
+    g.url = lua_tostring(L, -1);
+  }
+  g.method = c->method;
+  g.note = c->giveup_note;
+  g.pol = &c->pol;
+  g.dec = &c->dec;
+  g.out = &c->out;
+  g.wrapper = c->wrapper;
+  g.has_key = c->pc.has_key;
+  g.elapsed = loop_now() - c->pc.started;
+  g.attempts = S_ATT;
+  g.reason = S_REASON;
+  g.response = S_RESP;
+  g.cause = c->wrapper && c->inner_error ? S_RES : 0;
+  lgiveup_push(L, &g);
+  lua_replace(L, S_REASON);
+  lua_settop(L, S_TOP);
+  c->k = K_GIVEUP;
+  if(c->has_on_giveup) {
+    lpolicy_push_hook(L, S_POL, LPOLICY_ON_GIVEUP);
+    lua_pushvalue(L, S_REASON);
+    return call_hook(L, c, 1, 0);
+  }
+  return lcall_k(L, LUA_OK, 0);    /* K_GIVEUP with nothing to call */
+}
+
+static int finish_giveup(lua_State *L, struct call *c)
+{
+  lua_settop(L, S_TOP);
+  if(c->raise) {
+    luaL_traceback(L, L, NULL, 1);   /* where the call gave up */
+    lua_setfield(L, S_REASON, "traceback");
+    lua_pushvalue(L, S_REASON);
+    return lua_error(L);
+  }
+  lua_pushnil(L);
+  lua_pushvalue(L, S_REASON);
+  return 2;
+}
+
+static int call_accept(lua_State *L, struct call *c)
+{
+  lcall_close(c);
+  lua_settop(L, S_TOP);
+  if(c->wrapper && c->inner_error) {
+    /* an inner give-up this policy does not retry: pass it on as it is */
+    lua_pushvalue(L, S_RES);
+    return lua_error(L);
+  }
+  if(c->wrapper) {
+    lua_Integer i, n;
+    lua_getfield(L, S_RES, "n");
+    n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    luaL_checkstack(L, (int)n, "too many results");
+    for(i = 1; i <= n; i++)
+      lua_rawgeti(L, S_RES, i);
+    return (int)n;
+  }
+  lua_pushvalue(L, S_RESP);
+  lua_pushnumber(L, loop_now() - c->pc.started);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushinteger(L, c->pc.attempt);
+  lua_setfield(L, -2, "attempts");
+  return 1;
+}
+
+/* Records the attempt just made in the attempts list. */
+static void record_attempt(lua_State *L, struct call *c, double duration)
+{
+  lua_createtable(L, 0, 6);
+  if(c->out.cls == POLICY_RESPONSE && c->out.status > 0) {
+    lua_pushinteger(L, c->out.status);
+    lua_setfield(L, -2, "status");
+  }
+  else if(c->out.cls != POLICY_RESPONSE) {
+    lua_pushstring(L, policy_class_name(c->out.cls));
+    lua_setfield(L, -2, "error");
+  }
+  lua_pushboolean(L, c->out.sent);
+  lua_setfield(L, -2, "sent");
+  lua_pushnumber(L, duration);
+  lua_setfield(L, -2, "duration");
+  if(c->out.invalid) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "invalid");
+  }
+  if(lua_isstring(L, S_REASON)) {
+    lua_pushvalue(L, S_REASON);
+    lua_setfield(L, -2, "reason");
+  }
+  lua_rawseti(L, S_ATT, c->pc.attempt);
+}
+
+int lcall_decide(lua_State *L, struct call *c)
+{
+  double duration;
+  lua_settop(L, S_TOP);
+  c->pc.now = loop_now();
+  c->pc.now_wall = loop_wall();
+  c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
+  policy_decide(&c->pol, &c->pc, &c->out, lpolicy_rng(L), &c->dec);
+  duration = c->pc.now - c->attempt_started;
+  record_attempt(L, c, duration);
+  if(c->dec.verdict == POLICY_ACCEPT)
+    return call_accept(L, c);
+  if(c->dec.verdict == POLICY_GIVEUP)
+    return giveup(L, c);
+  /* retry: note the wait on the attempt, tell on_retry, then wait */
+  lua_rawgeti(L, S_ATT, c->pc.attempt);
+  lua_pushnumber(L, c->dec.delay);
+  lua_setfield(L, -2, "delay");
+  lua_pop(L, 1);
+  c->pc.prev_delay = c->dec.delay;
+  c->k = K_ON_RETRY;
+  if(c->has_on_retry) {
+    lpolicy_push_hook(L, S_POL, LPOLICY_ON_RETRY);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, c->pc.attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_rawgeti(L, S_ATT, c->pc.attempt);
+    lua_getfield(L, -1, "status");
+    lua_setfield(L, -3, "status");
+    lua_getfield(L, -1, "error");
+    lua_setfield(L, -3, "error");
+    lua_pop(L, 1);
+    lua_pushvalue(L, S_REASON);
+    lua_setfield(L, -2, "reason");
+    lua_pushnumber(L, c->dec.delay);
+    lua_setfield(L, -2, "delay");
+    lua_pushvalue(L, S_RESP);
+    lua_setfield(L, -2, "response");
+    lcall_push_what(L, c);
+    lua_setfield(L, -2, "call");
+    return call_hook(L, c, 1, 0);
+  }
+  return lcall_k(L, LUA_OK, 0);
+}
+
+/* Runs valid(resp) when the policy has one and the outcome is a response
+ * whose status is not retried anyway. */
+int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
+{
+  if(c->has_valid && c->out.cls == POLICY_RESPONSE &&
+     !policy_status_retried(&c->pol, c->out.status)) {
+    c->k = K_VALID;
+    lpolicy_push_hook(L, S_POL, LPOLICY_VALID);
+    lua_pushvalue(L, value_idx);
+    return call_hook(L, c, 1, 2);
+  }
+  return lcall_decide(L, c);
+}
+
+/* Gives up before an attempt that would have no time: the deadline has
+ * passed (while queued for a slot, or a timeout= too small to run). */
+int lcall_no_time_left(lua_State *L, struct call *c)
+{
+  c->dec.verdict = POLICY_GIVEUP;
+  c->dec.reason = POLICY_DEADLINE;
+  c->dec.retry_after = -1;
+  c->pc.attempt--;
+  return giveup(L, c);
+}
+
+
+
+
+
+/* Gives up because the task was cancelled (or the run interrupted): drops
+ * whatever it waits on or holds (a timer, a place in line, a slot). An
+ * attempt stopped in flight is recorded, as one that may have been sent. */
+int lcall_cancelled(lua_State *L, struct call *c)
+{
+  loop_wait_cancel(c->task);
+  loop_slot_giveback(c->task);
+  c->giveup_note = the_loop->interrupted ? "interrupted" : "cancelled";
+  if(c->k == K_TRANSFER) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, c->giveup_note);
+    lua_setfield(L, -2, "error");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "sent");
+    lua_pushnumber(L, loop_now() - c->attempt_started);
+    lua_setfield(L, -2, "duration");
+    lua_rawseti(L, S_ATT, c->pc.attempt);
+  }
+  else if(c->k == K_VALID)    /* a response came; valid() was stopped */
+    record_attempt(L, c, loop_now() - c->attempt_started);
+  c->dec.verdict = POLICY_GIVEUP;
+  c->dec.retry_after = -1;
+  return giveup(L, c);
+}
+
+/* Gives up because a hook ran past the call's deadline, after the attempt
+ * that is recorded (or, from valid(), about to be). */
+static int hook_past_deadline(lua_State *L, struct call *c)
+{
+  if(c->k == K_VALID)
+    record_attempt(L, c, loop_now() - c->attempt_started);
+  else if(c->k == K_ON_RETRY) {           /* the wait is not made */
+    lua_rawgeti(L, S_ATT, c->pc.attempt);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "delay");
+    lua_pop(L, 1);
+  }
+  c->dec.verdict = POLICY_GIVEUP;
+  c->dec.reason = POLICY_DEADLINE;
+  c->dec.retry_after = -1;
+  return giveup(L, c);
+}
+
+
+
+
+
+/* One attempt, after before_attempt. */
+static int attempt(lua_State *L, struct call *c)
+{
+  if(c->task->cancelled)
+    return lcall_cancelled(L, c);
+  lua_pushnil(L);
+  lua_replace(L, S_REASON);
+  c->retry_after[0] = '\0';
+  memset(&c->out, 0, sizeof(c->out));
+  c->hops = c->hop_get = c->hop_cross = 0;
+  c->attempt_started = loop_now();
+  return c->wrapper ? lwrap_run(L, c) : lattempt_send(L, c);
+}
+
+int lcall_before_attempt(lua_State *L, struct call *c)
+{
+  lua_settop(L, S_TOP);
+  if(c->task->cancelled)
+    return lcall_cancelled(L, c);
+  c->pc.attempt++;
+  c->k = K_BEFORE;
+  if(c->has_before) {
+    lpolicy_push_hook(L, S_POL, LPOLICY_BEFORE_ATTEMPT);
+    if(c->wrapper)
+      lua_pushnil(L);
+    else
+      lua_pushvalue(L, S_REQ);
+    lua_pushinteger(L, c->pc.attempt);
+    return call_hook(L, c, 2, 0);
+  }
+  return attempt(L, c);
+}
+
+
+
+
+
+
+
+int lcall_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct call *c = get_call(L);
+  int after_hook = c->in_hook;
+  (void)ctx;
+  /* a pcallk whose callee yielded comes back with LUA_YIELD: success */
+  if(status == LUA_YIELD)
+    status = LUA_OK;
+  if(after_hook) {
+    c->in_hook = 0;
+    c->task->hook_deadline = c->outer_hook_deadline;
+  }
+  switch(c->k) {
+  case K_BEFORE:
+    /* a hook stopped by cancellation or the deadline ends the call as
+     * such, whatever it raised */
+    if(status != LUA_OK && c->task->cancelled)
+      return lcall_cancelled(L, c);
+    if(hook_out_of_time(c))
+      return lcall_no_time_left(L, c);
+    if(status != LUA_OK)
+      return raise_hook_error(L, c, "before_attempt");
+    return attempt(L, c);
+  case K_SLOT:
+    if(c->task->cancelled)
+      return lcall_cancelled(L, c);
+    if(c->task->wait == WAIT_SLOT)
+      return loop_yield(L, 0, lcall_k);   /* still queued */
+    if(!c->task->slot_granted && c->task->fired)
+      return lcall_no_time_left(L, c);         /* the deadline passed in line */
+    return lattempt_send(L, c);
+  case K_TRANSFER:
+    if(c->task->cancelled)
+      return lcall_cancelled(L, c);
+    if(!c->tr->done)
+      return loop_yield(L, 0, lcall_k);   /* woken for something else */
+    return lattempt_done(L, c);
+  case K_FN:
+    return lwrap_done(L, c, status);
+  case K_VALID:
+    if(status != LUA_OK && c->task->cancelled)
+      return lcall_cancelled(L, c);
+    if(status != LUA_OK) {
+      /* a predicate that raises marks the response invalid; its message
+       * and traceback become the attempt's reason */
+      c->out.invalid = 1;
+      lua_replace(L, S_REASON);
+    }
+    else {
+      c->out.invalid = !lua_toboolean(L, -2);
+      if(c->out.invalid) {
+        if(lua_isstring(L, -1))
+          lua_pushvalue(L, -1);
+        else
+          lua_pushliteral(L, "valid() returned false");
+        lua_replace(L, S_REASON);
+      }
+    }
+    lredact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
+    if(c->out.invalid && hook_out_of_time(c))
+      return hook_past_deadline(L, c);
+    return lcall_decide(L, c);
+  case K_ON_RETRY:
+    if(status != LUA_OK && c->task->cancelled)
+      return lcall_cancelled(L, c);
+    /* the wait must still end before the deadline */
+    if(after_hook && (hook_out_of_time(c) ||
+                      loop_now() + c->dec.delay >= c->hook_until))
+      return hook_past_deadline(L, c);
+    if(status != LUA_OK)
+      return raise_hook_error(L, c, "on_retry");
+    lua_settop(L, S_TOP);
+    c->k = K_WAIT;
+    loop_wait_timer(c->task, loop_now() + c->dec.delay);
+    return loop_yield(L, 0, lcall_k);
+  case K_WAIT:
+    if(c->task->cancelled)
+      return lcall_cancelled(L, c);
+    if(!c->task->fired)
+      return loop_yield(L, 0, lcall_k);
+    return lcall_before_attempt(L, c);
+  case K_GIVEUP:
+    /* an on_giveup stopped by cancellation or its time keeps the give-up */
+    if(status != LUA_OK && !c->task->cancelled && !hook_out_of_time(c))
+      return raise_hook_error(L, c, "on_giveup");
+    return finish_giveup(L, c);
+  }
+  return luaL_error(L, "retryrun: bad call state");
+}
+
+/* Lays out the fixed stack around the request (slot 1) and the policy
+ * (slot 2), and the wrapped function and its arguments if any, and makes
+ * the Call. */
+struct call *lcall_new(lua_State *L, int wrapper)
+{
+  struct task *t = the_loop ? the_loop->current : NULL;
+  struct call *c;
+  const struct lpolicy *p;
+  const char *why = call_cannot_start(L);
+  if(why)
+    luax_error(L, "%s", why);
+  lua_settop(L, S_TOP);
+  p = lpolicy_test(L, S_POL);
+  if(!p)
+    luax_error(L, "bad policy (make one with retry.policy{...})");
+  c = lua_newuserdatauv(L, sizeof(*c), 1);
+  memset(c, 0, sizeof(*c));
+  luaL_setmetatable(L, LUAX_CALL_MT);
+  lua_replace(L, S_CALL);
+  lua_newtable(L);
+  lua_replace(L, S_ATT);
+  lua_pushcfunction(L, luax_traceback);
+  lua_replace(L, S_TB);
+  c->pol = p->pol;
+  c->raise = p->raise;
+  c->has_valid = lpolicy_has(p, LPOLICY_VALID);
+  c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
+  c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);
+  c->has_on_giveup = lpolicy_has(p, LPOLICY_ON_GIVEUP);
+  c->task = t;
+  c->wrapper = wrapper;
+  c->dec.retry_after = -1;
+  c->pc.started = loop_now();
+  c->pc.method = c->method;
+  /* inside another call's hook: no later than that call's deadline */
+  if(t->hook_deadline > 0 &&
+     c->pc.started + c->pol.deadline > t->hook_deadline)
+    c->pol.deadline = t->hook_deadline > c->pc.started ?
+                      t->hook_deadline - c->pc.started : 0;
+  return c;
+}
+
+/* core.request(req, policy) -> Response, or raises a give-up error (or
+ * returns nil, err when the policy says raise=false).
+ * req: {method=, url=, headers={}, body=, max_body=, insecure=, cacert=,
+ * timeout=, idempotency_key=bool}; policy: a Policy. */
+static int lcore_request(lua_State *L)
+{
+  struct call *c;
+  const char *method, *why;
+  char err[CHECK_MSG];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  if((why = call_cannot_start(L)) != NULL)
+    return luax_error(L, "%s", why);
+  if(check_request(L, 1, err, sizeof(err)))
+    return luax_error(L, "%s", err);
+  c = lcall_new(L, 0);
+  lua_getfield(L, S_REQ, "method");
+  method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
+  memcpy(c->method, method, strlen(method) + 1);
+  lua_pop(L, 1);
+  lattempt_fields(L, c);
+  lua_getfield(L, S_REQ, "idempotency_key");
+  c->pc.has_key = lua_toboolean(L, -1);
+  lua_settop(L, S_TOP);
+  return lcall_before_attempt(L, c);
+}
+
+/* core.idempotent(method) -> true when the safety rule lets the method be
+ * repeated (policy.c says which). */
+static int lcore_idempotent(lua_State *L)
+{
+  lua_pushboolean(L, policy_method_idempotent(luaL_checkstring(L, 1)));
+  return 1;
+}
+
+void lcall_register(lua_State *L)
+{
+  static const luaL_Reg funcs[] = {
+    {"request", lcore_request},
+    {"uuid", lcore_uuid},
+    {"idempotent", lcore_idempotent},
+    {NULL, NULL}
+  };
+  static const luaL_Reg meta[] = {
+    {"__gc", lcall_gc},
+    {"__close", lcall_gc},
+    {NULL, NULL}
+  };
+  luax_newtype(L, LUAX_CALL_MT, meta, NULL);
+  lua_pop(L, 1);
+  luaL_setfuncs(L, funcs, 0);
+}

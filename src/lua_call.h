@@ -1,0 +1,120 @@
+/*
+ * lua_call.h - one logical call, attempted under a policy: the state the
+ * call's steps share, for the three files that make them.
+ *
+ *   lua_call.c     the steps: before_attempt, the decision, on_retry, the
+ *                  wait, give-up and on_giveup; core.request
+ *   lua_attempt.c  one attempt on the wire: the request table in, an
+ *                  outcome (a Response or a failure) out, redirects
+ *                  followed
+ *   lua_wrap.c     policy(fn): an attempt runs a function; core.call
+ *
+ * A call is a retryrun.Call userdata. Each step may call into Lua (a hook,
+ * the predicate, the wrapped function) through lua_pcallk, or wait on the
+ * loop (a transfer, a backoff, a transfer slot) through loop_yield; either
+ * way it comes back through lcall_k, which resumes at step c->k. So hooks
+ * may make HTTP calls and sleep themselves.
+ *
+ * The stack of a call is fixed for its whole life:
+ *   S_REQ the request table (nil for a function)  S_POL the Policy
+ *   S_CALL the Call  S_ATT the attempts list  S_TB the traceback handler
+ *   S_RESP the last response  S_REASON the last attempt's detail
+ *   S_FN the wrapped function  S_ARGS its arguments  S_RES its results
+ * Every step starts from lua_settop(L, S_TOP) and leaves nothing above it
+ * when it suspends.
+ */
+#ifndef RETRYRUN_LUA_CALL_H
+#define RETRYRUN_LUA_CALL_H
+
+#include <lua.h>
+
+#include "policy.h"
+
+struct task;
+struct transfer;
+
+enum {
+  S_REQ = 1, S_POL, S_CALL, S_ATT, S_TB, S_RESP, S_REASON, S_FN, S_ARGS,
+  S_RES, S_TOP = S_RES
+};
+
+/* Where lcall_k resumes. */
+enum lcall_step {
+  K_BEFORE = 1, K_SLOT, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT,
+  K_GIVEUP
+};
+
+struct call {
+  struct policy pol;
+  struct policy_call pc;
+  struct policy_outcome out;
+  struct policy_decision dec;
+  struct transfer *tr;        /* the attempt in flight, owned */
+  struct task *task;
+  enum lcall_step k;
+  int wrapper;                /* core.call: attempts run a function */
+  int inner_error;            /* the function raised a give-up error, kept
+                                 in S_RES */
+  int raise;
+  int has_valid, has_before, has_on_retry, has_on_giveup;
+  size_t max_body;
+  int insecure;
+  char method[16];
+  /* redirects of the attempt in flight: the hop's URL is the Call's user
+   * value 1 */
+  int hops;                   /* redirects followed */
+  int hop_get;                /* a 303 (or a 301/302 after POST) made it a
+                                 GET: no body, no Content-Type */
+  int hop_cross;              /* it left the request's origin: no
+                                 credentials */
+  char hop_method[16];        /* the method of the next hop */
+  char retry_after[96];       /* copy of the last Retry-After value */
+  const char *giveup_note;    /* "interrupted", "cancelled", or NULL */
+  double attempt_started;
+  double timeout;             /* the call's timeout=, 0 for the policy's */
+  double outer_deadline;      /* the task's wrap_deadline before this
+                                 wrapper's function ran */
+  int in_hook;                /* a hook runs: lcall_k restores the task's
+                                 hook_deadline from outer_hook_deadline */
+  double hook_until;          /* when the running hook's waits end */
+  double outer_hook_deadline;
+};
+
+/* The continuation of every step. */
+int lcall_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Makes the Call for the stack laid out above (S_REQ and S_POL, or S_POL,
+ * S_FN and S_ARGS, in place), raising at the script's line when no call
+ * can start here. */
+struct call *lcall_new(lua_State *L, int wrapper);
+
+/* Releases the transfer in flight, taking it off the loop first.
+ * Idempotent. */
+void lcall_close(struct call *c);
+
+/* The steps other files start. */
+int lcall_before_attempt(lua_State *L, struct call *c);
+int lcall_check_valid(lua_State *L, struct call *c, int value_idx);
+int lcall_decide(lua_State *L, struct call *c);
+int lcall_cancelled(lua_State *L, struct call *c);
+int lcall_no_time_left(lua_State *L, struct call *c);
+
+/* Pushes "GET url" (redacted) or "function at file:line" for messages. */
+void lcall_push_what(lua_State *L, struct call *c);
+
+/* lua_attempt.c: reads the request's per-attempt fields; sends the
+ * attempt (or waits for a transfer slot); turns its transfer into an
+ * outcome. */
+void lattempt_fields(lua_State *L, struct call *c);
+int lattempt_send(lua_State *L, struct call *c);
+int lattempt_done(lua_State *L, struct call *c);
+
+/* lua_wrap.c: runs the wrapped function as an attempt; judges how it
+ * ended. */
+int lwrap_run(lua_State *L, struct call *c);
+int lwrap_done(lua_State *L, struct call *c, int status);
+
+void lcall_register(lua_State *L);   /* request, uuid */
+void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */
+
+#endif

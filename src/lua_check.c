@@ -1,0 +1,288 @@
+/*
+ * lua_check.c - checks of what a script gives retryrun (see lua_check.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <lauxlib.h>
+
+#include "lua_check.h"
+
+/* The tchar of RFC 9110 section 5.6.2: what methods and header names are
+ * made of. Plain ASCII ranges, whatever the locale. */
+static int is_tchar(unsigned char ch)
+{
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+int check_is_token(const char *s, size_t n)
+{
+  size_t i;
+  for(i = 0; i < n; i++)
+    if(!is_tchar((unsigned char)s[i]))
+      return 0;
+  return n > 0;
+}
+
+/* Index of the first byte of s that may not appear in a header value or a
+ * URL (a control character other than tab, or DEL), or n if none. */
+size_t check_find_ctl(const char *s, size_t n, int tab_ok)
+{
+  size_t i;
+  for(i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f)
+      return i;
+  }
+  return n;
+}
+
+/* Printable ASCII as it is, other bytes escaped. */
+void check_show_bytes(char *d, size_t dn, const char *s, size_t n)
+{
+  size_t i, o = 0;
+  d[o++] = '"';
+  for(i = 0; i < n && i < CHECK_SHOW_MAX && o + 6 < dn; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if(ch == '\r' || ch == '\n' || ch == '\t' || ch == '"' || ch == '\\') {
+      d[o++] = '\\';
+      d[o++] = ch == '\r' ? 'r' : ch == '\n' ? 'n' : ch == '\t' ? 't' :
+               (char)ch;
+    }
+    else if(ch < 0x20 || ch >= 0x7f)
+      o += (size_t)snprintf(d + o, dn - o, "\\x%02x", ch);
+    else
+      d[o++] = (char)ch;
+  }
+  d[o++] = '"';
+  if(i < n && o + 4 <= dn) {
+    memcpy(d + o, "...", 3);
+    o += 3;
+  }
+  d[o] = '\0';
+}
+
+/* Writes the number at idx into d as Lua's tostring writes it ("-1",
+ * "0.5", "1e+99", "inf"), except NaN, which is "nan" whatever its sign;
+ * any other value by its type name. Calls no metamethod. */
+void check_show_number(lua_State *L, int idx, char *d, size_t dn)
+{
+  if(lua_type(L, idx) != LUA_TNUMBER)
+    snprintf(d, dn, "%s", luaL_typename(L, idx));
+  else if(lua_isinteger(L, idx))
+    snprintf(d, dn, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+  else {
+    lua_Number v = lua_tonumber(L, idx);
+    if(v != v)
+      snprintf(d, dn, "nan");
+    else {
+      snprintf(d, dn, LUA_NUMBER_FMT, (LUAI_UACNUMBER)v);
+      if(d[strspn(d, "-0123456789")] == '\0' && strlen(d) + 3 <= dn)
+        strcat(d, ".0");             /* a float that looks like an int */
+    }
+  }
+}
+
+/* The whole number at idx (an integer, or a float with an exact integer
+ * value) into *out; 0 if it is not one. */
+int check_whole_number(lua_State *L, int idx, lua_Integer *out)
+{
+  int isnum;
+  *out = lua_tointegerx(L, idx, &isnum);
+  return isnum && lua_type(L, idx) == LUA_TNUMBER;
+}
+
+/* Checks the request table at index req (core.request's req, or the same
+ * table after a before_attempt hook changed it) before anything is taken
+ * or sent: method nil or a token; url a string with no control character
+ * (a NUL would cut it short); headers nil or a table of token = string or
+ * number, values with no control character but tab (a CR or LF would
+ * inject a header); body nil or a string; cacert nil or a path; insecure
+ * nil or a boolean; max_body nil or a whole number >= 1; timeout nil or a
+ * number of seconds above 0. Returns 0, or 1 with the message in err,
+ * which never shows a header value or the URL: they may hold secrets.
+ * Leaves the stack as it found it; calls no metamethod. */
+int check_request(lua_State *L, int req, char *err, size_t errlen)
+{
+  char shown[CHECK_SHOW_MAX * 4 + 8], got[64];
+  const char *s;
+  size_t len, at;
+  int top = lua_gettop(L), bad = 1, type;
+  lua_Integer n;
+  double v;
+
+  req = lua_absindex(L, req);
+  type = lua_getfield(L, req, "method");
+  if(type != LUA_TNIL && type != LUA_TSTRING) {
+    snprintf(err, errlen, "method must be a string (got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  if(type == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &len);
+    if(len > CHECK_METHOD_MAX || !check_is_token(s, len)) {
+      check_show_bytes(shown, sizeof(shown), s, len);
+      snprintf(err, errlen, "method must be a token of 1 to %d letters, "
+               "digits and !#$%%&'*+-.^_`|~ (got %s)", (int)CHECK_METHOD_MAX,
+               shown);
+      goto out;
+    }
+  }
+  if(lua_getfield(L, req, "url") != LUA_TSTRING) {
+    snprintf(err, errlen, "request needs a url (a string, got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  s = lua_tolstring(L, -1, &len);
+  if(len == 0) {
+    snprintf(err, errlen, "request needs a url (got an empty string)");
+    goto out;
+  }
+  if((at = check_find_ctl(s, len, 0)) < len) {
+    snprintf(err, errlen, "url has a control character (0x%02x at byte "
+             "%zu): it cannot be sent", (unsigned char)s[at], at + 1);
+    goto out;
+  }
+  if(strncasecmp(s, "http://", 7) && strncasecmp(s, "https://", 8)) {
+    /* libcurl would guess http:// and every attempt would go astray */
+    const char *sep = strstr(s, "://");
+    if(sep && (size_t)(sep - s) < 16)
+      snprintf(err, errlen, "url scheme '%.*s' is not http or https",
+               (int)(sep - s), s);
+    else
+      snprintf(err, errlen, "url must start with http:// or https://");
+    goto out;
+  }
+  type = lua_getfield(L, req, "headers");
+  if(type != LUA_TNIL && type != LUA_TTABLE) {
+    snprintf(err, errlen, "headers must be a table of name = value "
+             "(got %s)", luaL_typename(L, -1));
+    goto out;
+  }
+  if(type == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      const char *k;
+      size_t klen;
+      if(lua_type(L, -2) != LUA_TSTRING) {
+        snprintf(err, errlen, "headers must be a table of name = value "
+                 "(got a %s key)", luaL_typename(L, -2));
+        goto out;
+      }
+      k = lua_tolstring(L, -2, &klen);
+      if(!check_is_token(k, klen)) {
+        check_show_bytes(shown, sizeof(shown), k, klen);
+        snprintf(err, errlen, "header name %s must be a token: letters, "
+                 "digits and !#$%%&'*+-.^_`|~", shown);
+        goto out;
+      }
+      type = lua_type(L, -1);
+      if(type != LUA_TSTRING && type != LUA_TNUMBER) {
+        snprintf(err, errlen, "header '%.*s' value must be a string or a "
+                 "number (got %s)", CHECK_SHOW_MAX, k, luaL_typename(L, -1));
+        goto out;
+      }
+      if(type == LUA_TSTRING) {
+        s = lua_tolstring(L, -1, &len);
+        if((at = check_find_ctl(s, len, 1)) < len) {
+          snprintf(err, errlen, "header '%.*s' value has a control "
+                   "character (0x%02x at byte %zu)", CHECK_SHOW_MAX, k,
+                   (unsigned char)s[at], at + 1);
+          goto out;
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  type = lua_getfield(L, req, "body");
+  if(type != LUA_TNIL && type != LUA_TSTRING) {
+    snprintf(err, errlen, "body must be a string (got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  type = lua_getfield(L, req, "cacert");
+  if(type != LUA_TNIL && type != LUA_TSTRING) {
+    snprintf(err, errlen, "cacert must be the path of a CA bundle (a "
+             "string, got %s)", luaL_typename(L, -1));
+    goto out;
+  }
+  if(type == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &len);
+    if(len == 0 || (at = check_find_ctl(s, len, 0)) < len) {
+      snprintf(err, errlen, "cacert must be the path of a CA bundle (got "
+               "%s)", len ? "a string with a control character" :
+               "an empty string");
+      goto out;
+    }
+  }
+  type = lua_getfield(L, req, "insecure");
+  if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
+    snprintf(err, errlen, "insecure must be true or false (got %s)",
+             luaL_typename(L, -1));
+    goto out;
+  }
+  if(lua_getfield(L, req, "max_body") != LUA_TNIL &&
+     (!check_whole_number(L, -1, &n) || n < 1)) {
+    check_show_number(L, -1, got, sizeof(got));
+    snprintf(err, errlen, "max_body must be a whole number of bytes >= 1 "
+             "(got %s)", got);
+    goto out;
+  }
+  if(lua_getfield(L, req, "timeout") != LUA_TNIL &&
+     (lua_type(L, -1) != LUA_TNUMBER || !((v = lua_tonumber(L, -1)) > 0) ||
+      v > 1e9)) {
+    check_show_number(L, -1, got, sizeof(got));
+    snprintf(err, errlen, "timeout must be a number of seconds above 0 and "
+             "up to 1e9 (got %s)", got);
+    goto out;
+  }
+  bad = 0;
+out:
+  lua_settop(L, top);
+  return bad;
+}
+
+/* Edits (insertions, deletions, substitutions) between two short names;
+ * more than 3 is reported as 3. */
+static int distance(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b), i, j;
+  int prev[33], cur[33];
+  if(la > 32 || lb > 32)
+    return 3;
+  for(j = 0; j <= lb; j++)
+    prev[j] = (int)j;
+  for(i = 1; i <= la; i++) {
+    cur[0] = (int)i;
+    for(j = 1; j <= lb; j++) {
+      int d = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      if(prev[j] + 1 < d)
+        d = prev[j] + 1;
+      if(cur[j - 1] + 1 < d)
+        d = cur[j - 1] + 1;
+      cur[j] = d;
+    }
+    memcpy(prev, cur, sizeof(int) * (lb + 1));
+  }
+  return prev[lb] > 3 ? 3 : prev[lb];
+}
+
+void check_suggest(const char *name, const char *const *known, char *out,
+                   size_t n)
+{
+  const char *best = NULL;
+  int bestd = 3, i;
+  for(i = 0; known[i]; i++) {
+    int d = distance(name, known[i]);
+    if(d < bestd) {
+      best = known[i];
+      bestd = d;
+    }
+  }
+  if(best)
+    snprintf(out, n, " (did you mean '%s'?)", best);
+  else if(n)
+    out[0] = '\0';
+}

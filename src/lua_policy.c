@@ -1,0 +1,418 @@
+/*
+ * lua_policy.c - retryrun.Policy (see lua_policy.h): making a policy from
+ * its fields, reading it back, its methods table, and the generator behind
+ * jitter.
+ *
+ * A Policy is a full userdata: struct lpolicy, and user values holding a
+ * private copy of the fields and each hook. __newindex refuses every
+ * change, so the compiled form and what p.attempts says can never differ.
+ * Errors are raised at the script's line (luax_error).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lua_check.h"
+#include "lua_policy.h"
+#include "luax.h"
+
+/* Registry key of the run's generator (a userdata struct policy_rng). */
+static char rng_key;
+
+static const char *const fields[] = {
+  "attempts", "retry_on", "valid", "backoff", "deadline", "timeout",
+  "connect_timeout", "retry_after", "max_retry_after", "unsafe",
+  "idempotency_key", "before_attempt", "on_retry", "on_giveup", "raise",
+  NULL
+};
+static const char *const backoff_fields[] = {
+  "initial", "factor", "max", "jitter", NULL
+};
+/* The hooks, in the order of their user values from LPOLICY_VALID. */
+static const char *const hooks[] = {
+  "valid", "before_attempt", "on_retry", "on_giveup", NULL
+};
+
+/* Raises "unknown <what> field 'name' (did you mean ...)" for a key of the
+ * table at t that is not in known. */
+static void check_names(lua_State *L, int t, const char *what,
+                        const char *const *known)
+{
+  lua_pushnil(L);
+  while(lua_next(L, t)) {
+    char hint[64], shown[64];
+    int i = 0;
+    lua_pop(L, 1);
+    if(lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      while(known[i] && strcmp(known[i], k))
+        i++;
+      if(known[i])
+        continue;
+      check_suggest(k, known, hint, sizeof(hint));
+      luax_error(L, "unknown %s field '%s'%s", what, k, hint);
+    }
+    check_show_number(L, -1, shown, sizeof(shown));
+    luax_error(L, "unknown %s field %s", what, shown);
+  }
+}
+
+/* Number field k of table t (def when absent), named label in messages;
+ * raises unless it is a number from lo to 1e9. unit is " of seconds" or
+ * "". */
+static double field_seconds(lua_State *L, int t, const char *k,
+                            const char *label, double def, double lo,
+                            const char *unit)
+{
+  double v = def;
+  if(lua_getfield(L, t, k) != LUA_TNIL) {
+    v = lua_tonumber(L, -1);
+    if(lua_type(L, -1) != LUA_TNUMBER || !(v >= lo) || v > 1e9) {
+      char got[64], from[32];
+      check_show_number(L, -1, got, sizeof(got));
+      snprintf(from, sizeof(from), "%g", lo);
+      luax_error(L, "policy field '%s' must be a number%s from %s to 1e9 "
+                 "(got %s)", label, unit, from, got);
+    }
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Boolean field k of table t, or def when absent. */
+static int field_boolean(lua_State *L, int t, const char *k, int def)
+{
+  int type = lua_getfield(L, t, k);
+  if(type != LUA_TNIL && type != LUA_TBOOLEAN)
+    luax_error(L, "policy field '%s' must be true or false (got %s)", k,
+               luaL_typename(L, -1));
+  if(type == LUA_TBOOLEAN)
+    def = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return def;
+}
+
+static void compile_retry_on(lua_State *L, struct policy *p, int t)
+{
+  lua_Integer i, n, count = 0;
+  if(lua_getfield(L, t, "retry_on") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if(!lua_istable(L, -1))
+    luax_error(L, "policy field 'retry_on' must be a list of statuses and "
+               "failure classes (got %s)", luaL_typename(L, -1));
+  policy_clear_retry_on(p);
+  n = (lua_Integer)lua_rawlen(L, -1);
+  for(i = 1; i <= n; i++) {
+    int type = lua_rawgeti(L, -1, i);
+    lua_Integer status;
+    if(type == LUA_TNUMBER && check_whole_number(L, -1, &status)) {
+      if(status < POLICY_MIN_STATUS || status > POLICY_MAX_STATUS)
+        luax_error(L, "retry_on: %I is not an HTTP status (100 to 599)",
+                   (LUAI_UACINT)status);
+      policy_set_status(p, (int)status, 1);
+    }
+    else if(type == LUA_TSTRING) {
+      const char *s = lua_tostring(L, -1);
+      int cls = policy_class_from_name(s);
+      if(cls > 0 && cls != POLICY_TOO_LARGE)
+        p->retry_class |= 1u << cls;
+      else if(strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' &&
+              s[1] == 'x' && s[2] == 'x') {
+        int st, base = (s[0] - '0') * 100;
+        for(st = base; st < base + 100; st++)
+          policy_set_status(p, st, 1);
+      }
+      else
+        luax_error(L, "retry_on: unknown failure class '%s' (known: "
+                   "connect, dns, timeout, reset, tls, other, or a status "
+                   "like 503 or \"5xx\")", s);
+    }
+    else {
+      char got[64];
+      check_show_number(L, -1, got, sizeof(got));
+      luax_error(L, "retry_on: entry %I must be a status or a failure "
+                 "class (got %s)", (LUAI_UACINT)i, got);
+    }
+    lua_pop(L, 1);
+  }
+  /* a key outside 1..n would be ignored: say so instead */
+  lua_pushnil(L);
+  while(lua_next(L, -2)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  if(count != n)
+    luax_error(L, "policy field 'retry_on' must be a list (1, 2, ... with "
+               "no other keys)");
+  lua_pop(L, 1);
+}
+
+static void compile_backoff(lua_State *L, struct policy *p, int t)
+{
+  int type = lua_getfield(L, t, "backoff"), b = lua_gettop(L);
+  if(type == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if(type != LUA_TTABLE)
+    luax_error(L, "policy field 'backoff' must be a table like "
+               "{initial=0.1, factor=2, max=10, jitter=\"full\"} (got %s)",
+               luaL_typename(L, -1));
+  check_names(L, b, "backoff", backoff_fields);
+  p->initial = field_seconds(L, b, "initial", "backoff.initial", p->initial,
+                             0, " of seconds");
+  p->factor = field_seconds(L, b, "factor", "backoff.factor", p->factor, 1,
+                            "");
+  p->max = field_seconds(L, b, "max", "backoff.max", p->max, 0,
+                         " of seconds");
+  if(lua_getfield(L, b, "jitter") != LUA_TNIL) {
+    int j = lua_type(L, -1) == LUA_TSTRING ?
+            policy_jitter_from_name(lua_tostring(L, -1)) : -1;
+    if(j < 0)                        /* a string as it is, else its type */
+      luax_error(L, "backoff.jitter must be \"full\", \"equal\", "
+                 "\"decorrelated\" or \"none\" (got %s)",
+                 lua_type(L, -1) == LUA_TSTRING ?
+                 lua_tostring(L, -1) : luaL_typename(L, -1));
+    p->jitter = (enum policy_jitter)j;
+  }
+  lua_pop(L, 2);
+}
+
+static void check_idempotency_key(lua_State *L, int t)
+{
+  int type = lua_getfield(L, t, "idempotency_key");
+  if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
+    size_t len = 0;
+    const char *s = type == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if(!s || !check_is_token(s, len)) {
+      char shown[CHECK_SHOW_MAX * 4 + 8];
+      if(s)
+        check_show_bytes(shown, sizeof(shown), s, len);
+      else
+        snprintf(shown, sizeof(shown), "%s", luaL_typename(L, -1));
+      luax_error(L, "policy field 'idempotency_key' must be true, false or "
+                 "a header name (a token of letters, digits and "
+                 "!#$%%&'*+-.^_`|~) (got %s)", shown);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* Pushes a copy of the table at idx, one level deep. */
+static void push_copy(lua_State *L, int idx)
+{
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while(lua_next(L, idx)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+}
+
+/* core.policy(fields) -> Policy. Checks every field of the table, then
+ * keeps its own copy (backoff and retry_on copied too, so changing the
+ * script's tables changes nothing). */
+static int lcore_policy(lua_State *L)
+{
+  struct lpolicy *p;
+  int i, f;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  check_names(L, 1, "policy", fields);
+  p = lua_newuserdatauv(L, sizeof(*p), LPOLICY_NUV);
+  memset(p, 0, sizeof(*p));
+  policy_init(&p->pol);
+  luaL_setmetatable(L, LUAX_POLICY_MT);
+
+  if(lua_getfield(L, 1, "attempts") != LUA_TNIL) {
+    lua_Integer n;
+    if(!check_whole_number(L, -1, &n) || n < 1 || n > 1000) {
+      char got[64];
+      check_show_number(L, -1, got, sizeof(got));
+      luax_error(L, "policy field 'attempts' must be a whole number from 1 "
+                 "to 1000 (got %s)", got);
+    }
+    p->pol.attempts = (int)n;
+  }
+  lua_pop(L, 1);
+  compile_retry_on(L, &p->pol, 1);
+  compile_backoff(L, &p->pol, 1);
+  /* a deadline must leave time for an attempt: at least the shortest
+   * timeout */
+  p->pol.deadline = field_seconds(L, 1, "deadline", "deadline",
+                                  p->pol.deadline, 0.001, " of seconds");
+  p->pol.timeout = field_seconds(L, 1, "timeout", "timeout", p->pol.timeout,
+                                 0.001, " of seconds");
+  p->pol.connect_timeout = field_seconds(L, 1, "connect_timeout",
+                                         "connect_timeout",
+                                         p->pol.connect_timeout, 0.001,
+                                         " of seconds");
+  p->pol.max_retry_after = field_seconds(L, 1, "max_retry_after",
+                                         "max_retry_after",
+                                         p->pol.max_retry_after, 0,
+                                         " of seconds");
+  p->pol.retry_after = field_boolean(L, 1, "retry_after",
+                                     p->pol.retry_after);
+  p->pol.unsafe = field_boolean(L, 1, "unsafe", p->pol.unsafe);
+  p->raise = field_boolean(L, 1, "raise", 1);
+  check_idempotency_key(L, 1);
+  for(i = 0, f = LPOLICY_VALID; hooks[i]; i++, f++) {
+    int type = lua_getfield(L, 1, hooks[i]);
+    if(type != LUA_TNIL && type != LUA_TFUNCTION)
+      luax_error(L, "policy field '%s' must be a function (got %s)",
+                 hooks[i], luaL_typename(L, -1));
+    if(type == LUA_TFUNCTION)
+      p->hooks |= 1u << f;
+    lua_setiuservalue(L, 2, f);
+  }
+  /* the private copy of the fields */
+  push_copy(L, 1);
+  if(lua_getfield(L, 1, "backoff") == LUA_TTABLE) {
+    push_copy(L, -1);
+    lua_setfield(L, -3, "backoff");
+  }
+  lua_pop(L, 1);
+  if(lua_getfield(L, 1, "retry_on") == LUA_TTABLE) {
+    push_copy(L, -1);
+    lua_setfield(L, -3, "retry_on");
+  }
+  lua_pop(L, 1);
+  lua_setiuservalue(L, 2, LPOLICY_FIELDS);
+  return 1;
+}
+
+struct lpolicy *lpolicy_test(lua_State *L, int idx)
+{
+  return luaL_testudata(L, idx, LUAX_POLICY_MT);
+}
+
+static struct lpolicy *check_policy(lua_State *L, int idx)
+{
+  return luaL_checkudata(L, idx, LUAX_POLICY_MT);
+}
+
+void lpolicy_push_hook(lua_State *L, int idx, int uv)
+{
+  lua_getiuservalue(L, idx, uv);
+}
+
+/* core.policy_fields(p) -> a copy of p's fields (backoff copied too), to
+ * make another policy from. */
+static int lcore_policy_fields(lua_State *L)
+{
+  check_policy(L, 1);
+  lua_getiuservalue(L, 1, LPOLICY_FIELDS);
+  push_copy(L, -1);
+  if(lua_getfield(L, -1, "backoff") == LUA_TTABLE) {
+    push_copy(L, -1);
+    lua_setfield(L, -3, "backoff");
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* p.name: a method (upvalue 1, the methods table), else the field as it
+ * was given (a table field as a copy, so nothing can change the policy
+ * through it). */
+static int lpolicy_index(lua_State *L)
+{
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if(lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+    return 1;
+  lua_getiuservalue(L, 1, LPOLICY_FIELDS);
+  lua_pushvalue(L, 2);
+  if(lua_rawget(L, -2) == LUA_TTABLE)
+    push_copy(L, -1);
+  return 1;
+}
+
+static int lpolicy_newindex(lua_State *L)
+{
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "x";
+  return luax_error(L, "a policy cannot change: make another with "
+                    "policy:extend{%s = ...}", k);
+}
+
+static int lpolicy_tostring(lua_State *L)
+{
+  struct lpolicy *p = check_policy(L, 1);
+  lua_pushfstring(L, "retryrun.Policy (attempts %d)", p->pol.attempts);
+  return 1;
+}
+
+/* core.is_policy(v) -> true when v is a Policy. */
+static int lcore_is_policy(lua_State *L)
+{
+  lua_pushboolean(L, lpolicy_test(L, 1) != NULL);
+  return 1;
+}
+
+struct policy_rng *lpolicy_rng(lua_State *L)
+{
+  struct policy_rng *r;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &rng_key);
+  r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return r;          /* the registry keeps it */
+}
+
+void lpolicy_seed(lua_State *L, uint64_t seed)
+{
+  policy_rng_seed(lpolicy_rng(L), seed);
+}
+
+/* core.backoff(p, n [, prev]) -> the delay before retry n, drawn from the
+ * run's seeded generator. */
+static int lcore_backoff(lua_State *L)
+{
+  struct lpolicy *p = check_policy(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  double prev = luaL_optnumber(L, 3, 0);
+  if(n < 1)
+    return luax_error(L, "bad argument #1 to 'delay' (retry number must be "
+                      ">= 1)");
+  lua_pushnumber(L, policy_backoff(&p->pol, (int)n, prev, lpolicy_rng(L)));
+  return 1;
+}
+
+/* core.seed(n): reseeds the generator behind jitter. */
+static int lcore_seed(lua_State *L)
+{
+  lpolicy_seed(L, (uint64_t)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+void lpolicy_register(lua_State *L)
+{
+  static const luaL_Reg funcs[] = {
+    {"policy", lcore_policy},
+    {"policy_fields", lcore_policy_fields},
+    {"is_policy", lcore_is_policy},
+    {"backoff", lcore_backoff},
+    {"seed", lcore_seed},
+    {NULL, NULL}
+  };
+  static const luaL_Reg meta[] = {
+    {"__newindex", lpolicy_newindex},
+    {"__tostring", lpolicy_tostring},
+    {NULL, NULL}
+  };
+  struct policy_rng *r = lua_newuserdatauv(L, sizeof(*r), 0);
+  policy_rng_seed(r, 0);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &rng_key);
+
+  luax_newtype(L, LUAX_POLICY_MT, meta, NULL);
+  lua_newtable(L);                      /* the methods */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -4, "Policy");
+  lua_pushcclosure(L, lpolicy_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, funcs, 0);
+}

@@ -1,0 +1,51 @@
+/*
+ * lua_policy.h - retryrun.Policy: a retry policy as scripts hold it, made
+ * once from a table of fields and never changed after (p:extend{...} makes
+ * another).
+ *
+ * The one place a policy field is checked: its name, its type and its
+ * range, with the same message whichever way the field came (retry.policy,
+ * :extend, retry= on a call). The object keeps the compiled form the
+ * engine reads (struct policy, policy.c's), the hooks, and a private copy
+ * of the fields for reading back (p.attempts, p.valid).
+ */
+#ifndef RETRYRUN_LUA_POLICY_H
+#define RETRYRUN_LUA_POLICY_H
+
+#include <stdint.h>
+#include <lua.h>
+
+#include "policy.h"
+
+/* User values of a Policy: the fields, then one per hook. */
+enum {
+  LPOLICY_FIELDS = 1, LPOLICY_VALID, LPOLICY_BEFORE_ATTEMPT,
+  LPOLICY_ON_RETRY, LPOLICY_ON_GIVEUP, LPOLICY_NUV = LPOLICY_ON_GIVEUP
+};
+
+struct lpolicy {
+  struct policy pol;
+  unsigned hooks;      /* 1 << LPOLICY_VALID, ... for each hook set */
+  int raise;           /* a give-up raises (else returns nil, err) */
+};
+
+/* The Policy at idx, or NULL if it is not one. */
+struct lpolicy *lpolicy_test(lua_State *L, int idx);
+
+/* 1 when the Policy p has hook uv (LPOLICY_VALID...). */
+#define lpolicy_has(p, uv) (((p)->hooks >> (uv)) & 1u)
+
+/* Pushes hook uv of the Policy at idx. */
+void lpolicy_push_hook(lua_State *L, int idx, int uv);
+
+/* The run's generator behind jitter (kept in the registry), and seeding
+ * it (--seed). */
+struct policy_rng *lpolicy_rng(lua_State *L);
+void lpolicy_seed(lua_State *L, uint64_t seed);
+
+/* Adds policy, policy_fields, is_policy, backoff, seed and Policy (the
+ * methods table, which retryrun.retry and retryrun.http fill) to the table
+ * at the top (retryrun.core). */
+void lpolicy_register(lua_State *L);
+
+#endif

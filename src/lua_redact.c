@@ -1,0 +1,138 @@
+/*
+ * lua_redact.c - redaction for the Lua bindings (see lua_redact.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lua_redact.h"
+#include "luax.h"
+
+static int lbox_gc(lua_State *L)
+{
+  char **box = lua_touserdata(L, 1);
+  free(*box);
+  *box = NULL;
+  return 0;
+}
+
+void lredact_push(lua_State *L, const char *text, size_t len,
+                          const struct redact_values *vals)
+{
+  size_t n;
+  /* the copy lives in a box until pushed, so a memory error in between
+   * does not leak it */
+  char **box = lua_newuserdatauv(L, sizeof(*box), 0);
+  *box = NULL;
+  luaL_setmetatable(L, LUAX_BOX_MT);
+  *box = redact_text(text, len, vals, &n);
+  if(!*box)
+    luaL_error(L, "not enough memory");
+  lua_pushlstring(L, *box, n);
+  free(*box);
+  *box = NULL;
+  lua_remove(L, -2);
+}
+
+void lredact_push_url(lua_State *L, const char *url)
+{
+  lredact_push(L, url, strlen(url), NULL);
+}
+
+/* Collects the secret values of the request table at idx: its URL's, its
+ * secret headers', its body's. The pointers borrow the table's strings:
+ * use vals only while the table is alive and unchanged. */
+void lredact_collect(lua_State *L, int idx, struct redact_values *v)
+{
+  size_t n;
+  const char *s;
+  memset(v, 0, sizeof(*v));
+  if(!lua_istable(L, idx))
+    return;
+  idx = lua_absindex(L, idx);
+  if(lua_getfield(L, idx, "url") == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &n);
+    redact_collect_url(v, s, n);
+  }
+  if(lua_getfield(L, idx, "body") == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &n);
+    redact_collect_body(v, s, n);
+  }
+  lua_pop(L, 2);
+  if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      if(lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+        size_t kn;
+        const char *k = lua_tolstring(L, -2, &kn);
+        s = lua_tolstring(L, -1, &n);
+        redact_collect_header(v, k, kn, s, n);
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* Replaces the string at idx with its redacted form: URLs, and the
+ * secrets of the request table at req (0 for none). Other values are left
+ * as they are. */
+void lredact_at(lua_State *L, int idx, int req)
+{
+  struct redact_values v;
+  size_t n;
+  const char *s;
+  idx = lua_absindex(L, idx);
+  if(lua_type(L, idx) != LUA_TSTRING)
+    return;
+  s = lua_tolstring(L, idx, &n);
+  if(req)
+    lredact_collect(L, req, &v);
+  lredact_push(L, s, n, req ? &v : NULL);
+  lua_replace(L, idx);
+}
+
+/* core.redact(text [, req]) -> text with every URL in it redacted, and
+ * the secret values of the request table req ({url=, headers=, body=})
+ * hidden. */
+static int lcore_redact(lua_State *L)
+{
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  struct redact_values v;
+  if(!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lredact_collect(L, 2, &v);
+  }
+  lredact_push(L, s, n, lua_isnoneornil(L, 2) ? NULL : &v);
+  return 1;
+}
+
+/* core.redact_names(name...): more query parameter and header names whose
+ * values are never printed. */
+static int lcore_redact_names(lua_State *L)
+{
+  int i, n = lua_gettop(L);
+  for(i = 1; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_checklstring(L, i, &len);
+    if(redact_add_name(s, len))
+      return luaL_argerror(L, i, "a name of 1 to 64 bytes expected");
+  }
+  return 0;
+}
+
+void lredact_register(lua_State *L)
+{
+  static const luaL_Reg funcs[] = {
+    {"redact", lcore_redact},
+    {"redact_names", lcore_redact_names},
+    {NULL, NULL}
+  };
+  luaL_newmetatable(L, LUAX_BOX_MT);
+  lua_pushcfunction(L, lbox_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, funcs, 0);
+}

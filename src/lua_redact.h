@@ -1,0 +1,31 @@
+/*
+ * lua_redact.h - redaction (redact.h) for the Lua bindings: pushing a
+ * message with its secrets hidden, the secret values of a request table,
+ * and retryrun.core.redact / redact_names for scripts.
+ */
+#ifndef RETRYRUN_LUA_REDACT_H
+#define RETRYRUN_LUA_REDACT_H
+
+#include <lua.h>
+
+#include "redact.h"
+
+/* Pushes text with every URL in it redacted and the values in vals (may
+ * be NULL) hidden. Raises a memory error if it must, leaking nothing. */
+void lredact_push(lua_State *L, const char *text, size_t len,
+                  const struct redact_values *vals);
+void lredact_push_url(lua_State *L, const char *url);
+
+/* Collects the secret values of the request table at idx ({url=,
+ * headers=, body=}). The pointers borrow the table's strings: use vals
+ * only while the table is alive and unchanged. */
+void lredact_collect(lua_State *L, int idx, struct redact_values *v);
+
+/* Replaces the string at idx with its redacted form: URLs, and the
+ * secrets of the request table at req (0 for none). */
+void lredact_at(lua_State *L, int idx, int req);
+
+/* Adds redact and redact_names to the table at the top (retryrun.core). */
+void lredact_register(lua_State *L);
+
+#endif

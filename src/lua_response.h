@@ -1,0 +1,26 @@
+/*
+ * lua_response.h - retryrun.Response: what a call returns (status, ok,
+ * body, url, method, elapsed, attempts), its headers parsed on first use
+ * into a case-insensitive retryrun.Headers table, resp:header(name) and
+ * resp:json() (decoded once, by lua_json.c).
+ */
+#ifndef RETRYRUN_LUA_RESPONSE_H
+#define RETRYRUN_LUA_RESPONSE_H
+
+#include <lua.h>
+
+struct transfer;
+
+/* Pushes a Response for the finished transfer tr of a call to method
+ * (url: the request's, when libcurl gave no effective URL). */
+void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
+                const char *url, double elapsed, lua_Integer attempts);
+
+/* 1 when the value at idx is a Response. */
+int lresp_is(lua_State *L, int idx);
+
+/* Makes the Response and Headers metatables; adds Response to the table
+ * at the top (retryrun.core). */
+void lresp_register(lua_State *L);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * luax.h - what every Lua binding of retryrun shares: the names of its
+ * metatables, the protected-call helper and its traceback handler, type
+ * tests that run no metamethod, raising at the script's line, and reading
+ * fields of a script's tables.
+ *
+ * Uses only Lua's C API and lauxlib; knows nothing of HTTP, the loop or
+ * policies. Every binding file (lua_*.c) includes it; it includes none of
+ * them.
+ */
+#ifndef RETRYRUN_LUAX_H
+#define RETRYRUN_LUAX_H
+
+#include <lua.h>
+
+/* Metatable names, as type errors show them. */
+#define LUAX_CALL_MT     "retryrun.Call"
+#define LUAX_POLICY_MT   "retryrun.Policy"
+#define LUAX_RESPONSE_MT "retryrun.Response"
+#define LUAX_HEADERS_MT  "retryrun.Headers"
+#define LUAX_GIVEUP_MT   "retryrun.GiveUp"
+#define LUAX_BOX_MT      "retryrun.Box"
+#define LUAX_TASK_MT     "retryrun.Task"
+
+/* Registry field: how the chunk names of retryrun's own Lua modules start
+ * ("@<luadir>/retryrun/"), set by the host; luax_where skips them. */
+#define LUAX_OURS "retryrun.ours"
+
+/* Message handler for lua_pcall(k): a string error gets a traceback; a
+ * table error gets a `traceback` field if it has none; another value is
+ * shown by its __tostring or its type. */
+int luax_traceback(lua_State *L);
+
+/* Calls the function below nargs arguments under luax_traceback; like
+ * lua_pcall, leaves nres results or one error value. */
+int luax_pcall(lua_State *L, int nargs, int nres);
+
+/* 1 when the value at idx is a table or userdata whose metatable is the
+ * registry's `mt`. Runs no metamethod. */
+int luax_is_a(lua_State *L, int idx, const char *mt);
+
+/* Pushes "file:line: " of the innermost Lua function running that is not
+ * one of retryrun's own modules (the script's line), or "" when a C
+ * function comes first. */
+void luax_where(lua_State *L);
+
+/* Raises msg (a constant or formatted string) at the script's line. */
+int luax_error(lua_State *L, const char *fmt, ...);
+
+/* Number field k of the table at t, or def when it is absent. */
+double luax_field_number(lua_State *L, int t, const char *k, double def);
+
+/* Pushes s (n bytes) with its ASCII letters in lower case. */
+void luax_push_lower(lua_State *L, const char *s, size_t n);
+
+/* Creates metatable `name` (if new) with the functions of `meta` as its
+ * fields and, when methods is not NULL, a table of them as __index.
+ * Leaves the metatable on the stack. */
+struct luaL_Reg;
+void luax_newtype(lua_State *L, const char *name, const struct luaL_Reg *meta,
+                  const struct luaL_Reg *methods);
+
+#endif
