@@ -36,6 +36,26 @@ function check.fail(msg)
   error(msg, 0)
 end
 
+--- Raises "bad argument #n to 'fname' (why)" at the script's line.
+-- @param n the argument's position
+-- @param fname the function's name as the script calls it
+-- @param why what was wrong, e.g. "table expected, got nil"
+-- @raise always
+function check.argerror(n, fname, why)
+  check.fail(("bad argument #%d to '%s' (%s)"):format(n, fname, why))
+end
+
+--- Raises check.argerror unless type(v) is want (or v is nil and
+-- optional is true).
+-- @return v
+function check.argtype(n, fname, v, want, optional)
+  local t = type(v)
+  if t ~= want and not (optional and v == nil) then
+    check.argerror(n, fname, ("%s expected, got %s"):format(want, t))
+  end
+  return v
+end
+
 -- The edit distance between two short strings, for "did you mean".
 local function distance(a, b)
   local prev = {}

@@ -22,6 +22,7 @@ local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
                                        core.uuid
 local redact, idempotent = core.redact, core.idempotent
 local fail, show, suggest = check.fail, check.show, check.suggest
+local argtype = check.argtype
 
 local http = {}
 
@@ -313,10 +314,7 @@ end
 
 -- http.request, and policy:request with the policy given.
 local function request(opts, policy)
-  if type(opts) ~= "table" then
-    fail("bad argument #1 to 'request' (table expected, got "
-         .. type(opts) .. ")")
-  end
+  argtype(1, "request", opts, "table")
   local resp, err = call(method_of(opts.method, opts), opts.url, opts,
                          policy)
   return resp, err
@@ -364,10 +362,7 @@ for _, name in ipairs(VERBS) do
   local method = name:upper()
   local function verb(url, opts, policy)
     if opts ~= nil then
-      if type(opts) ~= "table" then
-        fail(("bad argument #2 to '%s' (table expected, got %s)")
-             :format(name, type(opts)))
-      end
+      argtype(2, name, opts, "table")
       if opts.method ~= nil or opts.url ~= nil then
         fail(("%s%s takes the url as its first argument and no method "
               .. "(use %srequest for that)"):format(

@@ -33,9 +33,8 @@ local Policy = core.Policy
 local function make(fields, parent)
   if fields == nil then
     fields = {}
-  elseif type(fields) ~= "table" then
-    fail("bad argument #1 to 'policy' (table expected, got "
-         .. type(fields) .. ")")
+  else
+    check.argtype(1, parent and "extend" or "policy", fields, "table")
   end
   if not parent then
     return new_policy(fields)
@@ -81,12 +80,12 @@ end
 -- @raise at the script's line when n or prev is not one
 function Policy:delay(n, prev)
   if not (math.type(n) and math.tointeger(n) and n >= 1) then
-    fail(("bad argument #1 to 'delay' (a retry number >= 1 expected, got "
-          .. "%s)"):format(check.show(n)))
+    check.argerror(1, "delay", ("a retry number >= 1 expected, got %s")
+                   :format(check.show(n)))
   end
   if prev ~= nil and not (type(prev) == "number" and prev >= 0) then
-    fail(("bad argument #2 to 'delay' (a wait in seconds >= 0 expected, "
-          .. "got %s)"):format(check.show(prev)))
+    check.argerror(2, "delay", ("a wait in seconds >= 0 expected, got %s")
+                   :format(check.show(prev)))
   end
   local d = core.backoff(self, math.tointeger(n), prev)
   return d
