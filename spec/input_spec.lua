@@ -105,6 +105,25 @@ describe("bad input", function()
     end)
   end)
 
+  describe("a method", function()
+    it("is never CONNECT", function()
+      assert.equal("method CONNECT opens a tunnel through a proxy: "
+                   .. "retryrun does not send it",
+        refused(function() http.request{method = "CONNECT",
+                                         url = srv.url} end))
+    end)
+  end)
+
+  describe("http.redact_names", function()
+    it("takes names of letters, digits and -_.", function()
+      local why = "bad argument #1 to 'redact_names' (a name of 1 to 64 "
+                  .. "letters, digits and -_. expected)"
+      assert.equal(why, refused(function() http.redact_names("a b") end))
+      assert.equal(why, refused(function() http.redact_names(5) end))
+      assert.equal(why, refused(function() http.redact_names("") end))
+    end)
+  end)
+
   describe("options", function()
     it("suggests the option meant", function()
       assert.equal("unknown request option 'header' (did you mean " ..
@@ -262,6 +281,24 @@ describe("bad input", function()
       assert.equal('header name "" must be a token: letters, digits ' ..
                    "and !#$%&'*+-.^_`|~",
         refused(function() http.get(url, {headers = {[""] = "1"}}) end))
+    end)
+
+    it("refuses the framing headers retryrun sets from the body",
+       function()
+      local cl, te = {["Content-Length"] = "5"}, {["transfer-encoding"] = "x"}
+      assert.equal("header 'Content-Length' is retryrun's to set, from the "
+                   .. "body: leave it out",
+        refused(function() http.get(url, {headers = cl}) end))
+      assert.equal("header 'transfer-encoding' is retryrun's to set, from "
+                   .. "the body: leave it out",
+        refused(function() http.get(url, {headers = te}) end))
+    end)
+
+    it("refuses a name given twice in different case", function()
+      local twice = {AUTHORIZATION = "a", Authorization = "b"}
+      local msg = refused(function() http.get(url, {headers = twice}) end)
+      assert.matches("^header '%a+' is given twice %(as '%a+' and '%a+'%): "
+                     .. "header names ignore case$", msg)
     end)
 
     it("sends a number as tostring writes it", function()

@@ -106,6 +106,28 @@ describe("secrets", function()
                    .. "REDACTED&pwd=REDACTED&page=2", out)
   end)
 
+  it("include the Basic credential libcurl makes of user:password@",
+     function()
+    local srv <close> = todo.start{}
+    local code, out = run(srv.url, [[
+      http.get(BASE:gsub("//", "//alice:" .. "]] .. PASSWORD .. [[" .. "@")
+               .. "/_echo", {retry = {attempts = 1,
+        valid = function(r) return false, r.body end}})]])
+    assert.equal(3, code, out)
+    assert.matches('"Authorization":"Basic REDACTED"', out)
+    assert_clean(out)
+    local b64 = "YWxpY2U6cHctUGxhbnRlZC0x"      -- alice:pw-Planted-1
+    assert.is_nil(out:find(b64, 1, true), out)
+  end)
+
+  it("include AWS presigned URL parameters", function()
+    local srv <close> = todo.start{}
+    local _, out = run(srv.url, [[
+      error(BASE .. "/k?X-Amz-Signature=s1&X-Amz-Security-Token=t1&X-A=1")]])
+    assert.matches("/k%?X%-Amz%-Signature=REDACTED&X%-Amz%-Security%-Token="
+                   .. "REDACTED&X%-A=1", out)
+  end)
+
   it("include names a script adds", function()
     local srv <close> = todo.start{}
     local _, out = run(srv.url, [[

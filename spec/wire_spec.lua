@@ -324,3 +324,26 @@ print(err.message)
       (out:gsub(" in [%d.]+ s:", " in T s:")))
   end)
 end)
+
+describe("an answer that is not HTTP", function()
+  for _, kind in ipairs{"status", "text"} do
+    it("is a failed attempt, counted and given up on (" .. kind .. ")",
+       function()
+      local srv <close> = misbehave.start()
+      local events, gave_up = 0, nil
+      local resp, err = http.get(srv.url .. "/garbage?kind=" .. kind,
+        {retry = {attempts = 2, retry_on = {"other"}, raise = false,
+                  backoff = {initial = 0.001},
+                  on_retry = function() events = events + 1 end,
+                  on_giveup = function(e) gave_up = e end}})
+      assert.is_nil(resp)
+      assert.equal("exhausted", err.reason)
+      assert.equal(2, #err.attempts)
+      assert.equal("other", err.attempts[1].error)
+      assert.is_true(err.attempts[1].sent)
+      assert.equal(1, events)
+      assert.equal(err, gave_up)
+      assert.equal(2, srv:stats().requests)
+    end)
+  end
+end)

@@ -244,13 +244,15 @@ int lattempt_done(lua_State *L, struct call *c)
      (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
       tr->status == 307 || tr->status == 308))
     return follow_redirect(L, c);
-  if(tr->code == CURLE_UNSUPPORTED_PROTOCOL ||
-     tr->code == CURLE_URL_MALFORMAT) {
-    /* no attempt can work: the script's mistake, not the network's */
+  if(tr->code == CURLE_URL_MALFORMAT && !c->hops) {
+    /* no attempt can work: the script's mistake, not the network's (the
+     * scheme was checked before; a server's odd answer is a failure
+     * class like any other) */
+    luax_where(L);
     lcall_push_what(L, c);
-    lua_pushfstring(L, "%s: %s", lua_tostring(L, -1),
-                    tr->code == CURLE_URL_MALFORMAT ? "malformed URL" :
-                    "retryrun speaks only http and https");
+    lua_pushfstring(L, "%s%s: malformed URL (%s)", lua_tostring(L, -2),
+                    lua_tostring(L, -1), transfer_error_text(tr));
+    lredact_at(L, -1, S_REQ);
     lcall_close(c);
     return lua_error(L);
   }

@@ -107,9 +107,9 @@ int check_whole_number(lua_State *L, int idx, lua_Integer *out)
 int check_request(lua_State *L, int req, char *err, size_t errlen)
 {
   char shown[CHECK_SHOW_MAX * 4 + 8], got[64];
-  const char *s;
-  size_t len, at;
-  int top = lua_gettop(L), bad = 1, type;
+  const char *s, *seen[32];
+  size_t len, at, i, nseen = 0;
+  int top = lua_gettop(L), bad = 1, type, head = 0;
   lua_Integer n;
   double v;
 
@@ -129,6 +129,12 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
                shown);
       goto out;
     }
+    if(!strcmp(s, "CONNECT")) {
+      snprintf(err, errlen, "method CONNECT opens a tunnel through a "
+               "proxy: retryrun does not send it");
+      goto out;
+    }
+    head = !strcmp(s, "HEAD");
   }
   if(lua_getfield(L, req, "url") != LUA_TSTRING) {
     snprintf(err, errlen, "request needs a url (a string, got %s)",
@@ -178,6 +184,22 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
                  "digits and !#$%%&'*+-.^_`|~", shown);
         goto out;
       }
+      if(!strcasecmp(k, "content-length") ||
+         !strcasecmp(k, "transfer-encoding")) {
+        snprintf(err, errlen, "header '%s' is retryrun's to set, from the "
+                 "body: leave it out", k);
+        goto out;
+      }
+      for(i = 0; i < nseen; i++)
+        if(!strcasecmp(seen[i], k)) {
+          snprintf(err, errlen, "header '%.*s' is given twice (as '%.*s' "
+                   "and '%.*s'): header names ignore case",
+                   CHECK_SHOW_MAX, k, CHECK_SHOW_MAX, seen[i],
+                   CHECK_SHOW_MAX, k);
+          goto out;
+        }
+      if(nseen < sizeof(seen) / sizeof(seen[0]))
+        seen[nseen++] = k;
       type = lua_type(L, -1);
       if(type != LUA_TSTRING && type != LUA_TNUMBER) {
         snprintf(err, errlen, "header '%.*s' value must be a string or a "
@@ -200,6 +222,10 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
   if(type != LUA_TNIL && type != LUA_TSTRING) {
     snprintf(err, errlen, "body must be a string (got %s)",
              luaL_typename(L, -1));
+    goto out;
+  }
+  if(type == LUA_TSTRING && head) {
+    snprintf(err, errlen, "a HEAD request has no body");
     goto out;
   }
   type = lua_getfield(L, req, "cacert");

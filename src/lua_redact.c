@@ -1,6 +1,7 @@
 /*
  * lua_redact.c - redaction for the Lua bindings (see lua_redact.h).
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,10 +116,15 @@ static int lcore_redact_names(lua_State *L)
 {
   int i, n = lua_gettop(L);
   for(i = 1; i <= n; i++) {
-    size_t len;
-    const char *s = luaL_checklstring(L, i, &len);
-    if(redact_add_name(s, len))
-      return luaL_argerror(L, i, "a name of 1 to 64 bytes expected");
+    size_t len, j;
+    const char *s = lua_type(L, i) == LUA_TSTRING ?
+                    lua_tolstring(L, i, &len) : NULL;
+    for(j = 0; s && j < len; j++)
+      if(!isalnum((unsigned char)s[j]) && !strchr("-_.", s[j]))
+        s = NULL;
+    if(!s || len == 0 || len > 64 || redact_add_name(s, len))
+      return luax_error(L, "bad argument #%d to 'redact_names' (a name of "
+                        "1 to 64 letters, digits and -_. expected)", i);
   }
   return 0;
 }

@@ -19,7 +19,7 @@ static const char *const builtin[] = {
   "password", "passwd", "pwd", "pass", "passphrase", "secret",
   "client_secret", "secret_key", "token", "access_token", "refresh_token",
   "id_token", "auth_token", "api_token", "session_token", "security_token",
-  "amz_security_token", "key", "api_key", "apikey", "access_key",
+  "amz_security_token", "amz_signature", "key", "api_key", "apikey", "access_key",
   "private_key", "signing_key", "goog_api_key", "sig", "signature", "auth",
   "authorization", "proxy_authorization", "cookie", "set_cookie", "session",
   "session_id", "sessionid", "sid", "jwt", "code", "credential",
@@ -64,19 +64,25 @@ static int listed(const char *norm)
   return 0;
 }
 
-int redact_secret_param(const char *name, size_t len)
-{
-  char norm[NAME_MAX_LEN + 1];
-  return normalise(name, len, norm) && listed(norm);
-}
-
-int redact_secret_header(const char *name, size_t len)
+/* Parameters and headers alike: a leading "x_" ("X-Api-Key",
+ * "X-Amz-Signature") is dropped too. */
+static int secret_name(const char *name, size_t len)
 {
   char norm[NAME_MAX_LEN + 1];
   if(!normalise(name, len, norm))
     return 0;
   return listed(norm) ||
          (norm[0] == 'x' && norm[1] == '_' && listed(norm + 2));
+}
+
+int redact_secret_param(const char *name, size_t len)
+{
+  return secret_name(name, len);
+}
+
+int redact_secret_header(const char *name, size_t len)
+{
+  return secret_name(name, len);
 }
 
 int redact_add_name(const char *name, size_t len)
@@ -124,8 +130,33 @@ static void add_value(struct redact_values *vals, const char *p, size_t n)
   vals->count++;
 }
 
-/* Calls on_pair for each name=value in p[0..n) split at sep (and at '#'
- * when stop_hash). Returns where it stopped. */
+/* Adds the base64 form of p[0..n) (as libcurl sends user:password in a
+ * Basic Authorization header), made in vals->owned while there is room. */
+static void add_base64(struct redact_values *vals, const char *p, size_t n)
+{
+  static const char digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t need = (n + 2) / 3 * 4, i;
+  char *o = vals->owned + vals->nowned;
+  if(need > sizeof(vals->owned) - vals->nowned)
+    return;
+  for(i = 0; i < n; i += 3) {
+    unsigned long v = (unsigned long)(unsigned char)p[i] << 16;
+    if(i + 1 < n)
+      v |= (unsigned long)(unsigned char)p[i + 1] << 8;
+    if(i + 2 < n)
+      v |= (unsigned char)p[i + 2];
+    *o++ = digits[(v >> 18) & 63];
+    *o++ = digits[(v >> 12) & 63];
+    *o++ = i + 1 < n ? digits[(v >> 6) & 63] : '=';
+    *o++ = i + 2 < n ? digits[v & 63] : '=';
+  }
+  add_value(vals, vals->owned + vals->nowned, need);
+  vals->nowned += need;
+}
+
+/* Adds the value of each secret name=value of p..end, split at sep (and
+ * stopping at '#' when stop_hash). Returns where it stopped. */
 static const char *each_pair(const char *p, const char *end, char sep,
                              int stop_hash, struct redact_values *vals)
 {
@@ -163,6 +194,7 @@ void redact_collect_url(struct redact_values *vals, const char *url,
       add_value(vals, host, (size_t)(at - host));
       if(colon)
         add_value(vals, colon + 1, (size_t)(at - colon - 1));
+      add_base64(vals, host, (size_t)(at - host));
     }
     p = h;
   }

@@ -3,8 +3,8 @@
  * secret query parameters and headers, and any of those values wherever
  * they turn up in a message.
  *
- * A name is secret when, lower-cased with '-' read as '_' (and, for a
- * header, a leading "x_" dropped), it is one of a fixed list (password,
+ * A name is secret when, lower-cased with '-' read as '_' (and a leading
+ * "x_" dropped), it is one of a fixed list (password,
  * token, api_key, authorization, cookie, ...: see redact.c) or one a script
  * added with redact_add_name(). Whole names only: "author" and "design" are
  * not secrets, "pwd" and "jwt" are.
@@ -42,10 +42,14 @@ int redact_add_name(const char *name, size_t len);
 struct redact_values {
   struct { const char *p; size_t n; } v[REDACT_MAX_VALUES];
   size_t count;
+  char owned[256];       /* values made here: the Basic credentials
+                            libcurl sends for a URL's user:password@ */
+  size_t nowned;
 };
 
-/* Each adds to vals what it finds: the password of a URL's user:password@
- * and its secret query and fragment parameters; a secret header's value
+/* Each adds to vals what it finds: a URL's user:password@, its password,
+ * the base64 form libcurl sends as Basic credentials, and its secret query
+ * and fragment parameters; a secret header's value
  * (and the credential after "Bearer " or "Basic "); the secret fields of a
  * form or JSON body ("password=..." or "password": "..."). */
 void redact_collect_url(struct redact_values *vals, const char *url,

@@ -48,6 +48,9 @@ int main(void)
     {"://?token=1", "://?token=REDACTED"},
     {"http://h/?token", "http://h/?token"},
     {"http://h/?token=", "http://h/?token=REDACTED"},
+    {"https://b.s3/k?X-Amz-Signature=s1&X-Amz-Security-Token=t1&X-Amz-Date=d",
+     "https://b.s3/k?X-Amz-Signature=REDACTED&X-Amz-Security-Token=REDACTED"
+     "&X-Amz-Date=d"},
   };
   size_t i;
 
@@ -88,6 +91,9 @@ int main(void)
                "REDACTED REDACTED REDACTED req-1234 REDACTED REDACTED "
                "REDACTED al");
     check_text("Bearer abcdef", &v, "REDACTED");
+    /* what libcurl sends for http://al:pw1234@h: base64 of "al:pw1234" */
+    check_text("Authorization: Basic YWw6cHcxMjM0", &v,
+               "Authorization: Basic REDACTED");
   }
   redact_free_names();
   return tap_done();

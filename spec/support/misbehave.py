@@ -24,6 +24,9 @@ Routes (any method unless named):
                         the first time: closes the connection without an
                         answer (as if the answer were lost after the work
                         was done); later: 404
+  /garbage?kind=K       an answer that is not HTTP: K "status" sends
+                        "HTTP/1.1 abc", anything else a line of text;
+                        then closes
   /_stats               {"requests": N}: the requests seen, /_stats aside
 """
 import json
@@ -124,6 +127,12 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
             except OSError:
                 pass
+            self.close_connection = True
+            return None
+        if url.path == "/garbage":
+            kind = query.get("kind", ["text"])[0]
+            self.wfile.write(b"HTTP/1.1 abc\r\n\r\n" if kind == "status"
+                             else b"hello there\n")
             self.close_connection = True
             return None
         if url.path.startswith("/lost/") and self.command in ("DELETE",
