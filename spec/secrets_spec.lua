@@ -81,6 +81,37 @@ local CASES = {
   {"a timeout", "--slow-rate", "1", "--slow-ms", "2000", code = 3, [[
     http.get(U("/_echo"), {headers = H, timeout = 0.1,
              retry = {attempts = 1}})]]},
+  {"an expect= error whose body cut would split a secret", code = 1, [[
+    for pad = 150, 200 do
+      pcall(http.get, U("/_echo") .. "&pad=" .. ("x"):rep(pad),
+            {headers = H, expect = 404})
+      local ok, e = pcall(http.get, U("/_echo"), {headers = H,
+        query = {pad = ("y"):rep(pad)}, expect = 404})
+      print(e)
+    end
+    error("done")]]},
+  {"a secret header given as a number", code = 3, [[
+    http.get(U("/_echo"), {headers = {["X-Api-Key"] = 1234567890123},
+      retry = {attempts = 1, valid = function(r) return false, r.body end}})
+    ]]},
+  {"secrets that come back decoded", code = 3, [[
+    http.put(U("/_echo"), {query = {access_token = "t k/+&x]] .. TOKEN
+    .. [["}, json = {password = 'g"p\\]] .. PASSWORD .. [['},
+      retry = {attempts = 1, valid = function(r)
+        local seen = r:json()
+        return false, seen.query.access_token .. " " .. seen.body
+          .. " " .. require("retryrun.json").decode(seen.body).password
+      end}})]]},
+  {"a fragment or ;-separated secret", code = 3, [[
+    http.get(BASE .. "/x#/cb?access_token=]] .. TOKEN .. [[", {retry =
+      {attempts = 1, valid = function(r) return false, r.url end}})]]},
+  {"many cookies before a key", code = 3, [[
+    local cookies = {}
+    for i = 1, 60 do cookies[i] = ("c%d=val%03d"):format(i, i) end
+    http.get(BASE .. "/_echo", {headers = {Cookie = table.concat(cookies,
+      "; "), ["X-Api-Key"] = "]] .. APIKEY .. [["}, retry = {attempts = 1,
+      valid = function(r) return false, "key " .. r:json().headers
+        ["X-Api-Key"] end}})]]},
   {"the script's own error with a URL", code = 1, [[
     error("failed on " .. U("/items"))]]},
   {"an error in another task", code = 1, [[

@@ -151,7 +151,15 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
              "%zu): it cannot be sent", (unsigned char)s[at], at + 1);
     goto out;
   }
-  if(strncasecmp(s, "http://", 7) && strncasecmp(s, "https://", 8)) {
+  if(!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8)) {
+    const char *host = s + (s[4] == ':' ? 7 : 8);
+    if(*host == '\0' || *host == '/' || *host == '?' || *host == '#') {
+      snprintf(err, errlen, "url has no host after %.*s",
+               (int)(host - s), s);
+      goto out;
+    }
+  }
+  else {
     /* libcurl would guess http:// and every attempt would go astray */
     const char *sep = strstr(s, "://");
     if(sep && (size_t)(sep - s) < 16)

@@ -155,23 +155,80 @@ static void add_base64(struct redact_values *vals, const char *p, size_t n)
   vals->nowned += need;
 }
 
-/* Adds the value of each secret name=value of p..end, split at sep (and
- * stopping at '#' when stop_hash). Returns where it stopped. */
-static const char *each_pair(const char *p, const char *end, char sep,
+/* Adds p[0..n) as it reads once decoded, when that differs: %XX and '+'
+ * of a URL or form (json 0), or the backslash escapes of a JSON string
+ * (json 1; \u escapes are left as they are). Made in vals->owned while
+ * there is room. */
+static void add_decoded(struct redact_values *vals, const char *p, size_t n,
+                        int json)
+{
+  char *o = vals->owned + vals->nowned;
+  size_t i, room = sizeof(vals->owned) - vals->nowned, k = 0;
+  if(!memchr(p, json ? '\\' : '%', n) && (json || !memchr(p, '+', n)))
+    return;
+  for(i = 0; i < n && k < room; i++) {
+    char ch = p[i];
+    if(json && ch == '\\' && i + 1 < n && p[i + 1] != 'u') {
+      ch = p[++i];
+      ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch == 'r' ? '\r' :
+           ch == 'b' ? '\b' : ch == 'f' ? '\f' : ch;
+    }
+    else if(!json && ch == '+')
+      ch = ' ';
+    else if(!json && ch == '%' && i + 2 < n &&
+            isxdigit((unsigned char)p[i + 1]) &&
+            isxdigit((unsigned char)p[i + 2])) {
+      char hex[3] = {p[i + 1], p[i + 2], 0};
+      ch = (char)strtol(hex, NULL, 16);
+      i += 2;
+    }
+    o[k++] = ch;
+  }
+  if(i < n)
+    return;                       /* no room: the encoded form must do */
+  add_value(vals, o, k);
+  vals->nowned += k;
+}
+
+/* Separators of name=value pairs: in a query or form, and in a fragment,
+ * where an OAuth callback may come as "#/cb?access_token=...". */
+#define QUERY_SEPS "&;"
+#define FRAGMENT_SEPS "&;?"
+
+/* Adds the value of each secret name=value of p..end, split at any of
+ * seps (and stopping at '#' when stop_hash), as written and decoded.
+ * Returns where it stopped. */
+static const char *each_pair(const char *p, const char *end, const char *seps,
                              int stop_hash, struct redact_values *vals)
 {
   while(p < end && !(stop_hash && *p == '#')) {
     const char *e = p, *eq;
-    while(e < end && *e != sep && !(stop_hash && *e == '#'))
+    while(e < end && !strchr(seps, *e) && !(stop_hash && *e == '#'))
       e++;
     eq = memchr(p, '=', (size_t)(e - p));
-    if(eq && redact_secret_param(p, (size_t)(eq - p)))
+    if(eq && redact_secret_param(p, (size_t)(eq - p))) {
       add_value(vals, eq + 1, (size_t)(e - eq - 1));
+      add_decoded(vals, eq + 1, (size_t)(e - eq - 1), 0);
+    }
     p = e;
-    if(p < end && *p == sep)
+    if(p < end && strchr(seps, *p))
       p++;
   }
   return p;
+}
+
+/* The '@' ending the user:password of a URL whose host starts at host,
+ * or NULL: the last '@' before the path. A '?' or '#' before it does not
+ * end the search, so that a malformed URL's password is found too. */
+static const char *userinfo_end(const char *host, const char *end)
+{
+  const char *h, *at = NULL;
+  for(h = host; h < end && *h == '/'; h++)
+    ;                             /* "http:///u:p@h": libcurl takes it */
+  for(; h < end && *h != '/'; h++)
+    if(*h == '@')
+      at = h;
+  return at;
 }
 
 void redact_collect_url(struct redact_values *vals, const char *url,
@@ -186,24 +243,27 @@ void redact_collect_url(struct redact_values *vals, const char *url,
     }
   if(scheme) {
     const char *host = scheme + 3, *h;
-    for(h = host; h < end && !strchr("/?#", *h); h++)
-      if(*h == '@')
-        at = h;
+    at = userinfo_end(host, end);
     if(at) {
+      while(*host == '/')
+        host++;
       const char *colon = memchr(host, ':', (size_t)(at - host));
       add_value(vals, host, (size_t)(at - host));
       if(colon)
         add_value(vals, colon + 1, (size_t)(at - colon - 1));
       add_base64(vals, host, (size_t)(at - host));
+      host = at + 1;
     }
+    for(h = host; h < end && !strchr("/?#", *h); h++)
+      ;
     p = h;
   }
   while(p < end && *p != '?' && *p != '#')
     p++;
   if(p < end && *p == '?')
-    p = each_pair(p + 1, end, '&', 1, vals);
+    p = each_pair(p + 1, end, QUERY_SEPS, 1, vals);
   if(p < end && *p == '#')
-    each_pair(p + 1, end, '&', 0, vals);
+    each_pair(p + 1, end, FRAGMENT_SEPS, 0, vals);
 }
 
 void redact_collect_header(struct redact_values *vals, const char *name,
@@ -274,7 +334,7 @@ void redact_collect_body(struct redact_values *vals, const char *body,
   if(p == end)
     return;
   if(*p != '{' && *p != '[') {
-    each_pair(p, end, '&', 0, vals);     /* a form, or nothing */
+    each_pair(p, end, QUERY_SEPS, 0, vals);   /* a form, or nothing */
     return;
   }
   /* JSON: every "name": value whose name is secret, at any depth */
@@ -293,6 +353,7 @@ void redact_collect_body(struct redact_values *vals, const char *body,
     if(p < end && *p == '"') {
       p = json_string(p, end, &v, &vn);
       add_value(vals, v, vn);
+      add_decoded(vals, v, vn, 1);
     }
     else {
       v = p;
@@ -337,14 +398,14 @@ static void put_redacted(struct out *o)
   put(o, REDACTED, sizeof(REDACTED) - 1);
 }
 
-/* Writes name=value pairs of p..end split at sep, secret values hidden;
- * stops at '#' when stop_hash. Returns where it stopped. */
+/* Writes name=value pairs of p..end split at any of seps, secret values
+ * hidden; stops at '#' when stop_hash. Returns where it stopped. */
 static const char *put_pairs(struct out *o, const char *p, const char *end,
-                             int stop_hash)
+                             const char *seps, int stop_hash)
 {
   while(p < end && !(stop_hash && *p == '#')) {
     const char *e = p, *eq;
-    while(e < end && *e != '&' && !(stop_hash && *e == '#'))
+    while(e < end && !strchr(seps, *e) && !(stop_hash && *e == '#'))
       e++;
     eq = memchr(p, '=', (size_t)(e - p));
     if(eq && redact_secret_param(p, (size_t)(eq - p))) {
@@ -354,11 +415,9 @@ static const char *put_pairs(struct out *o, const char *p, const char *end,
     else
       put(o, p, (size_t)(e - p));
     p = e;
-    if(p < end) {
-      if(*p == '&') {
-        put(o, "&", 1);
-        p++;
-      }
+    if(p < end && strchr(seps, *p)) {
+      put(o, p, 1);
+      p++;
     }
   }
   return p;
@@ -369,11 +428,8 @@ static const char *put_pairs(struct out *o, const char *p, const char *end,
 static void put_url(struct out *o, const char *url, const char *end,
                     const char *scheme_end)
 {
-  const char *host = scheme_end + 3, *h, *at = NULL, *p;
+  const char *host = scheme_end + 3, *at = userinfo_end(host, end), *p;
   put(o, url, (size_t)(host - url));
-  for(h = host; h < end && !strchr("/?#", *h); h++)
-    if(*h == '@')
-      at = h;
   if(at) {
     put_redacted(o);
     put(o, "@", 1);
@@ -384,11 +440,11 @@ static void put_url(struct out *o, const char *url, const char *end,
   put(o, host, (size_t)(p - host));
   if(p < end && *p == '?') {
     put(o, "?", 1);
-    p = put_pairs(o, p + 1, end, 1);
+    p = put_pairs(o, p + 1, end, QUERY_SEPS, 1);
   }
   if(p < end && *p == '#') {
     put(o, "#", 1);
-    put_pairs(o, p + 1, end, 0);
+    put_pairs(o, p + 1, end, FRAGMENT_SEPS, 0);
   }
 }
 

@@ -22,7 +22,7 @@
 
 /* At most this many secret values are kept for one request; more are
  * still hidden by name in URLs, just not searched for in free text. */
-#define REDACT_MAX_VALUES 32
+#define REDACT_MAX_VALUES 128
 /* Values shorter than this are not searched for in free text ("1" would
  * hide every digit); they are still hidden by name. */
 #define REDACT_MIN_VALUE 3
@@ -42,8 +42,9 @@ int redact_add_name(const char *name, size_t len);
 struct redact_values {
   struct { const char *p; size_t n; } v[REDACT_MAX_VALUES];
   size_t count;
-  char owned[256];       /* values made here: the Basic credentials
-                            libcurl sends for a URL's user:password@ */
+  char owned[2048];      /* values made here: the Basic credentials
+                            libcurl sends for a URL's user:password@,
+                            and values as they read decoded */
   size_t nowned;
 };
 

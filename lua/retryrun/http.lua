@@ -57,9 +57,10 @@ end
 -- Raises unless query value v (for key k) is a string or a number.
 local function check_query_value(k, v)
   local t = type(v)
-  if t ~= "string" and t ~= "number" then
+  if (t ~= "string" and t ~= "number") or v ~= v or v == 1 / 0 or
+     v == -1 / 0 then
     fail(("query value for '%s' must be a string, a number or a list of "
-          .. "them (got %s)"):format(k, t))
+          .. "them (got %s)"):format(k, show(v)))
   end
 end
 
@@ -201,10 +202,11 @@ local function check_expect(resp, want, req)
   local wanted = {}
   for i, s in ipairs(want) do wanted[i] = tostring(s) end
   error(setmetatable({
-    -- the body may echo the request's credentials: redacted with them
-    message = redact(("%s %s: expected status %s, got %d %s"):format(
-      resp.method, resp.url, table.concat(wanted, " or "), status,
-      resp.body:sub(1, 200):gsub("%s+", " ")), req),
+    -- the body may echo the request's credentials: redacted with them,
+    -- then cut, so that no part of one shows
+    message = ("%s %s: expected status %s, got %d %s"):format(resp.method,
+      redact(resp.url, req), table.concat(wanted, " or "), status,
+      redact(resp.body:sub(1, 4096), req):sub(1, 200):gsub("%s+", " ")),
     response = resp, status = status, expected = want,
   }, ExpectError), 3)
 end
@@ -247,7 +249,9 @@ local function call(method, url, opts, policy)
         fail(("headers must be a table of name = value (got a %s key)")
              :format(type(k)))
       end
-      headers[k] = v
+      -- a number goes on the wire as tostring writes it, and is hidden
+      -- like any other value of a secret header
+      headers[k] = math.type(v) and tostring(v) or v
     end
   end
   local body = opts.body

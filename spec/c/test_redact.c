@@ -48,6 +48,12 @@ int main(void)
     {"://?token=1", "://?token=REDACTED"},
     {"http://h/?token", "http://h/?token"},
     {"http://h/?token=", "http://h/?token=REDACTED"},
+    {"http:///u:pw@h/x", "http://REDACTED@h/x"},
+    {"http://u:E2SEC?RET@h/x", "http://REDACTED@h/x"},
+    {"http://h/#/cb?access_token=F1&state=2",
+     "http://h/#/cb?access_token=REDACTED&state=2"},
+    {"http://h/?a=1;access_token=E3&b=2",
+     "http://h/?a=1;access_token=REDACTED&b=2"},
     {"https://b.s3/k?X-Amz-Signature=s1&X-Amz-Security-Token=t1&X-Amz-Date=d",
      "https://b.s3/k?X-Amz-Signature=REDACTED&X-Amz-Security-Token=REDACTED"
      "&X-Amz-Date=d"},
@@ -91,6 +97,16 @@ int main(void)
                "REDACTED REDACTED REDACTED req-1234 REDACTED REDACTED "
                "REDACTED al");
     check_text("Bearer abcdef", &v, "REDACTED");
+    /* decoded forms: percent-encoding and JSON escapes */
+    {
+      struct redact_values d;
+      static const char j[] = "{\"password\": \"g\\\"pa\\\\ss\"}";
+      memset(&d, 0, sizeof(d));
+      redact_collect_url(&d, "http://h/?token=tok%20en%2F%2B", 30);
+      redact_collect_body(&d, j, sizeof(j) - 1);
+      check_text("saw tok en/+ and g\"pa\\ss", &d,
+                 "saw REDACTED and REDACTED");
+    }
     /* what libcurl sends for http://al:pw1234@h: base64 of "al:pw1234" */
     check_text("Authorization: Basic YWw6cHcxMjM0", &v,
                "Authorization: Basic REDACTED");
