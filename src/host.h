@@ -1,17 +1,18 @@
 /*
  * host.h - the Lua state of retryrun: package paths, the retryrun.core
- * module, the protected-call helper, and running a script as the main task.
+ * module, the standard functions it replaces, the protected-call helper,
+ * and running a script as the main task.
  *
- * main.c parses the command line and calls host_run(); the bindings
- * (lua_http.c, lua_run.c) register themselves into retryrun.core through
- * the luaopen_* functions declared here.
+ * main.c parses the command line and calls host_run(). host.c owns the
+ * process state (struct runtime, runtime.h) and the loop; it uses the
+ * bindings (lua_task.h, lua_json.h, lhttp_register) and is used by none of
+ * them but for the helpers below.
  */
 #ifndef RETRYRUN_HOST_H
 #define RETRYRUN_HOST_H
 
+#include <stdint.h>
 #include <lua.h>
-
-#include "policy.h"
 
 /* Exit codes, as DESIGN.md lists them. */
 enum {
@@ -23,9 +24,6 @@ enum {
   EXIT_TERMINATED = 143      /* SIGTERM: 128 + 15 */
 };
 
-/* The generator behind jitter: seeded by --seed or RETRYRUN_SEED. */
-extern struct policy_rng host_rng;
-
 struct host_opts {
   const char *script;        /* path, "-" for stdin, or NULL with code */
   const char *code;          /* -e CODE */
@@ -34,6 +32,7 @@ struct host_opts {
   char **all_argv;           /* the whole command line, for arg[-n] */
   int script_index;          /* index of the script in all_argv */
   long max_connections, max_host_connections;
+  uint64_t seed;             /* the generator behind jitter */
 };
 
 /* Runs a script to the end and returns the process exit code. */
@@ -60,17 +59,8 @@ void host_where(lua_State *L);
 /* 1 when the value at idx is a give-up error (retryrun.GiveUp). */
 int host_is_giveup(lua_State *L, int idx);
 
-int luaopen_retryrun_core(lua_State *L);
-void lrun_register(lua_State *L);   /* spawn, sleep, now, limits, ... */
-void lhttp_register(lua_State *L);  /* request, policy compilation, ... */
-void ljson_register(lua_State *L);  /* json_decode (lua_json.c) */
-
-/* For the finished Task at idx: pushes its error and returns 1 if it
- * failed (marking the error as taken), else pushes its results table and
- * returns 0. */
-int task_result(lua_State *L, int idx);
-
-/* Registry key of the table of failed tasks whose error nobody took. */
-#define FAILED_TASKS "retryrun.failed_tasks"
+/* request, policy compilation, ... (lua_http.c, which has no header of
+ * its own yet). */
+void lhttp_register(lua_State *L);
 
 #endif

@@ -29,8 +29,10 @@
 #include "host.h"
 #include "loop.h"
 #include "lua_json.h"
+#include "lua_task.h"
 #include "policy.h"
 #include "redact.h"
+#include "runtime.h"
 #include "transfer.h"
 
 #define CALL_MT "retryrun.Call"
@@ -518,7 +520,7 @@ out:
  * the task cannot wait. */
 static const char *call_cannot_start(lua_State *L)
 {
-  if(!the_loop || !the_loop->current)
+  if(!task_current(L))
     return "HTTP calls run inside a task";
   if(!lua_isyieldable(L))
     return "an HTTP call cannot wait here: it runs inside require, a "
@@ -712,14 +714,14 @@ static int lcore_backoff(lua_State *L)
   lua_Integer n = luaL_checkinteger(L, 2);
   double prev = luaL_optnumber(L, 3, 0);
   luaL_argcheck(L, n >= 1, 2, "retry number must be >= 1");
-  lua_pushnumber(L, policy_backoff(p, (int)n, prev, &host_rng));
+  lua_pushnumber(L, policy_backoff(p, (int)n, prev, &runtime_of(L)->rng));
   return 1;
 }
 
 /* core.seed(n): reseeds the generator behind jitter. */
 static int lcore_seed(lua_State *L)
 {
-  policy_rng_seed(&host_rng, (uint64_t)luaL_checkinteger(L, 1));
+  policy_rng_seed(&runtime_of(L)->rng, (uint64_t)luaL_checkinteger(L, 1));
   return 0;
 }
 
@@ -732,7 +734,7 @@ static int lcore_uuid(lua_State *L)
   if(getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
     size_t i;
     for(i = 0; i < sizeof(r); i++)   /* never in practice */
-      r[i] = (unsigned char)(policy_rng_u64(&host_rng) >> 56);
+      r[i] = (unsigned char)(policy_rng_u64(&runtime_of(L)->rng) >> 56);
   }
   r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
   r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
@@ -749,7 +751,7 @@ static int lcore_uuid(lua_State *L)
  * left before the wrapper's deadline; else false. */
 static int lcore_in_wrapper(lua_State *L)
 {
-  struct task *t = the_loop ? the_loop->current : NULL;
+  struct task *t = task_current(L);
   if(t && t->wrap_depth > 0)
     lua_pushnumber(L, t->wrap_deadline - loop_now());
   else
@@ -1226,7 +1228,7 @@ static int decide(lua_State *L, struct call *c)
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
-  policy_decide(&c->pol, &c->pc, &c->out, &host_rng, &c->dec);
+  policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_ACCEPT)
@@ -1400,9 +1402,9 @@ static int follow_redirect(lua_State *L, struct call *c)
  * attempt stopped in flight is recorded, as one that may have been sent. */
 static int cancelled(lua_State *L, struct call *c)
 {
-  loop_wait_cancel(c->task);
-  loop_slot_giveback(c->task);
-  c->giveup_note = the_loop->interrupted ? "interrupted" : "cancelled";
+  loop_wait_cancel(&c->task->lt);
+  loop_slot_giveback(&c->task->lt);
+  c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
   if(c->k == K_TRANSFER) {
     lua_createtable(L, 0, 3);
     lua_pushstring(L, c->giveup_note);
@@ -1472,6 +1474,7 @@ static int send_attempt(lua_State *L, struct call *c)
   size_t blen = 0;
   CURLcode rc;
   char err[CHECK_MSG] = "";
+  char why[TRANSFER_ERROR_SIZE];
 
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
@@ -1487,19 +1490,19 @@ static int send_attempt(lua_State *L, struct call *c)
     else if(!*err)
       request_fields(L, c);
     if(*err) {
-      loop_slot_giveback(c->task);
+      loop_slot_giveback(&c->task->lt);
       call_close(c);
       lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "",
                       err);
       return lua_error(L);
     }
   }
-  if(!loop_slot_free(c->task)) {
+  if(!loop_slot_free(&c->task->lt)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
      * handed over or the deadline passes */
-    loop_wait_slot(c->task, c->pc.started + c->pol.deadline);
+    loop_wait_slot(&c->task->lt, c->pc.started + c->pol.deadline);
     c->k = K_SLOT;
-    return loop_yield(L, 0, call_k);
+    return loop_yield(&c->task->lt, L, 0, call_k);
   }
   timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
   if(c->timeout > 0 && c->timeout < timeout)
@@ -1524,9 +1527,9 @@ static int send_attempt(lua_State *L, struct call *c)
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
 
-  tr = c->tr = transfer_get();
+  tr = c->tr = transfer_get(why, sizeof(why));
   if(!tr)
-    return luaL_error(L, "cannot start libcurl");
+    return luaL_error(L, "cannot start libcurl: %s", why);
   if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
@@ -1549,7 +1552,7 @@ static int send_attempt(lua_State *L, struct call *c)
   }
   lua_pop(L, 1);
   rc = transfer_prepare(tr, &o, loop_now());
-  if(rc == CURLE_OK && loop_wait_transfer(c->task, tr))
+  if(rc == CURLE_OK && loop_wait_transfer(&c->task->lt, tr))
     rc = CURLE_FAILED_INIT;
   if(rc) {
     lua_pushfstring(L, "cannot start %s %s: %s", c->method, url,
@@ -1560,7 +1563,7 @@ static int send_attempt(lua_State *L, struct call *c)
   }
   lua_settop(L, S_TOP);
   c->k = K_TRANSFER;
-  return loop_yield(L, 0, call_k);
+  return loop_yield(&c->task->lt, L, 0, call_k);
 }
 
 /* Calls the wrapped function with its arguments, one retry layer down. */
@@ -1587,7 +1590,7 @@ static int call_function(lua_State *L, struct call *c)
 /* One attempt, after before_attempt. */
 static int attempt(lua_State *L, struct call *c)
 {
-  if(c->task->cancelled)
+  if(loop_task_cancelled(&c->task->lt))
     return cancelled(L, c);
   lua_pushnil(L);
   lua_replace(L, S_REASON);
@@ -1601,7 +1604,7 @@ static int attempt(lua_State *L, struct call *c)
 static int before_attempt(lua_State *L, struct call *c)
 {
   lua_settop(L, S_TOP);
-  if(c->task->cancelled)
+  if(loop_task_cancelled(&c->task->lt))
     return cancelled(L, c);
   c->pc.attempt++;
   c->k = K_BEFORE;
@@ -1830,7 +1833,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
   case K_BEFORE:
     /* a hook stopped by cancellation or the deadline ends the call as
      * such, whatever it raised */
-    if(status != LUA_OK && c->task->cancelled)
+    if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return cancelled(L, c);
     if(hook_out_of_time(c))
       return no_time_left(L, c);
@@ -1838,23 +1841,23 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
       return raise_hook_error(L, c, "before_attempt");
     return attempt(L, c);
   case K_SLOT:
-    if(c->task->cancelled)
+    if(loop_task_cancelled(&c->task->lt))
       return cancelled(L, c);
-    if(c->task->wait == WAIT_SLOT)
-      return loop_yield(L, 0, call_k);   /* still queued */
-    if(!c->task->slot_granted && c->task->fired)
+    if(loop_task_wait(&c->task->lt) == WAIT_SLOT)
+      return loop_yield(&c->task->lt, L, 0, call_k);   /* still queued */
+    if(!loop_task_slot_granted(&c->task->lt) && loop_task_fired(&c->task->lt))
       return no_time_left(L, c);         /* the deadline passed in line */
     return send_attempt(L, c);
   case K_TRANSFER:
-    if(c->task->cancelled)
+    if(loop_task_cancelled(&c->task->lt))
       return cancelled(L, c);
     if(!c->tr->done)
-      return loop_yield(L, 0, call_k);   /* woken for something else */
+      return loop_yield(&c->task->lt, L, 0, call_k);   /* woken for something else */
     return transfer_done(L, c);
   case K_FN:
     return function_done(L, c, status);
   case K_VALID:
-    if(status != LUA_OK && c->task->cancelled)
+    if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return cancelled(L, c);
     if(status != LUA_OK) {
       /* a predicate that raises marks the response invalid; its message
@@ -1877,7 +1880,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
       return hook_past_deadline(L, c);
     return decide(L, c);
   case K_ON_RETRY:
-    if(status != LUA_OK && c->task->cancelled)
+    if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return cancelled(L, c);
     /* the wait must still end before the deadline */
     if(after_hook && (hook_out_of_time(c) ||
@@ -1887,17 +1890,18 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
       return raise_hook_error(L, c, "on_retry");
     lua_settop(L, S_TOP);
     c->k = K_WAIT;
-    loop_wait_timer(c->task, loop_now() + c->dec.delay);
-    return loop_yield(L, 0, call_k);
+    if(loop_wait_timer(&c->task->lt, loop_now() + c->dec.delay))
+      return luaL_error(L, "not enough memory to arm a timer");
+    return loop_yield(&c->task->lt, L, 0, call_k);
   case K_WAIT:
-    if(c->task->cancelled)
+    if(loop_task_cancelled(&c->task->lt))
       return cancelled(L, c);
-    if(!c->task->fired)
-      return loop_yield(L, 0, call_k);
+    if(!loop_task_fired(&c->task->lt))
+      return loop_yield(&c->task->lt, L, 0, call_k);
     return before_attempt(L, c);
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
-    if(status != LUA_OK && !c->task->cancelled && !hook_out_of_time(c))
+    if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) && !hook_out_of_time(c))
       return raise_hook_error(L, c, "on_giveup");
     return finish_giveup(L, c);
   }
@@ -1909,7 +1913,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
  * the Call. */
 static struct call *call_new(lua_State *L, int wrapper)
 {
-  struct task *t = the_loop ? the_loop->current : NULL;
+  struct task *t = task_current(L);
   struct call *c;
   const char *why = call_cannot_start(L);
   if(why)

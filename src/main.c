@@ -192,7 +192,7 @@ int main(int argc, char **argv)
   else if(getrandom(&seed_value, sizeof(seed_value), 0) !=
           (ssize_t)sizeof(seed_value))
     seed_value = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-  policy_rng_seed(&host_rng, seed_value);
+  o.seed = seed_value;
 
   signal(SIGPIPE, SIG_IGN);
   {
