@@ -338,28 +338,38 @@ static int lrun_now(lua_State *L)
   return 1;
 }
 
+/* Reads limits field `name` of the table at 1: 0 when nil (or false,
+ * where no_cap allows it, then -1); else a whole number in 0..100000, or
+ * raises naming the field. */
+static lua_Integer limit_field(lua_State *L, const char *name, int no_cap)
+{
+  lua_Integer v;
+  int isnum, t = lua_getfield(L, 1, name);
+  if(t == LUA_TNIL)
+    v = 0;
+  else if(no_cap && t == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+    v = -1;
+  else {
+    v = lua_tointegerx(L, -1, &isnum);
+    if(!isnum || v < 0 || v > 100000)
+      luaL_argerror(L, 1, lua_pushfstring(L, "%s must be between 1 and "
+                    "100000%s", name, no_cap ? ", or false for no cap" : ""));
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
 /* run.limits{connections=N, per_host=N}: a field left out (nil) keeps
- * its cap; per_host = false or 0 removes the per-host cap. */
+ * its cap (so does connections = 0); per_host = false or 0 removes the
+ * per-host cap. */
 static int lrun_limits(lua_State *L)
 {
-  lua_Integer total = 0, per_host = 0;
+  lua_Integer total, per_host;
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "connections");
-  if(!lua_isnil(L, -1))
-    total = luaL_checkinteger(L, -1);
-  luaL_argcheck(L, total >= 0 && total <= 100000, 1,
-                "connections must be between 1 and 100000");
-  lua_getfield(L, 1, "per_host");
-  if(lua_isboolean(L, -1) && !lua_toboolean(L, -1))
-    per_host = -1;                    /* false: no cap */
-  else if(!lua_isnil(L, -1)) {
-    per_host = luaL_checkinteger(L, -1);
-    luaL_argcheck(L, per_host >= 0 && per_host <= 100000, 1,
-                  "per_host must be between 1 and 100000, or false for "
-                  "no cap");
-    if(per_host == 0)
-      per_host = -1;                  /* 0: no cap, as false */
-  }
+  total = limit_field(L, "connections", 0);
+  per_host = limit_field(L, "per_host", 1);
+  if(per_host == 0 && lua_getfield(L, 1, "per_host") != LUA_TNIL)
+    per_host = -1;                    /* 0: no cap, as false */
   loop_limits(runtime_of(L)->loop, (long)total, (long)per_host);
   return 0;
 }
