@@ -427,15 +427,16 @@ enum loop_result loop_wait_timer(struct loop_task *t, double when)
   return LOOP_OK;
 }
 
-void loop_wait_task(struct loop_task *t, double deadline)
+enum loop_result loop_wait_task(struct loop_task *t, double deadline)
 {
   t->fired = 0;
-  t->wait = WAIT_TASK;
   if(deadline > 0) {
     t->when = deadline;
     if(heap_push(t->loop, t))
-      t->heap_index = NOT_ARMED;      /* out of memory: wait without it */
+      return LOOP_NOMEM;
   }
+  t->wait = WAIT_TASK;
+  return LOOP_OK;
 }
 
 static int slots_left(struct loop *lp)
@@ -460,13 +461,13 @@ void loop_slot_giveback(struct loop_task *t)
   wake_slot_waiters(lp);
 }
 
-void loop_wait_slot(struct loop_task *t, double deadline)
+enum loop_result loop_wait_slot(struct loop_task *t, double deadline)
 {
   struct loop *lp = t->loop;
   t->fired = 0;
   t->when = deadline;
   if(heap_push(lp, t))
-    t->heap_index = NOT_ARMED;        /* out of memory: wait without it */
+    return LOOP_NOMEM;
   t->wait = WAIT_SLOT;
   t->slot_next = NULL;
   t->slot_prev = lp->slot_tail;
@@ -475,6 +476,7 @@ void loop_wait_slot(struct loop_task *t, double deadline)
   else
     lp->slot_head = t;
   lp->slot_tail = t;
+  return LOOP_OK;
 }
 
 static void slot_unlink(struct loop *lp, struct loop_task *t)

@@ -116,15 +116,15 @@ int loop_task_slot_granted(const struct loop_task *t);
 /* Waits. Each arms one thing for t; the caller then yields with
  * loop_yield(). loop_wait_transfer() puts tr in the multi handle
  * (LOOP_NOCURL when libcurl cannot start or refuses it). loop_wait_timer()
- * wakes t at `when` (loop_task_fired); LOOP_NOMEM when the heap cannot
- * grow, and then nothing is armed: the caller raises rather than skip the
- * wait. loop_wait_task() waits to be woken by another task, or until
- * `deadline` passes (fired) when it is not 0. loop_wait_cancel() disarms
- * whatever t waits on (used by cancellation, by a task that ends, and by
- * the Lua objects' __gc). */
+ * wakes t at `when` (loop_task_fired). loop_wait_task() waits to be woken
+ * by another task, or until `deadline` passes (fired) when it is not 0.
+ * Both return LOOP_NOMEM when the timer heap cannot grow, and then nothing
+ * is armed: the caller raises rather than skip the wait or its deadline.
+ * loop_wait_cancel() disarms whatever t waits on (used by cancellation, by
+ * a task that ends, and by the Lua objects' __gc). */
 enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr);
 enum loop_result loop_wait_timer(struct loop_task *t, double when);
-void loop_wait_task(struct loop_task *t, double deadline);
+enum loop_result loop_wait_task(struct loop_task *t, double deadline);
 void loop_wait_cancel(struct loop_task *t);
 
 /* Transfer slots: at most max_total transfers are in libcurl at once, so a
@@ -133,10 +133,11 @@ void loop_wait_cancel(struct loop_task *t);
  * loop_slot_free() says whether t may start a transfer now: it holds a
  * slot handed to it, or one is free and nobody is in line. If not,
  * loop_wait_slot() puts it in line until a slot is handed to it
- * (slot_granted) or `deadline` passes (fired). loop_wait_transfer() uses
- * the slot; a task that will not, gives it back with loop_slot_giveback(). */
+ * (slot_granted) or `deadline` passes (fired); LOOP_NOMEM, with t not in
+ * line, when the timer heap cannot grow. loop_wait_transfer() uses the
+ * slot; a task that will not, gives it back with loop_slot_giveback(). */
 int loop_slot_free(struct loop_task *t);
-void loop_wait_slot(struct loop_task *t, double deadline);
+enum loop_result loop_wait_slot(struct loop_task *t, double deadline);
 void loop_slot_giveback(struct loop_task *t);
 
 /* Cancels a task: marks it cancelled, and when it waits disarms the wait

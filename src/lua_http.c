@@ -1500,7 +1500,8 @@ static int send_attempt(lua_State *L, struct call *c)
   if(!loop_slot_free(&c->task->lt)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
      * handed over or the deadline passes */
-    loop_wait_slot(&c->task->lt, c->pc.started + c->pol.deadline);
+    if(loop_wait_slot(&c->task->lt, c->pc.started + c->pol.deadline))
+      return luaL_error(L, "not enough memory to arm a timer");
     c->k = K_SLOT;
     return loop_yield(&c->task->lt, L, 0, call_k);
   }

@@ -230,7 +230,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     return raise_cancelled(L);
   if(ctx && loop_task_fired(&me->lt))
     return raise_past_deadline(L);
-  loop_wait_task(&me->lt, me->hook_deadline);
+  if(loop_wait_task(&me->lt, me->hook_deadline))
+    return raise_no_timer(L);
   return loop_yield(&me->lt, L, 1, wait_k);
 }
 
