@@ -237,7 +237,7 @@ static int report(lua_State *L, int idx, const char *prefix)
   return code;
 }
 
-/* Tasks that failed while nothing waited on them; lua_run.c keeps the
+/* Tasks that failed while nothing waited on them; lua_task.c keeps the
  * table and removes a task from it when its error is taken. Tasks that
  * loop_stop() cancelled are left out: their end is the run's, whose cause
  * is reported already. */

@@ -154,8 +154,8 @@ void task_finished(struct loop_task *lt, int status, int nres, void *data)
     }
     else {
       lua_xmove(co, L, 1);
-      /* raw access: an error object's metamethods must not run here,
-       * outside any protected call */
+      /* raw access: no metamethod of the error object runs here, in
+       * the loop, where nothing may yield */
       if(lua_istable(L, -1)) {
         lua_pushliteral(L, "traceback");
         if(lua_rawget(L, -2) == LUA_TNIL) {
