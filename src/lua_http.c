@@ -1846,14 +1846,16 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
       return cancelled(L, c);
     if(loop_task_wait(&c->task->lt) == WAIT_SLOT)
       return loop_yield(&c->task->lt, L, 0, call_k);   /* still queued */
-    if(!loop_task_slot_granted(&c->task->lt) && loop_task_fired(&c->task->lt))
+    if(!loop_task_slot_granted(&c->task->lt) &&
+       loop_task_fired(&c->task->lt))
       return no_time_left(L, c);         /* the deadline passed in line */
     return send_attempt(L, c);
   case K_TRANSFER:
     if(loop_task_cancelled(&c->task->lt))
       return cancelled(L, c);
     if(!c->tr->done)
-      return loop_yield(&c->task->lt, L, 0, call_k);   /* woken for something else */
+      /* woken for something else */
+      return loop_yield(&c->task->lt, L, 0, call_k);
     return transfer_done(L, c);
   case K_FN:
     return function_done(L, c, status);
@@ -1902,7 +1904,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
     return before_attempt(L, c);
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
-    if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) && !hook_out_of_time(c))
+    if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) &&
+       !hook_out_of_time(c))
       return raise_hook_error(L, c, "on_giveup");
     return finish_giveup(L, c);
   }
