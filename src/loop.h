@@ -7,10 +7,10 @@
  * binary min-heap, transfers in the multi handle, so the cost of one turn of
  * the loop depends on what happened, not on how many tasks are idle.
  *
- * The loop owns a struct loop_task; whoever owns tasks (lua_task.c) embeds
- * one in its own record, reads and changes it only through the functions
- * below, and learns that a task's coroutine ended through the callback it
- * gave loop_new() (as Redis's ae.c hands events a proc and clientData).
+ * The loop owns a struct loop_task; whoever owns tasks embeds one in its
+ * own record, reads and changes it only through the functions below, and
+ * learns that a task's coroutine ended through the callback it gave
+ * loop_new() (as Redis's ae.c hands events a proc and clientData).
  * This file knows Lua only as lua_State pointers it resumes; it never calls
  * into the bindings by name and never prints.
  */
