@@ -3,10 +3,14 @@
  *
  * Opens the standard libraries, points package.path at retryrun's Lua
  * modules (lua/ beside the build tree, else the installed directory),
- * preloads retryrun.core, loads the script and runs it as the main task on
- * the event loop, then turns how it ended into an exit code and a message.
- * When the main task fails the run ends: its error is printed and the other
- * tasks are cancelled.
+ * preloads retryrun.core, puts retryrun.stdlib's functions in place of
+ * the standard ones (coroutine.*, os.execute, io.close), loads the script
+ * and runs it as the main task on the event loop, then turns how it ended
+ * into an exit code and a message. When the main task fails the run ends:
+ * its error is printed and the other tasks are cancelled. All of it but
+ * making and closing the state runs inside one protected call (pmain, as
+ * lua.c does), so an error in the loop, even out of memory while a task
+ * ends, is reported and never panics. The only place that prints.
  */
 #include <limits.h>
 #include <signal.h>
@@ -26,13 +30,15 @@
 #include "lua_policy.h"
 #include "lua_redact.h"
 #include "lua_response.h"
+#include "lua_task.h"
 #include "luax.h"
 #include "redact.h"
+#include "runtime.h"
 
-int luaopen_retryrun_core(lua_State *L)
+static int luaopen_retryrun_core(lua_State *L)
 {
   lua_newtable(L);
-  lrun_register(L);
+  ltask_register(L);
   lredact_register(L);
   lpolicy_register(L);
   lresp_register(L);
@@ -166,7 +172,7 @@ static int report(lua_State *L, int idx, const char *prefix)
   return code;
 }
 
-/* Tasks that failed while nothing waited on them; lua_run.c keeps the
+/* Tasks that failed while nothing waited on them; lua_task.c keeps the
  * table and removes a task from it when its error is taken. Tasks that
  * loop_stop() cancelled are left out: their end is the run's, whose cause
  * is reported already. */
@@ -182,7 +188,7 @@ static int report_orphans(lua_State *L, int main_idx)
   while(lua_next(L, -2)) {
     lua_pop(L, 1);
     if(!lua_rawequal(L, -1, main_idx) &&
-       !((struct task *)lua_touserdata(L, -1))->stopped) {
+       !loop_task_stopped(&task_check(L, -1)->lt)) {
       int c;
       task_result(L, lua_gettop(L));
       c = report(L, -1, "a task failed and nothing waited on it: ");
@@ -195,76 +201,148 @@ static int report_orphans(lua_State *L, int main_idx)
   return code;
 }
 
-int host_run(const struct host_opts *o)
+/* Sets retryrun.stdlib's replacements into the library tables they name
+ * ("file": the methods of open files). 0, or 1 with the error reported. */
+static int install_stdlib(lua_State *L)
 {
-  lua_State *L = luaL_newstate();
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "retryrun.stdlib");
+  if(luax_pcall(L, 1, 1)) {
+    report(L, -1, "");
+    lua_pop(L, 1);
+    return 1;
+  }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  lua_pushnil(L);
+  while(lua_next(L, -2)) {             /* stdlib, name, functions */
+    const char *lib = lua_tostring(L, -2);
+    if(lib && !strcmp(lib, "file")) {
+      luaL_getmetatable(L, LUA_FILEHANDLE);
+      lua_getfield(L, -1, "__index");
+      lua_remove(L, -2);
+    }
+    else
+      lua_getglobal(L, lib ? lib : "?");
+    luaL_checktype(L, -1, LUA_TTABLE);
+    lua_pushnil(L);
+    while(lua_next(L, -3)) {           /* ..., functions, lib, k, v */
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Says why the loop cancelled every task, if it did. */
+static void report_loop(enum loop_result r)
+{
+  if(r == LOOP_DEADLOCK)
+    fprintf(stderr, "retryrun: every task waits on another task: "
+            "cancelling them all\n");
+}
+
+/* pmain(opts) -> exit code: everything between making the state and
+ * closing it, run protected by host_run. */
+static int pmain(lua_State *L)
+{
+  const struct host_opts *o = lua_touserdata(L, 1);
+  struct loop *lp = runtime_of(L)->loop;
+  struct task *main_task;
   int code = EXIT_OK, main_idx, i;
 
-  if(!L) {
-    fprintf(stderr, "retryrun: cannot start: out of memory\n");
-    return EXIT_ERROR;
-  }
-  loop_init(L);
-  if(o->max_connections || o->max_host_connections)
-    loop_limits(o->max_connections, o->max_host_connections);
   luaL_openlibs(L);
   set_paths(L);
   set_arg(L, o);
-
-  /* retryrun.run makes coroutines tell the loop's waits from their own;
-   * retryrun.http gives every policy its verbs */
-  for(i = 0; i < 2; i++) {
-    lua_getglobal(L, "require");
-    lua_pushstring(L, i ? "retryrun.http" : "retryrun.run");
-    if(luax_pcall(L, 1, 0)) {
-      report(L, -1, "");
-      code = EXIT_ERROR;
-      goto out;
-    }
+  /* the host, not a module, shapes the environment: coroutines tell the
+   * loop's waits from their own before any script runs */
+  if(install_stdlib(L)) {
+    lua_pushinteger(L, EXIT_ERROR);
+    return 1;
   }
-  lpolicy_seed(L, o->seed);            /* retryrun.core is loaded */
+  /* every policy has the verbs retryrun.http gives it, whatever the
+   * script requires */
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "retryrun.http");
+  if(luax_pcall(L, 1, 0)) {
+    report(L, -1, "");
+    lua_pushinteger(L, EXIT_ERROR);
+    return 1;
+  }
   if(load_script(L, o)) {
     report(L, -1, "");
-    code = EXIT_ERROR;
-    goto out;
+    lua_pushinteger(L, EXIT_ERROR);
+    return 1;
   }
   /* spawn(chunk, args...) as the main task; retryrun.core is loaded */
-  {
-    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_getfield(L, -1, "retryrun.core");
-    lua_getfield(L, -1, "spawn");
-    lua_rotate(L, -4, 1);                /* spawn, chunk, loaded, core */
-    lua_pop(L, 2);
-    luaL_checkstack(L, o->argc, "too many arguments");
-    for(i = 0; i < o->argc; i++)
-      lua_pushstring(L, o->argv[i]);
-    if(luax_pcall(L, 1 + o->argc, 1)) {
-      report(L, -1, "");
-      code = EXIT_ERROR;
-      goto out;
-    }
-    main_idx = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "retryrun.core");
+  lua_getfield(L, -1, "spawn");
+  lua_rotate(L, -4, 1);                /* spawn, chunk, loaded, core */
+  lua_pop(L, 2);
+  luaL_checkstack(L, o->argc, "too many arguments");
+  for(i = 0; i < o->argc; i++)
+    lua_pushstring(L, o->argv[i]);
+  if(luax_pcall(L, 1 + o->argc, 1)) {
+    report(L, -1, "");
+    lua_pushinteger(L, EXIT_ERROR);
+    return 1;
   }
-  loop_run(lua_touserdata(L, main_idx));
+  main_idx = lua_gettop(L);
+  main_task = task_check(L, main_idx);
+  report_loop(loop_run(lp, &main_task->lt));
   /* the main chunk's error ends the run: said at once, then the other
    * tasks are cancelled and their on_giveup hooks run */
   if(task_result(L, main_idx)) {
     code = report(L, -1, "");
-    loop_stop();
+    loop_stop(lp);
   }
   lua_pop(L, 1);
-  loop_run(NULL);
+  report_loop(loop_run(lp, NULL));
   {
     int c = report_orphans(L, main_idx);
     if(code == EXIT_OK)
       code = c;
   }
-  if(the_loop->interrupted)
-    code = the_loop->interrupted == SIGTERM ? EXIT_TERMINATED :
+  lua_pushinteger(L, code);
+  return 1;
+}
+
+int host_run(const struct host_opts *o)
+{
+  struct runtime rt;
+  lua_State *L = luaL_newstate();
+  int code;
+
+  if(!L) {
+    fprintf(stderr, "retryrun: cannot start: out of memory\n");
+    return EXIT_ERROR;
+  }
+  memset(&rt, 0, sizeof(rt));
+  policy_rng_seed(&rt.rng, o->seed);
+  runtime_set(L, &rt);
+  rt.loop = loop_new(task_finished, L);
+  if(!rt.loop) {
+    fprintf(stderr, "retryrun: cannot start: out of memory\n");
+    lua_close(L);
+    return EXIT_ERROR;
+  }
+  if(o->max_connections || o->max_host_connections)
+    loop_limits(rt.loop, o->max_connections, o->max_host_connections);
+  lua_pushcfunction(L, pmain);
+  lua_pushlightuserdata(L, (void *)o);
+  if(lua_pcall(L, 1, 1, 0) == LUA_OK)
+    code = (int)lua_tointeger(L, -1);
+  else
+    code = report(L, -1, "");
+  lua_pop(L, 1);
+  if(loop_interrupted())
+    code = loop_interrupted() == SIGTERM ? EXIT_TERMINATED :
            EXIT_INTERRUPTED;
-out:
   lua_close(L);
   redact_free_names();
-  loop_free();
+  loop_free(rt.loop);
   return code;
 }

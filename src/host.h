@@ -1,18 +1,17 @@
 /*
  * host.h - the Lua state of retryrun: package paths, the retryrun.core
- * module, the protected-call helper, and running a script as the main task.
+ * module, the standard functions it replaces, the protected-call helper,
+ * and running a script as the main task.
  *
- * main.c parses the command line and calls host_run(); the bindings
- * (lua_http.c, lua_run.c) register themselves into retryrun.core through
- * the luaopen_* functions declared here.
+ * main.c parses the command line and calls host_run(). host.c owns the
+ * process state (struct runtime, runtime.h) and the loop; it uses the
+ * bindings (their registrars, lua_task.h) and is used by none of them.
  */
 #ifndef RETRYRUN_HOST_H
 #define RETRYRUN_HOST_H
 
 #include <stdint.h>
 #include <lua.h>
-
-#include "policy.h"
 
 /* Exit codes, as DESIGN.md lists them. */
 enum {
@@ -37,16 +36,5 @@ struct host_opts {
 
 /* Runs a script to the end and returns the process exit code. */
 int host_run(const struct host_opts *o);
-
-int luaopen_retryrun_core(lua_State *L);
-void lrun_register(lua_State *L);   /* spawn, sleep, now, limits, ... */
-
-/* For the finished Task at idx: pushes its error and returns 1 if it
- * failed (marking the error as taken), else pushes its results table and
- * returns 0. */
-int task_result(lua_State *L, int idx);
-
-/* Registry key of the table of failed tasks whose error nobody took. */
-#define FAILED_TASKS "retryrun.failed_tasks"
 
 #endif

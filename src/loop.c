@@ -7,14 +7,15 @@
  * transfers finished and those whose timers passed. A signal that comes
  * while Lua code runs also interrupts that code, through a hook. Uses
  * libcurl's multi interface and Lua's coroutine API; knows nothing of HTTP
- * requests or retry policies.
+ * requests or retry policies, nor of who owns the tasks: an ended task is
+ * reported through the callback given to loop_new(). Never prints.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <poll.h>
+#include <signal.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -27,18 +28,41 @@
 #include "curlapi.h"
 #include "transfer.h"
 
-struct loop *the_loop;
+struct loop {
+  void *multi;               /* CURLM *, made at the first transfer */
+  struct loop_task **heap;   /* tasks whose timer is armed */
+  size_t nheap, capheap;
+  struct loop_task *ready_head, *ready_tail;
+  struct loop_task *live;    /* every task not yet done */
+  size_t nlive;
+  struct loop_task *current; /* the task being resumed */
+  size_t running_transfers;
+  int stopping;              /* loop_stop() ran: every task is cancelled */
+  long max_total, max_host;  /* connection caps; 0: none */
+  struct loop_task *slot_head, *slot_tail;  /* tasks waiting for a slot */
+  size_t slots_granted;      /* handed to woken tasks, not yet used */
+  int pipe_r;                /* the self-pipe's read end, or -1 */
+  loop_finish_fn *finish;    /* reports an ended task to its owner */
+  void *finish_data;
+};
+
 char loop_suspend_marker;
 
-static struct loop loop_storage;
-static int sigpipe_fds[2] = {-1, -1};
-
-/* The thread running Lua code now (see loop_set_running), read by the
- * signal handler: atomic so that it reads a whole pointer. */
-static _Atomic(lua_State *) running_thread;
-/* A signal whose "interrupted" is still to be raised by interrupt_hook;
- * loop_stop() clears it, as the loop then stops every task itself. */
-static volatile sig_atomic_t interrupt_pending;
+/* What a signal handler needs, process-wide because a handler has no
+ * argument to find a loop through: this is the only state of loop.c
+ * outside struct loop. `loop` is the one loop_new() made, for the hook the
+ * handler arms (it marks the running task cancelled). */
+static struct {
+  volatile sig_atomic_t interrupted;  /* the first SIGINT/SIGTERM, 0 before */
+  /* a signal whose "interrupted" is still to be raised by interrupt_hook;
+   * loop_stop() clears it, as the loop then stops every task itself */
+  volatile sig_atomic_t pending;
+  /* the thread running Lua code now (see loop_set_running): atomic so
+   * that the handler reads a whole pointer */
+  _Atomic(lua_State *) running;
+  int pipe_w;                         /* the self-pipe's write end, or -1 */
+  struct loop *loop;
+} sig = {0, 0, NULL, -1, NULL};
 
 #define NOT_ARMED ((size_t)-1)
 
@@ -70,10 +94,11 @@ double loop_wall(void)
  * the start-up time. NULL if libcurl cannot start. */
 static CURLM *multi(struct loop *lp)
 {
-  if(!lp->multi && transfer_global_init() == 0) {
+  char err[TRANSFER_ERROR_SIZE];
+  if(!lp->multi && transfer_global_init(err, sizeof(err)) == TRANSFER_OK) {
     lp->multi = curl_multi_init();
     if(lp->multi)
-      loop_limits(lp->max_total, lp->max_host);
+      loop_limits(lp, lp->max_total, lp->max_host);
   }
   return lp->multi;
 }
@@ -105,28 +130,34 @@ static long fit_to_fd_limit(long want)
   return fit < 1 ? 1 : fit;
 }
 
-void loop_init(lua_State *L)
+struct loop *loop_new(loop_finish_fn *finish, void *data)
 {
-  struct loop *lp = &loop_storage;
-  memset(lp, 0, sizeof(*lp));
-  lp->L = L;
+  struct loop *lp = calloc(1, sizeof(*lp));
+  int fds[2];
+  if(!lp)
+    return NULL;
+  lp->finish = finish;
+  lp->finish_data = data;
+  lp->pipe_r = -1;
   /* A default that keeps 10,000 tasks from opening 10,000 sockets: calls
    * beyond the cap wait in the slot queue. run.limits{} changes it. Either
    * way it fits the open-file limit, so running out of descriptors makes
    * calls wait rather than fail. */
   lp->max_total = fit_to_fd_limit(256);
-  if(pipe(sigpipe_fds) == 0) {
-    fcntl(sigpipe_fds[0], F_SETFL, O_NONBLOCK);
-    fcntl(sigpipe_fds[1], F_SETFL, O_NONBLOCK);
-    fcntl(sigpipe_fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(sigpipe_fds[1], F_SETFD, FD_CLOEXEC);
+  if(pipe(fds) == 0) {
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    lp->pipe_r = fds[0];
+    sig.pipe_w = fds[1];
   }
-  the_loop = lp;
+  sig.loop = lp;
+  return lp;
 }
 
-void loop_free(void)
+void loop_free(struct loop *lp)
 {
-  struct loop *lp = the_loop;
   if(!lp)
     return;
   if(lp->multi)
@@ -134,29 +165,32 @@ void loop_free(void)
   lp->multi = NULL;
   transfer_free_all();
   free(lp->heap);
-  lp->heap = NULL;
-  if(sigpipe_fds[0] >= 0) {
-    close(sigpipe_fds[0]);
-    close(sigpipe_fds[1]);
-    sigpipe_fds[0] = sigpipe_fds[1] = -1;
+  if(lp->pipe_r >= 0) {
+    int w = sig.pipe_w;
+    sig.pipe_w = -1;
+    close(lp->pipe_r);
+    close(w);
   }
-  the_loop = NULL;
+  if(sig.loop == lp)
+    sig.loop = NULL;
+  free(lp);
 }
 
-void loop_limits(long total, long per_host)
+void loop_limits(struct loop *lp, long total, long per_host)
 {
-  struct loop *lp = the_loop;
   if(total > 0)
     lp->max_total = fit_to_fd_limit(total);
   if(per_host > 0)
     lp->max_host = per_host;
+  else if(per_host < 0)
+    lp->max_host = 0;
   wake_slot_waiters(lp);
   if(!lp->multi)
     return;                  /* applied when the multi handle is made */
   curl_multi_setopt(lp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, lp->max_total);
   curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, lp->max_total);
-  if(lp->max_host)
-    curl_multi_setopt(lp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, lp->max_host);
+  /* 0 is libcurl's "no limit" */
+  curl_multi_setopt(lp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, lp->max_host);
 }
 
 /* Set by loop_signal() on the thread that was running: raises
@@ -167,11 +201,11 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar)
 {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  if(!interrupt_pending)
+  if(!sig.pending)
     return;
-  interrupt_pending = 0;
-  if(the_loop && the_loop->current)
-    the_loop->current->cancelled = 1;
+  sig.pending = 0;
+  if(sig.loop && sig.loop->current)
+    sig.loop->current->cancelled = 1;
   lua_pushliteral(L, "interrupted");
   lua_error(L);
 }
@@ -184,45 +218,50 @@ static void arm_interrupt_hook(lua_State *co)
 
 lua_State *loop_set_running(lua_State *co)
 {
-  lua_State *prev = atomic_exchange(&running_thread, co);
+  lua_State *prev = atomic_exchange(&sig.running, co);
   /* a signal between a switch and this store armed the thread left */
-  if(co && interrupt_pending)
+  if(co && sig.pending)
     arm_interrupt_hook(co);
   return prev;
 }
 
-void loop_signal(int sig)
+void loop_signal(int signo)
 {
   int saved = errno;
   lua_State *co;
-  if(loop_storage.interrupted)
-    _exit(128 + sig);                 /* the second one: stop now */
-  loop_storage.interrupted = sig;
-  interrupt_pending = 1;
-  co = atomic_load(&running_thread);
+  if(sig.interrupted)
+    _exit(128 + signo);               /* the second one: stop now */
+  sig.interrupted = signo;
+  sig.pending = 1;
+  co = atomic_load(&sig.running);
   if(co)
     arm_interrupt_hook(co);
-  if(sigpipe_fds[1] >= 0) {
-    ssize_t n = write(sigpipe_fds[1], "i", 1);
+  if(sig.pipe_w >= 0) {
+    ssize_t n = write(sig.pipe_w, "i", 1);
     (void)n;
   }
   errno = saved;
 }
 
-/* ---- the timer heap: a binary min-heap of tasks by timer.when ---- */
+int loop_interrupted(void)
+{
+  return sig.interrupted;
+}
 
-static void heap_set(struct loop *lp, size_t i, struct task *t)
+/* ---- the timer heap: a binary min-heap of tasks by their `when` ---- */
+
+static void heap_set(struct loop *lp, size_t i, struct loop_task *t)
 {
   lp->heap[i] = t;
-  t->timer.index = i;
+  t->heap_index = i;
 }
 
 static void heap_up(struct loop *lp, size_t i)
 {
-  struct task *t = lp->heap[i];
+  struct loop_task *t = lp->heap[i];
   while(i > 0) {
     size_t parent = (i - 1) / 2;
-    if(lp->heap[parent]->timer.when <= t->timer.when)
+    if(lp->heap[parent]->when <= t->when)
       break;
     heap_set(lp, i, lp->heap[parent]);
     i = parent;
@@ -232,15 +271,14 @@ static void heap_up(struct loop *lp, size_t i)
 
 static void heap_down(struct loop *lp, size_t i)
 {
-  struct task *t = lp->heap[i];
+  struct loop_task *t = lp->heap[i];
   for(;;) {
     size_t c = 2 * i + 1;
     if(c >= lp->nheap)
       break;
-    if(c + 1 < lp->nheap &&
-       lp->heap[c + 1]->timer.when < lp->heap[c]->timer.when)
+    if(c + 1 < lp->nheap && lp->heap[c + 1]->when < lp->heap[c]->when)
       c++;
-    if(t->timer.when <= lp->heap[c]->timer.when)
+    if(t->when <= lp->heap[c]->when)
       break;
     heap_set(lp, i, lp->heap[c]);
     i = c;
@@ -248,41 +286,79 @@ static void heap_down(struct loop *lp, size_t i)
   heap_set(lp, i, t);
 }
 
-static int heap_push(struct loop *lp, struct task *t)
+static enum loop_result heap_push(struct loop *lp, struct loop_task *t)
 {
   if(lp->nheap == lp->capheap) {
     size_t cap = lp->capheap ? lp->capheap * 2 : 64;
-    struct task **h = realloc(lp->heap, cap * sizeof(*h));
+    struct loop_task **h = realloc(lp->heap, cap * sizeof(*h));
     if(!h)
-      return -1;
+      return LOOP_NOMEM;
     lp->heap = h;
     lp->capheap = cap;
   }
   heap_set(lp, lp->nheap++, t);
   heap_up(lp, lp->nheap - 1);
-  return 0;
+  return LOOP_OK;
 }
 
-static void heap_remove(struct loop *lp, struct task *t)
+static void heap_remove(struct loop *lp, struct loop_task *t)
 {
-  size_t i = t->timer.index;
+  size_t i = t->heap_index;
   if(i == NOT_ARMED)
     return;
-  t->timer.index = NOT_ARMED;
+  t->heap_index = NOT_ARMED;
   lp->nheap--;
   if(i == lp->nheap)
     return;
   heap_set(lp, i, lp->heap[lp->nheap]);
   heap_down(lp, i);
-  heap_up(lp, lp->heap[i]->timer.index);
+  heap_up(lp, lp->heap[i]->heap_index);
 }
 
 /* ---- tasks ---- */
 
-void loop_task_start(struct task *t)
+struct loop_task *loop_current(struct loop *lp)
 {
-  struct loop *lp = the_loop;
-  t->timer.index = NOT_ARMED;
+  return lp->current;
+}
+
+enum task_state loop_task_state(const struct loop_task *t)
+{
+  return t->state;
+}
+
+enum task_wait loop_task_wait(const struct loop_task *t)
+{
+  return t->wait;
+}
+
+int loop_task_fired(const struct loop_task *t)
+{
+  return t->fired;
+}
+
+int loop_task_cancelled(const struct loop_task *t)
+{
+  return t->cancelled;
+}
+
+int loop_task_stopped(const struct loop_task *t)
+{
+  return t->stopped;
+}
+
+int loop_task_slot_granted(const struct loop_task *t)
+{
+  return t->slot_granted;
+}
+
+void loop_task_start(struct loop *lp, struct loop_task *t, lua_State *co,
+                     int nargs)
+{
+  t->loop = lp;
+  t->co = co;
+  t->nargs = nargs;
+  t->heap_index = NOT_ARMED;
   t->state = TASK_WAITING;
   t->next = lp->live;
   t->prev = NULL;
@@ -295,9 +371,9 @@ void loop_task_start(struct task *t)
   loop_wake(t);
 }
 
-void loop_task_done(struct task *t)
+void loop_task_done(struct loop_task *t)
 {
-  struct loop *lp = the_loop;
+  struct loop *lp = t->loop;
   loop_wait_cancel(t);
   loop_slot_giveback(t);
   if(t->prev)
@@ -311,9 +387,9 @@ void loop_task_done(struct task *t)
   t->state = TASK_DONE;
 }
 
-void loop_wake(struct task *t)
+void loop_wake(struct loop_task *t)
 {
-  struct loop *lp = the_loop;
+  struct loop *lp = t->loop;
   if(t->state != TASK_WAITING)
     return;
   t->state = TASK_READY;
@@ -325,11 +401,11 @@ void loop_wake(struct task *t)
   lp->ready_tail = t;
 }
 
-int loop_wait_transfer(struct task *t, struct transfer *tr)
+enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr)
 {
-  struct loop *lp = the_loop;
+  struct loop *lp = t->loop;
   if(!multi(lp) || curl_multi_add_handle(lp->multi, tr->easy) != CURLM_OK)
-    return -1;
+    return LOOP_NOCURL;
   tr->owner = t;
   t->wait = WAIT_TRANSFER;
   t->transfer = tr;
@@ -338,29 +414,29 @@ int loop_wait_transfer(struct task *t, struct transfer *tr)
     t->slot_granted = 0;
     lp->slots_granted--;
   }
-  return 0;
+  return LOOP_OK;
 }
 
-void loop_wait_timer(struct task *t, double when)
+enum loop_result loop_wait_timer(struct loop_task *t, double when)
 {
   t->fired = 0;
-  t->timer.when = when;
+  t->when = when;
+  if(heap_push(t->loop, t))
+    return LOOP_NOMEM;
   t->wait = WAIT_TIMER;
-  if(heap_push(the_loop, t)) {
-    t->fired = 1;     /* out of memory: do not wait at all */
-    t->wait = WAIT_NONE;
-  }
+  return LOOP_OK;
 }
 
-void loop_wait_task(struct task *t, double deadline)
+enum loop_result loop_wait_task(struct loop_task *t, double deadline)
 {
   t->fired = 0;
-  t->wait = WAIT_TASK;
   if(deadline > 0) {
-    t->timer.when = deadline;
-    if(heap_push(the_loop, t))
-      t->timer.index = NOT_ARMED;     /* out of memory: wait without it */
+    t->when = deadline;
+    if(heap_push(t->loop, t))
+      return LOOP_NOMEM;
   }
+  t->wait = WAIT_TASK;
+  return LOOP_OK;
 }
 
 static int slots_left(struct loop *lp)
@@ -369,15 +445,15 @@ static int slots_left(struct loop *lp)
          lp->running_transfers + lp->slots_granted < (size_t)lp->max_total;
 }
 
-int loop_slot_free(struct task *t)
+int loop_slot_free(struct loop_task *t)
 {
-  struct loop *lp = the_loop;
+  struct loop *lp = t->loop;
   return t->slot_granted || (!lp->slot_head && slots_left(lp));
 }
 
-void loop_slot_giveback(struct task *t)
+void loop_slot_giveback(struct loop_task *t)
 {
-  struct loop *lp = the_loop;
+  struct loop *lp = t->loop;
   if(!t->slot_granted)
     return;
   t->slot_granted = 0;
@@ -385,13 +461,13 @@ void loop_slot_giveback(struct task *t)
   wake_slot_waiters(lp);
 }
 
-void loop_wait_slot(struct task *t, double deadline)
+enum loop_result loop_wait_slot(struct loop_task *t, double deadline)
 {
-  struct loop *lp = the_loop;
+  struct loop *lp = t->loop;
   t->fired = 0;
-  t->timer.when = deadline;
+  t->when = deadline;
   if(heap_push(lp, t))
-    t->timer.index = NOT_ARMED;     /* out of memory: wait without it */
+    return LOOP_NOMEM;
   t->wait = WAIT_SLOT;
   t->slot_next = NULL;
   t->slot_prev = lp->slot_tail;
@@ -400,9 +476,10 @@ void loop_wait_slot(struct task *t, double deadline)
   else
     lp->slot_head = t;
   lp->slot_tail = t;
+  return LOOP_OK;
 }
 
-static void slot_unlink(struct loop *lp, struct task *t)
+static void slot_unlink(struct loop *lp, struct loop_task *t)
 {
   if(t->slot_prev)
     t->slot_prev->slot_next = t->slot_next;
@@ -419,7 +496,7 @@ static void slot_unlink(struct loop *lp, struct task *t)
 static void wake_slot_waiters(struct loop *lp)
 {
   while(lp->slot_head && slots_left(lp)) {
-    struct task *t = lp->slot_head;
+    struct loop_task *t = lp->slot_head;
     slot_unlink(lp, t);
     heap_remove(lp, t);
     t->slot_granted = 1;
@@ -429,9 +506,9 @@ static void wake_slot_waiters(struct loop *lp)
   }
 }
 
-void loop_wait_cancel(struct task *t)
+void loop_wait_cancel(struct loop_task *t)
 {
-  struct loop *lp = the_loop;
+  struct loop *lp = t->loop;
   switch(t->wait) {
   case WAIT_TRANSFER:
     if(t->transfer && !t->transfer->done) {
@@ -456,7 +533,7 @@ void loop_wait_cancel(struct task *t)
   t->wait = WAIT_NONE;
 }
 
-void loop_cancel(struct task *t)
+void loop_cancel(struct loop_task *t)
 {
   if(t->state == TASK_DONE)
     return;
@@ -467,9 +544,9 @@ void loop_cancel(struct task *t)
   }
 }
 
-int loop_yield(lua_State *L, lua_KContext ctx, lua_KFunction k)
+int loop_yield(struct loop_task *t, lua_State *L, lua_KContext ctx,
+               lua_KFunction k)
 {
-  struct task *t = the_loop->current;
   if(!t)
     return luaL_error(L, "attempt to wait outside a task");
   t->state = TASK_WAITING;
@@ -477,9 +554,9 @@ int loop_yield(lua_State *L, lua_KContext ctx, lua_KFunction k)
   return lua_yieldk(L, 1, ctx, k);
 }
 
-/* Resumes one task. What happens when it ends is lua_run.c's business,
- * through task_finished(). */
-static void resume(struct loop *lp, struct task *t)
+/* Resumes one task; when its coroutine ends, reports it to the task's
+ * owner through lp->finish. */
+static void resume(struct loop *lp, struct loop_task *t)
 {
   int nres = 0, status;
   lua_State *co = t->co;
@@ -503,13 +580,13 @@ static void resume(struct loop *lp, struct task *t)
     status = LUA_ERRRUN;
     nres = 1;
   }
-  task_finished(t, status, nres);
+  lp->finish(t, status, nres, lp->finish_data);
 }
 
 static void fire_timers(struct loop *lp, double now)
 {
-  while(lp->nheap && lp->heap[0]->timer.when <= now) {
-    struct task *t = lp->heap[0];
+  while(lp->nheap && lp->heap[0]->when <= now) {
+    struct loop_task *t = lp->heap[0];
     heap_remove(lp, t);
     if(t->wait == WAIT_SLOT)
       slot_unlink(lp, t);
@@ -541,7 +618,7 @@ static void reap_transfers(struct loop *lp)
       continue;
     transfer_finish(tr, code, now);
     if(tr->owner) {
-      struct task *t = tr->owner;
+      struct loop_task *t = tr->owner;
       tr->owner = NULL;
       if(t->wait == WAIT_TRANSFER && t->transfer == tr) {
         t->wait = WAIT_NONE;
@@ -555,48 +632,47 @@ static void reap_transfers(struct loop *lp)
 
 static void cancel_all(struct loop *lp)
 {
-  struct task *t;
+  struct loop_task *t;
   for(t = lp->live; t; t = t->next)
     loop_cancel(t);
 }
 
-void loop_stop(void)
+void loop_stop(struct loop *lp)
 {
-  struct loop *lp = the_loop;
-  struct task *t;
+  struct loop_task *t;
   lp->stopping = 1;
-  interrupt_pending = 0;
+  sig.pending = 0;
   for(t = lp->live; t; t = t->next)
     t->stopped = 1;
   cancel_all(lp);
 }
 
-static void drain_sigpipe(void)
+static void drain_sigpipe(struct loop *lp)
 {
   char b[64];
-  while(sigpipe_fds[0] >= 0 && read(sigpipe_fds[0], b, sizeof(b)) > 0)
+  while(lp->pipe_r >= 0 && read(lp->pipe_r, b, sizeof(b)) > 0)
     ;
 }
 
 /* A signal came: stop every task, once. */
 static void check_interrupt(struct loop *lp)
 {
-  if(lp->interrupted && !lp->stopping) {
-    drain_sigpipe();
-    loop_stop();
+  if(sig.interrupted && !lp->stopping) {
+    drain_sigpipe(lp);
+    loop_stop(lp);
   }
 }
 
-void loop_run(struct task *until)
+enum loop_result loop_run(struct loop *lp, struct loop_task *until)
 {
-  struct loop *lp = the_loop;
+  enum loop_result result = LOOP_OK;
 
   while(lp->nlive && !(until && until->state == TASK_DONE)) {
     int timeout_ms;
     double now;
 
     while(lp->ready_head) {
-      struct task *t = lp->ready_head;
+      struct loop_task *t = lp->ready_head;
       lp->ready_head = t->next_ready;
       if(!lp->ready_head)
         lp->ready_tail = NULL;
@@ -611,7 +687,7 @@ void loop_run(struct task *until)
 
     now = loop_now();
     if(lp->nheap) {
-      double d = (lp->heap[0]->timer.when - now) * 1000.0;
+      double d = (lp->heap[0]->when - now) * 1000.0;
       timeout_ms = d <= 0 ? 0 : (int)ceil(d);
       if(d > 60000.0)
         timeout_ms = 60000;
@@ -620,30 +696,30 @@ void loop_run(struct task *until)
       timeout_ms = 60000;
     if(!lp->running_transfers && !lp->nheap && !lp->ready_head) {
       /* Every live task waits on another task: none can ever wake. */
-      fprintf(stderr, "retryrun: every task waits on another task: "
-              "cancelling them all\n");
+      result = LOOP_DEADLOCK;
       cancel_all(lp);
       continue;
     }
     if(lp->multi) {
       struct curl_waitfd extra;
       int numfds, still;
-      extra.fd = sigpipe_fds[0];
+      extra.fd = lp->pipe_r;
       extra.events = CURL_WAIT_POLLIN;
       extra.revents = 0;
-      curl_multi_poll(lp->multi, sigpipe_fds[0] >= 0 ? &extra : NULL,
-                      sigpipe_fds[0] >= 0 ? 1 : 0, timeout_ms, &numfds);
+      curl_multi_poll(lp->multi, lp->pipe_r >= 0 ? &extra : NULL,
+                      lp->pipe_r >= 0 ? 1 : 0, timeout_ms, &numfds);
       if(lp->running_transfers)
         curl_multi_perform(lp->multi, &still);
       reap_transfers(lp);
     }
     else {
       struct pollfd pfd;
-      pfd.fd = sigpipe_fds[0];
+      pfd.fd = lp->pipe_r;
       pfd.events = POLLIN;
-      poll(&pfd, sigpipe_fds[0] >= 0 ? 1 : 0, timeout_ms);
+      poll(&pfd, lp->pipe_r >= 0 ? 1 : 0, timeout_ms);
     }
     fire_timers(lp, loop_now());
     check_interrupt(lp);
   }
+  return result;
 }

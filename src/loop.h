@@ -7,21 +7,28 @@
  * binary min-heap, transfers in the multi handle, so the cost of one turn of
  * the loop depends on what happened, not on how many tasks are idle.
  *
- * This file knows Lua only as lua_State pointers it resumes; the Lua side of
- * tasks (spawn, wait, results) is in lua_run.c.
+ * The loop owns a struct loop_task; whoever owns tasks embeds one in its
+ * own record, reads and changes it only through the functions below, and
+ * learns that a task's coroutine ended through the callback it gave
+ * loop_new() (as Redis's ae.c hands events a proc and clientData).
+ * This file knows Lua only as lua_State pointers it resumes; it never calls
+ * into the bindings by name and never prints.
  */
 #ifndef RETRYRUN_LOOP_H
 #define RETRYRUN_LOOP_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <lua.h>
 
 struct transfer;
+struct loop;                 /* opaque: one a process, made by loop_new() */
 
-struct timer {
-  double when;        /* monotonic seconds */
-  size_t index;       /* position in the heap, or (size_t)-1 when not armed */
+enum loop_result {
+  LOOP_OK = 0,
+  LOOP_NOMEM,                /* out of memory: nothing was armed */
+  LOOP_NOCURL,               /* libcurl cannot start or refused the handle */
+  LOOP_DEADLOCK              /* loop_run(): every live task waited on
+                                another task, so all were cancelled */
 };
 
 enum task_wait {
@@ -31,88 +38,94 @@ enum task_wait {
 
 enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
 
-struct task {
-  lua_State *co;             /* the coroutine; kept alive by the Task's
-                                user value */
+/* What the loop knows of a task. Its owner zeroes it (state TASK_DONE
+ * until loop_task_start) and otherwise leaves every field to loop.c: read
+ * them through the accessors below. */
+struct loop_task {
+  struct loop *loop;         /* set by loop_task_start() */
+  lua_State *co;             /* the coroutine; kept alive by its owner */
   int nargs;                 /* arguments waiting for the first resume */
-  int ref;                   /* registry ref to the Task userdata while the
-                                task lives, LUA_NOREF after */
   enum task_state state;
   enum task_wait wait;       /* what it waits on, while TASK_WAITING */
   struct transfer *transfer; /* WAIT_TRANSFER */
-  struct timer timer;        /* WAIT_TIMER */
+  double when;               /* WAIT_TIMER, or the deadline of a
+                                WAIT_TASK/WAIT_SLOT wait (monotonic) */
+  size_t heap_index;         /* in the timer heap, or (size_t)-1 */
   int fired;                 /* the timer passed */
-  int cancelled;             /* cancel(), a signal or loop_stop(): stop at
+  int cancelled;             /* cancelled, a signal or loop_stop(): stop at
                                 the next wait */
   int stopped;               /* cancelled by loop_stop(): its failure is
                                 the run's end, not an error of its own */
-  int failed;                /* ended with an error */
-  int error_seen;            /* someone took that error */
-  int wrap_depth;            /* inside policy(fn) wrappers */
-  double wrap_deadline;      /* the innermost wrapper's deadline
-                                (monotonic), 0 outside any */
-  double hook_deadline;      /* while a policy's hook runs in this task:
-                                the deadline (monotonic) its waits end at;
-                                0 when no hook runs */
-  struct task *next_ready;   /* run queue */
-  struct task *slot_prev, *slot_next;  /* waiting for a transfer slot */
   int slot_granted;          /* a slot is held for its next transfer */
-  struct task *prev, *next;  /* all live tasks */
+  struct loop_task *next_ready;            /* run queue */
+  struct loop_task *slot_prev, *slot_next; /* waiting for a transfer slot */
+  struct loop_task *prev, *next;           /* all live tasks */
 };
 
-struct loop {
-  void *multi;               /* CURLM *, made at the first transfer */
-  struct task **heap;        /* tasks whose timer is armed */
-  size_t nheap, capheap;
-  struct task *ready_head, *ready_tail;
-  struct task *live;         /* every task not yet done */
-  size_t nlive;
-  struct task *current;      /* the task being resumed */
-  size_t running_transfers;
-  volatile sig_atomic_t interrupted;  /* SIGINT or SIGTERM seen: its
-                                number, 0 before */
-  int stopping;              /* loop_stop() ran: every task is cancelled */
-  long max_total, max_host;  /* connection caps; 0: none */
-  struct task *slot_head, *slot_tail;  /* tasks waiting for a slot */
-  size_t slots_granted;      /* handed to woken tasks, not yet used */
-  lua_State *L;              /* the main state */
-};
+/* Called by the loop when a task's coroutine has returned (status LUA_OK,
+ * nres results on t->co's stack) or failed (an error status, the error on
+ * top of t->co), before the task is unlinked: the callback calls
+ * loop_task_done(t). It runs on the thread that called loop_run() and may
+ * raise there (out of memory): loop_run() is then left by that error, the
+ * loop still consistent, t still live. */
+typedef void loop_finish_fn(struct loop_task *t, int status, int nres,
+                            void *data);
 
-/* The one loop of the process. loop_init() cannot fail: libcurl starts at
- * the first transfer. loop_free() releases the multi handle and the heap;
+/* Makes the process's loop; NULL when out of memory. `finish` and `data`
+ * are how the loop reports an ended task. libcurl starts at the first
+ * transfer. Also makes the self-pipe that loop_signal() wakes the poll
+ * through. loop_free() releases the multi handle, the heap and the pipe:
  * call it only after lua_close(), which may still release transfers. */
-extern struct loop *the_loop;
-void loop_init(lua_State *L);
-void loop_free(void);
+struct loop *loop_new(loop_finish_fn *finish, void *data);
+void loop_free(struct loop *lp);
 
 double loop_now(void);       /* monotonic seconds */
 double loop_wall(void);      /* Unix time */
 
 /* Runs until `until` is done (NULL: until every task is done). Returns
  * early, with tasks still live, only for `until`; loop_run(NULL) again
- * finishes them. */
-void loop_run(struct task *until);
+ * finishes them. LOOP_DEADLOCK when, on the way, every live task waited
+ * on another task and all were cancelled (the caller says so); LOOP_OK
+ * otherwise. Raises only what the finish callback raises. */
+enum loop_result loop_run(struct loop *lp, struct loop_task *until);
 
 /* Ends the run: cancels every live task (and any started later), marking
- * each t->stopped. Their waits raise, their calls give up and run their
+ * each stopped. Their waits raise, their calls give up and run their
  * on_giveup hooks. */
-void loop_stop(void);
+void loop_stop(struct loop *lp);
 
-/* Task life. loop_task_start() links a new task (state READY) into the live
- * list and the run queue; loop_task_done() unlinks it. */
-void loop_task_start(struct task *t);
-void loop_task_done(struct task *t);
-void loop_wake(struct task *t);
+/* The task being resumed, or NULL while the loop itself runs. */
+struct loop_task *loop_current(struct loop *lp);
 
-/* Waits. Each arms one thing for the current task; the caller then yields
- * with loop_yield(). loop_wait_task() waits to be woken by another task,
- * or until `deadline` passes (t->fired) when it is not 0.
- * loop_wait_cancel() disarms whatever the task waits on (used by
- * cancellation, by a task that ends, and by the Lua objects' __gc). */
-int loop_wait_transfer(struct task *t, struct transfer *tr);
-void loop_wait_timer(struct task *t, double when);
-void loop_wait_task(struct task *t, double deadline);
-void loop_wait_cancel(struct task *t);
+/* Task life. loop_task_start() links a new task (state READY) into lp's
+ * live list and run queue, to run co with the nargs values on its stack;
+ * loop_task_done() unlinks it (state DONE). */
+void loop_task_start(struct loop *lp, struct loop_task *t, lua_State *co,
+                     int nargs);
+void loop_task_done(struct loop_task *t);
+void loop_wake(struct loop_task *t);
+
+/* Accessors: the loop's part of a task, read-only outside loop.c. */
+enum task_state loop_task_state(const struct loop_task *t);
+enum task_wait loop_task_wait(const struct loop_task *t);
+int loop_task_fired(const struct loop_task *t);
+int loop_task_cancelled(const struct loop_task *t);
+int loop_task_stopped(const struct loop_task *t);
+int loop_task_slot_granted(const struct loop_task *t);
+
+/* Waits. Each arms one thing for t; the caller then yields with
+ * loop_yield(). loop_wait_transfer() puts tr in the multi handle
+ * (LOOP_NOCURL when libcurl cannot start or refuses it). loop_wait_timer()
+ * wakes t at `when` (loop_task_fired). loop_wait_task() waits to be woken
+ * by another task, or until `deadline` passes (fired) when it is not 0.
+ * Both return LOOP_NOMEM when the timer heap cannot grow, and then nothing
+ * is armed: the caller raises rather than skip the wait or its deadline.
+ * loop_wait_cancel() disarms whatever t waits on (used by cancellation, by
+ * a task that ends, and by the Lua objects' __gc). */
+enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr);
+enum loop_result loop_wait_timer(struct loop_task *t, double when);
+enum loop_result loop_wait_task(struct loop_task *t, double deadline);
+void loop_wait_cancel(struct loop_task *t);
 
 /* Transfer slots: at most max_total transfers are in libcurl at once, so a
  * task over the cap waits here holding no easy handle and no buffer (10,000
@@ -120,44 +133,46 @@ void loop_wait_cancel(struct task *t);
  * loop_slot_free() says whether t may start a transfer now: it holds a
  * slot handed to it, or one is free and nobody is in line. If not,
  * loop_wait_slot() puts it in line until a slot is handed to it
- * (t->slot_granted) or `deadline` passes (t->fired). loop_wait_transfer()
- * uses the slot; a task that will not, gives it back with
- * loop_slot_giveback(). */
-int loop_slot_free(struct task *t);
-void loop_wait_slot(struct task *t, double deadline);
-void loop_slot_giveback(struct task *t);
+ * (slot_granted) or `deadline` passes (fired); LOOP_NOMEM, with t not in
+ * line, when the timer heap cannot grow. loop_wait_transfer() uses the
+ * slot; a task that will not, gives it back with loop_slot_giveback(). */
+int loop_slot_free(struct loop_task *t);
+enum loop_result loop_wait_slot(struct loop_task *t, double deadline);
+void loop_slot_giveback(struct loop_task *t);
 
-/* Cancels a task: disarms its wait and wakes it with t->cancelled set. */
-void loop_cancel(struct task *t);
+/* Cancels a task: marks it cancelled, and when it waits disarms the wait
+ * and wakes it. The running task is only marked: its next wait raises. */
+void loop_cancel(struct loop_task *t);
 
-/* Suspends the running task from a C function: pushes the suspend marker
- * and yields through lua_yieldk with k as continuation. */
-int loop_yield(lua_State *L, lua_KContext ctx, lua_KFunction k);
+/* Suspends the running task t (running on L) from a C function: pushes
+ * the suspend marker and yields through lua_yieldk with k as
+ * continuation. */
+int loop_yield(struct loop_task *t, lua_State *L, lua_KContext ctx,
+               lua_KFunction k);
 
 /* The marker a task yields to say "I wait on the loop". Scripts see it as
  * a light userdata (retryrun.core.SUSPEND). */
 extern char loop_suspend_marker;
 
-/* Connection limits: 0 leaves a limit unchanged. The total is fitted to
- * the open-file limit (RLIMIT_NOFILE): the soft limit is raised toward
- * what the total needs, up to the hard limit, and a total the limit has
- * no room for is lowered, to at least 1. */
-void loop_limits(long total, long per_host);
-
-/* Called by the loop when a task's coroutine returns (LUA_OK, nres
- * results on its stack) or fails (an error status, the error on its
- * stack). Implemented by lua_run.c, which keeps the results. */
-void task_finished(struct task *t, int status, int nres);
+/* Connection limits. total: > 0 sets the cap on transfers at once, 0
+ * leaves it. per_host: > 0 sets the cap a host, 0 leaves it, -1 removes
+ * it. The total is fitted to the open-file limit (RLIMIT_NOFILE): the soft
+ * limit is raised toward what the total needs, up to the hard limit, and a
+ * total the limit has no room for is lowered, to at least 1. */
+void loop_limits(struct loop *lp, long total, long per_host);
 
 /* SIGINT and SIGTERM, from their handler or from a child process that
- * died of one (os.execute, io.popen). The first sets the_loop->interrupted
- * to sig, wakes the poll (the loop then calls loop_stop()) and, when Lua
- * code is running, sets a hook on the running thread that raises
+ * died of one (os.execute, io.popen). The first records sig, wakes the
+ * poll through the self-pipe (the loop then calls loop_stop()) and, when
+ * Lua code is running, sets a hook on the running thread that raises
  * "interrupted" in it at its next instruction, call or return, and marks
  * its task cancelled. A second one ends the process at once with 128 +
- * sig. Async-signal-safe: a flag, lua_sethook (as lua.c does) and one
- * write. */
+ * sig. Async-signal-safe: sig_atomic_t flags, lua_sethook (which lua.c's
+ * own handler calls, and Lua documents as safe there) and one write. */
 void loop_signal(int sig);
+
+/* The signal loop_signal() recorded first (SIGINT, SIGTERM), 0 before. */
+int loop_interrupted(void);
 
 /* The Lua thread that runs now: a task's coroutine, or a coroutine a
  * script resumes inside it; NULL while the loop waits. Whoever resumes a

@@ -16,7 +16,9 @@
 #include "lua_check.h"
 #include "lua_redact.h"
 #include "lua_response.h"
+#include "lua_task.h"
 #include "luax.h"
+#include "runtime.h"
 #include "transfer.h"
 #include "url.h"
 
@@ -65,7 +67,7 @@ int lattempt_send(lua_State *L, struct call *c)
   double timeout;
   size_t blen = 0;
   CURLcode rc;
-  char err[CHECK_MSG] = "";
+  char err[CHECK_MSG] = "", why[TRANSFER_ERROR_SIZE];
 
   memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
@@ -81,19 +83,20 @@ int lattempt_send(lua_State *L, struct call *c)
     else if(!*err)
       lattempt_fields(L, c);
     if(*err) {
-      loop_slot_giveback(c->task);
+      loop_slot_giveback(&c->task->lt);
       lcall_close(c);
       lua_pushfstring(L, "%s%s", c->has_before ? "before_attempt: " : "",
                       err);
       return lua_error(L);
     }
   }
-  if(!loop_slot_free(c->task)) {
+  if(!loop_slot_free(&c->task->lt)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
      * handed over or the deadline passes */
-    loop_wait_slot(c->task, c->pc.started + c->pol.deadline);
+    if(loop_wait_slot(&c->task->lt, c->pc.started + c->pol.deadline))
+      return luax_error(L, "not enough memory to arm a timer");
     c->k = K_SLOT;
-    return loop_yield(L, 0, lcall_k);
+    return loop_yield(&c->task->lt, L, 0, lcall_k);
   }
   timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
   if(c->timeout > 0 && c->timeout < timeout)
@@ -118,9 +121,9 @@ int lattempt_send(lua_State *L, struct call *c)
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
 
-  tr = c->tr = transfer_get();
+  tr = c->tr = transfer_get(why, sizeof(why));
   if(!tr)
-    return luaL_error(L, "cannot start libcurl");
+    return luax_error(L, "cannot start libcurl: %s", why);
   if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
@@ -143,7 +146,7 @@ int lattempt_send(lua_State *L, struct call *c)
   }
   lua_pop(L, 1);
   rc = transfer_prepare(tr, &o, loop_now());
-  if(rc == CURLE_OK && loop_wait_transfer(c->task, tr))
+  if(rc == CURLE_OK && loop_wait_transfer(&c->task->lt, tr))
     rc = CURLE_FAILED_INIT;
   if(rc) {
     lua_pushfstring(L, "cannot start %s %s: %s", c->method, url,
@@ -154,7 +157,7 @@ int lattempt_send(lua_State *L, struct call *c)
   }
   lua_settop(L, S_TOP);
   c->k = K_TRANSFER;
-  return loop_yield(L, 0, lcall_k);
+  return loop_yield(&c->task->lt, L, 0, lcall_k);
 }
 /* For the header at the top of the stack (name below it): 1 when a
  * redirect hop must not send it: credentials once the hop left the

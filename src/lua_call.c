@@ -20,7 +20,9 @@
 #include "lua_giveup.h"
 #include "lua_policy.h"
 #include "lua_redact.h"
+#include "lua_task.h"
 #include "luax.h"
+#include "runtime.h"
 #include "transfer.h"
 
 /* Seconds an on_giveup hook may wait at least: it runs after the call,
@@ -53,7 +55,7 @@ static int lcall_gc(lua_State *L)
  * the task cannot wait. */
 static const char *call_cannot_start(lua_State *L)
 {
-  if(!the_loop || !the_loop->current)
+  if(!task_current(L))
     return "HTTP calls run inside a task";
   if(!lua_isyieldable(L))
     return "an HTTP call cannot wait here: it runs inside require, a "
@@ -70,7 +72,7 @@ static int lcore_uuid(lua_State *L)
   if(getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
     size_t i;
     for(i = 0; i < sizeof(r); i++)   /* never in practice */
-      r[i] = (unsigned char)(policy_rng_u64(lpolicy_rng(L)) >> 56);
+      r[i] = (unsigned char)(policy_rng_u64(&runtime_of(L)->rng) >> 56);
   }
   r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
   r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
@@ -253,7 +255,7 @@ int lcall_decide(lua_State *L, struct call *c)
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
-  policy_decide(&c->pol, &c->pc, &c->out, lpolicy_rng(L), &c->dec);
+  policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_ACCEPT)
@@ -325,9 +327,9 @@ int lcall_no_time_left(lua_State *L, struct call *c)
  * attempt stopped in flight is recorded, as one that may have been sent. */
 int lcall_cancelled(lua_State *L, struct call *c)
 {
-  loop_wait_cancel(c->task);
-  loop_slot_giveback(c->task);
-  c->giveup_note = the_loop->interrupted ? "interrupted" : "cancelled";
+  loop_wait_cancel(&c->task->lt);
+  loop_slot_giveback(&c->task->lt);
+  c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
   if(c->k == K_TRANSFER) {
     lua_createtable(L, 0, 3);
     lua_pushstring(L, c->giveup_note);
@@ -370,7 +372,7 @@ static int hook_past_deadline(lua_State *L, struct call *c)
 /* One attempt, after before_attempt. */
 static int attempt(lua_State *L, struct call *c)
 {
-  if(c->task->cancelled)
+  if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
   lua_pushnil(L);
   lua_replace(L, S_REASON);
@@ -384,7 +386,7 @@ static int attempt(lua_State *L, struct call *c)
 int lcall_before_attempt(lua_State *L, struct call *c)
 {
   lua_settop(L, S_TOP);
-  if(c->task->cancelled)
+  if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
   c->pc.attempt++;
   c->k = K_BEFORE;
@@ -422,7 +424,7 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   case K_BEFORE:
     /* a hook stopped by cancellation or the deadline ends the call as
      * such, whatever it raised */
-    if(status != LUA_OK && c->task->cancelled)
+    if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
     if(hook_out_of_time(c))
       return lcall_no_time_left(L, c);
@@ -430,23 +432,23 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
       return raise_hook_error(L, c, "before_attempt");
     return attempt(L, c);
   case K_SLOT:
-    if(c->task->cancelled)
+    if(loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
-    if(c->task->wait == WAIT_SLOT)
-      return loop_yield(L, 0, lcall_k);   /* still queued */
-    if(!c->task->slot_granted && c->task->fired)
+    if(loop_task_wait(&c->task->lt) == WAIT_SLOT)
+      return loop_yield(&c->task->lt, L, 0, lcall_k);   /* still queued */
+    if(!loop_task_slot_granted(&c->task->lt) && loop_task_fired(&c->task->lt))
       return lcall_no_time_left(L, c);         /* the deadline passed in line */
     return lattempt_send(L, c);
   case K_TRANSFER:
-    if(c->task->cancelled)
+    if(loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
     if(!c->tr->done)
-      return loop_yield(L, 0, lcall_k);   /* woken for something else */
+      return loop_yield(&c->task->lt, L, 0, lcall_k);   /* woken for something else */
     return lattempt_done(L, c);
   case K_FN:
     return lwrap_done(L, c, status);
   case K_VALID:
-    if(status != LUA_OK && c->task->cancelled)
+    if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
     if(status != LUA_OK) {
       /* a predicate that raises marks the response invalid; its message
@@ -469,7 +471,7 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
       return hook_past_deadline(L, c);
     return lcall_decide(L, c);
   case K_ON_RETRY:
-    if(status != LUA_OK && c->task->cancelled)
+    if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
     /* the wait must still end before the deadline */
     if(after_hook && (hook_out_of_time(c) ||
@@ -479,17 +481,18 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
       return raise_hook_error(L, c, "on_retry");
     lua_settop(L, S_TOP);
     c->k = K_WAIT;
-    loop_wait_timer(c->task, loop_now() + c->dec.delay);
-    return loop_yield(L, 0, lcall_k);
+    if(loop_wait_timer(&c->task->lt, loop_now() + c->dec.delay))
+      return luax_error(L, "not enough memory to arm a timer");
+    return loop_yield(&c->task->lt, L, 0, lcall_k);
   case K_WAIT:
-    if(c->task->cancelled)
+    if(loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
-    if(!c->task->fired)
-      return loop_yield(L, 0, lcall_k);
+    if(!loop_task_fired(&c->task->lt))
+      return loop_yield(&c->task->lt, L, 0, lcall_k);
     return lcall_before_attempt(L, c);
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
-    if(status != LUA_OK && !c->task->cancelled && !hook_out_of_time(c))
+    if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) && !hook_out_of_time(c))
       return raise_hook_error(L, c, "on_giveup");
     return finish_giveup(L, c);
   }
@@ -501,7 +504,7 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
  * the Call. */
 struct call *lcall_new(lua_State *L, int wrapper)
 {
-  struct task *t = the_loop ? the_loop->current : NULL;
+  struct task *t = task_current(L);
   struct call *c;
   const struct lpolicy *p;
   const char *why = call_cannot_start(L);

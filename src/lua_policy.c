@@ -1,7 +1,7 @@
 /*
  * lua_policy.c - retryrun.Policy (see lua_policy.h): making a policy from
- * its fields, reading it back, its methods table, and the generator behind
- * jitter.
+ * its fields, reading it back, its methods table, and its backoff drawn
+ * from the run's generator (runtime.h).
  *
  * A Policy is a full userdata: struct lpolicy, and user values holding a
  * private copy of the fields and each hook. __newindex refuses every
@@ -16,9 +16,7 @@
 #include "lua_check.h"
 #include "lua_policy.h"
 #include "luax.h"
-
-/* Registry key of the run's generator (a userdata struct policy_rng). */
-static char rng_key;
+#include "runtime.h"
 
 static const char *const fields[] = {
   "attempts", "retry_on", "valid", "backoff", "deadline", "timeout",
@@ -353,20 +351,6 @@ static int lcore_is_policy(lua_State *L)
   return 1;
 }
 
-struct policy_rng *lpolicy_rng(lua_State *L)
-{
-  struct policy_rng *r;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &rng_key);
-  r = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return r;          /* the registry keeps it */
-}
-
-void lpolicy_seed(lua_State *L, uint64_t seed)
-{
-  policy_rng_seed(lpolicy_rng(L), seed);
-}
-
 /* core.backoff(p, n [, prev]) -> the delay before retry n, drawn from the
  * run's seeded generator. */
 static int lcore_backoff(lua_State *L)
@@ -377,14 +361,14 @@ static int lcore_backoff(lua_State *L)
   if(n < 1)
     return luax_error(L, "bad argument #1 to 'delay' (retry number must be "
                       ">= 1)");
-  lua_pushnumber(L, policy_backoff(&p->pol, (int)n, prev, lpolicy_rng(L)));
+  lua_pushnumber(L, policy_backoff(&p->pol, (int)n, prev, &runtime_of(L)->rng));
   return 1;
 }
 
 /* core.seed(n): reseeds the generator behind jitter. */
 static int lcore_seed(lua_State *L)
 {
-  lpolicy_seed(L, (uint64_t)luaL_checkinteger(L, 1));
+  policy_rng_seed(&runtime_of(L)->rng, (uint64_t)luaL_checkinteger(L, 1));
   return 0;
 }
 
@@ -403,10 +387,6 @@ void lpolicy_register(lua_State *L)
     {"__tostring", lpolicy_tostring},
     {NULL, NULL}
   };
-  struct policy_rng *r = lua_newuserdatauv(L, sizeof(*r), 0);
-  policy_rng_seed(r, 0);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &rng_key);
-
   luax_newtype(L, LUAX_POLICY_MT, meta, NULL);
   lua_newtable(L);                      /* the methods */
   lua_pushvalue(L, -1);

@@ -12,7 +12,6 @@
 #ifndef RETRYRUN_LUA_POLICY_H
 #define RETRYRUN_LUA_POLICY_H
 
-#include <stdint.h>
 #include <lua.h>
 
 #include "policy.h"
@@ -37,11 +36,6 @@ struct lpolicy *lpolicy_test(lua_State *L, int idx);
 
 /* Pushes hook uv of the Policy at idx. */
 void lpolicy_push_hook(lua_State *L, int idx, int uv);
-
-/* The run's generator behind jitter (kept in the registry), and seeding
- * it (--seed). */
-struct policy_rng *lpolicy_rng(lua_State *L);
-void lpolicy_seed(lua_State *L, uint64_t seed);
 
 /* Adds policy, policy_fields, is_policy, backoff, seed and Policy (the
  * methods table, which retryrun.retry and retryrun.http fill) to the table

@@ -19,7 +19,9 @@
 #include "lua_giveup.h"
 #include "lua_policy.h"
 #include "lua_response.h"
+#include "lua_task.h"
 #include "luax.h"
+#include "runtime.h"
 
 int lwrap_run(lua_State *L, struct call *c)
 {
@@ -190,7 +192,7 @@ static int lpolicy_wrap(lua_State *L)
  * left before the wrapper's deadline; else false. */
 static int lcore_in_wrapper(lua_State *L)
 {
-  struct task *t = the_loop ? the_loop->current : NULL;
+  struct task *t = task_current(L);
   if(t && t->wrap_depth > 0)
     lua_pushnumber(L, t->wrap_deadline - loop_now());
   else

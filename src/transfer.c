@@ -63,26 +63,30 @@ static void buf_free(struct buf *b)
   b->len = b->cap = 0;
 }
 
-int transfer_global_init(void)
+enum transfer_result transfer_global_init(char *err, size_t errlen)
 {
-  static int started;
-  if(!started) {
-    char err[256];
-    if(curlapi_load(err, sizeof(err))) {
-      fprintf(stderr, "retryrun: %s\n", err);
-      return -1;
+  /* process-wide, as libcurl's own global state is */
+  static enum transfer_result result;
+  static int tried;
+  static char why[TRANSFER_ERROR_SIZE];
+  if(!tried) {
+    tried = 1;
+    if(curlapi_load(why, sizeof(why)))
+      result = TRANSFER_NOCURL;
+    else if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
+      snprintf(why, sizeof(why), "curl_global_init failed");
+      result = TRANSFER_NOCURL;
     }
-    if(curl_global_init(CURL_GLOBAL_DEFAULT))
-      return -1;
-    started = 1;
   }
-  return 0;
+  if(result)
+    snprintf(err, errlen, "%s", why);
+  return result;
 }
 
-struct transfer *transfer_get(void)
+struct transfer *transfer_get(char *err, size_t errlen)
 {
   struct transfer *t = free_list;
-  if(transfer_global_init())
+  if(transfer_global_init(err, errlen))
     return NULL;
   if(t) {
     free_list = t->next_free;
@@ -90,11 +94,11 @@ struct transfer *transfer_get(void)
     return t;
   }
   t = calloc(1, sizeof(*t));
-  if(!t)
-    return NULL;
-  t->easy = curl_easy_init();
-  if(!t->easy) {
+  if(t)
+    t->easy = curl_easy_init();
+  if(!t || !t->easy) {
     free(t);
+    snprintf(err, errlen, "out of memory");
     return NULL;
   }
   return t;

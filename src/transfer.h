@@ -98,14 +98,26 @@ struct transfer {
   struct transfer *next_free;
 };
 
-/* Loads and starts libcurl once (curlapi_load, curl_global_init). Returns
- * 0, or -1 if it cannot (and says why on stderr). Called before the first
- * transfer; never before it is needed. */
-int transfer_global_init(void);
+enum transfer_result {
+  TRANSFER_OK = 0,
+  TRANSFER_NOCURL,             /* libcurl cannot be loaded or started */
+  TRANSFER_NOMEM
+};
 
-/* Takes a transfer from the free list (or makes one). NULL if out of
- * memory. Return it with transfer_release(). */
-struct transfer *transfer_get(void);
+/* Room for any message the functions below write into an error buffer. */
+#define TRANSFER_ERROR_SIZE 256
+
+/* Loads and starts libcurl once (curlapi_load, curl_global_init). Returns
+ * TRANSFER_OK, or TRANSFER_NOCURL with why in err (errlen bytes, at most
+ * TRANSFER_ERROR_SIZE needed); prints nothing. A failure is final: later
+ * calls return it again, with the same words. Called before the first
+ * transfer; never before it is needed. */
+enum transfer_result transfer_global_init(char *err, size_t errlen);
+
+/* Takes a transfer from the free list (or makes one), starting libcurl
+ * first if need be. NULL when libcurl cannot start or memory runs out,
+ * with why in err. Return it with transfer_release(). */
+struct transfer *transfer_get(char *err, size_t errlen);
 /* Clears it and puts it back on the free list; the easy handle keeps a
  * plain GET's settings for the next use, and is reset after anything else. */
 void transfer_release(struct transfer *t);

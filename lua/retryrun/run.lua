@@ -1,13 +1,9 @@
 --- Tasks: many workflows at once on one event loop.
 --
 -- Every script runs as a task; an HTTP call or a wait suspends only its own
--- task. This module also makes plain coroutines work beside the loop: when
--- a coroutine a script made waits on the loop (it makes an HTTP call), its
--- `coroutine.resume` passes that wait up to the task, and resumes the
--- coroutine when the wait is over, so the script's own yields and the
--- loop's never mix. A yield where no coroutine of the script runs raises,
--- as in plain Lua. And a child process that dies of SIGINT or SIGTERM
--- interrupts the run, as the signal would.
+-- task. Plain coroutines work beside the loop because the host, when it
+-- makes the Lua state, puts retryrun.stdlib's coroutine functions in place
+-- of the base library's; this module changes no global.
 --
 -- @module retryrun.run
 -- @usage
@@ -17,90 +13,9 @@
 -- end, {concurrency = 2})
 
 local core = require "retryrun.core"
-
-local SUSPEND = core.SUSPEND
--- core.resume tells the loop which coroutine runs, so ^C interrupts it
-local co_create, co_resume, co_yield = coroutine.create, core.resume,
-                                       coroutine.yield
-local co_status, co_close = coroutine.status, coroutine.close
-local co_isyieldable = coroutine.isyieldable
-
--- Coroutines suspended on the loop (an HTTP call or a sleep inside them):
--- only the wait itself resumes them.
-local on_loop = setmetatable({}, {__mode = "k"})
-local select, error, type = select, error, type
+local error, type = error, type
 
 local run = {}
-
--- Passes a loop wait from a script's coroutine up to the task, until the
--- coroutine yields for the script (or ends).
-local function pass_up(co, ok, first, ...)
-  if ok and first == SUSPEND and select("#", ...) == 0 then
-    if not co_isyieldable() then
-      error("a coroutine that waits on an HTTP call or a sleep was resumed "
-            .. "where retryrun cannot wait (inside require, a metamethod or "
-            .. "another C function)", 0)
-    end
-    on_loop[co] = true
-    co_yield(SUSPEND)
-    on_loop[co] = nil
-    return pass_up(co, co_resume(co))
-  end
-  return ok, first, ...
-end
-
-local function resume(co, ...)
-  if on_loop[co] then
-    return false, "cannot resume a coroutine that waits on an HTTP call "
-                  .. "or a sleep"
-  end
-  return pass_up(co, co_resume(co, ...))
-end
-
-local function close(co)
-  if on_loop[co] then
-    return false, "cannot close a coroutine that waits on an HTTP call "
-                  .. "or a sleep"
-  end
-  return co_close(co)
-end
-
-local function unwrap(co, ok, ...)
-  if ok then
-    return ...
-  end
-  local err = ...
-  if co_status(co) == "dead" then
-    co_close(co)
-  end
-  error(err, 0)
-end
-
-local function wrap(fn)
-  local co = co_create(fn)
-  return function(...)
-    return unwrap(co, resume(co, ...))
-  end
-end
-
-coroutine.resume = resume
-coroutine.wrap = wrap
-coroutine.close = close
--- a task's own coroutine yields only to the loop: a script's yield there
--- raises, as in plain Lua's main thread
-coroutine.yield = core.yield
-coroutine.isyieldable = core.isyieldable
-
--- A child process (os.execute, io.popen) that dies of SIGINT or SIGTERM
--- interrupts the run as the signal itself would: the terminal's ^C reaches
--- the child while os.execute ignores it in retryrun.
-local after_child = core.after_child
-local execute, io_close = os.execute, io.close
-local file_methods = getmetatable(io.stdout).__index
-local file_close = file_methods.close
-os.execute = function(...) return after_child(execute(...)) end
-io.close = function(...) return after_child(io_close(...)) end
-file_methods.close = function(...) return after_child(file_close(...)) end
 
 --- Starts a task; it runs when the current one waits.
 -- @function spawn

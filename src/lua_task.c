@@ -1,17 +1,20 @@
 /*
- * lua_run.c - the Lua side of tasks: spawn, wait, cancel, sleep, now,
- * connection limits (retryrun.core; lua/retryrun/run.lua builds run.all and
- * run.map on top).
+ * lua_task.c - the Lua type retryrun.Task (see lua_task.h): spawn, wait,
+ * cancel, sleep, now, connection limits (retryrun.core;
+ * lua/retryrun/run.lua builds run.all and run.map on top).
  *
- * Also the coroutine functions that run.lua puts in place of the base
- * library's: resume tells the loop which thread runs, yield refuses to
- * yield a task's own coroutine; and after_child, which passes a child
- * process's death by SIGINT or SIGTERM on as the signal.
+ * Also the C halves of the coroutine functions the host puts in place of
+ * the base library's (lua/retryrun/stdlib.lua has the rest): resume tells
+ * the loop which thread runs, yield refuses to yield a task's own
+ * coroutine; and after_child, which passes a child process's death by
+ * SIGINT or SIGTERM on as the signal.
  *
  * A task is a full userdata "retryrun.Task" holding struct task, with three
  * user values: 1 the coroutine, 2 its results (a table, or the error), 3 the
  * tasks waiting on it. While it lives, a registry ref keeps it from the
  * collector, so a script may drop the handle of a task it never waits on.
+ * The loop is found from the lua_State (runtime.h); the loop's part of a
+ * task is changed only through loop.h.
  */
 #include <signal.h>
 #include <string.h>
@@ -19,22 +22,35 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "host.h"
-#include "loop.h"
+#include "lua_task.h"
+#include "runtime.h"
 
 #define TASK_MT "retryrun.Task"
 
 enum { UV_THREAD = 1, UV_RESULT, UV_WAITERS };
 
-static struct task *check_task(lua_State *L, int idx)
+struct task *task_check(lua_State *L, int idx)
 {
   return luaL_checkudata(L, idx, TASK_MT);
+}
+
+/* The loop_task is a task's first member (lua_task.h). */
+static struct task *task_of(struct loop_task *lt)
+{
+  return (struct task *)lt;
+}
+
+struct task *task_current(lua_State *L)
+{
+  struct runtime *rt = runtime_of(L);
+  struct loop_task *lt = rt && rt->loop ? loop_current(rt->loop) : NULL;
+  return lt ? task_of(lt) : NULL;
 }
 
 /* The task the running code belongs to; raises outside a task. */
 static struct task *current_task(lua_State *L)
 {
-  struct task *t = the_loop ? the_loop->current : NULL;
+  struct task *t = task_current(L);
   if(!t)
     luaL_error(L, "not inside a task");
   return t;
@@ -43,7 +59,13 @@ static struct task *current_task(lua_State *L)
 /* Raises the error a cancelled task meets at its next wait. */
 static int raise_cancelled(lua_State *L)
 {
-  return luaL_error(L, the_loop->interrupted ? "interrupted" : "cancelled");
+  return luaL_error(L, loop_interrupted() ? "interrupted" : "cancelled");
+}
+
+/* Raises when a timer cannot be armed: the wait must not be skipped. */
+static int raise_no_timer(lua_State *L)
+{
+  return luaL_error(L, "not enough memory to arm a timer");
 }
 
 /* Raises the error a wait inside a policy's hook meets when the call the
@@ -58,35 +80,34 @@ static int raise_past_deadline(lua_State *L)
 static int lrun_spawn(lua_State *L)
 {
   int nargs = lua_gettop(L) - 1;
-  struct task *t;
+  struct runtime *rt = runtime_of(L);
+  struct task *t, *cur;
   lua_State *co;
 
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  if(!the_loop)
+  if(!rt || !rt->loop)
     return luaL_error(L, "no event loop");
   t = lua_newuserdatauv(L, sizeof(*t), 3);
   memset(t, 0, sizeof(*t));
   t->ref = LUA_NOREF;
-  t->state = TASK_DONE;           /* until started below */
+  t->lt.state = TASK_DONE;        /* until started below */
   luaL_setmetatable(L, TASK_MT);
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, UV_THREAD);
   lua_newtable(L);
   lua_setiuservalue(L, -2, UV_WAITERS);
-  t->co = co;
   /* move fn and its arguments onto the new coroutine */
   lua_rotate(L, 1, 1);            /* Task, fn, args... */
   luaL_checkstack(co, nargs + 1, "too many arguments to spawn");
   lua_xmove(L, co, nargs + 1);
-  t->nargs = nargs;
   /* a task spawned inside a policy(fn) wrapper is inside it too */
-  if(the_loop->current) {
-    t->wrap_depth = the_loop->current->wrap_depth;
-    t->wrap_deadline = the_loop->current->wrap_deadline;
+  if((cur = task_current(L))) {
+    t->wrap_depth = cur->wrap_depth;
+    t->wrap_deadline = cur->wrap_deadline;
   }
   lua_pushvalue(L, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  loop_task_start(t);
+  loop_task_start(rt->loop, &t->lt, co, nargs);
   return 1;
 }
 
@@ -97,19 +118,20 @@ static void wake_waiters(lua_State *L, int task_idx)
   lua_pushnil(L);
   while(lua_next(L, -2)) {
     struct task *w = lua_touserdata(L, -2);
-    if(w && w->wait == WAIT_TASK) {
-      loop_wait_cancel(w);          /* its deadline timer, if any */
-      loop_wake(w);
+    if(w && loop_task_wait(&w->lt) == WAIT_TASK) {
+      loop_wait_cancel(&w->lt);     /* its deadline timer, if any */
+      loop_wake(&w->lt);
     }
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
 }
 
-void task_finished(struct task *t, int status, int nres)
+void task_finished(struct loop_task *lt, int status, int nres, void *data)
 {
-  lua_State *L = the_loop->L;
-  lua_State *co = t->co;
+  struct task *t = task_of(lt);
+  lua_State *L = data;
+  lua_State *co = lt->co;
   int top = lua_gettop(L);
 
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);   /* the Task */
@@ -132,8 +154,8 @@ void task_finished(struct task *t, int status, int nres)
     }
     else {
       lua_xmove(co, L, 1);
-      /* raw access: an error object's metamethods must not run here,
-       * outside any protected call */
+      /* raw access: no metamethod of the error object runs here, in
+       * the loop, where nothing may yield */
       if(lua_istable(L, -1)) {
         lua_pushliteral(L, "traceback");
         if(lua_rawget(L, -2) == LUA_TNIL) {
@@ -152,7 +174,7 @@ void task_finished(struct task *t, int status, int nres)
     lua_pop(L, 1);
   }
   lua_setiuservalue(L, top + 1, UV_RESULT);
-  loop_task_done(t);
+  loop_task_done(lt);
   wake_waiters(L, top + 1);
   luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
   t->ref = LUA_NOREF;
@@ -161,7 +183,7 @@ void task_finished(struct task *t, int status, int nres)
 
 int task_result(lua_State *L, int idx)
 {
-  struct task *t = check_task(L, idx);
+  struct task *t = task_check(L, idx);
   idx = lua_absindex(L, idx);
   if(t->failed && !t->error_seen) {
     t->error_seen = 1;
@@ -191,30 +213,32 @@ static int task_results(lua_State *L, int idx)
 }
 
 /* Waits until task 1 is done; inside a policy's hook, no longer than the
- * call's deadline. */
+ * call's deadline. ctx: 0 on the first call, 1 after a wait (only then
+ * does a fired timer mean the deadline). */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
 {
-  struct task *t = check_task(L, 1);
-  struct task *me = the_loop->current;
+  struct task *t = task_check(L, 1);
+  struct task *me = task_current(L);
   (void)status;
   (void)ctx;
-  loop_wait_cancel(me);
-  if(t->state == TASK_DONE) {
+  loop_wait_cancel(&me->lt);
+  if(loop_task_state(&t->lt) == TASK_DONE) {
     lua_settop(L, 1);
     return task_results(L, 1);
   }
-  if(me->cancelled)
+  if(loop_task_cancelled(&me->lt))
     return raise_cancelled(L);
-  if(me->fired)
+  if(ctx && loop_task_fired(&me->lt))
     return raise_past_deadline(L);
-  loop_wait_task(me, me->hook_deadline);
-  return loop_yield(L, 0, wait_k);
+  if(loop_wait_task(&me->lt, me->hook_deadline))
+    return raise_no_timer(L);
+  return loop_yield(&me->lt, L, 1, wait_k);
 }
 
 /* task:wait() -> the task's results, or raises its error. */
 static int ltask_wait(lua_State *L)
 {
-  struct task *t = check_task(L, 1);
+  struct task *t = task_check(L, 1);
   struct task *me = current_task(L);
   lua_settop(L, 1);
   if(t == me)
@@ -222,34 +246,31 @@ static int ltask_wait(lua_State *L)
   if(!lua_isyieldable(L))
     return luaL_error(L, "wait() cannot wait here: it runs inside require, "
                       "a metamethod or another C function");
-  if(t->state != TASK_DONE) {
+  if(loop_task_state(&t->lt) != TASK_DONE) {
     lua_getiuservalue(L, 1, UV_WAITERS);
     lua_rawgeti(L, LUA_REGISTRYINDEX, me->ref);
     lua_pushboolean(L, 1);
     lua_rawset(L, -3);
     lua_pop(L, 1);
   }
-  me->fired = 0;
   return wait_k(L, LUA_OK, 0);
 }
 
 /* task:cancel(): the task stops at its next wait, with an error. */
 static int ltask_cancel(lua_State *L)
 {
-  struct task *t = check_task(L, 1);
-  if(t == the_loop->current) {
-    t->cancelled = 1;
+  struct task *t = task_check(L, 1);
+  loop_cancel(&t->lt);
+  if(t == task_current(L))
     return raise_cancelled(L);
-  }
-  loop_cancel(t);
   return 0;
 }
 
 /* task:status() -> "running", "waiting", "done" or "failed". */
 static int ltask_status(lua_State *L)
 {
-  struct task *t = check_task(L, 1);
-  switch(t->state) {
+  struct task *t = task_check(L, 1);
+  switch(loop_task_state(&t->lt)) {
   case TASK_DONE:
     lua_pushstring(L, t->failed ? "failed" : "done");
     break;
@@ -265,7 +286,7 @@ static int ltask_status(lua_State *L)
 
 static int ltask_tostring(lua_State *L)
 {
-  struct task *t = check_task(L, 1);
+  struct task *t = task_check(L, 1);
   lua_pushfstring(L, "retryrun.Task (%p)", (void *)t);
   return 1;
 }
@@ -273,14 +294,14 @@ static int ltask_tostring(lua_State *L)
 /* ctx: 1 when the sleep was cut at a hook's deadline. */
 static int sleep_k(lua_State *L, int status, lua_KContext ctx)
 {
-  struct task *me = the_loop->current;
+  struct task *me = task_current(L);
   (void)status;
-  if(me->cancelled) {
-    loop_wait_cancel(me);
+  if(loop_task_cancelled(&me->lt)) {
+    loop_wait_cancel(&me->lt);
     return raise_cancelled(L);
   }
-  if(!me->fired)
-    return loop_yield(L, ctx, sleep_k);
+  if(!loop_task_fired(&me->lt))
+    return loop_yield(&me->lt, L, ctx, sleep_k);
   if(ctx)
     return raise_past_deadline(L);
   return 0;
@@ -297,7 +318,7 @@ static int lrun_sleep(lua_State *L)
   if(!lua_isyieldable(L))
     return luaL_error(L, "sleep() cannot wait here: it runs inside require, "
                       "a metamethod or another C function");
-  if(me->cancelled)
+  if(loop_task_cancelled(&me->lt))
     return raise_cancelled(L);
   if(s > 1e9)
     s = 1e9;
@@ -306,8 +327,9 @@ static int lrun_sleep(lua_State *L)
     until = me->hook_deadline;
     cut = 1;
   }
-  loop_wait_timer(me, until);
-  return loop_yield(L, cut, sleep_k);
+  if(loop_wait_timer(&me->lt, until))
+    return raise_no_timer(L);
+  return loop_yield(&me->lt, L, cut, sleep_k);
 }
 
 /* run.now() -> monotonic seconds. */
@@ -317,22 +339,39 @@ static int lrun_now(lua_State *L)
   return 1;
 }
 
-/* run.limits{connections=N, per_host=N} */
+/* Reads limits field `name` of the table at 1: 0 when nil (or false,
+ * where no_cap allows it, then -1); else a whole number in 0..100000, or
+ * raises naming the field. */
+static lua_Integer limit_field(lua_State *L, const char *name, int no_cap)
+{
+  lua_Integer v;
+  int isnum, t = lua_getfield(L, 1, name);
+  if(t == LUA_TNIL)
+    v = 0;
+  else if(no_cap && t == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+    v = -1;
+  else {
+    v = lua_tointegerx(L, -1, &isnum);
+    if(!isnum || v < 0 || v > 100000)
+      luaL_argerror(L, 1, lua_pushfstring(L, "%s must be between 1 and "
+                    "100000%s", name, no_cap ? ", or false for no cap" : ""));
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* run.limits{connections=N, per_host=N}: a field left out (nil) keeps
+ * its cap (so does connections = 0); per_host = false or 0 removes the
+ * per-host cap. */
 static int lrun_limits(lua_State *L)
 {
-  lua_Integer total = 0, per_host = 0;
+  lua_Integer total, per_host;
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "connections");
-  if(!lua_isnil(L, -1))
-    total = luaL_checkinteger(L, -1);
-  lua_getfield(L, 1, "per_host");
-  if(!lua_isnil(L, -1))
-    per_host = luaL_checkinteger(L, -1);
-  luaL_argcheck(L, total >= 0 && total <= 100000, 1,
-                "connections must be between 1 and 100000");
-  luaL_argcheck(L, per_host >= 0 && per_host <= 100000, 1,
-                "per_host must be between 1 and 100000");
-  loop_limits((long)total, (long)per_host);
+  total = limit_field(L, "connections", 0);
+  per_host = limit_field(L, "per_host", 1);
+  if(per_host == 0 && lua_getfield(L, 1, "per_host") != LUA_TNIL)
+    per_host = -1;                    /* 0: no cap, as false */
+  loop_limits(runtime_of(L)->loop, (long)total, (long)per_host);
   return 0;
 }
 
@@ -357,8 +396,8 @@ static int lrun_resume(lua_State *L)
 /* 1 when co is the coroutine of a task: it yields to the loop alone. */
 static int is_task_thread(lua_State *co)
 {
-  struct task *t = the_loop ? the_loop->current : NULL;
-  return t && t->co == co;
+  struct task *t = task_current(co);
+  return t && t->lt.co == co;
 }
 
 /* core.yield: coroutine.yield for scripts. Where no coroutine of the
@@ -405,7 +444,7 @@ static int lrun_current(lua_State *L)
   return 1;
 }
 
-void lrun_register(lua_State *L)
+void ltask_register(lua_State *L)
 {
   static const luaL_Reg task_methods[] = {
     {"wait", ltask_wait},

@@ -1,0 +1,237 @@
+-- The event loop and the host around it: run.limits and the per-host cap,
+-- the standard functions the host (not a module) replaces, errors that
+-- travel as values up to the one place that prints, a run that meets out
+-- of memory in the loop, and the shape of src/ (the loop names no binding;
+-- no include cycle).
+local http = require "retryrun.http"
+local run = require "retryrun.run"
+local todo = require "spec.support.todo"
+
+local BIN = (os.getenv("RETRYRUN_BUILD") or "build") .. "/retryrun"
+local AUTH = {Authorization = "Bearer alice-secret"}
+
+--- Runs a shell command; returns its exit code and its output (both
+-- streams).
+local function sh(cmd)
+  local f = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"rc=$?\""))
+  local out = f:read("a")
+  f:close()
+  local code = tonumber(out:match("rc=(%d+)\n$"))
+  return code, (out:gsub("rc=%d+\n$", ""))
+end
+
+--- Runs a script in a new retryrun after the shell command `before`
+-- (ulimit, an environment variable); returns its exit code and output.
+local function run_script(body, before)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(body)
+  f:close()
+  local code, out = sh((before or "") .. " timeout 10 " .. BIN .. " "
+                       .. path)
+  os.remove(path)
+  return code, out
+end
+
+--- The most connections todo-server had open at once while `n` tasks
+-- each made one call to its slow /items, less the one asking for stats.
+local function peak_of(srv, n)
+  local list = {}
+  for i = 1, n do list[i] = i end
+  run.map(list, function()
+    return http.get(srv.url .. "/items", {headers = AUTH}).status
+  end)
+  return srv:stats().connections_peak - 1
+end
+
+describe("run.limits", function()
+  after_each(function() run.limits{per_host = false} end)
+
+  describe("per_host", function()
+    it("= false removes the per-host cap", function()
+      local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "100"}
+      run.limits{per_host = 2}
+      run.limits{per_host = false}
+      local peak = peak_of(srv, 12)
+      assert.is_true(peak > 2, "peak " .. peak)
+    end)
+
+    it("= 0 removes it too", function()
+      local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "100"}
+      run.limits{per_host = 2}
+      run.limits{per_host = 0}
+      local peak = peak_of(srv, 12)
+      assert.is_true(peak > 2, "peak " .. peak)
+    end)
+
+    it("left out keeps the cap", function()
+      local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "100"}
+      run.limits{per_host = 2}
+      run.limits{connections = 256}
+      local peak = peak_of(srv, 12)
+      assert.is_true(peak <= 2, "peak " .. peak)
+    end)
+
+    it("out of range or not a number is an error naming the field",
+       function()
+      local msg = "bad argument #1 to 'limits' (per_host must be between "
+                  .. "1 and 100000, or false for no cap)"
+      assert.has_error(function() run.limits{per_host = -1} end, msg)
+      assert.has_error(function() run.limits{per_host = 100001} end, msg)
+      assert.has_error(function() run.limits{per_host = true} end, msg)
+      assert.has_error(function() run.limits{per_host = "many"} end, msg)
+    end)
+  end)
+
+  it("connections that is not a number is an error naming the field",
+     function()
+    assert.has_error(function() run.limits{connections = "x"} end,
+      "bad argument #1 to 'limits' (connections must be between 1 and "
+      .. "100000)")
+  end)
+end)
+
+describe("the host's standard functions", function()
+  it("are in place before a script requires anything", function()
+    local code, out = run_script([[
+local mine = coroutine.resume
+print(mine == require("retryrun.stdlib").coroutine.resume)
+]])
+    assert.equal("true\n", out)
+    assert.equal(0, code)
+  end)
+
+  it("are not changed by require 'retryrun.run'", function()
+    local code, out = run_script([[
+package.loaded["retryrun.run"] = nil
+local function mine() end
+coroutine.resume, coroutine.yield, os.execute = mine, mine, mine
+require "retryrun.run"
+print(coroutine.resume == mine, coroutine.yield == mine,
+      os.execute == mine)
+]])
+    assert.equal("true\ttrue\ttrue\n", out)
+    assert.equal(0, code)
+  end)
+end)
+
+describe("libcurl that cannot start", function()
+  it("is said in the call's error, and nothing else is printed",
+     function()
+    -- a library with libcurl's name and none of its functions
+    local dir = os.tmpname()
+    os.remove(dir)
+    local cc = os.getenv("CC") or "cc"
+    local built = sh(("mkdir %s && %s -shared -o %s/libcurl.so.4 -x c "
+                      .. "/dev/null"):format(dir, cc, dir))
+    if built ~= 0 then
+      sh("rm -rf " .. dir)
+      pending("no C compiler to build a fake libcurl with")
+      return
+    end
+    local code, out = run_script([[
+local http = require "retryrun.http"
+local ok, err = pcall(http.get, "http://127.0.0.1:1/")
+print(ok, (err:gsub("^[^ ]*: ", "")))
+]], "LD_LIBRARY_PATH=" .. dir)
+    sh("rm -rf " .. dir)
+    assert.equal("false\tcannot start libcurl: libcurl has no "
+                 .. "curl_global_init: is it older than 7.66?\n", out)
+    assert.equal(0, code)
+  end)
+end)
+
+describe("a run out of memory while a task ends", function()
+  it("reports it and exits 1, never a Lua panic", function()
+    -- a sanitizer build reserves terabytes of address space up front
+    if run_script("", "ulimit -v 100000;") ~= 0 then
+      pending("retryrun cannot start under ulimit -v here")
+      return
+    end
+    -- the task's error is a 40 MiB string: keeping it with the task's
+    -- traceback needs that much again, in the loop, on the main thread
+    local script = [[
+local run = require "retryrun.run"
+local t = run.spawn(function()
+  local s = string.rep("x", 40 * 1024 * 1024)
+  collectgarbage()
+  error(s, 0)
+end)
+run.sleep(0.05)
+]]
+    local hit = 0
+    for kib = 100000, 180000, 20000 do
+      local code, out = run_script(script, "ulimit -v " .. kib .. ";")
+      assert.is_falsy(out:find("PANIC", 1, true), out:sub(1, 200))
+      assert.equal(1, code, out:sub(1, 200))
+      if out == "retryrun: not enough memory\n" then
+        hit = hit + 1
+      end
+    end
+    assert.is_true(hit > 0, "no limit ran out of memory as the task ended")
+  end)
+end)
+
+describe("src/", function()
+  --- The files of src/ (not src/todo/) and the src/ files each includes
+  -- with #include "...".
+  local function includes()
+    local files = {}
+    local p = assert(io.popen("ls src/*.c src/*.h"))
+    for path in p:lines() do
+      local inc = {}
+      for line in io.lines(path) do
+        local name = line:match('^%s*#%s*include%s+"([^"]+)"')
+        if name and not name:find("/") then inc[#inc + 1] = name end
+      end
+      files[path:match("[^/]+$")] = inc
+    end
+    p:close()
+    return files
+  end
+
+  it("the loop names no binding, host or task function", function()
+    local files = includes()
+    for _, name in ipairs{"loop.c", "loop.h"} do
+      for _, inc in ipairs(files[name]) do
+        assert.is_falsy(inc:find("^lua_") or inc == "host.h"
+                        or inc == "runtime.h", name .. " includes " .. inc)
+      end
+      local text = assert(io.open("src/" .. name)):read("a")
+      for _, word in ipairs{"task_finished", "ltask_", "lhttp_", "host_",
+                            "runtime_of", "struct task "} do
+        assert.is_falsy(text:find(word, 1, true), name .. " names " .. word)
+      end
+    end
+  end)
+
+  it("has no include cycle between its modules (x.c and x.h as one)",
+     function()
+    local edges = {}
+    for file, inc in pairs(includes()) do
+      local from = file:gsub("%.[ch]$", "")
+      edges[from] = edges[from] or {}
+      for _, name in ipairs(inc) do
+        local to = name:gsub("%.[ch]$", "")
+        if to ~= from then edges[from][to] = true end
+      end
+    end
+    local state, path = {}, {}
+    local function visit(m)
+      if state[m] == "done" then return end
+      if state[m] == "open" then
+        local cycle, from = {}, 1
+        for i, n in ipairs(path) do if n == m then from = i end end
+        for i = from, #path do cycle[#cycle + 1] = path[i] end
+        cycle[#cycle + 1] = m
+        error("include cycle: " .. table.concat(cycle, " -> "), 0)
+      end
+      state[m] = "open"
+      path[#path + 1] = m
+      for to in pairs(edges[m] or {}) do visit(to) end
+      path[#path] = nil
+      state[m] = "done"
+    end
+    for m in pairs(edges) do visit(m) end
+  end)
+end)

@@ -1,0 +1,44 @@
+/*
+ * runtime.h - the process state of one run, found from any lua_State of it
+ * (as luv's luv_context): the event loop and the generator behind jitter.
+ *
+ * host.c owns the one struct runtime and, when it makes the Lua state and
+ * before any thread exists, stores a pointer to it in the state's extra
+ * space (lua_getextraspace); every coroutine starts with a copy of that
+ * space, so runtime_of() works on any thread. The bindings reach the loop
+ * and the generator only this way, never through a global. Holds no Lua
+ * values and calls nothing.
+ */
+#ifndef RETRYRUN_RUNTIME_H
+#define RETRYRUN_RUNTIME_H
+
+#include <string.h>
+#include <lua.h>
+
+#include "policy.h"
+
+struct loop;
+
+struct runtime {
+  struct loop *loop;         /* never NULL while scripts run */
+  struct policy_rng rng;     /* jitter; seeded by --seed, RETRYRUN_SEED or
+                                core.seed() */
+};
+
+/* The runtime of the state L belongs to (set by runtime_set on its main
+ * thread before any other thread was made). */
+static inline struct runtime *runtime_of(lua_State *L)
+{
+  struct runtime *rt;
+  memcpy(&rt, lua_getextraspace(L), sizeof(rt));
+  return rt;
+}
+
+/* Stores rt in L's extra space: call on the main thread, before any
+ * coroutine exists. */
+static inline void runtime_set(lua_State *L, struct runtime *rt)
+{
+  memcpy(lua_getextraspace(L), &rt, sizeof(rt));
+}
+
+#endif
