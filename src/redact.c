@@ -218,16 +218,22 @@ static const char *each_pair(const char *p, const char *end, const char *seps,
 }
 
 /* The '@' ending the user:password of a URL whose host starts at host,
- * or NULL: the last '@' before the path. A '?' or '#' before it does not
- * end the search, so that a malformed URL's password is found too. */
-static const char *userinfo_end(const char *host, const char *end)
+ * or NULL: the last '@' before any '/', '?' or '#'. When lenient and there
+ * is none, the last '@' before the path, so that the password of a
+ * malformed URL ("http://u:p?w@h/") is collected too; the text pass is
+ * strict, so that redacting twice changes nothing the second time. */
+static const char *userinfo_end(const char *host, const char *end,
+                                int lenient)
 {
   const char *h, *at = NULL;
   for(h = host; h < end && *h == '/'; h++)
     ;                             /* "http:///u:p@h": libcurl takes it */
-  for(; h < end && *h != '/'; h++)
+  for(; h < end && *h != '/'; h++) {
+    if((*h == '?' || *h == '#') && (at || !lenient))
+      return at;
     if(*h == '@')
       at = h;
+  }
   return at;
 }
 
@@ -243,7 +249,7 @@ void redact_collect_url(struct redact_values *vals, const char *url,
     }
   if(scheme) {
     const char *host = scheme + 3, *h;
-    at = userinfo_end(host, end);
+    at = userinfo_end(host, end, 1);
     if(at) {
       while(*host == '/')
         host++;
@@ -428,7 +434,7 @@ static const char *put_pairs(struct out *o, const char *p, const char *end,
 static void put_url(struct out *o, const char *url, const char *end,
                     const char *scheme_end)
 {
-  const char *host = scheme_end + 3, *at = userinfo_end(host, end), *p;
+  const char *host = scheme_end + 3, *at = userinfo_end(host, end, 0), *p;
   put(o, url, (size_t)(host - url));
   if(at) {
     put_redacted(o);
