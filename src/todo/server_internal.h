@@ -22,6 +22,7 @@
 
 struct request;
 
+/* One running todo-server: server_start makes it, server_stop frees it. */
 struct server {
   const struct todo_config *cfg;
   struct store *store;
