@@ -122,9 +122,11 @@ $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
 	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 
 # The sources each fuzz target tests.
-$(FUZZ_DIR)/fuzz_json_decode:    src/lua_json.c src/lua_json_encode.c
-$(FUZZ_DIR)/fuzz_json_roundtrip: src/lua_json.c src/lua_json_encode.c
-$(FUZZ_DIR)/fuzz_json_encode:    src/lua_json.c src/lua_json_encode.c
+JSON_SRC := src/lua_json.c src/lua_json_decode.c src/lua_json_unescape.c \
+            src/lua_json_encode.c
+$(FUZZ_DIR)/fuzz_json_decode:    $(JSON_SRC)
+$(FUZZ_DIR)/fuzz_json_roundtrip: $(JSON_SRC)
+$(FUZZ_DIR)/fuzz_json_encode:    $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_retry_after:    src/policy.c
 $(FUZZ_DIR)/fuzz_redact:         src/redact.c
 

@@ -1,11 +1,13 @@
 /*
  * lua_json.h - strict JSON (RFC 8259) for Lua values: a decoder that
- * builds them directly on a Lua stack (lua_json.c), for resp:json()
- * (lua_http.c) and scripts, and the encoder that matches it
+ * builds them directly on a Lua stack (lua_json_decode.c, with
+ * lua_json_unescape.c for escaped strings), for resp:json()
+ * (lua_response.c) and scripts, and the encoder that matches it
  * (lua_json_encode.c), for json= (http.lua) and scripts; both reach
- * scripts as require "retryrun.json". They use the Lua C API and nothing
- * else: no lua-cjson, no curl, no state of their own beyond one registry
- * entry, the array metatable.
+ * scripts as require "retryrun.json", through the functions and the array
+ * metatable of lua_json.c. They use the Lua C API and nothing else: no
+ * lua-cjson, no curl, no state of their own beyond one registry entry,
+ * the array metatable.
  *
  * The decoder's mapping, and what it decides where RFC 8259 leaves a
  * choice:

@@ -1,7 +1,7 @@
 /*
- * lua_json_encode.c - the JSON encoder that matches lua_json.c's decoder:
- * a Lua value to JSON text (see lua_json.h for the mapping and the
- * errors).
+ * lua_json_encode.c - the JSON encoder that matches the decoder in
+ * lua_json_decode.c: a Lua value to JSON text (see lua_json.h for the
+ * mapping and the errors).
  *
  * One recursive walk over the value. It uses only the Lua C API; it never
  * touches lua-cjson, curl or the loop, calls no metamethod and no Lua

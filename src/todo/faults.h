@@ -46,7 +46,7 @@ struct fault_rng {
 
 /* What one request drew: each flag says its fault fires if it applies.
  * Which of them are used, and in which order, is the server's business
- * (see server.c); the draw itself never depends on it. */
+ * (see request.c); the draw itself never depends on it. */
 struct fault_draw {
   bool reset;
   bool throttle;
