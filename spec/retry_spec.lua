@@ -4,10 +4,11 @@ local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local run = require "retryrun.run"
 local core = require "retryrun.core"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
-local FAST = {initial = 0.001, factor = 2, max = 0.01}
+local AUTH = common.AUTH
+local FAST = common.FAST
 
 -- A policy that counts its retries.
 local function counting(fields)
@@ -253,13 +254,13 @@ describe("the decision per attempt", function()
     srv = todo.start{"--token-ttl", "1"}
     local calls = 0
     local token = http.post(srv.url .. "/token", {json = {user = "alice",
-      secret = "alice-secret"}}):json().access_token
+      secret = common.TOKEN}}):json().access_token
     local p = retry.policy{backoff = FAST, retry_on = {401},
       before_attempt = function(req, attempt)
         if attempt > 1 then
           calls = calls + 1
           token = http.post(srv.url .. "/token", {json = {user = "alice",
-            secret = "alice-secret"}}):json().access_token
+            secret = common.TOKEN}}):json().access_token
         end
         req.headers.Authorization = "Bearer " .. token
       end}
@@ -289,7 +290,7 @@ describe("the decision per attempt", function()
     local ok, err = pcall(http.get, srv.url .. "/items", {headers = AUTH,
       retry = {backoff = FAST, on_retry = function() error("boom") end}})
     assert.is_false(ok)
-    assert.matches("^on_retry hook of GET " .. srv.url:gsub("%p", "%%%0") ..
+    assert.matches("^on_retry hook of GET " .. common.literal(srv.url) ..
                    "/items failed: .*boom", err)
     assert.equal(1, srv:stats().requests)
   end)

@@ -2,10 +2,11 @@
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local run = require "retryrun.run"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
-local FAST = {initial = 0.001, factor = 2, max = 0.01}
+local AUTH = common.AUTH
+local FAST = common.FAST
 
 describe("run.spawn()", function()
   it("runs a task and wait() returns its results", function()

@@ -3,6 +3,7 @@
 -- load in todo_load_spec.lua.
 
 local cjson = require "cjson"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
 local ALICE, BOB = "alice-secret", "bob-secret"
@@ -11,18 +12,15 @@ local ALICE, BOB = "alice-secret", "bob-secret"
 -- exit by itself within 5 s. Returns its exit code, stdout and stderr.
 local function run_binary(argv)
   local quoted = {}
-  for i, a in ipairs(argv) do quoted[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+  for i, a in ipairs(argv) do quoted[i] = common.quote(a) end
   local err = os.tmpname()
-  local p = io.popen(("timeout 5 %s %s 2>%s; echo \"rc=$?\""):format(
+  local code, out = common.sh(("timeout 5 %s %s 2>%s"):format(
     todo.binary(), table.concat(quoted, " "), err))
-  local out = p:read("a")
-  p:close()
   local f = io.open(err)
   local stderr = f:read("a")
   f:close()
   os.remove(err)
-  local code = tonumber(out:match("rc=(%d+)\n$"))
-  return code, out:gsub("rc=%d+\n$", ""), stderr
+  return code, out, stderr
 end
 
 --- A summary n characters long.
