@@ -56,7 +56,7 @@ describe("headers", function()
 end)
 
 describe("the slot queue", function()
-  after_each(function() run.limits{connections = 256} end)
+  after_each(common.restore_limits)
 
   it("hands a slot on when the task it was handed to is cancelled",
      function()

@@ -114,8 +114,8 @@ describe("todo-server", function()
   describe("API", function()
     local srv
 
-    lazy_setup(function() srv = todo.start{"--max-body", "4096"} end)
-    lazy_teardown(function() srv:stop() end)
+    setup(function() srv = todo.start{"--max-body", "4096"} end)
+    teardown(function() srv:stop() end)
 
     local function post(token, body, headers)
       return srv:request("POST", "/items", {token = token, json = body,
@@ -532,14 +532,13 @@ describe("todo-server", function()
       assert.equal(401, srv:request("GET", "/items", {token = ALICE}).status)
       local r = srv:request("POST", "/token", {json = '{"user":"dave","secret":"d-secret"}'})
       assert.equal(200, r.status)
-      srv:stop()
     end)
   end)
 
   describe("/_stats", function()
     local srv
-    lazy_setup(function() srv = todo.start() end)
-    lazy_teardown(function() srv:stop() end)
+    setup(function() srv = todo.start() end)
+    teardown(function() srv:stop() end)
 
     it("counts requests, items and replays, but not itself", function()
       srv:reset_stats()
