@@ -1,6 +1,6 @@
 -- todo-server: its command line and every endpoint, over real HTTP on
--- loopback, with no faults turned on. Faults are in todo_faults_spec.lua,
--- load in todo_load_spec.lua.
+-- loopback, with no faults turned on. Faults are in faults_spec.lua,
+-- load in load_spec.lua.
 
 local cjson = require "cjson"
 local common = require "spec.support.common"
