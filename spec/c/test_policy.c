@@ -547,33 +547,6 @@ static const char *show(const char *v)
   return buf;
 }
 
-/* Parses v at now; returns the result code, *out the seconds (or UNTOUCHED) */
-static int ra(const char *v, double now, double *out)
-{
-  *out = UNTOUCHED;
-  return policy_parse_retry_after(v, now, out);
-}
-
-static void ra_ok(const char *v, double now, double want, const char *name)
-{
-  double s;
-  int rc = ra(v, now, &s);
-
-  CHECK(rc == 0 && s == want,
-        "Retry-After %s: \"%s\" -> %.17g (rc %d, got %.17g)", name, show(v),
-        want, rc, s);
-}
-
-static void ra_bad(const char *v, double now, const char *name)
-{
-  double s;
-  int rc = ra(v, now, &s);
-
-  CHECK(rc == -1 && s == UNTOUCHED,
-        "Retry-After %s: \"%s\" rejected, seconds untouched (rc %d)", name,
-        show(v), rc);
-}
-
 /* One Retry-After value parsed at a wall-clock time: the seconds it
  * gives, or BAD when it must be rejected. */
 struct ra_row {
@@ -585,16 +558,29 @@ struct ra_row {
 #define BAD NAN
 #define BEFORE (T_1994 - 100)
 
+/* Checks that v parsed at now gives want seconds, or, when want is BAD,
+ * is rejected with the seconds left untouched. */
+static void ra_check(const char *v, double now, double want, const char *name)
+{
+  double s = UNTOUCHED;
+  int rc = policy_parse_retry_after(v, now, &s);
+
+  if(isnan(want))
+    CHECK(rc == -1 && s == UNTOUCHED,
+          "Retry-After %s: \"%s\" rejected, seconds untouched (rc %d)", name,
+          show(v), rc);
+  else
+    CHECK(rc == 0 && s == want,
+          "Retry-After %s: \"%s\" -> %.17g (rc %d, got %.17g)", name,
+          show(v), want, rc, s);
+}
+
 static void ra_rows(const struct ra_row *rows, size_t n)
 {
   size_t i;
 
-  for(i = 0; i < n; i++) {
-    if(isnan(rows[i].want))
-      ra_bad(rows[i].value, rows[i].now, rows[i].name);
-    else
-      ra_ok(rows[i].value, rows[i].now, rows[i].want, rows[i].name);
-  }
+  for(i = 0; i < n; i++)
+    ra_check(rows[i].value, rows[i].now, rows[i].want, rows[i].name);
 }
 
 static void test_retry_after_seconds(void)
@@ -633,17 +619,17 @@ static void test_retry_after_seconds(void)
   memset(buf, ' ', sizeof(buf));
   buf[63] = '5';
   buf[64] = '\0';
-  ra_ok(buf, T_1994, 5, "64 bytes");
+  ra_check(buf, T_1994, 5, "64 bytes");
   buf[63] = ' ';
   buf[64] = '5';
   buf[65] = '\0';
-  ra_bad(buf, T_1994, "65 bytes");
+  ra_check(buf, T_1994, BAD, "65 bytes");
   memset(buf, '9', 65);
   buf[65] = '\0';
-  ra_bad(buf, T_1994, "65 digits");
+  ra_check(buf, T_1994, BAD, "65 digits");
   memset(buf, '1', 100);
   buf[100] = '\0';
-  ra_bad(buf, T_1994, "100 digits");
+  ra_check(buf, T_1994, BAD, "100 digits");
 }
 
 static void test_retry_after_dates(void)
@@ -741,10 +727,10 @@ static void test_retry_after_dates(void)
   memset(buf, ' ', sizeof(buf));
   memcpy(buf, "Sun, 06 Nov 1994 08:49:37 GMT", 29);
   buf[64] = '\0';
-  ra_ok(buf, BEFORE, 100, "a date padded to 64 bytes");
+  ra_check(buf, BEFORE, 100, "a date padded to 64 bytes");
   buf[64] = ' ';
   buf[65] = '\0';
-  ra_bad(buf, BEFORE, "a date padded to 65 bytes");
+  ra_check(buf, BEFORE, BAD, "a date padded to 65 bytes");
 }
 
 /* ---- deadlines -------------------------------------------------------- */
