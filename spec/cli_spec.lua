@@ -1,43 +1,27 @@
 -- The retryrun command line: scripts, options, exit codes, signals.
 local todo = require "spec.support.todo"
 
-local BIN = (os.getenv("RETRYRUN_BUILD") or "build") .. "/retryrun"
+local common = require "spec.support.common"
 
--- Runs a shell command; returns its exit code and its output (both
--- streams).
-local function sh(cmd)
-  local f = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"rc=$?\""))
-  local out = f:read("a")
-  f:close()
-  local code = tonumber(out:match("rc=(%d+)\n$"))
-  return code, (out:gsub("rc=%d+\n$", ""))
-end
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function script(body)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(body)
-  f:close()
-  return path
-end
+local BIN, sh, q = common.BIN, common.sh, common.quote
 
 describe("retryrun", function()
   it("runs a script with arg as lua sets it", function()
-    local path = script("print(arg[0], arg[1], arg[2], select('#', ...))")
-    local code, out = sh(BIN .. " " .. path .. " one two")
-    os.remove(path)
+    local code, out, _, path = common.run(
+      "print(arg[0], arg[1], arg[2], select('#', ...))",
+      {args = {"one", "two"}})
     assert.equal(0, code)
     assert.equal(path .. "\tone\ttwo\t2\n", out)
   end)
 
   it("runs -e CODE", function()
-    assert.same({0, "3\n"}, {sh(BIN .. " -e 'print(1 + 2)'")})
+    local code, out = sh(BIN .. " -e 'print(1 + 2)'")
+    assert.same({0, "3\n"}, {code, out})
   end)
 
   it("runs a script from stdin", function()
-    assert.same({0, "hi\n"}, {sh("echo 'print(\"hi\")' | " .. BIN .. " -")})
+    local code, out = sh("echo 'print(\"hi\")' | " .. BIN .. " -")
+    assert.same({0, "hi\n"}, {code, out})
   end)
 
   it("prints its version", function()
@@ -66,17 +50,14 @@ describe("retryrun", function()
   end)
 
   it("exits 1 on a syntax error, naming file and line", function()
-    local path = script("local x = \nprint(")
-    local code, out = sh(BIN .. " " .. path)
-    os.remove(path)
+    local code, out, _, path = common.run("local x = \nprint(")
     assert.equal(1, code)
-    assert.matches(path:gsub("%p", "%%%0") .. ":2:", out)
+    assert.matches(common.literal(path) .. ":2:", out)
   end)
 
   it("exits 1 on an error, with a file:line traceback", function()
-    local path = script("local function f() error('it broke') end\nf()\n")
-    local code, out = sh(BIN .. " " .. path)
-    os.remove(path)
+    local code, out = common.run(
+      "local function f() error('it broke') end\nf()\n")
     assert.equal(1, code)
     assert.matches("^retryrun: .*:1: it broke\nstack traceback:", out)
     assert.matches(":2: in main chunk", out)
@@ -129,8 +110,8 @@ describe("retryrun", function()
   end)
 
   it("stops on SIGINT with 130, running on_giveup", function()
-    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "5000"}
-    local path = script(([[
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "5000"}
+    local path = common.write_script(([[
       local http = require "retryrun.http"
       local run = require "retryrun.run"
       for i = 1, 3 do
@@ -146,7 +127,6 @@ describe("retryrun", function()
     local code, out = sh(BIN .. " " .. path .. " & p=$!; sleep 0.5; " ..
                          "kill -INT $p; wait $p")
     os.remove(path)
-    srv:stop()
     assert.equal(130, code)
     local _, n = out:gsub("gave up: interrupted", "")
     assert.equal(3, n)
@@ -160,7 +140,7 @@ describe("make install", function()
     local prefix = os.tmpname()
     os.remove(prefix)
     local code, out = sh("make -s install PREFIX=" .. prefix .. " BUILD=" ..
-                         (os.getenv("RETRYRUN_BUILD") or "build") ..
+                         common.BUILD ..
                          " >/dev/null && cd / && " .. prefix ..
                          "/bin/retryrun -e 'print(package.searchpath(" ..
                          "\"retryrun.http\", package.path))'")

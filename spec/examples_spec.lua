@@ -1,47 +1,26 @@
 -- The example scripts in scripts/, each run by the retryrun binary against
 -- todo-server with the fault it is about switched on: what each prints,
 -- its exit code, and what the server saw.
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local BUILD = os.getenv("RETRYRUN_BUILD") or "build"
-local RETRYRUN = BUILD .. "/retryrun"
 local SCRIPT_TIMEOUT = 60   -- seconds; a hung script fails, never hangs
-
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local count = common.count
 
 --- Runs `retryrun SCRIPT ARGS...` and returns its output (stdout and
 -- stderr) and its exit code.
 local function run_script(script, ...)
-  local argv = {"timeout", SCRIPT_TIMEOUT, sh_quote(RETRYRUN),
-                sh_quote(script)}
-  for _, a in ipairs{...} do argv[#argv + 1] = sh_quote(a) end
-  local p = assert(io.popen(table.concat(argv, " ") .. " 2>&1", "r"))
-  local out = p:read("a")
-  local _, _, code = p:close()
+  local code, out = common.run(script, {file = true, args = {...},
+                                        timeout = SCRIPT_TIMEOUT})
   return out, code
-end
-
---- How many times a plain-text pattern occurs in s.
-local function count(s, text)
-  local n, pos = 0, 1
-  while true do
-    local i, j = s:find(text, pos, true)
-    if not i then return n end
-    n, pos = n + 1, j + 1
-  end
 end
 
 --- Starts a server with flags, runs the script against it, stops it.
 -- @return the output, the exit code and the server's /_stats at the end
 local function against(flags, script, ...)
-  local srv = todo.start(flags)
-  local ok, out, code = pcall(run_script, script, srv.url, ...)
-  local stats = ok and srv:stats()
-  srv:stop()
-  assert(ok, out)
-  return out, code, stats, srv
+  local srv <close> = todo.start(flags)
+  local out, code = run_script(script, srv.url, ...)
+  return out, code, srv:stats()
 end
 
 describe("scripts/", function()
@@ -148,13 +127,11 @@ describe("scripts/", function()
 
   describe("idempotent_post.lua", function()
     it("creates each item once although responses are lost", function()
-      local srv = todo.start{"--lose-response-rate", "0.3", "--seed", "1"}
-      local ok, out, code = pcall(run_script, "scripts/idempotent_post.lua",
-                                  srv.url)
+      local srv <close> = todo.start{"--lose-response-rate", "0.3",
+                                     "--seed", "1"}
+      local out, code = run_script("scripts/idempotent_post.lua", srv.url)
       local stats = srv:stats()
-      local list = srv:request("GET", "/items", {token = "alice-secret"})
-      srv:stop()
-      assert(ok, out)
+      local list = srv:request("GET", "/items", {token = common.TOKEN})
       assert.equal(0, code, out)
       assert.truthy(out:find("GET /items: all 5 items, no duplicates", 1,
                              true), out)

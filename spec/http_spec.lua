@@ -1,9 +1,10 @@
 -- retryrun.http against todo-server: requests, responses, bad input.
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
+local AUTH = common.AUTH
 
 describe("retryrun.http", function()
   local srv

@@ -4,9 +4,10 @@
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local core = require "retryrun.core"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
+local AUTH = common.AUTH
 
 -- Calls fn, a function on one line, and returns the message it raised
 -- after checking that the error names this file and fn's line: the
@@ -356,7 +357,7 @@ describe("bad input", function()
       assert.is_false(ok)
       assert.is_true(http.is_expect_error(err))
       assert.same({"2xx", 201}, err.expected)
-      assert.matches("^GET " .. srv.url:gsub("%p", "%%%0") ..
+      assert.matches("^GET " .. common.literal(srv.url) ..
                      "/items/999999: expected status 2xx or 201, got 404 ",
                      err.message)
     end)

@@ -5,6 +5,7 @@
 local json = require "retryrun.json"
 local http = require "retryrun.http"
 local cjson = require "cjson"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
 local encode, decode = json.encode, json.decode
@@ -446,7 +447,7 @@ describe("retryrun.json", function()
       assert.equal(sent, second:json().body)
       -- and a list from resp:json() that is empty goes back as []
       local list = http.get(srv.url .. "/items",
-        {headers = {Authorization = "Bearer alice-secret"}}):json()
+                            {headers = common.AUTH}):json()
       local third = http.post(srv.url .. "/_echo", {json = {items = list}})
       assert.equal('{"items":[]}', third:json().body)
     end)

@@ -2,44 +2,22 @@
 -- past its call's deadline, on SIGINT and SIGTERM, in CPU-bound code and
 -- around child processes, and what a script's own yield meets. Each case
 -- runs build/retryrun on a script, under `timeout` so a hang fails.
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local BIN = (os.getenv("RETRYRUN_BUILD") or "build") .. "/retryrun"
-local AUTH = '{Authorization = "Bearer alice-secret"}'
-
--- Runs a shell command; returns its exit code, its output (both streams)
--- and the seconds it took.
-local function sh(cmd)
-  local t0 = todo.now()
-  local f = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"rc=$?\""))
-  local out = f:read("a")
-  f:close()
-  local code = tonumber(out:match("rc=(%d+)\n$"))
-  return code, (out:gsub("rc=%d+\n$", "")), todo.now() - t0
-end
-
-local function script(body)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(body)
-  f:close()
-  return path
-end
+local BIN, sh, count = common.BIN, common.sh, common.count
+local AUTH = ("{Authorization = %q}"):format(common.AUTH.Authorization)
 
 -- Runs a script to its end (at most 5 s).
-local function run_script(body, args)
-  local path = script(body)
-  local code, out, took = sh("timeout 5 " .. BIN .. " " .. path .. " " ..
-                             (args or ""))
-  os.remove(path)
-  return code, out, took, path
+local function run_script(body)
+  return common.run(body, {timeout = 5})
 end
 
 -- Starts a script, sends it the signals after `delay` seconds each, and
 -- waits for it; a watchdog kills it after 5 s (not `timeout`, which would
 -- take the signals itself).
 local function signal_script(body, signals, delay)
-  local path = script(body)
+  local path = common.write_script(body)
   local kills = {}
   for i, s in ipairs(signals) do
     kills[i] = ("sleep %s; kill -%s $p"):format(delay or 0.3, s)
@@ -50,11 +28,6 @@ local function signal_script(body, signals, delay)
                              "; wait $p; r=$?; kill $w; exit $r")
   os.remove(path)
   return code, out, took
-end
-
-local function count(s, pattern)
-  local _, n = s:gsub(pattern, "")
-  return n
 end
 
 describe("a main chunk that raises while other tasks work", function()
@@ -76,7 +49,7 @@ describe("a main chunk that raises while other tasks work", function()
     ]])
     assert.equal(1, code)
     assert.is_true(took < 2, "took " .. took)
-    local p = path:gsub("%p", "%%%0")
+    local p = common.literal(path)
     assert.matches("^retryrun: " .. p .. ":12: main broke\nstack " ..
                    "traceback:\n", out)
     assert.equal(2, count(out, "gave up: cancelled\n"))
@@ -141,7 +114,7 @@ describe("a hook that waits past its call's deadline", function()
       "before_attempt = function() run.sleep(1e9) end")
     assert.equal(0, code)
     assert.matches("^false\tdeadline\t0%.[34]\n", out)
-    assert.matches("\nGET " .. srv.url:gsub("%p", "%%%0") .. "/items " ..
+    assert.matches("\nGET " .. common.literal(srv.url) .. "/items " ..
                    "gave up after 0 attempts in 0%.[34] s; the deadline " ..
                    "of 0%.3 s is reached\n", out)
   end)
@@ -215,7 +188,7 @@ describe("SIGTERM", function()
     assert.is_true(took < 2, "took " .. took)
     assert.equal(3, count(out, "gave up: interrupted\n"))
     -- said once, as the last attempt
-    assert.equal(3, count(out, "\nGET " .. srv.url:gsub("%p", "%%%0") ..
+    assert.equal(3, count(out, "\nGET " .. common.literal(srv.url) ..
                           "/items gave up after 1 attempt in 0%.%d s: " ..
                           "interrupted\n"))
   end)
@@ -308,7 +281,7 @@ describe("the give-up message of a call stopped in flight", function()
       print(err.message)
     ]]):format(srv.url), {"INT"})
     assert.equal(130, code)
-    assert.matches("^GET " .. srv.url:gsub("%p", "%%%0") .. "/items gave " ..
+    assert.matches("^GET " .. common.literal(srv.url) .. "/items gave " ..
                    "up after 1 attempt in 0%.%d s: interrupted\n$", out)
   end)
 end)

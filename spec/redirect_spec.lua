@@ -3,9 +3,10 @@
 -- todo-server's /_echo answers with what it received; /_redirect sends a
 -- redirect of a given status.
 local http = require "retryrun.http"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local FAST = {initial = 0.001, max = 0.002}
+local FAST = common.FAST
 
 local function redirect(srv, status, to)
   return ("%s/_redirect?status=%d&to=%s"):format(srv.url, status,

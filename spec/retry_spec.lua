@@ -4,10 +4,11 @@ local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local run = require "retryrun.run"
 local core = require "retryrun.core"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
-local FAST = {initial = 0.001, factor = 2, max = 0.01}
+local AUTH = common.AUTH
+local FAST = common.FAST
 
 -- A policy that counts its retries.
 local function counting(fields)
@@ -21,10 +22,9 @@ end
 
 describe("retry.policy", function()
   it("makes 4 attempts by default", function()
-    local srv = todo.start{"--fail-rate", "1"}
+    local srv <close> = todo.start{"--fail-rate", "1"}
     local ok, err = pcall(http.get, srv.url .. "/items",
                           {headers = AUTH, retry = {backoff = FAST}})
-    srv:stop()
     assert.is_false(ok)
     assert.equal(4, #err.attempts)
   end)
@@ -69,12 +69,8 @@ describe("retry.policy", function()
 end)
 
 describe("the decision per attempt", function()
-  local srv
-  before_each(function() srv = nil end)
-  after_each(function() if srv then srv:stop() end end)
-
   it("retries GETs on 500 until they succeed, attempts as made", function()
-    srv = todo.start{"--fail-rate", "0.5", "--seed", "3"}
+    local srv <close> = todo.start{"--fail-rate", "0.5", "--seed", "3"}
     local p, count = counting{attempts = 20, backoff = FAST}
     for _ = 1, 40 do
       local resp = p:get(srv.url .. "/items", {headers = AUTH})
@@ -85,7 +81,8 @@ describe("the decision per attempt", function()
   end)
 
   it("retries a 200 missing summary through valid()", function()
-    srv = todo.start{"--missing-field-rate", "0.3", "--seed", "5"}
+    local srv <close> = todo.start{"--missing-field-rate", "0.3",
+                                   "--seed", "5"}
     http.post(srv.url .. "/items", {headers = AUTH,
       json = {summary = "a", description = "b"}, retry = {unsafe = true}})
     local p, count = counting{backoff = FAST, attempts = 10,
@@ -106,7 +103,7 @@ describe("the decision per attempt", function()
 
   it("returns whatever status one attempt got with retry = false",
      function()
-    srv = todo.start{"--fail-rate", "1"}
+    local srv <close> = todo.start{"--fail-rate", "1"}
     local resp = http.get(srv.url .. "/items", {headers = AUTH,
                                                  retry = false})
     assert.equal(500, resp.status)
@@ -115,7 +112,7 @@ describe("the decision per attempt", function()
 
   it("retries a spurious 401 only under a policy that asks for it",
      function()
-    srv = todo.start{"--spurious-401-rate", "1"}
+    local srv <close> = todo.start{"--spurious-401-rate", "1"}
     local resp = http.get(srv.url .. "/items", {headers = AUTH,
                                                  retry = {backoff = FAST}})
     assert.equal(401, resp.status)
@@ -129,7 +126,8 @@ describe("the decision per attempt", function()
   end)
 
   it("recovers from a spurious 401 in about its rate", function()
-    srv = todo.start{"--spurious-401-rate", "0.2", "--seed", "9"}
+    local srv <close> = todo.start{"--spurious-401-rate", "0.2",
+                                   "--seed", "9"}
     local RetryOnAuthFailure = retry.policy{backoff = FAST,
       valid = function(resp) return not (resp.status >= 400 and
                                           resp.status < 500) end}
@@ -140,7 +138,8 @@ describe("the decision per attempt", function()
   end)
 
   it("waits the Retry-After seconds a 429 gave", function()
-    srv = todo.start{"--throttle-rate", "1", "--retry-after", "1"}
+    local srv <close> = todo.start{"--throttle-rate", "1",
+                                   "--retry-after", "1"}
     local p, count = counting{attempts = 2, backoff = FAST}
     local t0 = run.now()
     local ok, err = pcall(p.get, p, srv.url .. "/items", {headers = AUTH})
@@ -153,8 +152,8 @@ describe("the decision per attempt", function()
   end)
 
   it("waits a Retry-After given as an HTTP date", function()
-    srv = todo.start{"--throttle-rate", "1", "--retry-after", "2",
-                     "--retry-after-date"}
+    local srv <close> = todo.start{"--throttle-rate", "1",
+                                   "--retry-after", "2", "--retry-after-date"}
     local p, count = counting{attempts = 2, backoff = FAST}
     local resp = http.get(srv.url .. "/items", {headers = AUTH,
                                                  retry = false})
@@ -170,7 +169,8 @@ describe("the decision per attempt", function()
 
   it("gives up at once on a Retry-After over max_retry_after, saying when",
      function()
-    srv = todo.start{"--throttle-rate", "1", "--retry-after", "300"}
+    local srv <close> = todo.start{"--throttle-rate", "1",
+                                   "--retry-after", "300"}
     local ok, err = pcall(http.get, srv.url .. "/items", {headers = AUTH})
     assert.is_false(ok)
     assert.equal(1, #err.attempts)
@@ -182,7 +182,7 @@ describe("the decision per attempt", function()
 
   it("gives up a POST without a key at once after a lost response",
      function()
-    srv = todo.start{"--lose-response-rate", "1"}
+    local srv <close> = todo.start{"--lose-response-rate", "1"}
     local ok, err = pcall(http.post, srv.url .. "/items", {headers = AUTH,
       json = {summary = "once", description = ""}})
     assert.is_false(ok)
@@ -198,7 +198,8 @@ describe("the decision per attempt", function()
 
   it("retries a POST with an idempotency key and creates no duplicate",
      function()
-    srv = todo.start{"--lose-response-rate", "0.5", "--seed", "11"}
+    local srv <close> = todo.start{"--lose-response-rate", "0.5",
+                                   "--seed", "11"}
     local p, count = counting{idempotency_key = true, attempts = 10,
                               backoff = FAST}
     for i = 1, 20 do
@@ -224,7 +225,7 @@ describe("the decision per attempt", function()
   end)
 
   it("never crosses the deadline", function()
-    srv = todo.start{"--fail-rate", "1"}
+    local srv <close> = todo.start{"--fail-rate", "1"}
     local t0 = run.now()
     local ok, err = pcall(http.get, srv.url .. "/items", {headers = AUTH,
       retry = {attempts = 1000, deadline = 0.5,
@@ -239,7 +240,7 @@ describe("the decision per attempt", function()
   end)
 
   it("caps an attempt's timeout at the deadline", function()
-    srv = todo.start{"--slow-rate", "1", "--slow-ms", "2000"}
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "2000"}
     local t0 = run.now()
     local ok, err = pcall(http.get, srv.url .. "/items", {headers = AUTH,
       retry = {deadline = 0.3, timeout = 10}})
@@ -250,16 +251,16 @@ describe("the decision per attempt", function()
   end)
 
   it("lets a before_attempt hook fetch a fresh token over HTTP", function()
-    srv = todo.start{"--token-ttl", "1"}
+    local srv <close> = todo.start{"--token-ttl", "1"}
     local calls = 0
     local token = http.post(srv.url .. "/token", {json = {user = "alice",
-      secret = "alice-secret"}}):json().access_token
+      secret = common.TOKEN}}):json().access_token
     local p = retry.policy{backoff = FAST, retry_on = {401},
       before_attempt = function(req, attempt)
         if attempt > 1 then
           calls = calls + 1
           token = http.post(srv.url .. "/token", {json = {user = "alice",
-            secret = "alice-secret"}}):json().access_token
+            secret = common.TOKEN}}):json().access_token
         end
         req.headers.Authorization = "Bearer " .. token
       end}
@@ -271,7 +272,7 @@ describe("the decision per attempt", function()
   end)
 
   it("reports a predicate that raises as the attempt's reason", function()
-    srv = todo.start{}
+    local srv <close> = todo.start{}
     local ok, err = pcall(http.get, srv.url .. "/items", {headers = AUTH,
       retry = {attempts = 2, backoff = FAST,
                valid = function(resp) return resp:json()[1].summary end}})
@@ -285,17 +286,17 @@ describe("the decision per attempt", function()
 
   it("stops at once when a hook raises, naming the hook and the call",
      function()
-    srv = todo.start{"--fail-rate", "1"}
+    local srv <close> = todo.start{"--fail-rate", "1"}
     local ok, err = pcall(http.get, srv.url .. "/items", {headers = AUTH,
       retry = {backoff = FAST, on_retry = function() error("boom") end}})
     assert.is_false(ok)
-    assert.matches("^on_retry hook of GET " .. srv.url:gsub("%p", "%%%0") ..
+    assert.matches("^on_retry hook of GET " .. common.literal(srv.url) ..
                    "/items failed: .*boom", err)
     assert.equal(1, srv:stats().requests)
   end)
 
   it("runs on_giveup with the error, and raise=false returns it", function()
-    srv = todo.start{"--fail-rate", "1"}
+    local srv <close> = todo.start{"--fail-rate", "1"}
     local seen
     local resp, err = http.get(srv.url .. "/items", {headers = AUTH,
       retry = {attempts = 2, backoff = FAST, raise = false,
@@ -309,8 +310,9 @@ describe("the decision per attempt", function()
   end)
 
   it("keeps 2,000 sequential GETs valid, retries equal to faults", function()
-    srv = todo.start{"--fail-rate", "0.01", "--missing-field-rate", "0.01",
-                     "--seed", "2000"}
+    local srv <close> = todo.start{"--fail-rate", "0.01",
+                                   "--missing-field-rate", "0.01",
+                                   "--seed", "2000"}
     http.post(srv.url .. "/items", {headers = AUTH,
       json = {summary = "s", description = "d"}})
     srv:reset_stats()
@@ -330,12 +332,9 @@ describe("the decision per attempt", function()
 end)
 
 describe("policy(fn)", function()
-  local srv
-  after_each(function() if srv then srv:stop() end end)
-
   it("retries a whole function, calls inside making one attempt each",
      function()
-    srv = todo.start{"--fail-rate", "0.4", "--seed", "21"}
+    local srv <close> = todo.start{"--fail-rate", "0.4", "--seed", "21"}
     local p, count = counting{attempts = 30, backoff = FAST}
     local inner = 0
     local get_items = p(function(url)
@@ -350,7 +349,7 @@ describe("policy(fn)", function()
   end)
 
   it("judges the article's Retry by valid() alone", function()
-    srv = todo.start{"--fail-rate", "0.5", "--seed", "8"}
+    local srv <close> = todo.start{"--fail-rate", "0.5", "--seed", "8"}
     local Retry = retry.policy{retry_on = {}, attempts = 30, backoff = FAST,
       valid = function(resp) return resp.status ~= 500 end}
     local get_items = Retry(function()
@@ -395,7 +394,7 @@ describe("policy(fn)", function()
   end)
 
   it("never repeats a POST that may have reached the server", function()
-    srv = todo.start{"--fail-rate", "1"}
+    local srv <close> = todo.start{"--fail-rate", "1"}
     local f = retry.policy{backoff = FAST}(function()
       return http.post(srv.url .. "/items", {headers = AUTH,
                                               json = {summary = "x"}})
@@ -408,6 +407,8 @@ describe("policy(fn)", function()
 end)
 
 describe("jitter", function()
+  after_each(common.reseed)
+
   local function delays(jitter, n, seed)
     core.seed(seed)
     local p = retry.policy{backoff = {initial = 0.1, factor = 2, max = 5,

@@ -2,17 +2,18 @@
 -- lost work. Against todo-server on loopback.
 local http = require "retryrun.http"
 local run = require "retryrun.run"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
-local FAST = {initial = 0.0001, factor = 1, max = 0.0001}
+local AUTH = common.AUTH
 
 describe("the give-up message", function()
   it("is built whatever the URL's length and the attempts' number",
      function()
     local url = "http://127.0.0.1:1/" .. ("x"):rep(1100)
+    -- 200 attempts: waits of 0.1 ms each, shorter than common.FAST's
     local ok, err = pcall(http.get, url, {retry = {attempts = 200,
-                                                   backoff = FAST}})
+      backoff = {initial = 0.0001, factor = 1, max = 0.0001}}})
     assert.is_false(ok)
     assert.equal(200, #err.attempts)
     assert.matches("gave up after 200 attempts", err.message)
@@ -55,7 +56,7 @@ describe("headers", function()
 end)
 
 describe("the slot queue", function()
-  after_each(function() run.limits{connections = 256} end)
+  after_each(common.restore_limits)
 
   it("hands a slot on when the task it was handed to is cancelled",
      function()

@@ -2,10 +2,11 @@
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local run = require "retryrun.run"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
-local FAST = {initial = 0.001, factor = 2, max = 0.01}
+local AUTH = common.AUTH
+local FAST = common.FAST
 
 describe("run.spawn()", function()
   it("runs a task and wait() returns its results", function()
@@ -38,7 +39,7 @@ describe("run.spawn()", function()
   end)
 
   it("cancels a task at its next wait, running on_giveup", function()
-    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "3000"}
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "3000"}
     local gave_up
     local h = run.spawn(function()
       return http.get(srv.url .. "/items", {headers = AUTH, retry = {
@@ -48,7 +49,6 @@ describe("run.spawn()", function()
     local t0 = run.now()
     h:cancel()
     local ok, err = pcall(h.wait, h)
-    srv:stop()
     assert.is_false(ok)
     assert.equal("cancelled", err.reason)
     assert.equal(err, gave_up)
@@ -139,8 +139,10 @@ describe("run.all()", function()
 end)
 
 describe("limits", function()
+  after_each(common.restore_limits)
+
   it("keeps connections to one host under the per-host cap", function()
-    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "50"}
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "50"}
     run.limits{per_host = 4}
     local list = {}
     for i = 1, 40 do list[i] = i end
@@ -148,8 +150,6 @@ describe("limits", function()
       return http.get(srv.url .. "/items", {headers = AUTH}).status
     end)
     local stats = srv:stats()
-    run.limits{per_host = 100000}
-    srv:stop()
     assert.equal(40, stats.requests)
     -- the peak counts the connection that asked for /_stats as well
     local peak = stats.connections_peak - 1
@@ -159,9 +159,11 @@ describe("limits", function()
 end)
 
 describe("the cap on transfers", function()
+  after_each(common.restore_limits)
+
   it("keeps at most `connections` transfers in flight, the rest queued",
      function()
-    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "30"}
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "30"}
     run.limits{connections = 3}
     local list = {}
     for i = 1, 30 do list[i] = i end
@@ -169,15 +171,13 @@ describe("the cap on transfers", function()
       return http.get(srv.url .. "/items", {headers = AUTH}).status + i
     end)
     local stats = srv:stats()
-    run.limits{connections = 256}
-    srv:stop()
     for i = 1, 30 do assert.equal(200 + i, res[i]) end
     local peak = stats.connections_peak - 1    -- less the /_stats call
     assert.is_true(peak <= 3 and peak >= 2, "peak " .. peak)
   end)
 
   it("cancels a task that waits for a slot", function()
-    local srv = todo.start{"--slow-rate", "1", "--slow-ms", "2000"}
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "2000"}
     run.limits{connections = 1}
     local first = run.spawn(function()
       return pcall(http.get, srv.url .. "/items", {headers = AUTH})
@@ -190,8 +190,6 @@ describe("the cap on transfers", function()
     first:cancel()
     local ok, err = pcall(queued.wait, queued)
     first:wait()
-    run.limits{connections = 256}
-    srv:stop()
     assert.is_false(ok)
     assert.equal("cancelled", err.reason)
     assert.equal(0, #err.attempts)
@@ -200,7 +198,7 @@ end)
 
 describe("scale", function()
   it("runs 10,000 tasks to the end with faults on", function()
-    local srv = todo.start{"--fail-rate", "0.01", "--seed", "10000"}
+    local srv <close> = todo.start{"--fail-rate", "0.01", "--seed", "10000"}
     local n, ok_count = 10000, 0
     local hs = {}
     for i = 1, n do
@@ -213,7 +211,6 @@ describe("scale", function()
       if hs[i]:wait() == 200 then ok_count = ok_count + 1 end
     end
     local stats = srv:stats()
-    srv:stop()
     assert.equal(n, ok_count)
     assert.equal(n + stats.faults.fail, stats.requests)
   end)

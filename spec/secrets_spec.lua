@@ -1,20 +1,16 @@
 -- Nothing retryrun prints holds a secret: a password, a token and an API
 -- key planted in a URL, a header and a body are searched for in all a run
 -- prints (both streams) on every error path.
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
-local BIN = (os.getenv("RETRYRUN_BUILD") or "build") .. "/retryrun"
 local PASSWORD, TOKEN, APIKEY = "pw-Planted-1", "tok-Planted-2",
                                 "key-Planted-3"
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- Runs a script (its text gets U, the secret-laden URL of base, and H,
 -- the secret headers) and returns its exit code and all it printed.
 local function run(base, body)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(([[
+  return common.run(([[
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local run = require "retryrun.run"
@@ -28,14 +24,7 @@ local H = {Authorization = "Bearer %s", ["X-Api-Key"] = "%s",
 local J = {user = "alice", password = "%s", nested = {api_key = "%s"}}
 local FAST = {initial = 0.001, max = 0.002}
 ]]):format(PASSWORD, TOKEN, PASSWORD, TOKEN, APIKEY, TOKEN, PASSWORD,
-           APIKEY) .. body)
-  f:close()
-  local p = assert(io.popen(BIN .. " " .. q(path) .. " " .. q(base)
-                            .. " 2>&1; echo \"rc=$?\""))
-  local out = p:read("a")
-  p:close()
-  os.remove(path)
-  return tonumber(out:match("rc=(%d+)\n$")), out
+           APIKEY) .. body, {args = {base}})
 end
 
 local function assert_clean(out)

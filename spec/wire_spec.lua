@@ -2,16 +2,17 @@
 -- reaches a server is an attempt, "sent" follows what was written, and the
 -- messages for a response over a limit name the limit.
 local http = require "retryrun.http"
+local common = require "spec.support.common"
 local misbehave = require "spec.support.misbehave"
 local todo = require "spec.support.todo"
 
-local AUTH = {Authorization = "Bearer alice-secret"}
+local AUTH = common.AUTH
 
 --- Makes n items through curl (not through retryrun) and returns their ids.
 local function make_items(srv, n)
   local reqs = {}
   for i = 1, n do
-    reqs[i] = {method = "POST", path = "/items", token = "alice-secret",
+    reqs[i] = {method = "POST", path = "/items", token = common.TOKEN,
                json = ('{"summary":"item %d","description":""}'):format(i),
                close = true}
   end
@@ -230,38 +231,20 @@ describe("a response over a limit", function()
   end)
 end)
 
---- Runs a retryrun script under `sh` with the shell's `ulimit` options
--- first; returns everything it printed and its exit code.
-local function run_limited(ulimit, script, ...)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(script)
-  f:close()
-  local args = {}
-  for i, a in ipairs{...} do args[i] = "'" .. a .. "'" end
-  local p = assert(io.popen(("ulimit %s; exec %s/retryrun %s %s 2>&1")
-    :format(ulimit, os.getenv("RETRYRUN_BUILD") or "build", path,
-            table.concat(args, " "))))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  os.remove(path)
-  return out, code
-end
-
 describe("out of memory storing a body", function()
   it("says so, and how large the body had grown", function()
     local srv <close> = misbehave.start()
     -- a sanitizer build reserves terabytes of address space up front
-    local _, code = run_limited("-v 100000", "")
+    local code = common.run("", {ulimit = "-v 100000"})
     if code ~= 0 then
       pending("retryrun cannot start under ulimit -v here")
       return
     end
-    local out = run_limited("-v 100000", [[
+    local _, out = common.run([[
 local http = require "retryrun.http"
 local ok, err = pcall(http.get, arg[1], {max_body = 1 << 30})
 print(err.message)
-]], srv.url .. "/big?mib=400")
+]], {ulimit = "-v 100000", args = {srv.url .. "/big?mib=400"}})
     local grown = out:match("%(out of memory storing the response body, "
       .. "grown to (%d+) bytes, below max_body of 1073741824 bytes%)\n$")
     assert.is_truthy(grown, out)
@@ -278,7 +261,7 @@ describe("the open-file limit", function()
 
   it("caps the transfers at once, so 100 calls under ulimit -n 100 all "
      .. "succeed", function()
-    local out, code = run_limited("-n 100", [[
+    local code, out = common.run([[
 local http = require "retryrun.http"
 local run = require "retryrun.run"
 local calls = {}
@@ -290,23 +273,23 @@ for _, s in ipairs(run.map(calls, function()
   return ok and r.status or r.message
 end, {concurrency = 100})) do seen[s] = (seen[s] or 0) + 1 end
 for s, n in pairs(seen) do print(n, s) end
-]], srv.url)
+]], {ulimit = "-n 100", args = {srv.url}})
     assert.equal("100\t200\n", out)
     assert.equal(0, code)
   end)
 
   it("is raised to the hard limit where that has room", function()
-    local out = run_limited("-Sn 100; ulimit -Hn 4096", [[
+    local _, out = common.run([[
 for l in io.lines("/proc/self/limits") do
   local soft = l:match("^Max open files%s+(%d+)")
   if soft then print(soft) end
 end
-]])
+]], {ulimit = "-Sn 100; ulimit -Hn 4096"})
     assert.is_true(tonumber(out) > 1024, out)
   end)
 
   it("says so when the script holds every descriptor", function()
-    local out = run_limited("-n 40", [[
+    local _, out = common.run([[
 local http = require "retryrun.http"
 assert(http.post(arg[1] .. "/items", {json = {summary = "s"},
   headers = {Authorization = "Bearer alice-secret"}}).status == 201)
@@ -317,7 +300,7 @@ repeat
 until not f
 local ok, err = pcall(http.get, arg[1] .. "/items", {retry = false})
 print(err.message)
-]], srv.url)
+]], {ulimit = "-n 40", args = {srv.url}})
     assert.equal("GET " .. srv.url .. "/items gave up after 1 attempt in T "
       .. "s: connect (no file descriptor left for a socket: all 40 that "
       .. "ulimit -n allows are open)\n",

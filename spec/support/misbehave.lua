@@ -2,14 +2,16 @@
 -- server that misbehaves on purpose (too many or too long headers, a body
 -- that stops, a response lost on a reused connection), for a spec.
 --
--- Like spec.support.todo it uses only the standard library and the curl
--- command-line tool, never the retryrun modules the specs test.
+-- Like spec.support.todo it uses only the standard library, the curl
+-- command-line tool and spec.support.common, never the retryrun modules
+-- the specs test.
 --
 -- @usage
 -- local misbehave = require "spec.support.misbehave"
 -- local srv <close> = misbehave.start()
 -- print(srv.url .. "/headers?n=10000", srv:stats().requests)
 
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
 local M = {}
@@ -19,10 +21,6 @@ Server.__index = Server
 
 --- Seconds a stop waits for the server to exit before killing it.
 local STOP_TIMEOUT = 10
-
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 --- Starts the server on 127.0.0.1 with a port it picks.
 -- @return a server: `url`, `pid` and the methods below
@@ -44,28 +42,15 @@ end
 --- The requests the server saw, /_stats aside.
 -- @return {requests = N}
 function Server:stats()
-  local p = assert(io.popen("curl -s --max-time 10 "
-                            .. sh_quote(self.url .. "/_stats")))
-  local out = p:read("a")
-  p:close()
-  return todo.decode(out)
+  return todo.decode(common.capture("curl -s --max-time 10 "
+                                    .. common.quote(self.url .. "/_stats")))
 end
 
 --- Stops the server with SIGTERM, then SIGKILL after STOP_TIMEOUT
 -- seconds. Calling it again does nothing.
 function Server:stop()
   if not self.pipe then return end
-  os.execute(([=[
-kill -TERM %d 2>/dev/null
-i=0
-while [ $i -lt %d ]; do
-  s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/%d/status \
-      2>/dev/null)
-  { [ -z "$s" ] || [ "$s" = Z ]; } && exit 0
-  sleep 0.02; i=$((i+1))
-done
-kill -KILL %d 2>/dev/null]=]):format(self.pid, STOP_TIMEOUT * 50, self.pid,
-                                     self.pid))
+  common.stop_pid(self.pid, STOP_TIMEOUT)
   self.pipe:close()
   self.pipe = nil
 end

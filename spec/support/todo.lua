@@ -3,8 +3,8 @@
 -- Runs the binary under `$RETRYRUN_BUILD` (default `build`), listening on a
 -- free loopback port, and drives it with the curl command-line tool, so it
 -- works under plain lua5.4 and under the retryrun host alike. Uses only
--- the standard library, io.popen and lua-cjson; never the retryrun
--- modules, which are what the specs test.
+-- the standard library, io.popen, lua-cjson and spec.support.common;
+-- never the retryrun modules, which are what the specs test.
 --
 -- @usage
 -- local todo = require "spec.support.todo"
@@ -14,6 +14,7 @@
 -- srv:stop()
 
 local cjson = require "cjson"
+local common = require "spec.support.common"
 
 local M = {}
 
@@ -25,10 +26,7 @@ local STOP_TIMEOUT = 10
 --- Seconds curl gives one request.
 local MAX_TIME = 20
 
---- Quotes a string for /bin/sh.
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote, capture = common.quote, common.capture
 
 --- Quotes a string for a curl config file (-K).
 local function cfg_quote(s)
@@ -58,35 +56,15 @@ function M.decode(text)
   return integers(cjson.decode(text))
 end
 
---- Runs a shell command and returns everything it printed on stdout.
-local function capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
 --- The todo-server binary the specs use.
 -- @return path, from `$RETRYRUN_BUILD` (default `build`)
 function M.binary()
-  return (os.getenv("RETRYRUN_BUILD") or "build") .. "/todo-server"
+  return common.BUILD .. "/todo-server"
 end
 
---- Seconds on a clock that never goes back (/proc/uptime, 10 ms steps),
--- for measuring waits in specs.
--- @return seconds
-function M.now()
-  local f = io.open("/proc/uptime", "r")
-  local t = f and tonumber(f:read("n"))
-  if f then f:close() end
-  return t or tonumber(capture("date +%s.%N"))
-end
-
---- Sleeps for the given seconds (decimals allowed).
--- @param seconds how long
-function M.sleep(seconds)
-  os.execute(("sleep %.3f"):format(seconds))
-end
+--- common.now and common.sleep, for specs that need no more than this
+-- module.
+M.now, M.sleep = common.now, common.sleep
 
 --- Starts todo-server on 127.0.0.1 with a port it picks.
 -- @param flags list of extra command-line flags (strings); the optional
@@ -137,18 +115,7 @@ end
 --   the code
 function Server:stop()
   if self.pipe then
-    local pid = self.pid
-    -- /proc tells an exited (zombie) server from a running one; kill -0
-    -- cannot, as the pipe has not reaped it yet
-    os.execute(([=[
-kill -TERM %d 2>/dev/null
-i=0
-while [ $i -lt %d ]; do
-  s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/%d/status 2>/dev/null)
-  { [ -z "$s" ] || [ "$s" = Z ]; } && exit 0
-  sleep 0.02; i=$((i+1))
-done
-kill -KILL %d 2>/dev/null]=]):format(pid, STOP_TIMEOUT * 50, pid, pid))
+    common.stop_pid(self.pid, STOP_TIMEOUT)
     self.exit = table.pack(self.pipe:close())
     self.pipe = nil
   end

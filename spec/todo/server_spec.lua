@@ -1,8 +1,9 @@
 -- todo-server: its command line and every endpoint, over real HTTP on
--- loopback, with no faults turned on. Faults are in todo_faults_spec.lua,
--- load in todo_load_spec.lua.
+-- loopback, with no faults turned on. Faults are in faults_spec.lua,
+-- load in load_spec.lua.
 
 local cjson = require "cjson"
+local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
 local ALICE, BOB = "alice-secret", "bob-secret"
@@ -11,18 +12,15 @@ local ALICE, BOB = "alice-secret", "bob-secret"
 -- exit by itself within 5 s. Returns its exit code, stdout and stderr.
 local function run_binary(argv)
   local quoted = {}
-  for i, a in ipairs(argv) do quoted[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+  for i, a in ipairs(argv) do quoted[i] = common.quote(a) end
   local err = os.tmpname()
-  local p = io.popen(("timeout 5 %s %s 2>%s; echo \"rc=$?\""):format(
+  local code, out = common.sh(("timeout 5 %s %s 2>%s"):format(
     todo.binary(), table.concat(quoted, " "), err))
-  local out = p:read("a")
-  p:close()
   local f = io.open(err)
   local stderr = f:read("a")
   f:close()
   os.remove(err)
-  local code = tonumber(out:match("rc=(%d+)\n$"))
-  return code, out:gsub("rc=%d+\n$", ""), stderr
+  return code, out, stderr
 end
 
 --- A summary n characters long.
@@ -116,8 +114,8 @@ describe("todo-server", function()
   describe("API", function()
     local srv
 
-    lazy_setup(function() srv = todo.start{"--max-body", "4096"} end)
-    lazy_teardown(function() srv:stop() end)
+    setup(function() srv = todo.start{"--max-body", "4096"} end)
+    teardown(function() srv:stop() end)
 
     local function post(token, body, headers)
       return srv:request("POST", "/items", {token = token, json = body,
@@ -534,14 +532,13 @@ describe("todo-server", function()
       assert.equal(401, srv:request("GET", "/items", {token = ALICE}).status)
       local r = srv:request("POST", "/token", {json = '{"user":"dave","secret":"d-secret"}'})
       assert.equal(200, r.status)
-      srv:stop()
     end)
   end)
 
   describe("/_stats", function()
     local srv
-    lazy_setup(function() srv = todo.start() end)
-    lazy_teardown(function() srv:stop() end)
+    setup(function() srv = todo.start() end)
+    teardown(function() srv:stop() end)
 
     it("counts requests, items and replays, but not itself", function()
       srv:reset_stats()

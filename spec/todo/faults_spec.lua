@@ -77,12 +77,12 @@ describe("todo-server faults", function()
   describe("--missing-field-rate", function()
     local srv, id
 
-    lazy_setup(function()
+    setup(function()
       srv = todo.start{"--missing-field-rate", "0.25", "--seed", "11"}
       id = srv:request("POST", "/items", post_item("keep me")).json.id
       srv:request("POST", "/items", post_item("and me"))
     end)
-    lazy_teardown(function() stop_ok(srv) end)
+    teardown(function() srv:stop() end)
 
     it("leaves summary out of GET /items/<id> at about its rate", function()
       srv:reset_stats()
