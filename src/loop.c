@@ -25,26 +25,10 @@
 #include <lauxlib.h>
 
 #include "loop.h"
+#include "loop_internal.h"
 #include "curlapi.h"
 #include "transfer.h"
 
-struct loop {
-  void *multi;               /* CURLM *, made at the first transfer */
-  struct loop_task **heap;   /* tasks whose timer is armed */
-  size_t nheap, capheap;
-  struct loop_task *ready_head, *ready_tail;
-  struct loop_task *live;    /* every task not yet done */
-  size_t nlive;
-  struct loop_task *current; /* the task being resumed */
-  size_t running_transfers;
-  int stopping;              /* loop_stop() ran: every task is cancelled */
-  long max_total, max_host;  /* connection caps; 0: none */
-  struct loop_task *slot_head, *slot_tail;  /* tasks waiting for a slot */
-  size_t slots_granted;      /* handed to woken tasks, not yet used */
-  int pipe_r;                /* the self-pipe's read end, or -1 */
-  loop_finish_fn *finish;    /* reports an ended task to its owner */
-  void *finish_data;
-};
 
 char loop_suspend_marker;
 
@@ -64,16 +48,12 @@ static struct {
   struct loop *loop;
 } sig = {0, 0, NULL, -1, NULL};
 
-#define NOT_ARMED ((size_t)-1)
-
 /* File descriptors one transfer may hold at once: its socket, a second
  * one while IPv4 and IPv6 race, and the resolver thread's socket pair. */
 #define LOOP_FDS_PER_TRANSFER 4
 /* Kept aside for all else (stdio, the self-pipe, libcurl's wake-up pair,
  * the script's own files): a quarter of the limit, at most this many. */
 #define LOOP_FD_MARGIN 64
-
-static void wake_slot_waiters(struct loop *lp);
 
 double loop_now(void)
 {
@@ -92,7 +72,7 @@ double loop_wall(void)
 /* The multi handle, made at the first transfer: a script that makes no
  * HTTP call never starts libcurl (or its TLS library), which is most of
  * the start-up time. NULL if libcurl cannot start. */
-static CURLM *multi(struct loop *lp)
+CURLM *loop_multi(struct loop *lp)
 {
   char err[TRANSFER_ERROR_SIZE];
   if(!lp->multi && transfer_global_init(err, sizeof(err)) == TRANSFER_OK) {
@@ -246,302 +226,6 @@ void loop_signal(int signo)
 int loop_interrupted(void)
 {
   return sig.interrupted;
-}
-
-/* ---- the timer heap: a binary min-heap of tasks by their `when` ---- */
-
-static void heap_set(struct loop *lp, size_t i, struct loop_task *t)
-{
-  lp->heap[i] = t;
-  t->heap_index = i;
-}
-
-static void heap_up(struct loop *lp, size_t i)
-{
-  struct loop_task *t = lp->heap[i];
-  while(i > 0) {
-    size_t parent = (i - 1) / 2;
-    if(lp->heap[parent]->when <= t->when)
-      break;
-    heap_set(lp, i, lp->heap[parent]);
-    i = parent;
-  }
-  heap_set(lp, i, t);
-}
-
-static void heap_down(struct loop *lp, size_t i)
-{
-  struct loop_task *t = lp->heap[i];
-  for(;;) {
-    size_t c = 2 * i + 1;
-    if(c >= lp->nheap)
-      break;
-    if(c + 1 < lp->nheap && lp->heap[c + 1]->when < lp->heap[c]->when)
-      c++;
-    if(t->when <= lp->heap[c]->when)
-      break;
-    heap_set(lp, i, lp->heap[c]);
-    i = c;
-  }
-  heap_set(lp, i, t);
-}
-
-static enum loop_result heap_push(struct loop *lp, struct loop_task *t)
-{
-  if(lp->nheap == lp->capheap) {
-    size_t cap = lp->capheap ? lp->capheap * 2 : 64;
-    struct loop_task **h = realloc(lp->heap, cap * sizeof(*h));
-    if(!h)
-      return LOOP_NOMEM;
-    lp->heap = h;
-    lp->capheap = cap;
-  }
-  heap_set(lp, lp->nheap++, t);
-  heap_up(lp, lp->nheap - 1);
-  return LOOP_OK;
-}
-
-static void heap_remove(struct loop *lp, struct loop_task *t)
-{
-  size_t i = t->heap_index;
-  if(i == NOT_ARMED)
-    return;
-  t->heap_index = NOT_ARMED;
-  lp->nheap--;
-  if(i == lp->nheap)
-    return;
-  heap_set(lp, i, lp->heap[lp->nheap]);
-  heap_down(lp, i);
-  heap_up(lp, lp->heap[i]->heap_index);
-}
-
-/* ---- tasks ---- */
-
-struct loop_task *loop_current(struct loop *lp)
-{
-  return lp->current;
-}
-
-enum task_state loop_task_state(const struct loop_task *t)
-{
-  return t->state;
-}
-
-enum task_wait loop_task_wait(const struct loop_task *t)
-{
-  return t->wait;
-}
-
-int loop_task_fired(const struct loop_task *t)
-{
-  return t->fired;
-}
-
-int loop_task_cancelled(const struct loop_task *t)
-{
-  return t->cancelled;
-}
-
-int loop_task_stopped(const struct loop_task *t)
-{
-  return t->stopped;
-}
-
-int loop_task_slot_granted(const struct loop_task *t)
-{
-  return t->slot_granted;
-}
-
-void loop_task_start(struct loop *lp, struct loop_task *t, lua_State *co,
-                     int nargs)
-{
-  t->loop = lp;
-  t->co = co;
-  t->nargs = nargs;
-  t->heap_index = NOT_ARMED;
-  t->state = TASK_WAITING;
-  t->next = lp->live;
-  t->prev = NULL;
-  if(lp->live)
-    lp->live->prev = t;
-  lp->live = t;
-  lp->nlive++;
-  if(lp->stopping)
-    t->cancelled = t->stopped = 1;
-  loop_wake(t);
-}
-
-void loop_task_done(struct loop_task *t)
-{
-  struct loop *lp = t->loop;
-  loop_wait_cancel(t);
-  loop_slot_giveback(t);
-  if(t->prev)
-    t->prev->next = t->next;
-  else
-    lp->live = t->next;
-  if(t->next)
-    t->next->prev = t->prev;
-  t->prev = t->next = NULL;
-  lp->nlive--;
-  t->state = TASK_DONE;
-}
-
-void loop_wake(struct loop_task *t)
-{
-  struct loop *lp = t->loop;
-  if(t->state != TASK_WAITING)
-    return;
-  t->state = TASK_READY;
-  t->next_ready = NULL;
-  if(lp->ready_tail)
-    lp->ready_tail->next_ready = t;
-  else
-    lp->ready_head = t;
-  lp->ready_tail = t;
-}
-
-enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr)
-{
-  struct loop *lp = t->loop;
-  if(!multi(lp) || curl_multi_add_handle(lp->multi, tr->easy) != CURLM_OK)
-    return LOOP_NOCURL;
-  tr->owner = t;
-  t->wait = WAIT_TRANSFER;
-  t->transfer = tr;
-  lp->running_transfers++;
-  if(t->slot_granted) {
-    t->slot_granted = 0;
-    lp->slots_granted--;
-  }
-  return LOOP_OK;
-}
-
-enum loop_result loop_wait_timer(struct loop_task *t, double when)
-{
-  t->fired = 0;
-  t->when = when;
-  if(heap_push(t->loop, t))
-    return LOOP_NOMEM;
-  t->wait = WAIT_TIMER;
-  return LOOP_OK;
-}
-
-enum loop_result loop_wait_task(struct loop_task *t, double deadline)
-{
-  t->fired = 0;
-  if(deadline > 0) {
-    t->when = deadline;
-    if(heap_push(t->loop, t))
-      return LOOP_NOMEM;
-  }
-  t->wait = WAIT_TASK;
-  return LOOP_OK;
-}
-
-static int slots_left(struct loop *lp)
-{
-  return lp->max_total <= 0 ||
-         lp->running_transfers + lp->slots_granted < (size_t)lp->max_total;
-}
-
-int loop_slot_free(struct loop_task *t)
-{
-  struct loop *lp = t->loop;
-  return t->slot_granted || (!lp->slot_head && slots_left(lp));
-}
-
-void loop_slot_giveback(struct loop_task *t)
-{
-  struct loop *lp = t->loop;
-  if(!t->slot_granted)
-    return;
-  t->slot_granted = 0;
-  lp->slots_granted--;
-  wake_slot_waiters(lp);
-}
-
-enum loop_result loop_wait_slot(struct loop_task *t, double deadline)
-{
-  struct loop *lp = t->loop;
-  t->fired = 0;
-  t->when = deadline;
-  if(heap_push(lp, t))
-    return LOOP_NOMEM;
-  t->wait = WAIT_SLOT;
-  t->slot_next = NULL;
-  t->slot_prev = lp->slot_tail;
-  if(lp->slot_tail)
-    lp->slot_tail->slot_next = t;
-  else
-    lp->slot_head = t;
-  lp->slot_tail = t;
-  return LOOP_OK;
-}
-
-static void slot_unlink(struct loop *lp, struct loop_task *t)
-{
-  if(t->slot_prev)
-    t->slot_prev->slot_next = t->slot_next;
-  else
-    lp->slot_head = t->slot_next;
-  if(t->slot_next)
-    t->slot_next->slot_prev = t->slot_prev;
-  else
-    lp->slot_tail = t->slot_prev;
-  t->slot_prev = t->slot_next = NULL;
-}
-
-/* Hands each free slot to the first task in line, and wakes it. */
-static void wake_slot_waiters(struct loop *lp)
-{
-  while(lp->slot_head && slots_left(lp)) {
-    struct loop_task *t = lp->slot_head;
-    slot_unlink(lp, t);
-    heap_remove(lp, t);
-    t->slot_granted = 1;
-    lp->slots_granted++;
-    t->wait = WAIT_NONE;
-    loop_wake(t);
-  }
-}
-
-void loop_wait_cancel(struct loop_task *t)
-{
-  struct loop *lp = t->loop;
-  switch(t->wait) {
-  case WAIT_TRANSFER:
-    if(t->transfer && !t->transfer->done) {
-      curl_multi_remove_handle(lp->multi, t->transfer->easy);
-      lp->running_transfers--;
-      t->transfer->owner = NULL;
-      wake_slot_waiters(lp);
-    }
-    t->transfer = NULL;
-    break;
-  case WAIT_TIMER:
-  case WAIT_TASK:
-    heap_remove(lp, t);
-    break;
-  case WAIT_SLOT:
-    slot_unlink(lp, t);
-    heap_remove(lp, t);
-    break;
-  case WAIT_NONE:
-    break;
-  }
-  t->wait = WAIT_NONE;
-}
-
-void loop_cancel(struct loop_task *t)
-{
-  if(t->state == TASK_DONE)
-    return;
-  t->cancelled = 1;
-  if(t->state == TASK_WAITING) {
-    loop_wait_cancel(t);
-    loop_wake(t);
-  }
 }
 
 int loop_yield(struct loop_task *t, lua_State *L, lua_KContext ctx,
