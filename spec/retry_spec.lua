@@ -573,3 +573,19 @@ describe("a policy(fn) wrapper", function()
     assert.equal(1, srv:stats().requests)
   end)
 end)
+
+describe("a policy(fn) wrapper judging a value, not a Response", function()
+  it("retries the function under valid(), claiming no method", function()
+    local runs = 0
+    local wrapped = retry.policy{attempts = 3, backoff = FAST,
+      valid = function(v) return v.ready end}(function()
+        runs = runs + 1
+        return {ready = false}
+      end)
+    local ok, err = pcall(wrapped)
+    assert.is_false(ok)
+    assert.equal(3, runs)
+    assert.equal("exhausted", err.reason)
+    assert.is_nil(err.request.method)
+  end)
+end)

@@ -163,6 +163,7 @@ static int giveup(lua_State *L, struct call *c)
   g.out = &c->out;
   g.wrapper = c->wrapper;
   g.has_key = c->pc.has_key;
+  g.idempotent = c->pc.idempotent;
   g.elapsed = loop_now() - c->pc.started;
   g.attempts = S_ATT;
   g.reason = S_REASON;
@@ -532,7 +533,6 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->wrapper = wrapper;
   c->dec.retry_after = -1;
   c->pc.started = loop_now();
-  c->pc.method = c->method;
   /* inside another call's hook: no later than that call's deadline */
   if(t->hook_deadline > 0 &&
      c->pc.started + c->pol.deadline > t->hook_deadline)
@@ -560,6 +560,7 @@ static int lcore_request(lua_State *L)
   lua_getfield(L, S_REQ, "method");
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
+  c->pc.idempotent = policy_method_idempotent(c->method);
   lua_pop(L, 1);
   lattempt_fields(L, c);
   lua_getfield(L, S_REQ, "idempotency_key");

@@ -167,8 +167,10 @@ void lgiveup_push(lua_State *L, const struct lgiveup *g)
     lua_setfield(L, -2, "retry_after");
   }
   lua_createtable(L, 0, 3);
-  lua_pushstring(L, g->method);
-  lua_setfield(L, -2, "method");
+  if(g->method[0]) {            /* none for a function's own value */
+    lua_pushstring(L, g->method);
+    lua_setfield(L, -2, "method");
+  }
   if(g->url) {
     lua_pushstring(L, g->url);
     lua_setfield(L, -2, "url");
@@ -185,7 +187,7 @@ void lgiveup_push(lua_State *L, const struct lgiveup *g)
   memset(r, 0, sizeof(*r));
   r->out = *g->out;
   r->out.retry_after = NULL;
-  r->idempotent = policy_method_idempotent(g->method);
+  r->idempotent = g->idempotent;
   r->retry_after = g->dec->retry_after;
   snprintf(r->method, sizeof(r->method), "%s", g->method);
   lua_getfield(L, -2, "message");

@@ -27,6 +27,7 @@ struct lgiveup {
   const struct policy_outcome *out;   /* the last attempt's */
   int wrapper;                 /* a policy(fn) wrapper gave up */
   int has_key;                 /* the request carried an idempotency key */
+  int idempotent;              /* the safety rule lets it be repeated */
   double elapsed;
   int attempts;                /* the attempts list */
   int reason;                  /* the last attempt's detail, a string */

@@ -46,13 +46,16 @@ int lwrap_run(lua_State *L, struct call *c)
 
 /* Judges the value at the top, the first result of the function (or the
  * response an expect= error carried): a Response by its status, its
- * method and valid(), anything else by valid() alone. */
+ * method and valid(), anything else by valid() alone. A value that is not
+ * a Response is the function's own: the wrapper was asked to run the
+ * function again, so no method's safety rule applies. */
 static int judge(lua_State *L, struct call *c)
 {
   c->out.cls = POLICY_RESPONSE;
   c->out.status = 0;
   c->out.sent = 1;
-  snprintf(c->method, sizeof(c->method), "GET");
+  c->method[0] = '\0';
+  c->pc.idempotent = 1;
   c->pc.has_key = 0;   /* no key carries from one run of fn to the next */
   if(lresp_is(L, -1)) {
     lua_getfield(L, -1, "status");
@@ -60,6 +63,7 @@ static int judge(lua_State *L, struct call *c)
     lua_getfield(L, -2, "method");
     if(lua_isstring(L, -1))
       snprintf(c->method, sizeof(c->method), "%s", lua_tostring(L, -1));
+    c->pc.idempotent = policy_method_idempotent(c->method);
     lua_getfield(L, -3, "headers");
     lua_getfield(L, -1, "retry-after");
     if(lua_isstring(L, -1))
@@ -69,7 +73,6 @@ static int judge(lua_State *L, struct call *c)
   }
   lua_pushvalue(L, -1);
   lua_replace(L, S_RESP);
-  c->pc.method = c->method;
   return lcall_check_valid(L, c, lua_gettop(L));
 }
 
@@ -102,7 +105,7 @@ static int judge_giveup(lua_State *L, struct call *c,
   if(r->retry_after >= 0)
     snprintf(c->retry_after, sizeof(c->retry_after), "%.0f",
              r->retry_after);
-  c->pc.method = c->method;
+  c->pc.idempotent = r->idempotent;
   return lcall_decide(L, c);
 }
 

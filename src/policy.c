@@ -515,7 +515,7 @@ void policy_decide(const struct policy *p, const struct policy_call *c,
       decide_giveup(d, POLICY_NOT_RETRYABLE);
     return;
   }
-  if(!policy_method_idempotent(c->method) && o->sent && !c->has_key &&
+  if(!c->idempotent && o->sent && !c->has_key &&
      !p->unsafe) {
     decide_giveup(d, POLICY_UNSAFE);
     return;

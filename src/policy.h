@@ -122,7 +122,8 @@ struct policy_outcome {
 /* The state of one logical call. Times are monotonic seconds except
  * now_wall, the Unix time, used for Retry-After dates. */
 struct policy_call {
-  const char *method;
+  int idempotent;           /* the method may be repeated (see
+                               policy_method_idempotent) */
   int has_key;              /* carries an idempotency key */
   int attempt;              /* attempts made, the one just ended included */
   double started;           /* when the call began */

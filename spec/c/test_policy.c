@@ -839,7 +839,7 @@ static int decide(const struct drow *w, struct policy_decision *d)
   if(w->set_deadline)
     p.deadline = w->deadline;
 
-  call.method = w->method ? w->method : "GET";
+  call.idempotent = policy_method_idempotent(w->method ? w->method : "GET");
   call.has_key = w->has_key;
   call.attempt = w->attempt ? w->attempt : 1;
   call.started = 0;
@@ -1083,7 +1083,7 @@ static void test_decide_rng_use(void)
 
   policy_init(&p);
   memset(&call, 0, sizeof(call));
-  call.method = "GET";
+  call.idempotent = 1;
   call.attempt = 1;
   call.now_wall = T_1994;
   memset(&o, 0, sizeof(o));
