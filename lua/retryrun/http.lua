@@ -54,6 +54,15 @@ local function count(t)
   return n
 end
 
+-- True when headers has one named name, in any case.
+local function has_header(headers, name)
+  name = name:lower()
+  for k in pairs(headers) do
+    if type(k) == "string" and k:lower() == name then return true end
+  end
+  return false
+end
+
 -- Raises unless query value v (for key k) is a string or a number.
 local function check_query_value(k, v)
   local t = type(v)
@@ -237,18 +246,14 @@ local function call(method, url, opts, policy)
       url = add_query(url, q)
     end
   end
-  -- names and values are checked with the rest of the request, below
-  local headers = {}
-  if opts.headers ~= nil then
-    if type(opts.headers) ~= "table" then
-      fail(("headers must be a table of name = value (got %s)")
-           :format(type(opts.headers)))
-    end
+  -- a copy, checked with the rest of the request by core.request (which
+  -- raises at the script's line): anything but a table goes there as it is
+  local headers = opts.headers
+  if headers == nil then
+    headers = {}
+  elseif type(headers) == "table" then
+    headers = {}
     for k, v in pairs(opts.headers) do
-      if type(k) ~= "string" then
-        fail(("headers must be a table of name = value (got a %s key)")
-             :format(type(k)))
-      end
       -- a number goes on the wire as tostring writes it, and is hidden
       -- like any other value of a secret header
       headers[k] = math.type(v) and tostring(v) or v
@@ -264,11 +269,10 @@ local function call(method, url, opts, policy)
       fail(encoded)
     end
     body = encoded
-    local has_type = false
-    for k in pairs(headers) do
-      if k:lower() == "content-type" then has_type = true end
+    if type(headers) == "table" and not has_header(headers, "content-type")
+    then
+      headers["Content-Type"] = "application/json"
     end
-    if not has_type then headers["Content-Type"] = "application/json" end
   elseif body ~= nil and type(body) ~= "string" then
     fail(("body must be a string (got %s): json= takes a table")
          :format(type(body)))
@@ -298,16 +302,12 @@ local function call(method, url, opts, policy)
   policy = policy or resolve_policy(opts.retry, left)
   -- one idempotency key per logical call, the same on every attempt
   local key = policy.idempotency_key
-  if key and not idempotent(method) then
+  if key and not idempotent(method) and type(headers) == "table" then
     local name = key == true and "Idempotency-Key" or key
-    local lname = name:lower()
-    for k in pairs(headers) do
-      if k:lower() == lname then req.idempotency_key = true end
-    end
-    if not req.idempotency_key then
+    if not has_header(headers, name) then
       headers[name] = uuid()
-      req.idempotency_key = true
     end
+    req.idempotency_key = true
   end
   local resp, err = request_core(req, policy)
   if resp and expect then

@@ -13,6 +13,7 @@
 -- end, {concurrency = 2})
 
 local core = require "retryrun.core"
+local check = require "retryrun.check"
 local error, type = error, type
 
 local run = {}
@@ -45,27 +46,29 @@ run.limits = core.limits
 -- @function current
 run.current = core.current
 
+local fail, argtype = check.fail, check.argtype
 local ON_ERROR = {wait = true, cancel = true}
 
-local function check_opts(opts, level)
+-- Errors are raised at the script's line (check.fail).
+local function check_opts(opts)
   if opts == nil then
     return {}
   end
   if type(opts) ~= "table" then
-    error("options must be a table", level + 1)
+    fail("options must be a table")
   end
   for k in pairs(opts) do
     if k ~= "concurrency" and k ~= "on_error" then
-      error(("unknown option '%s' (known: concurrency, on_error)"):format(k),
-            level + 1)
+      fail(("unknown option '%s' (known: concurrency, on_error)")
+           :format(tostring(k)))
     end
   end
   if opts.on_error ~= nil and not ON_ERROR[opts.on_error] then
-    error("on_error must be \"wait\" or \"cancel\"", level + 1)
+    fail("on_error must be \"wait\" or \"cancel\"")
   end
   local c = opts.concurrency
   if c ~= nil and (math.type(c) ~= "integer" or c < 1) then
-    error("concurrency must be a whole number >= 1", level + 1)
+    fail("concurrency must be a whole number >= 1")
   end
   return opts
 end
@@ -81,15 +84,9 @@ end
 -- @treturn table the results, `results[i]` for `list[i]`
 -- @raise the first error a call raised
 function run.map(list, fn, opts)
-  if type(list) ~= "table" then
-    error("bad argument #1 to 'map' (table expected, got " .. type(list)
-          .. ")", 2)
-  end
-  if type(fn) ~= "function" then
-    error("bad argument #2 to 'map' (function expected, got " .. type(fn)
-          .. ")", 2)
-  end
-  opts = check_opts(opts, 2)
+  argtype(1, "map", list, "table")
+  argtype(2, "map", fn, "function")
+  opts = check_opts(opts)
   local n = #list
   local results, nextindex, failed, first_err = {}, 1, false, nil
   local workers = {}
@@ -139,14 +136,11 @@ end
 -- @tparam[opt] table opts `{on_error = "wait"|"cancel"}`
 -- @treturn table the results
 function run.all(fns, opts)
-  if type(fns) ~= "table" then
-    error("bad argument #1 to 'all' (table expected, got " .. type(fns)
-          .. ")", 2)
-  end
+  argtype(1, "all", fns, "table")
   for i = 1, #fns do
     if type(fns[i]) ~= "function" then
-      error(("bad argument #1 to 'all' (entry %d is a %s, not a function)")
-            :format(i, type(fns[i])), 2)
+      check.argerror(1, "all", ("entry %d is a %s, not a function")
+                     :format(i, type(fns[i])))
     end
   end
   return run.map(fns, function(f) return f() end, opts)
