@@ -251,6 +251,16 @@ describe("SIGINT", function()
     assert.matches("^retryrun: interrupted\n", out)
   end)
 
+  it("reaches os.execute's child when sent to retryrun alone", function()
+    local code, out, took = signal_script([[
+      print(os.execute("sleep 10"))
+      print("went on")
+    ]], {"INT"})
+    assert.equal(130, code)
+    assert.is_true(took < 3, "took " .. took)
+    assert.matches("^retryrun: interrupted\n", out)
+  end)
+
   it("counts io.popen's child dying of SIGTERM as SIGTERM", function()
     local code, out = run_script([[
       local f = io.popen("kill -TERM $$")

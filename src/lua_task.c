@@ -16,8 +16,12 @@
  * The loop is found from the lua_State (runtime.h); the loop's part of a
  * task is changed only through loop.h.
  */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -436,6 +440,50 @@ static int lrun_after_child(lua_State *L)
   return n;
 }
 
+/* core.execute([cmd]) -> as os.execute, but retryrun keeps its signal
+ * handlers while the child runs (system() ignores SIGINT in the parent,
+ * so a `kill -INT` to retryrun alone was lost): the first SIGINT or
+ * SIGTERM is passed on to the child and interrupts the run when the child
+ * ends; a second stops retryrun at once, as anywhere else. Without a
+ * terminal the child's shell and what it runs get a process group of
+ * their own, so the signal reaches them all; with one, the terminal's ^C
+ * reaches them already, and they stay in the foreground to read it. */
+static int lrun_execute(lua_State *L)
+{
+  const char *cmd = luaL_optstring(L, 1, NULL);
+  int status, passed_on = 0, own_group = !isatty(STDIN_FILENO);
+  pid_t pid;
+  if(!cmd) {
+    lua_pushboolean(L, access("/bin/sh", X_OK) == 0);
+    return 1;
+  }
+  fflush(NULL);
+  pid = fork();
+  if(pid < 0)
+    return luaL_fileresult(L, 0, NULL);
+  if(own_group)
+    setpgid(pid, pid);            /* as the child does: whichever is first */
+  if(pid == 0) {
+    if(own_group)
+      setpgid(0, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  while(waitpid(pid, &status, 0) < 0) {
+    if(errno != EINTR)
+      return luaL_fileresult(L, 0, NULL);
+    if(!passed_on && loop_interrupted()) {
+      kill(own_group ? -pid : pid, loop_interrupted());
+      passed_on = 1;
+    }
+  }
+  errno = 0;                      /* luaL_execresult reads it */
+  return luaL_execresult(L, status);
+}
+
 /* run.current() -> the running Task. */
 static int lrun_current(lua_State *L)
 {
@@ -461,6 +509,7 @@ void ltask_register(lua_State *L)
     {"yield", lrun_yield},
     {"isyieldable", lrun_isyieldable},
     {"after_child", lrun_after_child},
+    {"execute", lrun_execute},
     {NULL, NULL}
   };
   lua_newtable(L);

@@ -90,7 +90,8 @@ end
 -- interrupts the run as the signal itself would: the terminal's ^C reaches
 -- the child while os.execute ignores it in retryrun.
 local after_child = core.after_child
-local execute, io_close = os.execute, io.close
+-- core.execute: os.execute keeping retryrun's signal handlers
+local execute, io_close = core.execute, io.close
 local file_close = getmetatable(io.stdout).__index.close
 
 return {
