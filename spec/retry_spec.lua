@@ -589,3 +589,65 @@ describe("a policy(fn) wrapper judging a value, not a Response", function()
     assert.is_nil(err.request.method)
   end)
 end)
+
+describe("a policy's guarantees against a script's tricks", function()
+  it("reads the fields it is given raw, once", function()
+    local p = retry.policy(setmetatable({}, {__index = {attempts = 5}}))
+    assert.equal("retryrun.Policy (attempts 4)", tostring(p))
+    assert.is_nil(p.attempts)
+    local q = p:extend(setmetatable({}, {__pairs = function()
+      return next, {attempts = 9}
+    end}))
+    assert.equal("retryrun.Policy (attempts 4)", tostring(q))
+  end)
+
+  it("keeps its metatable and its fields out of reach", function()
+    local p = retry.policy{attempts = 2}
+    assert.equal("retryrun.Policy", getmetatable(p))
+    retry.Policy.attempts = 99       -- a method by a field's name
+    assert.equal(2, p.attempts)
+    assert.is_nil(retry.default.attempts)
+    retry.Policy.attempts = nil
+  end)
+
+  it("names a wrong self at the script's line", function()
+    local ok, err = pcall(function() retry.Policy.extend({}, {}) end)
+    assert.is_false(ok)
+    assert.matches("^spec/retry_spec.lua:%d+: bad argument #1 to 'extend' "
+                   .. "%(retryrun.Policy expected, got table%)$", err)
+  end)
+
+  it("draws the wait of a huge retry number as of a large one", function()
+    local p = retry.policy{backoff = {jitter = "none", max = 10}}
+    assert.equal(10, p:delay(2^31))
+    assert.equal(10, p:delay(2^32 + 3))
+  end)
+end)
+
+describe("a give-up's record", function()
+  it("is no field of the error, and a lookalike has none", function()
+    local srv <close> = todo.start{"--reset-rate", "1"}
+    local runs = 0
+    local wrapped = retry.policy{attempts = 3, backoff = FAST}(function()
+      runs = runs + 1
+      local ok, err = pcall(http.get, srv.url .. "/items", {headers = AUTH})
+      for k in pairs(err) do
+        assert.is_string(k)          -- nothing hidden under another key
+        if k ~= "message" then err[k] = nil end
+      end
+      error(err)
+    end)
+    local ok, err = pcall(wrapped)
+    assert.is_false(ok)
+    assert.equal(3, runs)            -- resets: retried on the record
+    local fake = setmetatable({message = "x"}, core.GiveUp)
+    runs = 0
+    ok, err = pcall(retry.policy{attempts = 3, backoff = FAST}(function()
+      runs = runs + 1
+      error(fake)
+    end))
+    assert.is_false(ok)
+    assert.equal(1, runs)            -- not retryrun's: an error, passed on
+    assert.equal(fake, err)
+  end)
+end)

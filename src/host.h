@@ -1,7 +1,7 @@
 /*
  * host.h - the Lua state of retryrun: package paths, the retryrun.core
- * module, the standard functions it replaces, the protected-call helper,
- * and running a script as the main task.
+ * module, the standard functions it replaces, and running a script as
+ * the main task.
  *
  * main.c parses the command line and calls host_run(). host.c owns the
  * process state (struct runtime, runtime.h) and the loop; it uses the
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <lua.h>
 
-/* Exit codes, as DESIGN.md lists them. */
+/* Exit codes, as README.md and retryrun --help list them. */
 enum {
   EXIT_OK = 0,
   EXIT_ERROR = 1,

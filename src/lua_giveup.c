@@ -9,9 +9,12 @@
 #include "lua_giveup.h"
 #include "luax.h"
 
-/* The GiveUp's private key for its record: a userdata struct
- * lgiveup_record whose user values are the message and the response. */
-static char record_key;
+/* Registry key of the records: a table with weak keys, GiveUp -> a
+ * userdata struct lgiveup_record (metatable LUAX_RECORD_MT) whose user
+ * values are the message and the response. Out of the script's reach: no
+ * field of the GiveUp, so nothing a script does to the error changes a
+ * wrapper's decision, and a table made to look like a GiveUp has none. */
+static char records_key;
 
 static int lgiveup_tostring(lua_State *L)
 {
@@ -190,6 +193,7 @@ void lgiveup_push(lua_State *L, const struct lgiveup *g)
   r->idempotent = g->idempotent;
   r->retry_after = g->dec->retry_after;
   snprintf(r->method, sizeof(r->method), "%s", g->method);
+  luaL_setmetatable(L, LUAX_RECORD_MT);
   lua_getfield(L, -2, "message");
   lua_setiuservalue(L, -2, 1);
   if(g->response)
@@ -197,7 +201,11 @@ void lgiveup_push(lua_State *L, const struct lgiveup *g)
   else
     lua_pushnil(L);
   lua_setiuservalue(L, -2, 2);
-  lua_rawsetp(L, -2, &record_key);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &records_key);
+  lua_pushvalue(L, -3);                  /* the GiveUp */
+  lua_pushvalue(L, -3);                  /* its record */
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
 }
 
 int lgiveup_is(lua_State *L, int idx)
@@ -209,10 +217,13 @@ const struct lgiveup_record *lgiveup_record(lua_State *L, int idx)
 {
   const struct lgiveup_record *r;
   idx = lua_absindex(L, idx);
-  if(!lgiveup_is(L, idx))
+  if(!lua_istable(L, idx))
     return NULL;
-  lua_rawgetp(L, idx, &record_key);
-  r = lua_touserdata(L, -1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &records_key);
+  lua_pushvalue(L, idx);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+  r = luaL_testudata(L, -1, LUAX_RECORD_MT);
   if(!r) {
     lua_pop(L, 1);
     return NULL;
@@ -225,6 +236,16 @@ const struct lgiveup_record *lgiveup_record(lua_State *L, int idx)
 
 void lgiveup_register(lua_State *L)
 {
+  lua_newtable(L);                      /* the records, weak keys */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &records_key);
+  luaL_newmetatable(L, LUAX_RECORD_MT);
+  lua_pushliteral(L, "the record of a give-up");
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
   luaL_newmetatable(L, LUAX_GIVEUP_MT);
   lua_pushcfunction(L, lgiveup_tostring);
   lua_setfield(L, -2, "__tostring");

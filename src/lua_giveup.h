@@ -46,8 +46,9 @@ struct lgiveup_record {
 /* Pushes the GiveUp of g. */
 void lgiveup_push(lua_State *L, const struct lgiveup *g);
 
-/* The record of the GiveUp at idx, or NULL when it is not one. When not
- * NULL, pushes its message and its last response (2 values). */
+/* The record of the GiveUp at idx, or NULL when retryrun did not make
+ * it. When not NULL, pushes its message and its last response (2
+ * values). */
 const struct lgiveup_record *lgiveup_record(lua_State *L, int idx);
 
 /* 1 when the value at idx is a GiveUp. */

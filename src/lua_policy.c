@@ -212,15 +212,29 @@ static void push_copy(lua_State *L, int idx)
   }
 }
 
-/* core.policy(fields) -> Policy. Checks every field of the table, then
- * keeps its own copy (backoff and retry_on copied too, so changing the
- * script's tables changes nothing). */
+/* core.policy(fields) -> Policy. Copies the table first (backoff and
+ * retry_on too), reading it raw, so that no metamethod of the script's
+ * can show the checks one value and the copy another; then checks every
+ * field of the copy and keeps it. */
 static int lcore_policy(lua_State *L)
 {
   struct lpolicy *p;
   int i, f;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if(!lua_istable(L, 1))
+    return luax_error(L, "bad argument #1 to 'policy' (table expected, got "
+                      "%s)", luaL_typename(L, 1));
   lua_settop(L, 1);
+  push_copy(L, 1);
+  lua_replace(L, 1);
+  for(i = 0; i < 2; i++) {
+    const char *k = i ? "retry_on" : "backoff";
+    lua_pushstring(L, k);
+    if(lua_rawget(L, 1) == LUA_TTABLE) {
+      push_copy(L, -1);
+      lua_setfield(L, 1, k);
+    }
+    lua_pop(L, 1);
+  }
   check_names(L, 1, "policy", fields);
   p = lua_newuserdatauv(L, sizeof(*p), LPOLICY_NUV);
   memset(p, 0, sizeof(*p));
@@ -268,18 +282,8 @@ static int lcore_policy(lua_State *L)
       p->hooks |= 1u << f;
     lua_setiuservalue(L, 2, f);
   }
-  /* the private copy of the fields */
-  push_copy(L, 1);
-  if(lua_getfield(L, 1, "backoff") == LUA_TTABLE) {
-    push_copy(L, -1);
-    lua_setfield(L, -3, "backoff");
-  }
-  lua_pop(L, 1);
-  if(lua_getfield(L, 1, "retry_on") == LUA_TTABLE) {
-    push_copy(L, -1);
-    lua_setfield(L, -3, "retry_on");
-  }
-  lua_pop(L, 1);
+  /* the copy the checks read is the one kept */
+  lua_pushvalue(L, 1);
   lua_setiuservalue(L, 2, LPOLICY_FIELDS);
   return 1;
 }
@@ -289,9 +293,14 @@ struct lpolicy *lpolicy_test(lua_State *L, int idx)
   return luaL_testudata(L, idx, LUAX_POLICY_MT);
 }
 
-static struct lpolicy *check_policy(lua_State *L, int idx)
+/* The Policy at idx, or raises at the script's line naming fname. */
+static struct lpolicy *check_policy(lua_State *L, int idx, const char *fname)
 {
-  return luaL_checkudata(L, idx, LUAX_POLICY_MT);
+  struct lpolicy *p = lpolicy_test(L, idx);
+  if(!p)
+    luax_error(L, "bad argument #%d to '%s' (retryrun.Policy expected, got "
+               "%s)", idx, fname, luaL_typename(L, idx));
+  return p;
 }
 
 void lpolicy_push_hook(lua_State *L, int idx, int uv)
@@ -303,7 +312,7 @@ void lpolicy_push_hook(lua_State *L, int idx, int uv)
  * make another policy from. */
 static int lcore_policy_fields(lua_State *L)
 {
-  check_policy(L, 1);
+  check_policy(L, 1, "extend");
   lua_getiuservalue(L, 1, LPOLICY_FIELDS);
   push_copy(L, -1);
   if(lua_getfield(L, -1, "backoff") == LUA_TTABLE) {
@@ -314,32 +323,48 @@ static int lcore_policy_fields(lua_State *L)
   return 1;
 }
 
-/* p.name: a method (upvalue 1, the methods table), else the field as it
- * was given (a table field as a copy, so nothing can change the policy
- * through it). */
+/* p.name: the field as it was given (a table field as a copy, so nothing
+ * can change the policy through it), else a method (upvalue 1, the
+ * methods table, which no method name can use to hide a field). */
 static int lpolicy_index(lua_State *L)
 {
+  int i;
   lua_settop(L, 2);
-  lua_pushvalue(L, 2);
-  if(lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-    return 1;
-  lua_getiuservalue(L, 1, LPOLICY_FIELDS);
-  lua_pushvalue(L, 2);
-  if(lua_rawget(L, -2) == LUA_TTABLE)
-    push_copy(L, -1);
+  if(lua_getiuservalue(L, 1, LPOLICY_FIELDS) == LUA_TTABLE) {
+    lua_pushvalue(L, 2);
+    switch(lua_rawget(L, -2)) {
+    case LUA_TNIL:
+      break;
+    case LUA_TTABLE:
+      push_copy(L, -1);
+      return 1;
+    default:
+      return 1;
+    }
+  }
+  lua_settop(L, 2);
+  if(lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    for(i = 0; fields[i]; i++)
+      if(!strcmp(k, fields[i]))
+        return 0;               /* a field not given: nil, never a method */
+  }
+  lua_rawget(L, lua_upvalueindex(1));
   return 1;
 }
 
 static int lpolicy_newindex(lua_State *L)
 {
-  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "x";
+  if(lua_type(L, 2) == LUA_TSTRING)
+    return luax_error(L, "a policy cannot change: make another with "
+                      "policy:extend{%s = ...}", lua_tostring(L, 2));
   return luax_error(L, "a policy cannot change: make another with "
-                    "policy:extend{%s = ...}", k);
+                    "policy:extend{...}");
 }
 
 static int lpolicy_tostring(lua_State *L)
 {
-  struct lpolicy *p = check_policy(L, 1);
+  struct lpolicy *p = check_policy(L, 1, "tostring");
   lua_pushfstring(L, "retryrun.Policy (attempts %d)", p->pol.attempts);
   return 1;
 }
@@ -355,13 +380,16 @@ static int lcore_is_policy(lua_State *L)
  * run's seeded generator. */
 static int lcore_backoff(lua_State *L)
 {
-  struct lpolicy *p = check_policy(L, 1);
+  struct lpolicy *p = check_policy(L, 1, "delay");
   lua_Integer n = luaL_checkinteger(L, 2);
   double prev = luaL_optnumber(L, 3, 0);
   if(n < 1)
     return luax_error(L, "bad argument #1 to 'delay' (retry number must be "
                       ">= 1)");
-  lua_pushnumber(L, policy_backoff(&p->pol, (int)n, prev, &runtime_of(L)->rng));
+  if(n > 100000)
+    n = 100000;                 /* past any cap: the same wait */
+  lua_pushnumber(L, policy_backoff(&p->pol, (int)n, prev,
+                                   &runtime_of(L)->rng));
   return 1;
 }
 
@@ -393,6 +421,9 @@ void lpolicy_register(lua_State *L)
   lua_setfield(L, -4, "Policy");
   lua_pushcclosure(L, lpolicy_index, 1);
   lua_setfield(L, -2, "__index");
+  /* getmetatable(p) gives this name, not the table every policy shares */
+  lua_pushliteral(L, LUAX_POLICY_MT);
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
 }

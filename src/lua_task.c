@@ -27,15 +27,15 @@
 #include <lualib.h>
 
 #include "lua_task.h"
+#include "luax.h"
 #include "runtime.h"
 
-#define TASK_MT "retryrun.Task"
 
 enum { UV_THREAD = 1, UV_RESULT, UV_WAITERS };
 
 struct task *task_check(lua_State *L, int idx)
 {
-  return luaL_checkudata(L, idx, TASK_MT);
+  return luaL_checkudata(L, idx, LUAX_TASK_MT);
 }
 
 /* The loop_task is a task's first member (lua_task.h). */
@@ -95,7 +95,7 @@ static int lrun_spawn(lua_State *L)
   memset(t, 0, sizeof(*t));
   t->ref = LUA_NOREF;
   t->lt.state = TASK_DONE;        /* until started below */
-  luaL_setmetatable(L, TASK_MT);
+  luaL_setmetatable(L, LUAX_TASK_MT);
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, UV_THREAD);
   lua_newtable(L);
@@ -514,7 +514,7 @@ void ltask_register(lua_State *L)
   };
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, FAILED_TASKS);
-  if(luaL_newmetatable(L, TASK_MT)) {
+  if(luaL_newmetatable(L, LUAX_TASK_MT)) {
     luaL_newlib(L, task_methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ltask_tostring);

@@ -102,9 +102,8 @@ static int judge_giveup(lua_State *L, struct call *c,
   c->out = r->out;
   snprintf(c->method, sizeof(c->method), "%s", r->method);
   c->retry_after[0] = '\0';
-  if(r->retry_after >= 0)
-    snprintf(c->retry_after, sizeof(c->retry_after), "%.0f",
-             r->retry_after);
+  c->out.has_wait = r->retry_after >= 0;
+  c->out.wait = r->retry_after;
   c->pc.idempotent = r->idempotent;
   return lcall_decide(L, c);
 }

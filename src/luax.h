@@ -21,6 +21,7 @@
 #define LUAX_GIVEUP_MT   "retryrun.GiveUp"
 #define LUAX_BOX_MT      "retryrun.Box"
 #define LUAX_TASK_MT     "retryrun.Task"
+#define LUAX_RECORD_MT   "retryrun.GiveUpRecord"
 
 /* Registry field: how the chunk names of retryrun's own Lua modules start
  * ("@<luadir>/retryrun/"), set by the host; luax_where skips them. */

@@ -503,7 +503,8 @@ void policy_decide(const struct policy *p, const struct policy_call *c,
                    struct policy_decision *d)
 {
   double end = c->started + p->deadline;
-  double wait;
+  double wait = 0;
+  int asked = 0;                /* the server said when to come back */
 
   d->verdict = POLICY_ACCEPT;
   d->reason = POLICY_OK;
@@ -524,8 +525,13 @@ void policy_decide(const struct policy *p, const struct policy_call *c,
     decide_giveup(d, POLICY_EXHAUSTED);
     return;
   }
-  if(p->retry_after && o->retry_after &&
-     !policy_parse_retry_after(o->retry_after, c->now_wall, &wait)) {
+  if(p->retry_after && o->has_wait) {
+    wait = o->wait;
+    asked = 1;
+  }
+  else if(p->retry_after && o->retry_after)
+    asked = !policy_parse_retry_after(o->retry_after, c->now_wall, &wait);
+  if(asked) {
     d->retry_after = wait;
     if(wait > p->max_retry_after) {
       decide_giveup(d, POLICY_RETRY_AFTER_LONG);

@@ -46,7 +46,7 @@ int policy_jitter_from_name(const char *name);
 #define POLICY_MIN_STATUS 100
 #define POLICY_MAX_STATUS 599
 
-/* A compiled policy. policy_init() fills in DESIGN.md's defaults. */
+/* A compiled policy. policy_init() fills in the defaults README.md lists. */
 struct policy {
   int attempts;                 /* tries in all, >= 1 */
   uint64_t retry_status[10];    /* bit s set: status s (0..639) is retried */
@@ -117,6 +117,8 @@ struct policy_outcome {
   int sent;                 /* the request may have reached the server */
   int invalid;              /* valid() returned false or raised */
   const char *retry_after;  /* Retry-After header value or NULL */
+  int has_wait;             /* the server's ask is known in seconds: wait */
+  double wait;              /* (a wrapper judging its inner call) */
 };
 
 /* The state of one logical call. Times are monotonic seconds except

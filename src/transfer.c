@@ -329,7 +329,7 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_ERRORBUFFER, t->errbuf);
     SET(CURLOPT_NOSIGNAL, 1L);
     /* redirects are followed by the engine, which decides the method,
-     * body and headers of each hop (lua_http.c) */
+     * body and headers of each hop (lua_attempt.c) */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, t);

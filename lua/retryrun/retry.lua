@@ -16,7 +16,7 @@
 local core = require "retryrun.core"
 local check = require "retryrun.check"
 
-local pairs, type = pairs, type
+local next, rawget, type = next, rawget, type
 local fail = check.fail
 local new_policy, policy_fields = core.policy, core.policy_fields
 
@@ -39,11 +39,13 @@ local function make(fields, parent)
   if not parent then
     return new_policy(fields)
   end
+  -- raw reads (next, rawget), as core.policy reads: no metamethod of the
+  -- script's shows one field here and another there
   local p = policy_fields(parent)
-  local backoff = p.backoff
-  for k, v in pairs(fields) do p[k] = v end
-  if type(backoff) == "table" and type(fields.backoff) == "table" then
-    for k, v in pairs(fields.backoff) do backoff[k] = v end
+  local backoff, more = p.backoff, rawget(fields, "backoff")
+  for k, v in next, fields do p[k] = v end
+  if type(backoff) == "table" and type(more) == "table" then
+    for k, v in next, more do backoff[k] = v end
     p.backoff = backoff
   end
   return new_policy(p)
@@ -91,7 +93,7 @@ function Policy:delay(n, prev)
   return d
 end
 
---- The policy used by calls that name none: DESIGN.md's defaults.
+--- The policy used by calls that name none: the defaults README.md lists.
 retry.default = retry.policy{}
 
 --- One attempt, and whatever status comes back is the answer (as curl or

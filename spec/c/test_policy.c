@@ -846,6 +846,7 @@ static int decide(const struct drow *w, struct policy_decision *d)
   call.now = w->now;
   call.now_wall = T_1994 - 100;
   call.prev_delay = w->prev;
+  memset(&o, 0, sizeof(o));
   o.cls = w->cls;
   o.status = w->status;
   o.sent = w->sent || w->cls == POLICY_RESPONSE ||
@@ -1097,6 +1098,19 @@ static void test_decide_rng_use(void)
   policy_decide(&p, &call, &o, &r, &d);
   CHECK(d.verdict == POLICY_RETRY && r.state == 5,
         "rng untouched when Retry-After sets the wait");
+  /* a wrapper's inner call gave the ask in seconds: no text to parse */
+  o.retry_after = NULL;
+  o.has_wait = 1;
+  o.wait = 7;
+  policy_decide(&p, &call, &o, &r, &d);
+  CHECK(d.verdict == POLICY_RETRY && d.delay == 7 && d.retry_after == 7 &&
+        r.state == 5, "a wait known in seconds is the wait, as Retry-After");
+  o.wait = 1000;
+  policy_decide(&p, &call, &o, &r, &d);
+  CHECK(d.verdict == POLICY_GIVEUP && d.reason == POLICY_RETRY_AFTER_LONG,
+        "a wait known in seconds over max_retry_after gives up");
+  o.has_wait = 0;
+  o.retry_after = "3";
   o.retry_after = NULL;
   policy_decide(&p, &call, &o, &r, &d);
   CHECK(d.verdict == POLICY_RETRY && r.state != 5,
