@@ -30,6 +30,20 @@ static const char *const builtin[] = {
 static char **added;
 static size_t nadded, capadded;
 
+/* 1 when s[i..] (n bytes in all) is a %XX escape, its byte into *c. */
+static int percent(const char *s, size_t i, size_t n, unsigned char *c)
+{
+  char hex[3];
+  if(s[i] != '%' || i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+     !isxdigit((unsigned char)s[i + 2]))
+    return 0;
+  hex[0] = s[i + 1];
+  hex[1] = s[i + 2];
+  hex[2] = '\0';
+  *c = (unsigned char)strtol(hex, NULL, 16);
+  return 1;
+}
+
 /* Writes the normalised name into out (NAME_MAX_LEN + 1 bytes); returns
  * its length, or 0 when it is empty or too long to be one of ours. Percent
  * escapes in a parameter's name are read as the bytes they stand for. */
@@ -38,12 +52,8 @@ static size_t normalise(const char *s, size_t n, char *out)
   size_t i, o = 0;
   for(i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if(c == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-       isxdigit((unsigned char)s[i + 2])) {
-      char hex[3] = {s[i + 1], s[i + 2], 0};
-      c = (unsigned char)strtol(hex, NULL, 16);
+    if(percent(s, i, n, &c))
       i += 2;
-    }
     if(o == NAME_MAX_LEN)
       return 0;
     out[o++] = c == '-' ? '_' : (char)tolower(c);
@@ -175,12 +185,12 @@ static void add_decoded(struct redact_values *vals, const char *p, size_t n,
     }
     else if(!json && ch == '+')
       ch = ' ';
-    else if(!json && ch == '%' && i + 2 < n &&
-            isxdigit((unsigned char)p[i + 1]) &&
-            isxdigit((unsigned char)p[i + 2])) {
-      char hex[3] = {p[i + 1], p[i + 2], 0};
-      ch = (char)strtol(hex, NULL, 16);
-      i += 2;
+    else if(!json) {
+      unsigned char b;
+      if(percent(p, i, n, &b)) {
+        ch = (char)b;
+        i += 2;
+      }
     }
     o[k++] = ch;
   }
@@ -195,24 +205,71 @@ static void add_decoded(struct redact_values *vals, const char *p, size_t n,
 #define QUERY_SEPS "&;"
 #define FRAGMENT_SEPS "&;?"
 
-/* Adds the value of each secret name=value of p..end, split at any of
- * seps (and stopping at '#' when stop_hash), as written and decoded.
- * Returns where it stopped. */
-static const char *each_pair(const char *p, const char *end, const char *seps,
-                             int stop_hash, struct redact_values *vals)
+/* A growing output buffer; oom is sticky. */
+struct out {
+  char *d;
+  size_t len, cap;
+  int oom;
+};
+
+static void put(struct out *o, const char *p, size_t n)
+{
+  if(o->oom)
+    return;
+  if(o->len + n + 1 > o->cap) {
+    size_t cap = o->cap ? o->cap : 64;
+    char *d;
+    while(cap < o->len + n + 1)
+      cap *= 2;
+    d = realloc(o->d, cap);
+    if(!d) {
+      o->oom = 1;
+      return;
+    }
+    o->d = d;
+    o->cap = cap;
+  }
+  memcpy(o->d + o->len, p, n);
+  o->len += n;
+  o->d[o->len] = '\0';
+}
+
+static void put_redacted(struct out *o)
+{
+  put(o, REDACTED, sizeof(REDACTED) - 1);
+}
+
+/* Walks the name=value pairs of p..end, split at any of seps (stopping
+ * at '#' when stop_hash): the value of a secret one, as written and
+ * decoded, goes into vals when vals is not NULL; every pair goes to o when
+ * o is not NULL, a secret value as REDACTED. Returns where it stopped. */
+static const char *walk_pairs(const char *p, const char *end,
+                              const char *seps, int stop_hash,
+                              struct redact_values *vals, struct out *o)
 {
   while(p < end && !(stop_hash && *p == '#')) {
     const char *e = p, *eq;
+    int secret;
     while(e < end && !strchr(seps, *e) && !(stop_hash && *e == '#'))
       e++;
     eq = memchr(p, '=', (size_t)(e - p));
-    if(eq && redact_secret_param(p, (size_t)(eq - p))) {
+    secret = eq && redact_secret_param(p, (size_t)(eq - p));
+    if(secret && vals) {
       add_value(vals, eq + 1, (size_t)(e - eq - 1));
       add_decoded(vals, eq + 1, (size_t)(e - eq - 1), 0);
     }
+    if(o && secret) {
+      put(o, p, (size_t)(eq - p + 1));
+      put_redacted(o);
+    }
+    else if(o)
+      put(o, p, (size_t)(e - p));
     p = e;
-    if(p < end && strchr(seps, *p))
+    if(p < end && strchr(seps, *p)) {
+      if(o)
+        put(o, p, 1);
       p++;
+    }
   }
   return p;
 }
@@ -267,9 +324,9 @@ void redact_collect_url(struct redact_values *vals, const char *url,
   while(p < end && *p != '?' && *p != '#')
     p++;
   if(p < end && *p == '?')
-    p = each_pair(p + 1, end, QUERY_SEPS, 1, vals);
+    p = walk_pairs(p + 1, end, QUERY_SEPS, 1, vals, NULL);
   if(p < end && *p == '#')
-    each_pair(p + 1, end, FRAGMENT_SEPS, 0, vals);
+    walk_pairs(p + 1, end, FRAGMENT_SEPS, 0, vals, NULL);
 }
 
 void redact_collect_header(struct redact_values *vals, const char *name,
@@ -340,7 +397,7 @@ void redact_collect_body(struct redact_values *vals, const char *body,
   if(p == end)
     return;
   if(*p != '{' && *p != '[') {
-    each_pair(p, end, QUERY_SEPS, 0, vals);   /* a form, or nothing */
+    walk_pairs(p, end, QUERY_SEPS, 0, vals, NULL); /* a form, or nothing */
     return;
   }
   /* JSON: every "name": value whose name is secret, at any depth */
@@ -370,64 +427,7 @@ void redact_collect_body(struct redact_values *vals, const char *body,
   }
 }
 
-/* A growing output buffer; oom is sticky. */
-struct out {
-  char *d;
-  size_t len, cap;
-  int oom;
-};
 
-static void put(struct out *o, const char *p, size_t n)
-{
-  if(o->oom)
-    return;
-  if(o->len + n + 1 > o->cap) {
-    size_t cap = o->cap ? o->cap : 64;
-    char *d;
-    while(cap < o->len + n + 1)
-      cap *= 2;
-    d = realloc(o->d, cap);
-    if(!d) {
-      o->oom = 1;
-      return;
-    }
-    o->d = d;
-    o->cap = cap;
-  }
-  memcpy(o->d + o->len, p, n);
-  o->len += n;
-  o->d[o->len] = '\0';
-}
-
-static void put_redacted(struct out *o)
-{
-  put(o, REDACTED, sizeof(REDACTED) - 1);
-}
-
-/* Writes name=value pairs of p..end split at any of seps, secret values
- * hidden; stops at '#' when stop_hash. Returns where it stopped. */
-static const char *put_pairs(struct out *o, const char *p, const char *end,
-                             const char *seps, int stop_hash)
-{
-  while(p < end && !(stop_hash && *p == '#')) {
-    const char *e = p, *eq;
-    while(e < end && !strchr(seps, *e) && !(stop_hash && *e == '#'))
-      e++;
-    eq = memchr(p, '=', (size_t)(e - p));
-    if(eq && redact_secret_param(p, (size_t)(eq - p))) {
-      put(o, p, (size_t)(eq - p + 1));
-      put_redacted(o);
-    }
-    else
-      put(o, p, (size_t)(e - p));
-    p = e;
-    if(p < end && strchr(seps, *p)) {
-      put(o, p, 1);
-      p++;
-    }
-  }
-  return p;
-}
 
 /* Writes the URL url..end (its scheme starts at url) with its secrets
  * hidden. */
@@ -446,11 +446,11 @@ static void put_url(struct out *o, const char *url, const char *end,
   put(o, host, (size_t)(p - host));
   if(p < end && *p == '?') {
     put(o, "?", 1);
-    p = put_pairs(o, p + 1, end, QUERY_SEPS, 1);
+    p = walk_pairs(p + 1, end, QUERY_SEPS, 1, NULL, o);
   }
   if(p < end && *p == '#') {
     put(o, "#", 1);
-    put_pairs(o, p + 1, end, FRAGMENT_SEPS, 0);
+    walk_pairs(p + 1, end, FRAGMENT_SEPS, 0, NULL, o);
   }
 }
 
