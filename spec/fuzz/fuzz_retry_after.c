@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   policy_init(&p);
   memset(&c, 0, sizeof(c));
-  c.method = "GET";
+  c.idempotent = 1;
   c.attempt = 1;
   c.now = 10;
   c.started = 0;
