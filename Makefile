@@ -58,6 +58,10 @@ FUZZERS      := $(patsubst spec/fuzz/fuzz_%.c,$(FUZZ_DIR)/fuzz_%,\
 
 .PHONY: all deps bench-deps test asan demo bench install clean fuzz fuzzers
 
+# A recipe that fails leaves no target behind: a fuzz target that no longer
+# builds must be reported as such, not run from an older build.
+.DELETE_ON_ERROR:
+
 all: $(BUILD)/retryrun $(BUILD)/todo-server $(CTESTS)
 
 # Installs what pkg-config (or, for Lua modules, lua5.4) cannot find.
