@@ -310,6 +310,13 @@ static int pmain(lua_State *L)
   return 1;
 }
 
+/* -v: a line the bindings made, on stderr. */
+static void print_trace(const char *line)
+{
+  fputs(line, stderr);
+  fputc('\n', stderr);
+}
+
 int host_run(const struct host_opts *o)
 {
   struct runtime rt;
@@ -322,6 +329,9 @@ int host_run(const struct host_opts *o)
   }
   memset(&rt, 0, sizeof(rt));
   policy_rng_seed(&rt.rng, o->seed);
+  rt.started = loop_now();
+  rt.trace = o->verbose ? print_trace : NULL;
+  rt.color = o->color;
   runtime_set(L, &rt);
   rt.loop = loop_new(task_finished, L);
   if(!rt.loop) {

@@ -32,6 +32,8 @@ struct host_opts {
   int script_index;          /* index of the script in all_argv */
   long max_connections, max_host_connections;
   uint64_t seed;             /* the generator behind jitter (--seed) */
+  int verbose;               /* -v: a line on stderr per attempt */
+  int color;                 /* colour those lines */
 };
 
 /* Runs a script to the end and returns the process exit code. */

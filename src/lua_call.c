@@ -259,6 +259,8 @@ int lcall_decide(lua_State *L, struct call *c)
   policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
+  if(runtime_of(L)->trace)
+    ltrace_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_ACCEPT)
     return call_accept(L, c);
   if(c->dec.verdict == POLICY_GIVEUP)

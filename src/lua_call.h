@@ -114,6 +114,10 @@ int lattempt_done(lua_State *L, struct call *c);
 int lwrap_run(lua_State *L, struct call *c);
 int lwrap_done(lua_State *L, struct call *c, int status);
 
+/* lua_trace.c: hands the -v line of the attempt just decided to the
+ * runtime's trace function (which must be set). */
+void ltrace_attempt(lua_State *L, struct call *c, double duration);
+
 void lcall_register(lua_State *L);   /* request, uuid */
 void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */
 

@@ -94,6 +94,7 @@ static int lrun_spawn(lua_State *L)
   t = lua_newuserdatauv(L, sizeof(*t), 3);
   memset(t, 0, sizeof(*t));
   t->ref = LUA_NOREF;
+  t->id = ++rt->tasks;
   t->lt.state = TASK_DONE;        /* until started below */
   luaL_setmetatable(L, LUAX_TASK_MT);
   co = lua_newthread(L);

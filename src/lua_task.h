@@ -19,6 +19,7 @@ struct task {
                                 struct loop_task * is its task's address */
   int ref;                   /* registry ref to the Task userdata while the
                                 task lives, LUA_NOREF after */
+  unsigned id;               /* 1 for the main task, then in spawn order */
   int failed;                /* ended with an error */
   int error_seen;            /* someone took that error */
   int wrap_depth;            /* inside policy(fn) wrappers */

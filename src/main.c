@@ -44,6 +44,11 @@ static void usage(FILE *f)
     "  --seed N                   fix the jitter (also RETRYRUN_SEED)\n"
     "  --max-connections N        cap on connections open at once (256)\n"
     "  --max-host-connections N   cap on connections to one host\n"
+    "  -v, --verbose              a line on stderr for every attempt: when,\n"
+    "                             which task, the request, what came back,\n"
+    "                             how long it took, and what was decided\n"
+    "  --color=WHEN               colour those lines: auto (on a terminal,\n"
+    "                             unless NO_COLOR is set), always or never\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this and exit\n"
     "\n"
@@ -80,7 +85,7 @@ static long long parse_count(const char *s, long long max)
 
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
-  "--help", NULL
+  "--help", "--verbose", "--color", NULL
 };
 
 /* A known option that differs from s by one edit, for "did you mean". */
@@ -109,7 +114,7 @@ int main(int argc, char **argv)
   struct host_opts o;
   const char *seed = getenv("RETRYRUN_SEED");
   uint64_t seed_value;
-  int i, code;
+  int i, code, color = -1;          /* -1: auto */
 
   memset(&o, 0, sizeof(o));
   o.all_argv = argv;
@@ -125,6 +130,23 @@ int main(int argc, char **argv)
     if(!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       return EXIT_OK;
+    }
+    if(!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+      o.verbose = 1;
+      continue;
+    }
+    if(!strncmp(a, "--color=", 8) || !strcmp(a, "--color")) {
+      const char *when = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : "";
+      if(!strcmp(when, "always"))
+        color = 1;
+      else if(!strcmp(when, "never"))
+        color = 0;
+      else if(!strcmp(when, "auto"))
+        color = -1;
+      else
+        return usage_error("--color takes always, never or auto (got "
+                           "'%s')", when);
+      continue;
     }
     if(!strcmp(a, "--version")) {
       char err[256];
@@ -193,6 +215,12 @@ int main(int argc, char **argv)
           (ssize_t)sizeof(seed_value))
     seed_value = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
   o.seed = seed_value;
+  /* auto: on a terminal, unless NO_COLOR is set (no-color.org) */
+  if(color < 0) {
+    const char *no = getenv("NO_COLOR");
+    color = isatty(STDERR_FILENO) && !(no && *no);
+  }
+  o.color = color;
 
   signal(SIGPIPE, SIG_IGN);
   {

@@ -23,6 +23,12 @@ struct runtime {
   struct loop *loop;         /* never NULL while scripts run */
   struct policy_rng rng;     /* jitter; seeded by --seed, RETRYRUN_SEED or
                                 core.seed() */
+  unsigned tasks;            /* tasks spawned so far: their ids */
+  /* -v: the bindings hand a line per attempt to trace, which the host
+   * sets (and which prints); NULL when not tracing */
+  void (*trace)(const char *line);
+  int color;                 /* the trace may use colour */
+  double started;            /* loop_now() when the run began */
 };
 
 /* The runtime of the state L belongs to (set by runtime_set on its main
