@@ -12,6 +12,7 @@
  * lua.c does), so an error in the loop, even out of memory while a task
  * ends, is reported and never panics. The only place that prints.
  */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -310,6 +311,14 @@ static int pmain(lua_State *L)
   return 1;
 }
 
+/* --log: a record the bindings made, a line of the log file. */
+static void write_log(void *ud, const char *line)
+{
+  fputs(line, ud);
+  fputc('\n', ud);
+  fflush(ud);
+}
+
 /* -v: a line the bindings made, on stderr. */
 static void print_trace(const char *line)
 {
@@ -331,6 +340,16 @@ int host_run(const struct host_opts *o)
   policy_rng_seed(&rt.rng, o->seed);
   rt.started = loop_now();
   rt.trace = o->verbose ? print_trace : NULL;
+  if(o->log) {
+    rt.log_ud = strcmp(o->log, "-") ? fopen(o->log, "w") : stdout;
+    if(!rt.log_ud) {
+      fprintf(stderr, "retryrun: cannot write the log '%s': %s\n", o->log,
+              strerror(errno));
+      lua_close(L);
+      return EXIT_USAGE;
+    }
+    rt.log = write_log;
+  }
   rt.color = o->color;
   runtime_set(L, &rt);
   rt.loop = loop_new(task_finished, L);
@@ -354,5 +373,7 @@ int host_run(const struct host_opts *o)
   lua_close(L);
   redact_free_names();
   loop_free(rt.loop);
+  if(rt.log_ud && rt.log_ud != stdout)
+    fclose(rt.log_ud);
   return code;
 }

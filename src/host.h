@@ -33,6 +33,7 @@ struct host_opts {
   long max_connections, max_host_connections;
   uint64_t seed;             /* the generator behind jitter (--seed) */
   int verbose;               /* -v: a line on stderr per attempt */
+  const char *log;           /* --log FILE ("-": stdout), or NULL */
   int color;                 /* colour those lines */
 };
 

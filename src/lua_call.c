@@ -184,6 +184,8 @@ static int giveup(lua_State *L, struct call *c)
 static int finish_giveup(lua_State *L, struct call *c)
 {
   lua_settop(L, S_TOP);
+  if(runtime_of(L)->log)
+    ltrace_call(L, c, 0);
   if(c->raise) {
     luaL_traceback(L, L, NULL, 1);   /* where the call gave up */
     lua_setfield(L, S_REASON, "traceback");
@@ -199,6 +201,8 @@ static int call_accept(lua_State *L, struct call *c)
 {
   lcall_close(c);
   lua_settop(L, S_TOP);
+  if(runtime_of(L)->log)
+    ltrace_call(L, c, 1);
   if(c->wrapper && c->inner_error) {
     /* an inner give-up this policy does not retry: pass it on as it is */
     lua_pushvalue(L, S_RES);
@@ -259,7 +263,7 @@ int lcall_decide(lua_State *L, struct call *c)
   policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
-  if(runtime_of(L)->trace)
+  if(runtime_of(L)->trace || runtime_of(L)->log)
     ltrace_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_ACCEPT)
     return call_accept(L, c);
@@ -532,6 +536,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);
   c->has_on_giveup = lpolicy_has(p, LPOLICY_ON_GIVEUP);
   c->task = t;
+  c->id = ++runtime_of(L)->calls;
   c->wrapper = wrapper;
   c->dec.retry_after = -1;
   c->pc.started = loop_now();

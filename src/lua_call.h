@@ -52,6 +52,7 @@ struct call {
   struct transfer *tr;        /* the attempt in flight, owned */
   struct task *task;
   enum lcall_step k;
+  unsigned id;                /* 1 for the run's first call, and so on */
   int wrapper;                /* core.call: attempts run a function */
   int inner_error;            /* the function raised a give-up error, kept
                                  in S_RES */
@@ -114,9 +115,11 @@ int lattempt_done(lua_State *L, struct call *c);
 int lwrap_run(lua_State *L, struct call *c);
 int lwrap_done(lua_State *L, struct call *c, int status);
 
-/* lua_trace.c: hands the -v line of the attempt just decided to the
- * runtime's trace function (which must be set). */
+/* lua_trace.c: hands the attempt just decided to the runtime's trace
+ * (-v, a line) and log (--log, a JSON object) functions, whichever are
+ * set; and the call's end, to log. */
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
+void ltrace_call(lua_State *L, struct call *c, int accepted);
 
 void lcall_register(lua_State *L);   /* request, uuid */
 void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */

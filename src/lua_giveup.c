@@ -135,11 +135,11 @@ static void push_message(lua_State *L, const struct lgiveup *g)
   lua_remove(L, -2);                    /* the words */
 }
 
-static const char *reason_name(const struct lgiveup *g)
+const char *lgiveup_reason(const struct policy_decision *d, const char *note)
 {
-  if(g->note)
-    return g->note;
-  switch(g->dec->reason) {
+  if(note)
+    return note;
+  switch(d->reason) {
   case POLICY_EXHAUSTED: return "exhausted";
   case POLICY_DEADLINE: return "deadline";
   case POLICY_UNSAFE: return "unsafe";
@@ -155,7 +155,7 @@ void lgiveup_push(lua_State *L, const struct lgiveup *g)
   luaL_setmetatable(L, LUAX_GIVEUP_MT);
   push_message(L, g);
   lua_setfield(L, -2, "message");
-  lua_pushstring(L, reason_name(g));
+  lua_pushstring(L, lgiveup_reason(g->dec, g->note));
   lua_setfield(L, -2, "reason");
   lua_pushvalue(L, g->attempts);
   lua_setfield(L, -2, "attempts");

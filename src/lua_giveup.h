@@ -43,6 +43,11 @@ struct lgiveup_record {
   char method[16];
 };
 
+/* The give-up's `reason` as scripts see it: the note ("interrupted",
+ * "cancelled") if any, else "exhausted", "deadline", "unsafe",
+ * "not_retryable" or "retry_after" for the decision's reason. */
+const char *lgiveup_reason(const struct policy_decision *d, const char *note);
+
 /* Pushes the GiveUp of g. */
 void lgiveup_push(lua_State *L, const struct lgiveup *g);
 

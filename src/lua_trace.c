@@ -1,20 +1,31 @@
 /*
- * lua_trace.c - the -v line of an attempt (see lua_call.h): when, which
- * task, the request (its URL redacted), what came back, how long it took,
- * and what the policy decided:
+ * lua_trace.c - what a run shows of its calls (see lua_call.h): the -v
+ * line of an attempt (when, which task, the request with its URL
+ * redacted, what came back, how long it took, what the policy decided):
  *
- *   [  0.412] task 1  GET http://h/items  503  12 ms  retry in 0.42 s
+ *   [  0.412] task 1  GET http://h/items  attempt 2  503  12 ms  retry in 0.42 s: 503
  *
- * It only makes the line; the host's trace function prints it. Costs
- * nothing when -v is off: the call never gets here.
+ * and the --log records, one JSON object a line, schema "v": 1
+ * (docs/reference.md lists the fields):
+ *
+ *   {"v":1,"event":"attempt","time":...,"elapsed":0.412,"task":1,"call":3,
+ *    "attempt":2,"method":"GET","url":"http://h/items","status":503,
+ *    "sent":true,"duration":0.012,"decision":"retry","wait":0.42,
+ *    "wait_cause":"backoff"}
+ *   {"v":1,"event":"call",...,"attempts":2,"outcome":"ok","status":200}
+ *
+ * It only makes them; the host's trace and log functions write them.
+ * Costs nothing when both are off: the call never gets here.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 
 #include "loop.h"
 #include "lua_call.h"
+#include "lua_giveup.h"
 #include "lua_redact.h"
 #include "lua_task.h"
 #include "runtime.h"
@@ -74,6 +85,93 @@ static const char *decision(const struct call *c, const char *word, char *d,
   return RED;
 }
 
+/* Adds s to b as a JSON string. */
+static void add_json_string(luaL_Buffer *b, const char *s)
+{
+  luaL_addchar(b, '"');
+  for(; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if(ch == '"' || ch == '\\') {
+      luaL_addchar(b, '\\');
+      luaL_addchar(b, (char)ch);
+    }
+    else if(ch < 0x20) {
+      char esc[8];
+      snprintf(esc, sizeof(esc), "\\u%04x", ch);
+      luaL_addstring(b, esc);
+    }
+    else
+      luaL_addchar(b, (char)ch);
+  }
+  luaL_addchar(b, '"');
+}
+
+/* Adds the fields every record starts with, and the call's request. */
+static void add_head(luaL_Buffer *b, struct call *c, const char *event,
+                     const char *what)
+{
+  const struct runtime *rt = runtime_of(b->L);
+  char num[160];
+  snprintf(num, sizeof(num), "{\"v\":1,\"event\":\"%s\",\"time\":%.6f,"
+           "\"elapsed\":%.6f,\"task\":%u,\"call\":%u,", event, loop_wall(),
+           loop_now() - rt->started, c->task->id, c->id);
+  luaL_addstring(b, num);
+  if(c->method[0]) {
+    luaL_addstring(b, "\"method\":");
+    add_json_string(b, c->method);
+    luaL_addchar(b, ',');
+  }
+  luaL_addstring(b, c->wrapper ? "\"function\":" : "\"url\":");
+  add_json_string(b, c->wrapper ? what + strlen("function at ") : what +
+                  strcspn(what, " ") + 1);
+}
+
+/* Adds what the last attempt came back with. */
+static void add_outcome(luaL_Buffer *b, const struct call *c)
+{
+  char num[64];
+  if(c->out.cls != POLICY_RESPONSE) {
+    luaL_addstring(b, ",\"error\":");
+    add_json_string(b, policy_class_name(c->out.cls));
+  }
+  else if(c->out.status) {
+    snprintf(num, sizeof(num), ",\"status\":%d", c->out.status);
+    luaL_addstring(b, num);
+  }
+}
+
+static void log_attempt(lua_State *L, struct call *c, double duration,
+                        const char *what)
+{
+  const struct policy_decision *d = &c->dec;
+  luaL_Buffer b;
+  char num[160];
+  luaL_buffinit(L, &b);
+  add_head(&b, c, "attempt", what);
+  snprintf(num, sizeof(num), ",\"attempt\":%d", c->pc.attempt);
+  luaL_addstring(&b, num);
+  add_outcome(&b, c);
+  snprintf(num, sizeof(num), ",\"sent\":%s,\"invalid\":%s,"
+           "\"duration\":%.6f,\"decision\":\"%s\"",
+           c->out.sent ? "true" : "false", c->out.invalid ? "true" : "false",
+           duration, d->verdict == POLICY_ACCEPT ? "accept" :
+           d->verdict == POLICY_RETRY ? "retry" : "giveup");
+  luaL_addstring(&b, num);
+  if(d->verdict == POLICY_RETRY) {
+    snprintf(num, sizeof(num), ",\"wait\":%.6f,\"wait_cause\":\"%s\"",
+             d->delay, d->retry_after >= 0 ? "retry_after" : "backoff");
+    luaL_addstring(&b, num);
+  }
+  else if(d->verdict == POLICY_GIVEUP) {
+    luaL_addstring(&b, ",\"reason\":");
+    add_json_string(&b, lgiveup_reason(d, c->giveup_note));
+  }
+  luaL_addchar(&b, '}');
+  luaL_pushresult(&b);
+  runtime_of(L)->log(runtime_of(L)->log_ud, lua_tostring(L, -1));
+  lua_pop(L, 1);
+}
+
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   const struct runtime *rt = runtime_of(L);
@@ -81,15 +179,44 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
   const char *colour;
   int top = lua_gettop(L);
 
-  outcome_word(c, word, sizeof(word));
-  colour = decision(c, word, dec, sizeof(dec));
-  snprintf(head, sizeof(head), "[%8.3f] task %u  ", loop_now() - rt->started,
-           c->task->id);
   lcall_push_what(L, c);               /* redacted */
-  lua_pushfstring(L, "%s%s  attempt %d  %s  %d ms  %s%s%s", head,
-                  lua_tostring(L, -1), c->pc.attempt, word,
-                  (int)(duration * 1000 + 0.5), rt->color ? colour : "",
-                  dec, rt->color ? PLAIN : "");
-  rt->trace(lua_tostring(L, -1));
+  if(rt->log)
+    log_attempt(L, c, duration, lua_tostring(L, -1));
+  if(rt->trace) {
+    outcome_word(c, word, sizeof(word));
+    colour = decision(c, word, dec, sizeof(dec));
+    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
+             loop_now() - rt->started, c->task->id);
+    lua_pushfstring(L, "%s%s  attempt %d  %s  %d ms  %s%s%s", head,
+                    lua_tostring(L, -1), c->pc.attempt, word,
+                    (int)(duration * 1000 + 0.5), rt->color ? colour : "",
+                    dec, rt->color ? PLAIN : "");
+    rt->trace(lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+}
+
+void ltrace_call(lua_State *L, struct call *c, int accepted)
+{
+  luaL_Buffer b;
+  char num[160];
+  int top = lua_gettop(L);
+
+  lcall_push_what(L, c);
+  luaL_buffinit(L, &b);
+  add_head(&b, c, "call", lua_tostring(L, top + 1));
+  snprintf(num, sizeof(num), ",\"attempts\":%d,\"outcome\":\"%s\"",
+           c->pc.attempt, accepted ? "ok" : "gave_up");
+  luaL_addstring(&b, num);
+  if(!accepted) {
+    luaL_addstring(&b, ",\"reason\":");
+    add_json_string(&b, lgiveup_reason(&c->dec, c->giveup_note));
+  }
+  add_outcome(&b, c);
+  snprintf(num, sizeof(num), ",\"duration\":%.6f}",
+           loop_now() - c->pc.started);
+  luaL_addstring(&b, num);
+  luaL_pushresult(&b);
+  runtime_of(L)->log(runtime_of(L)->log_ud, lua_tostring(L, -1));
   lua_settop(L, top);
 }

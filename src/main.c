@@ -49,6 +49,8 @@ static void usage(FILE *f)
     "                             how long it took, and what was decided\n"
     "  --color=WHEN               colour those lines: auto (on a terminal,\n"
     "                             unless NO_COLOR is set), always or never\n"
+    "  --log FILE                 a JSON object a line for every attempt and\n"
+    "                             every finished call (- for stdout)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this and exit\n"
     "\n"
@@ -85,7 +87,7 @@ static long long parse_count(const char *s, long long max)
 
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
-  "--help", "--verbose", "--color", NULL
+  "--help", "--verbose", "--color", "--log", NULL
 };
 
 /* A known option that differs from s by one edit, for "did you mean". */
@@ -153,6 +155,12 @@ int main(int argc, char **argv)
       printf("retryrun %s (%s, %s)\n", RETRYRUN_VERSION, LUA_RELEASE,
              curlapi_load(err, sizeof(err)) ? err : curl_version());
       return EXIT_OK;
+    }
+    if(!strcmp(a, "--log")) {
+      if(i + 1 >= argc)
+        return usage_error("option '%s' needs a value", a);
+      o.log = argv[++i];
+      continue;
     }
     if(!strcmp(a, "-e") || !strcmp(a, "--seed") ||
        !strcmp(a, "--max-connections") ||

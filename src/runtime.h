@@ -27,6 +27,11 @@ struct runtime {
   /* -v: the bindings hand a line per attempt to trace, which the host
    * sets (and which prints); NULL when not tracing */
   void (*trace)(const char *line);
+  /* --log: a JSON object per attempt and per finished call, handed to
+   * log, which the host sets (and which writes); NULL when not logging */
+  void (*log)(void *ud, const char *line);
+  void *log_ud;
+  unsigned calls;            /* calls made so far: their ids */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
 };
