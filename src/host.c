@@ -35,6 +35,7 @@
 #include "luax.h"
 #include "redact.h"
 #include "runtime.h"
+#include "summary.h"
 
 static int luaopen_retryrun_core(lua_State *L)
 {
@@ -326,9 +327,40 @@ static void print_trace(const char *line)
   fputc('\n', stderr);
 }
 
+/* The summary, on stderr as text and into o->summary_json as JSON, as
+ * asked. Returns 0, or EXIT_ERROR when the JSON could not be written. */
+static int write_summary(const struct host_opts *o, const struct summary *s,
+                         int text)
+{
+  char *out;
+  int code = 0;
+  if(text && s->n && (out = summary_text(s)) != NULL) {
+    fputs(out, stderr);
+    free(out);
+  }
+  if(o->summary_json) {
+    FILE *f = fopen(o->summary_json, "w");
+    out = summary_json(s);
+    if(!f || !out || fputs(out, f) == EOF || fputc('\n', f) == EOF) {
+      fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
+              o->summary_json, out ? strerror(errno) : "out of memory");
+      code = EXIT_ERROR;
+    }
+    if(f && fclose(f) && !code) {
+      fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
+              o->summary_json, strerror(errno));
+      code = EXIT_ERROR;
+    }
+    free(out);
+  }
+  return code;
+}
+
 int host_run(const struct host_opts *o)
 {
   struct runtime rt;
+  struct summary sum;
+  int summary_text_on = o->summary || (isatty(STDERR_FILENO) && !o->quiet);
   lua_State *L = luaL_newstate();
   int code;
 
@@ -351,6 +383,9 @@ int host_run(const struct host_opts *o)
     rt.log = write_log;
   }
   rt.color = o->color;
+  memset(&sum, 0, sizeof(sum));
+  if(summary_text_on || o->summary_json)
+    rt.summary = &sum;
   runtime_set(L, &rt);
   rt.loop = loop_new(task_finished, L);
   if(!rt.loop) {
@@ -375,5 +410,11 @@ int host_run(const struct host_opts *o)
   loop_free(rt.loop);
   if(rt.log_ud && rt.log_ud != stdout)
     fclose(rt.log_ud);
+  if(rt.summary) {
+    int c = write_summary(o, &sum, summary_text_on);
+    if(c && code == EXIT_OK)
+      code = c;
+    summary_free(&sum);
+  }
   return code;
 }

@@ -34,6 +34,10 @@ struct host_opts {
   uint64_t seed;             /* the generator behind jitter (--seed) */
   int verbose;               /* -v: a line on stderr per attempt */
   const char *log;           /* --log FILE ("-": stdout), or NULL */
+  int summary;               /* --summary: the summary on stderr, even when
+                                it is not a terminal */
+  int quiet;                 /* --quiet: no summary unless asked */
+  const char *summary_json;  /* --summary-json FILE, or NULL */
   int color;                 /* colour those lines */
 };
 

@@ -184,7 +184,7 @@ static int giveup(lua_State *L, struct call *c)
 static int finish_giveup(lua_State *L, struct call *c)
 {
   lua_settop(L, S_TOP);
-  if(runtime_of(L)->log)
+  if(runtime_observed(runtime_of(L)))
     ltrace_call(L, c, 0);
   if(c->raise) {
     luaL_traceback(L, L, NULL, 1);   /* where the call gave up */
@@ -201,7 +201,7 @@ static int call_accept(lua_State *L, struct call *c)
 {
   lcall_close(c);
   lua_settop(L, S_TOP);
-  if(runtime_of(L)->log)
+  if(runtime_observed(runtime_of(L)))
     ltrace_call(L, c, 1);
   if(c->wrapper && c->inner_error) {
     /* an inner give-up this policy does not retry: pass it on as it is */
@@ -263,7 +263,7 @@ int lcall_decide(lua_State *L, struct call *c)
   policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
-  if(runtime_of(L)->trace || runtime_of(L)->log)
+  if(runtime_observed(runtime_of(L)))
     ltrace_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_ACCEPT)
     return call_accept(L, c);

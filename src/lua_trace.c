@@ -29,6 +29,7 @@
 #include "lua_redact.h"
 #include "lua_task.h"
 #include "runtime.h"
+#include "summary.h"
 
 #define GREEN "\033[32m"
 #define YELLOW "\033[33m"
@@ -140,6 +141,16 @@ static void add_outcome(luaL_Buffer *b, const struct call *c)
   }
 }
 
+/* The summary's endpoint of the call whose "what" is given. */
+static void endpoint_key(const struct call *c, const char *what, char *key,
+                         size_t n)
+{
+  if(c->wrapper)
+    snprintf(key, n, "%s", what);
+  else
+    summary_endpoint_key(c->method, what + strcspn(what, " ") + 1, key, n);
+}
+
 static void log_attempt(lua_State *L, struct call *c, double duration,
                         const char *what)
 {
@@ -180,10 +191,17 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
   int top = lua_gettop(L);
 
   lcall_push_what(L, c);               /* redacted */
+  outcome_word(c, word, sizeof(word));
   if(rt->log)
     log_attempt(L, c, duration, lua_tostring(L, -1));
+  if(rt->summary) {
+    char key[256];
+    int retry = c->dec.verdict == POLICY_RETRY;
+    endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
+    summary_attempt(rt->summary, key, retry ? word : "", duration,
+                    retry ? c->dec.delay : 0);
+  }
   if(rt->trace) {
-    outcome_word(c, word, sizeof(word));
     colour = decision(c, word, dec, sizeof(dec));
     snprintf(head, sizeof(head), "[%8.3f] task %u  ",
              loop_now() - rt->started, c->task->id);
@@ -198,11 +216,22 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
 
 void ltrace_call(lua_State *L, struct call *c, int accepted)
 {
+  const struct runtime *rt = runtime_of(L);
   luaL_Buffer b;
   char num[160];
   int top = lua_gettop(L);
 
   lcall_push_what(L, c);
+  if(rt->summary) {
+    char key[256];
+    endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
+    summary_call(rt->summary, key, accepted, c->pc.attempt,
+                 loop_now() - c->pc.started);
+  }
+  if(!rt->log) {
+    lua_settop(L, top);
+    return;
+  }
   luaL_buffinit(L, &b);
   add_head(&b, c, "call", lua_tostring(L, top + 1));
   snprintf(num, sizeof(num), ",\"attempts\":%d,\"outcome\":\"%s\"",

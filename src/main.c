@@ -51,6 +51,10 @@ static void usage(FILE *f)
     "                             unless NO_COLOR is set), always or never\n"
     "  --log FILE                 a JSON object a line for every attempt and\n"
     "                             every finished call (- for stdout)\n"
+    "  --summary                  the end-of-run summary on stderr (the\n"
+    "                             default on a terminal)\n"
+    "  --summary-json FILE        the summary as JSON into FILE\n"
+    "  -q, --quiet                no summary unless --summary asks\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this and exit\n"
     "\n"
@@ -87,7 +91,8 @@ static long long parse_count(const char *s, long long max)
 
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
-  "--help", "--verbose", "--color", "--log", NULL
+  "--help", "--verbose", "--color", "--log", "--summary", "--summary-json",
+  "--quiet", NULL
 };
 
 /* A known option that differs from s by one edit, for "did you mean". */
@@ -156,10 +161,18 @@ int main(int argc, char **argv)
              curlapi_load(err, sizeof(err)) ? err : curl_version());
       return EXIT_OK;
     }
-    if(!strcmp(a, "--log")) {
+    if(!strcmp(a, "--log") || !strcmp(a, "--summary-json")) {
       if(i + 1 >= argc)
         return usage_error("option '%s' needs a value", a);
-      o.log = argv[++i];
+      *(!strcmp(a, "--log") ? &o.log : &o.summary_json) = argv[++i];
+      continue;
+    }
+    if(!strcmp(a, "--summary")) {
+      o.summary = 1;
+      continue;
+    }
+    if(!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      o.quiet = 1;
       continue;
     }
     if(!strcmp(a, "-e") || !strcmp(a, "--seed") ||

@@ -18,6 +18,11 @@
 #include "policy.h"
 
 struct loop;
+struct summary;
+
+/* 1 when the bindings must report each attempt and call: to -v, --log or
+ * the summary. */
+#define runtime_observed(rt) ((rt)->trace || (rt)->log || (rt)->summary)
 
 struct runtime {
   struct loop *loop;         /* never NULL while scripts run */
@@ -32,6 +37,8 @@ struct runtime {
   void (*log)(void *ud, const char *line);
   void *log_ud;
   unsigned calls;            /* calls made so far: their ids */
+  struct summary *summary;   /* the end-of-run summary's records, or NULL
+                                when none is asked for */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
 };

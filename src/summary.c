@@ -1,0 +1,357 @@
+/*
+ * summary.c - the end-of-run summary (see summary.h).
+ *
+ * Each endpoint keeps its counts and every call's and attempt's duration,
+ * sorted only when the summary is written. Text is built in a growing
+ * buffer; a memory failure loses a record (and says so), never the run.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "summary.h"
+
+#define KEY_MAX 200
+#define MAX_REASONS 12
+
+struct series {
+  double *v;
+  size_t n, cap;
+};
+
+struct summary_endpoint {
+  char key[KEY_MAX];
+  long calls, ok, first_try_ok, attempts, retries;
+  double waited;
+  struct { char why[32]; long n; } reasons[MAX_REASONS];
+  size_t nreasons;
+  struct series call_s, attempt_s;
+};
+
+/* 1 when the n bytes of seg look like an id: all digits, or 16 or more
+ * hex digits and dashes (a UUID, a hash). */
+static int looks_like_id(const char *seg, size_t n)
+{
+  size_t i, digits = 0, hex = 0;
+  if(n == 0)
+    return 0;
+  for(i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)seg[i];
+    digits += isdigit(c) != 0;
+    hex += isxdigit(c) || c == '-';
+  }
+  return digits == n || (n >= 16 && hex == n && digits > 0);
+}
+
+void summary_endpoint_key(const char *method, const char *url, char *key,
+                          size_t n)
+{
+  const char *p = strstr(url, "://"), *end;
+  size_t o;
+  p = p ? p + 3 : url;
+  p += strcspn(p, "/?#");                /* past the host */
+  end = p + strcspn(p, "?#");
+  o = (size_t)snprintf(key, n, "%s ", method);
+  if(p == end && o + 1 < n)
+    key[o++] = '/';
+  while(p < end && o + 1 < n) {
+    const char *seg = ++p, *next;
+    size_t len;
+    next = memchr(seg, '/', (size_t)(end - seg));
+    if(!next)
+      next = end;
+    len = (size_t)(next - seg);
+    if(looks_like_id(seg, len))
+      o += (size_t)snprintf(key + o, n - o, "/{id}");
+    else
+      o += (size_t)snprintf(key + o, n - o, "/%.*s", (int)len, seg);
+    if(o >= n)
+      o = n - 1;
+    p = next;
+  }
+  key[o < n ? o : n - 1] = '\0';
+}
+
+static struct summary_endpoint *endpoint(struct summary *s, const char *key)
+{
+  size_t i;
+  for(i = 0; i < s->n; i++)
+    if(!strcmp(s->eps[i].key, key))
+      return &s->eps[i];
+  if(s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    struct summary_endpoint *e = realloc(s->eps, cap * sizeof(*e));
+    if(!e) {
+      s->oom = 1;
+      return NULL;
+    }
+    s->eps = e;
+    s->cap = cap;
+  }
+  memset(&s->eps[s->n], 0, sizeof(s->eps[s->n]));
+  snprintf(s->eps[s->n].key, KEY_MAX, "%s", key);
+  return &s->eps[s->n++];
+}
+
+static void add(struct summary *s, struct series *x, double v)
+{
+  if(x->n == x->cap) {
+    size_t cap = x->cap ? x->cap * 2 : 64;
+    double *d = realloc(x->v, cap * sizeof(*d));
+    if(!d) {
+      s->oom = 1;
+      return;
+    }
+    x->v = d;
+    x->cap = cap;
+  }
+  x->v[x->n++] = v;
+}
+
+void summary_attempt(struct summary *s, const char *key, const char *why,
+                     double duration, double wait)
+{
+  struct summary_endpoint *e = endpoint(s, key);
+  size_t i;
+  if(!e)
+    return;
+  e->attempts++;
+  add(s, &e->attempt_s, duration);
+  if(!*why)
+    return;
+  e->retries++;
+  e->waited += wait;
+  for(i = 0; i < e->nreasons && strcmp(e->reasons[i].why, why); i++)
+    ;
+  if(i == e->nreasons) {
+    if(i == MAX_REASONS)
+      i--;                               /* the last one counts the rest */
+    else {
+      snprintf(e->reasons[i].why, sizeof(e->reasons[i].why), "%s", why);
+      e->nreasons++;
+    }
+  }
+  e->reasons[i].n++;
+}
+
+void summary_call(struct summary *s, const char *key, int ok, int attempts,
+                  double duration)
+{
+  struct summary_endpoint *e = endpoint(s, key);
+  if(!e)
+    return;
+  e->calls++;
+  e->ok += ok != 0;
+  e->first_try_ok += ok && attempts == 1;
+  add(s, &e->call_s, duration);
+}
+
+static int cmp(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The q-th quantile (0..1) of x, nearest rank; sorts x. */
+static double quantile(const struct series *x, double q)
+{
+  size_t i;
+  if(!x->n)
+    return 0;
+  qsort(x->v, x->n, sizeof(*x->v), cmp);
+  i = (size_t)ceil(q * (double)x->n);
+  return x->v[i ? i - 1 : 0];
+}
+
+/* A growing string; oom sticky. */
+struct text {
+  char *d;
+  size_t len, cap;
+  int oom;
+};
+
+static void say(struct text *t, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+  if(t->oom)
+    return;
+  for(;;) {
+    va_start(ap, fmt);
+    n = vsnprintf(t->d ? t->d + t->len : NULL, t->d ? t->cap - t->len : 0,
+                  fmt, ap);
+    va_end(ap);
+    if(n < 0) {
+      t->oom = 1;
+      return;
+    }
+    if(t->d && t->len + (size_t)n < t->cap) {
+      t->len += (size_t)n;
+      return;
+    }
+    {
+      size_t cap = t->cap ? t->cap : 512;
+      char *d;
+      while(cap <= t->len + (size_t)n)
+        cap *= 2;
+      d = realloc(t->d, cap);
+      if(!d) {
+        t->oom = 1;
+        return;
+      }
+      t->d = d;
+      t->cap = cap;
+    }
+  }
+}
+
+static char *done(struct text *t)
+{
+  if(t->oom) {
+    free(t->d);
+    return NULL;
+  }
+  if(!t->d)
+    say(t, "%s", "");
+  return t->d;
+}
+
+/* Totals over every endpoint. */
+struct totals {
+  long calls, ok, first_try_ok;
+};
+
+static struct totals totals(const struct summary *s)
+{
+  struct totals a = {0, 0, 0};
+  size_t i;
+  for(i = 0; i < s->n; i++) {
+    a.calls += s->eps[i].calls;
+    a.ok += s->eps[i].ok;
+    a.first_try_ok += s->eps[i].first_try_ok;
+  }
+  return a;
+}
+
+/* p as a percentage with the digits that matter: 98.8, 99.9999999. */
+static void say_percent(struct text *t, double p)
+{
+  int digits = 3;
+  double miss = 1 - p;
+  while(miss > 0 && miss < pow(10, -(digits - 2)) && digits < 12)
+    digits++;
+  say(t, "%.*g %%", digits, p * 100);
+}
+
+char *summary_text(const struct summary *s)
+{
+  struct text t = {NULL, 0, 0, 0};
+  struct totals a = totals(s);
+  size_t i, j;
+  say(&t, "retryrun: %ld call%s\n", a.calls, a.calls == 1 ? "" : "s");
+  for(i = 0; i < s->n; i++) {
+    const struct summary_endpoint *e = &s->eps[i];
+    say(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key, e->calls,
+        e->attempts, e->retries);
+    for(j = 0; j < e->nreasons; j++)
+      say(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
+          e->reasons[j].n);
+    say(&t, "%s, %ld gave up\n", e->nreasons ? ")" : "", e->calls - e->ok);
+    say(&t, "    ok first time ");
+    say_percent(&t, e->calls ? (double)e->first_try_ok / e->calls : 1);
+    say(&t, ", in the end ");
+    say_percent(&t, e->calls ? (double)e->ok / e->calls : 1);
+    say(&t, "; call p50/p95/p99 %.1f/%.1f/%.1f ms, attempt p50/p95/p99 "
+        "%.1f/%.1f/%.1f ms; waited %.2f s\n",
+        quantile(&e->call_s, .5) * 1000, quantile(&e->call_s, .95) * 1000,
+        quantile(&e->call_s, .99) * 1000, quantile(&e->attempt_s, .5) * 1000,
+        quantile(&e->attempt_s, .95) * 1000,
+        quantile(&e->attempt_s, .99) * 1000, e->waited);
+  }
+  if(a.calls) {
+    double first = (double)a.first_try_ok / a.calls;
+    double final = (double)a.ok / a.calls;
+    say(&t, "  a call failed first time ");
+    say_percent(&t, 1 - first);
+    say(&t, " of the time; after retries %ld of %ld\n", a.calls - a.ok,
+        a.calls);
+    say(&t, "  a 10-call flow at these rates: ");
+    say_percent(&t, pow(first, 10));
+    say(&t, " -> ");
+    say_percent(&t, pow(final, 10));
+    say(&t, "\n");
+  }
+  if(s->oom)
+    say(&t, "  (some records were lost: out of memory)\n");
+  return done(&t);
+}
+
+static void say_json_string(struct text *t, const char *s)
+{
+  say(t, "\"");
+  for(; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if(c == '"' || c == '\\')
+      say(t, "\\%c", c);
+    else if(c < 0x20)
+      say(t, "\\u%04x", c);
+    else
+      say(t, "%c", c);
+  }
+  say(t, "\"");
+}
+
+static void say_quantiles(struct text *t, const char *name,
+                          const struct series *x)
+{
+  say(t, ",\"%s\":{\"p50\":%.6f,\"p95\":%.6f,\"p99\":%.6f}", name,
+      quantile(x, .5), quantile(x, .95), quantile(x, .99));
+}
+
+char *summary_json(const struct summary *s)
+{
+  struct text t = {NULL, 0, 0, 0};
+  struct totals a = totals(s);
+  size_t i, j;
+  say(&t, "{\"v\":1,\"endpoints\":[");
+  for(i = 0; i < s->n; i++) {
+    const struct summary_endpoint *e = &s->eps[i];
+    say(&t, "%s{\"endpoint\":", i ? "," : "");
+    say_json_string(&t, e->key);
+    say(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,\"gave_up\":"
+        "%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"waited\":%.6f,\"reasons\":{",
+        e->calls, e->attempts, e->retries, e->calls - e->ok,
+        e->first_try_ok, e->ok, e->waited);
+    for(j = 0; j < e->nreasons; j++) {
+      say(&t, "%s", j ? "," : "");
+      say_json_string(&t, e->reasons[j].why);
+      say(&t, ":%ld", e->reasons[j].n);
+    }
+    say(&t, "}");
+    say_quantiles(&t, "call_seconds", &e->call_s);
+    say_quantiles(&t, "attempt_seconds", &e->attempt_s);
+    say(&t, "}");
+  }
+  say(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld", a.calls, a.ok,
+      a.first_try_ok);
+  if(a.calls)
+    say(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
+        pow((double)a.first_try_ok / a.calls, 10),
+        pow((double)a.ok / a.calls, 10));
+  say(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
+  return done(&t);
+}
+
+void summary_free(struct summary *s)
+{
+  size_t i;
+  for(i = 0; i < s->n; i++) {
+    free(s->eps[i].call_s.v);
+    free(s->eps[i].attempt_s.v);
+  }
+  free(s->eps);
+  memset(s, 0, sizeof(*s));
+}

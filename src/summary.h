@@ -1,0 +1,45 @@
+/*
+ * summary.h - the end-of-run summary: per endpoint (a method and a URL
+ * path with its ids folded, "GET /items/{id}"), the calls, attempts,
+ * retries by reason, give-ups, first-try and final success, latency
+ * percentiles and time spent waiting; and the reliability the retries
+ * bought, in the terms of a flow of ten calls.
+ *
+ * Pure C: records in (from the bindings, through struct runtime), text or
+ * JSON out into a caller's buffer. No Lua, no libcurl, no printing.
+ */
+#ifndef RETRYRUN_SUMMARY_H
+#define RETRYRUN_SUMMARY_H
+
+#include <stddef.h>
+
+struct summary_endpoint;
+
+struct summary {
+  struct summary_endpoint *eps;   /* owned, in the order first seen */
+  size_t n, cap;
+  int oom;                        /* a record was lost to memory */
+};
+
+/* Writes the endpoint of method and url into key (n bytes): the method,
+ * a space, and the URL's path with every segment that looks like an id
+ * (digits, a UUID, a long hex string) written {id}; no query. */
+void summary_endpoint_key(const char *method, const char *url, char *key,
+                          size_t n);
+
+/* One attempt of a call to endpoint key: why it was retried ("" when it
+ * was not: accepted or given up), how long it took, the wait after it. */
+void summary_attempt(struct summary *s, const char *key, const char *why,
+                     double duration, double wait);
+/* A finished call: ok (1) or gave up (0), its attempts, its duration. */
+void summary_call(struct summary *s, const char *key, int ok, int attempts,
+                  double duration);
+
+/* The summary as text lines, or as one JSON object, into a malloc'd
+ * string; NULL when memory ran out. */
+char *summary_text(const struct summary *s);
+char *summary_json(const struct summary *s);
+
+void summary_free(struct summary *s);
+
+#endif
