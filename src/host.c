@@ -360,13 +360,24 @@ int host_run(const struct host_opts *o)
 {
   struct runtime rt;
   struct summary sum;
-  int summary_text_on = o->summary || (isatty(STDERR_FILENO) && !o->quiet);
+  struct summary_threshold fail_if[16];
+  int i, summary_text_on = o->summary || (isatty(STDERR_FILENO) && !o->quiet);
   lua_State *L = luaL_newstate();
   int code;
 
   if(!L) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
     return EXIT_ERROR;
+  }
+  for(i = 0; i < o->nfail_if; i++) {
+    char err[512];
+    if(summary_threshold_parse(o->fail_if[i], &fail_if[i], err,
+                               sizeof(err))) {
+      fprintf(stderr, "retryrun: --fail-if %s\nTry 'retryrun --help' for "
+              "more information.\n", err);
+      lua_close(L);
+      return EXIT_USAGE;
+    }
   }
   memset(&rt, 0, sizeof(rt));
   policy_rng_seed(&rt.rng, o->seed);
@@ -384,7 +395,7 @@ int host_run(const struct host_opts *o)
   }
   rt.color = o->color;
   memset(&sum, 0, sizeof(sum));
-  if(summary_text_on || o->summary_json)
+  if(summary_text_on || o->summary_json || o->nfail_if)
     rt.summary = &sum;
   runtime_set(L, &rt);
   rt.loop = loop_new(task_finished, L);
@@ -414,6 +425,14 @@ int host_run(const struct host_opts *o)
     int c = write_summary(o, &sum, summary_text_on);
     if(c && code == EXIT_OK)
       code = c;
+    for(i = 0; i < o->nfail_if; i++) {
+      char msg[512];
+      if(summary_threshold_broken(&sum, &fail_if[i], msg, sizeof(msg))) {
+        fprintf(stderr, "retryrun: --fail-if %s: %s\n", o->fail_if[i], msg);
+        if(code == EXIT_OK)
+          code = EXIT_THRESHOLD;
+      }
+    }
     summary_free(&sum);
   }
   return code;

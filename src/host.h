@@ -19,6 +19,7 @@ enum {
   EXIT_ERROR = 1,
   EXIT_USAGE = 2,
   EXIT_GAVEUP = 3,
+  EXIT_THRESHOLD = 4,        /* a --fail-if threshold was broken */
   EXIT_INTERRUPTED = 130,    /* SIGINT: 128 + 2 */
   EXIT_TERMINATED = 143      /* SIGTERM: 128 + 15 */
 };
@@ -38,6 +39,8 @@ struct host_opts {
                                 it is not a terminal */
   int quiet;                 /* --quiet: no summary unless asked */
   const char *summary_json;  /* --summary-json FILE, or NULL */
+  const char *fail_if[16];   /* --fail-if EXPR, each */
+  int nfail_if;
   int color;                 /* colour those lines */
 };
 

@@ -55,11 +55,16 @@ static void usage(FILE *f)
     "                             default on a terminal)\n"
     "  --summary-json FILE        the summary as JSON into FILE\n"
     "  -q, --quiet                no summary unless --summary asks\n"
+    "  --fail-if EXPR             exit 4 when the summary breaks EXPR, as\n"
+    "                             'giveups > 0', 'retry_rate > 5%', 'p99 >\n"
+    "                             800ms' or 'GET /items/{id}: p95 > 200ms'\n"
+    "                             (repeatable)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this and exit\n"
     "\n"
     "exit codes: 0 success, 1 the script raised an error, 2 usage,\n"
     "            3 a call gave up and nothing caught it,\n"
+    "            4 a --fail-if threshold was broken,\n"
     "            130 interrupted (SIGINT), 143 terminated (SIGTERM)\n"
     "\n"
     "The first SIGINT or SIGTERM cancels every task, running Lua code\n"
@@ -92,7 +97,7 @@ static long long parse_count(const char *s, long long max)
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
   "--help", "--verbose", "--color", "--log", "--summary", "--summary-json",
-  "--quiet", NULL
+  "--quiet", "--fail-if", NULL
 };
 
 /* A known option that differs from s by one edit, for "did you mean". */
@@ -165,6 +170,14 @@ int main(int argc, char **argv)
       if(i + 1 >= argc)
         return usage_error("option '%s' needs a value", a);
       *(!strcmp(a, "--log") ? &o.log : &o.summary_json) = argv[++i];
+      continue;
+    }
+    if(!strcmp(a, "--fail-if")) {
+      if(i + 1 >= argc)
+        return usage_error("option '%s' needs a value", a);
+      if(o.nfail_if == (int)(sizeof(o.fail_if) / sizeof(o.fail_if[0])))
+        return usage_error("at most 16 %s thresholds", a);
+      o.fail_if[o.nfail_if++] = argv[++i];
       continue;
     }
     if(!strcmp(a, "--summary")) {

@@ -355,3 +355,200 @@ void summary_free(struct summary *s)
   free(s->eps);
   memset(s, 0, sizeof(*s));
 }
+
+/* ---- thresholds ---- */
+
+enum metric {
+  M_CALLS, M_ATTEMPTS, M_RETRIES, M_GIVEUPS, M_RETRY_RATE, M_GIVEUP_RATE,
+  M_FIRST_TRY_RATE, M_OK_RATE, M_P50, M_P95, M_P99, M_ATTEMPT_P50,
+  M_ATTEMPT_P95, M_ATTEMPT_P99, M_WAITED
+};
+
+static const char *const metrics[] = {
+  "calls", "attempts", "retries", "giveups", "retry_rate", "giveup_rate",
+  "first_try_rate", "ok_rate", "p50", "p95", "p99", "attempt_p50",
+  "attempt_p95", "attempt_p99", "waited", NULL
+};
+
+static int is_rate(int m)
+{
+  return m >= M_RETRY_RATE && m <= M_OK_RATE;
+}
+
+static int is_time(int m)
+{
+  return m >= M_P50;
+}
+
+int summary_threshold_parse(const char *expr, struct summary_threshold *t,
+                            char *err, size_t errlen)
+{
+  const char *p = expr, *colon = strrchr(expr, ':'), *name;
+  size_t n;
+  char *end;
+  memset(t, 0, sizeof(*t));
+  if(colon) {
+    const char *e = colon;
+    while(e > expr && e[-1] == ' ')
+      e--;
+    if((size_t)(e - expr) >= sizeof(t->endpoint) || e == expr) {
+      snprintf(err, errlen, "'%s': the endpoint before ':' is empty or "
+               "too long", expr);
+      return -1;
+    }
+    memcpy(t->endpoint, expr, (size_t)(e - expr));
+    p = colon + 1;
+  }
+  while(*p == ' ')
+    p++;
+  name = p;
+  while(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+    p++;
+  n = (size_t)(p - name);
+  for(t->metric = 0; metrics[t->metric]; t->metric++)
+    if(strlen(metrics[t->metric]) == n &&
+       !strncmp(metrics[t->metric], name, n))
+      break;
+  if(!metrics[t->metric]) {
+    snprintf(err, errlen, "'%s': unknown measure '%.*s' (known: calls, "
+             "attempts, retries, giveups, retry_rate, giveup_rate, "
+             "first_try_rate, ok_rate, p50, p95, p99, attempt_p50, "
+             "attempt_p95, attempt_p99, waited)", expr, (int)n, name);
+    return -1;
+  }
+  while(*p == ' ')
+    p++;
+  if((p[0] == '<' || p[0] == '>') && p[1] == '=') {
+    t->op = p[0] == '<' ? 'l' : 'g';
+    p += 2;
+  }
+  else if(p[0] == '<' || p[0] == '>') {
+    t->op = *p++;
+  }
+  else if(p[0] == '=' && p[1] == '=') {
+    t->op = '=';
+    p += 2;
+  }
+  else {
+    snprintf(err, errlen, "'%s': expected <, <=, >, >= or == after %s",
+             expr, metrics[t->metric]);
+    return -1;
+  }
+  t->value = strtod(p, &end);
+  if(end == p || !(t->value >= 0) || t->value > 1e12) {
+    snprintf(err, errlen, "'%s': expected a number after the comparison",
+             expr);
+    return -1;
+  }
+  p = end;
+  while(*p == ' ')
+    p++;
+  if(*p == '%' && is_rate(t->metric)) {
+    t->value /= 100;
+    p++;
+  }
+  else if(!strncmp(p, "ms", 2) && is_time(t->metric)) {
+    t->value /= 1000;
+    p += 2;
+  }
+  else if(*p == 's' && is_time(t->metric))
+    p++;
+  else if(*p && *p != ' ') {
+    snprintf(err, errlen, "'%s': '%s' is not a unit of %s (%s)", expr, p,
+             metrics[t->metric], is_rate(t->metric) ? "%" :
+             is_time(t->metric) ? "ms or s" : "a count has none");
+    return -1;
+  }
+  while(*p == ' ')
+    p++;
+  if(*p) {
+    snprintf(err, errlen, "'%s': unexpected '%s' at the end", expr, p);
+    return -1;
+  }
+  return 0;
+}
+
+/* The value of metric m over the endpoints matching t (all when its
+ * endpoint is ""); 0 in *calls when none made a call. */
+static double measure(const struct summary *s,
+                      const struct summary_threshold *t, long *calls)
+{
+  long attempts = 0, retries = 0, ok = 0, first = 0;
+  double waited = 0, v = 0;
+  struct series all_c = {NULL, 0, 0}, all_a = {NULL, 0, 0};
+  struct summary scratch = {NULL, 0, 0, 0};
+  size_t i, j;
+  *calls = 0;
+  for(i = 0; i < s->n; i++) {
+    const struct summary_endpoint *e = &s->eps[i];
+    if(*t->endpoint && strcmp(t->endpoint, e->key))
+      continue;
+    *calls += e->calls;
+    attempts += e->attempts;
+    retries += e->retries;
+    ok += e->ok;
+    first += e->first_try_ok;
+    waited += e->waited;
+    for(j = 0; is_time(t->metric) && j < e->call_s.n; j++)
+      add(&scratch, &all_c, e->call_s.v[j]);
+    for(j = 0; is_time(t->metric) && j < e->attempt_s.n; j++)
+      add(&scratch, &all_a, e->attempt_s.v[j]);
+  }
+  switch(t->metric) {
+  case M_CALLS: v = (double)*calls; break;
+  case M_ATTEMPTS: v = (double)attempts; break;
+  case M_RETRIES: v = (double)retries; break;
+  case M_GIVEUPS: v = (double)(*calls - ok); break;
+  case M_RETRY_RATE: v = attempts ? (double)retries / attempts : 0; break;
+  case M_GIVEUP_RATE: v = *calls ? (double)(*calls - ok) / *calls : 0; break;
+  case M_FIRST_TRY_RATE: v = *calls ? (double)first / *calls : 1; break;
+  case M_OK_RATE: v = *calls ? (double)ok / *calls : 1; break;
+  case M_P50: v = quantile(&all_c, .5); break;
+  case M_P95: v = quantile(&all_c, .95); break;
+  case M_P99: v = quantile(&all_c, .99); break;
+  case M_ATTEMPT_P50: v = quantile(&all_a, .5); break;
+  case M_ATTEMPT_P95: v = quantile(&all_a, .95); break;
+  case M_ATTEMPT_P99: v = quantile(&all_a, .99); break;
+  default: v = waited; break;
+  }
+  free(all_c.v);
+  free(all_a.v);
+  return v;
+}
+
+int summary_threshold_broken(const struct summary *s,
+                             const struct summary_threshold *t, char *msg,
+                             size_t msglen)
+{
+  long calls;
+  double v = measure(s, t, &calls);
+  int broken;
+  static const char *const ops[] = {"<", ">", "<=", ">=", "=="};
+  int k = t->op == '<' ? 0 : t->op == '>' ? 1 : t->op == 'l' ? 2 :
+          t->op == 'g' ? 3 : 4;
+  if(!calls)
+    return 0;
+  broken = k == 0 ? v < t->value : k == 1 ? v > t->value :
+           k == 2 ? v <= t->value : k == 3 ? v >= t->value :
+           v == t->value;
+  if(broken) {
+    double show = v, limit = t->value;
+    const char *unit = "";
+    if(is_rate(t->metric)) {
+      show *= 100;
+      limit *= 100;
+      unit = " %";
+    }
+    else if(is_time(t->metric) && t->metric != M_WAITED) {
+      show *= 1000;
+      limit *= 1000;
+      unit = " ms";
+    }
+    else if(t->metric == M_WAITED)
+      unit = " s";
+    snprintf(msg, msglen, "%s%s%s %.4g%s %s %.4g%s", t->endpoint,
+             *t->endpoint ? ": " : "", metrics[t->metric], show, unit,
+             ops[k], limit, unit);
+  }
+  return broken;
+}

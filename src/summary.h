@@ -40,6 +40,29 @@ void summary_call(struct summary *s, const char *key, int ok, int attempts,
 char *summary_text(const struct summary *s);
 char *summary_json(const struct summary *s);
 
+/* A threshold: "[ENDPOINT:] METRIC OP VALUE[UNIT]", e.g. "giveups > 0",
+ * "retry_rate > 5%", "GET /items/{id}: p95 > 200ms". Metrics: calls,
+ * attempts, retries, giveups, retry_rate (retries per attempt),
+ * giveup_rate (per call), first_try_rate, ok_rate, p50, p95, p99 (call
+ * latency), attempt_p50, attempt_p95, attempt_p99, waited. Units: %,
+ * ms, s. */
+struct summary_threshold {
+  char endpoint[200];          /* "" for the whole run */
+  int metric;
+  int op;                      /* '<', '>', 'l' (<=), 'g' (>=), '=' */
+  double value;                /* seconds for times, 0..1 for rates */
+};
+
+/* Parses expr into t. Returns 0, or -1 with the reason in err. */
+int summary_threshold_parse(const char *expr, struct summary_threshold *t,
+                            char *err, size_t errlen);
+
+/* 1 when the run's records break t (what happened in msg), else 0. An
+ * endpoint that made no call breaks nothing. */
+int summary_threshold_broken(const struct summary *s,
+                             const struct summary_threshold *t, char *msg,
+                             size_t msglen);
+
 void summary_free(struct summary *s);
 
 #endif
