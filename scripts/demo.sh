@@ -80,10 +80,11 @@ start_server $RATES --seed "$SEED"
 rows=
 for mode in none retry; do
   curl -s -X DELETE "$URL/_stats" >/dev/null
-  if ! "$RETRYRUN" scripts/ui_flow.lua "$URL" "$FLOWS" "$mode" \
-       >"$tmp/flow.$mode" 2>&1; then
+  # the summary (stderr) of each run apart from its report (stdout)
+  if ! "$RETRYRUN" --summary scripts/ui_flow.lua "$URL" "$FLOWS" "$mode" \
+       >"$tmp/flow.$mode" 2>"$tmp/summary.$mode"; then
     echo "demo: scripts/ui_flow.lua ($mode) failed:" >&2
-    cat "$tmp/flow.$mode" >&2
+    cat "$tmp/flow.$mode" "$tmp/summary.$mode" >&2
     exit 1
   fi
   last=$(tail -n 1 "$tmp/flow.$mode")
@@ -126,17 +127,26 @@ echo
 echo "Where the none-mode flows stopped (the first few):"
 sed -n 's/^# /  /p' "$tmp/flow.none"
 
-# run_example SCRIPT FLAGS...: one example against a server with its fault.
+echo
+echo "retryrun's own summary of the retry run (--summary):"
+sed 's/^/  /' "$tmp/summary.retry"
+
+# run_example SCRIPT FLAGS...: one example against a server with its fault,
+# retryrun run with the options in RR_OPTS.
 run_example() {
   script=$1
   shift
   echo
-  echo "== $script, against todo-server $*"
+  echo "== retryrun ${RR_OPTS:+$RR_OPTS }$script, against todo-server $*"
   start_server "$@"
-  "$RETRYRUN" "$script" "$URL" 2>&1 | sed 's/^/  /'
+  # shellcheck disable=SC2086 # RR_OPTS is a list of options
+  "$RETRYRUN" $RR_OPTS "$script" "$URL" 2>&1 | sed 's/^/  /'
   stop_server
 }
 
-run_example scripts/fetch_items.lua --fail-rate 0.2 --seed 1
-run_example scripts/create_then_read.lua --lag 250
-run_example scripts/idempotent_post.lua --lose-response-rate 0.3 --seed 1
+# -v: a line for every attempt, with what was decided
+RR_OPTS="-v --color=never" run_example scripts/fetch_items.lua \
+  --fail-rate 0.2 --seed 1
+RR_OPTS= run_example scripts/create_then_read.lua --lag 250
+RR_OPTS= run_example scripts/idempotent_post.lua --lose-response-rate 0.3 \
+  --seed 1
