@@ -117,6 +117,36 @@ static int load_script(lua_State *L, const struct host_opts *o)
   return luaL_loadfile(L, o->script);
 }
 
+/* The progress line: redrawn in place on stderr (a terminal), at most ten
+ * times a second; on only when stdout is not that terminal, so that the
+ * script's own output never lands in it. */
+static double progress_drawn;
+
+/* Takes the progress line away before anything else is printed. */
+static void clear_progress(void)
+{
+  if(progress_drawn > 0) {
+    fputs("\r\033[K", stderr);
+    progress_drawn = 0;
+  }
+}
+
+static void draw_progress(struct runtime *rt)
+{
+  double now = loop_now(), took = now - rt->started;
+  char map[64] = "";
+  if(now - progress_drawn < 0.1)
+    return;
+  progress_drawn = now;
+  if(rt->map_total)
+    snprintf(map, sizeof(map), "map %ld/%ld  ", rt->map_done, rt->map_total);
+  fprintf(stderr, "\r\033[K[%6.1fs] %sin flight %zu  calls %ld  retries %ld"
+          "  gave up %ld  %.0f calls/s", took, map, loop_transfers(rt->loop),
+          rt->done_calls, rt->retries, rt->giveups,
+          took > 0 ? rt->done_calls / took : 0.0);
+  fflush(stderr);
+}
+
 /* Pushes s with every URL in it redacted, and returns it. */
 static const char *redacted(lua_State *L, const char *s)
 {
@@ -146,6 +176,7 @@ static int lreport(lua_State *L)
   msg = redacted(L, msg);
   if(tb)
     tb = redacted(L, tb);
+  clear_progress();
   fprintf(stderr, "retryrun: %s%s%s%s\n", prefix, msg, tb ? "\n" : "",
           tb ? tb : "");
   fflush(stderr);
@@ -394,6 +425,9 @@ int host_run(const struct host_opts *o)
     rt.log = write_log;
   }
   rt.color = o->color;
+  if(!o->verbose && !o->quiet && isatty(STDERR_FILENO) &&
+     !isatty(STDOUT_FILENO))
+    rt.progress = draw_progress;
   memset(&sum, 0, sizeof(sum));
   if(summary_text_on || o->summary_json || o->nfail_if)
     rt.summary = &sum;
@@ -416,6 +450,7 @@ int host_run(const struct host_opts *o)
   if(loop_interrupted())
     code = loop_interrupted() == SIGTERM ? EXIT_TERMINATED :
            EXIT_INTERRUPTED;
+  clear_progress();                    /* the line goes when the run ends */
   lua_close(L);
   redact_free_names();
   loop_free(rt.loop);

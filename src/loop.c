@@ -223,6 +223,11 @@ void loop_signal(int signo)
   errno = saved;
 }
 
+size_t loop_transfers(const struct loop *lp)
+{
+  return lp->running_transfers;
+}
+
 int loop_interrupted(void)
 {
   return sig.interrupted;

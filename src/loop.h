@@ -174,6 +174,9 @@ void loop_signal(int sig);
 /* The signal loop_signal() recorded first (SIGINT, SIGTERM), 0 before. */
 int loop_interrupted(void);
 
+/* Transfers in libcurl now. */
+size_t loop_transfers(const struct loop *lp);
+
 /* The Lua thread that runs now: a task's coroutine, or a coroutine a
  * script resumes inside it; NULL while the loop waits. Whoever resumes a
  * thread sets it and restores the previous one after, so that

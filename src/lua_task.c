@@ -485,6 +485,17 @@ static int lrun_execute(lua_State *L)
   return luaL_execresult(L, status);
 }
 
+/* core.progress(done, total): run.map's items, for the progress line. */
+static int lrun_progress(lua_State *L)
+{
+  struct runtime *rt = runtime_of(L);
+  rt->map_done = (long)luaL_checkinteger(L, 1);
+  rt->map_total = (long)luaL_checkinteger(L, 2);
+  if(rt->progress)
+    rt->progress(rt);
+  return 0;
+}
+
 /* run.current() -> the running Task. */
 static int lrun_current(lua_State *L)
 {
@@ -511,6 +522,7 @@ void ltask_register(lua_State *L)
     {"isyieldable", lrun_isyieldable},
     {"after_child", lrun_after_child},
     {"execute", lrun_execute},
+    {"progress", lrun_progress},
     {NULL, NULL}
   };
   lua_newtable(L);

@@ -185,7 +185,7 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
 
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
-  const struct runtime *rt = runtime_of(L);
+  struct runtime *rt = runtime_of(L);
   char word[48], dec[160], head[96];
   const char *colour;
   int top = lua_gettop(L);
@@ -212,15 +212,24 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     rt->trace(lua_tostring(L, -1));
   }
   lua_settop(L, top);
+  if(rt->progress) {
+    rt->retries += c->dec.verdict == POLICY_RETRY;
+    rt->progress(rt);
+  }
 }
 
 void ltrace_call(lua_State *L, struct call *c, int accepted)
 {
-  const struct runtime *rt = runtime_of(L);
+  struct runtime *rt = runtime_of(L);
   luaL_Buffer b;
   char num[160];
   int top = lua_gettop(L);
 
+  if(rt->progress) {
+    rt->done_calls++;
+    rt->giveups += !accepted;
+    rt->progress(rt);
+  }
   lcall_push_what(L, c);
   if(rt->summary) {
     char key[256];

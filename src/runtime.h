@@ -22,7 +22,8 @@ struct summary;
 
 /* 1 when the bindings must report each attempt and call: to -v, --log or
  * the summary. */
-#define runtime_observed(rt) ((rt)->trace || (rt)->log || (rt)->summary)
+#define runtime_observed(rt) ((rt)->trace || (rt)->log || (rt)->summary || \
+                              (rt)->progress)
 
 struct runtime {
   struct loop *loop;         /* never NULL while scripts run */
@@ -39,6 +40,11 @@ struct runtime {
   unsigned calls;            /* calls made so far: their ids */
   struct summary *summary;   /* the end-of-run summary's records, or NULL
                                 when none is asked for */
+  /* the progress line on a terminal: the host's drawing function, called
+   * after every attempt and call (it limits itself); NULL when off */
+  void (*progress)(struct runtime *rt);
+  long done_calls, retries, giveups;  /* counted while progress is on */
+  long map_done, map_total;  /* the latest run.map's items */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
 };

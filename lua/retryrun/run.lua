@@ -89,6 +89,8 @@ function run.map(list, fn, opts)
   opts = check_opts(opts)
   local n = #list
   local results, nextindex, failed, first_err = {}, 1, false, nil
+  local done, progress = 0, core.progress
+  progress(0, n)
   local workers = {}
   local function stop_others()
     for _, w in ipairs(workers) do
@@ -102,6 +104,8 @@ function run.map(list, fn, opts)
       local i = nextindex
       nextindex = i + 1
       local ok, res = pcall(fn, list[i], i)
+      done = done + 1
+      progress(done, n)
       if ok then
         results[i] = res
       elseif not failed then

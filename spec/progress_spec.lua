@@ -1,0 +1,66 @@
+-- The progress line: on stderr when it is a terminal and stdout is not,
+-- redrawn in place, gone at the end; never in a pipe, never with --quiet.
+local common = require "spec.support.common"
+local todo = require "spec.support.todo"
+
+local SCRIPT = [[
+  local http = require "retryrun.http"
+  local run = require "retryrun.run"
+  local list = {}
+  for i = 1, 40 do list[i] = i end
+  run.map(list, function()
+    return http.get(arg[1] .. "/items", {headers = {Authorization =
+      "Bearer alice-secret"}}).status
+  end, {concurrency = 4})
+  print("done")
+]]
+
+-- Runs the script under a pseudo-terminal (script(1)), stdout into a
+-- file; returns what the terminal showed and what stdout got.
+local function on_terminal(options, url)
+  local path, out, typescript = common.write_script(SCRIPT), os.tmpname(),
+                                os.tmpname()
+  common.sh(("script -qc %s %s >/dev/null"):format(common.quote(
+    ("%s %s %s %s >%s"):format(common.BIN, options, path, url, out)),
+    typescript))
+  local f = io.open(typescript)
+  local shown = f:read("a")
+  f:close()
+  f = io.open(out)
+  local stdout = f:read("a")
+  f:close()
+  os.remove(path); os.remove(out); os.remove(typescript)
+  return shown, stdout
+end
+
+describe("the progress line", function()
+  local srv
+  setup(function()
+    srv = todo.start{"--slow-rate", "0.5", "--slow-ms", "150", "--seed", "2"}
+  end)
+  teardown(function() srv:stop() end)
+
+  it("is drawn on a terminal, and cleared at the end", function()
+    local shown, stdout = on_terminal("", srv.url)
+    assert.equal("done\n", stdout)
+    assert.matches("\r\27%[K%[ *%d+%.%ds%] map %d+/40  in flight %d+  calls "
+                   .. "%d+  retries %d+  gave up %d+  %d+ calls/s", shown)
+    -- cleared before the summary, which starts a line of its own
+    assert.matches("\r\27%[Kretryrun: 40 calls", shown)
+  end)
+
+  it("is not drawn with --quiet", function()
+    local shown = on_terminal("--quiet", srv.url)
+    assert.is_nil(shown:find("\27[K", 1, true))
+    assert.is_nil(shown:find("calls/s", 1, true))
+  end)
+
+  it("never reaches a pipe", function()
+    local path = common.write_script(SCRIPT)
+    local code, out = common.sh(("%s %s %s 2>&1"):format(common.BIN, path,
+                                                         srv.url))
+    os.remove(path)
+    assert.equal(0, code)
+    assert.equal("done\n", out)
+  end)
+end)
