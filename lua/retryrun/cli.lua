@@ -290,7 +290,16 @@ end
 function cli.main(verb, ...)
   local req, out = cli.parse(verb, {...})
   if not req then return end
-  local resp = http.request(req)
+  local ok, resp = pcall(http.request, req)
+  if not ok then
+    -- the message says it all: a traceback of retryrun's own code is
+    -- noise; a traceback field that is not a string is neither filled in
+    -- nor printed by the host
+    if type(resp) == "table" then
+      pcall(function() resp.traceback = false end)
+    end
+    error(resp, 0)
+  end
   local f = io.stdout
   if out.file then
     local err
