@@ -89,6 +89,11 @@ describe("retryrun VERB URL", function()
     assert.equal("application/x-www-form-urlencoded",
                  e.headers["Content-Type"])
     assert.equal("a=b&c=d", e.body)
+    -- a value that looks like the trace flag is a value
+    code, out, err = oneliner{"post", srv.url .. "/_echo", "-d", "-v"}
+    assert.equal(0, code)
+    assert.equal("", err)
+    assert.equal("-v", echoed(out).body)
   end)
 
   it("sends --json text and --json @file as JSON", function()
@@ -200,6 +205,15 @@ describe("retryrun VERB URL", function()
     code, _, err = oneliner{"get", srv.url, "--retry-on", "5xx,bogus"}
     assert.equal(2, code)
     assert.matches("^retryrun get: retry_on: unknown failure class 'bogus'",
+                   err)
+    code, _, err = oneliner{"get", srv.url, "-H", "Bad Name: x"}
+    assert.equal(2, code)
+    assert.equal("retryrun get: header name \"Bad Name\" must be a token: "
+                 .. "letters, digits and !#$%&'*+-.^_`|~\nTry 'retryrun get "
+                 .. "--help' for more information.\n", err)
+    code, _, err = oneliner{"get", "ftp://x"}
+    assert.equal(2, code)
+    assert.matches("^retryrun get: url scheme 'ftp' is not http or https\n",
                    err)
     code, _, err = oneliner{"get"}
     assert.equal(2, code)

@@ -286,12 +286,17 @@ end
 --- Runs a one-liner: `main("get", URL, flags...)`.
 -- @param verb one of get, head, delete, post, put, patch, options
 -- @param ... the URL and the flags, in any order
--- @raise the call's error: an expect error (exit 1) or a give-up (exit 3)
+-- @raise the call's error: an expect error (exit 1) or a give-up (exit 3);
+--   exits with 2 when retryrun.http refuses the request the flags made
 function cli.main(verb, ...)
   local req, out = cli.parse(verb, {...})
   if not req then return end
   local ok, resp = pcall(http.request, req)
-  if not ok then
+  if not ok and type(resp) == "string" then
+    -- a give-up and an expect error are tables: a string is
+    -- retryrun.http refusing the request the flags made, before any attempt
+    usage_error(verb, message(resp))
+  elseif not ok then
     -- the message says it all: a traceback of retryrun's own code is
     -- noise; a traceback field that is not a string is neither filled in
     -- nor printed by the host
