@@ -4,6 +4,7 @@
  *   retryrun [options] SCRIPT.lua [ARGS...]
  *   retryrun [options] -e CODE [ARGS...]
  *   retryrun [options] - [ARGS...]          (script from stdin)
+ *   retryrun [options] VERB URL [FLAGS...]  (one call, no script)
  *
  * Options stop at the script: what follows it belongs to the script. The
  * work is host.c's; this file only reads the command line and sets up the
@@ -36,8 +37,13 @@ static void usage(FILE *f)
     "usage: retryrun [options] SCRIPT.lua [ARGS...]\n"
     "       retryrun [options] -e CODE [ARGS...]\n"
     "       retryrun [options] - [ARGS...]      (script from stdin)\n"
+    "       retryrun [options] VERB URL [FLAGS...]\n"
     "\n"
     "Runs a Lua workflow whose HTTP calls are retried under a policy.\n"
+    "\n"
+    "subcommands (one call without a script; 'retryrun get --help' lists\n"
+    "their flags):\n"
+    "  get, head, delete, post, put, patch, options\n"
     "\n"
     "options:\n"
     "  -e CODE                    run CODE instead of a script file\n"
@@ -92,6 +98,43 @@ static long long parse_count(const char *s, long long max)
   if(errno || *end || v > max)
     return -1;
   return v;
+}
+
+/* The one-liners' verbs: retryrun.cli makes the call. */
+static const char *const verbs[] = {
+  "get", "head", "delete", "post", "put", "patch", "options", NULL
+};
+
+/* The one-liners' flags that take a value (retryrun.cli's list), so that
+ * a -v given as a value is not read as the trace flag. */
+static const char *const cli_value_flags[] = {
+  "-H", "--header", "-d", "--data", "--json", "-o", "--output",
+  "--retry-on", "--attempts", "--deadline", "--timeout", "--expect",
+  "--valid", NULL
+};
+
+static int in_list(const char *const *list, const char *s)
+{
+  int i;
+  for(i = 0; list[i]; i++)
+    if(!strcmp(list[i], s))
+      return 1;
+  return 0;
+}
+
+/* True when the one-liner's flags from argv[from] on ask for the trace. */
+static int cli_wants_trace(int from, int argc, char **argv)
+{
+  int i;
+  for(i = from; i < argc; i++) {
+    if(!strcmp(argv[i], "--"))
+      return 0;
+    if(!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+      return 1;
+    if(in_list(cli_value_flags, argv[i]))
+      i++;
+  }
+  return 0;
 }
 
 static const char *const long_opts[] = {
@@ -226,7 +269,14 @@ int main(int argc, char **argv)
         o.max_host_connections = (long)v;
     }
   }
-  if(!o.code) {
+  if(!o.code && i < argc && in_list(verbs, argv[i])) {
+    /* a one-liner: retryrun.cli reads the verb and its flags */
+    o.code = "return require('retryrun.cli').main(...)";
+    o.script_index = i - 1;
+    if(cli_wants_trace(i + 1, argc, argv))
+      o.verbose = 1;
+  }
+  else if(!o.code) {
     if(i >= argc) {
       usage(stderr);
       return EXIT_USAGE;
