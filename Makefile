@@ -56,7 +56,8 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 FUZZERS      := $(patsubst spec/fuzz/fuzz_%.c,$(FUZZ_DIR)/fuzz_%,\
                   $(wildcard spec/fuzz/fuzz_*.c))
 
-.PHONY: all deps bench-deps test asan demo bench install clean fuzz fuzzers
+.PHONY: all deps bench-deps docs-deps man test asan demo bench install \
+        clean fuzz fuzzers
 
 # A recipe that fails leaves no target behind: a fuzz target that no longer
 # builds must be reported as such, not run from an older build.
@@ -89,6 +90,20 @@ bench-deps: deps
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq $(BENCH_DEBS) >/dev/null; \
 	fi
+
+# scdoc renders the man page; only `make man` and `make install` need it.
+docs-deps:
+	$(Q)command -v scdoc >/dev/null 2>&1 || { \
+	  echo "docs-deps: installing scdoc"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq scdoc >/dev/null; }
+
+man: $(BUILD)/retryrun.1
+
+$(BUILD)/retryrun.1: docs/retryrun.1.scd | docs-deps
+	@mkdir -p $(dir $@)
+	@echo "  SCDOC   $@"
+	$(Q)scdoc <$< >$@
 
 $(BUILD)/obj/%.o: src/%.c | deps
 	@mkdir -p $(dir $@)
@@ -165,10 +180,12 @@ demo: all
 bench: all bench-deps
 	$(Q)sh scripts/bench/run.sh $(BUILD)
 
-install: $(BUILD)/retryrun $(BUILD)/todo-server
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUADIR)/retryrun
+install: $(BUILD)/retryrun $(BUILD)/todo-server $(BUILD)/retryrun.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUADIR)/retryrun \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/retryrun $(BUILD)/todo-server $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 lua/retryrun/*.lua $(DESTDIR)$(LUADIR)/retryrun/
+	install -m 644 $(BUILD)/retryrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf build build-asan
