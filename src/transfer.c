@@ -370,14 +370,8 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
 
   /* the method on the wire is the one asked for: a body alone would make
    * libcurl send a POST */
-  if(head) {
-    if(o->body) {
-      snprintf(t->errbuf, sizeof(t->errbuf), "a HEAD request has no body");
-      rc = CURLE_BAD_FUNCTION_ARGUMENT;
-      goto out;
-    }
+  if(head)                      /* the caller gives a HEAD no body */
     SET(CURLOPT_NOBODY, 1L);
-  }
   else if(!strcmp(o->method, "POST"))
     SET(CURLOPT_POST, 1L);
   else if(strcmp(o->method, "GET") || o->body)

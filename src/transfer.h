@@ -44,7 +44,7 @@ struct buf {
 struct transfer_opts {
   const char *method;        /* "GET", "POST", ... */
   const char *url;
-  const char *body;          /* copied; NULL for none */
+  const char *body;          /* copied; NULL for none, and for HEAD */
   size_t body_len;
   double timeout;            /* seconds for the attempt, > 0 */
   double connect_timeout;
