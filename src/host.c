@@ -26,6 +26,7 @@
 #include "host.h"
 #include "loop.h"
 #include "lua_call.h"
+#include "lua_check.h"
 #include "lua_giveup.h"
 #include "lua_json.h"
 #include "lua_policy.h"
@@ -41,6 +42,7 @@ static int luaopen_retryrun_core(lua_State *L)
 {
   lua_newtable(L);
   ltask_register(L);
+  lcheck_register(L);
   lredact_register(L);
   lpolicy_register(L);
   lresp_register(L);

@@ -310,7 +310,9 @@ void check_suggest(const char *name, const char *const *known, char *out,
   int bestd = 3, i;
   for(i = 0; known[i]; i++) {
     int d = distance(name, known[i]);
-    if(d < bestd) {
+    /* the nearest; of two as near, the first in byte order, so that the
+     * answer does not hang on the order of a table's keys */
+    if(d < bestd || (d == bestd && best && strcmp(known[i], best) < 0)) {
       best = known[i];
       bestd = d;
     }
@@ -319,4 +321,33 @@ void check_suggest(const char *name, const char *const *known, char *out,
     snprintf(out, n, " (did you mean '%s'?)", best);
   else if(n)
     out[0] = '\0';
+}
+
+/* core.suggest(name, known) -> " (did you mean 'x'?)" or "", for a name
+ * and a table whose string keys are the known names: check_suggest for
+ * retryrun's Lua modules (retryrun.check). */
+static int lcore_suggest(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  const char *known[65];
+  char out[96];
+  int n = 0;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_pushnil(L);
+  while(n < 64 && lua_next(L, 2)) {
+    lua_pop(L, 1);
+    if(lua_type(L, -1) == LUA_TSTRING)
+      known[n++] = lua_tostring(L, -1);   /* the table keeps it */
+  }
+  known[n] = NULL;
+  lua_settop(L, 2);
+  check_suggest(name, known, out, sizeof(out));
+  lua_pushstring(L, out);
+  return 1;
+}
+
+void lcheck_register(lua_State *L)
+{
+  lua_pushcfunction(L, lcore_suggest);
+  lua_setfield(L, -2, "suggest");
 }

@@ -47,4 +47,7 @@ int check_request(lua_State *L, int req, char *err, size_t errlen);
 void check_suggest(const char *name, const char *const *known, char *out,
                    size_t n);
 
+/* Adds suggest to the table at the top (retryrun.core). */
+void lcheck_register(lua_State *L);
+
 #endif

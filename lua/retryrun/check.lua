@@ -7,7 +7,7 @@
 --
 -- @module retryrun.check
 
-local type, tostring, error, pairs = type, tostring, error, pairs
+local type, tostring, error = type, tostring, error
 local getinfo = debug.getinfo
 
 local check = {}
@@ -56,35 +56,12 @@ function check.argtype(n, fname, v, want, optional)
   return v
 end
 
--- The edit distance between two short strings, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = {[0] = i}
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
 --- " (did you mean 'headers'?)" for a name close to a known one, else "".
 -- @param name the unknown name (a string)
 -- @param known a table whose keys are the known names
 -- @return the suffix for the message
-function check.suggest(name, known)
-  local best, bestd = nil, 3
-  for k in pairs(known) do
-    local d = distance(name, k)
-    if d < bestd or (d == bestd and best and k < best) then
-      best, bestd = k, d
-    end
-  end
-  return best and (" (did you mean '%s'?)"):format(best) or ""
-end
+-- (src/lua_check.c's check_suggest, as the policy fields use it)
+check.suggest = require("retryrun.core").suggest
 
 --- How a value from the script is shown in a message: a number as Lua
 -- writes it (NaN as "nan"), a string in double quotes with control bytes
