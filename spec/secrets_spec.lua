@@ -92,8 +92,11 @@ local CASES = {
           .. " " .. require("retryrun.json").decode(seen.body).password
       end}})]]},
   {"a fragment or ;-separated secret", code = 3, [[
-    http.get(BASE .. "/x#/cb?access_token=]] .. TOKEN .. [[", {retry =
-      {attempts = 1, valid = function(r) return false, r.url end}})]]},
+    -- the URLs as the script wrote them, in its predicate's reason
+    local cb = BASE .. "/x#/cb?access_token=]] .. TOKEN .. [["
+    local semi = BASE .. "/x?a=1;access_token=]] .. TOKEN .. [["
+    http.get(BASE .. "/items", {retry = {attempts = 1,
+      valid = function() return false, cb .. " " .. semi end}})]]},
   {"many cookies before a key", code = 3, [[
     local cookies = {}
     for i = 1, 60 do cookies[i] = ("c%d=val%03d"):format(i, i) end
