@@ -130,13 +130,15 @@ $(BUILD)/test_policy: spec/c/test_policy.c $(BUILD)/obj/policy.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
-$(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o
+$(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o \
+                      $(BUILD)/obj/dynbuf.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@
 
 
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
-                        $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o
+                        $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o \
+                        $(BUILD)/obj/dynbuf.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 
@@ -147,7 +149,7 @@ $(FUZZ_DIR)/fuzz_json_decode:    $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_json_roundtrip: $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_json_encode:    $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_retry_after:    src/policy.c
-$(FUZZ_DIR)/fuzz_redact:         src/redact.c
+$(FUZZ_DIR)/fuzz_redact:         src/redact.c src/dynbuf.c
 
 $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(wildcard src/*.h) | deps
 	@mkdir -p $(dir $@)

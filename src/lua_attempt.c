@@ -29,7 +29,8 @@
  * has checked them). */
 void lattempt_fields(lua_State *L, struct call *c)
 {
-  c->max_body = (size_t)luax_field_number(L, S_REQ, "max_body", DEFAULT_MAX_BODY);
+  c->max_body = (size_t)luax_field_number(L, S_REQ, "max_body",
+                                          DEFAULT_MAX_BODY);
   c->timeout = luax_field_number(L, S_REQ, "timeout", 0);
   lua_getfield(L, S_REQ, "insecure");
   c->insecure = lua_toboolean(L, -1);

@@ -444,13 +444,13 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     if(loop_task_wait(&c->task->lt) == WAIT_SLOT)
       return loop_yield(&c->task->lt, L, 0, lcall_k);   /* still queued */
     if(!loop_task_slot_granted(&c->task->lt) && loop_task_fired(&c->task->lt))
-      return lcall_no_time_left(L, c);         /* the deadline passed in line */
+      return lcall_no_time_left(L, c);   /* the deadline passed in line */
     return lattempt_send(L, c);
   case K_TRANSFER:
     if(loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
     if(!c->tr->done)
-      return loop_yield(&c->task->lt, L, 0, lcall_k);   /* woken for something else */
+      return loop_yield(&c->task->lt, L, 0, lcall_k);   /* woken early */
     return lattempt_done(L, c);
   case K_FN:
     return lwrap_done(L, c, status);
@@ -499,7 +499,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     return lcall_before_attempt(L, c);
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
-    if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) && !hook_out_of_time(c))
+    if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) &&
+       !hook_out_of_time(c))
       return raise_hook_error(L, c, "on_giveup");
     return finish_giveup(L, c);
   }

@@ -101,8 +101,8 @@ double policy_backoff(const struct policy *p, int n, double prev,
  * allowed; the weekday name must be a real one but is not checked against
  * the date. An RFC 850 two-digit year is the latest year ending in those
  * digits that is at most 50 years ahead of now_wall's year (in 2026, "76"
- * is 2076 and "77" 1977; in 1970, "00" is 2000). A date with now_wall not finite or
- * beyond +-1e15 returns -1. */
+ * is 2076 and "77" 1977; in 1970, "00" is 2000). A date with now_wall not
+ * finite or beyond +-1e15 returns -1. */
 int policy_parse_retry_after(const char *value, double now_wall,
                              double *seconds);
 

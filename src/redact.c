@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynbuf.h"
 #include "redact.h"
 
 #define NAME_MAX_LEN 64
@@ -19,8 +20,9 @@ static const char *const builtin[] = {
   "password", "passwd", "pwd", "pass", "passphrase", "secret",
   "client_secret", "secret_key", "token", "access_token", "refresh_token",
   "id_token", "auth_token", "api_token", "session_token", "security_token",
-  "amz_security_token", "amz_signature", "key", "api_key", "apikey", "access_key",
-  "private_key", "signing_key", "goog_api_key", "sig", "signature", "auth",
+  "amz_security_token", "amz_signature", "key", "api_key", "apikey",
+  "access_key", "private_key", "signing_key", "goog_api_key", "sig",
+  "signature", "auth",
   "authorization", "proxy_authorization", "cookie", "set_cookie", "session",
   "session_id", "sessionid", "sid", "jwt", "code", "credential",
   "credentials", "otp", "csrf_token", "xsrf_token", "csrftoken", "bearer",
@@ -205,38 +207,9 @@ static void add_decoded(struct redact_values *vals, const char *p, size_t n,
 #define QUERY_SEPS "&;"
 #define FRAGMENT_SEPS "&;?"
 
-/* A growing output buffer; oom is sticky. */
-struct out {
-  char *d;
-  size_t len, cap;
-  int oom;
-};
-
-static void put(struct out *o, const char *p, size_t n)
+static void put_redacted(struct dynbuf *o)
 {
-  if(o->oom)
-    return;
-  if(o->len + n + 1 > o->cap) {
-    size_t cap = o->cap ? o->cap : 64;
-    char *d;
-    while(cap < o->len + n + 1)
-      cap *= 2;
-    d = realloc(o->d, cap);
-    if(!d) {
-      o->oom = 1;
-      return;
-    }
-    o->d = d;
-    o->cap = cap;
-  }
-  memcpy(o->d + o->len, p, n);
-  o->len += n;
-  o->d[o->len] = '\0';
-}
-
-static void put_redacted(struct out *o)
-{
-  put(o, REDACTED, sizeof(REDACTED) - 1);
+  dynbuf_add(o, REDACTED, sizeof(REDACTED) - 1);
 }
 
 /* Walks the name=value pairs of p..end, split at any of seps (stopping
@@ -245,7 +218,7 @@ static void put_redacted(struct out *o)
  * o is not NULL, a secret value as REDACTED. Returns where it stopped. */
 static const char *walk_pairs(const char *p, const char *end,
                               const char *seps, int stop_hash,
-                              struct redact_values *vals, struct out *o)
+                              struct redact_values *vals, struct dynbuf *o)
 {
   while(p < end && !(stop_hash && *p == '#')) {
     const char *e = p, *eq;
@@ -259,15 +232,15 @@ static const char *walk_pairs(const char *p, const char *end,
       add_decoded(vals, eq + 1, (size_t)(e - eq - 1), 0);
     }
     if(o && secret) {
-      put(o, p, (size_t)(eq - p + 1));
+      dynbuf_add(o, p, (size_t)(eq - p + 1));
       put_redacted(o);
     }
     else if(o)
-      put(o, p, (size_t)(e - p));
+      dynbuf_add(o, p, (size_t)(e - p));
     p = e;
     if(p < end && strchr(seps, *p)) {
       if(o)
-        put(o, p, 1);
+        dynbuf_add(o, p, 1);
       p++;
     }
   }
@@ -431,25 +404,25 @@ void redact_collect_body(struct redact_values *vals, const char *body,
 
 /* Writes the URL url..end (its scheme starts at url) with its secrets
  * hidden. */
-static void put_url(struct out *o, const char *url, const char *end,
+static void put_url(struct dynbuf *o, const char *url, const char *end,
                     const char *scheme_end)
 {
   const char *host = scheme_end + 3, *at = userinfo_end(host, end, 0), *p;
-  put(o, url, (size_t)(host - url));
+  dynbuf_add(o, url, (size_t)(host - url));
   if(at) {
     put_redacted(o);
-    put(o, "@", 1);
+    dynbuf_add(o, "@", 1);
     host = at + 1;
   }
   for(p = host; p < end && *p != '?' && *p != '#'; p++)
     ;
-  put(o, host, (size_t)(p - host));
+  dynbuf_add(o, host, (size_t)(p - host));
   if(p < end && *p == '?') {
-    put(o, "?", 1);
+    dynbuf_add(o, "?", 1);
     p = walk_pairs(p + 1, end, QUERY_SEPS, 1, NULL, o);
   }
   if(p < end && *p == '#') {
-    put(o, "#", 1);
+    dynbuf_add(o, "#", 1);
     walk_pairs(p + 1, end, FRAGMENT_SEPS, 0, NULL, o);
   }
 }
@@ -465,7 +438,7 @@ static int scheme_char(unsigned char c)
 }
 
 /* Pass 2: every "scheme://..." in text, redacted. */
-static void put_urls(struct out *o, const char *text, size_t len)
+static void put_urls(struct dynbuf *o, const char *text, size_t len)
 {
   const char *end = text + len, *p = text, *copied = text;
   while(p + 2 < end) {
@@ -484,17 +457,17 @@ static void put_urls(struct out *o, const char *text, size_t len)
       e--;
     if(e > p + 3 && e[-1] == ')' && !memchr(s, '(', (size_t)(e - s)))
       e--;
-    put(o, copied, (size_t)(s - copied));
+    dynbuf_add(o, copied, (size_t)(s - copied));
     put_url(o, s, e, p);
     copied = p = e;
   }
-  put(o, copied, (size_t)(end - copied));
+  dynbuf_add(o, copied, (size_t)(end - copied));
 }
 
 char *redact_text(const char *text, size_t len,
                   const struct redact_values *vals, size_t *outlen)
 {
-  struct out pass1 = {NULL, 0, 0, 0}, pass2 = {NULL, 0, 0, 0};
+  struct dynbuf pass1 = {NULL, 0, 0, 0}, pass2 = {NULL, 0, 0, 0};
   const char *src = text;
   size_t srclen = len;
 
@@ -507,7 +480,7 @@ char *redact_text(const char *text, size_t len,
            !memcmp(text + i, vals->v[j].p, vals->v[j].n))
           best = vals->v[j].n;
       if(best) {
-        put(&pass1, text + from, i - from);
+        dynbuf_add(&pass1, text + from, i - from);
         put_redacted(&pass1);
         i += best;
         from = i;
@@ -515,23 +488,23 @@ char *redact_text(const char *text, size_t len,
       else
         i++;
     }
-    put(&pass1, text + from, len - from);
+    dynbuf_add(&pass1, text + from, len - from);
     if(pass1.oom) {
-      free(pass1.d);
+      free(pass1.data);
       return NULL;
     }
-    src = pass1.d ? pass1.d : "";
+    src = pass1.data ? pass1.data : "";
     srclen = pass1.len;
   }
   put_urls(&pass2, src, srclen);
-  if(!pass2.d)
-    put(&pass2, "", 0);
-  free(pass1.d);
+  if(!pass2.data)
+    dynbuf_add(&pass2, "", 0);
+  free(pass1.data);
   if(pass2.oom) {
-    free(pass2.d);
+    free(pass2.data);
     return NULL;
   }
   if(outlen)
     *outlen = pass2.len;
-  return pass2.d;
+  return pass2.data;
 }

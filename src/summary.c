@@ -7,11 +7,11 @@
  */
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynbuf.h"
 #include "summary.h"
 
 #define KEY_MAX 200
@@ -166,57 +166,16 @@ static double quantile(const struct series *x, double q)
   return x->v[i ? i - 1 : 0];
 }
 
-/* A growing string; oom sticky. */
-struct text {
-  char *d;
-  size_t len, cap;
-  int oom;
-};
-
-static void say(struct text *t, const char *fmt, ...)
+/* The text made in t, handed over; NULL when memory ran out. */
+static char *done(struct dynbuf *t)
 {
-  va_list ap;
-  int n;
-  if(t->oom)
-    return;
-  for(;;) {
-    va_start(ap, fmt);
-    n = vsnprintf(t->d ? t->d + t->len : NULL, t->d ? t->cap - t->len : 0,
-                  fmt, ap);
-    va_end(ap);
-    if(n < 0) {
-      t->oom = 1;
-      return;
-    }
-    if(t->d && t->len + (size_t)n < t->cap) {
-      t->len += (size_t)n;
-      return;
-    }
-    {
-      size_t cap = t->cap ? t->cap : 512;
-      char *d;
-      while(cap <= t->len + (size_t)n)
-        cap *= 2;
-      d = realloc(t->d, cap);
-      if(!d) {
-        t->oom = 1;
-        return;
-      }
-      t->d = d;
-      t->cap = cap;
-    }
-  }
-}
-
-static char *done(struct text *t)
-{
+  if(!t->data)
+    dynbuf_add(t, "", 0);
   if(t->oom) {
-    free(t->d);
+    dynbuf_free(t);
     return NULL;
   }
-  if(!t->d)
-    say(t, "%s", "");
-  return t->d;
+  return t->data;
 }
 
 /* Totals over every endpoint. */
@@ -237,35 +196,37 @@ static struct totals totals(const struct summary *s)
 }
 
 /* p as a percentage with the digits that matter: 98.8, 99.9999999. */
-static void say_percent(struct text *t, double p)
+static void say_percent(struct dynbuf *t, double p)
 {
   int digits = 3;
   double miss = 1 - p;
   while(miss > 0 && miss < pow(10, -(digits - 2)) && digits < 12)
     digits++;
-  say(t, "%.*g %%", digits, p * 100);
+  dynbuf_printf(t, "%.*g %%", digits, p * 100);
 }
 
 char *summary_text(const struct summary *s)
 {
-  struct text t = {NULL, 0, 0, 0};
+  struct dynbuf t = {NULL, 0, 0, 0};
   struct totals a = totals(s);
   size_t i, j;
-  say(&t, "retryrun: %ld call%s\n", a.calls, a.calls == 1 ? "" : "s");
+  dynbuf_printf(&t, "retryrun: %ld call%s\n", a.calls,
+                a.calls == 1 ? "" : "s");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
-    say(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key, e->calls,
-        e->attempts, e->retries);
+    dynbuf_printf(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key,
+                  e->calls, e->attempts, e->retries);
     for(j = 0; j < e->nreasons; j++)
-      say(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
+      dynbuf_printf(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
           e->reasons[j].n);
-    say(&t, "%s, %ld gave up\n", e->nreasons ? ")" : "", e->calls - e->ok);
-    say(&t, "    ok first time ");
+    dynbuf_printf(&t, "%s, %ld gave up\n", e->nreasons ? ")" : "",
+                  e->calls - e->ok);
+    dynbuf_printf(&t, "    ok first time ");
     say_percent(&t, e->calls ? (double)e->first_try_ok / e->calls : 1);
-    say(&t, ", in the end ");
+    dynbuf_printf(&t, ", in the end ");
     say_percent(&t, e->calls ? (double)e->ok / e->calls : 1);
-    say(&t, "; call p50/p95/p99 %.1f/%.1f/%.1f ms, attempt p50/p95/p99 "
-        "%.1f/%.1f/%.1f ms; waited %.2f s\n",
+    dynbuf_printf(&t, "; call p50/p95/p99 %.1f/%.1f/%.1f ms, attempt "
+        "p50/p95/p99 %.1f/%.1f/%.1f ms; waited %.2f s\n",
         quantile(&e->call_s, .5) * 1000, quantile(&e->call_s, .95) * 1000,
         quantile(&e->call_s, .99) * 1000, quantile(&e->attempt_s, .5) * 1000,
         quantile(&e->attempt_s, .95) * 1000,
@@ -274,74 +235,75 @@ char *summary_text(const struct summary *s)
   if(a.calls) {
     double first = (double)a.first_try_ok / a.calls;
     double final = (double)a.ok / a.calls;
-    say(&t, "  a call failed first time ");
+    dynbuf_printf(&t, "  a call failed first time ");
     say_percent(&t, 1 - first);
-    say(&t, " of the time; after retries %ld of %ld\n", a.calls - a.ok,
-        a.calls);
-    say(&t, "  a 10-call flow at these rates: ");
+    dynbuf_printf(&t, " of the time; after retries %ld of %ld\n",
+                  a.calls - a.ok, a.calls);
+    dynbuf_printf(&t, "  a 10-call flow at these rates: ");
     say_percent(&t, pow(first, 10));
-    say(&t, " -> ");
+    dynbuf_printf(&t, " -> ");
     say_percent(&t, pow(final, 10));
-    say(&t, "\n");
+    dynbuf_printf(&t, "\n");
   }
   if(s->oom)
-    say(&t, "  (some records were lost: out of memory)\n");
+    dynbuf_printf(&t, "  (some records were lost: out of memory)\n");
   return done(&t);
 }
 
-static void say_json_string(struct text *t, const char *s)
+static void say_json_string(struct dynbuf *t, const char *s)
 {
-  say(t, "\"");
+  dynbuf_printf(t, "\"");
   for(; *s; s++) {
     unsigned char c = (unsigned char)*s;
     if(c == '"' || c == '\\')
-      say(t, "\\%c", c);
+      dynbuf_printf(t, "\\%c", c);
     else if(c < 0x20)
-      say(t, "\\u%04x", c);
+      dynbuf_printf(t, "\\u%04x", c);
     else
-      say(t, "%c", c);
+      dynbuf_printf(t, "%c", c);
   }
-  say(t, "\"");
+  dynbuf_printf(t, "\"");
 }
 
-static void say_quantiles(struct text *t, const char *name,
+static void say_quantiles(struct dynbuf *t, const char *name,
                           const struct series *x)
 {
-  say(t, ",\"%s\":{\"p50\":%.6f,\"p95\":%.6f,\"p99\":%.6f}", name,
+  dynbuf_printf(t, ",\"%s\":{\"p50\":%.6f,\"p95\":%.6f,\"p99\":%.6f}", name,
       quantile(x, .5), quantile(x, .95), quantile(x, .99));
 }
 
 char *summary_json(const struct summary *s)
 {
-  struct text t = {NULL, 0, 0, 0};
+  struct dynbuf t = {NULL, 0, 0, 0};
   struct totals a = totals(s);
   size_t i, j;
-  say(&t, "{\"v\":1,\"endpoints\":[");
+  dynbuf_printf(&t, "{\"v\":1,\"endpoints\":[");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
-    say(&t, "%s{\"endpoint\":", i ? "," : "");
+    dynbuf_printf(&t, "%s{\"endpoint\":", i ? "," : "");
     say_json_string(&t, e->key);
-    say(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,\"gave_up\":"
-        "%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"waited\":%.6f,\"reasons\":{",
+    dynbuf_printf(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,"
+        "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"waited\":%.6f,"
+        "\"reasons\":{",
         e->calls, e->attempts, e->retries, e->calls - e->ok,
         e->first_try_ok, e->ok, e->waited);
     for(j = 0; j < e->nreasons; j++) {
-      say(&t, "%s", j ? "," : "");
+      dynbuf_printf(&t, "%s", j ? "," : "");
       say_json_string(&t, e->reasons[j].why);
-      say(&t, ":%ld", e->reasons[j].n);
+      dynbuf_printf(&t, ":%ld", e->reasons[j].n);
     }
-    say(&t, "}");
+    dynbuf_printf(&t, "}");
     say_quantiles(&t, "call_seconds", &e->call_s);
     say_quantiles(&t, "attempt_seconds", &e->attempt_s);
-    say(&t, "}");
+    dynbuf_printf(&t, "}");
   }
-  say(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld", a.calls, a.ok,
-      a.first_try_ok);
+  dynbuf_printf(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld",
+                a.calls, a.ok, a.first_try_ok);
   if(a.calls)
-    say(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
+    dynbuf_printf(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
         pow((double)a.first_try_ok / a.calls, 10),
         pow((double)a.ok / a.calls, 10));
-  say(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
+  dynbuf_printf(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
   return done(&t);
 }
 

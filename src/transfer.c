@@ -24,43 +24,15 @@ static int no_prereq;
 
 static void attempt_clear(struct transfer *t);
 
-static int buf_append(struct buf *b, const char *p, size_t n)
-{
-  if(b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    char *d;
-    while(cap < b->len + n + 1)
-      cap *= 2;
-    d = realloc(b->data, cap);
-    if(!d)
-      return -1;
-    b->data = d;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return 0;
-}
-
 /* Keeps a buffer's memory for the next attempt unless it grew large. */
-static void buf_clear(struct buf *b)
+static void buf_clear(struct dynbuf *b)
 {
-  if(b->cap > 256 * 1024) {
-    free(b->data);
-    b->data = NULL;
-    b->cap = 0;
-  }
+  if(b->cap > 256 * 1024)
+    dynbuf_free(b);
   b->len = 0;
+  b->oom = 0;
   if(b->data)
     b->data[0] = '\0';
-}
-
-static void buf_free(struct buf *b)
-{
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
 }
 
 enum transfer_result transfer_global_init(char *err, size_t errlen)
@@ -139,9 +111,9 @@ void transfer_free_all(void)
     struct transfer *t = free_list;
     free_list = t->next_free;
     curl_easy_cleanup(t->easy);
-    buf_free(&t->body);
-    buf_free(&t->resp_body);
-    buf_free(&t->resp_headers);
+    dynbuf_free(&t->body);
+    dynbuf_free(&t->resp_body);
+    dynbuf_free(&t->resp_headers);
     free(t);
   }
 }
@@ -165,7 +137,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     t->over = TRANSFER_OVER_BODY;
     return 0;          /* libcurl stops with CURLE_WRITE_ERROR */
   }
-  if(buf_append(&t->resp_body, p, len)) {
+  if(dynbuf_add(&t->resp_body, p, len)) {
     t->out_of_memory = 1;
     return 0;
   }
@@ -250,7 +222,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     t->over = TRANSFER_OVER_HEADER_BYTES;
     return 0;
   }
-  if(buf_append(&t->resp_headers, p, len)) {
+  if(dynbuf_add(&t->resp_headers, p, len)) {
     t->out_of_memory = 1;
     return 0;
   }
@@ -378,7 +350,7 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_CUSTOMREQUEST, o->method);
   if(o->body) {
     t->body.len = 0;
-    if(buf_append(&t->body, o->body, o->body_len)) {
+    if(dynbuf_add(&t->body, o->body, o->body_len)) {
       rc = CURLE_OUT_OF_MEMORY;
       goto out;
     }

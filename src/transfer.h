@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include "curlapi.h"
 
+#include "dynbuf.h"
 #include "policy.h"
 
 #define TRANSFER_MAX_HEADERS_BYTES (256 * 1024)
@@ -34,11 +35,6 @@ enum transfer_over {
   TRANSFER_OVER_LENGTH,        /* Content-Length announced over max_body */
   TRANSFER_OVER_HEADER_LINES,  /* more than TRANSFER_MAX_HEADERS lines */
   TRANSFER_OVER_HEADER_BYTES   /* more than TRANSFER_MAX_HEADERS_BYTES */
-};
-
-struct buf {
-  char *data;
-  size_t len, cap;
 };
 
 struct transfer_opts {
@@ -61,9 +57,9 @@ struct transfer_opts {
 struct transfer {
   CURL *easy;
   struct curl_slist *headers;  /* request headers, owned */
-  struct buf body;             /* request body copy */
-  struct buf resp_body;
-  struct buf resp_headers;     /* "name: value\r\n" lines of the last
+  struct dynbuf body;          /* request body copy */
+  struct dynbuf resp_body;
+  struct dynbuf resp_headers;     /* "name: value\r\n" lines of the last
                                   response (redirects and 1xx dropped) */
   size_t nheaders;
   int too_large;               /* body or headers over their cap */

@@ -1,0 +1,28 @@
+/*
+ * dynbuf.h - a growing byte buffer, kept NUL-terminated: a response body
+ * (transfer.c), a redacted message (redact.c), the summary (summary.c).
+ * Pure C; a memory failure is sticky (oom), so a writer may append a whole
+ * text and check once.
+ */
+#ifndef RETRYRUN_DYNBUF_H
+#define RETRYRUN_DYNBUF_H
+
+#include <stddef.h>
+
+struct dynbuf {
+  char *data;                /* NULL until the first append */
+  size_t len, cap;
+  int oom;                   /* an append failed: later ones do nothing */
+};
+
+/* Appends n bytes of p. Returns 0, or -1 when memory ran out (now or
+ * before). */
+int dynbuf_add(struct dynbuf *b, const void *p, size_t n);
+
+/* Appends as printf would. Returns 0, or -1 as dynbuf_add. */
+int dynbuf_printf(struct dynbuf *b, const char *fmt, ...);
+
+/* Frees the bytes; b is empty after, and may be appended to again. */
+void dynbuf_free(struct dynbuf *b);
+
+#endif
