@@ -6,11 +6,11 @@
  * writes to the self-pipe; then let libcurl work, wake the tasks whose
  * transfers finished and those whose timers passed. Under a fake clock,
  * a turn with no transfer in flight and a timer armed does not wait: the
- * clock skips ahead to that timer. A signal that comes
- * while Lua code runs also interrupts that code, through a hook. Uses
- * libcurl's multi interface and Lua's coroutine API; knows nothing of HTTP
- * requests or retry policies, nor of who owns the tasks: an ended task is
- * reported through the callback given to loop_new(). Never prints.
+ * clock skips ahead to that timer. A signal that comes while Lua code
+ * runs also interrupts that code, through a hook. Uses libcurl's multi
+ * interface and Lua's coroutine API; knows nothing of HTTP requests or
+ * retry policies, nor of who owns the tasks: an ended task is reported
+ * through the callback given to loop_new(). Never prints.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +36,9 @@ char loop_suspend_marker;
 
 /* What a signal handler needs, process-wide because a handler has no
  * argument to find a loop through: with the clock (below), the only
- * state of loop.c outside struct loop. `loop` is the one loop_new() made, for the hook the
- * handler arms (it marks the running task cancelled). */
+ * state of loop.c outside struct loop. `loop` is the one loop_new()
+ * made, for the hook the handler arms (it marks the running task
+ * cancelled). */
 static struct {
   volatile sig_atomic_t interrupted;  /* the first SIGINT/SIGTERM, 0 before */
   /* a signal whose "interrupted" is still to be raised by interrupt_hook;
