@@ -42,6 +42,7 @@ struct host_opts {
   const char *fail_if[16];   /* --fail-if EXPR, each */
   int nfail_if;
   int color;                 /* colour those lines */
+  int fake_clock;            /* --fake-clock: waits take virtual time */
 };
 
 /* Runs a script to the end and returns the process exit code. */

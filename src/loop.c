@@ -4,11 +4,13 @@
  * One turn: resume every ready task; then wait in curl_multi_poll() until a
  * socket is ready, the next timer is due, or a signal (SIGINT, SIGTERM)
  * writes to the self-pipe; then let libcurl work, wake the tasks whose
- * transfers finished and those whose timers passed. A signal that comes
- * while Lua code runs also interrupts that code, through a hook. Uses
- * libcurl's multi interface and Lua's coroutine API; knows nothing of HTTP
- * requests or retry policies, nor of who owns the tasks: an ended task is
- * reported through the callback given to loop_new(). Never prints.
+ * transfers finished and those whose timers passed. Under a fake clock,
+ * a turn with no transfer in flight and a timer armed does not wait: the
+ * clock skips ahead to that timer. A signal that comes while Lua code
+ * runs also interrupts that code, through a hook. Uses libcurl's multi
+ * interface and Lua's coroutine API; knows nothing of HTTP requests or
+ * retry policies, nor of who owns the tasks: an ended task is reported
+ * through the callback given to loop_new(). Never prints.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +35,10 @@
 char loop_suspend_marker;
 
 /* What a signal handler needs, process-wide because a handler has no
- * argument to find a loop through: this is the only state of loop.c
- * outside struct loop. `loop` is the one loop_new() made, for the hook the
- * handler arms (it marks the running task cancelled). */
+ * argument to find a loop through: with the clock (below), the only
+ * state of loop.c outside struct loop. `loop` is the one loop_new()
+ * made, for the hook the handler arms (it marks the running task
+ * cancelled). */
 static struct {
   volatile sig_atomic_t interrupted;  /* the first SIGINT/SIGTERM, 0 before */
   /* a signal whose "interrupted" is still to be raised by interrupt_hook;
@@ -55,18 +58,42 @@ static struct {
  * the script's own files): a quarter of the limit, at most this many. */
 #define LOOP_FD_MARGIN 64
 
+/* The clock loop_now() and loop_wall() read: the system's, plus the
+ * virtual seconds a fake clock has skipped (see loop_clock_fake). Process
+ * wide, as the clock itself is: every part of a run reads the same time,
+ * and loop_now() needs no loop to find it. Only loop_run() moves it. */
+static struct {
+  int fake;
+  double skipped;
+} clk;
+
 double loop_now(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + clk.skipped;
 }
 
 double loop_wall(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + clk.skipped;
+}
+
+void loop_clock_fake(void)
+{
+  clk.fake = 1;
+}
+
+int loop_clock_is_fake(void)
+{
+  return clk.fake;
+}
+
+double loop_clock_skipped(void)
+{
+  return clk.skipped;
 }
 
 /* The multi handle, made at the first transfer: a script that makes no
@@ -383,6 +410,15 @@ enum loop_result loop_run(struct loop *lp, struct loop_task *until)
     }
     else
       timeout_ms = 60000;
+    if(clk.fake && lp->nheap && !lp->running_transfers) {
+      /* Nothing but timers to wait on: the clock jumps to the first one
+       * instead of waiting for it. While a transfer is in flight real
+       * time passes, so no timer fires before it would have. */
+      double ahead = lp->heap[0]->when - now;
+      if(ahead > 0)
+        clk.skipped += ahead;
+      timeout_ms = 0;
+    }
     if(!lp->running_transfers && !lp->nheap && !lp->ready_head) {
       /* Every live task waits on another task: none can ever wake. */
       result = LOOP_DEADLOCK;

@@ -82,6 +82,20 @@ void loop_free(struct loop *lp);
 double loop_now(void);       /* monotonic seconds */
 double loop_wall(void);      /* Unix time */
 
+/* The fake clock (retryrun --fake-clock), for testing scripts: from the
+ * call on, whenever the loop would block with no transfer in flight and
+ * a timer armed (a backoff, a Retry-After, run.sleep, a deadline), it
+ * does not wait: the clock skips ahead to that timer. loop_now() and
+ * loop_wall() are the system's clocks plus the seconds skipped so far,
+ * so waits take virtual time, transfers real time, and every elapsed
+ * time and deadline counts both. Timers fire in the order they would on
+ * the real clock; while a transfer is in flight real time passes, so a
+ * sleeping task never wakes before the transfer would have finished.
+ * loop_clock_skipped() is the virtual time so far (0 on a real clock). */
+void loop_clock_fake(void);
+int loop_clock_is_fake(void);
+double loop_clock_skipped(void);
+
 /* Runs until `until` is done (NULL: until every task is done). Returns
  * early, with tasks still live, only for `until`; loop_run(NULL) again
  * finishes them. LOOP_DEADLOCK when, on the way, every live task waited

@@ -117,6 +117,8 @@ static void add_head(luaL_Buffer *b, struct call *c, const char *event,
            "\"elapsed\":%.6f,\"task\":%u,\"call\":%u,", event, loop_wall(),
            loop_now() - rt->started, c->task->id, c->id);
   luaL_addstring(b, num);
+  if(loop_clock_is_fake())
+    luaL_addstring(b, "\"clock\":\"fake\",");
   if(c->method[0]) {
     luaL_addstring(b, "\"method\":");
     add_json_string(b, c->method);

@@ -48,6 +48,10 @@ static void usage(FILE *f)
     "options:\n"
     "  -e CODE                    run CODE instead of a script file\n"
     "  --seed N                   fix the jitter (also RETRYRUN_SEED)\n"
+    "  --fake-clock               waits (backoff, Retry-After, run.sleep)\n"
+    "                             end at once in virtual time, for testing\n"
+    "                             scripts; transfers still take real time\n"
+    "                             (also RETRYRUN_FAKE_CLOCK=1)\n"
     "  --max-connections N        cap on connections open at once (256)\n"
     "  --max-host-connections N   cap on connections to one host\n"
     "  -v, --verbose              a line on stderr for every attempt: when,\n"
@@ -140,7 +144,7 @@ static int cli_wants_trace(int from, int argc, char **argv)
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
   "--help", "--verbose", "--color", "--log", "--summary", "--summary-json",
-  "--quiet", "--fail-if", NULL
+  "--quiet", "--fail-if", "--fake-clock", NULL
 };
 
 /* A known option that differs from s by one edit, for "did you mean". */
@@ -168,6 +172,7 @@ int main(int argc, char **argv)
 {
   struct host_opts o;
   const char *seed = getenv("RETRYRUN_SEED");
+  const char *fake_clock = getenv("RETRYRUN_FAKE_CLOCK");
   uint64_t seed_value;
   int i, code, color = -1;          /* -1: auto */
 
@@ -225,6 +230,10 @@ int main(int argc, char **argv)
     }
     if(!strcmp(a, "--summary")) {
       o.summary = 1;
+      continue;
+    }
+    if(!strcmp(a, "--fake-clock")) {
+      fake_clock = "1";
       continue;
     }
     if(!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -299,6 +308,12 @@ int main(int argc, char **argv)
           (ssize_t)sizeof(seed_value))
     seed_value = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
   o.seed = seed_value;
+  if(fake_clock && *fake_clock && strcmp(fake_clock, "0")) {
+    if(strcmp(fake_clock, "1"))
+      return usage_error("RETRYRUN_FAKE_CLOCK is 1 (on) or 0 (off), not "
+                         "'%s'", fake_clock);
+    o.fake_clock = 1;
+  }
   /* auto: on a terminal, unless NO_COLOR is set (no-color.org) */
   if(color < 0) {
     const char *no = getenv("NO_COLOR");

@@ -210,8 +210,12 @@ char *summary_text(const struct summary *s)
   struct dynbuf t = {NULL, 0, 0, 0};
   struct totals a = totals(s);
   size_t i, j;
-  dynbuf_printf(&t, "retryrun: %ld call%s\n", a.calls,
+  dynbuf_printf(&t, "retryrun: %ld call%s", a.calls,
                 a.calls == 1 ? "" : "s");
+  if(s->fake_clock)
+    dynbuf_printf(&t, " (fake clock: %.2f s of waits took no real time; "
+                  "call times count them)", s->skipped);
+  dynbuf_printf(&t, "\n");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
     dynbuf_printf(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key,
@@ -303,6 +307,8 @@ char *summary_json(const struct summary *s)
     dynbuf_printf(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
         pow((double)a.first_try_ok / a.calls, 10),
         pow((double)a.ok / a.calls, 10));
+  dynbuf_printf(&t, ",\"clock\":\"%s\",\"clock_skipped\":%.6f",
+                s->fake_clock ? "fake" : "real", s->skipped);
   dynbuf_printf(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
   return done(&t);
 }
@@ -438,7 +444,7 @@ static double measure(const struct summary *s,
   long attempts = 0, retries = 0, ok = 0, first = 0;
   double waited = 0, v = 0;
   struct series all_c = {NULL, 0, 0}, all_a = {NULL, 0, 0};
-  struct summary scratch = {NULL, 0, 0, 0};
+  struct summary scratch = {NULL, 0, 0, 0, 0, 0};
   size_t i, j;
   *calls = 0;
   for(i = 0; i < s->n; i++) {

@@ -19,6 +19,10 @@ struct summary {
   struct summary_endpoint *eps;   /* owned, in the order first seen */
   size_t n, cap;
   int oom;                        /* a record was lost to memory */
+  /* the run's clock was fake (retryrun --fake-clock): its waits took no
+   * real time, `skipped` seconds in all, and call times count them */
+  int fake_clock;
+  double skipped;
 };
 
 /* Writes the endpoint of method and url into key (n bytes): the method,
