@@ -170,14 +170,15 @@ static struct rep_unit *task_unit(struct report *r, unsigned id)
   if(!id)
     return NULL;
   if(id > r->ntasks) {
-    struct rep_unit *t = realloc(r->tasks, (id + 64) * sizeof(*t));
+    size_t n = id > 2 * r->ntasks ? id + 63 : 2 * r->ntasks;
+    struct rep_unit *t = realloc(r->tasks, n * sizeof(*t));
     if(!t) {
       r->oom = 1;
       return NULL;
     }
-    memset(t + r->ntasks, 0, (id + 64 - r->ntasks) * sizeof(*t));
+    memset(t + r->ntasks, 0, (n - r->ntasks) * sizeof(*t));
     r->tasks = t;
-    r->ntasks = id + 64;
+    r->ntasks = n;
   }
   r->tasks[id - 1].task = id;
   return &r->tasks[id - 1];
@@ -212,7 +213,8 @@ static struct rep_call *call_of(struct report *r,
   if(id <= r->nindex && r->index[id - 1])
     return &r->calls[r->index[id - 1] - 1];
   if(id > r->nindex) {
-    size_t n = id + 1024, *ix = realloc(r->index, n * sizeof(*ix));
+    size_t n = id > 2 * r->nindex ? id + 1023 : 2 * r->nindex;
+    size_t *ix = realloc(r->index, n * sizeof(*ix));
     if(!ix)
       return NULL;
     memset(ix + r->nindex, 0, (n - r->nindex) * sizeof(*ix));
