@@ -385,6 +385,26 @@ describe("--report", function()
     assert.matches("^TAP version 13\n1..1\nok 1 %- s\n", out)
   end)
 
+  it("names the suite after the script, its cases' class without .lua",
+     function()
+    local path = os.tmpname() .. "-flow.lua"
+    local f = assert(io.open(path, "w"))
+    f:write('pcall(require("retryrun.run").step, "s", error, 42)\n')
+    f:close()
+    local code, out = common.sh(BIN .. " --report junit=- " .. q(path))
+    local _, json = common.sh(BIN .. " --report json=- -e " .. q(
+      'require("retryrun.run").step("s", function() end)'))
+    os.remove(path)
+    assert.equal(0, code)
+    local name = path:match("[^/]+$")
+    assert.matches('<testsuite name="' .. name:gsub("%p", "%%%0") .. '"',
+                   out)
+    assert.matches('<testcase name="s" classname="'
+                   .. name:gsub("%.lua$", ""):gsub("%p", "%%%0") .. '"', out)
+    assert.matches('<failure message="42" type="error">', out)
+    assert.matches('^{"v":1,"name":"command line",', json)
+  end)
+
   it("refuses an unknown format or a missing file as a usage error",
      function()
     local code, out = common.sh(BIN .. " --report xml=r.xml -e ''")

@@ -46,9 +46,14 @@ const char *lredact_push_error(lua_State *L, int idx)
   const char *s = NULL;
   size_t len = 0;
   idx = lua_absindex(L, idx);
-  if(lua_type(L, idx) == LUA_TSTRING)
-    s = lua_tolstring(L, idx, &len);
-  else if(lua_istable(L, idx)) {
+  if(lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);           /* a number becomes a string here */
+    s = lua_tolstring(L, -1, &len);
+    lredact_push(L, s, len, NULL);
+    lua_remove(L, -2);
+    return lua_tostring(L, -1);
+  }
+  if(lua_istable(L, idx)) {
     lua_pushliteral(L, "message");
     if(lua_rawget(L, idx) == LUA_TSTRING)
       s = lua_tolstring(L, -1, &len);

@@ -17,8 +17,8 @@ void lredact_push(lua_State *L, const char *text, size_t len,
 void lredact_push_url(lua_State *L, const char *url);
 
 /* Pushes the message of the error value at idx, redacted, and returns
- * it: a string as it is, a table's message field (a GiveUp's), else what
- * type the value is. Reads raw, so no metamethod runs: safe where
+ * it: a string or number as it is, a table's message field (a GiveUp's),
+ * else what type the value is. Reads raw, so no metamethod runs: safe where
  * nothing may yield. */
 const char *lredact_push_error(lua_State *L, int idx);
 
