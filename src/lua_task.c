@@ -147,7 +147,9 @@ void task_finished(struct loop_task *lt, int status, int nres, void *data)
 
   if(runtime_of(L)->report) {
     const char *err = NULL, *type = "error";
-    if(status != LUA_OK) {
+    if(status != LUA_OK && !lua_checkstack(co, 1))
+      err = "(an error: out of memory)";
+    else if(status != LUA_OK) {
       lua_pushvalue(co, -1);
       lua_xmove(co, L, 1);
       if(luax_is_a(L, -1, LUAX_GIVEUP_MT))
