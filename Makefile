@@ -13,9 +13,11 @@ LUADIR      = $(PREFIX)/share/retryrun/lua
 
 PKGS       := $(LUA_PC) libcurl libmicrohttpd
 # lua-cjson: the specs' own JSON reader, independent of retryrun's (which
-# scripts and json= use); clang, for make fuzz, is optional.
+# scripts and json= use); libxml2-utils (xmllint) and perl (TAP::Parser):
+# the readers the specs check --report's JUnit and TAP with; clang, for
+# make fuzz, is optional.
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
-              libmicrohttpd-dev pkg-config curl python3
+              libmicrohttpd-dev pkg-config curl python3 libxml2-utils perl
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
               valgrind
 
@@ -73,6 +75,8 @@ deps:
 	command -v lua5.4 >/dev/null 2>&1 || missing=1; \
 	command -v curl >/dev/null 2>&1 || missing=1; \
 	command -v python3 >/dev/null 2>&1 || missing=1; \
+	command -v xmllint >/dev/null 2>&1 || missing=1; \
+	perl -MTAP::Parser -e 1 >/dev/null 2>&1 || missing=1; \
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || \
 	  ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \

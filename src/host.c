@@ -32,9 +32,11 @@
 #include "lua_policy.h"
 #include "lua_redact.h"
 #include "lua_response.h"
+#include "lua_step.h"
 #include "lua_task.h"
 #include "luax.h"
 #include "redact.h"
+#include "report.h"
 #include "runtime.h"
 #include "summary.h"
 
@@ -48,6 +50,7 @@ static int luaopen_retryrun_core(lua_State *L)
   lresp_register(L);
   lgiveup_register(L);
   lcall_register(L);
+  lstep_register(L);
   lwrap_register(L);
   ljson_register(L);
   lua_pushliteral(L, RETRYRUN_VERSION);
@@ -389,6 +392,30 @@ static int write_summary(const struct host_opts *o, const struct summary *s,
   return code;
 }
 
+/* Writes each --report; what was done so far, however the run ended.
+ * Returns 0, or EXIT_ERROR when one could not be written (the others
+ * still are). */
+static int write_reports(const struct host_opts *o, struct report *r)
+{
+  const char *name = !o->script ? "command line" :
+                     strcmp(o->script, "-") ? o->script : "stdin";
+  const char *slash = strrchr(name, '/');
+  int i, code = 0;
+  for(i = 0; i < o->nreport; i++) {
+    char format[8], err[256];
+    const char *eq = strchr(o->report[i], '=');
+    snprintf(format, sizeof(format), "%.*s", (int)(eq - o->report[i]),
+             o->report[i]);
+    if(report_write(r, format, eq + 1, slash ? slash + 1 : name, loop_now(),
+                    err, sizeof(err))) {
+      fprintf(stderr, "retryrun: cannot write the %s report '%s': %s\n",
+              format, eq + 1, err);
+      code = EXIT_ERROR;
+    }
+  }
+  return code;
+}
+
 int host_run(const struct host_opts *o)
 {
   struct runtime rt;
@@ -436,6 +463,11 @@ int host_run(const struct host_opts *o)
   if(!o->verbose && !o->quiet && isatty(STDERR_FILENO) &&
      !isatty(STDOUT_FILENO))
     rt.progress = draw_progress;
+  if(o->nreport && !(rt.report = report_new(loop_wall()))) {
+    fprintf(stderr, "retryrun: cannot start: out of memory\n");
+    lua_close(L);
+    return EXIT_ERROR;
+  }
   memset(&sum, 0, sizeof(sum));
   if(summary_text_on || o->summary_json || o->nfail_if)
     rt.summary = &sum;
@@ -443,6 +475,7 @@ int host_run(const struct host_opts *o)
   rt.loop = loop_new(task_finished, L);
   if(!rt.loop) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
+    report_free(rt.report);
     lua_close(L);
     return EXIT_ERROR;
   }
@@ -464,6 +497,12 @@ int host_run(const struct host_opts *o)
   loop_free(rt.loop);
   if(rt.log_ud && rt.log_ud != stdout)
     fclose(rt.log_ud);
+  if(rt.report) {
+    int c = write_reports(o, rt.report);
+    if(c && code == EXIT_OK)
+      code = c;
+    report_free(rt.report);
+  }
   if(rt.summary) {
     int c;
     sum.fake_clock = loop_clock_is_fake();

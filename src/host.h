@@ -41,6 +41,8 @@ struct host_opts {
   const char *summary_json;  /* --summary-json FILE, or NULL */
   const char *fail_if[16];   /* --fail-if EXPR, each */
   int nfail_if;
+  const char *report[8];     /* --report FORMAT=FILE, each (checked) */
+  int nreport;
   int color;                 /* colour those lines */
   int fake_clock;            /* --fake-clock: waits take virtual time */
 };

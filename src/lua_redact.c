@@ -41,6 +41,32 @@ void lredact_push_url(lua_State *L, const char *url)
   lredact_push(L, url, strlen(url), NULL);
 }
 
+const char *lredact_push_error(lua_State *L, int idx)
+{
+  const char *s = NULL;
+  size_t len = 0;
+  idx = lua_absindex(L, idx);
+  if(lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);           /* a number becomes a string here */
+    s = lua_tolstring(L, -1, &len);
+    lredact_push(L, s, len, NULL);
+    lua_remove(L, -2);
+    return lua_tostring(L, -1);
+  }
+  if(lua_istable(L, idx)) {
+    lua_pushliteral(L, "message");
+    if(lua_rawget(L, idx) == LUA_TSTRING)
+      s = lua_tolstring(L, -1, &len);
+    lua_pop(L, 1);                     /* the table still holds it */
+  }
+  if(!s) {
+    lua_pushfstring(L, "(an error object: %s)", luaL_typename(L, idx));
+    return lua_tostring(L, -1);
+  }
+  lredact_push(L, s, len, NULL);
+  return lua_tostring(L, -1);
+}
+
 /* Collects the secret values of the request table at idx: its URL's, its
  * secret headers', its body's. The pointers borrow the table's strings:
  * use vals only while the table is alive and unchanged. */

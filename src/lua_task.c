@@ -26,8 +26,10 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "lua_redact.h"
 #include "lua_task.h"
 #include "luax.h"
+#include "report.h"
 #include "runtime.h"
 
 
@@ -110,6 +112,10 @@ static int lrun_spawn(lua_State *L)
     t->wrap_depth = cur->wrap_depth;
     t->wrap_deadline = cur->wrap_deadline;
   }
+  /* it starts in its spawner's step (run.step, lua_step.c) */
+  t->step = cur ? cur->step : 0;
+  if(rt->report)
+    report_task_begin(rt->report, t->id, loop_now());
   lua_pushvalue(L, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   loop_task_start(rt->loop, &t->lt, co, nargs);
@@ -139,6 +145,20 @@ void task_finished(struct loop_task *lt, int status, int nres, void *data)
   lua_State *co = lt->co;
   int top = lua_gettop(L);
 
+  if(runtime_of(L)->report) {
+    const char *err = NULL, *type = "error";
+    if(status != LUA_OK && !lua_checkstack(co, 1))
+      err = "(an error: out of memory)";
+    else if(status != LUA_OK) {
+      lua_pushvalue(co, -1);
+      lua_xmove(co, L, 1);
+      if(luax_is_a(L, -1, LUAX_GIVEUP_MT))
+        type = "gave_up";
+      err = lredact_push_error(L, -1);
+    }
+    report_task_end(runtime_of(L)->report, t->id, type, err, loop_now());
+    lua_settop(L, top);
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);   /* the Task */
   if(status == LUA_OK) {
     int i;

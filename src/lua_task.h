@@ -28,6 +28,8 @@ struct task {
   double hook_deadline;      /* while a policy's hook runs in this task:
                                 the deadline (monotonic) its waits end at;
                                 0 when no hook runs */
+  unsigned step;             /* the innermost run.step it is in (a report's
+                                step id), 0 for none (lua_step.h) */
 };
 
 /* The task whose code runs on L now, or NULL outside any task (while the

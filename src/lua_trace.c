@@ -14,7 +14,8 @@
  *    "wait_cause":"backoff"}
  *   {"v":1,"event":"call",...,"attempts":2,"outcome":"ok","status":200}
  *
- * It only makes them; the host's trace and log functions write them.
+ * It only makes them; the host's trace and log functions write them. It
+ * also hands each attempt and call to the report (--report, report.h).
  * Costs nothing when both are off: the call never gets here.
  */
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "lua_giveup.h"
 #include "lua_redact.h"
 #include "lua_task.h"
+#include "report.h"
 #include "runtime.h"
 #include "summary.h"
 
@@ -185,6 +187,37 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
   lua_pop(L, 1);
 }
 
+/* The attempt, for the report (--report): attributed to the task's
+ * innermost step when the call makes its first attempt. */
+static void report_attempt_of(struct runtime *rt, const struct call *c,
+                              double duration, const char *word,
+                              const char *what)
+{
+  const struct policy_decision *d = &c->dec;
+  char dec[160];
+  struct report_attempt_in a;
+  decision(c, word, dec, sizeof(dec));
+  memset(&a, 0, sizeof(a));
+  a.call = c->id;
+  a.task = c->task->id;
+  a.step = c->task->step;
+  a.method = c->method;
+  a.what = what;
+  a.cls = c->out.cls != POLICY_RESPONSE ? policy_class_name(c->out.cls) : "";
+  a.status = c->out.cls == POLICY_RESPONSE ? c->out.status : 0;
+  a.word = word;
+  a.attempt = c->pc.attempt;
+  a.duration = duration;
+  a.verdict = d->verdict == POLICY_ACCEPT ? "accept" :
+              d->verdict == POLICY_RETRY ? "retry" : "giveup";
+  a.decision = dec;
+  if(d->verdict == POLICY_RETRY) {
+    a.wait = d->delay;
+    a.wait_cause = d->retry_after >= 0 ? "retry_after" : "backoff";
+  }
+  report_attempt(rt->report, &a);
+}
+
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
@@ -203,6 +236,8 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     summary_attempt(rt->summary, key, retry ? word : "", duration,
                     retry ? c->dec.delay : 0);
   }
+  if(rt->report)
+    report_attempt_of(rt, c, duration, word, lua_tostring(L, -1));
   if(rt->trace) {
     colour = decision(c, word, dec, sizeof(dec));
     snprintf(head, sizeof(head), "[%8.3f] task %u  ",
@@ -232,6 +267,10 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
     rt->giveups += !accepted;
     rt->progress(rt);
   }
+  if(rt->report)
+    report_call(rt->report, c->id, accepted,
+                lgiveup_reason(&c->dec, c->giveup_note),
+                loop_now() - c->pc.started);
   lcall_push_what(L, c);
   if(rt->summary) {
     char key[256];

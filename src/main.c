@@ -23,6 +23,7 @@
 
 #include "host.h"
 #include "loop.h"
+#include "report.h"
 
 /* SIGINT and SIGTERM: the first cancels every task, a second stops the
  * process at once (loop_signal). */
@@ -69,6 +70,12 @@ static void usage(FILE *f)
     "                             'giveups > 0', 'retry_rate > 5%', 'p99 >\n"
     "                             800ms' or 'GET /items/{id}: p95 > 200ms'\n"
     "                             (repeatable)\n"
+    "  --report FORMAT=FILE       a CI report when the run ends, however it\n"
+    "                             ends: FORMAT junit, tap or json; a test\n"
+    "                             case per run.step (or per task), passed,\n"
+    "                             flaky (passed after retries) or failed,\n"
+    "                             with every attempt of its calls; FILE -\n"
+    "                             for stdout (repeatable)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this and exit\n"
     "\n"
@@ -144,7 +151,7 @@ static int cli_wants_trace(int from, int argc, char **argv)
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
   "--help", "--verbose", "--color", "--log", "--summary", "--summary-json",
-  "--quiet", "--fail-if", "--fake-clock", NULL
+  "--quiet", "--fail-if", "--fake-clock", "--report", NULL
 };
 
 /* A known option that differs from s by one edit, for "did you mean". */
@@ -218,6 +225,17 @@ int main(int argc, char **argv)
       if(i + 1 >= argc)
         return usage_error("option '%s' needs a value", a);
       *(!strcmp(a, "--log") ? &o.log : &o.summary_json) = argv[++i];
+      continue;
+    }
+    if(!strcmp(a, "--report")) {
+      char err[160];
+      if(i + 1 >= argc)
+        return usage_error("option '%s' needs a value", a);
+      if(o.nreport == (int)(sizeof(o.report) / sizeof(o.report[0])))
+        return usage_error("at most 8 %s files", a);
+      if(!report_spec_ok(argv[i + 1], err, sizeof(err)))
+        return usage_error("%s", err);
+      o.report[o.nreport++] = argv[++i];
       continue;
     }
     if(!strcmp(a, "--fail-if")) {

@@ -19,11 +19,12 @@
 
 struct loop;
 struct summary;
+struct report;
 
-/* 1 when the bindings must report each attempt and call: to -v, --log or
- * the summary. */
+/* 1 when the bindings must report each attempt and call: to -v, --log,
+ * the summary, the progress line or --report. */
 #define runtime_observed(rt) ((rt)->trace || (rt)->log || (rt)->summary || \
-                              (rt)->progress)
+                              (rt)->progress || (rt)->report)
 
 struct runtime {
   struct loop *loop;         /* never NULL while scripts run */
@@ -45,6 +46,8 @@ struct runtime {
   void (*progress)(struct runtime *rt);
   long done_calls, retries, giveups;  /* counted while progress is on */
   long map_done, map_total;  /* the latest run.map's items */
+  struct report *report;     /* --report's records (report.h), or NULL
+                                when no report is asked for */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
 };

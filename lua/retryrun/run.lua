@@ -46,6 +46,30 @@ run.limits = core.limits
 -- @function current
 run.current = core.current
 
+local step_begin, step_end = core.step_begin, core.step_end
+local function step_done(id, ok, ...)
+  if ok then
+    step_end(id)
+    return ...
+  end
+  step_end(id, (...))
+  error((...), 0)
+end
+
+--- Runs `fn(...)` as a named unit of work: a test case of `--report`,
+-- with every call made inside it. Steps nest ("outer / inner"); a task
+-- spawned inside a step (run.map's and run.all's included) starts in it.
+-- @tparam string name the step's name
+-- @tparam function fn its body
+-- @param ... fn's arguments
+-- @return fn's results
+-- @raise fn's error, unchanged
+function run.step(name, fn, ...)
+  check.argtype(1, "step", name, "string")
+  check.argtype(2, "step", fn, "function")
+  return step_done(step_begin(name), pcall(fn, ...))
+end
+
 local fail, argtype = check.fail, check.argtype
 local ON_ERROR = {wait = true, cancel = true}
 
