@@ -17,7 +17,9 @@
 
 #include "policy.h"
 
+struct chaos;
 struct loop;
+struct ratelimit;
 struct summary;
 
 /* 1 when the bindings must report each attempt and call: to -v, --log or
@@ -47,6 +49,10 @@ struct runtime {
   long map_done, map_total;  /* the latest run.map's items */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
+  struct ratelimit *rate;    /* run.limits{rate = ...}, or NULL */
+  double rate_waited;        /* seconds requests waited for rate limits */
+  long rate_waits;           /* requests that waited */
+  struct chaos *chaos;       /* --chaos, or NULL: off */
 };
 
 /* The runtime of the state L belongs to (set by runtime_set on its main
