@@ -30,6 +30,7 @@
 #include "lua_giveup.h"
 #include "lua_json.h"
 #include "lua_policy.h"
+#include "lua_rate.h"
 #include "lua_redact.h"
 #include "lua_response.h"
 #include "lua_task.h"
@@ -49,6 +50,7 @@ static int luaopen_retryrun_core(lua_State *L)
   lresp_register(L);
   lgiveup_register(L);
   lcall_register(L);
+  lrate_register(L);
   lwrap_register(L);
   ljson_register(L);
   lua_pushliteral(L, RETRYRUN_VERSION);

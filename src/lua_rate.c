@@ -7,6 +7,7 @@
 
 #include <lauxlib.h>
 
+#include "loop.h"
 #include "lua_rate.h"
 #include "ratelimit.h"
 #include "runtime.h"
@@ -78,4 +79,22 @@ void lrate_install(lua_State *L, struct ratelimit *rl)
   struct runtime *rt = runtime_of(L);
   ratelimit_free(rt->rate);
   rt->rate = rl;
+}
+
+/* core.rate(url) -> requests a second, or nil when no limit holds. */
+static int lcore_rate(lua_State *L)
+{
+  double r = ratelimit_rate(runtime_of(L)->rate, luaL_checkstring(L, 1),
+                            loop_now());
+  if(r > 0)
+    lua_pushnumber(L, r);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+void lrate_register(lua_State *L)
+{
+  lua_pushcfunction(L, lcore_rate);
+  lua_setfield(L, -2, "rate");
 }

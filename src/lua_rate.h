@@ -21,4 +21,8 @@ int lrate_read(lua_State *L, int idx, int arg, struct ratelimit **rl);
  * ones and every bucket they kept. */
 void lrate_install(lua_State *L, struct ratelimit *rl);
 
+/* Adds rate to the table at the top (retryrun.core): core.rate(url) ->
+ * the requests a second a request to url is held to now, or nil. */
+void lrate_register(lua_State *L);
+
 #endif
