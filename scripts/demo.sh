@@ -8,8 +8,8 @@
 # retryrun's default policy plus a `valid` predicate, and prints what
 # happened as a table, with the faults injected read from the server's
 # /_stats. Then 64 tasks go through an outage (scripts/outage.lua) with
-# a plain retry loop and with the defaults. Then it runs a few of the examples in scripts/ against servers
-# with their faults switched on. Every server is stopped on the way out,
+# a plain retry loop and with the defaults. Then it runs a few of the
+# examples in scripts/ against servers with their faults switched on. Every server is stopped on the way out,
 # whatever happens.
 
 BUILD=${1:-build}
