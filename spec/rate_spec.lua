@@ -155,7 +155,24 @@ describe("retryrun -v and the summary", function()
     assert.equal(0, code)
     assert.equal(2, common.count(out,
       "  200  %d+ ms  after 0%.%d%d%d s for the rate limit  accept\n"))
-    assert.matches("\n  rate limits: 2 requests waited 0%.1%d s in all\n",
-                   out)
+    assert.matches("\n  rate limits: 2 requests waited 0%.1%d s in all; "
+                   .. "adaptive rates lowered 0 times\n", out)
+  end)
+
+  it("say when an adaptive rate was lowered, and how often", function()
+    local srv <close> = todo.start{"--throttle-rate", "1"}
+    local path = common.write_script([[
+      local http, run = require "retryrun.http", require "retryrun.run"
+      run.limits{rate = "adaptive"}
+      for _ = 1, 2 do http.get(arg[1], {retry = false}) end
+    ]])
+    local code, out = common.sh(("%s -v --summary %s %s"):format(
+      common.quote(common.BIN), path, srv.url .. "/_echo"))
+    os.remove(path)
+    assert.equal(0, code)
+    assert.equal(2, common.count(out, "%] rate limit  " .. srv.url:gsub("%p",
+      "%%%0") .. "  lowered to [%d.]+/s after a 429 %(task 1%)\n"))
+    assert.matches("\n  rate limits: 0 requests waited 0%.00 s in all; "
+                   .. "adaptive rates lowered 2 times\n", out)
   end)
 end)

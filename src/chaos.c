@@ -168,9 +168,15 @@ enum chaos_fault chaos_draw(const struct chaos *c, unsigned task,
 
 void chaos_describe(const struct chaos *c, char *out, size_t n)
 {
-  snprintf(out, n, "fail=%g status=%d latency=%g:%gms reset=%g seed=%llu",
-           c->fail, c->status, c->latency_p, c->latency * 1000, c->reset,
-           (unsigned long long)c->seed);
+  char f[48] = "", l[48] = "", r[32] = "";
+  if(c->fail > 0)
+    snprintf(f, sizeof(f), "fail=%g status=%d ", c->fail, c->status);
+  if(c->latency_p > 0 && c->latency > 0)
+    snprintf(l, sizeof(l), "latency=%g:%gms ", c->latency_p,
+             c->latency * 1000);
+  if(c->reset > 0)
+    snprintf(r, sizeof(r), "reset=%g ", c->reset);
+  snprintf(out, n, "%s%s%sseed=%llu", f, l, r, (unsigned long long)c->seed);
 }
 
 const char *chaos_fault_name(enum chaos_fault f)

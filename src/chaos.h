@@ -49,8 +49,9 @@ int chaos_parse(const char *spec, struct chaos *c, chaos_suggest_fn *suggest,
 enum chaos_fault chaos_draw(const struct chaos *c, unsigned task,
                             unsigned call, int attempt);
 
-/* The spec as it applies, seed included: "fail=0.01 status=503
- * latency=0.05:0.2s reset=0.01 seed=7". */
+/* The faults that apply, and the seed: "fail=0.01 status=503
+ * latency=0.05:200ms reset=0.01 seed=7" (a fault with probability 0 left
+ * out). */
 void chaos_describe(const struct chaos *c, char *out, size_t n);
 
 /* "fail", "reset", "latency". */

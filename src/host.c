@@ -487,6 +487,7 @@ int host_run(const struct host_opts *o)
     }
     sum.rate_waited = rt.rate_waited;
     sum.rate_waits = rt.rate_waits;
+    sum.rate_cuts = rt.rate_cuts;
     c = write_summary(o, &sum, summary_text_on);
     if(c && code == EXIT_OK)
       code = c;

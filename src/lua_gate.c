@@ -7,6 +7,7 @@
  * A rate limit's wait is not part of the attempt's duration (it is
  * counted on its own, for -v, --log and the summary); a chaos latency is.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -20,6 +21,7 @@
 #include "ratelimit.h"
 #include "runtime.h"
 #include "transfer.h"
+#include "url.h"
 
 /* The URL the attempt's first request goes to (request_check made it a
  * string); left on the stack. */
@@ -132,8 +134,25 @@ int lgate_k(lua_State *L, struct call *c)
 void lgate_after(lua_State *L, struct call *c, int status)
 {
   struct runtime *rt = runtime_of(L);
+  const char *url;
+  double r;
+  char o[320], line[512];
   if(status != 429 || !rt->rate || c->wrapper)
     return;
-  ratelimit_throttled(rt->rate, push_url(L), c->sent_at, loop_now());
+  url = push_url(L);
+  r = ratelimit_throttled(rt->rate, url, c->sent_at, loop_now());
+  if(r > 0) {
+    rt->rate_cuts++;
+    if(rt->trace && !url_origin(url, o, sizeof(o))) {
+      /* "http|host|port" as http://host:port: no user, path or query */
+      char *host = strchr(o, '|'), *port = strrchr(o, '|');
+      *host++ = '\0';
+      *port++ = '\0';
+      snprintf(line, sizeof(line), "[%8.3f] rate limit  %s://%s:%s  "
+               "lowered to %.3g/s after a 429 (task %u)",
+               loop_now() - rt->started, o, host, port, r, c->task->id);
+      rt->trace(line);
+    }
+  }
   lua_pop(L, 1);
 }

@@ -354,16 +354,16 @@ int ratelimit_reserve(struct ratelimit *rl, const char *url, double now,
   return 0;
 }
 
-void ratelimit_throttled(struct ratelimit *rl, const char *url, double sent,
-                         double now)
+double ratelimit_throttled(struct ratelimit *rl, const char *url,
+                           double sent, double now)
 {
   struct rate_rule *r = ratelimit_match(rl, url);
   struct rate_bucket *b;
   double from, m;
   if(!r || !r->sp.adaptive || !(b = bucket(r, url, now)))
-    return;
+    return 0;
   if(b->limited && sent < b->t_cut)
-    return;            /* sent at the rate before the last cut */
+    return 0;          /* sent at the rate before the last cut */
   from = adaptive_rate(b, now);
   m = measured(b, now);
   if(from <= 0 || (m > 0 && m < from))
@@ -375,6 +375,7 @@ void ratelimit_throttled(struct ratelimit *rl, const char *url, double sent,
           RATELIMIT_ADAPTIVE_FLOOR;
   b->t_cut = now;
   b->limited = 1;
+  return b->r0;
 }
 
 double ratelimit_rate(struct ratelimit *rl, const char *url, double now)

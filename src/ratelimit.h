@@ -62,9 +62,10 @@ int ratelimit_reserve(struct ratelimit *rl, const char *url, double now,
                       double deadline, double *at);
 
 /* A 429 came back for a request to url sent at `sent`: an adaptive rule
- * lowers its rate (once for the requests sent before it lowered it). */
-void ratelimit_throttled(struct ratelimit *rl, const char *url, double sent,
-                         double now);
+ * lowers its rate (once for the requests sent before it lowered it).
+ * Returns the new rate, requests a second, or 0 when it changed nothing. */
+double ratelimit_throttled(struct ratelimit *rl, const char *url,
+                           double sent, double now);
 
 /* The rate a request to url is held to now, in requests a second; 0 when
  * none (no rule, or an adaptive one that sets no limit now). */

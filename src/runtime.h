@@ -52,6 +52,7 @@ struct runtime {
   struct ratelimit *rate;    /* run.limits{rate = ...}, or NULL */
   double rate_waited;        /* seconds requests waited for rate limits */
   long rate_waits;           /* requests that waited */
+  long rate_cuts;            /* times an adaptive rate was lowered */
   struct chaos *chaos;       /* --chaos, or NULL: off */
 };
 

@@ -220,10 +220,11 @@ char *summary_text(const struct summary *s)
     dynbuf_printf(&t, "  CHAOS: %s: injected %ld fail, %ld reset, %ld "
                   "latency\n", s->chaos, s->chaos_fail, s->chaos_reset,
                   s->chaos_latency);
-  if(s->rate_waits)
-    dynbuf_printf(&t, "  rate limits: %ld request%s waited %.2f s in all\n",
-                  s->rate_waits, s->rate_waits == 1 ? "" : "s",
-                  s->rate_waited);
+  if(s->rate_waits || s->rate_cuts)
+    dynbuf_printf(&t, "  rate limits: %ld request%s waited %.2f s in all; "
+                  "adaptive rates lowered %ld time%s\n", s->rate_waits,
+                  s->rate_waits == 1 ? "" : "s", s->rate_waited,
+                  s->rate_cuts, s->rate_cuts == 1 ? "" : "s");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
     dynbuf_printf(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key,
@@ -323,8 +324,9 @@ char *summary_json(const struct summary *s)
     dynbuf_printf(&t, ",\"fail\":%ld,\"reset\":%ld,\"latency\":%ld}",
                   s->chaos_fail, s->chaos_reset, s->chaos_latency);
   }
-  dynbuf_printf(&t, ",\"rate_waits\":%ld,\"rate_waited\":%.6f",
-                s->rate_waits, s->rate_waited);
+  dynbuf_printf(&t, ",\"rate_waits\":%ld,\"rate_waited\":%.6f,"
+                "\"rate_cuts\":%ld", s->rate_waits, s->rate_waited,
+                s->rate_cuts);
   dynbuf_printf(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
   return done(&t);
 }

@@ -28,7 +28,7 @@ struct summary {
   char chaos[160];
   long chaos_fail, chaos_reset, chaos_latency;
   double rate_waited;
-  long rate_waits;
+  long rate_waits, rate_cuts;
 };
 
 /* Writes the endpoint of method and url into key (n bytes): the method,
