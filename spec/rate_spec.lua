@@ -53,6 +53,25 @@ describe("run.limits{rate}", function()
     assert.equal(1, srv:stats().requests)
   end)
 
+  it("waits on the loop's timers, which a fake clock skips", function()
+    local srv <close> = todo.start{}
+    local path = common.write_script([[
+      local http, run = require "retryrun.http", require "retryrun.run"
+      run.limits{rate = "2/min"}
+      local t0 = run.now()
+      for _ = 1, 3 do http.get(arg[1] .. "/_echo") end
+      print(("took %.1f"):format(run.now() - t0))
+    ]])
+    -- a minute of waits: a wait outside the loop's timers would hang
+    -- here until `timeout` killed it
+    local code, out = common.sh(("timeout 20 %s --fake-clock %s %s"):format(
+      common.quote(common.BIN), path, srv.url))
+    os.remove(path)
+    assert.equal(0, code, out)
+    assert.is_true(tonumber(out:match("took ([%d.]+)")) >= 60, out)
+    assert.equal(3, srv:stats().requests)
+  end)
+
   it("matches an origin before host:port, a host and \"*\"", function()
     run.limits{rate = {["*"] = "5/s", ["127.0.0.1"] = "10/s",
                        ["127.0.0.1:8080"] = "20/s",
