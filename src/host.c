@@ -30,11 +30,13 @@
 #include "lua_giveup.h"
 #include "lua_json.h"
 #include "lua_policy.h"
+#include "lua_rate.h"
 #include "lua_redact.h"
 #include "lua_response.h"
 #include "lua_step.h"
 #include "lua_task.h"
 #include "luax.h"
+#include "ratelimit.h"
 #include "redact.h"
 #include "report.h"
 #include "runtime.h"
@@ -51,6 +53,7 @@ static int luaopen_retryrun_core(lua_State *L)
   lgiveup_register(L);
   lcall_register(L);
   lstep_register(L);
+  lrate_register(L);
   lwrap_register(L);
   ljson_register(L);
   lua_pushliteral(L, RETRYRUN_VERSION);
@@ -460,6 +463,13 @@ int host_run(const struct host_opts *o)
     rt.log = write_log;
   }
   rt.color = o->color;
+  rt.chaos = o->chaos;
+  if(o->chaos && !o->quiet) {
+    char d[160];
+    chaos_describe(o->chaos, d, sizeof(d));
+    fprintf(stderr, "retryrun: CHAOS on: %s (faults made on this side, "
+            "never sent)\n", d);
+  }
   if(!o->verbose && !o->quiet && isatty(STDERR_FILENO) &&
      !isatty(STDOUT_FILENO))
     rt.progress = draw_progress;
@@ -494,6 +504,7 @@ int host_run(const struct host_opts *o)
   clear_progress();                    /* the line goes when the run ends */
   lua_close(L);
   redact_free_names();
+  ratelimit_free(rt.rate);
   loop_free(rt.loop);
   if(rt.log_ud && rt.log_ud != stdout)
     fclose(rt.log_ud);
@@ -507,6 +518,15 @@ int host_run(const struct host_opts *o)
     int c;
     sum.fake_clock = loop_clock_is_fake();
     sum.skipped = loop_clock_skipped();
+    if(o->chaos) {
+      chaos_describe(o->chaos, sum.chaos, sizeof(sum.chaos));
+      sum.chaos_fail = o->chaos->injected[CHAOS_FAIL];
+      sum.chaos_reset = o->chaos->injected[CHAOS_RESET];
+      sum.chaos_latency = o->chaos->injected[CHAOS_LATENCY];
+    }
+    sum.rate_waited = rt.rate_waited;
+    sum.rate_waits = rt.rate_waits;
+    sum.rate_cuts = rt.rate_cuts;
     c = write_summary(o, &sum, summary_text_on);
     if(c && code == EXIT_OK)
       code = c;

@@ -11,6 +11,7 @@
 #define RETRYRUN_HOST_H
 
 #include <stdint.h>
+#include "chaos.h"
 #include <lua.h>
 
 /* Exit codes, as README.md and retryrun --help list them. */
@@ -45,6 +46,7 @@ struct host_opts {
   int nreport;
   int color;                 /* colour those lines */
   int fake_clock;            /* --fake-clock: waits take virtual time */
+  struct chaos *chaos;       /* --chaos, parsed; NULL when off */
 };
 
 /* Runs a script to the end and returns the process exit code. */

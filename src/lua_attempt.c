@@ -68,6 +68,7 @@ int lattempt_send(lua_State *L, struct call *c)
   double timeout;
   size_t blen = 0;
   CURLcode rc;
+  int gate;
   char err[CHECK_MSG] = "", why[TRANSFER_ERROR_SIZE];
 
   memset(&o, 0, sizeof(o));
@@ -91,6 +92,8 @@ int lattempt_send(lua_State *L, struct call *c)
       return lua_error(L);
     }
   }
+  if((gate = lgate_pass(L, c)) >= 0)
+    return gate;                      /* a rate limit's wait, or chaos */
   if(!loop_slot_free(&c->task->lt)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
      * handed over or the deadline passes */
@@ -271,6 +274,7 @@ int lattempt_done(lua_State *L, struct call *c)
     lua_replace(L, S_RESP);
     lua_pop(L, 1);
     copy_retry_after(c, tr);
+    lgate_after(L, c, (int)tr->status);
   }
   else {
     lua_pushstring(L, transfer_error_text(tr));

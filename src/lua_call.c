@@ -385,7 +385,7 @@ static int attempt(lua_State *L, struct call *c)
   lua_replace(L, S_REASON);
   c->retry_after[0] = '\0';
   memset(&c->out, 0, sizeof(c->out));
-  c->hops = c->hop_get = c->hop_cross = 0;
+  c->hops = c->hop_get = c->hop_cross = c->gate = 0;
   c->attempt_started = loop_now();
   return c->wrapper ? lwrap_run(L, c) : lattempt_send(L, c);
 }
@@ -497,6 +497,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     if(!loop_task_fired(&c->task->lt))
       return loop_yield(&c->task->lt, L, 0, lcall_k);
     return lcall_before_attempt(L, c);
+  case K_GATE:
+    return lgate_k(L, c);
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
     if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) &&
@@ -538,6 +540,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->has_on_giveup = lpolicy_has(p, LPOLICY_ON_GIVEUP);
   c->task = t;
   c->id = ++runtime_of(L)->calls;
+  c->seq = ++t->calls;
   c->wrapper = wrapper;
   c->dec.retry_after = -1;
   c->pc.started = loop_now();

@@ -41,7 +41,7 @@ enum {
 /* Where lcall_k resumes. */
 enum lcall_step {
   K_BEFORE = 1, K_SLOT, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT,
-  K_GIVEUP
+  K_GIVEUP, K_GATE
 };
 
 struct call {
@@ -79,6 +79,13 @@ struct call {
                                  hook_deadline from outer_hook_deadline */
   double hook_until;          /* when the running hook's waits end */
   double outer_hook_deadline;
+  /* before the attempt goes out (lua_gate.c) */
+  int gate;                   /* 0: rate limit next, 1: chaos next, 2:
+                                 passed */
+  unsigned seq;               /* the call's number in its task */
+  int chaos;                  /* the attempt's enum chaos_fault */
+  double rate_wait;           /* seconds it waited for a rate limit */
+  double sent_at;             /* when it went out */
 };
 
 /* The continuation of every step. */
@@ -109,6 +116,15 @@ void lcall_push_what(lua_State *L, struct call *c);
 void lattempt_fields(lua_State *L, struct call *c);
 int lattempt_send(lua_State *L, struct call *c);
 int lattempt_done(lua_State *L, struct call *c);
+
+/* lua_gate.c: the rate limit and chaos before an attempt's request goes
+ * out. lgate_pass() returns -1 when the request may go now; otherwise it
+ * has suspended the task (step K_GATE, back through lgate_k) or ended the
+ * attempt with a chaos fault, and returns what to return. lgate_after()
+ * tells an adaptive rate limit about a response. */
+int lgate_pass(lua_State *L, struct call *c);
+int lgate_k(lua_State *L, struct call *c);
+void lgate_after(lua_State *L, struct call *c, int status);
 
 /* lua_wrap.c: runs the wrapped function as an attempt; judges how it
  * ended. */

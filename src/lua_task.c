@@ -26,6 +26,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "lua_rate.h"
 #include "lua_redact.h"
 #include "lua_task.h"
 #include "luax.h"
@@ -385,18 +386,26 @@ static lua_Integer limit_field(lua_State *L, const char *name, int no_cap)
   return v;
 }
 
-/* run.limits{connections=N, per_host=N}: a field left out (nil) keeps
- * its cap (so does connections = 0); per_host = false or 0 removes the
- * per-host cap. */
+/* run.limits{connections=N, per_host=N, rate=...}: a field left out
+ * (nil) keeps its cap (so does connections = 0); per_host = false or 0
+ * removes the per-host cap; rate replaces the rate limits (lua_rate.c).
+ * Everything is checked before anything changes. */
 static int lrun_limits(lua_State *L)
 {
   lua_Integer total, per_host;
+  struct ratelimit *rl;
+  int has_rate;
   luaL_checktype(L, 1, LUA_TTABLE);
   total = limit_field(L, "connections", 0);
   per_host = limit_field(L, "per_host", 1);
   if(per_host == 0 && lua_getfield(L, 1, "per_host") != LUA_TNIL)
     per_host = -1;                    /* 0: no cap, as false */
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "rate");
+  has_rate = lrate_read(L, 2, 1, &rl);
   loop_limits(runtime_of(L)->loop, (long)total, (long)per_host);
+  if(has_rate)
+    lrate_install(L, rl);
   return 0;
 }
 

@@ -20,6 +20,7 @@ struct task {
   int ref;                   /* registry ref to the Task userdata while the
                                 task lives, LUA_NOREF after */
   unsigned id;               /* 1 for the main task, then in spawn order */
+  unsigned calls;            /* calls it has made: their numbers */
   int failed;                /* ended with an error */
   int error_seen;            /* someone took that error */
   int wrap_depth;            /* inside policy(fn) wrappers */

@@ -24,6 +24,7 @@
 
 #include <lauxlib.h>
 
+#include "chaos.h"
 #include "loop.h"
 #include "lua_call.h"
 #include "lua_giveup.h"
@@ -38,9 +39,15 @@
 #define RED "\033[31m"
 #define PLAIN "\033[0m"
 
-/* Writes what the attempt came back with: "503", "200 invalid", "reset". */
+/* Writes what the attempt came back with: "503", "200 invalid", "reset",
+ * and a fault --chaos made: "chaos: 503", "chaos: reset". */
 static void outcome_word(const struct call *c, char *w, size_t n)
 {
+  if(c->chaos == CHAOS_FAIL || c->chaos == CHAOS_RESET) {
+    snprintf(w, n, "chaos: ");
+    w += strlen("chaos: ");
+    n -= strlen("chaos: ");
+  }
   if(c->out.cls != POLICY_RESPONSE)
     snprintf(w, n, "%s", policy_class_name(c->out.cls));
   else if(c->out.status)
@@ -172,6 +179,14 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
            duration, d->verdict == POLICY_ACCEPT ? "accept" :
            d->verdict == POLICY_RETRY ? "retry" : "giveup");
   luaL_addstring(&b, num);
+  if(c->chaos) {
+    luaL_addstring(&b, ",\"chaos\":");
+    add_json_string(&b, chaos_fault_name(c->chaos));
+  }
+  if(c->rate_wait > 0) {
+    snprintf(num, sizeof(num), ",\"rate_wait\":%.6f", c->rate_wait);
+    luaL_addstring(&b, num);
+  }
   if(d->verdict == POLICY_RETRY) {
     snprintf(num, sizeof(num), ",\"wait\":%.6f,\"wait_cause\":\"%s\"",
              d->delay, d->retry_after >= 0 ? "retry_after" : "backoff");
@@ -221,7 +236,7 @@ static void report_attempt_of(struct runtime *rt, const struct call *c,
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
-  char word[48], dec[160], head[96];
+  char word[48], dec[160], head[96], note[96] = "";
   const char *colour;
   int top = lua_gettop(L);
 
@@ -242,10 +257,16 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     colour = decision(c, word, dec, sizeof(dec));
     snprintf(head, sizeof(head), "[%8.3f] task %u  ",
              loop_now() - rt->started, c->task->id);
-    lua_pushfstring(L, "%s%s  attempt %d  %s  %d ms  %s%s%s", head,
+    if(c->chaos == CHAOS_LATENCY)
+      snprintf(note, sizeof(note), " (chaos: +%.0f ms)",
+               rt->chaos->latency * 1000);
+    if(c->rate_wait > 0)
+      snprintf(note + strlen(note), sizeof(note) - strlen(note),
+               "  after %.3f s for the rate limit", c->rate_wait);
+    lua_pushfstring(L, "%s%s  attempt %d  %s  %d ms%s  %s%s%s", head,
                     lua_tostring(L, -1), c->pc.attempt, word,
-                    (int)(duration * 1000 + 0.5), rt->color ? colour : "",
-                    dec, rt->color ? PLAIN : "");
+                    (int)(duration * 1000 + 0.5), note,
+                    rt->color ? colour : "", dec, rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
   }
   lua_settop(L, top);

@@ -17,7 +17,9 @@
 
 #include "policy.h"
 
+struct chaos;
 struct loop;
+struct ratelimit;
 struct summary;
 struct report;
 
@@ -50,6 +52,11 @@ struct runtime {
                                 when no report is asked for */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
+  struct ratelimit *rate;    /* run.limits{rate = ...}, or NULL */
+  double rate_waited;        /* seconds requests waited for rate limits */
+  long rate_waits;           /* requests that waited */
+  long rate_cuts;            /* times an adaptive rate was lowered */
+  struct chaos *chaos;       /* --chaos, or NULL: off */
 };
 
 /* The runtime of the state L belongs to (set by runtime_set on its main

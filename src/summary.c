@@ -216,6 +216,15 @@ char *summary_text(const struct summary *s)
     dynbuf_printf(&t, " (fake clock: %.2f s of waits took no real time; "
                   "call times count them)", s->skipped);
   dynbuf_printf(&t, "\n");
+  if(s->chaos[0])
+    dynbuf_printf(&t, "  CHAOS: %s: injected %ld fail, %ld reset, %ld "
+                  "latency\n", s->chaos, s->chaos_fail, s->chaos_reset,
+                  s->chaos_latency);
+  if(s->rate_waits || s->rate_cuts)
+    dynbuf_printf(&t, "  rate limits: %ld request%s waited %.2f s in all; "
+                  "adaptive rates lowered %ld time%s\n", s->rate_waits,
+                  s->rate_waits == 1 ? "" : "s", s->rate_waited,
+                  s->rate_cuts, s->rate_cuts == 1 ? "" : "s");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
     dynbuf_printf(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key,
@@ -309,6 +318,15 @@ char *summary_json(const struct summary *s)
         pow((double)a.ok / a.calls, 10));
   dynbuf_printf(&t, ",\"clock\":\"%s\",\"clock_skipped\":%.6f",
                 s->fake_clock ? "fake" : "real", s->skipped);
+  if(s->chaos[0]) {
+    dynbuf_printf(&t, ",\"chaos\":{\"spec\":");
+    say_json_string(&t, s->chaos);
+    dynbuf_printf(&t, ",\"fail\":%ld,\"reset\":%ld,\"latency\":%ld}",
+                  s->chaos_fail, s->chaos_reset, s->chaos_latency);
+  }
+  dynbuf_printf(&t, ",\"rate_waits\":%ld,\"rate_waited\":%.6f,"
+                "\"rate_cuts\":%ld", s->rate_waits, s->rate_waited,
+                s->rate_cuts);
   dynbuf_printf(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
   return done(&t);
 }
@@ -444,7 +462,7 @@ static double measure(const struct summary *s,
   long attempts = 0, retries = 0, ok = 0, first = 0;
   double waited = 0, v = 0;
   struct series all_c = {NULL, 0, 0}, all_a = {NULL, 0, 0};
-  struct summary scratch = {NULL, 0, 0, 0, 0, 0};
+  struct summary scratch = {0};
   size_t i, j;
   *calls = 0;
   for(i = 0; i < s->n; i++) {

@@ -23,6 +23,12 @@ struct summary {
    * real time, `skipped` seconds in all, and call times count them */
   int fake_clock;
   double skipped;
+  /* set by the host at the end: --chaos as it applied ("" when off) and
+   * the faults it injected; the time requests waited for rate limits */
+  char chaos[160];
+  long chaos_fail, chaos_reset, chaos_latency;
+  double rate_waited;
+  long rate_waits, rate_cuts;
 };
 
 /* Writes the endpoint of method and url into key (n bytes): the method,

@@ -37,10 +37,19 @@ run.sleep = core.sleep
 -- @function now
 run.now = core.now
 
---- Caps on connections: `run.limits{connections = 256, per_host = 16}`.
--- Transfers over a cap wait in a queue; connections are reused across tasks.
+--- Caps on connections: `run.limits{connections = 256, per_host = 16}`,
+-- and rate limits per host: `run.limits{rate = {["api.example.com"] =
+-- "50/s"}}` (or `rate = "50/s"` for every host, `"adaptive"`, `false`).
+-- Transfers over a cap wait in a queue; connections are reused across tasks;
+-- a request over a rate waits for its turn before it is sent.
 -- @function limits
 run.limits = core.limits
+
+--- The rate a request to a URL is held to now.
+-- @param url the URL
+-- @return requests a second, or nil when no rate limit holds it
+-- @function rate
+run.rate = core.rate
 
 --- The running task's handle.
 -- @function current
