@@ -141,7 +141,7 @@ $(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o \
 
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
                         $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o \
-                        $(BUILD)/obj/dynbuf.o
+                        $(BUILD)/obj/dynbuf.o $(BUILD)/obj/mime.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 
