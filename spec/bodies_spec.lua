@@ -392,6 +392,14 @@ describe("responses", function()
                    .. "decoded", err.attempts[1].reason)
       -- the wire's few hundred bytes pass the same cap undecoded
       assert.equal(200, http.get(url, {max_body = 50000}).status)
+      -- an encoded Content-Length says nothing of the decoded size: only
+      -- an answer kept as it came is stopped by it
+      ok, err = pcall(http.get, url, {compressed = true, max_body = 100})
+      assert.equal("response body over max_body of 100 bytes once decoded",
+                   err.attempts[1].reason)
+      ok, err = pcall(http.get, url, {max_body = 100})
+      assert.matches("^Content%-Length announces %d+ bytes, over max_body "
+                     .. "of 100 bytes$", err.attempts[1].reason)
       assert.equal(100000, #http.get(url, {compressed = true,
         max_body = 101000}):json().pad)
     end)
