@@ -110,20 +110,17 @@ int check_whole_number(lua_State *L, int idx, lua_Integer *out)
 static int check_part_field(lua_State *L, lua_Integer i, const char *field,
                             int optional, char *err, size_t errlen)
 {
-  size_t len, at;
+  size_t len;
   const char *s;
-  int type = lua_getfield(L, -1, field);
-  int bad = 0;
-  if(type == LUA_TNIL && optional)
-    ;
-  else if(type != LUA_TSTRING) {
+  int type = lua_getfield(L, -1, field), bad = 0;
+  if(type != LUA_TSTRING && !(type == LUA_TNIL && optional)) {
     snprintf(err, errlen, "multipart part %lld: %s must be a string (got "
              "%s)", (long long)i, field, luaL_typename(L, -1));
     bad = 1;
   }
-  else if(strcmp(field, "data")) {
+  else if(type == LUA_TSTRING && strcmp(field, "data")) {
     s = lua_tolstring(L, -1, &len);
-    if(len == 0 || (at = check_find_ctl(s, len, 0)) < len) {
+    if(len == 0 || check_find_ctl(s, len, 0) < len) {
       snprintf(err, errlen, "multipart part %lld: %s must not be empty or "
                "hold a control character", (long long)i, field);
       bad = 1;
@@ -157,15 +154,17 @@ static int check_multipart(lua_State *L, char *err, size_t errlen)
     has_data = lua_getfield(L, -1, "data") != LUA_TNIL;
     has_path = lua_getfield(L, -2, "path") != LUA_TNIL;
     lua_pop(L, 2);
-    if(has_data == has_path)
+    if(has_data == has_path) {
       snprintf(err, errlen, "multipart part %lld needs data (a string) or "
                "path (a file), one of them", (long long)i);
-    bad = has_data == has_path ||
-          check_part_field(L, i, "name", 0, err, errlen) ||
-          check_part_field(L, i, has_data ? "data" : "path", 0, err,
-                           errlen) ||
-          check_part_field(L, i, "filename", 1, err, errlen) ||
-          check_part_field(L, i, "type", 1, err, errlen);
+      bad = 1;
+    }
+    else
+      bad = check_part_field(L, i, "name", 0, err, errlen) ||
+            check_part_field(L, i, has_data ? "data" : "path", 0, err,
+                             errlen) ||
+            check_part_field(L, i, "filename", 1, err, errlen) ||
+            check_part_field(L, i, "type", 1, err, errlen);
     lua_pop(L, 1);
     if(bad)
       return 1;

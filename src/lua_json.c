@@ -15,12 +15,11 @@
 
 int json_null_option(lua_State *L, int arg)
 {
-  int idx = arg;
-  if(lua_isnoneornil(L, idx))
+  if(lua_isnoneornil(L, arg))
     return 0;
-  luaL_checktype(L, idx, LUA_TTABLE);
+  luaL_checktype(L, arg, LUA_TTABLE);
   lua_pushnil(L);
-  while(lua_next(L, idx)) {
+  while(lua_next(L, arg)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
                                                   : NULL;
     if(!k || strcmp(k, "null")) {
@@ -34,7 +33,7 @@ int json_null_option(lua_State *L, int arg)
     }
     lua_pop(L, 1);
   }
-  if(lua_getfield(L, idx, "null") == LUA_TNIL) {
+  if(lua_getfield(L, arg, "null") == LUA_TNIL) {
     lua_pop(L, 1);
     return 0;
   }
