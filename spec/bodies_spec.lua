@@ -327,7 +327,7 @@ describe("request bodies", function()
       assert.is_nil(seen.headers["Content-Type"])
     end)
 
-    it("gives up cleanly when the file is gone by the next attempt",
+    it("stops with a clear error when the file is gone by a retry",
        function()
       local file = temp_file("soon gone")
       local ok, err = pcall(http.put, srv.url .. "/_echo", {
