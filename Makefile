@@ -11,13 +11,14 @@ BUILD      ?= build
 VERSION    := 0.1.0
 LUADIR      = $(PREFIX)/share/retryrun/lua
 
-PKGS       := $(LUA_PC) libcurl libmicrohttpd
+PKGS       := $(LUA_PC) libcurl libmicrohttpd zlib
 # lua-cjson: the specs' own JSON reader, independent of retryrun's (which
 # scripts and json= use); libxml2-utils (xmllint) and perl (TAP::Parser):
 # the readers the specs check --report's JUnit and TAP with; clang, for
 # make fuzz, is optional.
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
-              libmicrohttpd-dev pkg-config curl python3 libxml2-utils perl
+              libmicrohttpd-dev zlib1g-dev pkg-config curl python3 libxml2-utils \
+              perl
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
               valgrind
 
@@ -30,6 +31,9 @@ CURL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 MHD_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+# zlib: todo-server's /_gzip; retryrun itself never links it
+ZLIB_CFLAGS  = $(shell $(PKG_CONFIG) --cflags zlib 2>/dev/null)
+ZLIB_LIBS    = $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
 
 Q = @
 ifeq ($(V),1)
@@ -119,7 +123,7 @@ $(BUILD)/obj/%.o: src/%.c | deps
 $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) $(ZLIB_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/retryrun: $(RETRYRUN_OBJ)
 	@echo "  LD      $@"
@@ -127,7 +131,7 @@ $(BUILD)/retryrun: $(RETRYRUN_OBJ)
 
 $(BUILD)/todo-server: $(TODO_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(MHD_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(MHD_LIBS) $(ZLIB_LIBS) -lm
 
 # C unit tests link the pure parts they test, nothing else.
 $(BUILD)/test_policy: spec/c/test_policy.c $(BUILD)/obj/policy.o
@@ -148,7 +152,7 @@ $(BUILD)/test_ratelimit: spec/c/test_ratelimit.c $(BUILD)/obj/ratelimit.o \
 
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
                         $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o \
-                        $(BUILD)/obj/dynbuf.o
+                        $(BUILD)/obj/dynbuf.o $(BUILD)/obj/mime.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 

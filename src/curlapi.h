@@ -37,6 +37,14 @@ struct curlapi {
                           int *);
   CURLMcode (*multi_perform)(CURLM *, int *);
   CURLMsg *(*multi_info_read)(CURLM *, int *);
+  curl_mime *(*mime_init)(CURL *);
+  void (*mime_free)(curl_mime *);
+  curl_mimepart *(*mime_addpart)(curl_mime *);
+  CURLcode (*mime_name)(curl_mimepart *, const char *);
+  CURLcode (*mime_filename)(curl_mimepart *, const char *);
+  CURLcode (*mime_type)(curl_mimepart *, const char *);
+  CURLcode (*mime_data)(curl_mimepart *, const char *, size_t);
+  CURLcode (*mime_filedata)(curl_mimepart *, const char *);
 };
 
 extern struct curlapi curlapi;
@@ -71,5 +79,13 @@ int curlapi_loaded(void);
 #define curl_multi_poll curlapi.multi_poll
 #define curl_multi_perform curlapi.multi_perform
 #define curl_multi_info_read curlapi.multi_info_read
+#define curl_mime_init curlapi.mime_init
+#define curl_mime_free curlapi.mime_free
+#define curl_mime_addpart curlapi.mime_addpart
+#define curl_mime_name curlapi.mime_name
+#define curl_mime_filename curlapi.mime_filename
+#define curl_mime_type curlapi.mime_type
+#define curl_mime_data curlapi.mime_data
+#define curl_mime_filedata curlapi.mime_filedata
 
 #endif

@@ -57,6 +57,36 @@ static int skip_on_hop(lua_State *L, struct call *c)
                         !strcasecmp(k, "content-encoding"));
 }
 
+/* The parts of the multipart list at the top of the stack (checked by
+ * check_request), in a userdata pushed above it; their strings are the
+ * list's, so both must stay on the stack until the transfer is
+ * prepared. */
+static const struct mime_part *multipart_parts(lua_State *L, size_t *n)
+{
+  int list = lua_gettop(L);
+  size_t i, count = lua_rawlen(L, list);
+  struct mime_part *parts;
+  luaL_checkstack(L, 16, "multipart");   /* and room for what follows */
+  parts = lua_newuserdatauv(L, count * sizeof(*parts), 0);
+  memset(parts, 0, count * sizeof(*parts));
+  for(i = 0; i < count; i++) {
+    lua_rawgeti(L, list, (lua_Integer)i + 1);
+    lua_getfield(L, -1, "name");
+    parts[i].name = lua_tostring(L, -1);
+    lua_getfield(L, -2, "data");
+    parts[i].data = lua_tolstring(L, -1, &parts[i].data_len);
+    lua_getfield(L, -3, "path");
+    parts[i].path = lua_tostring(L, -1);
+    lua_getfield(L, -4, "filename");
+    parts[i].filename = lua_tostring(L, -1);
+    lua_getfield(L, -5, "type");
+    parts[i].type = lua_tostring(L, -1);
+    lua_pop(L, 6);           /* the part's table keeps its strings */
+  }
+  *n = count;
+  return parts;
+}
+
 /* Starts the attempt's transfer from the request table as it is now (a
  * before_attempt hook may have changed its url, headers, body, timeout,
  * max_body, insecure and cacert) and suspends the task. */
@@ -115,6 +145,10 @@ int lattempt_send(lua_State *L, struct call *c)
   if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
+  if(lua_getfield(L, S_REQ, "multipart") == LUA_TTABLE && !c->hop_get)
+    o.parts = multipart_parts(L, &o.nparts);
+  lua_getfield(L, S_REQ, "compressed");
+  o.compressed = lua_toboolean(L, -1);
   o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
   o.timeout = timeout;

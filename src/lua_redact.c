@@ -68,7 +68,7 @@ const char *lredact_push_error(lua_State *L, int idx)
 }
 
 /* Collects the secret values of the request table at idx: its URL's, its
- * secret headers', its body's. The pointers borrow the table's strings:
+ * secret headers', its body's, its secret multipart fields'. The pointers borrow the table's strings:
  * use vals only while the table is alive and unchanged. */
 void lredact_collect(lua_State *L, int idx, struct redact_values *v)
 {
@@ -87,6 +87,22 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
     redact_collect_body(v, s, n);
   }
   lua_pop(L, 2);
+  if(lua_getfield(L, idx, "multipart") == LUA_TTABLE) {
+    int list = lua_gettop(L);
+    lua_Integer i, parts = (lua_Integer)lua_rawlen(L, -1);
+    for(i = 1; i <= parts; i++) {
+      if(lua_rawgeti(L, -1, i) == LUA_TTABLE &&
+         lua_getfield(L, -1, "name") == LUA_TSTRING &&
+         lua_getfield(L, -2, "data") == LUA_TSTRING) {
+        size_t kn;
+        const char *k = lua_tolstring(L, -2, &kn);
+        s = lua_tolstring(L, -1, &n);
+        redact_collect_field(v, k, kn, s, n);
+      }
+      lua_settop(L, list);
+    }
+  }
+  lua_pop(L, 1);
   if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {

@@ -45,8 +45,11 @@ void config_usage(FILE *out)
     "\n"
     "GET /_stats shows the counts; DELETE /_stats zeroes them.\n"
     "/_echo answers any method with the method, headers, query and body it\n"
-    "got (counted and faulted like /items); /_redirect?to=URL&status=303\n"
-    "redirects (neither counted nor faulted).\n"
+    "got; /_gzip?pad=N the same gzip-encoded, N bytes of padding added;\n"
+    "/_headers?NAME=VALUE&... with those response headers, in order, a\n"
+    "repeated name once a value (these three counted and faulted like\n"
+    "/items); /_redirect?to=URL&status=303 redirects (neither counted nor\n"
+    "faulted).\n"
     "SIGTERM or SIGINT stops the server (exit 0); bad flags exit 2.\n",
     out);
 }

@@ -16,6 +16,8 @@
 
 /* Bytes a reply's body may reach. */
 #define REPLY_MAX              (STORE_MAX_LIST + 4096)
+/* Headers a route may add beyond the named ones below. */
+#define REPLY_MAX_HEADERS      16
 
 /* What the request is answered with. */
 struct reply {
@@ -29,6 +31,12 @@ struct reply {
   bool replayed;          /* an Idempotency-Key replay */
   bool drop;              /* close the connection instead of answering */
   enum fault_kind fault;  /* the fault this reply shows, if any */
+  /* more headers, sent in this order after the others (a name may
+   * repeat); the strings are borrowed: static, or the request's own,
+   * which outlive the reply */
+  const char *header_name[REPLY_MAX_HEADERS];
+  const char *header_value[REPLY_MAX_HEADERS];
+  unsigned nheaders;
 };
 
 /* Empties rp: no status, an empty body capped at REPLY_MAX, no fault.

@@ -147,6 +147,9 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
                                  "Bearer");
   if(ok && rp.replayed)
     ok = MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+  for(unsigned i = 0; ok && i < rp.nheaders; i++)
+    ok = MHD_add_response_header(resp, rp.header_name[i],
+                                 rp.header_value[i]);
   if(ok && rp.has_retry_after) {
     char ra[64];
     retry_after_value(cfg, rp.retry_after, ra, sizeof(ra));

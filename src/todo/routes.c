@@ -248,6 +248,10 @@ void route(struct server *srv, struct MHD_Connection *conn,
 
   if(!strcmp(url, "/_echo"))
     route_echo(conn, req, rp, method);
+  else if(!strcmp(url, "/_gzip"))
+    route_gzip(conn, req, rp, method);
+  else if(!strcmp(url, "/_headers"))
+    route_headers(conn, rp);
   else if(!strcmp(url, "/items")) {
     if(get)
       route_list(srv, conn, req, rp);
