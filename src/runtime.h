@@ -44,6 +44,7 @@ struct runtime {
    * after every attempt and call (it limits itself); NULL when off */
   void (*progress)(struct runtime *rt);
   long done_calls, retries, giveups;  /* counted while progress is on */
+  long polls;                /* http.poll's polls, likewise */
   long map_done, map_total;  /* the latest run.map's items */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
