@@ -200,26 +200,25 @@ function poll.poll(url, opts, request)
   end
   while true do
     -- a poll's retries end at the polling's deadline too
+    -- (a give-up then comes back as a value, to be told apart)
     local p, left = policy, end_at - now()
     local capped = retry.is_policy(p) and left < (p.deadline or CALL_DEADLINE)
     if capped then
-      p = p:extend{deadline = left > 0.001 and left or 0.001}
+      p = p:extend{deadline = left > 0.001 and left or 0.001, raise = false}
     end
     req.retry = p
-    local ok, resp, err = pcall(request or poll.request, req)
-    if not ok or not resp then
-      err = ok and err or resp
-      if capped and retry.is_giveup(err) and err.reason == "deadline" then
+    local resp, err = (request or poll.request)(req)
+    if not resp then
+      if capped and err.reason == "deadline" then
         return out_of_time((": poll %d ran out of time: %s")
                            :format(n + 1, err.message))
-      elseif not ok then
+      elseif capped and raise then
         error(err, 0)
       end
       return nil, err
     end
     n, last = n + 1, resp
-    local verdict, why
-    ok, verdict, why = pcall(ready, resp)
+    local ok, verdict, why = pcall(ready, resp)
     if not ok then
       note_poll(resp, n, "error")
       return failed("error", ("failed: ready() raised at poll %d: %s")
@@ -284,14 +283,16 @@ function poll.pages(url, opts, request)
     req.expect = "2xx"
   end
   local secrets = secrets_of(url, req)
-  local seen, pending, n = {}, url, 0
+  local seen, pending, n, looped = {}, url, 0, nil
   return function()
     if not pending then
       return nil
     end
     local u = pending
     pending = nil
-    if n >= max then
+    if looped then
+      fail(looped)
+    elseif n >= max then
       fail(redact(("http.pages: more than max_pages (%d) pages: stopped "
                    .. "before %s"):format(max, u), secrets))
     end
@@ -322,9 +323,10 @@ function poll.pages(url, opts, request)
       target = link and link.url
     end
     if target and seen[target] then
-      fail(redact(("http.pages: page %d links to %s, which was page %d: "
-                   .. "stopped (a loop)"):format(n, target, seen[target]),
-                  secrets))
+      -- raised when the next page is asked for: this one is good
+      looped = redact(("http.pages: page %d links to %s, which was page %d: "
+                       .. "stopped (a loop)"):format(n, target,
+                                                     seen[target]), secrets)
     end
     pending = target
     return resp
