@@ -129,12 +129,19 @@ describe("http.poll()", function()
         json = {summary = "s"}, expect = 201}):json().id
       print(http.poll(arg[1] .. "/items/" .. id, {headers = A, every = 0.02,
         ready = function(r) return r.status == 200 end}).polls)
-    ]], srv.url, "-q --fail-if 'first_try_rate < 100%' --fail-if "
-                 .. "'retries > 0' --fail-if 'polls < 2'")
+    ]], srv.url, "-q --summary --fail-if 'first_try_rate < 100%' "
+                 .. "--fail-if 'retries > 0' --fail-if 'polls < 2'")
     assert.equal(0, code, out)
     assert.equal(s.calls, s.ok_first_try)
     assert.equal(1, s.flow10_first_try)
-    assert.equal(math.tointeger(tonumber(out)), s.polls)
+    local polls = math.tointeger(tonumber(out:match("^(%d+)\n")))
+    assert.equal(polls, s.polls)
+    assert.matches(("\nretryrun: %d calls, %d of them polls %%(%d not "
+                    .. "ready%%)\n"):format(polls + 1, polls, polls - 1), out)
+    assert.matches(("\n  GET /items/{id}: %d calls, %d attempts, 0 "
+                    .. "retries, 0 gave up; %d polls, %d not ready\n")
+                   :format(polls, polls, polls, polls - 1), out)
+    assert.matches("ok first time 100 %%", out)
   end)
 
   it("stops at once when ready() returns nil and a reason", function()
