@@ -14,6 +14,10 @@
  *    "wait_cause":"backoff"}
  *   {"v":1,"event":"call",...,"attempts":2,"outcome":"ok","status":200}
  *
+ * and, for the polls of retryrun.poll, which are calls like any other,
+ * what ready() made of each (core.note_poll): a -v line, a "poll" record,
+ * the summary's poll counts; a poll is never a retry.
+ *
  * It only makes them; the host's trace and log functions write them.
  * Costs nothing when both are off: the call never gets here.
  */
