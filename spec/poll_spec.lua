@@ -2,6 +2,7 @@
 -- so a poll sees "not ready" answers that are neither failures nor
 -- retries; --fail-rate makes 500s that are retried inside a poll.
 local http = require "retryrun.http"
+local retry = require "retryrun.retry"
 local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
@@ -152,7 +153,7 @@ describe("http.poll()", function()
       {headers = AUTH, every = 0.01, ready = function(resp)
         local job = resp:json()
         if job.summary == "failed" then
-          return nil, "the job failed (key=k1)"
+          return nil, "the job failed for " .. common.TOKEN
         end
         return true
       end})
@@ -162,10 +163,11 @@ describe("http.poll()", function()
     assert.equal(1, err.polls)
     assert.equal(1, srv:stats().requests - before)
     assert.equal(200, err.response.status)
+    -- the reason is redacted as any message: no credential of the call
     assert.equal(("GET %s/items/%d?key=REDACTED stopped at poll 1: the job "
-                  .. "failed (key=k1)"):format(srv.url, id), err.message)
+                  .. "failed for REDACTED"):format(srv.url, id), err.message)
     assert.equal(err.message, tostring(err))
-    assert.equal("the job failed (key=k1)", err.detail)
+    assert.equal("the job failed for REDACTED", err.detail)
     assert.equal(("%s/items/%d?key=REDACTED"):format(srv.url, id),
                  err.request.url)
   end)
@@ -220,6 +222,36 @@ describe("http.poll()", function()
       ready = visible})
     assert.equal(200, resp.status)
     assert.is_true(resp.poll_elapsed > 0.04)
+  end)
+
+  it("ends by the deadline of a policy(fn) wrapper around it", function()
+    local srv <close> = todo.start{}
+    local before = srv:stats().requests
+    local wrapped = retry.policy{attempts = 1, deadline = 0.2}(function()
+      local r = http.poll(srv.url .. "/items/999999", {headers = AUTH,
+                          every = 0.02, ready = visible})
+      return r
+    end)
+    local ok, err = pcall(wrapped)
+    assert.is_false(ok)
+    assert.is_true(http.is_poll_error(err))
+    assert.equal("deadline", err.reason)
+    assert.matches("%(deadline 0.2 s, last status 404%)$", err.message)
+    assert.equal(srv:stats().requests - before, err.polls)
+    assert.is_true(err.elapsed < 5)       -- not the 300 s of its own
+  end)
+
+  it("polls with the method given", function()
+    local srv <close> = todo.start{}
+    local id = create(srv)
+    local methods = {}
+    local resp = http.poll(srv.url .. "/items/" .. id, {headers = AUTH,
+      method = "HEAD", ready = function(r)
+        methods[#methods + 1] = r.method
+        return r.status == 200
+      end})
+    assert.same({"HEAD"}, methods)
+    assert.equal("", resp.body)
   end)
 
   it("raises a clear error when ready() raises", function()

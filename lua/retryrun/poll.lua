@@ -130,6 +130,11 @@ local function schedule(opts)
   end
 end
 
+-- Seconds as a message shows them: 0.25, 12.3, 600.
+local function seconds(x)
+  return x >= 100 and ("%.0f"):format(x) or ("%.3g"):format(x)
+end
+
 -- Raises (or returns nil, err when the policy says raise = false) a
 -- PollError.
 local function poll_error(raise, fields)
@@ -193,10 +198,10 @@ function poll.poll(url, opts, request)
     return poll_error(raise, more)
   end
   local function out_of_time(cause)
-    return failed("deadline", ("not ready after %d poll%s in %.3g s "
-                  .. "(deadline %g s%s)"):format(n, n == 1 and "" or "s",
-                  now() - started, limit, cause or last and
-                  (", last status %d"):format(last.status) or ""))
+    return failed("deadline", ("not ready after %d poll%s in %s s "
+                  .. "(deadline %s s%s)"):format(n, n == 1 and "" or "s",
+                  seconds(now() - started), seconds(limit), cause or last
+                  and (", last status %d"):format(last.status) or ""))
   end
   while true do
     -- a poll's retries end at the polling's deadline too
