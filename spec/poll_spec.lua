@@ -143,6 +143,17 @@ describe("http.poll()", function()
                     .. "retries, 0 gave up; %d polls, %d not ready\n")
                    :format(polls, polls, polls, polls - 1), out)
     assert.matches("ok first time 100 %%", out)
+    -- polls is a measure of its own
+    code, out = observed([[
+      local http = require "retryrun.http"
+      http.poll(arg[1] .. "/items/999999", {headers = {Authorization =
+        "Bearer alice-secret"}, every = 0.01, deadline = 0.1,
+        ready = function(r) return r.status == 200 end, retry = {raise =
+        false}})
+    ]], srv.url, "-q --fail-if 'polls > 1' --fail-if 'retries > 0'")
+    assert.equal(4, code, out)
+    assert.matches("retryrun: %-%-fail%-if polls > 1: polls %d+ > 1\n", out)
+    assert.is_nil(out:find("retries > 0:", 1, true))
   end)
 
   it("stops at once when ready() returns nil and a reason", function()

@@ -218,6 +218,7 @@ function poll.poll(url, opts, request)
         return out_of_time((": poll %d ran out of time: %s")
                            :format(n + 1, err.message))
       elseif capped and raise then
+        err.traceback = debug.traceback(nil, 2)   -- as a raised one has
         error(err, 0)
       end
       return nil, err
