@@ -263,26 +263,34 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   lua_settop(L, top);
 }
 
-/* The words of a poll's outcome in a -v line, and their colour. */
+/* Writes the words of a poll's outcome in a -v line into w (n bytes),
+ * the script's note cut to fit and its control characters shown as '?'
+ * (no escape sequence of a server's reaches the terminal); returns their
+ * colour. */
 static const char *poll_words(const char *outcome, double wait,
                               const char *note, char *w, size_t n)
 {
+  const char *colour = RED;
+  char *p;
   if(!strcmp(outcome, "ready")) {
     snprintf(w, n, "ready");
-    return GREEN;
+    colour = GREEN;
   }
-  if(!strcmp(outcome, "not_ready")) {
+  else if(!strcmp(outcome, "not_ready")) {
     snprintf(w, n, "not ready%s%s%s, next in %.3g s", note ? " (" : "",
              note ? note : "", note ? ")" : "", wait);
-    return YELLOW;
+    colour = YELLOW;
   }
-  if(!strcmp(outcome, "stopped"))
+  else if(!strcmp(outcome, "stopped"))
     snprintf(w, n, "stopped: %s", note ? note : "");
   else if(!strcmp(outcome, "deadline"))
     snprintf(w, n, "not ready; give up: the deadline");
   else
     snprintf(w, n, "give up: ready() raised");
-  return RED;
+  for(p = w; *p; p++)
+    if((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = '?';
+  return colour;
 }
 
 /* core.note_poll(resp, n, outcome [, wait [, note]]): what poll n of an
