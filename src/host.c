@@ -54,6 +54,7 @@ static int luaopen_retryrun_core(lua_State *L)
   lcall_register(L);
   lstep_register(L);
   lrate_register(L);
+  ltrace_register(L);
   lwrap_register(L);
   ljson_register(L);
   lua_pushliteral(L, RETRYRUN_VERSION);
@@ -142,16 +143,18 @@ static void clear_progress(void)
 static void draw_progress(struct runtime *rt)
 {
   double now = loop_now(), took = now - rt->started;
-  char map[64] = "";
+  char map[64] = "", polls[32] = "";
   if(now - progress_drawn < 0.1)
     return;
   progress_drawn = now;
   if(rt->map_total)
     snprintf(map, sizeof(map), "map %ld/%ld  ", rt->map_done, rt->map_total);
+  if(rt->polls)
+    snprintf(polls, sizeof(polls), "  polls %ld", rt->polls);
   fprintf(stderr, "\r\033[K[%6.1fs] %sin flight %zu  calls %ld  retries %ld"
-          "  gave up %ld  %.0f calls/s", took, map, loop_transfers(rt->loop),
-          rt->done_calls, rt->retries, rt->giveups,
-          took > 0 ? rt->done_calls / took : 0.0);
+          "%s  gave up %ld  %.0f calls/s", took, map,
+          loop_transfers(rt->loop), rt->done_calls, rt->retries, polls,
+          rt->giveups, took > 0 ? rt->done_calls / took : 0.0);
   fflush(stderr);
 }
 

@@ -138,6 +138,7 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
 
 void lcall_register(lua_State *L);   /* request, uuid */
+void ltrace_register(lua_State *L);  /* note_poll */
 void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */
 
 #endif

@@ -260,6 +260,8 @@ void lresp_register(lua_State *L)
   luaL_newmetatable(L, LUAX_RESPONSE_MT);
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
+  lua_pushvalue(L, -1);       /* core.response_methods: Lua adds links */
+  lua_setfield(L, -4, "response_methods");
   lua_pushcclosure(L, lresp_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, lresp_tostring);

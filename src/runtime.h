@@ -47,6 +47,7 @@ struct runtime {
    * after every attempt and call (it limits itself); NULL when off */
   void (*progress)(struct runtime *rt);
   long done_calls, retries, giveups;  /* counted while progress is on */
+  long polls;                /* http.poll's polls, likewise */
   long map_done, map_total;  /* the latest run.map's items */
   struct report *report;     /* --report's records (report.h), or NULL
                                 when no report is asked for */

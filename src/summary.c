@@ -25,6 +25,8 @@ struct series {
 struct summary_endpoint {
   char key[KEY_MAX];
   long calls, ok, first_try_ok, attempts, retries;
+  long polls, not_ready;        /* calls made as polls, and those of them
+                                   whose answer was not ready */
   double waited;
   struct { char why[32]; long n; } reasons[MAX_REASONS];
   size_t nreasons;
@@ -149,6 +151,15 @@ void summary_call(struct summary *s, const char *key, int ok, int attempts,
   add(s, &e->call_s, duration);
 }
 
+void summary_poll(struct summary *s, const char *key, int not_ready)
+{
+  struct summary_endpoint *e = endpoint(s, key);
+  if(!e)
+    return;
+  e->polls++;
+  e->not_ready += not_ready != 0;
+}
+
 static int cmp(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
@@ -180,17 +191,19 @@ static char *done(struct dynbuf *t)
 
 /* Totals over every endpoint. */
 struct totals {
-  long calls, ok, first_try_ok;
+  long calls, ok, first_try_ok, polls, not_ready;
 };
 
 static struct totals totals(const struct summary *s)
 {
-  struct totals a = {0, 0, 0};
+  struct totals a = {0, 0, 0, 0, 0};
   size_t i;
   for(i = 0; i < s->n; i++) {
     a.calls += s->eps[i].calls;
     a.ok += s->eps[i].ok;
     a.first_try_ok += s->eps[i].first_try_ok;
+    a.polls += s->eps[i].polls;
+    a.not_ready += s->eps[i].not_ready;
   }
   return a;
 }
@@ -212,6 +225,9 @@ char *summary_text(const struct summary *s)
   size_t i, j;
   dynbuf_printf(&t, "retryrun: %ld call%s", a.calls,
                 a.calls == 1 ? "" : "s");
+  if(a.polls)
+    dynbuf_printf(&t, ", %ld of them poll%s (%ld not ready)", a.polls,
+                  a.polls == 1 ? "" : "s", a.not_ready);
   if(s->fake_clock)
     dynbuf_printf(&t, " (fake clock: %.2f s of waits took no real time; "
                   "call times count them)", s->skipped);
@@ -232,8 +248,12 @@ char *summary_text(const struct summary *s)
     for(j = 0; j < e->nreasons; j++)
       dynbuf_printf(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
           e->reasons[j].n);
-    dynbuf_printf(&t, "%s, %ld gave up\n", e->nreasons ? ")" : "",
+    dynbuf_printf(&t, "%s, %ld gave up", e->nreasons ? ")" : "",
                   e->calls - e->ok);
+    if(e->polls)
+      dynbuf_printf(&t, "; %ld poll%s, %ld not ready", e->polls,
+                    e->polls == 1 ? "" : "s", e->not_ready);
+    dynbuf_printf(&t, "\n");
     dynbuf_printf(&t, "    ok first time ");
     say_percent(&t, e->calls ? (double)e->first_try_ok / e->calls : 1);
     dynbuf_printf(&t, ", in the end ");
@@ -296,10 +316,10 @@ char *summary_json(const struct summary *s)
     dynbuf_printf(&t, "%s{\"endpoint\":", i ? "," : "");
     say_json_string(&t, e->key);
     dynbuf_printf(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,"
-        "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"waited\":%.6f,"
-        "\"reasons\":{",
+        "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"polls\":%ld,"
+        "\"not_ready\":%ld,\"waited\":%.6f,\"reasons\":{",
         e->calls, e->attempts, e->retries, e->calls - e->ok,
-        e->first_try_ok, e->ok, e->waited);
+        e->first_try_ok, e->ok, e->polls, e->not_ready, e->waited);
     for(j = 0; j < e->nreasons; j++) {
       dynbuf_printf(&t, "%s", j ? "," : "");
       say_json_string(&t, e->reasons[j].why);
@@ -310,8 +330,9 @@ char *summary_json(const struct summary *s)
     say_quantiles(&t, "attempt_seconds", &e->attempt_s);
     dynbuf_printf(&t, "}");
   }
-  dynbuf_printf(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld",
-                a.calls, a.ok, a.first_try_ok);
+  dynbuf_printf(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld,"
+                "\"polls\":%ld,\"not_ready\":%ld", a.calls, a.ok,
+                a.first_try_ok, a.polls, a.not_ready);
   if(a.calls)
     dynbuf_printf(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
         pow((double)a.first_try_ok / a.calls, 10),
@@ -345,13 +366,15 @@ void summary_free(struct summary *s)
 /* ---- thresholds ---- */
 
 enum metric {
-  M_CALLS, M_ATTEMPTS, M_RETRIES, M_GIVEUPS, M_RETRY_RATE, M_GIVEUP_RATE,
+  M_CALLS, M_ATTEMPTS, M_RETRIES, M_GIVEUPS, M_POLLS, M_RETRY_RATE,
+  M_GIVEUP_RATE,
   M_FIRST_TRY_RATE, M_OK_RATE, M_P50, M_P95, M_P99, M_ATTEMPT_P50,
   M_ATTEMPT_P95, M_ATTEMPT_P99, M_WAITED
 };
 
 static const char *const metrics[] = {
-  "calls", "attempts", "retries", "giveups", "retry_rate", "giveup_rate",
+  "calls", "attempts", "retries", "giveups", "polls", "retry_rate",
+  "giveup_rate",
   "first_try_rate", "ok_rate", "p50", "p95", "p99", "attempt_p50",
   "attempt_p95", "attempt_p99", "waited", NULL
 };
@@ -397,7 +420,7 @@ int summary_threshold_parse(const char *expr, struct summary_threshold *t,
       break;
   if(!metrics[t->metric]) {
     snprintf(err, errlen, "'%s': unknown measure '%.*s' (known: calls, "
-             "attempts, retries, giveups, retry_rate, giveup_rate, "
+             "attempts, retries, giveups, polls, retry_rate, giveup_rate, "
              "first_try_rate, ok_rate, p50, p95, p99, attempt_p50, "
              "attempt_p95, attempt_p99, waited)", expr, (int)n, name);
     return -1;
@@ -459,7 +482,7 @@ int summary_threshold_parse(const char *expr, struct summary_threshold *t,
 static double measure(const struct summary *s,
                       const struct summary_threshold *t, long *calls)
 {
-  long attempts = 0, retries = 0, ok = 0, first = 0;
+  long attempts = 0, retries = 0, ok = 0, first = 0, polls = 0;
   double waited = 0, v = 0;
   struct series all_c = {NULL, 0, 0}, all_a = {NULL, 0, 0};
   struct summary scratch = {0};
@@ -474,6 +497,7 @@ static double measure(const struct summary *s,
     retries += e->retries;
     ok += e->ok;
     first += e->first_try_ok;
+    polls += e->polls;
     waited += e->waited;
     for(j = 0; is_time(t->metric) && j < e->call_s.n; j++)
       add(&scratch, &all_c, e->call_s.v[j]);
@@ -485,6 +509,7 @@ static double measure(const struct summary *s,
   case M_ATTEMPTS: v = (double)attempts; break;
   case M_RETRIES: v = (double)retries; break;
   case M_GIVEUPS: v = (double)(*calls - ok); break;
+  case M_POLLS: v = (double)polls; break;
   case M_RETRY_RATE: v = attempts ? (double)retries / attempts : 0; break;
   case M_GIVEUP_RATE: v = *calls ? (double)(*calls - ok) / *calls : 0; break;
   case M_FIRST_TRY_RATE: v = *calls ? (double)first / *calls : 1; break;

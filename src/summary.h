@@ -44,6 +44,10 @@ void summary_attempt(struct summary *s, const char *key, const char *why,
 /* A finished call: ok (1) or gave up (0), its attempts, its duration. */
 void summary_call(struct summary *s, const char *key, int ok, int attempts,
                   double duration);
+/* A call made as a poll (its own summary_call comes first): not_ready 1
+ * when its answer was not ready yet. A poll is never a retry: it counts
+ * here, not in the retries. */
+void summary_poll(struct summary *s, const char *key, int not_ready);
 
 /* The summary as text lines, or as one JSON object, into a malloc'd
  * string; NULL when memory ran out. */
@@ -52,7 +56,7 @@ char *summary_json(const struct summary *s);
 
 /* A threshold: "[ENDPOINT:] METRIC OP VALUE[UNIT]", e.g. "giveups > 0",
  * "retry_rate > 5%", "GET /items/{id}: p95 > 200ms". Metrics: calls,
- * attempts, retries, giveups, retry_rate (retries per attempt),
+ * attempts, retries, giveups, polls, retry_rate (retries per attempt),
  * giveup_rate (per call), first_try_rate, ok_rate, p50, p95, p99 (call
  * latency), attempt_p50, attempt_p95, attempt_p99, waited. Units: %,
  * ms, s. */

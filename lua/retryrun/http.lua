@@ -451,4 +451,7 @@ function http.is_expect_error(err)
   return getmetatable(err) == ExpectError
 end
 
+-- http.poll, http.pages, http.parse_links, resp:links() (retryrun.poll)
+require("retryrun.poll").install(http, OPTIONS)
+
 return http

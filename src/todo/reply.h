@@ -25,6 +25,8 @@ struct reply {
   struct buf body;
   const char *allow;      /* the Allow header of a 405 */
   const char *location;   /* the Location header of a redirect */
+  char link[320];         /* the Link header of a page of GET /items, or
+                             "" */
   uint64_t retry_after;   /* seconds; sent when has_retry_after */
   bool has_retry_after;
   bool challenge;         /* WWW-Authenticate on a 401 */

@@ -142,6 +142,8 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
   if(ok && rp.location)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
                                  rp.location);
+  if(ok && rp.link[0])
+    ok = MHD_add_response_header(resp, "Link", rp.link);
   if(ok && rp.challenge)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                  "Bearer");

@@ -405,16 +405,19 @@ enum store_result store_get(struct store *st, int user, uint64_t id,
 }
 
 enum store_result store_list(struct store *st, int user, bool omit_summary,
-                             struct buf *out, size_t *count)
+                             size_t skip, size_t limit, struct buf *out,
+                             size_t *count, size_t *total)
 {
-  size_t n = 0;
+  size_t n = 0, seen = 0;
   size_t max = out->max;
   if(out->max > out->len + STORE_MAX_LIST)
     out->max = out->len + STORE_MAX_LIST;
   pthread_mutex_lock(&st->mu);
   buf_add(out, "[", 1);
   for(uint32_t i = st->open[user].head; i != NIL && !out->err;
-      i = st->items[i].next) {
+      i = st->items[i].next, seen++) {
+    if(seen < skip || n == limit)
+      continue;
     if(n++)
       buf_add(out, ",", 1);
     render_item(&st->items[i], (uint64_t)i + 1, !omit_summary, false, out);
@@ -423,6 +426,7 @@ enum store_result store_list(struct store *st, int user, bool omit_summary,
   pthread_mutex_unlock(&st->mu);
   out->max = max;
   *count = n;
+  *total = seen;
   return rendered(out);
 }
 
