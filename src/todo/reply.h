@@ -23,6 +23,7 @@ struct reply {
   struct buf body;
   const char *allow;      /* the Allow header of a 405 */
   const char *location;   /* the Location header of a redirect */
+  const char *set_cookie; /* a Set-Cookie header (/_cookie) */
   uint64_t retry_after;   /* seconds; sent when has_retry_after */
   bool has_retry_after;
   bool challenge;         /* WWW-Authenticate on a 401 */

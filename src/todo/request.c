@@ -142,6 +142,9 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
   if(ok && rp.location)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
                                  rp.location);
+  if(ok && rp.set_cookie)
+    ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
+                                 rp.set_cookie);
   if(ok && rp.challenge)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                  "Bearer");

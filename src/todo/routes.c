@@ -248,6 +248,8 @@ void route(struct server *srv, struct MHD_Connection *conn,
 
   if(!strcmp(url, "/_echo"))
     route_echo(conn, req, rp, method);
+  else if(!strcmp(url, "/_cookie"))
+    route_cookie(conn, rp);
   else if(!strcmp(url, "/items")) {
     if(get)
       route_list(srv, conn, req, rp);

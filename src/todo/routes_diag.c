@@ -1,6 +1,7 @@
 /* routes_diag: the paths that are for specs and operators, not for
- * clients of the API: /_echo (what arrived, as JSON; counted and faulted
- * like any API path), /_redirect (a redirect to ?to=) and /_stats (the
+ * clients of the API: /_echo (what arrived, as JSON) and /_cookie (a
+ * cookie set, the cookies sent), counted and faulted like any API path;
+ * /_redirect (a redirect to ?to=) and /_stats (the
  * store's counters; DELETE resets them), the last two never counted nor
  * faulted. Uses the store and reply; never touches the daemon, the delay
  * queue, threads or stdout. */
@@ -72,6 +73,31 @@ void route_redirect(struct MHD_Connection *conn, struct reply *rp)
     status = 302;
   reply_error(rp, status, "redirected");
   rp->location = to;
+}
+
+/* Any method on /_cookie[?set=NAME=VALUE]: 200 with {"cookie": the Cookie
+ * header that arrived, or null}, and with ?set= a Set-Cookie of
+ * NAME=VALUE (its default path, "/", covers the host). For checking a client's cookie
+ * engine. */
+void route_cookie(struct MHD_Connection *conn, struct reply *rp)
+{
+  const char *set = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                "set");
+  const char *got = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_COOKIE);
+  if(set && (!strchr(set, '=') || strpbrk(set, "\r\n;") ||
+             strlen(set) > 200)) {
+    reply_error(rp, 400, "/_cookie?set= takes NAME=VALUE");
+    return;
+  }
+  rp->status = 200;
+  rp->set_cookie = set;
+  buf_adds(&rp->body, "{\"cookie\":");
+  if(got)
+    buf_add_jstr(&rp->body, got, strlen(got));
+  else
+    buf_adds(&rp->body, "null");
+  buf_adds(&rp->body, "}");
 }
 
 void route_stats(struct server *srv, struct reply *rp, const char *method)

@@ -76,6 +76,7 @@ void route(struct server *srv, struct MHD_Connection *conn,
 void route_echo(struct MHD_Connection *conn, struct request *req,
                 struct reply *rp, const char *method);
 void route_redirect(struct MHD_Connection *conn, struct reply *rp);
+void route_cookie(struct MHD_Connection *conn, struct reply *rp);
 void route_stats(struct server *srv, struct reply *rp, const char *method);
 
 /* delay.c: the queue of delayed responses and its timer thread. */
