@@ -47,6 +47,9 @@ int curlapi_load(char *err, size_t errlen)
     SYM(multi_poll, "curl_multi_poll"),
     SYM(multi_perform, "curl_multi_perform"),
     SYM(multi_info_read, "curl_multi_info_read"),
+    SYM(share_init, "curl_share_init"),
+    SYM(share_setopt, "curl_share_setopt"),
+    SYM(share_cleanup, "curl_share_cleanup"),
 #undef SYM
   };
   struct curlapi api;

@@ -37,6 +37,9 @@ struct curlapi {
                           int *);
   CURLMcode (*multi_perform)(CURLM *, int *);
   CURLMsg *(*multi_info_read)(CURLM *, int *);
+  CURLSH *(*share_init)(void);
+  CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
+  CURLSHcode (*share_cleanup)(CURLSH *);
 };
 
 extern struct curlapi curlapi;
@@ -51,6 +54,7 @@ int curlapi_loaded(void);
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 #undef curl_multi_setopt
+#undef curl_share_setopt
 
 #define curl_global_init curlapi.global_init
 #define curl_global_cleanup curlapi.global_cleanup
@@ -71,5 +75,8 @@ int curlapi_loaded(void);
 #define curl_multi_poll curlapi.multi_poll
 #define curl_multi_perform curlapi.multi_perform
 #define curl_multi_info_read curlapi.multi_info_read
+#define curl_share_init curlapi.share_init
+#define curl_share_setopt curlapi.share_setopt
+#define curl_share_cleanup curlapi.share_cleanup
 
 #endif

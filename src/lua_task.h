@@ -28,6 +28,8 @@ struct task {
   double hook_deadline;      /* while a policy's hook runs in this task:
                                 the deadline (monotonic) its waits end at;
                                 0 when no hook runs */
+  int unparked;              /* core.unpark came and core.park has not
+                                taken it yet */
 };
 
 /* The task whose code runs on L now, or NULL outside any task (while the

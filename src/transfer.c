@@ -76,6 +76,39 @@ struct transfer *transfer_get(char *err, size_t errlen)
   return t;
 }
 
+struct transfer_jar {
+  CURLSH *share;
+  int refs;
+};
+
+struct transfer_jar *transfer_jar_new(char *err, size_t errlen)
+{
+  struct transfer_jar *jar;
+  if(transfer_global_init(err, errlen))
+    return NULL;
+  jar = calloc(1, sizeof(*jar));
+  if(jar)
+    jar->share = curl_share_init();
+  if(!jar || !jar->share ||
+     curl_share_setopt(jar->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE)) {
+    if(jar && jar->share)
+      curl_share_cleanup(jar->share);
+    free(jar);
+    snprintf(err, errlen, "cannot make a cookie jar: out of memory");
+    return NULL;
+  }
+  jar->refs = 1;
+  return jar;
+}
+
+void transfer_jar_drop(struct transfer_jar *jar)
+{
+  if(jar && --jar->refs == 0) {
+    curl_share_cleanup(jar->share);
+    free(jar);
+  }
+}
+
 void transfer_release(struct transfer *t)
 {
   if(!t)
@@ -97,6 +130,12 @@ void transfer_release(struct transfer *t)
   t->cls = POLICY_RESPONSE;
   t->sent = 0;
   t->owner = NULL;
+  if(t->jar) {
+    /* off the handle before the reference goes: the share may go too */
+    curl_easy_setopt(t->easy, CURLOPT_SHARE, NULL);
+    transfer_jar_drop(t->jar);
+    t->jar = NULL;
+  }
   if(t->dirty) {
     curl_easy_reset(t->easy);
     t->configured = t->dirty = 0;
@@ -335,6 +374,13 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   }
   if(o->cacert)
     SET(CURLOPT_CAINFO, o->cacert);
+  if(o->jar && !t->jar) {
+    t->dirty = 1;
+    t->jar = o->jar;
+    o->jar->refs++;
+    SET(CURLOPT_SHARE, o->jar->share);
+    SET(CURLOPT_COOKIEFILE, "");         /* the engine on, no file */
+  }
   if(fresh) {
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
