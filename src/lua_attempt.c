@@ -294,25 +294,25 @@ int lattempt_done(lua_State *L, struct call *c)
     lua_getfield(L, S_REQ, "refresh");
     lua_pushvalue(L, S_RESP);
     lua_pushvalue(L, S_REQ);
-    return lcall_hook(L, c, 2, 1);
+    return lcall_hook(L, c, 2, 2);
   }
   return lcall_check_valid(L, c, S_RESP);
 }
 
-/* After req.refresh(resp, req): true when it renewed the credentials, and the
- * attempt is made again with them, once a call, taking no attempt of the
- * policy's (nor any wait); false to judge the response as it is. An
- * error from it ends the call, redacted. */
+/* After req.refresh(resp, req): true when it renewed the credentials, and
+ * the attempt is made again with them, once a call, taking no attempt of
+ * the policy's (nor any wait); false to judge the response as it is; nil
+ * and a message (or an error raised) ends the call with it, redacted. */
 int lattempt_refreshed(lua_State *L, struct call *c, int status)
 {
-  if(status != LUA_OK) {
-    if(loop_task_cancelled(&c->task->lt))
-      return lcall_cancelled(L, c);
+  if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
+    return lcall_cancelled(L, c);
+  if(status != LUA_OK || lua_isnil(L, -2)) {
     if(lua_type(L, -1) == LUA_TSTRING)
       lredact_at(L, -1, S_REQ);
     return lua_error(L);
   }
-  if(!lua_toboolean(L, -1) || loop_now() >= c->hook_until) {
+  if(!lua_toboolean(L, -2) || loop_now() >= c->hook_until) {
     lua_settop(L, S_TOP);
     return lcall_check_valid(L, c, S_RESP);
   }

@@ -335,7 +335,8 @@ function Session:bind()
     local fn = auth.token
     state.fetch = function() return fetch_token(fn) end
     -- runs in the C engine after each response (req.refresh): true when
-    -- the request should be made again with the credentials it set
+    -- the request should be made again with the credentials it set; nil
+    -- and a message ends the call with that error
     renew = function(resp, req)
       if not auth.refresh_on[resp.status] or
          req.headers.Authorization == nil then
@@ -343,7 +344,11 @@ function Session:bind()
       end
       if req.headers.Authorization == "Bearer " .. state.token then
         -- the token held was refused: renew it, once for every task
-        state.token = run.once(state, state.fetch)
+        local ok, tok = pcall(run.once, state, state.fetch)
+        if not ok then
+          return nil, tok
+        end
+        state.token = tok
       end
       req.headers.Authorization = "Bearer " .. state.token
       return true
