@@ -45,8 +45,9 @@ void config_usage(FILE *out)
     "\n"
     "GET /_stats shows the counts; DELETE /_stats zeroes them.\n"
     "/_echo answers any method with the method, headers, query and body it\n"
-    "got (counted and faulted like /items); /_redirect?to=URL&status=303\n"
-    "redirects (neither counted nor faulted).\n"
+    "got (counted and faulted like /items); /_cookie?set=NAME=VALUE sets a\n"
+    "cookie and shows the Cookie header it got (likewise);\n"
+    "/_redirect?to=URL&status=303 redirects (neither counted nor faulted).\n"
     "SIGTERM or SIGINT stops the server (exit 0); bad flags exit 2.\n",
     out);
 }
