@@ -193,6 +193,11 @@ describe("secrets", function()
     os.remove(dir)
     assert.equal(1, code, out)       -- the basic login gets a 401
     assert.truthy(all:find("/items", 1, true), all)
+    -- the renewal shows, as a -v line and a --log record
+    assert.truthy(all:find("401  %d+ ms  renewed the credentials: sent "
+                           .. "again"), all)
+    assert.truthy(all:find('"status":401,"sent":true,"invalid":false,'
+                           .. '"duration":[%d.]+,"decision":"renew"}'), all)
     assert_clean(all)
     local b64 = "YWxpY2U6cHctUGxhbnRlZC0x"      -- alice:pw-Planted-1
     assert.is_nil(all:find(b64, 1, true), all)

@@ -317,6 +317,8 @@ int lattempt_refreshed(lua_State *L, struct call *c, int status)
     return lcall_check_valid(L, c, S_RESP);
   }
   c->refreshed = 1;
+  if(runtime_observed(runtime_of(L)))
+    ltrace_renew(L, c, loop_now() - c->attempt_started);
   c->pc.attempt--;
   return lcall_before_attempt(L, c);
 }

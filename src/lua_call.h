@@ -130,6 +130,7 @@ int lwrap_done(lua_State *L, struct call *c, int status);
  * set; and the call's end, to log. */
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
+void ltrace_renew(lua_State *L, struct call *c, double duration);
 
 void lcall_register(lua_State *L);   /* request, uuid */
 void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */
