@@ -235,6 +235,15 @@ describe("http.session", function()
       assert.equal(3, calls)
     end)
 
+    it("does not renew on a 401 from another origin", function()
+      local src = token_source(srv.url, "stale")
+      local s = http.session{base = srv.url, auth = {token = src.fn}}
+      local resp = s:get("/_redirect", {query = {to = other.url .. "/items"}})
+      assert.equal(401, resp.status)
+      assert.equal(other.url .. "/items", resp.url)
+      assert.equal(1, src.calls)
+    end)
+
     it("renews on the statuses refresh_on names", function()
       local src = token_source(srv.url, "stale")
       local s = http.session{base = srv.url,

@@ -287,9 +287,11 @@ int lattempt_done(lua_State *L, struct call *c)
     lua_replace(L, S_REASON);
   }
   lcall_close(c);
-  if(c->has_refresh && !c->refreshed && c->out.cls == POLICY_RESPONSE) {
+  if(c->has_refresh && !c->refreshed && c->out.cls == POLICY_RESPONSE &&
+     !c->hop_cross) {
     /* a session's auth sees the response first: it may renew the
-     * credentials and have the attempt made again */
+     * credentials and have the attempt made again (not for an answer
+     * from another origin, which never saw them) */
     c->k = K_REFRESH;
     lua_getfield(L, S_REQ, "refresh");
     lua_pushvalue(L, S_RESP);
@@ -305,14 +307,19 @@ int lattempt_done(lua_State *L, struct call *c)
  * and a message (or an error raised) ends the call with it, redacted. */
 int lattempt_refreshed(lua_State *L, struct call *c, int status)
 {
-  if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
+  if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
+  if(loop_now() >= c->hook_until) {
+    /* the call's time ran out meanwhile: judge the response as it is */
+    lua_settop(L, S_TOP);
+    return lcall_check_valid(L, c, S_RESP);
+  }
   if(status != LUA_OK || lua_isnil(L, -2)) {
     if(lua_type(L, -1) == LUA_TSTRING)
       lredact_at(L, -1, S_REQ);
     return lua_error(L);
   }
-  if(!lua_toboolean(L, -2) || loop_now() >= c->hook_until) {
+  if(!lua_toboolean(L, -2)) {
     lua_settop(L, S_TOP);
     return lcall_check_valid(L, c, S_RESP);
   }

@@ -347,7 +347,8 @@ int lcall_cancelled(lua_State *L, struct call *c)
     lua_setfield(L, -2, "duration");
     lua_rawseti(L, S_ATT, c->pc.attempt);
   }
-  else if(c->k == K_VALID)    /* a response came; valid() was stopped */
+  else if(c->k == K_VALID || c->k == K_REFRESH)
+    /* a response came; valid() or the auth's renewal was stopped */
     record_attempt(L, c, loop_now() - c->attempt_started);
   c->dec.verdict = POLICY_GIVEUP;
   c->dec.retry_after = -1;

@@ -289,6 +289,9 @@ function session.new(http, key, opts)
     for k, v in pairs(opts.headers) do
       if type(k) ~= "string" then
         fail("session header names must be strings (got " .. show(k) .. ")")
+      elseif type(v) ~= "string" and not math.type(v) then
+        fail(("session header '%s' must be a string or a number (got %s)")
+             :format(k, type(v)))
       end
       self.headers[k] = math.type(v) and tostring(v) or v
     end
