@@ -116,6 +116,22 @@ describe("http.session", function()
       end)
     end)
 
+    it("raises at the script's line on a bad path or option", function()
+      local s = http.session{base = srv.url}
+      assert.has_error(function() s:get() end,
+        "bad argument #1 to 'get' (string expected, got nil)")
+      assert.has_error(function() s:request{method = "GET"} end,
+        "request needs a url (a path or a URL, got nil)")
+      local ok, err = pcall(s.get, s, "/items", {hedaers = {}})
+      assert.is_false(ok)
+      assert.matches("unknown request option 'hedaers'", err)
+      assert.has_error(function() http.session{headers = {X = {}}} end,
+        "session header 'X' must be a string or a number (got table)")
+      assert.has_error(function() http.session{retry = 3} end,
+        "retry= takes a policy, a table of policy fields or false (got "
+        .. "number)")
+    end)
+
     it("merges headers by name in any case, the call's over the session's",
        function()
       local s = http.session{base = srv.url, headers = {["X-Tag"] = "s",

@@ -285,7 +285,9 @@ function session.new(http, key, opts)
     self.base, self.origin = base, url_origin(base)
   end
   if opts.headers ~= nil then
-    argtype(1, "session", opts.headers, "table")
+    if type(opts.headers) ~= "table" then
+      fail("headers must be a table (got " .. type(opts.headers) .. ")")
+    end
     for k, v in pairs(opts.headers) do
       if type(k) ~= "string" then
         fail("session header names must be strings (got " .. show(k) .. ")")
@@ -388,8 +390,8 @@ end
 -- Without base, path must be a full URL.
 -- @tparam string path
 -- @treturn string the URL, without any #fragment
-function Session:url(path)
-  argtype(1, "url", path, "string")
+function Session:url(path, fname)
+  argtype(1, fname or "url", path, "string")
   if self.base then
     return resolve(self.base, path)
   end
@@ -424,7 +426,7 @@ for _, name in ipairs(VERBS) do
   -- session's options under opts; likewise head, delete, options, post,
   -- put, patch.
   Session[name] = function(self, path, opts)
-    local resp, err = self.http[name](self:url(path),
+    local resp, err = self.http[name](self:url(path, name),
                                       merged(self, opts, name))
     return resp, err
   end
@@ -433,6 +435,10 @@ end
 --- `s:request(opts)`: http.request with opts.url resolved against base.
 function Session:request(opts)
   argtype(1, "request", opts, "table")
+  if type(opts.url) ~= "string" then
+    fail("request needs a url (a path or a URL, got " .. type(opts.url)
+         .. ")")
+  end
   local o = merged(self, opts, "request")
   o.url = self:url(opts.url)
   local resp, err = self.http.request(o)
@@ -447,7 +453,7 @@ for _, name in ipairs{"poll", "pages"} do
     if not f then
       fail(("http.%s is not part of this retryrun"):format(name))
     end
-    return f(self:url(path), merged(self, opts, name))
+    return f(self:url(path, name), merged(self, opts, name))
   end
 end
 
