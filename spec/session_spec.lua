@@ -318,6 +318,9 @@ describe("http.session", function()
       b:get("/_cookie", {query = {set = "sid=other"}})
       assert.equal('{"cookie":"sid=other"}', b:get("/_cookie").body)
       assert.equal('{"cookie":"sid=abc"}', a:get("/_cookie").body)
+      -- and on a redirect hop
+      assert.equal('{"cookie":"sid=abc"}', a:get("/_redirect", {query = {
+        to = srv.url .. "/_cookie"}}).body)
       plain:get("/_cookie?set=sid=p")
       assert.equal('{"cookie":null}', plain:get("/_cookie").body)
       assert.equal('{"cookie":null}', http.get(srv.url .. "/_cookie").body)

@@ -131,7 +131,10 @@ void transfer_release(struct transfer *t)
   t->sent = 0;
   t->owner = NULL;
   if(t->jar) {
-    /* off the handle before the reference goes: the share may go too */
+    /* the list of cookie files first (curl_easy_reset leaves it to leak
+     * in some libcurl versions; the share's cookies stay), then the
+     * share, before the reference goes: the share may go too */
+    curl_easy_setopt(t->easy, CURLOPT_COOKIEFILE, NULL);
     curl_easy_setopt(t->easy, CURLOPT_SHARE, NULL);
     transfer_jar_drop(t->jar);
     t->jar = NULL;
