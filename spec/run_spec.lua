@@ -290,6 +290,23 @@ describe("run.once()", function()
     for i = 1, 3 do assert.equal(raised, errs[i]) end
   end)
 
+  it("goes on for the others when the task that started it is cancelled",
+     function()
+    local runs = 0
+    local function slow()
+      runs = runs + 1
+      run.sleep(0.02)
+      return "done"
+    end
+    local first = run.spawn(run.once, "slow", slow)
+    local second = run.spawn(run.once, "slow", slow)
+    run.sleep(0.005)               -- both wait on the flight
+    first:cancel()
+    assert.has_error(function() first:wait() end)
+    assert.equal("done", second:wait())
+    assert.equal(1, runs)
+  end)
+
   it("keeps keys apart, and refuses nil as a key", function()
     local a = run.once("a", function() return 1 end)
     local b = run.once("b", function() return 2 end)
