@@ -143,7 +143,6 @@ $(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o \
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@
 
-
 $(BUILD)/test_ratelimit: spec/c/test_ratelimit.c $(BUILD)/obj/ratelimit.o \
                          $(BUILD)/obj/chaos.o $(BUILD)/obj/url.o \
                          $(BUILD)/obj/policy.o
@@ -151,6 +150,7 @@ $(BUILD)/test_ratelimit: spec/c/test_ratelimit.c $(BUILD)/obj/ratelimit.o \
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
+                        $(BUILD)/obj/transfer_class.o \
                         $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o \
                         $(BUILD)/obj/dynbuf.o $(BUILD)/obj/mime.o
 	@echo "  LD      $@"

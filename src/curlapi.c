@@ -55,6 +55,9 @@ int curlapi_load(char *err, size_t errlen)
     SYM(mime_type, "curl_mime_type"),
     SYM(mime_data, "curl_mime_data"),
     SYM(mime_filedata, "curl_mime_filedata"),
+    SYM(share_init, "curl_share_init"),
+    SYM(share_setopt, "curl_share_setopt"),
+    SYM(share_cleanup, "curl_share_cleanup"),
 #undef SYM
   };
   struct curlapi api;

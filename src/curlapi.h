@@ -45,6 +45,9 @@ struct curlapi {
   CURLcode (*mime_type)(curl_mimepart *, const char *);
   CURLcode (*mime_data)(curl_mimepart *, const char *, size_t);
   CURLcode (*mime_filedata)(curl_mimepart *, const char *);
+  CURLSH *(*share_init)(void);
+  CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
+  CURLSHcode (*share_cleanup)(CURLSH *);
 };
 
 extern struct curlapi curlapi;
@@ -59,6 +62,7 @@ int curlapi_loaded(void);
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 #undef curl_multi_setopt
+#undef curl_share_setopt
 
 #define curl_global_init curlapi.global_init
 #define curl_global_cleanup curlapi.global_cleanup
@@ -87,5 +91,8 @@ int curlapi_loaded(void);
 #define curl_mime_type curlapi.mime_type
 #define curl_mime_data curlapi.mime_data
 #define curl_mime_filedata curlapi.mime_filedata
+#define curl_share_init curlapi.share_init
+#define curl_share_setopt curlapi.share_setopt
+#define curl_share_cleanup curlapi.share_cleanup
 
 #endif

@@ -34,7 +34,8 @@ void lattempt_fields(lua_State *L, struct call *c)
   c->timeout = luax_field_number(L, S_REQ, "timeout", 0);
   lua_getfield(L, S_REQ, "insecure");
   c->insecure = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  c->has_refresh = lua_getfield(L, S_REQ, "refresh") == LUA_TFUNCTION;
+  lua_pop(L, 2);
 }
 /* 1 when the request's method is no longer the one the call started
  * with: the safety rule judged that one, so it may not change. */
@@ -108,7 +109,7 @@ int lattempt_send(lua_State *L, struct call *c)
    * the table) may have changed it since. A redirect hop sends the same
    * table again. The error has no position: the hook that did it has
    * returned. */
-  if((c->has_before || c->pc.attempt > 1) && !c->hops) {
+  if((c->has_before || c->pc.attempt > 1 || c->refreshed) && !c->hops) {
     if(!check_request(L, S_REQ, err, sizeof(err)) && method_changed(L, c))
       snprintf(err, sizeof(err), "req.method cannot change once the call "
                "has started (it is %s)", c->method);
@@ -158,6 +159,14 @@ int lattempt_send(lua_State *L, struct call *c)
   o.fresh_connect = !policy_method_idempotent(o.method);
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
+  if(lua_getfield(L, S_REQ, "cookies") != LUA_TNIL) {
+    struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
+    if(!jar || !*jar) {
+      loop_slot_giveback(&c->task->lt);
+      return luaL_error(L, "req.cookies must be a cookie jar");
+    }
+    o.jar = *jar;
+  }
 
   tr = c->tr = transfer_get(why, sizeof(why));
   if(!tr)
@@ -316,5 +325,92 @@ int lattempt_done(lua_State *L, struct call *c)
     lua_replace(L, S_REASON);
   }
   lcall_close(c);
+  if(c->has_refresh && !c->refreshed && c->out.cls == POLICY_RESPONSE &&
+     !c->hop_cross) {
+    /* a session's auth sees the response first: it may renew the
+     * credentials and have the attempt made again (not for an answer
+     * from another origin, which never saw them) */
+    c->k = K_REFRESH;
+    lua_getfield(L, S_REQ, "refresh");
+    lua_pushvalue(L, S_RESP);
+    lua_pushvalue(L, S_REQ);
+    return lcall_hook(L, c, 2, 2);
+  }
   return lcall_check_valid(L, c, S_RESP);
+}
+
+/* After req.refresh(resp, req): true when it renewed the credentials, and
+ * the attempt is made again with them, once a call, taking no attempt of
+ * the policy's (nor any wait); false to judge the response as it is; nil
+ * and a message (or an error raised) ends the call with it, redacted. */
+int lattempt_refreshed(lua_State *L, struct call *c, int status)
+{
+  if(loop_task_cancelled(&c->task->lt))
+    return lcall_cancelled(L, c);
+  if(loop_now() >= c->hook_until) {
+    /* the call's time ran out meanwhile: judge the response as it is */
+    lua_settop(L, S_TOP);
+    return lcall_check_valid(L, c, S_RESP);
+  }
+  if(status != LUA_OK || lua_isnil(L, -2)) {
+    if(lua_type(L, -1) == LUA_TSTRING)
+      lredact_at(L, -1, S_REQ);
+    return lua_error(L);
+  }
+  if(!lua_toboolean(L, -2)) {
+    lua_settop(L, S_TOP);
+    return lcall_check_valid(L, c, S_RESP);
+  }
+  c->refreshed = 1;
+  if(runtime_observed(runtime_of(L)))
+    ltrace_renew(L, c, loop_now() - c->attempt_started);
+  c->pc.attempt--;
+  return lcall_before_attempt(L, c);
+}
+
+/* The CookieJar userdata: a pointer to the jar, NULL once closed. */
+static int ljar_close(lua_State *L)
+{
+  struct transfer_jar **jar = luaL_checkudata(L, 1, LUAX_JAR_MT);
+  transfer_jar_drop(*jar);
+  *jar = NULL;
+  return 0;
+}
+static int lcore_cookie_jar(lua_State *L)
+{
+  char why[TRANSFER_ERROR_SIZE];
+  struct transfer_jar **jar = lua_newuserdatauv(L, sizeof(*jar), 0);
+  *jar = NULL;
+  luaL_setmetatable(L, LUAX_JAR_MT);
+  *jar = transfer_jar_new(why, sizeof(why));
+  if(!*jar)
+    return luaL_error(L, "%s", why);
+  return 1;
+}
+
+/* core.url_origin(url) -> "http|example.com|80", or nil when url has no
+ * scheme://, the way redirects judge a hop (url.h). */
+static int lcore_url_origin(lua_State *L)
+{
+  char o[512];
+  if(url_origin(luaL_checkstring(L, 1), o, sizeof(o)))
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, o);
+  return 1;
+}
+
+void lattempt_register(lua_State *L)
+{
+  static const luaL_Reg meta[] = {
+    {"__gc", ljar_close},
+    {"__close", ljar_close},
+    {NULL, NULL}
+  };
+  luax_newtype(L, LUAX_JAR_MT, meta, NULL);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, lcore_cookie_jar);
+  lua_setfield(L, -2, "cookie_jar");
+  lua_pushcfunction(L, lcore_url_origin);
+  lua_setfield(L, -2, "url_origin");
 }

@@ -92,7 +92,7 @@ static int lcore_uuid(lua_State *L)
  * deadline (for on_giveup, at least ON_GIVEUP_GRACE from now), or an
  * enclosing hook's if that is sooner: run.sleep, task:wait() and HTTP
  * calls inside it end there. */
-static int call_hook(lua_State *L, struct call *c, int nargs, int nres)
+int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
 {
   struct task *t = c->task;
   double now = loop_now(), until = c->pc.started + c->pol.deadline;
@@ -176,7 +176,7 @@ static int giveup(lua_State *L, struct call *c)
   if(c->has_on_giveup) {
     lpolicy_push_hook(L, S_POL, LPOLICY_ON_GIVEUP);
     lua_pushvalue(L, S_REASON);
-    return call_hook(L, c, 1, 0);
+    return lcall_hook(L, c, 1, 0);
   }
   return lcall_k(L, LUA_OK, 0);    /* K_GIVEUP with nothing to call */
 }
@@ -295,7 +295,7 @@ int lcall_decide(lua_State *L, struct call *c)
     lua_setfield(L, -2, "response");
     lcall_push_what(L, c);
     lua_setfield(L, -2, "call");
-    return call_hook(L, c, 1, 0);
+    return lcall_hook(L, c, 1, 0);
   }
   return lcall_k(L, LUA_OK, 0);
 }
@@ -309,7 +309,7 @@ int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
     c->k = K_VALID;
     lpolicy_push_hook(L, S_POL, LPOLICY_VALID);
     lua_pushvalue(L, value_idx);
-    return call_hook(L, c, 1, 2);
+    return lcall_hook(L, c, 1, 2);
   }
   return lcall_decide(L, c);
 }
@@ -347,7 +347,8 @@ int lcall_cancelled(lua_State *L, struct call *c)
     lua_setfield(L, -2, "duration");
     lua_rawseti(L, S_ATT, c->pc.attempt);
   }
-  else if(c->k == K_VALID)    /* a response came; valid() was stopped */
+  else if(c->k == K_VALID || c->k == K_REFRESH)
+    /* a response came; valid() or the auth's renewal was stopped */
     record_attempt(L, c, loop_now() - c->attempt_started);
   c->dec.verdict = POLICY_GIVEUP;
   c->dec.retry_after = -1;
@@ -404,7 +405,7 @@ int lcall_before_attempt(lua_State *L, struct call *c)
     else
       lua_pushvalue(L, S_REQ);
     lua_pushinteger(L, c->pc.attempt);
-    return call_hook(L, c, 2, 0);
+    return lcall_hook(L, c, 2, 0);
   }
   return attempt(L, c);
 }
@@ -454,6 +455,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     return lattempt_done(L, c);
   case K_FN:
     return lwrap_done(L, c, status);
+  case K_REFRESH:
+    return lattempt_refreshed(L, c, status);
   case K_VALID:
     if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
@@ -604,4 +607,5 @@ void lcall_register(lua_State *L)
   luax_newtype(L, LUAX_CALL_MT, meta, NULL);
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
+  lattempt_register(L);
 }

@@ -41,7 +41,7 @@ enum {
 /* Where lcall_k resumes. */
 enum lcall_step {
   K_BEFORE = 1, K_SLOT, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT,
-  K_GIVEUP, K_GATE
+  K_GIVEUP, K_GATE, K_REFRESH
 };
 
 struct call {
@@ -58,6 +58,8 @@ struct call {
                                  in S_RES */
   int raise;
   int has_valid, has_before, has_on_retry, has_on_giveup;
+  int has_refresh;            /* req.refresh: a session's auth */
+  int refreshed;              /* it renewed the credentials: once a call */
   size_t max_body;
   int insecure;
   char method[16];
@@ -100,6 +102,10 @@ struct call *lcall_new(lua_State *L, int wrapper);
  * Idempotent. */
 void lcall_close(struct call *c);
 
+/* Calls the hook (or predicate) below its nargs arguments for step c->k,
+ * coming back through lcall_k, the task carrying the call's deadline. */
+int lcall_hook(lua_State *L, struct call *c, int nargs, int nres);
+
 /* The steps other files start. */
 int lcall_before_attempt(lua_State *L, struct call *c);
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx);
@@ -116,6 +122,10 @@ void lcall_push_what(lua_State *L, struct call *c);
 void lattempt_fields(lua_State *L, struct call *c);
 int lattempt_send(lua_State *L, struct call *c);
 int lattempt_done(lua_State *L, struct call *c);
+int lattempt_refreshed(lua_State *L, struct call *c, int status);
+/* core.cookie_jar(): a retryrun.CookieJar, libcurl's cookie engine with
+ * one share of its own (a session's cookies = true). */
+void lattempt_register(lua_State *L);
 
 /* lua_gate.c: the rate limit and chaos before an attempt's request goes
  * out. lgate_pass() returns -1 when the request may go now; otherwise it
@@ -136,6 +146,7 @@ int lwrap_done(lua_State *L, struct call *c, int status);
  * set; and the call's end, to log. */
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
+void ltrace_renew(lua_State *L, struct call *c, double duration);
 
 void lcall_register(lua_State *L);   /* request, uuid */
 void ltrace_register(lua_State *L);  /* note_poll */

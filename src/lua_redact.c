@@ -171,10 +171,21 @@ static int lcore_redact_names(lua_State *L)
   return 0;
 }
 
+/* core.secret_header(name) -> true when a header so named carries a
+ * credential (redact.h's list and redact_names'). */
+static int lcore_secret_header(lua_State *L)
+{
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_pushboolean(L, redact_secret_header(s, n));
+  return 1;
+}
+
 void lredact_register(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"redact", lcore_redact},
+    {"secret_header", lcore_secret_header},
     {"redact_names", lcore_redact_names},
     {NULL, NULL}
   };

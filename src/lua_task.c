@@ -358,6 +358,52 @@ static int lrun_sleep(lua_State *L)
   return loop_yield(&me->lt, L, cut, sleep_k);
 }
 
+/* ctx: 1 after a wait (only then does a fired timer mean the deadline). */
+static int park_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct task *me = task_current(L);
+  (void)status;
+  loop_wait_cancel(&me->lt);
+  if(me->unparked) {
+    me->unparked = 0;
+    return 0;
+  }
+  if(loop_task_cancelled(&me->lt))
+    return raise_cancelled(L);
+  if(ctx && loop_task_fired(&me->lt))
+    return raise_past_deadline(L);
+  if(loop_wait_task(&me->lt, me->hook_deadline))
+    return raise_no_timer(L);
+  return loop_yield(&me->lt, L, 1, park_k);
+}
+
+/* core.park(): suspends the running task until core.unpark(it), at once
+ * when that came first; raises when the task is cancelled, or inside a
+ * policy's hook at the call's deadline. Other wake-ups (a task it once
+ * waited on ending late) are ignored. Who waits for what is the caller's
+ * business (run.lock keeps the queue). */
+static int lrun_park(lua_State *L)
+{
+  current_task(L);
+  if(!lua_isyieldable(L))
+    return luaL_error(L, "a lock cannot wait here: it runs inside require, "
+                      "a metamethod or another C function");
+  return park_k(L, LUA_OK, 0);
+}
+
+/* core.unpark(task): ends the task's core.park, or the next one. */
+static int lrun_unpark(lua_State *L)
+{
+  struct task *t = task_check(L, 1);
+  t->unparked = 1;
+  if(loop_task_state(&t->lt) != TASK_DONE &&
+     loop_task_wait(&t->lt) == WAIT_TASK) {
+    loop_wait_cancel(&t->lt);
+    loop_wake(&t->lt);
+  }
+  return 0;
+}
+
 /* run.now() -> monotonic seconds. */
 static int lrun_now(lua_State *L)
 {
@@ -544,6 +590,8 @@ void ltask_register(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"spawn", lrun_spawn},
     {"sleep", lrun_sleep},
+    {"park", lrun_park},
+    {"unpark", lrun_unpark},
     {"now", lrun_now},
     {"limits", lrun_limits},
     {"current", lrun_current},

@@ -31,6 +31,8 @@ struct task {
                                 0 when no hook runs */
   unsigned step;             /* the innermost run.step it is in (a report's
                                 step id), 0 for none (lua_step.h) */
+  int unparked;              /* core.unpark came and core.park has not
+                                taken it yet */
 };
 
 /* The task whose code runs on L now, or NULL outside any task (while the

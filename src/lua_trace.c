@@ -18,6 +18,10 @@
  * what ready() made of each (core.note_poll): a -v line, a "poll" record,
  * the summary's poll counts; a poll is never a retry.
  *
+ * An attempt a session's auth sends again with renewed credentials gets a
+ * line and a record of its own (decision "renew"); it is not one of the
+ * policy's attempts, so the summary does not count it.
+ *
  * It only makes them; the host's trace and log functions write them. It
  * also hands each attempt and call to the report (--report, report.h).
  * Costs nothing when both are off: the call never gets here.
@@ -322,6 +326,39 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   luaL_addstring(&b, num);
   luaL_pushresult(&b);
   runtime_of(L)->log(runtime_of(L)->log_ud, lua_tostring(L, -1));
+  lua_settop(L, top);
+}
+
+void ltrace_renew(lua_State *L, struct call *c, double duration)
+{
+  struct runtime *rt = runtime_of(L);
+  char word[48], num[192];
+  int top = lua_gettop(L);
+
+  lcall_push_what(L, c);               /* redacted */
+  outcome_word(c, word, sizeof(word));
+  if(rt->log) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    add_head(&b, c, "attempt", lua_tostring(L, top + 1));
+    snprintf(num, sizeof(num), ",\"attempt\":%d", c->pc.attempt);
+    luaL_addstring(&b, num);
+    add_outcome(&b, c);
+    snprintf(num, sizeof(num), ",\"sent\":true,\"invalid\":false,"
+             "\"duration\":%.6f,\"decision\":\"renew\"}", duration);
+    luaL_addstring(&b, num);
+    luaL_pushresult(&b);
+    rt->log(rt->log_ud, lua_tostring(L, -1));
+  }
+  if(rt->trace) {
+    snprintf(num, sizeof(num), "[%8.3f] task %u  ", loop_now() - rt->started,
+             c->task->id);
+    lua_pushfstring(L, "%s%s  attempt %d  %s  %d ms  %srenewed the "
+                    "credentials: sent again%s", num, lua_tostring(L, top + 1),
+                    c->pc.attempt, word, (int)(duration * 1000 + 0.5),
+                    rt->color ? YELLOW : "", rt->color ? PLAIN : "");
+    rt->trace(lua_tostring(L, -1));
+  }
   lua_settop(L, top);
 }
 

@@ -76,6 +76,39 @@ struct transfer *transfer_get(char *err, size_t errlen)
   return t;
 }
 
+struct transfer_jar {
+  CURLSH *share;
+  int refs;
+};
+
+struct transfer_jar *transfer_jar_new(char *err, size_t errlen)
+{
+  struct transfer_jar *jar;
+  if(transfer_global_init(err, errlen))
+    return NULL;
+  jar = calloc(1, sizeof(*jar));
+  if(jar)
+    jar->share = curl_share_init();
+  if(!jar || !jar->share ||
+     curl_share_setopt(jar->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE)) {
+    if(jar && jar->share)
+      curl_share_cleanup(jar->share);
+    free(jar);
+    snprintf(err, errlen, "cannot make a cookie jar: out of memory");
+    return NULL;
+  }
+  jar->refs = 1;
+  return jar;
+}
+
+void transfer_jar_drop(struct transfer_jar *jar)
+{
+  if(jar && --jar->refs == 0) {
+    curl_share_cleanup(jar->share);
+    free(jar);
+  }
+}
+
 void transfer_release(struct transfer *t)
 {
   if(!t)
@@ -99,6 +132,15 @@ void transfer_release(struct transfer *t)
   t->cls = POLICY_RESPONSE;
   t->sent = 0;
   t->owner = NULL;
+  if(t->jar) {
+    /* the list of cookie files first (curl_easy_reset leaves it to leak
+     * in some libcurl versions; the share's cookies stay), then the
+     * share, before the reference goes: the share may go too */
+    curl_easy_setopt(t->easy, CURLOPT_COOKIEFILE, NULL);
+    curl_easy_setopt(t->easy, CURLOPT_SHARE, NULL);
+    transfer_jar_drop(t->jar);
+    t->jar = NULL;
+  }
   if(t->dirty) {
     curl_easy_reset(t->easy);
     t->configured = t->dirty = 0;
@@ -369,6 +411,13 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   }
   if(o->cacert)
     SET(CURLOPT_CAINFO, o->cacert);
+  if(o->jar && !t->jar) {
+    t->dirty = 1;
+    t->jar = o->jar;
+    o->jar->refs++;
+    SET(CURLOPT_SHARE, o->jar->share);
+    SET(CURLOPT_COOKIEFILE, "");         /* the engine on, no file */
+  }
   if(fresh) {
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
@@ -416,60 +465,6 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
 #undef SET
 out:
   return rc;
-}
-
-enum policy_class transfer_classify(CURLcode code, int started, int *sent)
-{
-  enum policy_class cls;
-
-  switch(code) {
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-    *sent = 0;
-    return POLICY_DNS;
-  case CURLE_COULDNT_CONNECT:
-    *sent = 0;
-    return POLICY_CONNECT;
-  case CURLE_OPERATION_TIMEDOUT:
-    if(!started) {
-      *sent = 0;
-      return POLICY_CONNECT;
-    }
-    cls = POLICY_TIMEOUT;
-    break;
-  case CURLE_SEND_ERROR:
-  case CURLE_RECV_ERROR:
-  case CURLE_GOT_NOTHING:
-  case CURLE_PARTIAL_FILE:
-  case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM:
-  case CURLE_HTTP3:
-    cls = POLICY_RESET;
-    break;
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_SSL_ENGINE_NOTFOUND:
-  case CURLE_SSL_ENGINE_SETFAILED:
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_SHUTDOWN_FAILED:
-  case CURLE_USE_SSL_FAILED:
-    *sent = 0;   /* a failed handshake carried no request */
-    return POLICY_TLS;
-  case CURLE_FILESIZE_EXCEEDED:
-    cls = POLICY_TOO_LARGE;
-    break;
-  default:
-    cls = POLICY_OTHER;
-    break;
-  }
-  *sent = started;
-  return cls;
 }
 
 /* 1 when the process has no file descriptor left for a socket: libcurl

@@ -38,6 +38,12 @@ enum transfer_over {
   TRANSFER_OVER_HEADER_BYTES   /* more than TRANSFER_MAX_HEADERS_BYTES */
 };
 
+/* A cookie jar: libcurl's cookie engine over a share of its own, so the
+ * transfers given it (and only those) keep and send the same cookies.
+ * Counted: each transfer using it holds a reference, and the share is
+ * freed when the last one is dropped. */
+struct transfer_jar;
+
 struct transfer_opts {
   const char *method;        /* "GET", "POST", ... */
   const char *url;
@@ -60,6 +66,7 @@ struct transfer_opts {
   int compressed;            /* ask for every encoding libcurl decodes
                                 (Accept-Encoding) and decode the body;
                                 max_body then caps the decoded bytes */
+  struct transfer_jar *jar;  /* cookies kept and sent, or NULL for none */
 };
 
 struct transfer {
@@ -101,6 +108,7 @@ struct transfer {
                                        failure, when libcurl's would
                                        mislead; "" otherwise */
   void *owner;                 /* the task waiting on it */
+  struct transfer_jar *jar;    /* held while set on the handle */
   int configured;              /* the shared settings are on the handle */
   int dirty;                   /* settings beyond a plain GET's: reset the
                                   handle before its next use */
@@ -136,6 +144,12 @@ void transfer_free_all(void);
 /* Adds one request header line ("Name: value"). Returns 0, or -1 if out of
  * memory. */
 int transfer_add_header(struct transfer *t, const char *line);
+
+/* A new jar with one reference, or NULL (why in err) when libcurl cannot
+ * start or memory runs out. */
+struct transfer_jar *transfer_jar_new(char *err, size_t errlen);
+/* Drops one reference; the last frees the share. NULL is ignored. */
+void transfer_jar_drop(struct transfer_jar *jar);
 
 /* Sets up the easy handle for one attempt. Returns CURLE_OK, or an error
  * with the detail in t->errbuf (a multipart file that cannot be read is

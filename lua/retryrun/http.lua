@@ -31,6 +31,12 @@ local EMPTY = {}
 -- A POST with no body still sends Content-Length: 0.
 local BODY_METHODS = {POST = true, PUT = true, PATCH = true}
 
+-- The key under which a session's calls carry it in their options: a
+-- function of the URL and the headers that adds the session's headers and
+-- credentials where they may go, and returns the call's refresh function
+-- and cookie jar (retryrun.session).
+local SESSION = setmetatable({}, {__name = "session"})
+
 local OPTIONS = {method = true, url = true, headers = true, query = true,
                  body = true, json = true, timeout = true, retry = true,
                  expect = true, max_body = true, insecure = true,
@@ -239,7 +245,7 @@ local function call(method, url, opts, policy)
     opts = EMPTY
   end
   for k in pairs(opts) do
-    if not OPTIONS[k] then
+    if not OPTIONS[k] and k ~= SESSION then
       fail(("unknown request option %s%s"):format(
         type(k) == "string" and "'" .. k .. "'" or show(k),
         type(k) == "string" and suggest(k, OPTIONS) or ""))
@@ -269,6 +275,10 @@ local function call(method, url, opts, policy)
       -- like any other value of a secret header
       headers[k] = math.type(v) and tostring(v) or v
     end
+  end
+  local refresh, cookies
+  if opts[SESSION] and type(headers) == "table" then
+    refresh, cookies = opts[SESSION](url, headers)
   end
   -- one body at most: body=, or one made from json=, form= or multipart=
   local body, parts, content_type, given = opts.body, nil, nil, nil
@@ -320,7 +330,8 @@ local function call(method, url, opts, policy)
   local req = {method = method, url = url, headers = headers, body = body,
                multipart = parts, compressed = opts.compressed,
                max_body = opts.max_body, insecure = opts.insecure,
-               cacert = opts.cacert, timeout = timeout}
+               cacert = opts.cacert, timeout = timeout,
+               refresh = refresh, cookies = cookies}
   -- core.request checks the rest, raising at the script's line
   -- inside policy(fn), the wrapper's deadline bounds every attempt
   local left = in_wrapper()
@@ -445,6 +456,11 @@ http.redact = function(text) return redact(text) end
 -- headers whose values retryrun never prints (matched whole, case and
 -- '-'/'_' aside), e.g. `http.redact_names("tenant", "X-Signature")`.
 http.redact_names = core.redact_names
+
+--- A session: a base URL, headers, a retry policy, credentials, a
+-- timeout and cookies shared by its calls (see retryrun.session).
+-- @function session
+http.session = require("retryrun.session").bind(http, SESSION)
 
 --- True when err was raised by `expect=`.
 function http.is_expect_error(err)

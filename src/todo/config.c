@@ -49,8 +49,9 @@ void config_usage(FILE *out)
     "/_echo answers any method with the method, headers, query and body it\n"
     "got; /_gzip?pad=N the same gzip-encoded, N bytes of padding added;\n"
     "/_headers?NAME=VALUE&... with those response headers, in order, a\n"
-    "repeated name once a value (these three counted and faulted like\n"
-    "/items); /_redirect?to=URL&status=303 redirects (neither counted nor\n"
+    "repeated name once a value; /_cookie?set=NAME=VALUE sets a cookie\n"
+    "and shows the Cookie header it got (these four counted and faulted\n"
+    "like /items); /_redirect?to=URL&status=303 redirects (neither counted nor\n"
     "faulted).\n"
     "SIGTERM or SIGINT stops the server (exit 0); bad flags exit 2.\n",
     out);

@@ -27,6 +27,7 @@ struct reply {
   const char *location;   /* the Location header of a redirect */
   char link[320];         /* the Link header of a page of GET /items, or
                              "" */
+  const char *set_cookie; /* a Set-Cookie header (/_cookie) */
   uint64_t retry_after;   /* seconds; sent when has_retry_after */
   bool has_retry_after;
   bool challenge;         /* WWW-Authenticate on a 401 */

@@ -144,6 +144,9 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
                                  rp.location);
   if(ok && rp.link[0])
     ok = MHD_add_response_header(resp, "Link", rp.link);
+  if(ok && rp.set_cookie)
+    ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
+                                 rp.set_cookie);
   if(ok && rp.challenge)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                  "Bearer");

@@ -308,6 +308,8 @@ void route(struct server *srv, struct MHD_Connection *conn,
     route_gzip(conn, req, rp, method);
   else if(!strcmp(url, "/_headers"))
     route_headers(conn, rp);
+  else if(!strcmp(url, "/_cookie"))
+    route_cookie(conn, rp);
   else if(!strcmp(url, "/items")) {
     if(get)
       route_list(srv, conn, req, rp);

@@ -1,7 +1,8 @@
 /* routes_diag: the paths that are for specs and operators, not for
  * clients of the API: /_echo (what arrived, as JSON), /_headers (a
- * response with the headers the query names, repeated ones apart) and
- * /_gzip (/_echo's answer gzip-encoded), each counted and faulted like
+ * response with the headers the query names, repeated ones apart),
+ * /_gzip (/_echo's answer gzip-encoded) and /_cookie (a cookie set, the
+ * cookies sent), each counted and faulted like
  * any API path; /_redirect (a redirect to ?to=) and /_stats (the store's
  * counters; DELETE resets them), never counted nor faulted. Uses the
  * store, reply and zlib; never touches the daemon, the delay queue,
@@ -212,6 +213,31 @@ void route_redirect(struct MHD_Connection *conn, struct reply *rp)
     status = 302;
   reply_error(rp, status, "redirected");
   rp->location = to;
+}
+
+/* Any method on /_cookie[?set=NAME=VALUE]: 200 with {"cookie": the Cookie
+ * header that arrived, or null}, and with ?set= a Set-Cookie of
+ * NAME=VALUE (its default path, "/", covers the host). For checking a client's cookie
+ * engine. */
+void route_cookie(struct MHD_Connection *conn, struct reply *rp)
+{
+  const char *set = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                "set");
+  const char *got = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_COOKIE);
+  if(set && (!strchr(set, '=') || strpbrk(set, "\r\n;") ||
+             strlen(set) > 200)) {
+    reply_error(rp, 400, "/_cookie?set= takes NAME=VALUE");
+    return;
+  }
+  rp->status = 200;
+  rp->set_cookie = set;
+  buf_adds(&rp->body, "{\"cookie\":");
+  if(got)
+    buf_add_jstr(&rp->body, got, strlen(got));
+  else
+    buf_adds(&rp->body, "null");
+  buf_adds(&rp->body, "}");
 }
 
 void route_stats(struct server *srv, struct reply *rp, const char *method)

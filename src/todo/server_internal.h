@@ -79,6 +79,7 @@ void route_gzip(struct MHD_Connection *conn, struct request *req,
                 struct reply *rp, const char *method);
 void route_headers(struct MHD_Connection *conn, struct reply *rp);
 void route_redirect(struct MHD_Connection *conn, struct reply *rp);
+void route_cookie(struct MHD_Connection *conn, struct reply *rp);
 void route_stats(struct server *srv, struct reply *rp, const char *method);
 
 /* delay.c: the queue of delayed responses and its timer thread. */

@@ -28,6 +28,7 @@ struct stats {
   uint64_t requests;
   uint64_t items_created;
   uint64_t idempotent_replays;
+  uint64_t tokens_issued;
   uint64_t connections;
   uint64_t connections_peak;
   uint64_t faults[FAULT_COUNT];
@@ -161,6 +162,7 @@ enum store_result store_stats(struct store *st, bool reset, struct buf *out)
   add_count(out, "requests", s.requests, true);
   add_count(out, "items_created", s.items_created, false);
   add_count(out, "idempotent_replays", s.idempotent_replays, false);
+  add_count(out, "tokens_issued", s.tokens_issued, false);
   add_count(out, "connections", s.connections, false);
   add_count(out, "connections_peak", s.connections_peak, false);
   buf_adds(out, ",\"faults\":{");
@@ -237,6 +239,8 @@ enum store_result store_login(struct store *st, const char *name,
         r = map_put(&st->tokens, token, STORE_TOKEN_LEN, value);
     }
   } while(r == MAP_EXISTS);
+  if(r == MAP_OK)
+    st->stats.tokens_issued++;
   pthread_mutex_unlock(&st->mu);
   if(r == MAP_FULL)
     return STORE_FULL;
