@@ -456,6 +456,7 @@ int host_run(const struct host_opts *o)
   lua_close(L);
   redact_free_names();
   loop_free(rt.loop);
+  sum.guard = &rt.guard;
   if(rt.log_ud && rt.log_ud != stdout)
     fclose(rt.log_ud);
   if(rt.summary) {
@@ -472,5 +473,6 @@ int host_run(const struct host_opts *o)
     }
     summary_free(&sum);
   }
+  guard_free(&rt.guard);
   return code;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <lua.h>
 
+#include "guard.h"
 #include "policy.h"
 
 struct loop;
@@ -47,6 +48,8 @@ struct runtime {
   long map_done, map_total;  /* the latest run.map's items */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
+  struct guard guard;        /* each host's budget, breaker and cool-down
+                                (guard.h); host.c frees it */
 };
 
 /* The runtime of the state L belongs to (set by runtime_set on its main

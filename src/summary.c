@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dynbuf.h"
+#include "guard.h"
 #include "summary.h"
 
 #define KEY_MAX 200
@@ -245,6 +246,8 @@ char *summary_text(const struct summary *s)
     say_percent(&t, pow(final, 10));
     dynbuf_printf(&t, "\n");
   }
+  if(s->guard)
+    guard_say_text(s->guard, &t);
   if(s->oom)
     dynbuf_printf(&t, "  (some records were lost: out of memory)\n");
   return done(&t);
@@ -303,6 +306,8 @@ char *summary_json(const struct summary *s)
     dynbuf_printf(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
         pow((double)a.first_try_ok / a.calls, 10),
         pow((double)a.ok / a.calls, 10));
+  if(s->guard)
+    guard_say_json(s->guard, &t);
   dynbuf_printf(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
   return done(&t);
 }
@@ -438,7 +443,7 @@ static double measure(const struct summary *s,
   long attempts = 0, retries = 0, ok = 0, first = 0;
   double waited = 0, v = 0;
   struct series all_c = {NULL, 0, 0}, all_a = {NULL, 0, 0};
-  struct summary scratch = {NULL, 0, 0, 0};
+  struct summary scratch = {NULL, 0, 0, 0, NULL};
   size_t i, j;
   *calls = 0;
   for(i = 0; i < s->n; i++) {

@@ -14,11 +14,13 @@
 #include <stddef.h>
 
 struct summary_endpoint;
+struct guard;
 
 struct summary {
   struct summary_endpoint *eps;   /* owned, in the order first seen */
   size_t n, cap;
   int oom;                        /* a record was lost to memory */
+  const struct guard *guard;      /* the per-host guards' rows, or NULL */
 };
 
 /* Writes the endpoint of method and url into key (n bytes): the method,
