@@ -207,8 +207,8 @@ static void open_breaker(struct guard_state *s, const struct guard_conf *c,
 
 enum guard_change guard_note(struct guard_state *s,
                              const struct guard_conf *c, int first,
-                             int failed, int probe, double retry_cost,
-                             double now)
+                             int failed, int accepted, int probe,
+                             double retry_cost, double now)
 {
   long calls, fails, cur;
   if(c->budget == GUARD_BUDGET_RATIO && first) {
@@ -216,7 +216,7 @@ enum guard_change guard_note(struct guard_state *s,
             slot_of(now, GUARD_RATIO_WINDOW / GUARD_SLOTS));
     s->firsts[s->ratio_slot % GUARD_SLOTS]++;
   }
-  else if(c->budget == GUARD_BUDGET_BUCKET && !failed && s->budget_used) {
+  else if(c->budget == GUARD_BUDGET_BUCKET && accepted && s->budget_used) {
     s->tokens += retry_cost > 0 ? retry_cost : first ? c->refill : 0;
     if(s->tokens > c->tokens)
       s->tokens = c->tokens;
@@ -329,9 +329,10 @@ int guard_cool_ask(const char *const values[GUARD_COOL_HEADERS],
   return -1;
 }
 
-void guard_cool_down(struct guard_state *s, double until, const char *source,
-                     double seconds)
+int guard_cool_down(struct guard_state *s, double until, const char *source,
+                    double seconds)
 {
+  int news = until >= s->cool_until + 1;
   s->cool_downs++;
   if(seconds > s->cool_longest)
     s->cool_longest = seconds;
@@ -339,6 +340,7 @@ void guard_cool_down(struct guard_state *s, double until, const char *source,
     s->cool_until = until;
     s->cool_source = source;
   }
+  return news;
 }
 
 /* ---- reporting ---- */

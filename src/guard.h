@@ -127,15 +127,16 @@ enum guard_change { GUARD_SAME = 0, GUARD_OPENED, GUARD_CLOSED_AGAIN,
                     GUARD_REOPENED };
 
 /* An attempt ended. first: it was a call's first; failed: a transport
- * failure or a 5xx; timeout: it timed out; probe: it was the breaker's
- * probe; retry_cost: what its retry was charged (refunded on success, as
- * AWS does). Counts it for the ratio budget, refills the bucket on
- * success (refill, or the refund), and moves the breaker. Wakes no one:
- * on a change the caller wakes the waiters (guard_waiters_take). */
+ * failure or a 5xx (the breaker's failure); accepted: the call took it;
+ * probe: it was the breaker's probe; retry_cost: what its retry was
+ * charged (refunded when accepted, as AWS does). Counts it for the ratio
+ * budget, refills the bucket when accepted (refill, or the refund), and
+ * moves the breaker. Wakes no one: on a change the caller wakes the
+ * waiters (guard_waiters_take). */
 enum guard_change guard_note(struct guard_state *s,
                              const struct guard_conf *c, int first,
-                             int failed, int probe, double retry_cost,
-                             double now);
+                             int failed, int accepted, int probe,
+                             double retry_cost, double now);
 
 /* The waiters list: add, remove (idempotent), and take them all: the
  * list is empty after, and the caller walks from the returned node by
@@ -158,8 +159,9 @@ extern const char *const guard_cool_headers[GUARD_COOL_HEADERS];
 int guard_cool_ask(const char *const values[GUARD_COOL_HEADERS],
                    double now_wall, double *seconds);
 
-/* Starts (or lengthens) the cool-down until `until`. */
-void guard_cool_down(struct guard_state *s, double until, const char *source,
+/* Starts (or lengthens) the cool-down until `until`; returns 1 when it
+ * starts or lengthens it by a second or more (worth a line in -v). */
+int guard_cool_down(struct guard_state *s, double until, const char *source,
                      double seconds);
 
 /* ---- reporting ---- */

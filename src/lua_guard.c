@@ -12,6 +12,7 @@
  * guarded by their own hosts). Waits go through the loop's timers and
  * task waits only. -v gets a line for each change of state.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -184,9 +185,9 @@ static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
   lua_settop(L, top);
   if(i < 0)
     return;
-  guard_cool_down(s, now + (secs < c->pol.max_retry_after ? secs :
-                            c->pol.max_retry_after), cool_names[i], secs);
-  say(L, c, "cool-down %s %.1f s (%s)", s->label, s->cool_until - now,
+  if(guard_cool_down(s, now + (secs < c->pol.max_retry_after ? secs :
+                                c->pol.max_retry_after), cool_names[i], secs))
+    say(L, c, "cool-down %s %.1f s (%s)", s->label, s->cool_until - now,
       cool_names[i]);
 }
 
@@ -205,8 +206,9 @@ void lguard_after(lua_State *L, struct call *c)
   failed = c->out.cls == POLICY_RESPONSE ?
            c->out.status >= 500 && c->out.status <= 599 :
            c->out.cls != POLICY_TOO_LARGE;
-  ch = guard_note(s, &c->guard, c->pc.attempt == 1, failed, c->probe,
-                  c->retry_cost, now);
+  ch = guard_note(s, &c->guard, c->pc.attempt == 1, failed,
+                  c->dec.verdict == POLICY_ACCEPT, c->probe, c->retry_cost,
+                  now);
   c->probe = 0;
   c->retry_cost = 0;
   if(ch != GUARD_SAME) {
@@ -240,7 +242,7 @@ void lguard_after(lua_State *L, struct call *c)
     double tenth = c->guard.tokens / 10;
     c->retry_cost = timeout ? c->guard.timeout_cost : c->guard.retry_cost;
     /* one line each time the level passes a tenth of the bucket */
-    if(tenth > 0 && (long)(before / tenth) != (long)(s->tokens / tenth))
+    if(tenth > 0 && ceil(before / tenth) != ceil(s->tokens / tenth))
       say(L, c, "budget %s: %g/%g tokens", s->label, s->tokens,
           c->guard.tokens);
   }

@@ -266,9 +266,13 @@ static void compile_guard(lua_State *L, struct guard_conf *g, int t)
     check_names(L, b, "breaker", breaker_fields);
     g->fail_ratio = field_seconds(L, b, "ratio", "breaker.ratio",
                                   g->fail_ratio, 0, "");
-    if(g->fail_ratio > 1)
+    if(g->fail_ratio > 1) {
+      char got[64];
+      lua_getfield(L, b, "ratio");
+      check_show_number(L, -1, got, sizeof(got));
       luax_error(L, "policy field 'breaker.ratio' must be a number from 0 "
-                 "to 1 (got %g)", g->fail_ratio);
+                 "to 1 (got %s)", got);
+    }
     g->min_calls = field_count(L, b, "min_calls", "breaker.min_calls",
                                g->min_calls, 1);
     g->window = field_seconds(L, b, "window", "breaker.window", g->window,
