@@ -26,18 +26,27 @@ local function storm(url, n, fields)
   return count
 end
 
--- Runs script with arg[1] = url under retryrun --summary-json; returns
--- the exit code, stderr and the summary.
+-- Runs script with arg[1] = url under retryrun -v --summary-json --log;
+-- returns the exit code, stderr, the summary and the give-up reasons of
+-- the log's call records, counted.
 local function summarised(script, url)
-  local path, json = common.write_script(script), os.tmpname()
-  local code, err = common.sh(("%s -v --summary-json %s %s %s 2>&1 "
-    .. ">/dev/null"):format(common.quote(common.BIN), json,
+  local path, json, log = common.write_script(script), os.tmpname(),
+                          os.tmpname()
+  local code, err = common.sh(("%s -v --summary-json %s --log %s %s %s "
+    .. "2>&1 >/dev/null"):format(common.quote(common.BIN), json, log,
     common.quote(path), common.quote(url)))
   local f = io.open(json)
   local summary = todo.decode(f:read("a"))
   f:close()
-  os.remove(path); os.remove(json)
-  return code, err, summary
+  local reasons = {}
+  for line in io.lines(log) do
+    local r = todo.decode(line)
+    if r.event == "call" then
+      reasons[r.reason] = (reasons[r.reason] or 0) + 1
+    end
+  end
+  os.remove(path); os.remove(json); os.remove(log)
+  return code, err, summary, reasons
 end
 
 describe("the retry budget", function()
@@ -75,7 +84,7 @@ describe("the retry budget", function()
 
   it("shows its state in -v and a row in the summary", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
-    local code, err, summary = summarised([[
+    local code, err, summary, reasons = summarised([[
       local http = require "retryrun.http"
       local run = require "retryrun.run"
       local list = {}
@@ -92,7 +101,11 @@ describe("the retry budget", function()
                    err, 1, true)
     local g = summary.guards[1]
     assert.equal(host, g.key)
-    assert.same({allowed = 100, refused = 20, tokens = 0}, g.budget)
+    -- 40 tasks want 3 retries each; 100 are paid, the rest refused
+    assert.equal(100, g.budget.allowed)
+    assert.equal(0, g.budget.tokens)
+    assert.equal(reasons.budget, g.budget.refused)
+    assert.equal(40, reasons.budget + (reasons.exhausted or 0))
   end)
 
   it("never refuses a first attempt", function()
