@@ -125,12 +125,13 @@ static void push_message(lua_State *L, const struct lgiveup *g)
                    "spent (too many retries to it in this run)");
     break;
   case POLICY_CIRCUIT_OPEN:
-    luaL_addstring(&b, "; not sent: the circuit breaker of this host is "
-                   "open (when_open = \"wait\" waits for it)");
+    luaL_addstring(&b, n ? "; not sent again" : "; not sent");
+    luaL_addstring(&b, ": the circuit breaker of this host is open");
     break;
   case POLICY_COOL_DOWN:
-    luaL_addstring(&b, "; not sent: the host asked for a pause that ends "
-                   "after this call's deadline");
+    luaL_addstring(&b, n ? "; not sent again" : "; not sent");
+    luaL_addstring(&b, ": the host asked for a pause that ends after this "
+                   "call's deadline");
     break;
   default:
     break;
