@@ -60,6 +60,24 @@ describe("the retry budget", function()
     assert.is_true(count.budget >= 64 - 100 // 3)
   end)
 
+  it("pays a policy(fn) wrapper's retries from its inner call's host",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local fetch = retry.policy{backoff = FAST, raise = false}(function()
+      return http.get(srv.url .. "/items", {headers = AUTH})
+    end)
+    local list = {}
+    for i = 1, 64 do list[i] = i end
+    local out = run.map(list, function()
+      local _, err = fetch()
+      return err.reason
+    end)
+    assert.equal(64 + 100, srv:stats().requests)
+    local refused = 0
+    for _, why in ipairs(out) do refused = refused + (why == "budget" and 1 or 0) end
+    assert.is_true(refused >= 64 - 100 // 3, refused)
+  end)
+
   it("is off with budget = false: every task makes every attempt",
      function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}

@@ -216,7 +216,8 @@ enum guard_change guard_note(struct guard_state *s,
             slot_of(now, GUARD_RATIO_WINDOW / GUARD_SLOTS));
     s->firsts[s->ratio_slot % GUARD_SLOTS]++;
   }
-  else if(c->budget == GUARD_BUDGET_BUCKET && accepted && s->budget_used) {
+  else if(c->budget == GUARD_BUDGET_BUCKET && accepted && !failed &&
+          s->budget_used) {
     s->tokens += retry_cost > 0 ? retry_cost : first ? c->refill : 0;
     if(s->tokens > c->tokens)
       s->tokens = c->tokens;

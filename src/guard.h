@@ -129,10 +129,11 @@ enum guard_change { GUARD_SAME = 0, GUARD_OPENED, GUARD_CLOSED_AGAIN,
 /* An attempt ended. first: it was a call's first; failed: a transport
  * failure or a 5xx (the breaker's failure); accepted: the call took it;
  * probe: it was the breaker's probe; retry_cost: what its retry was
- * charged (refunded when accepted, as AWS does). Counts it for the ratio
- * budget, refills the bucket when accepted (refill, or the refund), and
- * moves the breaker. Wakes no one: on a change the caller wakes the
- * waiters (guard_waiters_take). */
+ * charged. Counts it for the ratio budget; when it succeeded (accepted
+ * and not failed: a 500 taken as the answer is no success) refills the
+ * bucket by refill, or refunds retry_cost, as AWS does; moves the
+ * breaker. Wakes no one: on a change the caller wakes the waiters
+ * (guard_waiters_take). */
 enum guard_change guard_note(struct guard_state *s,
                              const struct guard_conf *c, int first,
                              int failed, int accepted, int probe,

@@ -169,6 +169,7 @@ static int giveup(lua_State *L, struct call *c)
   g.reason = S_REASON;
   g.response = S_RESP;
   g.cause = c->wrapper && c->inner_error ? S_RES : 0;
+  g.guard = c->gs;
   lgiveup_push(L, &g);
   lua_replace(L, S_REASON);
   lua_settop(L, S_TOP);

@@ -208,6 +208,7 @@ void lgiveup_push(lua_State *L, const struct lgiveup *g)
   r->out.retry_after = NULL;
   r->idempotent = g->idempotent;
   r->retry_after = g->dec->retry_after;
+  r->guard = g->guard;
   snprintf(r->method, sizeof(r->method), "%s", g->method);
   luaL_setmetatable(L, LUAX_RECORD_MT);
   lua_getfield(L, -2, "message");

@@ -7,10 +7,12 @@
  * must be paid from the host's budget (reason budget when it cannot).
  *
  * The state lives in the runtime (runtime.h) for the whole run. The key
- * is the request URL's origin, or the policy's `key`; a policy(fn)
- * wrapper is guarded only under a key it names (its inner calls are
- * guarded by their own hosts). Waits go through the loop's timers and
- * task waits only. -v gets a line for each change of state.
+ * is the request URL's origin, or the policy's `key`. A policy(fn)
+ * wrapper that names no key is guarded by its inner calls' hosts: they
+ * wait, fail fast and note their attempts themselves, and the wrapper
+ * pays its retry from the budget of the host of the inner call that gave
+ * up. Waits go through the loop's timers and task waits only. -v gets a
+ * line for each change of state.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -52,9 +54,11 @@ static void say(lua_State *L, const struct call *c, const char *fmt, ...)
   rt->trace(line);
 }
 
-/* The state of the host the attempt goes to (or of the policy's key);
- * NULL for a wrapper that names no key. Raises when memory runs out. */
-static struct guard_state *state_of(lua_State *L, struct call *c)
+/* The state of the host of the URL field of the table at idx, or of the
+ * policy's key; NULL for a URL without an origin (no attempt can be made:
+ * libcurl says why) and, for a wrapper that names no key, with idx 0.
+ * Raises when memory runs out. */
+static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
 {
   char key[512], label[300];
   struct guard_state *s;
@@ -65,16 +69,17 @@ static struct guard_state *state_of(lua_State *L, struct call *c)
     snprintf(label, sizeof(label), "%s", lua_tostring(L, -1));
     lua_pop(L, 2);
   }
-  else if(c->wrapper)
+  else if(!idx)
     return NULL;
   else {
     char *bar;
-    lua_getfield(L, S_REQ, "url");
-    if(url_origin(luaL_optstring(L, -1, ""), key, sizeof(key))) {
-      lua_pop(L, 1);
-      return NULL;                /* no attempt can be made: libcurl says */
-    }
+    int bad;
+    lua_getfield(L, idx, "url");
+    bad = !lua_isstring(L, -1) ||
+          url_origin(lua_tostring(L, -1), key, sizeof(key));
     lua_pop(L, 1);
+    if(bad)
+      return NULL;
     snprintf(label, sizeof(label), "%s", strchr(key, '|') + 1);
     if((bar = strchr(label, '|')) != NULL)
       *bar = ':';
@@ -96,7 +101,7 @@ static int wait_until(lua_State *L, struct call *c, double when)
 
 int lguard_before(lua_State *L, struct call *c)
 {
-  struct guard_state *s = c->gs = state_of(L, c);
+  struct guard_state *s = c->gs = state_of(L, c, c->wrapper ? 0 : S_REQ);
   double now = loop_now(), end = c->pc.started + c->pol.deadline, until = 0;
   double lease;
   if(!s)
@@ -193,7 +198,7 @@ static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
 
 void lguard_after(lua_State *L, struct call *c)
 {
-  struct guard_state *s = c->gs;
+  struct guard_state *s;
   double now = loop_now(), before;
   int failed, timeout = c->out.cls == POLICY_TIMEOUT;
   enum guard_change ch;
@@ -201,8 +206,14 @@ void lguard_after(lua_State *L, struct call *c)
     "", "open for %g s", "closed: the probe succeeded",
     "open again for %g s: the probe failed"
   };
-  if(!s)
+  /* a wrapper that names no key pays from the host of the Response its
+   * function returned, or of the inner call that gave up (lua_wrap.c) */
+  if(c->wrapper && !c->guard.named_key && !c->gs && lresp_is(L, S_RESP))
+    c->gs = state_of(L, c, S_RESP);
+  if(!(s = c->gs))
     return;
+  if(c->wrapper && !c->guard.named_key)
+    goto pay;                     /* the inner call noted its attempt */
   failed = c->out.cls == POLICY_RESPONSE ?
            c->out.status >= 500 && c->out.status <= 599 :
            c->out.cls != POLICY_TOO_LARGE;
@@ -220,6 +231,7 @@ void lguard_after(lua_State *L, struct call *c)
   if(c->out.cls == POLICY_RESPONSE && c->pol.retry_after &&
      (c->out.status == 429 || c->out.status == 503))
     cool_down(L, c, s);
+pay:
   if(c->dec.verdict != POLICY_RETRY || c->guard.budget == GUARD_BUDGET_OFF)
     return;
   before = s->budget_used ? s->tokens : c->guard.tokens;

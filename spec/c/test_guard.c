@@ -34,7 +34,8 @@ static void test_bucket(void)
   guard_note(s, &c, 0, 0, 1, 0, 5, 0);
   CHECK(s->tokens == 6, "an accepted retry refunds its cost");
   guard_note(s, &c, 0, 1, 0, 0, 5, 0);
-  CHECK(s->tokens == 6, "a failed one does not");
+  guard_note(s, &c, 1, 1, 1, 0, 0, 0);
+  CHECK(s->tokens == 6, "a failed one does not, accepted or not");
   guard_free(&g);
 
   s = guard_get(&g, "k", "k");
