@@ -188,6 +188,30 @@ describe("the circuit breaker", function()
     assert.equal(3, bad:stats().requests)
   end)
 
+  it("lets a task waiting for the probe be cancelled, and wakes the rest",
+     function()
+    local bad <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local slow <close> = todo.start{"--slow-rate", "1", "--slow-ms", "400"}
+    local p = retry.policy{attempts = 1, key = "svc-slow", when_open =
+      "wait", breaker = {consecutive = 2, break_for = 0.2}, raise = false}
+    for _ = 1, 2 do p:get(bad.url .. "/items") end
+    run.sleep(0.25)
+    local function get()
+      local r, err = p:get(slow.url .. "/items", {headers = AUTH})
+      return r and r.status or err.reason
+    end
+    local probe = run.spawn(get)
+    run.sleep(0.05)
+    local waiting = {}
+    for i = 1, 5 do waiting[i] = run.spawn(get) end
+    run.sleep(0.05)
+    waiting[1]:cancel()
+    assert.equal(200, probe:wait())
+    assert.equal("cancelled", waiting[1]:wait())
+    for i = 2, 5 do assert.equal(200, waiting[i]:wait()) end
+    assert.equal(5, slow:stats().requests)
+  end)
+
   it("with when_open = \"wait\" gives up when the break outlasts the "
      .. "deadline", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}

@@ -148,13 +148,13 @@ int lguard_before(lua_State *L, struct call *c)
 
 int lguard_resume(lua_State *L, struct call *c)
 {
+  if(!loop_task_cancelled(&c->task->lt) &&
+     loop_task_wait(&c->task->lt) != WAIT_NONE)
+    return loop_yield(&c->task->lt, L, 0, lcall_k);     /* woken early */
   guard_waiter_remove(&c->gw);
   if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
-  if(loop_task_wait(&c->task->lt) != WAIT_NONE &&
-     !loop_task_fired(&c->task->lt))
-    return loop_yield(&c->task->lt, L, 0, lcall_k);     /* woken early */
-  return lcall_attempt(L, c);
+  return lcall_attempt(L, c);                           /* ask again */
 }
 
 /* Wakes every task waiting for the breaker's probe of s. */
