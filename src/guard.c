@@ -69,7 +69,7 @@ struct guard_state *guard_get(struct guard *g, const char *key,
       if(!strcmp(s->key, key))
         return s;
   }
-  if(g->n >= g->cap && grow(g))
+  if(!label || (g->n >= g->cap && grow(g)))
     return NULL;
   s = calloc(1, sizeof(*s));
   if(!s || !(s->key = strdup(key)) || !(s->label = strdup(label))) {

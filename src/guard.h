@@ -89,8 +89,9 @@ struct guard {
   size_t cap, n;
 };
 
-/* The state of key (labelled label when it is made), made on first use;
- * NULL when memory runs out. Pointers stay valid until guard_free(). */
+/* The state of key, made on first use and labelled label; with label
+ * NULL, only found (NULL when there is none yet). NULL when memory runs
+ * out. Pointers stay valid until guard_free(). */
 struct guard_state *guard_get(struct guard *g, const char *key,
                               const char *label);
 void guard_free(struct guard *g);

@@ -60,19 +60,18 @@ static void say(lua_State *L, const struct call *c, const char *fmt, ...)
  * Raises when memory runs out. */
 static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
 {
-  char key[512], label[300];
+  char key[512], label[512], *bar;
+  struct guard *g = &runtime_of(L)->guard;
   struct guard_state *s;
   if(c->guard.named_key) {
     lua_getiuservalue(L, S_POL, LPOLICY_FIELDS);
     lua_getfield(L, -1, "key");              /* lua_policy.c checked it */
     snprintf(key, sizeof(key), "=%s", lua_tostring(L, -1));
-    snprintf(label, sizeof(label), "%s", lua_tostring(L, -1));
     lua_pop(L, 2);
   }
   else if(!idx)
     return NULL;
   else {
-    char *bar;
     int bad;
     lua_getfield(L, idx, "url");
     bad = !lua_isstring(L, -1) ||
@@ -80,12 +79,15 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
     lua_pop(L, 1);
     if(bad)
       return NULL;
-    snprintf(label, sizeof(label), "%s", strchr(key, '|') + 1);
-    if((bar = strchr(label, '|')) != NULL)
-      *bar = ':';
   }
-  s = guard_get(&runtime_of(L)->guard, key, label);
-  if(!s)
+  if((s = guard_get(g, key, NULL)) != NULL)
+    return s;
+  /* the first call to it: "host:port", or the key's name */
+  snprintf(label, sizeof(label), "%s", key[0] == '=' ? key + 1 :
+           strchr(key, '|') + 1);
+  if(key[0] != '=' && (bar = strchr(label, '|')) != NULL)
+    *bar = ':';
+  if(!(s = guard_get(g, key, label)))
     luax_error(L, "not enough memory for the state of %s", label);
   return s;
 }
@@ -101,10 +103,14 @@ static int wait_until(lua_State *L, struct call *c, double when)
 
 int lguard_before(lua_State *L, struct call *c)
 {
-  struct guard_state *s = c->gs = state_of(L, c, c->wrapper ? 0 : S_REQ);
+  struct guard_state *s;
   double now = loop_now(), end = c->pc.started + c->pol.deadline, until = 0;
   double lease;
-  if(!s)
+  /* a retry goes where the first attempt went, unless a hook may have
+   * changed the URL (a wrapper's state is its last inner call's) */
+  if(!c->gs || c->has_before || c->wrapper)
+    c->gs = state_of(L, c, c->wrapper ? 0 : S_REQ);
+  if(!(s = c->gs))
     return -1;
   if(s->cool_until > now) {
     if(s->cool_until >= end) {

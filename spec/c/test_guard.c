@@ -24,7 +24,9 @@ static void test_bucket(void)
   int n = 0;
   guard_conf_init(&c);
   s = guard_get(&g, "http|h|80", "h:80");
-  CHECK(s && guard_get(&g, "http|h|80", "x") == s, "one state a key");
+  CHECK(s && guard_get(&g, "http|h|80", "x") == s &&
+        guard_get(&g, "http|h|80", NULL) == s &&
+        !guard_get(&g, "http|h|81", NULL) && g.n == 1, "one state a key");
   while(guard_budget_take(s, &c, 0, 0))
     n++;
   CHECK(n == 100, "500 tokens at 5: 100 retries (got %d)", n);
