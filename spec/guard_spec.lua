@@ -32,8 +32,8 @@ end
 local function summarised(script, url)
   local path, json, log = common.write_script(script), os.tmpname(),
                           os.tmpname()
-  local code, err = common.sh(("%s -v --summary-json %s --log %s %s %s "
-    .. "2>&1 >/dev/null"):format(common.quote(common.BIN), json, log,
+  local code, err = common.sh(("%s -v --summary --summary-json %s --log %s "
+    .. "%s %s 2>&1 >/dev/null"):format(common.quote(common.BIN), json, log,
     common.quote(path), common.quote(url)))
   local f = io.open(json)
   local summary = todo.decode(f:read("a"))
@@ -243,6 +243,36 @@ describe("the circuit breaker", function()
     assert.equal(30, srv:stats().requests)
   end)
 
+  it("shows its changes in -v, a row in the summary, reasons in --log",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local code, err, summary, reasons = summarised([[
+      local http = require "retryrun.http"
+      local run = require "retryrun.run"
+      local R = {attempts = 1, breaker = {consecutive = 2, break_for = 0.2},
+                 raise = false}
+      for i = 1, 4 do http.get(arg[1] .. "/items", {retry = R}) end
+      run.sleep(0.3)
+      http.get(arg[1] .. "/items", {retry = R})
+    ]], srv.url)
+    assert.equal(0, code)
+    local host = "127.0.0.1:" .. srv.port
+    for _, line in ipairs{"breaker " .. host .. " open for 0.2 s",
+                          "breaker " .. host .. " open: fail fast",
+                          "breaker " .. host .. " half-open: this attempt "
+                          .. "is the probe",
+                          "breaker " .. host .. " open again for 0.2 s: the "
+                          .. "probe failed",
+                          "breaker " .. host .. ": opened 2 times, 2 calls "
+                          .. "failed fast, 1 probe; open at the end"} do
+      assert.matches(line, err, 1, true)
+    end
+    assert.same({state = "open", opened = 2, failed_fast = 2, probes = 1},
+                summary.guards[1].breaker)
+    assert.same({exhausted = 3, circuit_open = 2}, reasons)
+    assert.equal(3, srv:stats().requests)
+  end)
+
   it("refuses unknown fields and a bad when_open", function()
     assert.has_error(function() retry.policy{breaker = {brek_for = 1}} end,
       "unknown breaker field 'brek_for' (did you mean 'break_for'?)")
@@ -293,6 +323,30 @@ describe("the shared cool-down", function()
     assert.matches("the host asked for a pause that ends after this "
                    .. "call's deadline", err.message, 1, true)
     assert.equal(1, srv:stats().requests)
+  end)
+
+  it("shows itself in -v and a row in the summary", function()
+    local srv <close> = todo.start{"--throttle-rate", "1", "--retry-after",
+                                   "1"}
+    local code, err, summary, reasons = summarised([[
+      local http = require "retryrun.http"
+      local run = require "retryrun.run"
+      local R = {attempts = 1, raise = false}
+      http.get(arg[1] .. "/items", {retry = R})
+      run.map({1, 2, 3}, function() http.get(arg[1] .. "/items",
+                                             {retry = R}) end)
+    ]], srv.url)
+    assert.equal(0, code)
+    local host = "127.0.0.1:" .. srv.port
+    assert.matches("cool-down " .. host .. " 1.0 s (Retry-After)", err, 1,
+                   true)
+    assert.matches("cool-down " .. host .. ": 4 asked (longest 1.0 s, "
+                   .. "Retry-After); 3 waits", err, 1, true)
+    local cool = summary.guards[1].cool_down
+    assert.equal(4, cool.asked)
+    assert.equal(3, cool.waits)
+    assert.is_true(cool.waited > 2 and cool.waited < 3.5, cool.waited)
+    assert.same({exhausted = 4}, reasons)
   end)
 
   it("is capped by max_retry_after", function()
