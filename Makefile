@@ -138,6 +138,11 @@ $(BUILD)/test_policy: spec/c/test_policy.c $(BUILD)/obj/policy.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
+$(BUILD)/test_guard: spec/c/test_guard.c $(BUILD)/obj/guard.o \
+                     $(BUILD)/obj/policy.o $(BUILD)/obj/dynbuf.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
+
 $(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o \
                       $(BUILD)/obj/dynbuf.o
 	@echo "  LD      $@"

@@ -509,6 +509,7 @@ int host_run(const struct host_opts *o)
   redact_free_names();
   ratelimit_free(rt.rate);
   loop_free(rt.loop);
+  sum.guard = &rt.guard;
   if(rt.log_ud && rt.log_ud != stdout)
     fclose(rt.log_ud);
   if(rt.report) {
@@ -543,5 +544,6 @@ int host_run(const struct host_opts *o)
     }
     summary_free(&sum);
   }
+  guard_free(&rt.guard);
   return code;
 }

@@ -86,7 +86,6 @@ static int lcore_uuid(lua_State *L)
 }
 /* ---- the state machine ---- */
 
-
 /* Calls the hook (or predicate) below its nargs arguments for step c->k,
  * coming back through lcall_k. While it runs, the task carries the call's
  * deadline (for on_giveup, at least ON_GIVEUP_GRACE from now), or an
@@ -169,6 +168,7 @@ static int giveup(lua_State *L, struct call *c)
   g.reason = S_REASON;
   g.response = S_RESP;
   g.cause = c->wrapper && c->inner_error ? S_RES : 0;
+  g.guard = c->gs;
   lgiveup_push(L, &g);
   lua_replace(L, S_REASON);
   lua_settop(L, S_TOP);
@@ -261,6 +261,7 @@ int lcall_decide(lua_State *L, struct call *c)
   c->pc.now_wall = loop_wall();
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
   policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
+  lguard_after(L, c);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
   if(runtime_observed(runtime_of(L)))
@@ -318,16 +319,17 @@ int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
  * passed (while queued for a slot, or a timeout= too small to run). */
 int lcall_no_time_left(lua_State *L, struct call *c)
 {
+  return lcall_refuse(L, c, POLICY_DEADLINE);
+}
+
+int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason)
+{
   c->dec.verdict = POLICY_GIVEUP;
-  c->dec.reason = POLICY_DEADLINE;
+  c->dec.reason = reason;
   c->dec.retry_after = -1;
   c->pc.attempt--;
   return giveup(L, c);
 }
-
-
-
-
 
 /* Gives up because the task was cancelled (or the run interrupted): drops
  * whatever it waits on or holds (a timer, a place in line, a slot). An
@@ -373,15 +375,14 @@ static int hook_past_deadline(lua_State *L, struct call *c)
   return giveup(L, c);
 }
 
-
-
-
-
-/* One attempt, after before_attempt. */
-static int attempt(lua_State *L, struct call *c)
+/* One attempt, after before_attempt and the host's guards. */
+int lcall_attempt(lua_State *L, struct call *c)
 {
+  int r;
   if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
+  if((r = lguard_before(L, c)) >= 0)
+    return r;
   lua_pushnil(L);
   lua_replace(L, S_REASON);
   c->retry_after[0] = '\0';
@@ -407,14 +408,8 @@ int lcall_before_attempt(lua_State *L, struct call *c)
     lua_pushinteger(L, c->pc.attempt);
     return lcall_hook(L, c, 2, 0);
   }
-  return attempt(L, c);
+  return lcall_attempt(L, c);
 }
-
-
-
-
-
-
 
 int lcall_k(lua_State *L, int status, lua_KContext ctx)
 {
@@ -438,7 +433,7 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
       return lcall_no_time_left(L, c);
     if(status != LUA_OK)
       return raise_hook_error(L, c, "before_attempt");
-    return attempt(L, c);
+    return lcall_attempt(L, c);
   case K_SLOT:
     if(loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
@@ -502,6 +497,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     return lcall_before_attempt(L, c);
   case K_GATE:
     return lgate_k(L, c);
+  case K_GUARD:
+    return lguard_resume(L, c);
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
     if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) &&
@@ -541,6 +538,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
   c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);
   c->has_on_giveup = lpolicy_has(p, LPOLICY_ON_GIVEUP);
+  c->guard = p->guard;
   c->task = t;
   c->id = ++runtime_of(L)->calls;
   c->seq = ++t->calls;

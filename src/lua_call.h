@@ -28,6 +28,7 @@
 
 #include <lua.h>
 
+#include "guard.h"
 #include "policy.h"
 
 struct task;
@@ -41,7 +42,7 @@ enum {
 /* Where lcall_k resumes. */
 enum lcall_step {
   K_BEFORE = 1, K_SLOT, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT,
-  K_GIVEUP, K_GATE, K_REFRESH
+  K_GIVEUP, K_GATE, K_REFRESH, K_GUARD
 };
 
 struct call {
@@ -88,6 +89,12 @@ struct call {
   int chaos;                  /* the attempt's enum chaos_fault */
   double rate_wait;           /* seconds it waited for a rate limit */
   double sent_at;             /* when it went out */
+  /* the per-host guards (lua_guard.c) */
+  struct guard_conf guard;    /* the policy's budget, breaker, when_open */
+  struct guard_state *gs;     /* the state of the attempt's host, or NULL */
+  struct guard_waiter gw;     /* waiting for the breaker's probe */
+  int probe;                  /* the attempt in flight is the probe */
+  double retry_cost;          /* what the attempt in flight was charged */
 };
 
 /* The continuation of every step. */
@@ -112,6 +119,10 @@ int lcall_check_valid(lua_State *L, struct call *c, int value_idx);
 int lcall_decide(lua_State *L, struct call *c);
 int lcall_cancelled(lua_State *L, struct call *c);
 int lcall_no_time_left(lua_State *L, struct call *c);
+/* Gives up for reason before the attempt counted was made. */
+int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason);
+/* Makes the attempt counted (after before_attempt). */
+int lcall_attempt(lua_State *L, struct call *c);
 
 /* Pushes "GET url" (redacted) or "function at file:line" for messages. */
 void lcall_push_what(lua_State *L, struct call *c);
@@ -147,6 +158,15 @@ int lwrap_done(lua_State *L, struct call *c, int status);
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
 void ltrace_renew(lua_State *L, struct call *c, double duration);
+
+/* lua_guard.c: before an attempt, the host's cool-down and breaker:
+ * -1 to go on, else it waits (back at K_GUARD, lguard_resume) or gives
+ * up, and returns what the C function returns. After the decision, the
+ * outcome is noted and a retry paid from the budget (or refused: the
+ * decision becomes a give-up). */
+int lguard_before(lua_State *L, struct call *c);
+int lguard_resume(lua_State *L, struct call *c);
+void lguard_after(lua_State *L, struct call *c);
 
 void lcall_register(lua_State *L);   /* request, uuid */
 void ltrace_register(lua_State *L);  /* note_poll */

@@ -14,6 +14,7 @@
 
 #include <lua.h>
 
+#include "guard.h"
 #include "policy.h"
 
 /* User values of a Policy: the fields, then one per hook. */
@@ -26,6 +27,7 @@ struct lpolicy {
   struct policy pol;
   unsigned hooks;      /* 1 << LPOLICY_VALID, ... for each hook set */
   int raise;           /* a give-up raises (else returns nil, err) */
+  struct guard_conf guard;   /* budget, breaker, when_open, key */
 };
 
 /* The Policy at idx, or NULL if it is not one. */

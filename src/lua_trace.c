@@ -96,6 +96,9 @@ static const char *decision(const struct call *c, const char *word, char *d,
     snprintf(d, n, "give up: Retry-After %g s is too long",
              dec->retry_after);
     break;
+  case POLICY_BUDGET:
+    snprintf(d, n, "give up: the retry budget is spent");
+    break;
   default:
     snprintf(d, n, "give up: attempts exhausted");
     break;

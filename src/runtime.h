@@ -15,6 +15,7 @@
 #include <string.h>
 #include <lua.h>
 
+#include "guard.h"
 #include "policy.h"
 
 struct chaos;
@@ -58,6 +59,8 @@ struct runtime {
   long rate_waits;           /* requests that waited */
   long rate_cuts;            /* times an adaptive rate was lowered */
   struct chaos *chaos;       /* --chaos, or NULL: off */
+  struct guard guard;        /* each host's budget, breaker and cool-down
+                                (guard.h); host.c frees it */
 };
 
 /* The runtime of the state L belongs to (set by runtime_set on its main

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dynbuf.h"
+#include "guard.h"
 #include "summary.h"
 
 #define KEY_MAX 200
@@ -278,6 +279,8 @@ char *summary_text(const struct summary *s)
     say_percent(&t, pow(final, 10));
     dynbuf_printf(&t, "\n");
   }
+  if(s->guard)
+    guard_say_text(s->guard, &t);
   if(s->oom)
     dynbuf_printf(&t, "  (some records were lost: out of memory)\n");
   return done(&t);
@@ -348,6 +351,8 @@ char *summary_json(const struct summary *s)
   dynbuf_printf(&t, ",\"rate_waits\":%ld,\"rate_waited\":%.6f,"
                 "\"rate_cuts\":%ld", s->rate_waits, s->rate_waited,
                 s->rate_cuts);
+  if(s->guard)
+    guard_say_json(s->guard, &t);
   dynbuf_printf(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
   return done(&t);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct summary_endpoint;
+struct guard;
 
 struct summary {
   struct summary_endpoint *eps;   /* owned, in the order first seen */
@@ -29,6 +30,7 @@ struct summary {
   long chaos_fail, chaos_reset, chaos_latency;
   double rate_waited;
   long rate_waits, rate_cuts;
+  const struct guard *guard;      /* the per-host guards' rows, or NULL */
 };
 
 /* Writes the endpoint of method and url into key (n bytes): the method,
