@@ -17,7 +17,7 @@ PKGS       := $(LUA_PC) libcurl libmicrohttpd
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
               libmicrohttpd-dev pkg-config curl python3
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
-              valgrind
+              valgrind openssl
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
@@ -96,7 +96,7 @@ deps:
 
 bench-deps: deps
 	$(Q)missing=""; \
-	for c in nginx wrk gnuplot valgrind; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	for c in nginx wrk gnuplot valgrind openssl; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	/usr/bin/python3 -c 'import requests, tenacity' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "bench-deps: installing $(BENCH_DEBS)"; \
