@@ -467,14 +467,14 @@ TODO_PID=
 # library.
 PN=${BENCH_PROFILE_N:-2000}
 profile() {
-  name=$1
+  prof=$1
   shift
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.$name" "$@" \
-      >"$work/logs/cg.$name.out" 2>"$work/logs/cg.$name.err" &&
-    callgrind_annotate --threshold=100 "$work/cg.$name" >"$work/prof.$name.self" &&
-    callgrind_annotate --threshold=100 --inclusive=yes "$work/cg.$name" \
-      >"$work/prof.$name.incl" ||
-    say "callgrind $name failed: $(tail -n 1 "$work/logs/cg.$name.err")"
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.$prof" "$@" \
+      >"$work/logs/cg.$prof.out" 2>"$work/logs/cg.$prof.err" &&
+    callgrind_annotate --threshold=100 "$work/cg.$prof" >"$work/prof.$prof.self" &&
+    callgrind_annotate --threshold=100 --inclusive=yes "$work/cg.$prof" \
+      >"$work/prof.$prof.incl" ||
+    say "callgrind $prof failed: $(tail -n 1 "$work/logs/cg.$prof.err")"
 }
 # profile_pair NAME CMD...: CMD with the argument @N@ made PN (the run
 # NAME.a) and 3 PN (NAME.b).
