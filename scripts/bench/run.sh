@@ -94,7 +94,8 @@ free_port() {
 # NGINX_TLS_URL (HTTPS, HTTP/1.1 only) and at NGINX_H2_URL (HTTP/2 over TLS,
 # offered by ALPN), the last two with a certificate for 127.0.0.1 that CERT
 # verifies. TLS 1.2 and 1.3 (nginx 1.22 leaves 1.3 out by default); sessions
-# are cached and ticketed, so a connection made again resumes.
+# are cached and ticketed, so a connection that one libcurl handle makes
+# again resumes (libcurl 7.88 keeps sessions per handle).
 nginx_start() {
   port=$(free_port) && tls_port=$(free_port) && h2_port=$(free_port) ||
     die "no free port"
