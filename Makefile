@@ -20,7 +20,7 @@ DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
               libmicrohttpd-dev zlib1g-dev pkg-config curl python3 libxml2-utils \
               perl
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
-              valgrind
+              valgrind openssl
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
@@ -34,6 +34,19 @@ MHD_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 # zlib: todo-server's /_gzip; retryrun itself never links it
 ZLIB_CFLAGS  = $(shell $(PKG_CONFIG) --cflags zlib 2>/dev/null)
 ZLIB_LIBS    = $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
+
+# Lua linked statically, with link-time optimisation of our objects, where
+# the static library is there (Debian's liblua5.4.a, built without LTO, so
+# LTO spans our code only); else, or with LUA_STATIC=no, the shared library.
+# A static Lua exports its API, so that the C modules a script loads
+# (cjson.so, lfs.so: they link no Lua of their own) find it in retryrun.
+LUA_STATIC  ?= yes
+LUA_A        = $(if $(filter yes,$(LUA_STATIC)),$(shell \
+                 a=$$($(PKG_CONFIG) --variable=libdir $(LUA_PC) 2>/dev/null)/lib$(LUA_PC).a; \
+                 [ -r "$$a" ] && echo "$$a"))
+LTO          = $(if $(LUA_A),-flto=auto)
+LUA_EXPORT  := -Wl,--export-dynamic-symbol='lua_*' -Wl,--export-dynamic-symbol='luaL_*'
+LUA_LINK     = $(if $(LUA_A),$(LUA_EXPORT) $(LUA_A),$(LUA_LIBS))
 
 Q = @
 ifeq ($(V),1)
@@ -91,7 +104,7 @@ deps:
 
 bench-deps: deps
 	$(Q)missing=""; \
-	for c in nginx wrk gnuplot valgrind; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	for c in nginx wrk gnuplot valgrind openssl; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	/usr/bin/python3 -c 'import requests, tenacity' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "bench-deps: installing $(BENCH_DEBS)"; \
@@ -116,7 +129,7 @@ $(BUILD)/retryrun.1: docs/retryrun.1.scd | docs-deps
 $(BUILD)/obj/%.o: src/%.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS) \
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LUA_CFLAGS) $(CURL_CFLAGS) \
 	  -DRETRYRUN_VERSION='"$(VERSION)"' -DRETRYRUN_LUADIR='"$(LUADIR)"' \
 	  -MMD -MP -c $< -o $@
 
@@ -127,7 +140,7 @@ $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 
 $(BUILD)/retryrun: $(RETRYRUN_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LUA_LIBS) -ldl -lm
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) $^ -o $@ $(LUA_LINK) -ldl -lm
 
 $(BUILD)/todo-server: $(TODO_OBJ)
 	@echo "  LD      $@"
@@ -191,7 +204,7 @@ test: all
 	  FUZZERS="$(FUZZERS)" FUZZ_SECONDS=$(FUZZ_SHORT) sh spec/run
 
 asan:
-	$(Q)$(MAKE) BUILD=build-asan \
+	$(Q)$(MAKE) BUILD=build-asan LUA_STATIC=no \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
