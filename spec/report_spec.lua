@@ -192,6 +192,43 @@ describe("--report", function()
     assert.matches('<testcase name="outer / inner / deepest"', r.junit)
   end)
 
+  it("keeps a coroutine's steps to the coroutine, even one abandoned",
+     function()
+    local srv <close> = todo.start{}
+    local code, out, r = reported(HEAD .. [[
+      local co = coroutine.wrap(function()
+        run.step("in co", function()
+          coroutine.yield()
+          get(arg[1] .. "/items?co=1")
+          coroutine.yield()
+        end)
+      end)
+      run.step("outer", function()
+        co()                              -- "in co" begins, then yields
+        get(arg[1] .. "/items?outer=1")
+        run.step("inner", function() co() end)   -- "in co" goes on
+      end)
+      run.step("after", function() end)   -- "in co" never ends
+    ]], {srv.url})
+    assert.equal(0, code, out)
+    local by, all = cases(r.json)
+    assert.same({"after", "outer", "outer / in co", "outer / inner"},
+                 (function()
+                   local t = {}
+                   for n in pairs(by) do t[#t + 1] = n end
+                   table.sort(t)
+                   return t
+                 end)())
+    assert.equal(4, all.tests)
+    assert.matches("outer=1$", by.outer.calls[1].request)
+    assert.matches("co=1$", by["outer / in co"].calls[1].request)
+    assert.equal(0, #by["outer / inner"].calls)
+    assert.same({"failed", "did not finish"}, {by["outer / in co"].status,
+                 by["outer / in co"].error.message})
+    assert.same({"passed", "passed"}, {by.outer.status, by.after.status})
+    assert.is_nil(by.after.parent)
+  end)
+
   it("reports steps inside run.map, each in its own task", function()
     local srv <close> = todo.start{"--fail-rate", "0.3", "--seed", "8"}
     local code, out, r = reported(HEAD .. [[

@@ -411,20 +411,44 @@ static int lrun_limits(lua_State *L)
 
 /* core.resume: coroutine.resume as the base library's (upvalue 1), telling
  * the loop which thread runs (loop_set_running) so that a signal
- * interrupts the code actually running. */
+ * interrupts the code actually running. With --report, a coroutine keeps
+ * its own current step (run.step; upvalue 2: coroutine -> step id, weak):
+ * it runs in the step it was in when it last yielded (at first, its
+ * resumer's), and its resumer is back in its own when it yields or ends.
+ * So a step the coroutine leaves open, never resumed, holds nothing of
+ * its resumer's. */
 static int lrun_resume(lua_State *L)
 {
   lua_State *co = lua_tothread(L, 1), *prev;
+  struct task *t = runtime_of(L)->report ? task_current(L) : NULL;
+  unsigned outer = t ? t->step : 0;
   int status;
   luaL_argexpected(L, co != NULL, 1, "coroutine");
-  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  if(t && lua_rawget(L, lua_upvalueindex(2)) == LUA_TNUMBER)
+    t->step = (unsigned)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_pushvalue(L, 1);                 /* co, kept below the results */
   lua_insert(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 2);
   prev = loop_set_running(co);
-  status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
   loop_set_running(prev);
+  if(t) {
+    unsigned inner = t->step;
+    t->step = outer;
+    luaL_checkstack(L, 2, NULL);
+    lua_pushvalue(L, 1);
+    if(inner != outer)
+      lua_pushinteger(L, inner);
+    else
+      lua_pushnil(L);
+    lua_rawset(L, lua_upvalueindex(2));
+  }
   if(status != LUA_OK)
     return lua_error(L);
-  return lua_gettop(L);
+  return lua_gettop(L) - 1;
 }
 
 /* 1 when co is the coroutine of a task: it yields to the loop alone. */
@@ -566,7 +590,12 @@ void ltask_register(lua_State *L)
   luaL_setfuncs(L, funcs, 0);
   luaopen_coroutine(L);             /* a fresh table: the originals */
   lua_getfield(L, -1, "resume");
-  lua_pushcclosure(L, lrun_resume, 1);
+  lua_newtable(L);                  /* coroutine -> its step, weak keys */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushcclosure(L, lrun_resume, 2);
   lua_setfield(L, -3, "resume");
   lua_pop(L, 1);
   lua_pushlightuserdata(L, &loop_suspend_marker);
