@@ -260,6 +260,27 @@ describe("--report", function()
     assert.equal(0, (validate(r.junit)))
   end)
 
+  it("costs well under a KiB a call that made one attempt", function()
+    local srv <close> = todo.start{}
+    local path = common.write_script(HEAD .. [[
+      for i = 1, 4000 do get(arg[1] .. "/items?i=" .. i) end
+      for l in io.lines("/proc/self/status") do
+        local kb = l:match("^VmHWM:%s*(%d+) kB")
+        if kb then print(kb) end
+      end
+    ]])
+    local peak = {}
+    for _, opts in ipairs{"", "--report json=/dev/null"} do
+      local code, out = common.sh(("%s %s %s %s"):format(BIN, opts, q(path),
+                                                         q(srv.url)))
+      assert.equal(0, code, out)
+      peak[#peak + 1] = tonumber(out:match("^(%d+)\n$"))
+    end
+    os.remove(path)
+    assert.is_true(peak[2] - peak[1] < 4000 / 2,       -- KiB
+                   ("%d KiB more with the report"):format(peak[2] - peak[1]))
+  end)
+
   it("without steps, makes a case per task that made a call or failed",
      function()
     local srv <close> = todo.start{}
