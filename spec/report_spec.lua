@@ -229,6 +229,31 @@ describe("--report", function()
     assert.is_nil(by.after.parent)
   end)
 
+  it("cuts long step names, so deep paths of them stay small", function()
+    local code, out, r = reported([[
+      local run = require "retryrun.run"
+      local long = ("\u{e9}"):rep(50000)      -- 100 KB, 2 bytes a char
+      local function nest(k)
+        if k > 0 then run.step(k .. long, nest, k - 1) end
+      end
+      nest(30)
+    ]])
+    assert.equal(0, code, out)
+    local by, all = cases(r.json)
+    assert.equal(30, all.tests)
+    local cut = ("\u{e9}"):rep(125) .. "..."   -- "30" and 125 chars: 254
+    assert.truthy(by["30" .. cut], "the outermost")
+    assert.truthy(by["30" .. cut .. " / 29" .. cut], "the second")
+    local cut1 = ("\u{e9}"):rep(126) .. "..."   -- 1 digit, 126 chars: 256
+    assert.truthy(by["... / 3" .. cut1 .. " / 2" .. cut1 .. " / 1" .. cut1],
+                  "the innermost, its path started again at 28")
+    for name in pairs(by) do
+      assert.is_true(#name <= 1024, #name)
+    end
+    assert.is_true(#r.json < 200000, #r.json)
+    assert.equal(0, (validate(r.junit)))
+  end)
+
   it("reports steps inside run.map, each in its own task", function()
     local srv <close> = todo.start{"--fail-rate", "0.3", "--seed", "8"}
     local code, out, r = reported(HEAD .. [[

@@ -116,16 +116,27 @@ unsigned report_step_begin(struct report *r, unsigned task, unsigned parent,
   struct rep_unit *u;
   const char *pname = parent && parent <= r->nsteps ?
                       r->steps[parent - 1].name : NULL;
-  size_t len = strlen(name) + (pname ? strlen(pname) + 3 : 0) + 1;
-  char *full = malloc(len);
+  size_t nlen = strlen(name), len;
+  int cut = nlen > STEP_NAME_MAX;
+  char *full;
+  if(cut) {
+    /* on a character's first byte, room left for "..." */
+    nlen = STEP_NAME_MAX - 3;
+    while(nlen && ((unsigned char)name[nlen] & 0xc0) == 0x80)
+      nlen--;
+  }
+  if(pname && strlen(pname) + 3 + nlen + 3 * cut > STEP_PATH_MAX)
+    pname = "...";
+  len = nlen + 3 * cut + (pname ? strlen(pname) + 3 : 0) + 1;
+  full = malloc(len);
   if(!full || grow((void **)&r->steps, &r->capsteps, r->nsteps,
                    sizeof(*r->steps), 16)) {
     free(full);
     r->oom = 1;
     return 0;
   }
-  snprintf(full, len, "%s%s%s", pname ? pname : "", pname ? " / " : "",
-           name);
+  snprintf(full, len, "%s%s%.*s%s", pname ? pname : "", pname ? " / " : "",
+           (int)nlen, name, cut ? "..." : "");
   u = &r->steps[r->nsteps++];
   memset(u, 0, sizeof(*u));
   u->parent = parent;
