@@ -406,6 +406,32 @@ describe("--report", function()
       "plan.*"))
   end)
 
+  it("is written, with the summary, when the script calls os.exit",
+     function()
+    local srv <close> = todo.start{}
+    local sum = os.tmpname()
+    for _, exit in ipairs{"os.exit(5)", "os.exit(false, true)",
+                          "os.exit(true)"} do
+      local code, out, r = reported(HEAD .. [[
+        run.step("outer", function()
+          get(arg[1] .. "/items")
+          run.step("leaving", function() ]] .. exit .. [[ end)
+        end)
+      ]], {srv.url}, "--summary-json " .. q(sum) .. " --fail-if 'calls > 0'")
+      assert.equal(exit == "os.exit(true)" and 4 or exit == "os.exit(5)"
+                   and 5 or 1, code, out)
+      local by, all = cases(r.json)
+      assert.equal(2, all.tests, exit)
+      assert.equal("did not finish", by["outer / leaving"].error.message)
+      assert.equal(1, #by.outer.calls)
+      assert.equal(0, (validate(r.junit)))
+      assert.equal(2, common.count(r.log, '"event":"attempt"') +
+                      common.count(r.log, '"event":"call"'))
+      assert.equal(1, todo.decode(slurp(sum)).calls)
+      os.remove(sum)
+    end
+  end)
+
   it("is written when the script fails, with what was done", function()
     local srv <close> = todo.start{}
     local code, out, r = reported(HEAD .. [[
