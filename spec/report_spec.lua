@@ -514,6 +514,39 @@ describe("--report", function()
     assert.matches('^{"v":1,"name":"command line",', json)
   end)
 
+  it("refuses two outputs into one file, or onto stdout, as a usage "
+     .. "error", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. q(dir)))
+    local f = dir .. "/out"
+    local cases_ = {
+      {"--report junit=%s --report tap=%s",
+       "--report junit=%s and --report tap=%s both write to the same file"},
+      {"--report json=%s --log %s",
+       "--log %s and --report json=%s both write to the same file"},
+      {"--summary-json %s --report json=" .. dir .. "/./out",
+       "--summary-json %s and --report json=" .. dir .. "/./out both "
+       .. "write to the same file"},
+      {"--log - --report json=-",
+       "--log - and --report json=- both write to stdout"},
+      {"--report json=- --summary-json -",
+       "--summary-json - and --report json=- both write to stdout"},
+    }
+    for _, c in ipairs(cases_) do
+      local opts = c[1]:gsub("%%s", f)
+      local code, out = common.sh(("%s %s -e 'print(1)'"):format(BIN, opts))
+      assert.equal(2, code, opts)
+      assert.equal(("retryrun: %s\nTry 'retryrun --help' for more "
+                    .. "information.\n"):format((c[2]:gsub("%%s", f))), out)
+      assert.is_nil(io.open(f), opts)
+    end
+    local code, out = common.sh(("%s --summary-json - -e ''"):format(BIN))
+    assert.equal(0, code)
+    assert.matches('^{"v":1,', out)
+    os.remove(dir)
+  end)
+
   it("refuses an unknown format or a missing file as a usage error",
      function()
     local code, out = common.sh(BIN .. " --report xml=r.xml -e ''")

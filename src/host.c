@@ -458,14 +458,15 @@ static int write_summary(const struct host_opts *o, const struct summary *s,
     free(out);
   }
   if(o->summary_json) {
-    FILE *f = fopen(o->summary_json, "w");
+    FILE *f = strcmp(o->summary_json, "-") ? fopen(o->summary_json, "w") :
+              stdout;
     out = summary_json(s);
     if(!f || !out || fputs(out, f) == EOF || fputc('\n', f) == EOF) {
       fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
               o->summary_json, out ? strerror(errno) : "out of memory");
       code = EXIT_ERROR;
     }
-    if(f && fclose(f) && !code) {
+    if(f && (f == stdout ? fflush(f) : fclose(f)) && !code) {
       fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
               o->summary_json, strerror(errno));
       code = EXIT_ERROR;
