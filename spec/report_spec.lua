@@ -254,6 +254,16 @@ describe("--report", function()
     assert.equal(0, (validate(r.junit)))
   end)
 
+  it("writes a NUL in a step's name as '?', losing nothing after it",
+     function()
+    local code, out, r = reported([[
+      require("retryrun.run").step("a\0b", function() end)
+    ]])
+    assert.equal(0, code, out)
+    local by = cases(r.json)
+    assert.truthy(by["a?b"])
+  end)
+
   it("reports steps inside run.map, each in its own task", function()
     local srv <close> = todo.start{"--fail-rate", "0.3", "--seed", "8"}
     local code, out, r = reported(HEAD .. [[
