@@ -296,6 +296,11 @@ describe("--report", function()
   end)
 
   it("costs well under a KiB a call that made one attempt", function()
+    if common.BUILD:find("asan", 1, true) then
+      -- a sanitizer build holds freed memory back: peaks say nothing
+      pending("not measured under a sanitizer")
+      return
+    end
     local srv <close> = todo.start{}
     local path = common.write_script(HEAD .. [[
       for i = 1, 4000 do get(arg[1] .. "/items?i=" .. i) end
