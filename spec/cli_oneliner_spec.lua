@@ -130,6 +130,27 @@ describe("retryrun VERB URL", function()
     assert.equal("GET", echoed(slurp(path)).method)
   end)
 
+  it("refuses an -o FILE it cannot write before sending anything", function()
+    local before = srv:stats().requests
+    local code, out, err = oneliner{"post", srv.url .. "/_echo", "-d", "x",
+                                    "-o", "/nonexistent/body.txt"}
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("retryrun post: -o: cannot write /nonexistent/body.txt: "
+                 .. "No such file or directory\nTry 'retryrun post --help' "
+                 .. "for more information.\n", err)
+    assert.equal(before, srv:stats().requests)
+  end)
+
+  it("leaves no -o FILE behind when the call gives up", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local code = oneliner{"get", "http://127.0.0.1:1/", "--attempts", "1",
+                          "-o", path}
+    assert.equal(3, code)
+    assert.is_nil(io.open(path, "rb"))
+  end)
+
   it("prints the status line and headers first with -i", function()
     local code, out = oneliner{"get", srv.url .. "/_echo", "-i"}
     assert.equal(0, code)

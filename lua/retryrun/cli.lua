@@ -69,7 +69,9 @@ local function help(verb)
   local out = {("usage: retryrun [options] %s URL [FLAGS...]\n\n"
                 .. "Makes one %s request under a retry policy: the body to "
                 .. "stdout, the trace to\nstderr. Exit codes: 0 done, 1 an "
-                .. "error, 2 usage, 3 the call gave up.\n\nflags:\n")
+                .. "error, 2 usage, 3 the call gave up,\n4 a --fail-if "
+                .. "threshold was broken, 130 interrupted, 143 terminated."
+                .. "\n\nflags:\n")
                :format(verb, VERBS[verb])}
   for _, f in ipairs(FLAGS) do
     local name = (f[1] and f[1] .. ", " or "    ") .. f[2] ..
@@ -251,6 +253,18 @@ function cli.parse(verb, args)
   end
   if not url then
     usage_error(verb, "a URL is needed")
+  end
+  if out.file then
+    -- refused before anything is sent: a POST must not be made for a body
+    -- that has nowhere to go; a file made only to try is removed again
+    local existed = io.open(out.file, "rb")
+    if existed then existed:close() end
+    local f, err = io.open(out.file, "ab")
+    if not f then
+      usage_error(verb, ("-o: cannot write %s"):format(err))
+    end
+    f:close()
+    if not existed then os.remove(out.file) end
   end
   req.url = url
   if body then
