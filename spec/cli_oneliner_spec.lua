@@ -151,6 +151,22 @@ describe("retryrun VERB URL", function()
     assert.is_nil(io.open(path, "rb"))
   end)
 
+  it("says what to write for a curl flag it has no flag for", function()
+    for flag, hint in pairs{["-f"] = "write --expect 2xx",
+                            ["--retry"] = "curl's --retry N is --attempts "
+                                          .. "N+1 here",
+                            ["-L"] = "redirects are always followed",
+                            ["-sS"] = "not needed: only the body goes to "
+                                      .. "stdout"} do
+      local code, out, err = oneliner{"get", srv.url .. "/_echo", flag}
+      assert.equal(2, code)
+      assert.equal("", out)
+      local want = ("retryrun get: unknown option '%s': %s"):format(flag,
+                                                                   hint)
+      assert.equal(want, err:sub(1, #want))
+    end
+  end)
+
   it("prints the status line and headers first with -i", function()
     local code, out = oneliner{"get", srv.url .. "/_echo", "-i"}
     assert.equal(0, code)

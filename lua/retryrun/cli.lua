@@ -48,6 +48,24 @@ local FLAGS = {
   {"-h", "--help", nil, "print this and exit"},
 }
 
+-- curl flags retryrun has no flag for -> what to write instead
+local CURL = {
+  ["--fail"] = "write --expect 2xx (any other final status exits 1)",
+  ["-L"] = "redirects are always followed",
+  ["--retry"] = "curl's --retry N is --attempts N+1 here (the first "
+                .. "included)",
+  ["--max-time"] = "write --deadline S (the whole call) or --timeout S "
+                   .. "(one attempt)",
+  ["-X"] = "the verb is the method: retryrun post URL",
+  ["-s"] = "not needed: only the body goes to stdout (-q before the verb "
+           .. "turns the summary off)",
+  ["-u"] = "write user:password@ in the URL, or -H 'Authorization: ...'",
+}
+CURL["-f"], CURL["--fail-with-body"] = CURL["--fail"], CURL["--fail"]
+CURL["--location"], CURL["-m"] = CURL["-L"], CURL["--max-time"]
+CURL["--request"], CURL["--user"] = CURL["-X"], CURL["-u"]
+CURL["--silent"], CURL["-S"], CURL["-sS"] = CURL["-s"], CURL["-s"], CURL["-s"]
+
 -- flag spelling -> its entry; long names -> true, for suggestions
 local BY_NAME, LONG_NAMES = {}, {}
 for _, f in ipairs(FLAGS) do
@@ -192,7 +210,10 @@ function cli.parse(verb, args)
         name, inline = a:match("^([^=]*)=(.*)$")
       end
       local f = BY_NAME[name]
-      if not f then
+      if not f and CURL[name] then
+        usage_error(verb, ("unknown option '%s': %s"):format(name,
+                                                             CURL[name]))
+      elseif not f then
         usage_error(verb, ("unknown option '%s'%s"):format(name,
           name:sub(1, 2) == "--" and check.suggest(name, LONG_NAMES) or ""))
       end
