@@ -98,11 +98,13 @@ describe("run.step", function()
       print(select("#", run.step("c", function() end)))
       print(pcall(run.step, 1, print))
       print(pcall(run.step, "d"))
+      print(pcall(run.step, "", print))
     ]])
     assert.equal(0, code)
     assert.equal("3\ttwo\nfalse\ttrue\n0\n" ..
       "false\tbad argument #1 to 'step' (string expected, got number)\n" ..
-      "false\tbad argument #2 to 'step' (function expected, got nil)\n",
+      "false\tbad argument #2 to 'step' (function expected, got nil)\n" ..
+      "false\tbad argument #1 to 'step' (a name is needed, got '')\n",
       out)
   end)
 end)
