@@ -167,6 +167,19 @@ describe("retryrun VERB URL", function()
     end
   end)
 
+  it("names its --report case after the request, redacted", function()
+    local path = os.tmpname()
+    local code = oneliner{"--report", "json=" .. path, "get",
+                          srv.url .. "/_echo?token=tok-s3cret", "-o",
+                          "/dev/null"}
+    assert.equal(0, code)
+    local report = todo.decode(slurp(path))
+    assert.equal(1, #report.cases)
+    assert.equal("GET " .. srv.url .. "/_echo?token=REDACTED",
+                 report.cases[1].name)
+    assert.equal("passed", report.cases[1].status)
+  end)
+
   it("prints the status line and headers first with -i", function()
     local code, out = oneliner{"get", srv.url .. "/_echo", "-i"}
     assert.equal(0, code)

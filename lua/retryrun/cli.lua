@@ -15,6 +15,7 @@
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local check = require "retryrun.check"
+local run = require "retryrun.run"
 
 local cli = {}
 
@@ -326,7 +327,9 @@ end
 function cli.main(verb, ...)
   local req, out = cli.parse(verb, {...})
   if not req then return end
-  local ok, resp = pcall(http.request, req)
+  -- a step named after the request: a --report case says what was called
+  local ok, resp = pcall(run.step, req.method .. " " .. req.url,
+                         http.request, req)
   if not ok and type(resp) == "string" then
     -- a give-up and an expect error are tables: a string is
     -- retryrun.http refusing the request the flags made, before any attempt
