@@ -312,16 +312,18 @@ describe("--report", function()
         error("ctl \1\27 bad \255\254 utf8 \237\160\128 <&>\"'", 0)
       end)
       pcall(run.step, "table", function() error({code = 7}) end)
+      pcall(run.step, "nul\0name", function() error("a\0b c", 0) end)
     ]])
     assert.equal(0, code, out)
     local rc, why = validate(r.junit)
     assert.equal(0, rc, why)
+    assert.equal("a?b c", cases(r.json)["nul?name"].error.message)
     assert.matches('message="ctl %?%? bad %?%? utf8 %?%?%? &lt;&amp;&gt;'
                    .. '&quot;\'"', r.junit)
     assert.matches('message="%(an error object: table%)"', r.junit)
     local by = cases(r.json)
     assert.equal("ctl ?? bad ?? utf8 ??? <&>\"'", by.bytes.error.message)
-    assert.equal("plan 3\nparse_errors 0\n", tap_parse(r.tap):match(
+    assert.equal("plan 4\nparse_errors 0\n", tap_parse(r.tap):match(
       "plan.*"))
   end)
 

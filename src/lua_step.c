@@ -1,6 +1,8 @@
 /*
  * lua_step.c - run.step's bookkeeping (see lua_step.h).
  */
+#include <string.h>
+
 #include <lauxlib.h>
 
 #include "loop.h"
@@ -10,6 +12,23 @@
 #include "lua_task.h"
 #include "report.h"
 #include "runtime.h"
+
+/* The string at the top, replaced by a copy with each NUL byte written
+ * '?' (the report takes C strings; a NUL would cut the text short). */
+static const char *nul_free(lua_State *L)
+{
+  size_t n, i;
+  const char *s = lua_tolstring(L, -1, &n);
+  luaL_Buffer b;
+  if(!s || !memchr(s, '\0', n))
+    return s;
+  luaL_buffinit(L, &b);
+  for(i = 0; i < n; i++)
+    luaL_addchar(&b, s[i] ? s[i] : '?');
+  luaL_pushresult(&b);
+  lua_remove(L, -2);
+  return lua_tostring(L, -1);
+}
 
 /* core.step_begin(name) -> id: the running task is inside step name now
  * (0 when no report is made, or out of memory: the step goes on
@@ -22,7 +41,7 @@ static int lstep_begin(lua_State *L)
   unsigned id = 0;
   if(rt->report && t) {
     lredact_push(L, name, lua_rawlen(L, 1), NULL);
-    id = report_step_begin(rt->report, t->id, t->step, lua_tostring(L, -1),
+    id = report_step_begin(rt->report, t->id, t->step, nul_free(L),
                            loop_now());
     if(id)
       t->step = id;
@@ -41,10 +60,12 @@ static int lstep_end(lua_State *L)
   unsigned parent;
   if(!rt->report || id <= 0 || !t)
     return 0;
-  if(lua_gettop(L) >= 2)
+  if(lua_gettop(L) >= 2) {
+    lredact_push_error(L, 2);
     parent = report_step_end(rt->report, (unsigned)id,
                              lgiveup_is(L, 2) ? "gave_up" : "error",
-                             lredact_push_error(L, 2), loop_now());
+                             nul_free(L), loop_now());
+  }
   else
     parent = report_step_end(rt->report, (unsigned)id, NULL, NULL,
                              loop_now());
