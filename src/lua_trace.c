@@ -77,8 +77,11 @@ static const char *decision(const struct call *c, const char *word, char *d,
     snprintf(d, n, "give up: %s is not retried", word);
     break;
   case POLICY_RETRY_AFTER_LONG:
+    snprintf(d, n, "give up: Retry-After %g s is over max_retry_after",
+             dec->retry_after);
+    break;
   case POLICY_RETRY_AFTER_DEADLINE:
-    snprintf(d, n, "give up: Retry-After %g s is too long",
+    snprintf(d, n, "give up: Retry-After %g s is past the deadline",
              dec->retry_after);
     break;
   default:
