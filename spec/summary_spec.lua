@@ -82,6 +82,25 @@ describe("the summary", function()
                    err)
   end)
 
+  it("goes to stdout with --summary-json -, as --log - does", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. common.quote(dir)))
+    local bin = common.BIN:sub(1, 1) == "/" and common.BIN or
+                os.getenv("PWD") .. "/" .. common.BIN
+    local code, out = common.sh(("cd %s && %s --summary-json - -e "
+      .. "'print(\"script\")' 2>/dev/null"):format(common.quote(dir),
+      common.quote(bin)))
+    local stray = io.open(dir .. "/-")
+    if stray then stray:close(); os.remove(dir .. "/-") end
+    os.remove(dir)
+    assert.equal(0, code)
+    assert.is_nil(stray)
+    local text, json = out:match("^(script\n)(.*)$")
+    assert.equal("script\n", text)
+    assert.equal(1, todo.decode(json).v)
+  end)
+
   it("says so when its file cannot be written", function()
     local code, out = common.sh(common.quote(common.BIN)
       .. " --summary-json /nonexistent/s.json -e ''")

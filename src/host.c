@@ -375,14 +375,20 @@ static int write_summary(const struct host_opts *o, const struct summary *s,
     free(out);
   }
   if(o->summary_json) {
-    FILE *f = fopen(o->summary_json, "w");
+    int std = !strcmp(o->summary_json, "-");       /* - is stdout */
+    FILE *f = std ? stdout : fopen(o->summary_json, "w");
     out = summary_json(s);
     if(!f || !out || fputs(out, f) == EOF || fputc('\n', f) == EOF) {
       fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
               o->summary_json, out ? strerror(errno) : "out of memory");
       code = EXIT_ERROR;
     }
-    if(f && fclose(f) && !code) {
+    if(std && fflush(f) && !code) {
+      fprintf(stderr, "retryrun: cannot write the summary '-': %s\n",
+              strerror(errno));
+      code = EXIT_ERROR;
+    }
+    else if(f && !std && fclose(f) && !code) {
       fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
               o->summary_json, strerror(errno));
       code = EXIT_ERROR;
