@@ -215,7 +215,7 @@ describe("retryrun VERB URL", function()
     assert.equal("", out)
     assert.matches("^" .. common.literal(("retryrun: GET %s/_echo gave up "
       .. "after 2 attempts in "):format(srv.url)) .. "%d+%.%d s: 200 invalid, "
-      .. "200 invalid %(valid%(%) returned false%)\n$", err)
+      .. "200 invalid %(%-%-valid 'false' is false%)\n$", err)
     assert.equal(2, srv:stats().requests)
   end)
 

@@ -78,6 +78,22 @@ describe("retryrun -v", function()
                    .. "max_retry_after$", lines[2])
   end)
 
+  it("says why valid() refused a response, on the first line of it",
+     function()
+    local srv <close> = todo.start{}
+    local code, lines = traced("-v", [[
+      local http = require "retryrun.http"
+      pcall(http.get, arg[1] .. "/_echo", {retry = {attempts = 2,
+        backoff = {initial = 0.001},
+        valid = function() return false, "no state\nmore" end}})
+    ]], srv.url)
+    assert.equal(0, code)
+    assert.equal(2, #lines)
+    assert.matches("  200 invalid  %d+ ms  retry in [%d.e-]+ s: 200 invalid "
+                   .. "%(no state%)$", lines[1])
+    assert.matches("  give up: attempts exhausted %(no state%)$", lines[2])
+  end)
+
   it("says a POST that may have reached the server is not retried",
      function()
     local srv <close> = todo.start{"--reset-rate", "1"}

@@ -159,7 +159,11 @@ local function compile_valid(verb, expr)
     usage_error(verb, ("--valid: cannot compile '%s': %s"):format(expr,
                                                                 err))
   end
-  return fn()
+  local valid, why = fn(), ("--valid '%s' is false"):format(expr)
+  return function(r)
+    if valid(r) then return true end
+    return false, why      -- the trace and the give-up say which test failed
+  end
 end
 
 -- "Name: value" as name, value; a usage error without the colon.
