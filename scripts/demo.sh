@@ -155,6 +155,6 @@ run_example() {
 # -v: a line for every attempt, with what was decided
 RR_OPTS="-v --color=never" run_example scripts/fetch_items.lua \
   --fail-rate 0.2 --seed 1
-RR_OPTS= run_example scripts/create_then_read.lua --lag 250
-RR_OPTS= run_example scripts/idempotent_post.lua --lose-response-rate 0.3 \
+RR_OPTS='' run_example scripts/create_then_read.lua --lag 250
+RR_OPTS='' run_example scripts/idempotent_post.lua --lose-response-rate 0.3 \
   --seed 1
