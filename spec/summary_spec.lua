@@ -101,6 +101,23 @@ describe("the summary", function()
     assert.equal(1, todo.decode(json).v)
   end)
 
+  it("writes one call, one attempt and one retry in the singular",
+     function()
+    local srv <close> = todo.start{}
+    local code, out = common.sh(("%s --summary -e %s %s 2>&1 >/dev/null")
+      :format(common.quote(common.BIN), common.quote([[
+        local http = require "retryrun.http"
+        http.get(arg[1] .. "/_echo")
+        local n = 0
+        http.get(arg[1] .. "/_echo?x=1", {retry = {backoff = {initial =
+          0.001}, valid = function() n = n + 1; return n > 1 end}})
+      ]]), common.quote(srv.url)))
+    assert.equal(0, code)
+    assert.matches("\n  GET /_echo: 2 calls, 3 attempts, 1 retry %(200 "
+                   .. "invalid: 1%), 0 gave up\n", out)
+    assert.is_nil(out:find("1 calls", 1, true))
+  end)
+
   it("says so when its file cannot be written", function()
     local code, out = common.sh(common.quote(common.BIN)
       .. " --summary-json /nonexistent/s.json -e ''")

@@ -218,8 +218,10 @@ char *summary_text(const struct summary *s)
   dynbuf_printf(&t, "\n");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
-    dynbuf_printf(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key,
-                  e->calls, e->attempts, e->retries);
+    dynbuf_printf(&t, "  %s: %ld call%s, %ld attempt%s, %ld retr%s",
+                  e->key, e->calls, e->calls == 1 ? "" : "s", e->attempts,
+                  e->attempts == 1 ? "" : "s", e->retries,
+                  e->retries == 1 ? "y" : "ies");
     for(j = 0; j < e->nreasons; j++)
       dynbuf_printf(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
           e->reasons[j].n);
