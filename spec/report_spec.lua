@@ -369,7 +369,7 @@ describe("--report", function()
   it("says which report it cannot write, exits 1, and loses nothing else",
      function()
     local json, sum = os.tmpname(), os.tmpname()
-    local code, out = common.sh(("%s --report junit=/nonexistent/r.xml "
+    local code, out = common.sh(("%s --report junit=/dev/full "
       .. "--report json=%s --summary-json %s -e %s"):format(BIN, json, sum,
       q('require("retryrun.run").step("s", print, "still here")')))
     local by = cases(slurp(json))
@@ -377,9 +377,18 @@ describe("--report", function()
     os.remove(json); os.remove(sum)
     assert.equal(1, code)
     assert.equal("still here\nretryrun: cannot write the junit report "
-                 .. "'/nonexistent/r.xml': No such file or directory\n", out)
+                 .. "'/dev/full': No space left on device\n", out)
     assert.equal("passed", by.s.status)
     assert.matches('^{"v":1,', s)
+  end)
+
+  it("refuses a report it could never write before running anything",
+     function()
+    local code, out = common.sh(("%s --report junit=/nonexistent/r.xml -e %s"
+      .. " 2>&1"):format(BIN, q('print("ran")')))
+    assert.equal(2, code)
+    assert.equal("retryrun: cannot write the junit report "
+                 .. "'/nonexistent/r.xml': No such file or directory\n", out)
   end)
 
   it("writes to stdout with -", function()

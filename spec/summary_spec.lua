@@ -120,8 +120,14 @@ describe("the summary", function()
 
   it("says so when its file cannot be written", function()
     local code, out = common.sh(common.quote(common.BIN)
-      .. " --summary-json /nonexistent/s.json -e ''")
-    assert.equal(1, code)
-    assert.matches("cannot write the summary '/nonexistent/s.json'", out)
+      .. " --summary-json /nonexistent/s.json -e 'print(\"ran\")'")
+    assert.equal(2, code)                  -- before running anything
+    assert.equal("retryrun: cannot write the summary '/nonexistent/s.json': "
+                 .. "No such file or directory\n", out)
+    code, out = common.sh(common.quote(common.BIN)
+      .. " --summary-json /dev/full -e 'print(\"ran\")'")
+    assert.equal(1, code)                  -- found at the end
+    assert.equal("ran\nretryrun: cannot write the summary '/dev/full': No "
+                 .. "space left on device\n", out)
   end)
 end)

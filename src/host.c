@@ -422,6 +422,49 @@ static int write_reports(const struct host_opts *o, struct report *r)
   return code;
 }
 
+/* 0 when file ("-" is stdout) can be written, or made in its directory,
+ * else -1 with errno set: checked before the run, so that a report or
+ * summary that could never be written does not wait for the end of a
+ * long run. */
+static int can_write(const char *file)
+{
+  char dir[4096];
+  const char *slash = strrchr(file, '/');
+  if(!strcmp(file, "-"))
+    return 0;
+  if(!access(file, F_OK))
+    return access(file, W_OK);     /* there: written over in place */
+  if(!slash)
+    return access(".", W_OK | X_OK);
+  if((size_t)(slash - file) >= sizeof(dir))
+    return 0;                      /* let the write at the end say why */
+  snprintf(dir, sizeof(dir), "%.*s", slash == file ? 1 : (int)(slash - file),
+           file);
+  return access(dir, W_OK | X_OK);
+}
+
+/* EXIT_USAGE, said on stderr, when a --report or --summary-json file
+ * cannot be made; else 0. */
+static int check_outputs(const struct host_opts *o)
+{
+  int i;
+  for(i = 0; i < o->nreport; i++) {
+    const char *eq = strchr(o->report[i], '=');
+    if(can_write(eq + 1)) {
+      fprintf(stderr, "retryrun: cannot write the %.*s report '%s': %s\n",
+              (int)(eq - o->report[i]), o->report[i], eq + 1,
+              strerror(errno));
+      return EXIT_USAGE;
+    }
+  }
+  if(o->summary_json && can_write(o->summary_json)) {
+    fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
+            o->summary_json, strerror(errno));
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
 int host_run(const struct host_opts *o)
 {
   struct runtime rt;
@@ -444,6 +487,10 @@ int host_run(const struct host_opts *o)
       lua_close(L);
       return EXIT_USAGE;
     }
+  }
+  if(check_outputs(o)) {
+    lua_close(L);
+    return EXIT_USAGE;
   }
   memset(&rt, 0, sizeof(rt));
   policy_rng_seed(&rt.rng, o->seed);
