@@ -43,6 +43,9 @@ trap 'exit 143' TERM
 
 # start_server FLAGS...: starts todo-server on a free port; sets URL.
 start_server() {
+  # emptied here, not by the child's redirection, which may come too late:
+  # the loop below would then read the last server's address
+  : >"$tmp/server.out"
   "$BUILD/todo-server" --listen 127.0.0.1:0 "$@" >"$tmp/server.out" 2>&1 &
   SERVER_PID=$!
   tries=0
@@ -180,13 +183,18 @@ run_example() {
   echo "== retryrun ${RR_OPTS:+$RR_OPTS }$script, against todo-server $*"
   start_server "$@"
   # shellcheck disable=SC2086 # RR_OPTS is a list of options
-  "$RETRYRUN" $RR_OPTS "$script" "$URL" 2>&1 | sed 's/^/  /'
+  { "$RETRYRUN" $RR_OPTS "$script" "$URL" 2>&1; echo $? >"$tmp/rc"; } |
+    sed 's/^/  /'
   stop_server
+  if [ "$(cat "$tmp/rc")" != 0 ]; then
+    echo "demo: $script failed (exit $(cat "$tmp/rc"))" >&2
+    exit 1
+  fi
 }
 
 # -v: a line for every attempt, with what was decided
 RR_OPTS="-v --color=never" run_example scripts/fetch_items.lua \
   --fail-rate 0.2 --seed 1
-RR_OPTS= run_example scripts/create_then_read.lua --lag 250
-RR_OPTS= run_example scripts/idempotent_post.lua --lose-response-rate 0.3 \
+RR_OPTS='' run_example scripts/create_then_read.lua --lag 250
+RR_OPTS='' run_example scripts/idempotent_post.lua --lose-response-rate 0.3 \
   --seed 1

@@ -130,6 +130,56 @@ describe("retryrun VERB URL", function()
     assert.equal("GET", echoed(slurp(path)).method)
   end)
 
+  it("refuses an -o FILE it cannot write before sending anything", function()
+    local before = srv:stats().requests
+    local code, out, err = oneliner{"post", srv.url .. "/_echo", "-d", "x",
+                                    "-o", "/nonexistent/body.txt"}
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("retryrun post: -o: cannot write /nonexistent/body.txt: "
+                 .. "No such file or directory\nTry 'retryrun post --help' "
+                 .. "for more information.\n", err)
+    assert.equal(before, srv:stats().requests)
+  end)
+
+  it("leaves no -o FILE behind when the call gives up", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local code = oneliner{"get", "http://127.0.0.1:1/", "--attempts", "1",
+                          "-o", path}
+    assert.equal(3, code)
+    assert.is_nil(io.open(path, "rb"))
+  end)
+
+  it("says what to write for a curl flag it has no flag for", function()
+    for flag, hint in pairs{["-f"] = "write --expect 2xx",
+                            ["--retry"] = "curl's --retry N is --attempts "
+                                          .. "N+1 here",
+                            ["-L"] = "redirects are always followed",
+                            ["-sS"] = "not needed: only the body goes to "
+                                      .. "stdout"} do
+      local code, out, err = oneliner{"get", srv.url .. "/_echo", flag}
+      assert.equal(2, code)
+      assert.equal("", out)
+      local want = ("retryrun get: unknown option '%s': %s"):format(flag,
+                                                                   hint)
+      assert.equal(want, err:sub(1, #want))
+    end
+  end)
+
+  it("names its --report case after the request, redacted", function()
+    local path = os.tmpname()
+    local code = oneliner{"--report", "json=" .. path, "get",
+                          srv.url .. "/_echo?token=tok-s3cret", "-o",
+                          "/dev/null"}
+    assert.equal(0, code)
+    local report = todo.decode(slurp(path))
+    assert.equal(1, #report.cases)
+    assert.equal("GET " .. srv.url .. "/_echo?token=REDACTED",
+                 report.cases[1].name)
+    assert.equal("passed", report.cases[1].status)
+  end)
+
   it("prints the status line and headers first with -i", function()
     local code, out = oneliner{"get", srv.url .. "/_echo", "-i"}
     assert.equal(0, code)
@@ -165,7 +215,7 @@ describe("retryrun VERB URL", function()
     assert.equal("", out)
     assert.matches("^" .. common.literal(("retryrun: GET %s/_echo gave up "
       .. "after 2 attempts in "):format(srv.url)) .. "%d+%.%d s: 200 invalid, "
-      .. "200 invalid %(valid%(%) returned false%)\n$", err)
+      .. "200 invalid %(%-%-valid 'false' is false%)\n$", err)
     assert.equal(2, srv:stats().requests)
   end)
 
@@ -316,10 +366,11 @@ describe("retryrun VERB URL", function()
     srv:reset_stats()
     local code, out, err = oneliner{"post", srv.url .. "/_echo", "-d", "x",
       "-o", "/nonexistent-dir/out"}
-    assert.equal(1, code)
+    assert.equal(2, code)
     assert.equal("", out)
-    assert.equal("retryrun: cannot write the body: /nonexistent-dir/out: "
-                 .. "No such file or directory\n", err)
+    assert.equal("retryrun post: -o: cannot write /nonexistent-dir/out: "
+                 .. "No such file or directory\nTry 'retryrun post --help' "
+                 .. "for more information.\n", err)
     assert.equal(0, srv:stats().requests)
   end)
 

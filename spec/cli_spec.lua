@@ -49,6 +49,14 @@ describe("retryrun", function()
     assert.matches("usage: retryrun", out)
   end)
 
+  it("exits 2 on a verb in capitals that names no script", function()
+    local code, out = sh(BIN .. " GET http://127.0.0.1:1/ 2>&1")
+    assert.equal(2, code)
+    assert.equal("retryrun: no script 'GET': a one-liner's verb is written "
+                 .. "in lower case (retryrun get URL)\nTry 'retryrun --help' "
+                 .. "for more information.\n", out)
+  end)
+
   it("exits 1 on a syntax error, naming file and line", function()
     local code, out, _, path = common.run("local x = \nprint(")
     assert.equal(1, code)

@@ -72,6 +72,28 @@ describe("retryrun --log", function()
     assert.equal("unsafe", records[2].reason)
   end)
 
+  it("records a wrapped function's error it does not retry as a give-up",
+     function()
+    local srv <close> = todo.start{}
+    local _, records, out = logged("", [[
+      local http, retry = require "retryrun.http", require "retryrun.retry"
+      local f = retry.policy{retry_on = {503}}(function()
+        return http.get(arg[1] .. "/items/1", {expect = 200})
+      end)
+      local ok, err = pcall(f)
+      print(ok, http.is_expect_error(err), err.status)
+    ]], srv.url)
+    assert.equal("false\ttrue\t401\n", out)   -- the error, passed on as it is
+    assert.equal(4, #records)
+    assert.equal("accept", records[1].decision)  -- the inner call's answer
+    assert.equal("ok", records[2].outcome)
+    assert.equal(401, records[3].status)         -- the wrapper's attempt
+    assert.equal("giveup", records[3].decision)
+    assert.equal("not_retryable", records[3].reason)
+    assert.equal("gave_up", records[4].outcome)
+    assert.equal("not_retryable", records[4].reason)
+  end)
+
   it("hides secrets as every message does", function()
     local srv <close> = todo.start{}
     local _, records = logged("", [[

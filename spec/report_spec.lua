@@ -98,11 +98,13 @@ describe("run.step", function()
       print(select("#", run.step("c", function() end)))
       print(pcall(run.step, 1, print))
       print(pcall(run.step, "d"))
+      print(pcall(run.step, "", print))
     ]])
     assert.equal(0, code)
     assert.equal("3\ttwo\nfalse\ttrue\n0\n" ..
       "false\tbad argument #1 to 'step' (string expected, got number)\n" ..
-      "false\tbad argument #2 to 'step' (function expected, got nil)\n",
+      "false\tbad argument #2 to 'step' (function expected, got nil)\n" ..
+      "false\tbad argument #1 to 'step' (a name is needed, got '')\n",
       out)
   end)
 end)
@@ -408,16 +410,18 @@ describe("--report", function()
         error("ctl \1\27 bad \255\254 utf8 \237\160\128 <&>\"'", 0)
       end)
       pcall(run.step, "table", function() error({code = 7}) end)
+      pcall(run.step, "nul\0name", function() error("a\0b c", 0) end)
     ]])
     assert.equal(0, code, out)
     local rc, why = validate(r.junit)
     assert.equal(0, rc, why)
+    assert.equal("a?b c", cases(r.json)["nul?name"].error.message)
     assert.matches('message="ctl %?%? bad %?%? utf8 %?%?%? &lt;&amp;&gt;'
                    .. '&quot;\'"', r.junit)
     assert.matches('message="%(an error object: table%)"', r.junit)
     local by = cases(r.json)
     assert.equal("ctl ?? bad ?? utf8 ??? <&>\"'", by.bytes.error.message)
-    assert.equal("plan 3\nparse_errors 0\n", tap_parse(r.tap):match(
+    assert.equal("plan 4\nparse_errors 0\n", tap_parse(r.tap):match(
       "plan.*"))
   end)
 
@@ -489,7 +493,7 @@ describe("--report", function()
   it("says which report it cannot write, exits 1, and loses nothing else",
      function()
     local json, sum = os.tmpname(), os.tmpname()
-    local code, out = common.sh(("%s --report junit=/nonexistent/r.xml "
+    local code, out = common.sh(("%s --report junit=/dev/full "
       .. "--report json=%s --summary-json %s -e %s"):format(BIN, json, sum,
       q('require("retryrun.run").step("s", print, "still here")')))
     local by = cases(slurp(json))
@@ -497,9 +501,18 @@ describe("--report", function()
     os.remove(json); os.remove(sum)
     assert.equal(1, code)
     assert.equal("still here\nretryrun: cannot write the junit report "
-                 .. "'/nonexistent/r.xml': No such file or directory\n", out)
+                 .. "'/dev/full': No space left on device\n", out)
     assert.equal("passed", by.s.status)
     assert.matches('^{"v":1,', s)
+  end)
+
+  it("refuses a report it could never write before running anything",
+     function()
+    local code, out = common.sh(("%s --report junit=/nonexistent/r.xml -e %s"
+      .. " 2>&1"):format(BIN, q('print("ran")')))
+    assert.equal(2, code)
+    assert.equal("retryrun: cannot write the junit report "
+                 .. "'/nonexistent/r.xml': No such file or directory\n", out)
   end)
 
   it("writes to stdout with -", function()

@@ -82,10 +82,52 @@ describe("the summary", function()
                    err)
   end)
 
+  it("goes to stdout with --summary-json -, as --log - does", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. common.quote(dir)))
+    local bin = common.BIN:sub(1, 1) == "/" and common.BIN or
+                os.getenv("PWD") .. "/" .. common.BIN
+    local code, out = common.sh(("cd %s && %s --summary-json - -e "
+      .. "'print(\"script\")' 2>/dev/null"):format(common.quote(dir),
+      common.quote(bin)))
+    local stray = io.open(dir .. "/-")
+    if stray then stray:close(); os.remove(dir .. "/-") end
+    os.remove(dir)
+    assert.equal(0, code)
+    assert.is_nil(stray)
+    local text, json = out:match("^(script\n)(.*)$")
+    assert.equal("script\n", text)
+    assert.equal(1, todo.decode(json).v)
+  end)
+
+  it("writes one call, one attempt and one retry in the singular",
+     function()
+    local srv <close> = todo.start{}
+    local code, out = common.sh(("%s --summary -e %s %s 2>&1 >/dev/null")
+      :format(common.quote(common.BIN), common.quote([[
+        local http = require "retryrun.http"
+        http.get(arg[1] .. "/_echo")
+        local n = 0
+        http.get(arg[1] .. "/_echo?x=1", {retry = {backoff = {initial =
+          0.001}, valid = function() n = n + 1; return n > 1 end}})
+      ]]), common.quote(srv.url)))
+    assert.equal(0, code)
+    assert.matches("\n  GET /_echo: 2 calls, 3 attempts, 1 retry %(200 "
+                   .. "invalid: 1%), 0 gave up\n", out)
+    assert.is_nil(out:find("1 calls", 1, true))
+  end)
+
   it("says so when its file cannot be written", function()
     local code, out = common.sh(common.quote(common.BIN)
-      .. " --summary-json /nonexistent/s.json -e ''")
-    assert.equal(1, code)
-    assert.matches("cannot write the summary '/nonexistent/s.json'", out)
+      .. " --summary-json /nonexistent/s.json -e 'print(\"ran\")'")
+    assert.equal(2, code)                  -- before running anything
+    assert.equal("retryrun: cannot write the summary '/nonexistent/s.json': "
+                 .. "No such file or directory\n", out)
+    code, out = common.sh(common.quote(common.BIN)
+      .. " --summary-json /dev/full -e 'print(\"ran\")'")
+    assert.equal(1, code)                  -- found at the end
+    assert.equal("ran\nretryrun: cannot write the summary '/dev/full': No "
+                 .. "space left on device\n", out)
   end)
 end)

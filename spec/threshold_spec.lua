@@ -61,4 +61,28 @@ describe("--fail-if", function()
     assert.equal(2, code)
     assert.matches("unknown measure 'bogus'", out)
   end)
+
+  it("refuses a rate that could never be reached", function()
+    local code, out = checked({"retry_rate > 5"}, srv.url)
+    assert.equal(2, code)
+    assert.matches("a rate is a share from 0 to 1, or 0 %% to 100 %% "
+                   .. "%(write '5%%' or '0.05'%)", out)
+    code, out = checked({"giveup_rate > 150%"}, srv.url)
+    assert.equal(2, code)
+    assert.matches("a rate is at most 100 %%", out)
+  end)
+
+  it("breaks on an endpoint that was never called, not in silence", function()
+    local code, out = checked({"GET /itemz/{id}: p95 > 10s"}, srv.url)
+    assert.equal(4, code)
+    assert.matches("retryrun: %-%-fail%-if GET /itemz/{id}: p95 > 10s: no "
+                   .. "call was made to GET /itemz/{id}\n", out)
+  end)
+
+  it("counts zero calls as zero", function()
+    local code, out = common.sh(("%s --fail-if 'calls < 1' --fail-if "
+      .. "'p99 > 1ms' -e '' 2>&1"):format(common.quote(common.BIN)))
+    assert.equal(4, code)
+    assert.equal("retryrun: --fail-if calls < 1: calls 0 < 1\n", out)
+  end)
 end)

@@ -61,6 +61,45 @@ describe("retryrun -v", function()
                    .. "give up: attempts exhausted$", lines[3])
   end)
 
+  it("says whether a Retry-After was over max_retry_after or the deadline",
+     function()
+    local srv <close> = todo.start{"--throttle-rate", "1", "--retry-after",
+                                   "3"}
+    local code, lines = traced("-v", [[
+      local http = require "retryrun.http"
+      pcall(http.get, arg[1] .. "/items", {retry = {deadline = 2}})
+      pcall(http.get, arg[1] .. "/items", {retry = {max_retry_after = 1}})
+    ]], srv.url)
+    assert.equal(0, code)
+    -- the attempts' lines; the shared cool-down the 429s start has its own
+    local calls = {}
+    for _, line in ipairs(lines) do
+      if line:find("  GET ", 1, true) then calls[#calls + 1] = line end
+    end
+    lines = calls
+    assert.equal(2, #lines)
+    assert.matches("  429  %d+ ms  give up: Retry%-After 3 s is past the "
+                   .. "deadline$", lines[1])
+    assert.matches("  429  %d+ ms  give up: Retry%-After 3 s is over "
+                   .. "max_retry_after$", lines[2])
+  end)
+
+  it("says why valid() refused a response, on the first line of it",
+     function()
+    local srv <close> = todo.start{}
+    local code, lines = traced("-v", [[
+      local http = require "retryrun.http"
+      pcall(http.get, arg[1] .. "/_echo", {retry = {attempts = 2,
+        backoff = {initial = 0.001},
+        valid = function() return false, "no state\nmore" end}})
+    ]], srv.url)
+    assert.equal(0, code)
+    assert.equal(2, #lines)
+    assert.matches("  200 invalid  %d+ ms  retry in [%d.e-]+ s: 200 invalid "
+                   .. "%(no state%)$", lines[1])
+    assert.matches("  give up: attempts exhausted %(no state%)$", lines[2])
+  end)
+
   it("says a POST that may have reached the server is not retried",
      function()
     local srv <close> = todo.start{"--reset-rate", "1"}

@@ -24,6 +24,7 @@
 #include <lualib.h>
 
 #include "host.h"
+#include "outputs.h"
 #include "loop.h"
 #include "lua_call.h"
 #include "lua_check.h"
@@ -300,10 +301,6 @@ struct ending {
   int summary_text_on;
 };
 
-static int write_summary(const struct host_opts *o, const struct summary *s,
-                         int text);
-static int write_reports(const struct host_opts *o, struct report *r);
-
 /* Writes the reports and the summary and checks the thresholds; returns
  * the exit code, code or what they made of it. */
 static int finish_outputs(const struct ending *e, int code)
@@ -313,7 +310,8 @@ static int finish_outputs(const struct ending *e, int code)
   struct summary *sum = e->sum;
   int i;
   if(rt->report) {
-    int c = write_reports(o, rt->report);
+    int c = outputs_reports(o->report, o->nreport, o->script,
+                            rt->report) ? EXIT_ERROR : 0;
     if(c && code == EXIT_OK)
       code = c;
   }
@@ -330,7 +328,8 @@ static int finish_outputs(const struct ending *e, int code)
     sum->rate_waited = rt->rate_waited;
     sum->rate_waits = rt->rate_waits;
     sum->rate_cuts = rt->rate_cuts;
-    c = write_summary(o, sum, e->summary_text_on);
+    c = outputs_summary(o->summary_json, sum, e->summary_text_on) ?
+        EXIT_ERROR : 0;
     if(c && code == EXIT_OK)
       code = c;
     for(i = 0; i < o->nfail_if; i++) {
@@ -451,60 +450,6 @@ static void print_trace(const char *line)
   fputc('\n', stderr);
 }
 
-/* The summary, on stderr as text and into o->summary_json as JSON, as
- * asked. Returns 0, or EXIT_ERROR when the JSON could not be written. */
-static int write_summary(const struct host_opts *o, const struct summary *s,
-                         int text)
-{
-  char *out;
-  int code = 0;
-  if(text && s->n && (out = summary_text(s)) != NULL) {
-    fputs(out, stderr);
-    free(out);
-  }
-  if(o->summary_json) {
-    FILE *f = strcmp(o->summary_json, "-") ? fopen(o->summary_json, "w") :
-              stdout;
-    out = summary_json(s);
-    if(!f || !out || fputs(out, f) == EOF || fputc('\n', f) == EOF) {
-      fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
-              o->summary_json, out ? strerror(errno) : "out of memory");
-      code = EXIT_ERROR;
-    }
-    if(f && (f == stdout ? fflush(f) : fclose(f)) && !code) {
-      fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
-              o->summary_json, strerror(errno));
-      code = EXIT_ERROR;
-    }
-    free(out);
-  }
-  return code;
-}
-
-/* Writes each --report; what was done so far, however the run ended.
- * Returns 0, or EXIT_ERROR when one could not be written (the others
- * still are). */
-static int write_reports(const struct host_opts *o, struct report *r)
-{
-  const char *name = !o->script ? "command line" :
-                     strcmp(o->script, "-") ? o->script : "stdin";
-  const char *slash = strrchr(name, '/');
-  int i, code = 0;
-  for(i = 0; i < o->nreport; i++) {
-    char format[8], err[256];
-    const char *eq = strchr(o->report[i], '=');
-    snprintf(format, sizeof(format), "%.*s", (int)(eq - o->report[i]),
-             o->report[i]);
-    if(report_write(r, format, eq + 1, slash ? slash + 1 : name, loop_now(),
-                    err, sizeof(err))) {
-      fprintf(stderr, "retryrun: cannot write the %s report '%s': %s\n",
-              format, eq + 1, err);
-      code = EXIT_ERROR;
-    }
-  }
-  return code;
-}
-
 int host_run(const struct host_opts *o)
 {
   struct runtime rt;
@@ -528,6 +473,10 @@ int host_run(const struct host_opts *o)
       lua_close(L);
       return EXIT_USAGE;
     }
+  }
+  if(outputs_check(o->report, o->nreport, o->summary_json)) {
+    lua_close(L);
+    return EXIT_USAGE;
   }
   memset(&rt, 0, sizeof(rt));
   policy_rng_seed(&rt.rng, o->seed);

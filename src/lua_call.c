@@ -202,7 +202,7 @@ static int call_accept(lua_State *L, struct call *c)
   lcall_close(c);
   lua_settop(L, S_TOP);
   if(runtime_observed(runtime_of(L)))
-    ltrace_call(L, c, 1);
+    ltrace_call(L, c, !(c->wrapper && c->inner_error));
   if(c->wrapper && c->inner_error) {
     /* an inner give-up this policy does not retry: pass it on as it is */
     lua_pushvalue(L, S_RES);
@@ -256,17 +256,27 @@ static void record_attempt(lua_State *L, struct call *c, double duration)
 int lcall_decide(lua_State *L, struct call *c)
 {
   double duration;
+  int passed_on;
   lua_settop(L, S_TOP);
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
   policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
+  /* a wrapped function's error this policy does not retry goes on to the
+   * caller as it is: the trace, log, summary and report say the call
+   * failed, not that it was accepted */
+  passed_on = c->wrapper && c->inner_error &&
+              c->dec.verdict == POLICY_ACCEPT;
+  if(passed_on) {
+    c->dec.verdict = POLICY_GIVEUP;
+    c->dec.reason = POLICY_NOT_RETRYABLE;
+  }
   lguard_after(L, c);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
   if(runtime_observed(runtime_of(L)))
     ltrace_attempt(L, c, duration);
-  if(c->dec.verdict == POLICY_ACCEPT)
+  if(passed_on || c->dec.verdict == POLICY_ACCEPT)
     return call_accept(L, c);
   if(c->dec.verdict == POLICY_GIVEUP)
     return giveup(L, c);

@@ -13,6 +13,23 @@
 #include "report.h"
 #include "runtime.h"
 
+/* The string at the top, replaced by a copy with each NUL byte written
+ * '?' (the report takes C strings; a NUL would cut the text short). */
+static const char *nul_free(lua_State *L)
+{
+  size_t n, i;
+  const char *s = lua_tolstring(L, -1, &n);
+  luaL_Buffer b;
+  if(!s || !memchr(s, '\0', n))
+    return s;
+  luaL_buffinit(L, &b);
+  for(i = 0; i < n; i++)
+    luaL_addchar(&b, s[i] ? s[i] : '?');
+  luaL_pushresult(&b);
+  lua_remove(L, -2);
+  return lua_tostring(L, -1);
+}
+
 /* core.step_begin(name) -> id: the running task is inside step name now
  * (0 when no report is made, or out of memory: the step goes on
  * unreported). */
@@ -23,19 +40,8 @@ static int lstep_begin(lua_State *L)
   struct task *t = task_current(L);
   unsigned id = 0;
   if(rt->report && t) {
-    size_t n, i;
-    const char *red;
     lredact_push(L, name, lua_rawlen(L, 1), NULL);
-    red = lua_tolstring(L, -1, &n);
-    if(memchr(red, '\0', n)) {
-      /* the report's names are C strings: a NUL would cut the name */
-      luaL_Buffer b;
-      luaL_buffinit(L, &b);
-      for(i = 0; i < n; i++)
-        luaL_addchar(&b, red[i] ? red[i] : '?');
-      luaL_pushresult(&b);
-    }
-    id = report_step_begin(rt->report, t->id, t->step, lua_tostring(L, -1),
+    id = report_step_begin(rt->report, t->id, t->step, nul_free(L),
                            loop_now());
     if(id)
       t->step = id;
@@ -54,10 +60,12 @@ static int lstep_end(lua_State *L)
   unsigned parent;
   if(!rt->report || id <= 0 || !t)
     return 0;
-  if(lua_gettop(L) >= 2)
+  if(lua_gettop(L) >= 2) {
+    lredact_push_error(L, 2);
     parent = report_step_end(rt->report, (unsigned)id,
                              lgiveup_is(L, 2) ? "gave_up" : "error",
-                             lredact_push_error(L, 2), loop_now());
+                             nul_free(L), loop_now());
+  }
   else
     parent = report_step_end(rt->report, (unsigned)id, NULL, NULL,
                              loop_now());

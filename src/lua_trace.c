@@ -92,8 +92,11 @@ static const char *decision(const struct call *c, const char *word, char *d,
     snprintf(d, n, "give up: %s is not retried", word);
     break;
   case POLICY_RETRY_AFTER_LONG:
+    snprintf(d, n, "give up: Retry-After %g s is over max_retry_after",
+             dec->retry_after);
+    break;
   case POLICY_RETRY_AFTER_DEADLINE:
-    snprintf(d, n, "give up: Retry-After %g s is too long",
+    snprintf(d, n, "give up: Retry-After %g s is past the deadline",
              dec->retry_after);
     break;
   case POLICY_BUDGET:
@@ -104,6 +107,26 @@ static const char *decision(const struct call *c, const char *word, char *d,
     break;
   }
   return RED;
+}
+
+/* Writes the decision as decision() does, then, for a response valid()
+ * refused, the first line of its reason (redacted when it was made):
+ * "retry in 0.1 s: 200 invalid (no summary)". Returns the colour. */
+static const char *decision_why(lua_State *L, const struct call *c,
+                                const char *word, char *d, size_t n)
+{
+  const char *colour = decision(c, word, d, n);
+  size_t len = strlen(d), cut;
+  const char *why;
+  if(!c->out.invalid || lua_type(L, S_REASON) != LUA_TSTRING)
+    return colour;
+  why = lua_tostring(L, S_REASON);
+  cut = strcspn(why, "\r\n");
+  if(cut > 120)
+    cut = 120;
+  if(cut && len + 4 < n)
+    snprintf(d + len, n - len, " (%.*s)", (int)cut, why);
+  return colour;
 }
 
 /* Adds s to b as a JSON string. */
@@ -215,14 +238,15 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
 
 /* The attempt, for the report (--report): attributed to the task's
  * innermost step when the call makes its first attempt. */
-static void report_attempt_of(struct runtime *rt, const struct call *c,
+static void report_attempt_of(lua_State *L, const struct call *c,
                               double duration, const char *word,
                               const char *what)
 {
+  struct runtime *rt = runtime_of(L);
   const struct policy_decision *d = &c->dec;
-  char dec[160];
+  char dec[300];
   struct report_attempt_in a;
-  decision(c, word, dec, sizeof(dec));
+  decision_why(L, c, word, dec, sizeof(dec));
   memset(&a, 0, sizeof(a));
   a.call = c->id;
   a.task = c->task->id;
@@ -247,7 +271,7 @@ static void report_attempt_of(struct runtime *rt, const struct call *c,
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
-  char word[48], dec[160], head[96], note[96] = "";
+  char word[48], dec[300], head[96], note[96] = "";
   const char *colour;
   int top = lua_gettop(L);
 
@@ -263,9 +287,9 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
                     retry ? c->dec.delay : 0);
   }
   if(rt->report)
-    report_attempt_of(rt, c, duration, word, lua_tostring(L, -1));
+    report_attempt_of(L, c, duration, word, lua_tostring(L, -1));
   if(rt->trace) {
-    colour = decision(c, word, dec, sizeof(dec));
+    colour = decision_why(L, c, word, dec, sizeof(dec));
     snprintf(head, sizeof(head), "[%8.3f] task %u  ",
              loop_now() - rt->started, c->task->id);
     if(c->chaos == CHAOS_LATENCY)

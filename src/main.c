@@ -123,14 +123,6 @@ static const char *const verbs[] = {
   "get", "head", "delete", "post", "put", "patch", "options", NULL
 };
 
-/* The one-liners' flags that take a value (retryrun.cli's list), so that
- * a -v given as a value is not read as the trace flag. */
-static const char *const cli_value_flags[] = {
-  "-H", "--header", "-d", "--data", "--json", "-o", "--output",
-  "--retry-on", "--attempts", "--deadline", "--timeout", "--expect",
-  "--valid", NULL
-};
-
 static int in_list(const char *const *list, const char *s)
 {
   int i;
@@ -139,6 +131,26 @@ static int in_list(const char *const *list, const char *s)
       return 1;
   return 0;
 }
+
+/* "GET", "Post": a verb spelt with capitals, as HTTP writes methods. */
+static int is_verb_in_capitals(const char *s)
+{
+  char low[8];
+  size_t i, n = strlen(s);
+  if(n >= sizeof(low))
+    return 0;
+  for(i = 0; i <= n; i++)
+    low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+  return strcmp(low, s) && in_list(verbs, low);
+}
+
+/* The one-liners' flags that take a value (retryrun.cli's list), so that
+ * a -v given as a value is not read as the trace flag. */
+static const char *const cli_value_flags[] = {
+  "-H", "--header", "-d", "--data", "--json", "-o", "--output",
+  "--retry-on", "--attempts", "--deadline", "--timeout", "--expect",
+  "--valid", NULL
+};
 
 /* True when the one-liner's flags from argv[from] on ask for the trace. */
 static int cli_wants_trace(int from, int argc, char **argv)
@@ -380,6 +392,9 @@ int main(int argc, char **argv)
     }
     o.script = argv[i++];
     o.script_index = i - 1;
+    if(access(o.script, F_OK) && is_verb_in_capitals(o.script))
+      return usage_error("no script '%s': a one-liner's verb is written "
+                         "in lower case (retryrun get URL)", o.script);
   }
   else
     o.script_index = i - 1;   /* arg[0] is the code's -e */

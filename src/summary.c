@@ -244,8 +244,10 @@ char *summary_text(const struct summary *s)
                   s->rate_cuts, s->rate_cuts == 1 ? "" : "s");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
-    dynbuf_printf(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key,
-                  e->calls, e->attempts, e->retries);
+    dynbuf_printf(&t, "  %s: %ld call%s, %ld attempt%s, %ld retr%s",
+                  e->key, e->calls, e->calls == 1 ? "" : "s", e->attempts,
+                  e->attempts == 1 ? "" : "s", e->retries,
+                  e->retries == 1 ? "y" : "ies");
     for(j = 0; j < e->nreasons; j++)
       dynbuf_printf(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
           e->reasons[j].n);
@@ -461,6 +463,13 @@ int summary_threshold_parse(const char *expr, struct summary_threshold *t,
     t->value /= 100;
     p++;
   }
+  else if(is_rate(t->metric) && t->value > 1) {
+    /* "retry_rate > 5" means 5 %, but reads as 500 %: never true */
+    snprintf(err, errlen, "'%s': a rate is a share from 0 to 1, or 0 %% to "
+             "100 %% (write '%g%%' or '%g')", expr, t->value,
+             t->value / 100);
+    return -1;
+  }
   else if(!strncmp(p, "ms", 2) && is_time(t->metric)) {
     t->value /= 1000;
     p += 2;
@@ -477,6 +486,10 @@ int summary_threshold_parse(const char *expr, struct summary_threshold *t,
     p++;
   if(*p) {
     snprintf(err, errlen, "'%s': unexpected '%s' at the end", expr, p);
+    return -1;
+  }
+  if(is_rate(t->metric) && t->value > 1) {
+    snprintf(err, errlen, "'%s': a rate is at most 100 %%", expr);
     return -1;
   }
   return 0;
@@ -542,8 +555,13 @@ int summary_threshold_broken(const struct summary *s,
   static const char *const ops[] = {"<", ">", "<=", ">=", "=="};
   int k = t->op == '<' ? 0 : t->op == '>' ? 1 : t->op == 'l' ? 2 :
           t->op == 'g' ? 3 : 4;
-  if(!calls)
-    return 0;
+  if(!calls && *t->endpoint) {
+    /* a misspelt endpoint must not pass in silence */
+    snprintf(msg, msglen, "no call was made to %s", t->endpoint);
+    return 1;
+  }
+  if(!calls && t->metric > M_GIVEUPS)
+    return 0;                   /* no latency or rate to judge */
   broken = k == 0 ? v < t->value : k == 1 ? v > t->value :
            k == 2 ? v <= t->value : k == 3 ? v >= t->value :
            v == t->value;

@@ -73,8 +73,9 @@ struct summary_threshold {
 int summary_threshold_parse(const char *expr, struct summary_threshold *t,
                             char *err, size_t errlen);
 
-/* 1 when the run's records break t (what happened in msg), else 0. An
- * endpoint that made no call breaks nothing. */
+/* 1 when the run's records break t (what happened in msg), else 0. A
+ * named endpoint that made no call breaks it; over the whole run, counts
+ * are 0 when no call was made, and rates and latencies break nothing. */
 int summary_threshold_broken(const struct summary *s,
                              const struct summary_threshold *t, char *msg,
                              size_t msglen);

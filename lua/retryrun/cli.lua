@@ -15,6 +15,7 @@
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 local check = require "retryrun.check"
+local run = require "retryrun.run"
 
 local cli = {}
 
@@ -52,6 +53,24 @@ local FLAGS = {
   {"-h", "--help", nil, "print this and exit"},
 }
 
+-- curl flags retryrun has no flag for -> what to write instead
+local CURL = {
+  ["--fail"] = "write --expect 2xx (any other final status exits 1)",
+  ["-L"] = "redirects are always followed",
+  ["--retry"] = "curl's --retry N is --attempts N+1 here (the first "
+                .. "included)",
+  ["--max-time"] = "write --deadline S (the whole call) or --timeout S "
+                   .. "(one attempt)",
+  ["-X"] = "the verb is the method: retryrun post URL",
+  ["-s"] = "not needed: only the body goes to stdout (-q before the verb "
+           .. "turns the summary off)",
+  ["-u"] = "write user:password@ in the URL, or -H 'Authorization: ...'",
+}
+CURL["-f"], CURL["--fail-with-body"] = CURL["--fail"], CURL["--fail"]
+CURL["--location"], CURL["-m"] = CURL["-L"], CURL["--max-time"]
+CURL["--request"], CURL["--user"] = CURL["-X"], CURL["-u"]
+CURL["--silent"], CURL["-S"], CURL["-sS"] = CURL["-s"], CURL["-s"], CURL["-s"]
+
 -- flag spelling -> its entry; long names -> true, for suggestions
 local BY_NAME, LONG_NAMES = {}, {}
 for _, f in ipairs(FLAGS) do
@@ -84,7 +103,9 @@ local function help(verb)
   local out = {("usage: retryrun [options] %s URL [FLAGS...]\n\n"
                 .. "Makes one %s request under a retry policy: the body to "
                 .. "stdout, the trace to\nstderr. Exit codes: 0 done, 1 an "
-                .. "error, 2 usage, 3 the call gave up.\n\nflags:\n")
+                .. "error, 2 usage, 3 the call gave up,\n4 a --fail-if "
+                .. "threshold was broken, 130 interrupted, 143 terminated."
+                .. "\n\nflags:\n")
                :format(verb, VERBS[verb])}
   for _, f in ipairs(FLAGS) do
     local name = (f[1] and f[1] .. ", " or "    ") .. f[2] ..
@@ -153,7 +174,11 @@ local function compile_valid(verb, expr)
     usage_error(verb, ("--valid: cannot compile '%s': %s"):format(expr,
                                                                 err))
   end
-  return fn()
+  local valid, why = fn(), ("--valid '%s' is false"):format(expr)
+  return function(r)
+    if valid(r) then return true end
+    return false, why      -- the trace and the give-up say which test failed
+  end
 end
 
 -- "Name: value" as name, value; a usage error without the colon, naming
@@ -246,7 +271,10 @@ function cli.parse(verb, args)
                            .. "the verb (retryrun %s%s %s URL)")
                           :format(name, name, HOST_OPTIONS[name], verb))
       end
-      if not f then
+      if not f and CURL[name] then
+        usage_error(verb, ("unknown option '%s': %s"):format(name,
+                                                             CURL[name]))
+      elseif not f then
         usage_error(verb, ("unknown option '%s'%s"):format(name,
           name:sub(1, 2) == "--" and check.suggest(name, LONG_NAMES) or ""))
       end
@@ -316,6 +344,18 @@ function cli.parse(verb, args)
   if not url then
     usage_error(verb, "a URL is needed")
   end
+  if out.file then
+    -- refused before anything is sent: a POST must not be made for a body
+    -- that has nowhere to go; a file made only to try is removed again
+    local existed = io.open(out.file, "rb")
+    if existed then existed:close() end
+    local f, err = io.open(out.file, "ab")
+    if not f then
+      usage_error(verb, ("-o: cannot write %s"):format(err))
+    end
+    f:close()
+    if not existed then os.remove(out.file) end
+  end
   req.url = url
   if body then
     req.body = body
@@ -358,19 +398,9 @@ end
 function cli.main(verb, ...)
   local req, out = cli.parse(verb, {...})
   if not req then return end
-  -- the file is opened first, as a shell's > would: a call whose answer
-  -- has nowhere to go is not made
-  local f = io.stdout
-  if out.file then
-    local err
-    f, err = io.open(out.file, "wb")
-    if not f then
-      io.stderr:write(("retryrun: cannot write the body: %s\n"):format(err))
-      io.stderr:flush()
-      os.exit(1)
-    end
-  end
-  local ok, resp = pcall(http.request, req)
+  -- a step named after the request: a --report case says what was called
+  local ok, resp = pcall(run.step, req.method .. " " .. req.url,
+                         http.request, req)
   if not ok and type(resp) == "string" then
     -- a give-up and an expect error are tables: a string is
     -- retryrun.http refusing the request the flags made, before any attempt
@@ -383,6 +413,14 @@ function cli.main(verb, ...)
       pcall(function() resp.traceback = false end)
     end
     error(resp, 0)
+  end
+  local f = io.stdout
+  if out.file then
+    local err
+    f, err = io.open(out.file, "wb")
+    if not f then
+      error(("cannot write the body: %s"):format(err), 0)
+    end
   end
   if out.include then f:write(head_text(resp)) end
   f:write(resp.body)

@@ -75,6 +75,10 @@ end
 -- @raise fn's error, unchanged
 function run.step(name, fn, ...)
   check.argtype(1, "step", name, "string")
+  if name == "" then
+    -- a test case a CI server would show without a name
+    check.argerror(1, "step", "a name is needed, got ''")
+  end
   check.argtype(2, "step", fn, "function")
   return step_done(step_begin(name), pcall(fn, ...))
 end
