@@ -22,11 +22,16 @@ static const char *const fields[] = {
   "attempts", "retry_on", "valid", "backoff", "deadline", "timeout",
   "connect_timeout", "retry_after", "max_retry_after", "unsafe",
   "idempotency_key", "before_attempt", "on_retry", "on_giveup", "raise",
-  NULL
+  "hedge", NULL
 };
 static const char *const backoff_fields[] = {
   "initial", "factor", "max", "jitter", NULL
 };
+static const char *const hedge_fields[] = {"delay", "max", NULL};
+/* hedge = {} means these; see docs/reference.md */
+#define HEDGE_DELAY 0.05
+#define HEDGE_MAX 2
+
 /* The hooks, in the order of their user values from LPOLICY_VALID. */
 static const char *const hooks[] = {
   "valid", "before_attempt", "on_retry", "on_giveup", NULL
@@ -179,6 +184,35 @@ static void compile_backoff(lua_State *L, struct policy *p, int t)
   lua_pop(L, 2);
 }
 
+/* hedge = {delay=, max=} or false (the default: none). */
+static void compile_hedge(lua_State *L, struct lpolicy *p, int t)
+{
+  int type = lua_getfield(L, t, "hedge"), h = lua_gettop(L);
+  if(type == LUA_TNIL || (type == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+    lua_pop(L, 1);
+    return;
+  }
+  if(type != LUA_TTABLE)
+    luax_error(L, "policy field 'hedge' must be a table like {delay=0.05, "
+               "max=2} or false (got %s)", type == LUA_TBOOLEAN ? "true" :
+               luaL_typename(L, -1));
+  check_names(L, h, "hedge", hedge_fields);
+  p->hedge_delay = field_seconds(L, h, "delay", "hedge.delay", HEDGE_DELAY,
+                                 0.001, " of seconds");
+  p->hedge_max = HEDGE_MAX;
+  if(lua_getfield(L, h, "max") != LUA_TNIL) {
+    lua_Integer n;
+    if(!check_whole_number(L, -1, &n) || n < 1 || n > LPOLICY_HEDGE_MAX) {
+      char got[64];
+      check_show_number(L, -1, got, sizeof(got));
+      luax_error(L, "policy field 'hedge.max' must be a whole number from 1 "
+                 "to %d (got %s)", LPOLICY_HEDGE_MAX, got);
+    }
+    p->hedge_max = (int)n;
+  }
+  lua_pop(L, 2);
+}
+
 static void check_idempotency_key(lua_State *L, int t)
 {
   int type = lua_getfield(L, t, "idempotency_key");
@@ -226,8 +260,8 @@ static int lcore_policy(lua_State *L)
   lua_settop(L, 1);
   push_copy(L, 1);
   lua_replace(L, 1);
-  for(i = 0; i < 2; i++) {
-    const char *k = i ? "retry_on" : "backoff";
+  for(i = 0; i < 3; i++) {
+    const char *k = i == 2 ? "hedge" : i ? "retry_on" : "backoff";
     lua_pushstring(L, k);
     if(lua_rawget(L, 1) == LUA_TTABLE) {
       push_copy(L, -1);
@@ -273,6 +307,7 @@ static int lcore_policy(lua_State *L)
   p->pol.unsafe = field_boolean(L, 1, "unsafe", p->pol.unsafe);
   p->raise = field_boolean(L, 1, "raise", 1);
   check_idempotency_key(L, 1);
+  compile_hedge(L, p, 1);
   for(i = 0, f = LPOLICY_VALID; hooks[i]; i++, f++) {
     int type = lua_getfield(L, 1, hooks[i]);
     if(type != LUA_TNIL && type != LUA_TFUNCTION)

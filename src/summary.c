@@ -25,6 +25,7 @@ struct series {
 struct summary_endpoint {
   char key[KEY_MAX];
   long calls, ok, first_try_ok, attempts, retries;
+  long hedges, hedges_won, cancelled;
   double waited;
   struct { char why[32]; long n; } reasons[MAX_REASONS];
   size_t nreasons;
@@ -149,6 +150,17 @@ void summary_call(struct summary *s, const char *key, int ok, int attempts,
   add(s, &e->call_s, duration);
 }
 
+void summary_hedges(struct summary *s, const char *key, int sent, int won,
+                    int cancelled)
+{
+  struct summary_endpoint *e = endpoint(s, key);
+  if(!e)
+    return;
+  e->hedges += sent;
+  e->hedges_won += won != 0;
+  e->cancelled += cancelled;
+}
+
 static int cmp(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
@@ -235,6 +247,10 @@ char *summary_text(const struct summary *s)
         quantile(&e->call_s, .99) * 1000, quantile(&e->attempt_s, .5) * 1000,
         quantile(&e->attempt_s, .95) * 1000,
         quantile(&e->attempt_s, .99) * 1000, e->waited);
+    if(e->hedges)
+      dynbuf_printf(&t, "    hedges: %ld sent, %ld won; attempts "
+                    "cancelled: %ld\n", e->hedges, e->hedges_won,
+                    e->cancelled);
   }
   if(a.calls) {
     double first = (double)a.first_try_ok / a.calls;
@@ -288,9 +304,11 @@ char *summary_json(const struct summary *s)
     say_json_string(&t, e->key);
     dynbuf_printf(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,"
         "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"waited\":%.6f,"
+        "\"hedges\":%ld,\"hedges_won\":%ld,\"cancelled\":%ld,"
         "\"reasons\":{",
         e->calls, e->attempts, e->retries, e->calls - e->ok,
-        e->first_try_ok, e->ok, e->waited);
+        e->first_try_ok, e->ok, e->waited, e->hedges, e->hedges_won,
+        e->cancelled);
     for(j = 0; j < e->nreasons; j++) {
       dynbuf_printf(&t, "%s", j ? "," : "");
       say_json_string(&t, e->reasons[j].why);

@@ -1,0 +1,215 @@
+-- Hedged attempts (policy field hedge = {delay=, max=}) against
+-- todo-server. Which request is slow is the server's seeded choice: with
+-- --slow-rate 0.5, seed 3 makes the first request slow and the next ones
+-- fast, seed 11 makes the first four slow; with --fail-rate 0.5 as well,
+-- seed 80 makes the first slow (and good), the second fail at once, the
+-- third good and fast. Each spec checks the server's counts, so a changed
+-- sequence fails loudly. The slow replies take seconds against delays of
+-- 0.05 s: no outcome depends on how busy the machine is.
+local http = require "retryrun.http"
+local retry = require "retryrun.retry"
+local run = require "retryrun.run"
+local common = require "spec.support.common"
+local todo = require "spec.support.todo"
+
+local AUTH = common.AUTH
+local SLOW_MS = 2000
+
+-- Runs a script (arg[1] is url) with the options given; returns its exit
+-- code, what it printed and its --log records, decoded.
+local function traced(options, body, url)
+  local path, log = common.write_script(body), os.tmpname()
+  local code, out = common.sh(("%s --log %s %s %s %s"):format(
+    common.quote(common.BIN), common.quote(log), options, common.quote(path),
+    common.quote(url)))
+  os.remove(path)
+  local records = {}
+  for line in io.lines(log) do records[#records + 1] = todo.decode(line) end
+  os.remove(log)
+  return code, out, records
+end
+
+describe("policy field hedge", function()
+  it("reads back as given, and false turns it off", function()
+    local p = retry.policy{hedge = {delay = 0.2, max = 3}}
+    assert.same({delay = 0.2, max = 3}, p.hedge)
+    assert.is_false(p:extend{hedge = false}.hedge)
+    assert.is_nil(retry.policy{}.hedge)
+  end)
+
+  it("refuses an unknown field and suggests the right one", function()
+    assert.has_error(function() retry.policy{hedge = {dealy = 1}} end,
+                     "unknown hedge field 'dealy' (did you mean 'delay'?)")
+    assert.has_error(function() retry.policy{hegde = {}} end,
+                     "unknown policy field 'hegde' (did you mean 'hedge'?)")
+  end)
+
+  it("refuses values of the wrong type or out of range", function()
+    assert.has_error(function() retry.policy{hedge = true} end,
+      "policy field 'hedge' must be a table like {delay=0.05, max=2} or " ..
+      "false (got true)")
+    assert.has_error(function() retry.policy{hedge = {delay = 0}} end,
+      "policy field 'hedge.delay' must be a number of seconds from 0.001 " ..
+      "to 1e9 (got 0)")
+    assert.has_error(function() retry.policy{hedge = {max = 11}} end,
+      "policy field 'hedge.max' must be a whole number from 1 to 10 " ..
+      "(got 11)")
+    assert.has_error(function() retry.policy{hedge = {max = 1.5}} end,
+      "policy field 'hedge.max' must be a whole number from 1 to 10 " ..
+      "(got 1.5)")
+  end)
+end)
+
+describe("a hedged GET", function()
+  it("sends a hedge when the first attempt is slow, and the hedge wins",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "3"}
+    local p = retry.policy{hedge = {delay = 0.05}}
+    local resp = p:get(srv.url .. "/_echo", {headers = {["X-Probe"] = "1"}})
+    assert.equal(200, resp.status)
+    assert.equal(2, resp.attempts)
+    assert.equal("1", resp:json().headers["X-Probe"])
+    -- the slow one would have taken SLOW_MS: this answer is the hedge's
+    assert.is_true(resp.elapsed < SLOW_MS / 1000)
+    local stats = srv:stats()
+    assert.equal(2, stats.requests)
+    assert.equal(1, stats.faults.slow)
+  end)
+
+  it("sends no hedge when the first attempt answers in time", function()
+    local srv <close> = todo.start{}
+    local p = retry.policy{hedge = {delay = 5}}
+    local resp = p:get(srv.url .. "/_echo")
+    assert.equal(1, resp.attempts)
+    assert.equal(1, srv:stats().requests)
+  end)
+
+  it("sends hedges up to max in flight, each counted as an attempt",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "11"}
+    -- the first four requests are slow: max = 3 sends two hedges, no more,
+    -- and attempts = 3 would stop a third anyway
+    local p = retry.policy{attempts = 3, timeout = 0.5,
+                           hedge = {delay = 0.05, max = 3},
+                           retry_on = {}}
+    local resp, err = p:extend{raise = false}:get(srv.url .. "/_echo")
+    assert.is_nil(resp)
+    assert.equal(3, #err.attempts)
+    assert.is_nil(err.attempts[1].hedge)
+    assert.is_true(err.attempts[2].hedge)
+    assert.is_true(err.attempts[3].hedge)
+    assert.equal(3, srv:stats().requests)
+  end)
+
+  it("does not end on a bad answer while another attempt is in flight",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--fail-rate",
+                                   "0.5", "--slow-ms", tostring(SLOW_MS),
+                                   "--seed", "80"}
+    local code, out, records = traced("-v", [[
+      local retry = require "retryrun.retry"
+      local p = retry.policy{attempts = 3, hedge = {delay = 0.05, max = 3}}
+      local resp = p:get(arg[1] .. "/_echo")
+      print("status", resp.status, "attempts", resp.attempts)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("status\t200\tattempts\t3", out)
+    assert.matches("attempt 2 %(hedge%)  500  %d+ ms  wait: 1 more in " ..
+                   "flight", out)
+    local decisions = {}
+    for _, r in ipairs(records) do
+      if r.event == "attempt" then decisions[r.attempt] = r.decision end
+    end
+    assert.same({"cancelled", "wait", "accept"}, decisions)
+    assert.equal(3, srv:stats().requests)
+  end)
+
+  it("follows the policy once every copy has failed", function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--fail-rate",
+                                   "0.5", "--slow-ms", "300", "--seed", "3"}
+    -- the first request fails slowly, its hedge at once: out of attempts
+    local p = retry.policy{attempts = 2, raise = false,
+                           hedge = {delay = 0.05}}
+    local resp, err = p:get(srv.url .. "/_echo")
+    assert.is_nil(resp)
+    assert.equal("exhausted", err.reason)
+    assert.equal(500, err.attempts[1].status)
+    assert.is_nil(err.attempts[1].hedge)
+    assert.equal(500, err.attempts[2].status)
+    assert.is_true(err.attempts[2].hedge)
+    assert.equal(2, srv:stats().requests)
+  end)
+
+  it("cancels its attempts in flight when its task is cancelled", function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms",
+                                   tostring(SLOW_MS)}
+    local p = retry.policy{hedge = {delay = 0.01, max = 3}}
+    local h = run.spawn(function() return p:get(srv.url .. "/_echo") end)
+    run.sleep(0.2)
+    h:cancel()
+    local ok, err = pcall(h.wait, h)
+    assert.is_false(ok)
+    assert.equal(3, #err.attempts)
+    for i = 1, 3 do assert.equal("cancelled", err.attempts[i].error) end
+  end)
+end)
+
+describe("a hedged POST", function()
+  it("is not hedged without an idempotency key, and -v says so", function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "300"}
+    local code, out = traced("-v", [[
+      local retry = require "retryrun.retry"
+      local p = retry.policy{hedge = {delay = 0.01}, unsafe = true}
+      local resp = p:post(arg[1] .. "/_echo", {body = "x"})
+      print("attempts", resp.attempts)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("POST http://127%.0%.0%.1:%d+/_echo  not hedged: not " ..
+                   "idempotent and no idempotency key", out)
+    assert.matches("attempts\t1", out)
+    assert.equal(1, srv:stats().requests)
+  end)
+
+  it("is hedged with an idempotency key, the same on every copy", function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "3"}
+    local p = retry.policy{idempotency_key = true, hedge = {delay = 0.05}}
+    local resp = p:post(srv.url .. "/items", {headers = AUTH,
+                                              json = {summary = "once"}})
+    assert.equal(201, resp.status)
+    assert.equal(2, resp.attempts)
+    local stats = srv:stats()
+    assert.equal(2, stats.requests)
+    assert.equal(1, stats.items_created)
+    assert.equal(1, stats.idempotent_replays)
+  end)
+end)
+
+describe("hedges in the trace, --log and the summary", function()
+  it("are shown and counted", function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "3"}
+    local code, out, records = traced("-v --summary", [[
+      local retry = require "retryrun.retry"
+      retry.policy{hedge = {delay = 0.05}}:get(arg[1] .. "/_echo")
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("GET http://127%.0%.0%.1:%d+/_echo  hedge 2 after " ..
+                   "0%.0%d+ s", out)
+    assert.matches("attempt 2 %(hedge%)  200  %d+ ms  accept", out)
+    assert.matches("attempt 1  cancelled  %d+ ms", out)
+    assert.matches("GET /_echo: 1 calls, 2 attempts, 0 retries", out)
+    assert.matches("hedges: 1 sent, 1 won; attempts cancelled: 1", out)
+    assert.equal(3, #records)
+    assert.same({2, true, 200, "accept"}, {records[1].attempt,
+      records[1].hedge, records[1].status, records[1].decision})
+    assert.same({1, "cancelled", true, "cancelled"}, {records[2].attempt,
+      records[2].error, records[2].sent, records[2].decision})
+    assert.is_nil(records[2].hedge)
+    assert.same({"call", 2, 1, true, 1}, {records[3].event,
+      records[3].attempts, records[3].hedges, records[3].hedge_won,
+      records[3].cancelled})
+  end)
+end)
