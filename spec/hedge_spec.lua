@@ -126,6 +126,25 @@ describe("a hedged GET", function()
     assert.equal(3, srv:stats().requests)
   end)
 
+  it("lets valid() judge each copy: only an accepted answer wins",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "3"}
+    -- the first request is slow, its copies fast; the first answer to
+    -- come back is refused, so the call waits for another copy
+    local seen = 0
+    local p = retry.policy{hedge = {delay = 0.05, max = 3},
+                           valid = function()
+                             seen = seen + 1
+                             return seen > 1, "not yet"
+                           end}
+    local resp = p:get(srv.url .. "/_echo")
+    assert.equal(200, resp.status)
+    assert.equal(3, resp.attempts)
+    assert.equal(2, seen)
+    assert.equal(3, srv:stats().requests)
+  end)
+
   it("follows the policy once every copy has failed", function()
     local srv <close> = todo.start{"--slow-rate", "0.5", "--fail-rate",
                                    "0.5", "--slow-ms", "300", "--seed", "3"}
