@@ -7,8 +7,8 @@
 # Compiles the C contenders and the stopwatch (scripts/bench/*.c), starts nginx
 # (a static JSON list of 20 items) on a free loopback port and, per faulty run,
 # todo-server from BUILD; runs W4 (start-up), W1 (sequential), W2 (faulty),
-# the concurrency sweep (1, 8, 64, 256 in flight; 64 is W3) and the memory
-# test (1,000 and 10,000 tasks), every contender in turn within each
+# the concurrency sweep (1, 8, 64, 256 in flight; 64 is W3), the memory
+# test (1,000 and 10,000 tasks) and WH (hedging, scripts/bench/hedge.sh), every contender in turn within each
 # repetition; profiles retryrun and the C loops with callgrind when valgrind
 # is there; then scripts/bench/report.py writes bench/results.md and
 # plot.gp bench/results.png. Raw rows stay in bench/tmp/runs.tsv.
@@ -404,6 +404,11 @@ for rep in $(seq "$SWEEP_REPS"); do
 done
 stop_pid "$TODO_PID"
 TODO_PID=
+
+# --- WH: hedging against a slow tail ------------------------------------------
+
+# Its own script (it also runs alone); its rows go to $work/hedge.tsv.
+sh "$here/hedge.sh" "$BUILD" "$work" >/dev/null || say "WH failed"
 
 # --- profile: where retryrun's instructions go, per request (callgrind) ------
 
