@@ -94,6 +94,6 @@ for mode in unhedged hedged; do
   awk -F'\t' -v m="$mode" '$1 == m' "$out" | sort -t"$(printf '\t')" -k7,7g |
     awk -F'\t' '{ r[NR] = $0 } END {
       split(r[int((NR + 1) / 2)], f, "\t")
-      printf "%-9s %9.1f %9.1f %9.1f %9.1f %9s %9s\n", f[1], f[5] * 1000,
+      printf "%-9s %9.2f %9.2f %9.1f %9.1f %9s %9s\n", f[1], f[5] * 1000,
         f[6] * 1000, f[7] * 1000, f[8] * 1000, f[9], f[10] }'
 done
