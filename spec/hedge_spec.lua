@@ -145,6 +145,25 @@ describe("a hedged GET", function()
     assert.equal(3, srv:stats().requests)
   end)
 
+  it("judges a copy that ended while valid() waited", function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms", "200",
+                                   "--seed", "3"}
+    -- the hedge answers first; valid() refuses it after a wait in which
+    -- the first attempt's answer comes, and that answer then wins
+    local seen = 0
+    local p = retry.policy{hedge = {delay = 0.05},
+                           valid = function()
+                             seen = seen + 1
+                             if seen == 1 then run.sleep(1) end
+                             return seen > 1, "not yet"
+                           end}
+    local resp = p:get(srv.url .. "/_echo")
+    assert.equal(200, resp.status)
+    assert.equal(2, resp.attempts)
+    assert.equal(2, seen)
+    assert.equal(2, srv:stats().requests)
+  end)
+
   it("follows the policy once every copy has failed", function()
     local srv <close> = todo.start{"--slow-rate", "0.5", "--fail-rate",
                                    "0.5", "--slow-ms", "300", "--seed", "3"}

@@ -190,7 +190,6 @@ int lattempt_send(lua_State *L, struct call *c)
   lua_settop(L, S_TOP);
   if(lhedge_wanted(c))
     return lhedge_wait(L, c);
-  lua_settop(L, S_TOP);
   c->k = K_TRANSFER;
   return loop_yield(&c->task->lt, L, 0, lcall_k);
 }

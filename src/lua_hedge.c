@@ -102,11 +102,6 @@ int lhedge_wait(lua_State *L, struct call *c)
   return wait_round(L, c);
 }
 
-int lhedge_resume(lua_State *L, struct call *c)
-{
-  c->hedge.pending = 0;
-  return wait_round(L, c);
-}
 
 /* The time for a hedge came: sends one (when attempts, time and a slot
  * allow), then waits again. A hedge that cannot start is not sent: the
@@ -167,6 +162,14 @@ int lhedge_k(lua_State *L, struct call *c)
   if(h->next_at > 0 && loop_now() >= h->next_at)
     return send_hedge(L, c);
   return wait_round(L, c);              /* woken early */
+}
+
+/* Another copy may have ended while the outcome was judged (valid() may
+ * wait): its end woke nobody, so look before waiting. */
+int lhedge_resume(lua_State *L, struct call *c)
+{
+  c->hedge.pending = 0;
+  return lhedge_k(L, c);
 }
 
 void lhedge_cancel_rest(lua_State *L, struct call *c)
