@@ -85,6 +85,21 @@ describe("a hedged GET", function()
     assert.equal(1, srv:stats().requests)
   end)
 
+  it("is not hedged when attempts = 1 leaves no room, and -v says so",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "300"}
+    local code, out = traced("-v", [[
+      local retry = require "retryrun.retry"
+      local p = retry.policy{attempts = 1, hedge = {delay = 0.01}}
+      print("attempts", p:get(arg[1] .. "/_echo").attempts)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("GET http://127%.0%.0%.1:%d+/_echo  not hedged: " ..
+                   "attempts = 1 leaves no room for a copy", out)
+    assert.matches("attempts\t1", out)
+    assert.equal(1, srv:stats().requests)
+  end)
+
   it("sends hedges up to max in flight, each counted as an attempt",
      function()
     local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",

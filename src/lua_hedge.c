@@ -43,12 +43,15 @@
 void lhedge_init(lua_State *L, struct call *c, const struct lpolicy *p)
 {
   struct lhedge *h = &c->hedge;
-  if(!p->hedge_max || p->hedge_max < 2)
+  if(p->hedge_max < 2)
     return;                      /* max = 1: one at a time, as without */
-  if(!c->pc.idempotent && !c->pc.has_key) {
-    /* a second copy of a request that may create something twice: never
-     * without a key, whatever the policy says (unsafe= allows retries) */
+  /* a second copy of a request that may create something twice: never
+   * without a key, whatever the policy says (unsafe= allows retries) */
+  if(!c->pc.idempotent && !c->pc.has_key)
     h->skipped = "not idempotent and no idempotency key";
+  else if(c->pol.attempts < 2)
+    h->skipped = "attempts = 1 leaves no room for a copy";
+  if(h->skipped) {
     if(runtime_of(L)->trace)
       ltrace_hedge(L, c, 0, 0, 0);
     return;
