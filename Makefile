@@ -11,13 +11,16 @@ BUILD      ?= build
 VERSION    := 0.1.0
 LUADIR      = $(PREFIX)/share/retryrun/lua
 
-PKGS       := $(LUA_PC) libcurl libmicrohttpd
+PKGS       := $(LUA_PC) libcurl libmicrohttpd zlib
 # lua-cjson: the specs' own JSON reader, independent of retryrun's (which
-# scripts and json= use); clang, for make fuzz, is optional.
+# scripts and json= use); libxml2-utils (xmllint) and perl (TAP::Parser):
+# the readers the specs check --report's JUnit and TAP with; clang, for
+# make fuzz, is optional.
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
-              libmicrohttpd-dev pkg-config curl python3
+              libmicrohttpd-dev zlib1g-dev pkg-config curl python3 libxml2-utils \
+              perl
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
-              valgrind
+              valgrind openssl
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
@@ -28,6 +31,22 @@ CURL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 MHD_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+# zlib: todo-server's /_gzip; retryrun itself never links it
+ZLIB_CFLAGS  = $(shell $(PKG_CONFIG) --cflags zlib 2>/dev/null)
+ZLIB_LIBS    = $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
+
+# Lua linked statically, with link-time optimisation of our objects, where
+# the static library is there (Debian's liblua5.4.a, built without LTO, so
+# LTO spans our code only); else, or with LUA_STATIC=no, the shared library.
+# A static Lua exports its API, so that the C modules a script loads
+# (cjson.so, lfs.so: they link no Lua of their own) find it in retryrun.
+LUA_STATIC  ?= yes
+LUA_A        = $(if $(filter yes,$(LUA_STATIC)),$(shell \
+                 a=$$($(PKG_CONFIG) --variable=libdir $(LUA_PC) 2>/dev/null)/lib$(LUA_PC).a; \
+                 [ -r "$$a" ] && echo "$$a"))
+LTO          = $(if $(LUA_A),-flto=auto)
+LUA_EXPORT  := -Wl,--export-dynamic-symbol='lua_*' -Wl,--export-dynamic-symbol='luaL_*'
+LUA_LINK     = $(if $(LUA_A),$(LUA_EXPORT) $(LUA_A),$(LUA_LIBS))
 
 Q = @
 ifeq ($(V),1)
@@ -73,6 +92,8 @@ deps:
 	command -v lua5.4 >/dev/null 2>&1 || missing=1; \
 	command -v curl >/dev/null 2>&1 || missing=1; \
 	command -v python3 >/dev/null 2>&1 || missing=1; \
+	command -v xmllint >/dev/null 2>&1 || missing=1; \
+	perl -MTAP::Parser -e 1 >/dev/null 2>&1 || missing=1; \
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || \
 	  ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
@@ -83,7 +104,7 @@ deps:
 
 bench-deps: deps
 	$(Q)missing=""; \
-	for c in nginx wrk gnuplot valgrind; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	for c in nginx wrk gnuplot valgrind openssl; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	/usr/bin/python3 -c 'import requests, tenacity' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "bench-deps: installing $(BENCH_DEBS)"; \
@@ -108,25 +129,30 @@ $(BUILD)/retryrun.1: docs/retryrun.1.scd | docs-deps
 $(BUILD)/obj/%.o: src/%.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS) \
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LUA_CFLAGS) $(CURL_CFLAGS) \
 	  -DRETRYRUN_VERSION='"$(VERSION)"' -DRETRYRUN_LUADIR='"$(LUADIR)"' \
 	  -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) $(ZLIB_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/retryrun: $(RETRYRUN_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LUA_LIBS) -ldl -lm
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) $^ -o $@ $(LUA_LINK) -ldl -lm
 
 $(BUILD)/todo-server: $(TODO_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(MHD_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(MHD_LIBS) $(ZLIB_LIBS) -lm
 
 # C unit tests link the pure parts they test, nothing else.
 $(BUILD)/test_policy: spec/c/test_policy.c $(BUILD)/obj/policy.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
+
+$(BUILD)/test_guard: spec/c/test_guard.c $(BUILD)/obj/guard.o \
+                     $(BUILD)/obj/policy.o $(BUILD)/obj/dynbuf.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
@@ -135,10 +161,16 @@ $(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o \
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@
 
+$(BUILD)/test_ratelimit: spec/c/test_ratelimit.c $(BUILD)/obj/ratelimit.o \
+                         $(BUILD)/obj/chaos.o $(BUILD)/obj/url.o \
+                         $(BUILD)/obj/policy.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
+                        $(BUILD)/obj/transfer_class.o \
                         $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o \
-                        $(BUILD)/obj/dynbuf.o
+                        $(BUILD)/obj/dynbuf.o $(BUILD)/obj/mime.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 
@@ -172,7 +204,7 @@ test: all
 	  FUZZERS="$(FUZZERS)" FUZZ_SECONDS=$(FUZZ_SHORT) sh spec/run
 
 asan:
-	$(Q)$(MAKE) BUILD=build-asan \
+	$(Q)$(MAKE) BUILD=build-asan LUA_STATIC=no \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 

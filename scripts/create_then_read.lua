@@ -2,27 +2,18 @@
 --
 -- The article's AWS story: create a resource, get its id back, and the
 -- next call "fails to find that resource... until we repeat the call one
--- quarter-second later". Here the second call's policy treats that 404 as
--- "not there yet" and tries again a quarter-second later.
+-- quarter-second later". A 404 there is not a failure but "not there
+-- yet", so the read is a poll: every quarter second until the item reads,
+-- for at most ten seconds. A 500 on the way is still retried as a failure.
 --
 -- Show it off (a new item stays invisible for 250 ms):
 --   build/todo-server --listen 127.0.0.1:0 --lag 250
---   build/retryrun scripts/create_then_read.lua http://127.0.0.1:PORT
+--   build/retryrun -v scripts/create_then_read.lua http://127.0.0.1:PORT
 
 local http = require "retryrun.http"
-local retry = require "retryrun.retry"
 
 local API_URL = assert(arg[1], "usage: create_then_read.lua API_URL")
 local AUTH = {Authorization = "Bearer alice-secret"}
-
-local read_after_write = retry.policy{
-  -- the id came from the server itself, so a 404 can only mean "not yet"
-  valid = function(resp) return resp.status ~= 404, "404, not visible yet" end,
-  backoff = {initial = 0.25, factor = 1, jitter = "none"},
-  on_retry = function(ev)
-    print(("  %s: retrying in %.2f s"):format(ev.reason, ev.delay))
-  end,
-}
 
 local created = http.post(API_URL .. "/items", {
   headers = AUTH, json = {summary = "tag the new server",
@@ -37,8 +28,15 @@ local url = API_URL .. "/items/" .. created.id
 local first = http.get(url, {headers = AUTH, retry = false})
 print(("a plain GET at once: %d"):format(first.status))
 
--- The same call under the policy:
-local resp = read_after_write:get(url, {headers = AUTH, expect = 200})
-print(("read it back: %q (%s) after %d attempt(s) in %.2f s")
-      :format(resp:json().summary, resp:json().description, resp.attempts,
-              resp.elapsed))
+-- The same read as a poll:
+local resp = http.poll(url, {headers = AUTH, every = 0.25, deadline = 10,
+  ready = function(r)
+    -- the id came from the server itself, so a 404 can only mean "not yet"
+    if r.status == 404 then return false end
+    if r.status == 200 then return true end
+    return nil, ("unexpected status %d"):format(r.status)   -- stop at once
+  end,
+})
+print(("read it back: %q (%s) after %d poll(s) in %.2f s")
+      :format(resp:json().summary, resp:json().description, resp.polls,
+              resp.poll_elapsed))

@@ -7,8 +7,9 @@
 # scripts/ui_flow.lua 1,000 times without retries and 1,000 times with
 # retryrun's default policy plus a `valid` predicate, and prints what
 # happened as a table, with the faults injected read from the server's
-# /_stats. Then it runs a few of the examples in scripts/ against servers
-# with their faults switched on. Every server is stopped on the way out,
+# /_stats. Then 64 tasks go through an outage (scripts/outage.lua) with
+# a plain retry loop and with the defaults. Then it runs a few of the
+# examples in scripts/ against servers with their faults switched on. Every server is stopped on the way out,
 # whatever happens.
 
 BUILD=${1:-build}
@@ -130,6 +131,45 @@ sed -n 's/^# /  /p' "$tmp/flow.none"
 echo
 echo "retryrun's own summary of the retry run (--summary):"
 sed 's/^/  /' "$tmp/summary.retry"
+
+# An outage: 64 clients of scripts/outage.lua against todo-server
+# --outage START:LENGTH, once with a plain retry loop and once with the
+# defaults; requests during the outage from the server's /_stats.
+OUTAGE_START=2
+OUTAGE_LEN=3
+OUTAGE_RUN=7
+echo
+echo "== An outage: 64 tasks calling GET /items for ${OUTAGE_RUN} s; todo-server"
+echo "   --outage $OUTAGE_START:$OUTAGE_LEN answers 503 (Retry-After: the time left) in between"
+rows=
+for mode in plain defaults; do
+  start_server --outage "$OUTAGE_START:$OUTAGE_LEN"
+  if ! "$RETRYRUN" -q scripts/outage.lua "$URL" "$mode" \
+       $((OUTAGE_START + OUTAGE_LEN)) 64 "$OUTAGE_RUN" >"$tmp/outage.$mode" \
+       2>&1; then
+    echo "demo: scripts/outage.lua ($mode) failed:" >&2
+    cat "$tmp/outage.$mode" >&2
+    exit 1
+  fi
+  during=$(curl -s "$URL/_stats" | sed -n 's/.*"outage":\([0-9]*\).*/\1/p')
+  last=$(tail -n 1 "$tmp/outage.$mode")
+  rows="$rows$mode $during $(field retries "$last") $(field giveups "$last") \
+$(field recover "$last") $(field attempts "$last")
+"
+  stop_server
+done
+echo "$rows" | awk '
+  BEGIN {
+    printf "  %-9s %15s %8s %9s %9s %9s\n", "policy", "sent in outage",
+           "retries", "give-ups", "recovery", "requests"
+  }
+  NF == 6 { printf "  %-9s %15d %8d %9d %8.2fs %9d\n", $1, $2, $3, $4, $5, $6 }
+  END {
+    print ""
+    print "  plain: backoff only, Retry-After ignored; defaults: retryrun'"'"'s"
+    print "  default policy. recovery: from the end of the outage until every"
+    print "  task has had a call go through (to within the 50 ms between calls)."
+  }'
 
 # run_example SCRIPT FLAGS...: one example against a server with its fault,
 # retryrun run with the options in RR_OPTS.

@@ -1,10 +1,11 @@
---- Refresh an expired access token before a call, with a before_attempt hook.
+--- Refresh an expired access token: a session with token auth.
 --
 -- The article's closing remark: a decorator gives you the hooks "to inject
--- an extra API call to refresh an access token". In retryrun the policy's
--- before_attempt runs before every attempt of every call made through it,
--- inside the script, so it can make HTTP calls of its own: here, POST /token
--- when the token it holds has expired (or the server just refused it).
+-- an extra API call to refresh an access token". A session does it for
+-- you: its auth.token function is called for the first token, and again
+-- whenever the server refuses the one held (a 401), once however many
+-- tasks were refused at the same time; the refused request is then sent
+-- again with the new token, without spending one of its attempts.
 --
 -- Show it off with tokens that live one second (and the article's Facebook
 -- fault, a 200 from /token without its access_token):
@@ -13,16 +14,13 @@
 --   build/retryrun scripts/refresh_token.lua http://127.0.0.1:PORT
 
 local http = require "retryrun.http"
-local retry = require "retryrun.retry"
 local run = require "retryrun.run"
 
 local API_URL = assert(arg[1], "usage: refresh_token.lua API_URL")
 
-local token, expires_at = nil, 0
-
--- POST /token. Asking for a token twice is harmless, so this POST may be
--- repeated (unsafe = true); a 200 without access_token is retried.
-local function fetch_token()
+local api = http.session{base = API_URL, auth = {token = function()
+  -- asking for a token twice is harmless, so this POST may be repeated
+  -- (unsafe = true); a 200 without access_token is retried
   local resp = http.post(API_URL .. "/token", {
     json = {user = "alice", secret = "alice-secret"},
     retry = {unsafe = true, valid = function(r)
@@ -31,30 +29,13 @@ local function fetch_token()
     expect = 200,
   })
   local body = resp:json()
-  token = body.access_token
-  -- renew a little early: the server counts from before our answer came
-  expires_at = run.now() + body.expires_in - 0.25
   print(("  new token %s..., valid for %d s (%d attempt(s))")
-        :format(token:sub(1, 8), body.expires_in, resp.attempts))
-end
-
-local with_fresh_token = retry.policy{
-  before_attempt = function(req)
-    if run.now() >= expires_at then
-      fetch_token()
-    end
-    req.headers.Authorization = "Bearer " .. token
-  end,
-  -- a 401 means the token was refused after all: drop it and retry
-  valid = function(resp) return resp.status ~= 401, "token refused" end,
-  on_retry = function(ev)
-    print(("  %s, retrying"):format(ev.reason or ev.status or ev.error))
-    if ev.status == 401 then expires_at = 0 end
-  end,
-}
+        :format(body.access_token:sub(1, 8), body.expires_in, resp.attempts))
+  return body.access_token
+end}}
 
 local function list_items()
-  local resp = with_fresh_token:get(API_URL .. "/items", {expect = 200})
+  local resp = api:get("/items", {expect = 200})
   print(("  GET /items: %d, %d items"):format(resp.status, #resp:json()))
 end
 

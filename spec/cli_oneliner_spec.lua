@@ -223,14 +223,87 @@ describe("retryrun VERB URL", function()
     assert.matches("^retryrun get: option '%-H' needs a value\n", err)
   end)
 
+  it("sends -F fields and files as multipart/form-data", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write("file body")
+    f:close()
+    local code, out, err = oneliner{"put", srv.url .. "/_echo",
+      "-F", "tag=a", "-F", "upload=@" .. path .. ";type=text/plain;"
+      .. "filename=up.txt", "--form", "tag=b=c"}
+    os.remove(path)
+    assert.equal("", err)
+    assert.equal(0, code)
+    local seen = echoed(out)
+    assert.equal("PUT", seen.method)
+    assert.matches("^multipart/form%-data; boundary=",
+                   seen.headers["Content-Type"])
+    local order = {}
+    for name, filename in seen.body:gmatch('name="([^"]*)"([^\r]*)') do
+      order[#order + 1] = name .. filename
+    end
+    assert.same({"tag", "tag", 'upload; filename="up.txt"'}, order)
+    assert.truthy(seen.body:find("\r\n\r\na\r\n", 1, true))
+    assert.truthy(seen.body:find("\r\n\r\nb=c\r\n", 1, true))
+    assert.truthy(seen.body:find("Content-Type: text/plain\r\n\r\n"
+                                 .. "file body\r\n", 1, true))
+  end)
+
+  it("refuses a -F it cannot send (2)", function()
+    local cases = {
+      {{"-F", "novalue"}, "-F takes NAME=VALUE or NAME=@FILE (got "
+                          .. "'novalue')"},
+      {{"-F", "f=@x;size=1"}, "-F: a file takes ;type= and ;filename= "
+                              .. "(got ';size=')"},
+      {{"-F", "f=@"}, "-F takes NAME=@FILE[;type=T][;filename=F] (got "
+                      .. "'f=@')"},
+      {{"-F", "a=1", "-d", "x"}, "give one of -d and --json, once, or -F"},
+      {{"-F", "f=@/nonexistent/x"}, "multipart part 'f': cannot read "
+                                    .. "/nonexistent/x: No such file or "
+                                    .. "directory"},
+    }
+    for _, c in ipairs(cases) do
+      local args = {"post", srv.url .. "/_echo"}
+      for _, a in ipairs(c[1]) do args[#args + 1] = a end
+      local code, out, err = oneliner(args)
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal("retryrun post: " .. c[2] .. "\nTry 'retryrun post "
+                   .. "--help' for more information.\n", err)
+    end
+  end)
+
+  it("asks for a compressed answer with --compressed and writes it "
+     .. "decoded", function()
+    local code, out = oneliner{"get", srv.url .. "/_gzip?pad=3",
+                               "--compressed"}
+    assert.equal(0, code)
+    local seen = echoed(out)
+    assert.equal("xxx", seen.pad)
+    assert.truthy(seen.headers["Accept-Encoding"]:find("gzip", 1, true))
+    code, out = oneliner{"get", srv.url .. "/_gzip?pad=3"}
+    assert.equal(0, code)
+    assert.equal("\31\139", out:sub(1, 2))
+  end)
+
+  it("prints a repeated header a line a value with -i", function()
+    local code, out = oneliner{"get", srv.url .. "/_headers?"
+      .. "Set-Cookie=a%3D1%3B%20Expires%3DWed%2C%2021%20Oct%202037&"
+      .. "Set-Cookie=b%3D2", "-i"}
+    assert.equal(0, code)
+    assert.truthy(out:find("\r\nset-cookie: a=1; Expires=Wed, 21 Oct 2037"
+                           .. "\r\nset-cookie: b=2\r\n", 1, true), out)
+  end)
+
   it("lists every flag on get --help, and the verbs on --help", function()
     local code, out, err = oneliner{"get", "--help"}
     assert.equal(0, code)
     assert.equal("", err)
-    for _, f in ipairs{"--header", "--data", "--json", "--output",
-                       "--include", "--verbose", "--retry-on", "--attempts",
-                       "--deadline", "--timeout", "--expect", "--valid",
-                       "--idempotency-key", "--help"} do
+    for _, f in ipairs{"--header", "--data", "--json", "--form",
+                       "--compressed", "--output", "--include", "--verbose",
+                       "--retry-on", "--attempts", "--deadline", "--timeout",
+                       "--expect", "--valid", "--idempotency-key",
+                       "--help"} do
       assert.truthy(out:find(" " .. f .. " ", 1, true), f)
     end
     code, out = oneliner{"--help"}

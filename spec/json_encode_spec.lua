@@ -101,13 +101,31 @@ end
 
 describe("retryrun.json", function()
   describe("the module", function()
-    it("has encode, decode, array, array_mt and null", function()
+    it("has encode, decode, array, array_mt, null and empty_array",
+       function()
       assert.is_function(json.encode)
       assert.is_function(json.decode)
       assert.is_function(json.array)
       assert.equal("retryrun.json.array", json.array_mt.__name)
       assert.equal(cjson.null, json.null)
       assert.equal("userdata", type(json.null))
+      assert.is_table(json.empty_array)
+      assert.is_nil(next(json.empty_array))
+    end)
+
+    it("has an empty_array that encodes as [] and cannot change",
+       function()
+      assert.equal("[]", encode(json.empty_array))
+      assert.equal('{"a":[],"b":[[]]}',
+                   encode{a = json.empty_array, b = {json.empty_array}})
+      assert.has_error(function() json.empty_array[1] = "x" end,
+        "json.empty_array cannot change: json.array() makes an array of "
+        .. "your own")
+      assert.has_error(function() table.insert(json.empty_array, "x") end)
+      assert.has_error(function() setmetatable(json.empty_array, nil) end,
+                       "cannot change a protected metatable")
+      assert.is_nil(next(json.empty_array))
+      assert.equal("[]", encode(json.empty_array))
     end)
 
     it("marks tables as arrays with array()", function()
@@ -396,16 +414,34 @@ describe("retryrun.json", function()
       end
     end)
 
-    it("round-trips 500 seeded values exactly", function()
+    it("round-trips 500 seeded values exactly, nulls read as json.null",
+       function()
       local gen = value_generator(2024)
       for _ = 1, 500 do
         local v = gen()
         local s = encode(v)
-        local back = decode(s)
+        local back = decode(s, {null = json.null})
         local ok, why = same_value(v, back)
         assert(ok, why)
         assert.equal(s, encode(back))
       end
+    end)
+  end)
+
+  describe("null", function()
+    it("drops an object's nulls by default, keeps them on request",
+       function()
+      local text = '{"a":null,"b":[null,1],"c":{"d":null}}'
+      assert.equal('{"b":[null,1],"c":{}}', encode(decode(text)))
+      assert.equal(text, encode(decode(text, {null = json.null})))
+    end)
+
+    it("refuses a second argument to encode: it has no options",
+       function()
+      assert.has_error(function() encode({b = 1, a = 2}, {sort_keys = true})
+      end, "bad argument #2 to 'encode' (encode takes no options: keys are "
+           .. "always sorted)")
+      assert.equal('{"a":2,"b":1}', encode({b = 1, a = 2}, nil))
     end)
   end)
 
@@ -442,14 +478,37 @@ describe("retryrun.json", function()
       local sent = '{"id":9007199254740993,"items":[{"price":0.1,"tags":[]}],' ..
                    '"meta":{},"when":null}'
       local first = http.post(srv.url .. "/_echo", {body = sent})
-      local echoed = decode(first:json().body)
+      local echoed = decode(first:json().body, {null = json.null})
       local second = http.post(srv.url .. "/_echo", {json = echoed})
       assert.equal(sent, second:json().body)
+      -- read the plain way, "when" is absent, and so not sent back
+      second = http.post(srv.url .. "/_echo",
+                         {json = decode(first:json().body)})
+      assert.equal(sent:gsub(',"when":null', ""), second:json().body)
       -- and a list from resp:json() that is empty goes back as []
       local list = http.get(srv.url .. "/items",
                             {headers = common.AUTH}):json()
       local third = http.post(srv.url .. "/_echo", {json = {items = list}})
       assert.equal('{"items":[]}', third:json().body)
+    end)
+
+    it("reads null in resp:json() as json.decode does, options and all",
+       function()
+      -- /_echo shows a query parameter without a value as null
+      local resp = http.get(srv.url .. "/_echo?summary&id=7")
+      assert.truthy(resp.body:find('"query":{"summary":null,"id":"7"}', 1,
+                                   true))
+      local seen = resp:json()
+      assert.is_nil(seen.query.summary)     -- README's `item.summary == nil`
+      assert.equal("7", seen.query.id)
+      assert.equal(seen, resp:json())       -- decoded once
+      local full = resp:json{null = json.null}
+      assert.equal(json.null, full.query.summary)
+      assert.are_not.equal(full, resp:json{null = json.null})
+      assert.equal(seen, resp:json())
+      assert.has_error(function() resp:json{nulls = json.null} end,
+        "bad argument #1 to 'json' (unknown option 'nulls': the one option "
+        .. "is null)")
     end)
 
     it("refuses a value it cannot encode before sending anything", function()

@@ -6,6 +6,12 @@ local cjson = require "cjson"
 
 local decode = core.json_decode
 
+-- Decodes as lua-cjson does: every null as the light userdata NULL.
+local CJSON_NULLS = {null = cjson.null}
+local function decode_like_cjson(text)
+  return decode(text, CJSON_NULLS)
+end
+
 -- The message decode raises for text, or nil when it decodes.
 local function err_of(text)
   local ok, err = pcall(decode, text)
@@ -77,7 +83,7 @@ describe("retryrun.core.json_decode", function()
         ' \t\r\n[ 1 , "two" ,\n{ "three" : 3 } ] \n',
       }
       for _, text in ipairs(texts) do
-        assert.same(cjson.decode(text), decode(text))
+        assert.same(cjson.decode(text), decode_like_cjson(text))
       end
     end)
 
@@ -141,13 +147,65 @@ describe("retryrun.core.json_decode", function()
                    {axb = 8, ayb = 9, ab = 10, [""] = 11}}, decode(text))
     end)
 
-    it("decodes null as cjson.null, the light userdata NULL", function()
-      assert.equal(cjson.null, decode("null"))
-      assert.equal("userdata", type(decode("null")))
-      local v = decode('{"a":null,"b":[null,1,null]}')
-      assert.equal(cjson.null, v.a)
-      assert.equal(cjson.null, v.b[1])
-      assert.equal(3, #v.b)
+    describe("null", function()
+      it("is absent in an object, so that t.k == nil holds", function()
+        local v = decode('{"a":null,"b":1}')
+        assert.is_nil(v.a)
+        assert.same({b = 1}, v)
+        assert.is_nil(next(decode('{"a":null}')))
+      end)
+
+      it("removes an earlier value of a repeated key: the last wins",
+         function()
+        assert.same({}, decode('{"a":1,"a":null}'))
+        assert.same({a = 2}, decode('{"a":null,"a":2}'))
+        -- past the first 32 members, set straight into the table
+        local members = {}
+        for i = 1, 40 do members[i] = ('"k%d":%d'):format(i, i) end
+        local v = decode("{" .. table.concat(members, ",") ..
+                         ',"k3":null,"k40":null,"k41":null}')
+        assert.is_nil(v.k3)
+        assert.is_nil(v.k40)
+        assert.is_nil(v.k41)
+        assert.equal(39, v.k39)
+      end)
+
+      it("is cjson.null in an array, which keeps its length", function()
+        local v = decode('{"b":[null,1,null]}')
+        assert.equal(3, #v.b)
+        assert.equal(cjson.null, v.b[1])
+        assert.equal(cjson.null, v.b[3])
+        assert.equal("userdata", type(v.b[1]))
+      end)
+
+      it("is nil as the whole text", function()
+        assert.equal(1, select("#", decode(" null ")))
+        assert.is_nil(decode(" null "))
+      end)
+
+      it("reads as options.null wherever it is, when given", function()
+        local v = decode('{"a":null,"b":[null,1],"c":{"d":null}}',
+                         {null = cjson.null})
+        assert.equal(cjson.null, v.a)
+        assert.equal(cjson.null, v.b[1])
+        assert.equal(cjson.null, v.c.d)
+        assert.equal(cjson.null, decode("null", {null = cjson.null}))
+        v = decode('{"a":null,"b":[null]}', {null = false})
+        assert.is_false(v.a)
+        assert.is_false(v.b[1])
+        assert.same({b = 1}, decode('{"a":null,"b":1}', {}))
+      end)
+
+      it("refuses options it does not know", function()
+        assert.has_error(function() decode("1", {nul = 1}) end,
+          "bad argument #2 to 'decode' (unknown option 'nul': the one "
+          .. "option is null)")
+        assert.has_error(function() decode("1", {1}) end,
+          "bad argument #2 to 'decode' (options take names, not a number "
+          .. "key: the one option is null)")
+        assert.has_error(function() decode("1", "null") end,
+          "bad argument #2 to 'decode' (table expected, got string)")
+      end)
     end)
 
     it("decodes true and false", function()
@@ -164,7 +222,7 @@ describe("retryrun.core.json_decode", function()
       local gen = generator(20240611)
       for _ = 1, 300 do
         local text = gen()
-        assert.same(cjson.decode(text), decode(text))
+        assert.same(cjson.decode(text), decode_like_cjson(text))
       end
     end)
   end)
@@ -387,7 +445,7 @@ describe("retryrun.core.json_decode", function()
       end
       local text = "[" .. table.concat(parts, ",") .. "]"
       assert.is_true(#text >= 1024 * 1024)
-      local v = decode(text)
+      local v = decode_like_cjson(text)
       assert.equal(#parts, #v)
       assert.same(cjson.decode(text), v)
     end)

@@ -15,11 +15,23 @@ local SCRIPT = [[
   print("done")
 ]]
 
--- Runs the script under a pseudo-terminal (script(1)), stdout into a
--- file; returns what the terminal showed and what stdout got.
-local function on_terminal(options, url)
-  local path, out, typescript = common.write_script(SCRIPT), os.tmpname(),
-                                os.tmpname()
+-- Polls a new item until it reads (todo-server --lag hides it a while).
+local POLLING = [[
+  local http = require "retryrun.http"
+  local A = {Authorization = "Bearer alice-secret"}
+  local id = http.post(arg[1] .. "/items", {headers = A, json = {summary =
+    "s"}, expect = 201}):json().id
+  http.poll(arg[1] .. "/items/" .. id, {headers = A, every = 0.02,
+    ready = function(r) return r.status == 200 end})
+  print("done")
+]]
+
+-- Runs the script (SCRIPT if none) under a pseudo-terminal (script(1)),
+-- stdout into a file; returns what the terminal showed and what stdout
+-- got.
+local function on_terminal(options, url, script)
+  local path, out, typescript = common.write_script(script or SCRIPT),
+                                os.tmpname(), os.tmpname()
   common.sh(("script -qc %s %s >/dev/null"):format(common.quote(
     ("%s %s %s %s >%s"):format(common.BIN, options, path, url, out)),
     typescript))
@@ -47,6 +59,13 @@ describe("the progress line", function()
                    .. "%d+  retries %d+  gave up %d+  %d+ calls/s", shown)
     -- cleared before the summary, which starts a line of its own
     assert.matches("\r\27%[Kretryrun: 40 calls", shown)
+  end)
+
+  it("counts polls apart from retries", function()
+    local lagging <close> = todo.start{"--lag", "500"}
+    local shown, stdout = on_terminal("", lagging.url, POLLING)
+    assert.equal("done\n", stdout)
+    assert.matches("calls %d+  retries 0  polls %d+  gave up 0  ", shown)
   end)
 
   it("is not drawn with --quiet", function()

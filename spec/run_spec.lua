@@ -254,3 +254,117 @@ describe("coroutines in a script", function()
     assert.matches("after the wait", err)
   end)
 end)
+
+describe("run.once()", function()
+  it("runs fn once for the tasks that ask at once, all get its results",
+     function()
+    local runs = 0
+    local function fetch()
+      runs = runs + 1
+      run.sleep(0.02)        -- the others ask while it runs
+      return "tok-" .. runs, runs
+    end
+    local got = run.map({1, 2, 3, 4, 5, 6, 7, 8}, function()
+      local tok, n = run.once("token", fetch)
+      return tok .. "/" .. n
+    end)
+    assert.equal(1, runs)
+    for i = 1, 8 do assert.equal("tok-1/1", got[i]) end
+    -- over: the next call runs fn again
+    assert.equal("tok-2", run.once("token", fetch))
+    assert.equal(2, runs)
+  end)
+
+  it("raises fn's error, the same value, for every caller", function()
+    local runs, raised = 0, {code = 7}
+    local errs = run.map({1, 2, 3}, function()
+      local ok, err = pcall(run.once, "k", function()
+        runs = runs + 1
+        run.sleep(0.01)
+        error(raised)
+      end)
+      assert(not ok)
+      return err
+    end)
+    assert.equal(1, runs)
+    for i = 1, 3 do assert.equal(raised, errs[i]) end
+  end)
+
+  it("goes on for the others when the task that started it is cancelled",
+     function()
+    local runs = 0
+    local function slow()
+      runs = runs + 1
+      run.sleep(0.02)
+      return "done"
+    end
+    local first = run.spawn(run.once, "slow", slow)
+    local second = run.spawn(run.once, "slow", slow)
+    run.sleep(0.005)               -- both wait on the flight
+    first:cancel()
+    assert.has_error(function() first:wait() end)
+    assert.equal("done", second:wait())
+    assert.equal(1, runs)
+  end)
+
+  it("keeps keys apart, and refuses nil as a key", function()
+    local a = run.once("a", function() return 1 end)
+    local b = run.once("b", function() return 2 end)
+    assert.equal(1, a)
+    assert.equal(2, b)
+    assert.has_error(function() run.once(nil, print) end,
+      "bad argument #1 to 'once' (a key expected, got nil)")
+  end)
+end)
+
+describe("run.lock()", function()
+  it("lets one task at a time in, in the order they asked", function()
+    local lock = run.lock()
+    local inside, most, order = 0, 0, {}
+    run.map({1, 2, 3, 4, 5}, function(i)
+      lock:hold(function()
+        inside = inside + 1
+        most = math.max(most, inside)
+        order[#order + 1] = i
+        run.sleep(0.005)
+        inside = inside - 1
+      end)
+    end)
+    assert.equal(1, most)
+    assert.same({1, 2, 3, 4, 5}, order)
+  end)
+
+  it("is released when fn raises, and hold() raises that error", function()
+    local lock = run.lock()
+    assert.has_error(function() lock:hold(error, "in the section", 0) end,
+                     "in the section")
+    assert.equal("ok", lock:hold(function() return "ok" end))
+  end)
+
+  it("refuses a second acquire and a release by another task", function()
+    local lock = run.lock()
+    lock:acquire()
+    assert.has_error(function() lock:acquire() end,
+                     "this task already holds the lock")
+    local h = run.spawn(function() lock:release() end)
+    local ok, err = pcall(h.wait, h)
+    assert.is_false(ok)
+    assert.matches("release%(%) of a lock this task does not hold", err)
+    lock:release()
+  end)
+
+  it("drops a waiter that is cancelled from the line", function()
+    local lock = run.lock()
+    lock:acquire()
+    local entered = {}
+    local a = run.spawn(function() lock:hold(function() entered.a = 1 end) end)
+    local b = run.spawn(function() lock:hold(function() entered.b = 1 end) end)
+    run.sleep(0.01)                -- both wait in line
+    a:cancel()
+    assert.has_error(function() a:wait() end)
+    lock:release()
+    b:wait()
+    assert.same({b = 1}, entered)
+    assert.equal(1, lock:hold(function() return 1 end))
+  end)
+end)

@@ -104,6 +104,22 @@ local CASES = {
       "; "), ["X-Api-Key"] = "]] .. APIKEY .. [["}, retry = {attempts = 1,
       valid = function(r) return false, "key " .. r:json().headers
         ["X-Api-Key"] end}})]]},
+  {"a session's credentials echoed in an expect= error", code = 1, [[
+    local s = http.session{base = BASE, headers = {["X-Api-Key"] = "]]
+      .. APIKEY .. [["}, auth = {bearer = "]] .. TOKEN .. [["}}
+    s:put("/_echo", {json = J, expect = 201})]]},
+  {"a session's basic login echoed", code = 1, [[
+    local s = http.session{base = BASE, auth = {basic = {"alice", "]]
+      .. PASSWORD .. [["}}}
+    s:get("/_echo", {expect = 201})]]},
+  {"a session's token renewal that fails", code = 1, [[
+    local n = 0
+    local s = http.session{base = BASE, auth = {token = function()
+      n = n + 1
+      if n == 1 then return "]] .. TOKEN .. [[" end
+      error("cannot renew at " .. U("/token"))
+    end}}
+    s:get("/items")]]},
   {"the script's own error with a URL", code = 1, [[
     error("failed on " .. U("/items"))]]},
   {"an error in another task", code = 1, [[
@@ -141,6 +157,50 @@ describe("secrets", function()
     assert_clean(out)
     local b64 = "YWxpY2U6cHctUGxhbnRlZC0x"      -- alice:pw-Planted-1
     assert.is_nil(out:find(b64, 1, true), out)
+  end)
+
+  it("stay out of -v, --log and the summary of a session's calls",
+     function()
+    local srv <close> = todo.start{}
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. common.quote(dir)))
+    local script = common.write_script(([[
+      local http = require "retryrun.http"
+      local n = 0
+      local s = http.session{base = arg[1], headers = {["X-Api-Key"] = "%s"},
+        auth = {token = function()
+          n = n + 1
+          return n == 1 and "%s" or "%s-new"
+        end}}
+      s:get("/items")
+      s:get("/_echo", {query = {pwd = "%s"}})
+      http.session{base = arg[1], auth = {basic = {"alice", "%s"}}}
+        :get("/items", {expect = 200})
+    ]]):format(APIKEY, TOKEN, TOKEN, PASSWORD, PASSWORD))
+    local code, out = common.sh(("%s -v --log %s/log --summary-json %s/sum "
+      .. "--summary %s %s 2>&1"):format(common.quote(common.BIN),
+      common.quote(dir), common.quote(dir), common.quote(script),
+      common.quote(srv.url)))
+    os.remove(script)
+    local all = out
+    for _, f in ipairs{"log", "sum"} do
+      local h = assert(io.open(dir .. "/" .. f))
+      all = all .. h:read("a")
+      h:close()
+      os.remove(dir .. "/" .. f)
+    end
+    os.remove(dir)
+    assert.equal(1, code, out)       -- the basic login gets a 401
+    assert.truthy(all:find("/items", 1, true), all)
+    -- the renewal shows, as a -v line and a --log record
+    assert.truthy(all:find("401  %d+ ms  renewed the credentials: sent "
+                           .. "again"), all)
+    assert.truthy(all:find('"status":401,"sent":true,"invalid":false,'
+                           .. '"duration":[%d.]+,"decision":"renew"}'), all)
+    assert_clean(all)
+    local b64 = "YWxpY2U6cHctUGxhbnRlZC0x"      -- alice:pw-Planted-1
+    assert.is_nil(all:find(b64, 1, true), all)
   end)
 
   it("include AWS presigned URL parameters", function()

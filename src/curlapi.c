@@ -47,6 +47,17 @@ int curlapi_load(char *err, size_t errlen)
     SYM(multi_poll, "curl_multi_poll"),
     SYM(multi_perform, "curl_multi_perform"),
     SYM(multi_info_read, "curl_multi_info_read"),
+    SYM(mime_init, "curl_mime_init"),
+    SYM(mime_free, "curl_mime_free"),
+    SYM(mime_addpart, "curl_mime_addpart"),
+    SYM(mime_name, "curl_mime_name"),
+    SYM(mime_filename, "curl_mime_filename"),
+    SYM(mime_type, "curl_mime_type"),
+    SYM(mime_data, "curl_mime_data"),
+    SYM(mime_filedata, "curl_mime_filedata"),
+    SYM(share_init, "curl_share_init"),
+    SYM(share_setopt, "curl_share_setopt"),
+    SYM(share_cleanup, "curl_share_cleanup"),
 #undef SYM
   };
   struct curlapi api;

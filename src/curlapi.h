@@ -37,6 +37,17 @@ struct curlapi {
                           int *);
   CURLMcode (*multi_perform)(CURLM *, int *);
   CURLMsg *(*multi_info_read)(CURLM *, int *);
+  curl_mime *(*mime_init)(CURL *);
+  void (*mime_free)(curl_mime *);
+  curl_mimepart *(*mime_addpart)(curl_mime *);
+  CURLcode (*mime_name)(curl_mimepart *, const char *);
+  CURLcode (*mime_filename)(curl_mimepart *, const char *);
+  CURLcode (*mime_type)(curl_mimepart *, const char *);
+  CURLcode (*mime_data)(curl_mimepart *, const char *, size_t);
+  CURLcode (*mime_filedata)(curl_mimepart *, const char *);
+  CURLSH *(*share_init)(void);
+  CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
+  CURLSHcode (*share_cleanup)(CURLSH *);
 };
 
 extern struct curlapi curlapi;
@@ -51,6 +62,7 @@ int curlapi_loaded(void);
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 #undef curl_multi_setopt
+#undef curl_share_setopt
 
 #define curl_global_init curlapi.global_init
 #define curl_global_cleanup curlapi.global_cleanup
@@ -71,5 +83,16 @@ int curlapi_loaded(void);
 #define curl_multi_poll curlapi.multi_poll
 #define curl_multi_perform curlapi.multi_perform
 #define curl_multi_info_read curlapi.multi_info_read
+#define curl_mime_init curlapi.mime_init
+#define curl_mime_free curlapi.mime_free
+#define curl_mime_addpart curlapi.mime_addpart
+#define curl_mime_name curlapi.mime_name
+#define curl_mime_filename curlapi.mime_filename
+#define curl_mime_type curlapi.mime_type
+#define curl_mime_data curlapi.mime_data
+#define curl_mime_filedata curlapi.mime_filedata
+#define curl_share_init curlapi.share_init
+#define curl_share_setopt curlapi.share_setopt
+#define curl_share_cleanup curlapi.share_cleanup
 
 #endif

@@ -30,11 +30,15 @@
 #include "lua_giveup.h"
 #include "lua_json.h"
 #include "lua_policy.h"
+#include "lua_rate.h"
 #include "lua_redact.h"
 #include "lua_response.h"
+#include "lua_step.h"
 #include "lua_task.h"
 #include "luax.h"
+#include "ratelimit.h"
 #include "redact.h"
+#include "report.h"
 #include "runtime.h"
 #include "summary.h"
 
@@ -48,6 +52,9 @@ static int luaopen_retryrun_core(lua_State *L)
   lresp_register(L);
   lgiveup_register(L);
   lcall_register(L);
+  lstep_register(L);
+  lrate_register(L);
+  ltrace_register(L);
   lwrap_register(L);
   ljson_register(L);
   lua_pushliteral(L, RETRYRUN_VERSION);
@@ -136,16 +143,18 @@ static void clear_progress(void)
 static void draw_progress(struct runtime *rt)
 {
   double now = loop_now(), took = now - rt->started;
-  char map[64] = "";
+  char map[64] = "", polls[32] = "";
   if(now - progress_drawn < 0.1)
     return;
   progress_drawn = now;
   if(rt->map_total)
     snprintf(map, sizeof(map), "map %ld/%ld  ", rt->map_done, rt->map_total);
+  if(rt->polls)
+    snprintf(polls, sizeof(polls), "  polls %ld", rt->polls);
   fprintf(stderr, "\r\033[K[%6.1fs] %sin flight %zu  calls %ld  retries %ld"
-          "  gave up %ld  %.0f calls/s", took, map, loop_transfers(rt->loop),
-          rt->done_calls, rt->retries, rt->giveups,
-          took > 0 ? rt->done_calls / took : 0.0);
+          "%s  gave up %ld  %.0f calls/s", took, map,
+          loop_transfers(rt->loop), rt->done_calls, rt->retries, polls,
+          rt->giveups, took > 0 ? rt->done_calls / took : 0.0);
   fflush(stderr);
 }
 
@@ -389,6 +398,30 @@ static int write_summary(const struct host_opts *o, const struct summary *s,
   return code;
 }
 
+/* Writes each --report; what was done so far, however the run ended.
+ * Returns 0, or EXIT_ERROR when one could not be written (the others
+ * still are). */
+static int write_reports(const struct host_opts *o, struct report *r)
+{
+  const char *name = !o->script ? "command line" :
+                     strcmp(o->script, "-") ? o->script : "stdin";
+  const char *slash = strrchr(name, '/');
+  int i, code = 0;
+  for(i = 0; i < o->nreport; i++) {
+    char format[8], err[256];
+    const char *eq = strchr(o->report[i], '=');
+    snprintf(format, sizeof(format), "%.*s", (int)(eq - o->report[i]),
+             o->report[i]);
+    if(report_write(r, format, eq + 1, slash ? slash + 1 : name, loop_now(),
+                    err, sizeof(err))) {
+      fprintf(stderr, "retryrun: cannot write the %s report '%s': %s\n",
+              format, eq + 1, err);
+      code = EXIT_ERROR;
+    }
+  }
+  return code;
+}
+
 int host_run(const struct host_opts *o)
 {
   struct runtime rt;
@@ -433,9 +466,21 @@ int host_run(const struct host_opts *o)
     rt.log = write_log;
   }
   rt.color = o->color;
+  rt.chaos = o->chaos;
+  if(o->chaos && !o->quiet) {
+    char d[160];
+    chaos_describe(o->chaos, d, sizeof(d));
+    fprintf(stderr, "retryrun: CHAOS on: %s (faults made on this side, "
+            "never sent)\n", d);
+  }
   if(!o->verbose && !o->quiet && isatty(STDERR_FILENO) &&
      !isatty(STDOUT_FILENO))
     rt.progress = draw_progress;
+  if(o->nreport && !(rt.report = report_new(loop_wall()))) {
+    fprintf(stderr, "retryrun: cannot start: out of memory\n");
+    lua_close(L);
+    return EXIT_ERROR;
+  }
   memset(&sum, 0, sizeof(sum));
   if(summary_text_on || o->summary_json || o->nfail_if)
     rt.summary = &sum;
@@ -443,6 +488,7 @@ int host_run(const struct host_opts *o)
   rt.loop = loop_new(task_finished, L);
   if(!rt.loop) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
+    report_free(rt.report);
     lua_close(L);
     return EXIT_ERROR;
   }
@@ -461,13 +507,30 @@ int host_run(const struct host_opts *o)
   clear_progress();                    /* the line goes when the run ends */
   lua_close(L);
   redact_free_names();
+  ratelimit_free(rt.rate);
   loop_free(rt.loop);
+  sum.guard = &rt.guard;
   if(rt.log_ud && rt.log_ud != stdout)
     fclose(rt.log_ud);
+  if(rt.report) {
+    int c = write_reports(o, rt.report);
+    if(c && code == EXIT_OK)
+      code = c;
+    report_free(rt.report);
+  }
   if(rt.summary) {
     int c;
     sum.fake_clock = loop_clock_is_fake();
     sum.skipped = loop_clock_skipped();
+    if(o->chaos) {
+      chaos_describe(o->chaos, sum.chaos, sizeof(sum.chaos));
+      sum.chaos_fail = o->chaos->injected[CHAOS_FAIL];
+      sum.chaos_reset = o->chaos->injected[CHAOS_RESET];
+      sum.chaos_latency = o->chaos->injected[CHAOS_LATENCY];
+    }
+    sum.rate_waited = rt.rate_waited;
+    sum.rate_waits = rt.rate_waits;
+    sum.rate_cuts = rt.rate_cuts;
     c = write_summary(o, &sum, summary_text_on);
     if(c && code == EXIT_OK)
       code = c;
@@ -481,5 +544,6 @@ int host_run(const struct host_opts *o)
     }
     summary_free(&sum);
   }
+  guard_free(&rt.guard);
   return code;
 }

@@ -11,6 +11,7 @@
 #define RETRYRUN_HOST_H
 
 #include <stdint.h>
+#include "chaos.h"
 #include <lua.h>
 
 /* Exit codes, as README.md and retryrun --help list them. */
@@ -41,8 +42,11 @@ struct host_opts {
   const char *summary_json;  /* --summary-json FILE, or NULL */
   const char *fail_if[16];   /* --fail-if EXPR, each */
   int nfail_if;
+  const char *report[8];     /* --report FORMAT=FILE, each (checked) */
+  int nreport;
   int color;                 /* colour those lines */
   int fake_clock;            /* --fake-clock: waits take virtual time */
+  struct chaos *chaos;       /* --chaos, parsed; NULL when off */
 };
 
 /* Runs a script to the end and returns the process exit code. */

@@ -34,7 +34,8 @@ void lattempt_fields(lua_State *L, struct call *c)
   c->timeout = luax_field_number(L, S_REQ, "timeout", 0);
   lua_getfield(L, S_REQ, "insecure");
   c->insecure = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  c->has_refresh = lua_getfield(L, S_REQ, "refresh") == LUA_TFUNCTION;
+  lua_pop(L, 2);
 }
 /* 1 when the request's method is no longer the one the call started
  * with: the safety rule judged that one, so it may not change. */
@@ -55,6 +56,36 @@ static int skip_on_hop(lua_State *L, struct call *c)
   return c->hop_get && (!strcasecmp(k, "content-type") ||
                         !strcasecmp(k, "content-length") ||
                         !strcasecmp(k, "content-encoding"));
+}
+
+/* The parts of the multipart list at the top of the stack (checked by
+ * check_request), in a userdata pushed above it; their strings are the
+ * list's, so both must stay on the stack until the transfer is
+ * prepared. */
+static const struct mime_part *multipart_parts(lua_State *L, size_t *n)
+{
+  int list = lua_gettop(L);
+  size_t i, count = lua_rawlen(L, list);
+  struct mime_part *parts;
+  luaL_checkstack(L, 16, "multipart");   /* and room for what follows */
+  parts = lua_newuserdatauv(L, count * sizeof(*parts), 0);
+  memset(parts, 0, count * sizeof(*parts));
+  for(i = 0; i < count; i++) {
+    lua_rawgeti(L, list, (lua_Integer)i + 1);
+    lua_getfield(L, -1, "name");
+    parts[i].name = lua_tostring(L, -1);
+    lua_getfield(L, -2, "data");
+    parts[i].data = lua_tolstring(L, -1, &parts[i].data_len);
+    lua_getfield(L, -3, "path");
+    parts[i].path = lua_tostring(L, -1);
+    lua_getfield(L, -4, "filename");
+    parts[i].filename = lua_tostring(L, -1);
+    lua_getfield(L, -5, "type");
+    parts[i].type = lua_tostring(L, -1);
+    lua_pop(L, 6);           /* the part's table keeps its strings */
+  }
+  *n = count;
+  return parts;
 }
 
 /* Starts a transfer of the request as it is now (or of the redirect hop)
@@ -83,6 +114,10 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
+  if(lua_getfield(L, S_REQ, "multipart") == LUA_TTABLE && !c->hop_get)
+    o.parts = multipart_parts(L, &o.nparts);
+  lua_getfield(L, S_REQ, "compressed");
+  o.compressed = lua_toboolean(L, -1);
   o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
   o.timeout = timeout;
@@ -92,6 +127,17 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.fresh_connect = !policy_method_idempotent(o.method);
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
+  if(lua_getfield(L, S_REQ, "cookies") != LUA_TNIL) {
+    struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
+    if(!jar || !*jar) {
+      luax_where(L);
+      lua_pushfstring(L, "%sreq.cookies must be a cookie jar",
+                      lua_tostring(L, -1));
+      tr = NULL;
+      goto fail;
+    }
+    o.jar = *jar;
+  }
 
   tr = transfer_get(why, sizeof(why));
   if(!tr) {
@@ -148,6 +194,7 @@ fail:
 int lattempt_send(lua_State *L, struct call *c)
 {
   double timeout;
+  int gate;
   char err[CHECK_MSG] = "";
 
   lua_settop(L, S_TOP);
@@ -156,7 +203,7 @@ int lattempt_send(lua_State *L, struct call *c)
    * the table) may have changed it since. A redirect hop sends the same
    * table again. The error has no position: the hook that did it has
    * returned. */
-  if((c->has_before || c->pc.attempt > 1) && !c->hops) {
+  if((c->has_before || c->pc.attempt > 1 || c->refreshed) && !c->hops) {
     if(!check_request(L, S_REQ, err, sizeof(err)) && method_changed(L, c))
       snprintf(err, sizeof(err), "req.method cannot change once the call "
                "has started (it is %s)", c->method);
@@ -170,6 +217,8 @@ int lattempt_send(lua_State *L, struct call *c)
       return lua_error(L);
     }
   }
+  if((gate = lgate_pass(L, c)) >= 0)
+    return gate;                      /* a rate limit's wait, or chaos */
   if(!loop_slot_free(&c->task->lt)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
      * handed over or the deadline passes */
@@ -184,6 +233,7 @@ int lattempt_send(lua_State *L, struct call *c)
   if(timeout < 0.001)
     return lcall_no_time_left(L, c);
   if(lattempt_start(L, c, timeout, 0, &c->tr)) {
+    loop_slot_giveback(&c->task->lt);
     lcall_close(c);
     return lua_error(L);
   }
@@ -302,10 +352,11 @@ int lattempt_done(lua_State *L, struct call *c)
   if(tr->cls == POLICY_RESPONSE) {
     lua_getfield(L, S_REQ, "url");
     lresp_push(L, tr, c->method, lua_tostring(L, -1),
-               loop_now() - c->pc.started, c->pc.attempt);
+               loop_now() - c->pc.started, c->judged);
     lua_replace(L, S_RESP);
     lua_pop(L, 1);
     copy_retry_after(c, tr);
+    lgate_after(L, c, (int)tr->status);
   }
   else {
     lua_pushstring(L, transfer_error_text(tr));
@@ -315,5 +366,92 @@ int lattempt_done(lua_State *L, struct call *c)
   /* this transfer only: a hedged attempt's others go on (lua_hedge.c) */
   transfer_release(c->tr);
   c->tr = NULL;
+  if(c->has_refresh && !c->refreshed && c->out.cls == POLICY_RESPONSE &&
+     !c->hop_cross) {
+    /* a session's auth sees the response first: it may renew the
+     * credentials and have the attempt made again (not for an answer
+     * from another origin, which never saw them) */
+    c->k = K_REFRESH;
+    lua_getfield(L, S_REQ, "refresh");
+    lua_pushvalue(L, S_RESP);
+    lua_pushvalue(L, S_REQ);
+    return lcall_hook(L, c, 2, 2);
+  }
   return lcall_check_valid(L, c, S_RESP);
+}
+
+/* After req.refresh(resp, req): true when it renewed the credentials, and
+ * the attempt is made again with them, once a call, taking no attempt of
+ * the policy's (nor any wait); false to judge the response as it is; nil
+ * and a message (or an error raised) ends the call with it, redacted. */
+int lattempt_refreshed(lua_State *L, struct call *c, int status)
+{
+  if(loop_task_cancelled(&c->task->lt))
+    return lcall_cancelled(L, c);
+  if(loop_now() >= c->hook_until) {
+    /* the call's time ran out meanwhile: judge the response as it is */
+    lua_settop(L, S_TOP);
+    return lcall_check_valid(L, c, S_RESP);
+  }
+  if(status != LUA_OK || lua_isnil(L, -2)) {
+    if(lua_type(L, -1) == LUA_TSTRING)
+      lredact_at(L, -1, S_REQ);
+    return lua_error(L);
+  }
+  if(!lua_toboolean(L, -2)) {
+    lua_settop(L, S_TOP);
+    return lcall_check_valid(L, c, S_RESP);
+  }
+  c->refreshed = 1;
+  if(runtime_observed(runtime_of(L)))
+    ltrace_renew(L, c, loop_now() - c->attempt_started);
+  lhedge_renewed(L, c);
+  return lcall_before_attempt(L, c);
+}
+
+/* The CookieJar userdata: a pointer to the jar, NULL once closed. */
+static int ljar_close(lua_State *L)
+{
+  struct transfer_jar **jar = luaL_checkudata(L, 1, LUAX_JAR_MT);
+  transfer_jar_drop(*jar);
+  *jar = NULL;
+  return 0;
+}
+static int lcore_cookie_jar(lua_State *L)
+{
+  char why[TRANSFER_ERROR_SIZE];
+  struct transfer_jar **jar = lua_newuserdatauv(L, sizeof(*jar), 0);
+  *jar = NULL;
+  luaL_setmetatable(L, LUAX_JAR_MT);
+  *jar = transfer_jar_new(why, sizeof(why));
+  if(!*jar)
+    return luaL_error(L, "%s", why);
+  return 1;
+}
+
+/* core.url_origin(url) -> "http|example.com|80", or nil when url has no
+ * scheme://, the way redirects judge a hop (url.h). */
+static int lcore_url_origin(lua_State *L)
+{
+  char o[512];
+  if(url_origin(luaL_checkstring(L, 1), o, sizeof(o)))
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, o);
+  return 1;
+}
+
+void lattempt_register(lua_State *L)
+{
+  static const luaL_Reg meta[] = {
+    {"__gc", ljar_close},
+    {"__close", ljar_close},
+    {NULL, NULL}
+  };
+  luax_newtype(L, LUAX_JAR_MT, meta, NULL);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, lcore_cookie_jar);
+  lua_setfield(L, -2, "cookie_jar");
+  lua_pushcfunction(L, lcore_url_origin);
+  lua_setfield(L, -2, "url_origin");
 }

@@ -87,13 +87,12 @@ static int lcore_uuid(lua_State *L)
 }
 /* ---- the state machine ---- */
 
-
 /* Calls the hook (or predicate) below its nargs arguments for step c->k,
  * coming back through lcall_k. While it runs, the task carries the call's
  * deadline (for on_giveup, at least ON_GIVEUP_GRACE from now), or an
  * enclosing hook's if that is sooner: run.sleep, task:wait() and HTTP
  * calls inside it end there. */
-static int call_hook(lua_State *L, struct call *c, int nargs, int nres)
+int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
 {
   struct task *t = c->task;
   double now = loop_now(), until = c->pc.started + c->pol.deadline;
@@ -171,6 +170,7 @@ static int giveup(lua_State *L, struct call *c)
   g.reason = S_REASON;
   g.response = S_RESP;
   g.cause = c->wrapper && c->inner_error ? S_RES : 0;
+  g.guard = c->gs;
   lgiveup_push(L, &g);
   lua_replace(L, S_REASON);
   lua_settop(L, S_TOP);
@@ -178,7 +178,7 @@ static int giveup(lua_State *L, struct call *c)
   if(c->has_on_giveup) {
     lpolicy_push_hook(L, S_POL, LPOLICY_ON_GIVEUP);
     lua_pushvalue(L, S_REASON);
-    return call_hook(L, c, 1, 0);
+    return lcall_hook(L, c, 1, 0);
   }
   return lcall_k(L, LUA_OK, 0);    /* K_GIVEUP with nothing to call */
 }
@@ -271,6 +271,7 @@ int lcall_decide(lua_State *L, struct call *c)
   policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   /* a hedged attempt's other copies still fly: only an accept ends it */
   c->hedge.pending = c->dec.verdict != POLICY_ACCEPT && c->hedge.n > 0;
+  lguard_after(L, c);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
   if(runtime_observed(runtime_of(L)))
@@ -307,7 +308,7 @@ int lcall_decide(lua_State *L, struct call *c)
     lua_setfield(L, -2, "response");
     lcall_push_what(L, c);
     lua_setfield(L, -2, "call");
-    return call_hook(L, c, 1, 0);
+    return lcall_hook(L, c, 1, 0);
   }
   return lcall_k(L, LUA_OK, 0);
 }
@@ -321,7 +322,7 @@ int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
     c->k = K_VALID;
     lpolicy_push_hook(L, S_POL, LPOLICY_VALID);
     lua_pushvalue(L, value_idx);
-    return call_hook(L, c, 1, 2);
+    return lcall_hook(L, c, 1, 2);
   }
   return lcall_decide(L, c);
 }
@@ -330,16 +331,17 @@ int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
  * passed (while queued for a slot, or a timeout= too small to run). */
 int lcall_no_time_left(lua_State *L, struct call *c)
 {
+  return lcall_refuse(L, c, POLICY_DEADLINE);
+}
+
+int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason)
+{
   c->dec.verdict = POLICY_GIVEUP;
-  c->dec.reason = POLICY_DEADLINE;
+  c->dec.reason = reason;
   c->dec.retry_after = -1;
   c->pc.attempt--;
   return giveup(L, c);
 }
-
-
-
-
 
 /* Gives up because the task was cancelled (or the run interrupted): drops
  * whatever it waits on or holds (a timer, a place in line, a slot). An
@@ -359,7 +361,8 @@ int lcall_cancelled(lua_State *L, struct call *c)
     lua_setfield(L, -2, "duration");
     lua_rawseti(L, S_ATT, c->judged);
   }
-  else if(c->k == K_VALID)    /* a response came; valid() was stopped */
+  else if(c->k == K_VALID || c->k == K_REFRESH)
+    /* a response came; valid() or the auth's renewal was stopped */
     record_attempt(L, c, loop_now() - c->attempt_started);
   c->dec.verdict = POLICY_GIVEUP;
   c->dec.retry_after = -1;
@@ -384,20 +387,19 @@ static int hook_past_deadline(lua_State *L, struct call *c)
   return giveup(L, c);
 }
 
-
-
-
-
-/* One attempt, after before_attempt. */
-static int attempt(lua_State *L, struct call *c)
+/* One attempt, after before_attempt and the host's guards. */
+int lcall_attempt(lua_State *L, struct call *c)
 {
+  int r;
   if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
+  if((r = lguard_before(L, c)) >= 0)
+    return r;
   lua_pushnil(L);
   lua_replace(L, S_REASON);
   c->retry_after[0] = '\0';
   memset(&c->out, 0, sizeof(c->out));
-  c->hops = c->hop_get = c->hop_cross = 0;
+  c->hops = c->hop_get = c->hop_cross = c->gate = 0;
   c->attempt_started = loop_now();
   c->judged = c->pc.attempt;
   c->hedge.hedge = 0;
@@ -418,16 +420,10 @@ int lcall_before_attempt(lua_State *L, struct call *c)
     else
       lua_pushvalue(L, S_REQ);
     lua_pushinteger(L, c->pc.attempt);
-    return call_hook(L, c, 2, 0);
+    return lcall_hook(L, c, 2, 0);
   }
-  return attempt(L, c);
+  return lcall_attempt(L, c);
 }
-
-
-
-
-
-
 
 int lcall_k(lua_State *L, int status, lua_KContext ctx)
 {
@@ -451,7 +447,7 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
       return lcall_no_time_left(L, c);
     if(status != LUA_OK)
       return raise_hook_error(L, c, "before_attempt");
-    return attempt(L, c);
+    return lcall_attempt(L, c);
   case K_SLOT:
     if(loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
@@ -468,6 +464,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     return lattempt_done(L, c);
   case K_FN:
     return lwrap_done(L, c, status);
+  case K_REFRESH:
+    return lattempt_refreshed(L, c, status);
   case K_VALID:
     if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
@@ -513,6 +511,10 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     return lcall_before_attempt(L, c);
   case K_HEDGE:
     return lhedge_k(L, c);
+  case K_GATE:
+    return lgate_k(L, c);
+  case K_GUARD:
+    return lguard_resume(L, c);
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
     if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) &&
@@ -552,8 +554,10 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
   c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);
   c->has_on_giveup = lpolicy_has(p, LPOLICY_ON_GIVEUP);
+  c->guard = p->guard;
   c->task = t;
   c->id = ++runtime_of(L)->calls;
+  c->seq = ++t->calls;
   c->wrapper = wrapper;
   c->dec.retry_after = -1;
   c->pc.started = loop_now();
@@ -618,4 +622,5 @@ void lcall_register(lua_State *L)
   luax_newtype(L, LUAX_CALL_MT, meta, NULL);
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
+  lattempt_register(L);
 }

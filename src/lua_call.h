@@ -29,6 +29,7 @@
 
 #include <lua.h>
 
+#include "guard.h"
 #include "lua_policy.h"
 #include "policy.h"
 
@@ -40,6 +41,9 @@ struct lhedge_flight {
   struct transfer *tr;        /* owned, on the loop until it ends */
   int attempt;                /* its number in the call */
   double started;
+  double cost;                /* what the budget charged for it */
+  double rate_wait;           /* its wait for a rate limit */
+  int chaos;                  /* its enum chaos_fault */
 };
 
 /* A call's hedging state, in its struct call (zeroed by lcall_new: no
@@ -59,6 +63,11 @@ struct lhedge {
                                  does not end the call */
   int sent, won, cancelled;   /* hedges sent, 1 when one won, attempts
                                  cancelled */
+  int latent;                 /* the next hedge passed the guards and
+                                 waits out a chaos latency */
+  double latent_since, latent_cost;
+  const char *held;           /* why the round's next hedge is not sent
+                                 (static), for -v */
 };
 
 enum {
@@ -69,7 +78,7 @@ enum {
 /* Where lcall_k resumes. */
 enum lcall_step {
   K_BEFORE = 1, K_SLOT, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT,
-  K_GIVEUP, K_HEDGE
+  K_GIVEUP, K_GATE, K_REFRESH, K_GUARD, K_HEDGE
 };
 
 struct call {
@@ -89,6 +98,8 @@ struct call {
                                  in S_RES */
   int raise;
   int has_valid, has_before, has_on_retry, has_on_giveup;
+  int has_refresh;            /* req.refresh: a session's auth */
+  int refreshed;              /* it renewed the credentials: once a call */
   size_t max_body;
   int insecure;
   char method[16];
@@ -110,6 +121,19 @@ struct call {
                                  hook_deadline from outer_hook_deadline */
   double hook_until;          /* when the running hook's waits end */
   double outer_hook_deadline;
+  /* before the attempt goes out (lua_gate.c) */
+  int gate;                   /* 0: rate limit next, 1: chaos next, 2:
+                                 passed */
+  unsigned seq;               /* the call's number in its task */
+  int chaos;                  /* the attempt's enum chaos_fault */
+  double rate_wait;           /* seconds it waited for a rate limit */
+  double sent_at;             /* when it went out */
+  /* the per-host guards (lua_guard.c) */
+  struct guard_conf guard;    /* the policy's budget, breaker, when_open */
+  struct guard_state *gs;     /* the state of the attempt's host, or NULL */
+  struct guard_waiter gw;     /* waiting for the breaker's probe */
+  int probe;                  /* the attempt in flight is the probe */
+  double retry_cost;          /* what the attempt in flight was charged */
 };
 
 /* The continuation of every step. */
@@ -124,12 +148,20 @@ struct call *lcall_new(lua_State *L, int wrapper);
  * each off the loop first. Idempotent. */
 void lcall_close(struct call *c);
 
+/* Calls the hook (or predicate) below its nargs arguments for step c->k,
+ * coming back through lcall_k, the task carrying the call's deadline. */
+int lcall_hook(lua_State *L, struct call *c, int nargs, int nres);
+
 /* The steps other files start. */
 int lcall_before_attempt(lua_State *L, struct call *c);
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx);
 int lcall_decide(lua_State *L, struct call *c);
 int lcall_cancelled(lua_State *L, struct call *c);
 int lcall_no_time_left(lua_State *L, struct call *c);
+/* Gives up for reason before the attempt counted was made. */
+int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason);
+/* Makes the attempt counted (after before_attempt). */
+int lcall_attempt(lua_State *L, struct call *c);
 
 /* Pushes "GET url" (redacted) or "function at file:line" for messages. */
 void lcall_push_what(lua_State *L, struct call *c);
@@ -142,6 +174,22 @@ int lattempt_send(lua_State *L, struct call *c);
 int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
                    struct transfer **out);
 int lattempt_done(lua_State *L, struct call *c);
+int lattempt_refreshed(lua_State *L, struct call *c, int status);
+/* core.cookie_jar(): a retryrun.CookieJar, libcurl's cookie engine with
+ * one share of its own (a session's cookies = true). */
+void lattempt_register(lua_State *L);
+
+/* lua_gate.c: the rate limit and chaos before an attempt's request goes
+ * out. lgate_pass() returns -1 when the request may go now; otherwise it
+ * has suspended the task (step K_GATE, back through lgate_k) or ended the
+ * attempt with a chaos fault, and returns what to return. lgate_after()
+ * tells an adaptive rate limit about a response. */
+int lgate_pass(lua_State *L, struct call *c);
+int lgate_k(lua_State *L, struct call *c);
+/* Ends the attempt judged now with the fault c->chaos (fail or reset) as
+ * if the network had; judges it. */
+int lgate_inject(lua_State *L, struct call *c);
+void lgate_after(lua_State *L, struct call *c, int status);
 
 /* lua_wrap.c: runs the wrapped function as an attempt; judges how it
  * ended. */
@@ -153,6 +201,7 @@ int lwrap_done(lua_State *L, struct call *c, int status);
  * set; and the call's end, to log. */
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
+void ltrace_renew(lua_State *L, struct call *c, double duration);
 /* The same for hedging: a hedge sent (attempt, duration: since the
  * attempt it hedges started), an attempt in flight cancelled (cancelled:
  * how long it ran), or (attempt 0) why the call is not hedged. */
@@ -185,11 +234,26 @@ int lhedge_resume(lua_State *L, struct call *c);
  * cancelled (attempts list, -v, --log, summary). Stack balanced. */
 void lhedge_cancel_rest(lua_State *L, struct call *c);
 
+/* req.refresh renewed the credentials after the attempt judged now: the
+ * copies still in flight (they carry the old ones) are cancelled, and the
+ * numbers are set for the attempt made again (lua_hedge.c). */
+void lhedge_renewed(lua_State *L, struct call *c);
+
 /* Takes every transfer of the round off the loop and releases it, with
  * no record: for a call that raises. Idempotent; no Lua. */
 void lhedge_drop(struct call *c);
 
+/* lua_guard.c: before an attempt, the host's cool-down and breaker:
+ * -1 to go on, else it waits (back at K_GUARD, lguard_resume) or gives
+ * up, and returns what the C function returns. After the decision, the
+ * outcome is noted and a retry paid from the budget (or refused: the
+ * decision becomes a give-up). */
+int lguard_before(lua_State *L, struct call *c);
+int lguard_resume(lua_State *L, struct call *c);
+void lguard_after(lua_State *L, struct call *c);
+
 void lcall_register(lua_State *L);   /* request, uuid */
+void ltrace_register(lua_State *L);  /* note_poll */
 void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */
 
 #endif

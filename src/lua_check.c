@@ -104,6 +104,74 @@ int check_whole_number(lua_State *L, int idx, lua_Integer *out)
  * number of seconds above 0. Returns 0, or 1 with the message in err,
  * which never shows a header value or the URL: they may hold secrets.
  * Leaves the stack as it found it; calls no metamethod. */
+/* Checks one string field of the multipart part at the top of the stack:
+ * absent (when it may be), or a string with no control character (data
+ * may hold any bytes). Returns 0, or 1 with the message in err. */
+static int check_part_field(lua_State *L, lua_Integer i, const char *field,
+                            int optional, char *err, size_t errlen)
+{
+  size_t len;
+  const char *s;
+  int type = lua_getfield(L, -1, field), bad = 0;
+  if(type != LUA_TSTRING && !(type == LUA_TNIL && optional)) {
+    snprintf(err, errlen, "multipart part %lld: %s must be a string (got "
+             "%s)", (long long)i, field, luaL_typename(L, -1));
+    bad = 1;
+  }
+  else if(type == LUA_TSTRING && strcmp(field, "data")) {
+    s = lua_tolstring(L, -1, &len);
+    if(len == 0 || check_find_ctl(s, len, 0) < len) {
+      snprintf(err, errlen, "multipart part %lld: %s must not be empty or "
+               "hold a control character", (long long)i, field);
+      bad = 1;
+    }
+  }
+  lua_pop(L, 1);
+  return bad;
+}
+
+/* Checks req.multipart at the top of the stack: a list of 1 to
+ * CHECK_MAX_PARTS parts, each {name = s, data = s} or {name = s, path =
+ * s}, with filename and type optional; the names and paths of what
+ * retryrun.http makes of multipart = {...}. Returns 0, or 1 with the
+ * message in err. */
+static int check_multipart(lua_State *L, char *err, size_t errlen)
+{
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1), i;
+  if(n < 1 || n > CHECK_MAX_PARTS) {
+    snprintf(err, errlen, "multipart must be a list of 1 to %d parts",
+             CHECK_MAX_PARTS);
+    return 1;
+  }
+  for(i = 1; i <= n; i++) {
+    int bad, has_data, has_path;
+    if(lua_rawgeti(L, -1, i) != LUA_TTABLE) {
+      snprintf(err, errlen, "multipart part %lld must be a table (got %s)",
+               (long long)i, luaL_typename(L, -1));
+      lua_pop(L, 1);
+      return 1;
+    }
+    has_data = lua_getfield(L, -1, "data") != LUA_TNIL;
+    has_path = lua_getfield(L, -2, "path") != LUA_TNIL;
+    lua_pop(L, 2);
+    if(has_data == has_path) {
+      snprintf(err, errlen, "multipart part %lld needs data (a string) or "
+               "path (a file), one of them", (long long)i);
+      bad = 1;
+    }
+    else
+      bad = check_part_field(L, i, "name", 0, err, errlen) ||
+            check_part_field(L, i, has_data ? "data" : "path", 0, err,
+                             errlen) ||
+            check_part_field(L, i, "filename", 1, err, errlen) ||
+            check_part_field(L, i, "type", 1, err, errlen);
+    lua_pop(L, 1);
+    if(bad)
+      return 1;
+  }
+  return 0;
+}
+
 int check_request(lua_State *L, int req, char *err, size_t errlen)
 {
   char shown[CHECK_SHOW_MAX * 4 + 8], got[64];
@@ -234,6 +302,26 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
   }
   if(type == LUA_TSTRING && head) {
     snprintf(err, errlen, "a HEAD request has no body");
+    goto out;
+  }
+  if((type = lua_getfield(L, req, "multipart")) != LUA_TNIL) {
+    if(type != LUA_TTABLE) {
+      snprintf(err, errlen, "multipart must be a list of parts (got %s)",
+               luaL_typename(L, -1));
+      goto out;
+    }
+    if(head || lua_type(L, -2) != LUA_TNIL) {
+      snprintf(err, errlen, head ? "a HEAD request has no body" :
+               "give body or multipart, not both");
+      goto out;
+    }
+    if(check_multipart(L, err, errlen))
+      goto out;
+  }
+  type = lua_getfield(L, req, "compressed");
+  if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
+    snprintf(err, errlen, "compressed must be true or false (got %s)",
+             luaL_typename(L, -1));
     goto out;
   }
   type = lua_getfield(L, req, "cacert");

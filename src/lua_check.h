@@ -18,6 +18,8 @@
 #define CHECK_SHOW_MAX 40
 /* The longest method a request may name. */
 #define CHECK_METHOD_MAX 15
+/* The most parts a multipart body may have. */
+#define CHECK_MAX_PARTS 1000
 
 /* 1 when s (n > 0 bytes) is an RFC 9110 token: a method or header name. */
 int check_is_token(const char *s, size_t n);

@@ -120,6 +120,19 @@ static void push_message(lua_State *L, const struct lgiveup *g)
              "%.0f s (Retry-After), past the deadline", d->retry_after);
     luaL_addstring(&b, num);
     break;
+  case POLICY_BUDGET:
+    luaL_addstring(&b, "; not retried: the retry budget of this host is "
+                   "spent (too many retries to it in this run)");
+    break;
+  case POLICY_CIRCUIT_OPEN:
+    luaL_addstring(&b, n ? "; not sent again" : "; not sent");
+    luaL_addstring(&b, ": the circuit breaker of this host is open");
+    break;
+  case POLICY_COOL_DOWN:
+    luaL_addstring(&b, n ? "; not sent again" : "; not sent");
+    luaL_addstring(&b, ": the host asked for a pause that ends after this "
+                   "call's deadline");
+    break;
   default:
     break;
   }
@@ -144,6 +157,9 @@ const char *lgiveup_reason(const struct policy_decision *d, const char *note)
   case POLICY_DEADLINE: return "deadline";
   case POLICY_UNSAFE: return "unsafe";
   case POLICY_NOT_RETRYABLE: return "not_retryable";
+  case POLICY_BUDGET: return "budget";
+  case POLICY_CIRCUIT_OPEN: return "circuit_open";
+  case POLICY_COOL_DOWN: return "cool_down";
   default: return "retry_after";
   }
 }
@@ -192,6 +208,7 @@ void lgiveup_push(lua_State *L, const struct lgiveup *g)
   r->out.retry_after = NULL;
   r->idempotent = g->idempotent;
   r->retry_after = g->dec->retry_after;
+  r->guard = g->guard;
   snprintf(r->method, sizeof(r->method), "%s", g->method);
   luaL_setmetatable(L, LUAX_RECORD_MT);
   lua_getfield(L, -2, "message");

@@ -15,6 +15,8 @@
 
 #include "policy.h"
 
+struct guard_state;
+
 /* What a give-up is made from. Stack indices are absolute; 0 for none. */
 struct lgiveup {
   const char *what;            /* "GET url" or "function at file:line",
@@ -33,6 +35,7 @@ struct lgiveup {
   int reason;                  /* the last attempt's detail, a string */
   int response;                /* the last response */
   int cause;                   /* the inner give-up of a wrapper */
+  struct guard_state *guard;   /* the guards of its last attempt's host */
 };
 
 /* The outcome of the call that gave up, as a wrapper judges it. */
@@ -41,6 +44,8 @@ struct lgiveup_record {
   int idempotent;              /* its method may be repeated */
   double retry_after;          /* seconds the server asked, or -1 */
   char method[16];
+  struct guard_state *guard;   /* its host's guards, or NULL: a wrapper
+                                  pays its retry from that budget */
 };
 
 /* The give-up's `reason` as scripts see it: the note ("interrupted",

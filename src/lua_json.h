@@ -15,7 +15,13 @@
  *   arrays sequences 1..n whose metatable is the array metatable
  *   (json_push_array_mt), so that an empty array, {} in Lua, is encoded
  *   back as [] and an empty object as {};
- * - null is the light userdata NULL, the value lua-cjson's cjson.null is;
+ * - null is absent: an object member whose value is null is not set (so
+ *   `t.k == nil` holds for it, and a later null for a repeated key removes
+ *   the earlier value), and a whole text of null is nil; only inside an
+ *   array, where nil would end the sequence, null is the light userdata
+ *   NULL, the value lua-cjson's cjson.null is. A caller that must tell
+ *   null from absent names the value null reads as, everywhere (NULL, to
+ *   decode as lua-cjson does and encode back the same text);
  * - a number written without fraction or exponent that fits in a
  *   lua_Integer is an integer ("-0" is the integer 0); every other number
  *   is a float, as strtod rounds it; one past the float range is +-inf
@@ -43,7 +49,8 @@
  * - a table whose keys are exactly 1..n (n >= 1) is an array; a table
  *   whose keys are all strings is an object, its keys sorted by their
  *   bytes so the same table always gives the same text; an empty table is
- *   {} unless its metatable is the array metatable: then []. A table with
+ *   {} unless its metatable is the array metatable (or it is
+ *   json.empty_array): then []. A table with
  *   both kinds of key, integer keys that are not 1..n, keys of another
  *   type, a string key in a table marked as an array, a table that
  *   contains itself, or nesting deeper than JSON_MAX_DEPTH is an error;
@@ -65,15 +72,25 @@
 #define JSON_MAX_DEPTH 1000
 
 /* Decodes the JSON text s[0..len) and pushes the value (one value; it
- * makes room on the stack itself), returning 0. On malformed input it
+ * makes room on the stack itself), returning 0. null_idx is 0 for the
+ * mapping above, or the stack index of the value null reads as wherever
+ * it is (the caller keeps it there until the call returns). On malformed
+ * input it
  * pushes nothing, returns -1 and writes into err (at most errlen bytes,
  * always terminated; err may be NULL when errlen is 0) what was expected
  * and the 1-based byte where it was not found, so that s:sub(n, n) in Lua
  * is that byte: "expected ',' or '}' at byte 57", or "... at byte 58 (end
  * of input)". Reads s only; allocates nothing itself. Raises a Lua error
  * only as any push may: out of memory. */
-int json_decode(lua_State *L, const char *s, size_t len, char *err,
-                size_t errlen);
+int json_decode(lua_State *L, const char *s, size_t len, int null_idx,
+                char *err, size_t errlen);
+
+/* Checks the options table of json.decode or resp:json(), the C
+ * function's argument arg (nil or none: no options) and, when it names a
+ * null value, pushes it and returns its index for json_decode; else
+ * pushes nothing and returns 0. Raises a bad argument error for anything
+ * but a table, or for a key other than "null". */
+int json_null_option(lua_State *L, int arg);
 
 /* The name of the array metatable (its __name, for tostring). */
 #define JSON_ARRAY_MT "retryrun.json.array"
@@ -82,6 +99,13 @@ int json_decode(lua_State *L, const char *s, size_t len, char *err,
  * the encoder looks for on an empty table; made on first use and kept in
  * the registry. Raises only as any push may: out of memory. */
 void json_push_array_mt(lua_State *L);
+
+/* Pushes json.empty_array: one empty table, shared, that the encoder
+ * writes as [] and that refuses new keys (its metatable's __newindex
+ * raises; rawset can still change it, and then it is a table like any
+ * other). Made on first use, kept in the registry; raises only as any
+ * push may. */
+void json_push_empty_array(lua_State *L);
 
 /* Encodes the value at stack index idx and pushes the JSON text, returning
  * 0. On a value JSON cannot carry (see the mapping above) it pushes
@@ -93,10 +117,11 @@ void json_push_array_mt(lua_State *L);
 int json_encode(lua_State *L, int idx, char *err, size_t errlen);
 
 /* Sets, on the table at the top of the stack (retryrun.core):
- * json_decode (string) -> value, raising the decoder's message;
+ * json_decode (string [, options]) -> value, raising the decoder's
+ * message;
  * json_encode (value) -> string, raising the encoder's message with the
  * caller's position; json_array_mt, the array metatable; json_null, the
- * light userdata NULL. */
+ * light userdata NULL; json_empty_array. */
 void ljson_register(lua_State *L);
 
 #endif

@@ -236,7 +236,10 @@ static ALWAYS_INLINE const char *parse_value(struct jp *jp, const char *p,
     break;
   case 'n':
     if(left >= 4 && memcmp(p, "null", 4) == 0) {
-      lua_pushlightuserdata(jp->L, NULL);
+      if(jp->null_idx)
+        lua_pushvalue(jp->L, jp->null_idx);
+      else
+        lua_pushlightuserdata(jp->L, NULL);
       return p + 4;
     }
     break;
@@ -334,7 +337,9 @@ static NOINLINE const char *parse_array(struct jp *jp, const char *p,
 }
 
 /* p is at '{'; pushes the table, as parse_array does. The values of its
- * fields are not siblings: each starts with no shape. */
+ * fields are not siblings: each starts with no shape. A null member is
+ * set to nil (so it is absent, and a repeated key's null removes the
+ * earlier value) unless jp->null_idx names what null reads as. */
 static NOINLINE const char *parse_object(struct jp *jp, const char *p,
                                          struct shape *sh)
 {
@@ -368,6 +373,10 @@ static NOINLINE const char *parse_object(struct jp *jp, const char *p,
       return json_fail(jp, p, "expected ':'");
     if(!(p = parse_value(jp, skip_ws(p + 1, end), &none)))
       return NULL;
+    if(!jp->null_idx && lua_type(L, -1) == LUA_TLIGHTUSERDATA) {
+      lua_pop(L, 1);
+      lua_pushnil(L);
+    }
     n++;
     if(table)
       lua_rawset(L, base + 1);
@@ -391,8 +400,8 @@ static NOINLINE const char *parse_object(struct jp *jp, const char *p,
   return p + 1;
 }
 
-int json_decode(lua_State *L, const char *s, size_t len, char *err,
-                size_t errlen)
+int json_decode(lua_State *L, const char *s, size_t len, int null_idx,
+                char *err, size_t errlen)
 {
   struct jp jp;
   struct shape top_shape = {0, 0};
@@ -405,6 +414,7 @@ int json_decode(lua_State *L, const char *s, size_t len, char *err,
   jp.depth = 0;
   jp.cache_base = 0;
   jp.mt_slot = 0;
+  jp.null_idx = null_idx ? lua_absindex(L, null_idx) : 0;
   jp.err = err;
   jp.errlen = errlen;
   luaL_checkstack(L, KEY_CACHE + 1 + ROOM, "decoding JSON");
@@ -426,6 +436,10 @@ int json_decode(lua_State *L, const char *s, size_t len, char *err,
       if(jp.cache_base) {
         lua_replace(L, top + 1);
         lua_settop(L, top + 1);
+      }
+      else if(!jp.null_idx && lua_type(L, -1) == LUA_TLIGHTUSERDATA) {
+        lua_pop(L, 1);            /* the whole text is null: nil */
+        lua_pushnil(L);
       }
       return 0;
     }

@@ -52,6 +52,9 @@ struct jp {
   int depth;              /* containers open */
   int cache_base;         /* stack index of the first key slot, 0: none */
   int mt_slot;            /* stack index of the array metatable */
+  int null_idx;           /* stack index of what null reads as, or 0:
+                             none in an object, the light userdata NULL
+                             in an array, nil as the whole value */
   int stack_ok;           /* the Lua stack has room up to this index */
   char *err;
   size_t errlen;

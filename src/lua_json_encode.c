@@ -61,6 +61,7 @@ struct enc {
   int mt_slot;             /* the array metatable */
   int out_slot;            /* the userdata holding out */
   int keys_slot;           /* the userdata holding keys, or nil */
+  int empty_slot;          /* json.empty_array */
   char *out;
   size_t len, cap;
   struct key *keys;        /* a stack: each object's keys above its
@@ -414,7 +415,8 @@ static int encode_table(struct enc *e, int idx, struct frame *f)
       return fail(e, f, "cannot encode a table that contains itself");
   luaL_checkstack(L, ROOM, "encoding JSON");
   if(lua_getmetatable(L, idx)) {
-    marked = lua_rawequal(L, -1, e->mt_slot);
+    marked = lua_rawequal(L, -1, e->mt_slot) ||
+             lua_rawequal(L, idx, e->empty_slot);
     lua_pop(L, 1);
   }
 
@@ -515,7 +517,7 @@ int json_encode(lua_State *L, int idx, char *err, size_t errlen)
   int top = lua_gettop(L);
 
   idx = lua_absindex(L, idx);
-  luaL_checkstack(L, ROOM + 3, "encoding JSON");
+  luaL_checkstack(L, ROOM + 4, "encoding JSON");
   memset(&e, 0, sizeof(e));
   e.L = L;
   e.err = err;
@@ -527,6 +529,8 @@ int json_encode(lua_State *L, int idx, char *err, size_t errlen)
   e.out_slot = top + 2;
   lua_pushnil(L);
   e.keys_slot = top + 3;
+  json_push_empty_array(L);
+  e.empty_slot = top + 4;
 
   if(encode_value(&e, idx, &top_frame)) {
     lua_settop(L, top);

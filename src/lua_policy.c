@@ -22,7 +22,7 @@ static const char *const fields[] = {
   "attempts", "retry_on", "valid", "backoff", "deadline", "timeout",
   "connect_timeout", "retry_after", "max_retry_after", "unsafe",
   "idempotency_key", "before_attempt", "on_retry", "on_giveup", "raise",
-  "hedge", NULL
+  "budget", "breaker", "when_open", "key", "hedge", NULL
 };
 static const char *const backoff_fields[] = {
   "initial", "factor", "max", "jitter", NULL
@@ -32,6 +32,13 @@ static const char *const hedge_fields[] = {"delay", "max", NULL};
 #define HEDGE_DELAY 0.05
 #define HEDGE_MAX 2
 
+static const char *const budget_fields[] = {
+  "tokens", "retry_cost", "timeout_cost", "refill", "ratio",
+  "min_per_second", NULL
+};
+static const char *const breaker_fields[] = {
+  "ratio", "min_calls", "window", "break_for", "consecutive", NULL
+};
 /* The hooks, in the order of their user values from LPOLICY_VALID. */
 static const char *const hooks[] = {
   "valid", "before_attempt", "on_retry", "on_giveup", NULL
@@ -213,6 +220,124 @@ static void compile_hedge(lua_State *L, struct lpolicy *p, int t)
   lua_pop(L, 2);
 }
 
+/* A whole number field k of table t from lo to 1e9 (def when absent),
+ * named label in messages. */
+static int field_count(lua_State *L, int t, const char *k, const char *label,
+                       int def, int lo)
+{
+  lua_Integer n = def;
+  if(lua_getfield(L, t, k) != LUA_TNIL &&
+     (!check_whole_number(L, -1, &n) || n < lo || n > 1000000000)) {
+    char got[64];
+    check_show_number(L, -1, got, sizeof(got));
+    luax_error(L, "policy field '%s' must be a whole number from %d to 1e9 "
+               "(got %s)", label, lo, got);
+  }
+  lua_pop(L, 1);
+  return (int)n;
+}
+
+/* Field k of table t: nil (def), true (on, with the defaults), false
+ * (off) or a table, left at the top (else nothing is pushed). Returns
+ * the on/off state; raises for anything else, showing `like`. */
+static int guard_table(lua_State *L, int t, const char *k, int def,
+                       const char *like)
+{
+  int type = lua_getfield(L, t, k);
+  if(type == LUA_TTABLE)
+    return 1;
+  if(type != LUA_TNIL && type != LUA_TBOOLEAN)
+    luax_error(L, "policy field '%s' must be true, false or a table like "
+               "%s (got %s)", k, like, luaL_typename(L, -1));
+  if(type == LUA_TBOOLEAN)
+    def = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return def;
+}
+
+/* budget, breaker, when_open and key: the per-host guards (guard.h). */
+static void compile_guard(lua_State *L, struct guard_conf *g, int t)
+{
+  int b;
+  guard_conf_init(g);
+  if(!guard_table(L, t, "budget", 1, "{tokens=500, retry_cost=5, "
+                  "timeout_cost=10, refill=1} or {ratio=0.1, "
+                  "min_per_second=10}"))
+    g->budget = GUARD_BUDGET_OFF;
+  else if(lua_istable(L, -1)) {
+    b = lua_gettop(L);
+    check_names(L, b, "budget", budget_fields);
+    lua_getfield(L, b, "ratio");
+    if(!lua_isnil(L, -1)) {
+      lua_getfield(L, b, "tokens");
+      if(!lua_isnil(L, -1))
+        luax_error(L, "policy field 'budget' is a bucket (tokens=...) or a "
+                   "ratio (ratio=...), not both");
+      lua_pop(L, 1);
+      g->budget = GUARD_BUDGET_RATIO;
+      g->ratio = field_seconds(L, b, "ratio", "budget.ratio", g->ratio, 0,
+                               "");
+      g->min_per_second = field_seconds(L, b, "min_per_second",
+                                        "budget.min_per_second",
+                                        g->min_per_second, 0, "");
+    }
+    lua_pop(L, 1);
+    g->tokens = field_seconds(L, b, "tokens", "budget.tokens", g->tokens, 0,
+                              "");
+    g->retry_cost = field_seconds(L, b, "retry_cost", "budget.retry_cost",
+                                  g->retry_cost, 0, "");
+    g->timeout_cost = field_seconds(L, b, "timeout_cost",
+                                    "budget.timeout_cost", g->timeout_cost,
+                                    0, "");
+    g->refill = field_seconds(L, b, "refill", "budget.refill", g->refill, 0,
+                              "");
+    lua_pop(L, 1);
+  }
+  g->breaker = guard_table(L, t, "breaker", 0, "{ratio=0.1, min_calls=100, "
+                           "window=30, break_for=5, consecutive=5}");
+  if(g->breaker && lua_istable(L, -1)) {
+    b = lua_gettop(L);
+    check_names(L, b, "breaker", breaker_fields);
+    g->fail_ratio = field_seconds(L, b, "ratio", "breaker.ratio",
+                                  g->fail_ratio, 0, "");
+    if(g->fail_ratio > 1) {
+      char got[64];
+      lua_getfield(L, b, "ratio");
+      check_show_number(L, -1, got, sizeof(got));
+      luax_error(L, "policy field 'breaker.ratio' must be a number from 0 "
+                 "to 1 (got %s)", got);
+    }
+    g->min_calls = field_count(L, b, "min_calls", "breaker.min_calls",
+                               g->min_calls, 1);
+    g->window = field_seconds(L, b, "window", "breaker.window", g->window,
+                              0.001, " of seconds");
+    g->break_for = field_seconds(L, b, "break_for", "breaker.break_for",
+                                 g->break_for, 0.001, " of seconds");
+    g->consecutive = field_count(L, b, "consecutive", "breaker.consecutive",
+                                 0, 1);
+    lua_pop(L, 1);
+  }
+  if(lua_getfield(L, t, "when_open") != LUA_TNIL) {
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) :
+                    NULL;
+    if(!s || (strcmp(s, "fail") && strcmp(s, "wait")))
+      luax_error(L, "policy field 'when_open' must be \"fail\" or \"wait\" "
+                 "(got %s)", s ? s : luaL_typename(L, -1));
+    g->when_open_wait = !strcmp(s, "wait");
+  }
+  lua_pop(L, 1);
+  if(lua_getfield(L, t, "key") != LUA_TNIL) {
+    size_t len = 0;
+    const char *s = lua_type(L, -1) == LUA_TSTRING ?
+                    lua_tolstring(L, -1, &len) : NULL;
+    if(!s || len == 0 || len > 200 || strlen(s) != len)
+      luax_error(L, "policy field 'key' must be a name of 1 to 200 bytes "
+                 "(got %s)", s ? "another string" : luaL_typename(L, -1));
+    g->named_key = 1;
+  }
+  lua_pop(L, 1);
+}
+
 static void check_idempotency_key(lua_State *L, int t)
 {
   int type = lua_getfield(L, t, "idempotency_key");
@@ -260,8 +385,11 @@ static int lcore_policy(lua_State *L)
   lua_settop(L, 1);
   push_copy(L, 1);
   lua_replace(L, 1);
-  for(i = 0; i < 3; i++) {
-    const char *k = i == 2 ? "hedge" : i ? "retry_on" : "backoff";
+  for(i = 0; i < 5; i++) {
+    static const char *const tables[] = {
+      "backoff", "retry_on", "budget", "breaker", "hedge"
+    };
+    const char *k = tables[i];
     lua_pushstring(L, k);
     if(lua_rawget(L, 1) == LUA_TTABLE) {
       push_copy(L, -1);
@@ -307,6 +435,7 @@ static int lcore_policy(lua_State *L)
   p->pol.unsafe = field_boolean(L, 1, "unsafe", p->pol.unsafe);
   p->raise = field_boolean(L, 1, "raise", 1);
   check_idempotency_key(L, 1);
+  compile_guard(L, &p->guard, 1);
   compile_hedge(L, p, 1);
   for(i = 0, f = LPOLICY_VALID; hooks[i]; i++, f++) {
     int type = lua_getfield(L, 1, hooks[i]);

@@ -14,6 +14,7 @@
 
 #include <lua.h>
 
+#include "guard.h"
 #include "policy.h"
 
 /* User values of a Policy: the fields, then one per hook. */
@@ -29,6 +30,7 @@ struct lpolicy {
   struct policy pol;
   unsigned hooks;      /* 1 << LPOLICY_VALID, ... for each hook set */
   int raise;           /* a give-up raises (else returns nil, err) */
+  struct guard_conf guard;   /* budget, breaker, when_open, key */
   double hedge_delay;  /* hedge = {delay=, max=}: seconds before a hedge */
   int hedge_max;       /* attempts in flight at once; 0: no hedging */
 };

@@ -41,8 +41,34 @@ void lredact_push_url(lua_State *L, const char *url)
   lredact_push(L, url, strlen(url), NULL);
 }
 
+const char *lredact_push_error(lua_State *L, int idx)
+{
+  const char *s = NULL;
+  size_t len = 0;
+  idx = lua_absindex(L, idx);
+  if(lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);           /* a number becomes a string here */
+    s = lua_tolstring(L, -1, &len);
+    lredact_push(L, s, len, NULL);
+    lua_remove(L, -2);
+    return lua_tostring(L, -1);
+  }
+  if(lua_istable(L, idx)) {
+    lua_pushliteral(L, "message");
+    if(lua_rawget(L, idx) == LUA_TSTRING)
+      s = lua_tolstring(L, -1, &len);
+    lua_pop(L, 1);                     /* the table still holds it */
+  }
+  if(!s) {
+    lua_pushfstring(L, "(an error object: %s)", luaL_typename(L, idx));
+    return lua_tostring(L, -1);
+  }
+  lredact_push(L, s, len, NULL);
+  return lua_tostring(L, -1);
+}
+
 /* Collects the secret values of the request table at idx: its URL's, its
- * secret headers', its body's. The pointers borrow the table's strings:
+ * secret headers', its body's, its secret multipart fields'. The pointers borrow the table's strings:
  * use vals only while the table is alive and unchanged. */
 void lredact_collect(lua_State *L, int idx, struct redact_values *v)
 {
@@ -61,6 +87,22 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
     redact_collect_body(v, s, n);
   }
   lua_pop(L, 2);
+  if(lua_getfield(L, idx, "multipart") == LUA_TTABLE) {
+    int list = lua_gettop(L);
+    lua_Integer i, parts = (lua_Integer)lua_rawlen(L, -1);
+    for(i = 1; i <= parts; i++) {
+      if(lua_rawgeti(L, -1, i) == LUA_TTABLE &&
+         lua_getfield(L, -1, "name") == LUA_TSTRING &&
+         lua_getfield(L, -2, "data") == LUA_TSTRING) {
+        size_t kn;
+        const char *k = lua_tolstring(L, -2, &kn);
+        s = lua_tolstring(L, -1, &n);
+        redact_collect_field(v, k, kn, s, n);
+      }
+      lua_settop(L, list);
+    }
+  }
+  lua_pop(L, 1);
   if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
@@ -129,10 +171,21 @@ static int lcore_redact_names(lua_State *L)
   return 0;
 }
 
+/* core.secret_header(name) -> true when a header so named carries a
+ * credential (redact.h's list and redact_names'). */
+static int lcore_secret_header(lua_State *L)
+{
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_pushboolean(L, redact_secret_header(s, n));
+  return 1;
+}
+
 void lredact_register(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"redact", lcore_redact},
+    {"secret_header", lcore_secret_header},
     {"redact_names", lcore_redact_names},
     {NULL, NULL}
   };

@@ -16,6 +16,12 @@ void lredact_push(lua_State *L, const char *text, size_t len,
                   const struct redact_values *vals);
 void lredact_push_url(lua_State *L, const char *url);
 
+/* Pushes the message of the error value at idx, redacted, and returns
+ * it: a string or number as it is, a table's message field (a GiveUp's),
+ * else what type the value is. Reads raw, so no metamethod runs: safe where
+ * nothing may yield. */
+const char *lredact_push_error(lua_State *L, int idx);
+
 /* Collects the secret values of the request table at idx ({url=,
  * headers=, body=}). The pointers borrow the table's strings: use vals
  * only while the table is alive and unchanged. */

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -42,29 +43,56 @@ static int lheaders_index(lua_State *L)
   return 1;
 }
 
+/* One "name: value" line of the raw headers. */
+struct header_line {
+  const char *name, *value;
+  size_t name_len, value_len;
+};
+
+/* Reads the header line at *p (before end) into h, moving *p past it;
+ * returns 0 at the end, else 1, with h->name NULL for a line that is not
+ * a header (no colon, or a name of 256 bytes or more). */
+static int next_header(const char **p, const char *end,
+                       struct header_line *h)
+{
+  const char *eol, *colon, *v, *ve;
+  if(!*p || *p >= end)
+    return 0;
+  eol = memchr(*p, '\n', (size_t)(end - *p));
+  if(!eol)
+    eol = end;
+  h->name = NULL;
+  colon = memchr(*p, ':', (size_t)(eol - *p));
+  if(colon && colon > *p && colon - *p < 256) {
+    h->name = *p;
+    h->name_len = (size_t)(colon - *p);
+    v = colon + 1;
+    ve = eol;
+    while(v < ve && (*v == ' ' || *v == '\t'))
+      v++;
+    while(ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+      ve--;
+    h->value = v;
+    h->value_len = (size_t)(ve - v);
+  }
+  *p = eol + 1;
+  return 1;
+}
+
 /* Pushes the headers table parsed from "name: value\r\n" lines; keys are
  * lower case, repeated headers are joined with ", ". */
 static void push_headers(lua_State *L, const char *p, size_t len)
 {
   const char *end = p + len;
+  struct header_line h;
   char name[256];
   lua_createtable(L, 0, 8);
   luaL_setmetatable(L, LUAX_HEADERS_MT);
-  while(p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *colon, *v, *ve;
-    size_t n;
-    if(!eol)
-      eol = end;
-    colon = memchr(p, ':', (size_t)(eol - p));
-    if(colon && (n = (size_t)(colon - p)) > 0 && n < sizeof(name)) {
-      lower(name, p, n);
-      v = colon + 1;
-      ve = eol;
-      while(v < ve && (*v == ' ' || *v == '\t'))
-        v++;
-      while(ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-        ve--;
+  while(next_header(&p, end, &h)) {
+    const char *v = h.value, *ve = h.value + h.value_len;
+    size_t n = h.name_len;
+    if(h.name) {
+      lower(name, h.name, n);
       lua_pushlstring(L, name, n);
       if(lua_rawget(L, -2) == LUA_TSTRING) {
         lua_pushliteral(L, ", ");
@@ -79,7 +107,6 @@ static void push_headers(lua_State *L, const char *p, size_t len)
       lua_insert(L, -2);
       lua_rawset(L, -3);
     }
-    p = eol + 1;
   }
 }
 
@@ -141,24 +168,56 @@ static int lresp_header(lua_State *L)
   return 1;
 }
 
-/* resp:json() -> the decoded body, decoded once and cached. Raises naming
- * the method, URL and status when the body is not JSON. */
+/* resp:header_list(name) -> a list of every value of the header, in the
+ * order they came, each as it was (a repeated Set-Cookie is two
+ * entries); {} when there is none. */
+static int lresp_header_list(lua_State *L)
+{
+  size_t want_len, len;
+  const char *want, *p, *end;
+  struct header_line h;
+  lua_Integer n = 0;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  want = luaL_checklstring(L, 2, &want_len);
+  lua_settop(L, 2);
+  lua_newtable(L);
+  if(lua_rawgetp(L, 1, &raw_headers_key) != LUA_TSTRING)
+    return luaL_error(L, "header_list: not a response retryrun made");
+  p = lua_tolstring(L, -1, &len);
+  end = p + len;
+  while(next_header(&p, end, &h))
+    if(h.name && h.name_len == want_len &&
+       !strncasecmp(h.name, want, want_len)) {
+      lua_pushlstring(L, h.value, h.value_len);
+      lua_rawseti(L, 3, ++n);
+    }
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* resp:json([options]) -> the decoded body; with no options decoded once
+ * and cached, with them (json.decode's: {null = v}) decoded each time.
+ * Raises naming the method, URL and status when the body is not JSON. */
 static int lresp_json(lua_State *L)
 {
   size_t len;
   const char *body;
   char err[128];
+  int null_idx;
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  if(lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
+  lua_settop(L, 2);
+  null_idx = json_null_option(L, 2);
+  if(!null_idx && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
   lua_getfield(L, 1, "body");
   body = lua_tolstring(L, -1, &len);
   if(!body || len == 0)
     snprintf(err, sizeof(err), "the body is empty");
-  else if(json_decode(L, body, len, err, sizeof(err)) == 0) {
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, 1, &json_key);
+  else if(json_decode(L, body, len, null_idx, err, sizeof(err)) == 0) {
+    if(!null_idx) {
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, 1, &json_key);
+    }
     return 1;
   }
   lua_getfield(L, 1, "method");
@@ -190,6 +249,7 @@ void lresp_register(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     {"header", lresp_header},
+    {"header_list", lresp_header_list},
     {"json", lresp_json},
     {NULL, NULL}
   };
@@ -200,6 +260,8 @@ void lresp_register(lua_State *L)
   luaL_newmetatable(L, LUAX_RESPONSE_MT);
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
+  lua_pushvalue(L, -1);       /* core.response_methods: Lua adds links */
+  lua_setfield(L, -4, "response_methods");
   lua_pushcclosure(L, lresp_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, lresp_tostring);

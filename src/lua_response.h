@@ -19,8 +19,9 @@ void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
 /* 1 when the value at idx is a Response. */
 int lresp_is(lua_State *L, int idx);
 
-/* Makes the Response and Headers metatables; adds Response to the table
- * at the top (retryrun.core). */
+/* Makes the Response and Headers metatables; adds Response and
+ * response_methods (the methods' table, to which Lua modules may add) to
+ * the table at the top (retryrun.core). */
 void lresp_register(lua_State *L);
 
 #endif

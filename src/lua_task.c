@@ -26,8 +26,11 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "lua_rate.h"
+#include "lua_redact.h"
 #include "lua_task.h"
 #include "luax.h"
+#include "report.h"
 #include "runtime.h"
 
 
@@ -110,6 +113,10 @@ static int lrun_spawn(lua_State *L)
     t->wrap_depth = cur->wrap_depth;
     t->wrap_deadline = cur->wrap_deadline;
   }
+  /* it starts in its spawner's step (run.step, lua_step.c) */
+  t->step = cur ? cur->step : 0;
+  if(rt->report)
+    report_task_begin(rt->report, t->id, loop_now());
   lua_pushvalue(L, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   loop_task_start(rt->loop, &t->lt, co, nargs);
@@ -139,6 +146,20 @@ void task_finished(struct loop_task *lt, int status, int nres, void *data)
   lua_State *co = lt->co;
   int top = lua_gettop(L);
 
+  if(runtime_of(L)->report) {
+    const char *err = NULL, *type = "error";
+    if(status != LUA_OK && !lua_checkstack(co, 1))
+      err = "(an error: out of memory)";
+    else if(status != LUA_OK) {
+      lua_pushvalue(co, -1);
+      lua_xmove(co, L, 1);
+      if(luax_is_a(L, -1, LUAX_GIVEUP_MT))
+        type = "gave_up";
+      err = lredact_push_error(L, -1);
+    }
+    report_task_end(runtime_of(L)->report, t->id, type, err, loop_now());
+    lua_settop(L, top);
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);   /* the Task */
   if(status == LUA_OK) {
     int i;
@@ -337,6 +358,52 @@ static int lrun_sleep(lua_State *L)
   return loop_yield(&me->lt, L, cut, sleep_k);
 }
 
+/* ctx: 1 after a wait (only then does a fired timer mean the deadline). */
+static int park_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct task *me = task_current(L);
+  (void)status;
+  loop_wait_cancel(&me->lt);
+  if(me->unparked) {
+    me->unparked = 0;
+    return 0;
+  }
+  if(loop_task_cancelled(&me->lt))
+    return raise_cancelled(L);
+  if(ctx && loop_task_fired(&me->lt))
+    return raise_past_deadline(L);
+  if(loop_wait_task(&me->lt, me->hook_deadline))
+    return raise_no_timer(L);
+  return loop_yield(&me->lt, L, 1, park_k);
+}
+
+/* core.park(): suspends the running task until core.unpark(it), at once
+ * when that came first; raises when the task is cancelled, or inside a
+ * policy's hook at the call's deadline. Other wake-ups (a task it once
+ * waited on ending late) are ignored. Who waits for what is the caller's
+ * business (run.lock keeps the queue). */
+static int lrun_park(lua_State *L)
+{
+  current_task(L);
+  if(!lua_isyieldable(L))
+    return luaL_error(L, "a lock cannot wait here: it runs inside require, "
+                      "a metamethod or another C function");
+  return park_k(L, LUA_OK, 0);
+}
+
+/* core.unpark(task): ends the task's core.park, or the next one. */
+static int lrun_unpark(lua_State *L)
+{
+  struct task *t = task_check(L, 1);
+  t->unparked = 1;
+  if(loop_task_state(&t->lt) != TASK_DONE &&
+     loop_task_wait(&t->lt) == WAIT_TASK) {
+    loop_wait_cancel(&t->lt);
+    loop_wake(&t->lt);
+  }
+  return 0;
+}
+
 /* run.now() -> monotonic seconds. */
 static int lrun_now(lua_State *L)
 {
@@ -365,18 +432,26 @@ static lua_Integer limit_field(lua_State *L, const char *name, int no_cap)
   return v;
 }
 
-/* run.limits{connections=N, per_host=N}: a field left out (nil) keeps
- * its cap (so does connections = 0); per_host = false or 0 removes the
- * per-host cap. */
+/* run.limits{connections=N, per_host=N, rate=...}: a field left out
+ * (nil) keeps its cap (so does connections = 0); per_host = false or 0
+ * removes the per-host cap; rate replaces the rate limits (lua_rate.c).
+ * Everything is checked before anything changes. */
 static int lrun_limits(lua_State *L)
 {
   lua_Integer total, per_host;
+  struct ratelimit *rl;
+  int has_rate;
   luaL_checktype(L, 1, LUA_TTABLE);
   total = limit_field(L, "connections", 0);
   per_host = limit_field(L, "per_host", 1);
   if(per_host == 0 && lua_getfield(L, 1, "per_host") != LUA_TNIL)
     per_host = -1;                    /* 0: no cap, as false */
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "rate");
+  has_rate = lrate_read(L, 2, 1, &rl);
   loop_limits(runtime_of(L)->loop, (long)total, (long)per_host);
+  if(has_rate)
+    lrate_install(L, rl);
   return 0;
 }
 
@@ -515,6 +590,8 @@ void ltask_register(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"spawn", lrun_spawn},
     {"sleep", lrun_sleep},
+    {"park", lrun_park},
+    {"unpark", lrun_unpark},
     {"now", lrun_now},
     {"limits", lrun_limits},
     {"current", lrun_current},

@@ -20,6 +20,7 @@ struct task {
   int ref;                   /* registry ref to the Task userdata while the
                                 task lives, LUA_NOREF after */
   unsigned id;               /* 1 for the main task, then in spawn order */
+  unsigned calls;            /* calls it has made: their numbers */
   int failed;                /* ended with an error */
   int error_seen;            /* someone took that error */
   int wrap_depth;            /* inside policy(fn) wrappers */
@@ -28,6 +29,10 @@ struct task {
   double hook_deadline;      /* while a policy's hook runs in this task:
                                 the deadline (monotonic) its waits end at;
                                 0 when no hook runs */
+  unsigned step;             /* the innermost run.step it is in (a report's
+                                step id), 0 for none (lua_step.h) */
+  int unparked;              /* core.unpark came and core.park has not
+                                taken it yet */
 };
 
 /* The task whose code runs on L now, or NULL outside any task (while the

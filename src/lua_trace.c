@@ -14,7 +14,16 @@
  *    "wait_cause":"backoff"}
  *   {"v":1,"event":"call",...,"attempts":2,"outcome":"ok","status":200}
  *
- * It only makes them; the host's trace and log functions write them.
+ * and, for the polls of retryrun.poll, which are calls like any other,
+ * what ready() made of each (core.note_poll): a -v line, a "poll" record,
+ * the summary's poll counts; a poll is never a retry.
+ *
+ * An attempt a session's auth sends again with renewed credentials gets a
+ * line and a record of its own (decision "renew"); it is not one of the
+ * policy's attempts, so the summary does not count it.
+ *
+ * It only makes them; the host's trace and log functions write them. It
+ * also hands each attempt and call to the report (--report, report.h).
  * Costs nothing when both are off: the call never gets here.
  */
 #include <stdio.h>
@@ -23,11 +32,13 @@
 
 #include <lauxlib.h>
 
+#include "chaos.h"
 #include "loop.h"
 #include "lua_call.h"
 #include "lua_giveup.h"
 #include "lua_redact.h"
 #include "lua_task.h"
+#include "report.h"
 #include "runtime.h"
 #include "summary.h"
 
@@ -36,9 +47,15 @@
 #define RED "\033[31m"
 #define PLAIN "\033[0m"
 
-/* Writes what the attempt came back with: "503", "200 invalid", "reset". */
+/* Writes what the attempt came back with: "503", "200 invalid", "reset",
+ * and a fault --chaos made: "chaos: 503", "chaos: reset". */
 static void outcome_word(const struct call *c, char *w, size_t n)
 {
+  if(c->chaos == CHAOS_FAIL || c->chaos == CHAOS_RESET) {
+    snprintf(w, n, "chaos: ");
+    w += strlen("chaos: ");
+    n -= strlen("chaos: ");
+  }
   if(c->out.cls != POLICY_RESPONSE)
     snprintf(w, n, "%s", policy_class_name(c->out.cls));
   else if(c->out.status)
@@ -82,6 +99,9 @@ static const char *decision(const struct call *c, const char *word, char *d,
   case POLICY_RETRY_AFTER_DEADLINE:
     snprintf(d, n, "give up: Retry-After %g s is too long",
              dec->retry_after);
+    break;
+  case POLICY_BUDGET:
+    snprintf(d, n, "give up: the retry budget is spent");
     break;
   default:
     snprintf(d, n, "give up: attempts exhausted");
@@ -176,6 +196,14 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
            d->verdict == POLICY_ACCEPT ? "accept" :
            d->verdict == POLICY_RETRY ? "retry" : "giveup");
   luaL_addstring(&b, num);
+  if(c->chaos) {
+    luaL_addstring(&b, ",\"chaos\":");
+    add_json_string(&b, chaos_fault_name(c->chaos));
+  }
+  if(c->rate_wait > 0) {
+    snprintf(num, sizeof(num), ",\"rate_wait\":%.6f", c->rate_wait);
+    luaL_addstring(&b, num);
+  }
   if(c->hedge.pending)
     ;                                  /* others of the attempt in flight */
   else if(d->verdict == POLICY_RETRY) {
@@ -193,10 +221,42 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
   lua_pop(L, 1);
 }
 
+/* The attempt, for the report (--report): attributed to the task's
+ * innermost step when the call makes its first attempt. */
+static void report_attempt_of(struct runtime *rt, const struct call *c,
+                              double duration, const char *word,
+                              const char *what)
+{
+  const struct policy_decision *d = &c->dec;
+  char dec[160];
+  struct report_attempt_in a;
+  decision(c, word, dec, sizeof(dec));
+  memset(&a, 0, sizeof(a));
+  a.call = c->id;
+  a.task = c->task->id;
+  a.step = c->task->step;
+  a.method = c->method;
+  a.what = what;
+  a.cls = c->out.cls != POLICY_RESPONSE ? policy_class_name(c->out.cls) : "";
+  a.status = c->out.cls == POLICY_RESPONSE ? c->out.status : 0;
+  a.word = word;
+  a.attempt = c->judged;
+  a.hedge = c->hedge.hedge;
+  a.duration = duration;
+  a.verdict = c->hedge.pending ? "wait" : d->verdict == POLICY_ACCEPT ?
+              "accept" : d->verdict == POLICY_RETRY ? "retry" : "giveup";
+  a.decision = dec;
+  if(d->verdict == POLICY_RETRY && !c->hedge.pending) {
+    a.wait = d->delay;
+    a.wait_cause = d->retry_after >= 0 ? "retry_after" : "backoff";
+  }
+  report_attempt(rt->report, &a);
+}
+
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
-  char word[48], dec[160], head[96];
+  char word[48], dec[160], head[96], note[96] = "";
   const char *colour;
   int top = lua_gettop(L);
 
@@ -211,15 +271,23 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     summary_attempt(rt->summary, key, retry ? word : "", duration,
                     retry ? c->dec.delay : 0);
   }
+  if(rt->report)
+    report_attempt_of(rt, c, duration, word, lua_tostring(L, -1));
   if(rt->trace) {
     colour = decision(c, word, dec, sizeof(dec));
     snprintf(head, sizeof(head), "[%8.3f] task %u  ",
              loop_now() - rt->started, c->task->id);
-    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms  %s%s%s", head,
+    if(c->chaos == CHAOS_LATENCY)
+      snprintf(note, sizeof(note), " (chaos: +%.0f ms)",
+               rt->chaos->latency * 1000);
+    if(c->rate_wait > 0)
+      snprintf(note + strlen(note), sizeof(note) - strlen(note),
+               "  after %.3f s for the rate limit", c->rate_wait);
+    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
                     lua_tostring(L, -1), c->judged,
                     c->hedge.hedge ? " (hedge)" : "", word,
-                    (int)(duration * 1000 + 0.5), rt->color ? colour : "",
-                    dec, rt->color ? PLAIN : "");
+                    (int)(duration * 1000 + 0.5), note,
+                    rt->color ? colour : "", dec, rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
   }
   lua_settop(L, top);
@@ -241,6 +309,10 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
     rt->giveups += !accepted;
     rt->progress(rt);
   }
+  if(rt->report)
+    report_call(rt->report, c->id, accepted,
+                lgiveup_reason(&c->dec, c->giveup_note),
+                loop_now() - c->pc.started);
   lcall_push_what(L, c);
   if(rt->summary) {
     char key[256];
@@ -315,10 +387,31 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
     endpoint_key(c, lua_tostring(L, top + 1), key, sizeof(key));
     summary_attempt(rt->summary, key, "", duration, 0);
   }
+  if(cancelled && rt->report) {
+    struct report_attempt_in a;
+    memset(&a, 0, sizeof(a));
+    a.call = c->id;
+    a.task = c->task->id;
+    a.step = c->task->step;
+    a.method = c->method;
+    a.what = lua_tostring(L, top + 1);
+    a.cls = why;
+    a.word = why;
+    a.attempt = attempt;
+    a.hedge = *hedge != '\0';
+    a.duration = duration;
+    a.verdict = "cancelled";
+    a.decision = "cancelled: another copy of the attempt was taken, or the "
+                 "call ended";
+    report_attempt(rt->report, &a);
+  }
   if(rt->trace) {
     snprintf(head, sizeof(head), "[%8.3f] task %u  ",
              loop_now() - rt->started, c->task->id);
-    if(!attempt)
+    if(attempt < 0)
+      lua_pushfstring(L, "%s%s  hedge not sent: %s", head,
+                      lua_tostring(L, top + 1), c->hedge.held);
+    else if(!attempt)
       lua_pushfstring(L, "%s%s  not hedged: %s", head,
                       lua_tostring(L, top + 1), c->hedge.skipped);
     else if(!cancelled) {
@@ -334,4 +427,150 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
     rt->trace(lua_tostring(L, -1));
   }
   lua_settop(L, top);
+}
+
+void ltrace_renew(lua_State *L, struct call *c, double duration)
+{
+  struct runtime *rt = runtime_of(L);
+  char word[48], num[192];
+  int top = lua_gettop(L);
+
+  lcall_push_what(L, c);               /* redacted */
+  outcome_word(c, word, sizeof(word));
+  if(rt->log) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    add_head(&b, c, "attempt", lua_tostring(L, top + 1));
+    snprintf(num, sizeof(num), ",\"attempt\":%d%s", c->judged,
+             c->hedge.hedge ? ",\"hedge\":true" : "");
+    luaL_addstring(&b, num);
+    add_outcome(&b, c);
+    snprintf(num, sizeof(num), ",\"sent\":true,\"invalid\":false,"
+             "\"duration\":%.6f,\"decision\":\"renew\"}", duration);
+    luaL_addstring(&b, num);
+    luaL_pushresult(&b);
+    rt->log(rt->log_ud, lua_tostring(L, -1));
+  }
+  if(rt->trace) {
+    snprintf(num, sizeof(num), "[%8.3f] task %u  ", loop_now() - rt->started,
+             c->task->id);
+    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms  %srenewed the "
+                    "credentials: sent again%s", num, lua_tostring(L, top + 1),
+                    c->judged, c->hedge.hedge ? " (hedge)" : "", word,
+                    (int)(duration * 1000 + 0.5), rt->color ? YELLOW : "",
+                    rt->color ? PLAIN : "");
+    rt->trace(lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+}
+
+/* Writes the words of a poll's outcome in a -v line into w (n bytes),
+ * the script's note cut to fit and its control characters shown as '?'
+ * (no escape sequence of a server's reaches the terminal); returns their
+ * colour. */
+static const char *poll_words(const char *outcome, double wait,
+                              const char *note, char *w, size_t n)
+{
+  const char *colour = RED;
+  char *p;
+  if(!strcmp(outcome, "ready")) {
+    snprintf(w, n, "ready");
+    colour = GREEN;
+  }
+  else if(!strcmp(outcome, "not_ready")) {
+    snprintf(w, n, "not ready%s%s%s, next in %.3g s", note ? " (" : "",
+             note ? note : "", note ? ")" : "", wait);
+    colour = YELLOW;
+  }
+  else if(!strcmp(outcome, "stopped"))
+    snprintf(w, n, "stopped: %s", note ? note : "");
+  else if(!strcmp(outcome, "deadline"))
+    snprintf(w, n, "not ready; give up: the deadline");
+  else
+    snprintf(w, n, "give up: ready() raised");
+  for(p = w; *p; p++)
+    if((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = '?';
+  return colour;
+}
+
+/* core.note_poll(resp, n, outcome [, wait [, note]]): what poll n of an
+ * http.poll came to, for -v, --log, the summary and the progress line:
+ * outcome "ready", "not_ready" (wait: the seconds before the next),
+ * "stopped" (note: ready's reason, redacted), "deadline" or "error". The
+ * poll's call was recorded as any call; this adds that it was a poll. */
+static int lcore_note_poll(lua_State *L)
+{
+  struct runtime *rt = runtime_of(L);
+  struct task *t = task_current(L);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  const char *outcome = luaL_checkstring(L, 3);
+  double wait = luaL_optnumber(L, 4, 0);
+  const char *note = luaL_optstring(L, 5, NULL), *method, *url;
+  int status, not_ready = !strcmp(outcome, "not_ready") ||
+                          !strcmp(outcome, "deadline");
+  char line[192];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if(!runtime_observed(rt))
+    return 0;
+  lua_settop(L, 5);
+  lua_getfield(L, 1, "method");
+  method = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
+  lua_getfield(L, 1, "url");
+  lredact_push_url(L, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+  url = lua_tostring(L, -1);                        /* index 8 */
+  lua_getfield(L, 1, "status");
+  status = (int)lua_tointeger(L, -1);
+  if(rt->summary) {
+    char key[256];
+    summary_endpoint_key(method, url, key, sizeof(key));
+    summary_poll(rt->summary, key, not_ready);
+  }
+  if(rt->log) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    snprintf(line, sizeof(line), "{\"v\":1,\"event\":\"poll\",\"time\":%.6f,"
+             "\"elapsed\":%.6f,\"task\":%u,\"method\":", loop_wall(),
+             loop_now() - rt->started, t ? t->id : 0);
+    luaL_addstring(&b, line);
+    add_json_string(&b, method);
+    luaL_addstring(&b, ",\"url\":");
+    add_json_string(&b, url);
+    snprintf(line, sizeof(line), ",\"poll\":%lld,\"status\":%d,"
+             "\"outcome\":\"%s\"", (long long)n, status, outcome);
+    luaL_addstring(&b, line);
+    if(!strcmp(outcome, "not_ready")) {
+      snprintf(line, sizeof(line), ",\"wait\":%.6f", wait);
+      luaL_addstring(&b, line);
+    }
+    if(note) {
+      luaL_addstring(&b, ",\"reason\":");
+      add_json_string(&b, note);
+    }
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+    rt->log(rt->log_ud, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  if(rt->trace) {
+    char head[64];
+    const char *colour = poll_words(outcome, wait, note, line, sizeof(line));
+    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
+             loop_now() - rt->started, t ? t->id : 0);
+    lua_pushfstring(L, "%s%s %s  poll %I  %d  %s%s%s", head, method, url,
+                    n, status, rt->color ? colour : "", line,
+                    rt->color ? PLAIN : "");
+    rt->trace(lua_tostring(L, -1));
+  }
+  if(rt->progress) {
+    rt->polls++;
+    rt->progress(rt);
+  }
+  return 0;
+}
+
+void ltrace_register(lua_State *L)
+{
+  lua_pushcfunction(L, lcore_note_poll);
+  lua_setfield(L, -2, "note_poll");
 }

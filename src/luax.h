@@ -22,6 +22,7 @@
 #define LUAX_BOX_MT      "retryrun.Box"
 #define LUAX_TASK_MT     "retryrun.Task"
 #define LUAX_RECORD_MT   "retryrun.GiveUpRecord"
+#define LUAX_JAR_MT      "retryrun.CookieJar"
 
 /* Registry field: how the chunk names of retryrun's own Lua modules start
  * ("@<luadir>/retryrun/"), set by the host; luax_where skips them. */

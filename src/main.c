@@ -23,6 +23,8 @@
 
 #include "host.h"
 #include "loop.h"
+#include "lua_check.h"
+#include "report.h"
 
 /* SIGINT and SIGTERM: the first cancels every task, a second stops the
  * process at once (loop_signal). */
@@ -54,6 +56,10 @@ static void usage(FILE *f)
     "                             (also RETRYRUN_FAKE_CLOCK=1)\n"
     "  --max-connections N        cap on connections open at once (256)\n"
     "  --max-host-connections N   cap on connections to one host\n"
+    "  --chaos SPEC               inject faults on this side of each attempt,\n"
+    "                             never sent: 'fail=0.01,status=503,\n"
+    "                             latency=0.05:200ms,reset=0.01,seed=7' (also\n"
+    "                             RETRYRUN_CHAOS; off unless asked)\n"
     "  -v, --verbose              a line on stderr for every attempt: when,\n"
     "                             which task, the request, what came back,\n"
     "                             how long it took, and what was decided\n"
@@ -69,6 +75,12 @@ static void usage(FILE *f)
     "                             'giveups > 0', 'retry_rate > 5%', 'p99 >\n"
     "                             800ms' or 'GET /items/{id}: p95 > 200ms'\n"
     "                             (repeatable)\n"
+    "  --report FORMAT=FILE       a CI report when the run ends, however it\n"
+    "                             ends: FORMAT junit, tap or json; a test\n"
+    "                             case per run.step (or per task), passed,\n"
+    "                             flaky (passed after retries) or failed,\n"
+    "                             with every attempt of its calls; FILE -\n"
+    "                             for stdout (repeatable)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this and exit\n"
     "\n"
@@ -144,7 +156,7 @@ static int cli_wants_trace(int from, int argc, char **argv)
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
   "--help", "--verbose", "--color", "--log", "--summary", "--summary-json",
-  "--quiet", "--fail-if", "--fake-clock", NULL
+  "--quiet", "--fail-if", "--fake-clock", "--report", "--chaos", NULL
 };
 
 /* A known option that differs from s by one edit, for "did you mean". */
@@ -173,6 +185,8 @@ int main(int argc, char **argv)
   struct host_opts o;
   const char *seed = getenv("RETRYRUN_SEED");
   const char *fake_clock = getenv("RETRYRUN_FAKE_CLOCK");
+  const char *chaos = getenv("RETRYRUN_CHAOS");
+  struct chaos chaos_spec;
   uint64_t seed_value;
   int i, code, color = -1;          /* -1: auto */
 
@@ -220,12 +234,29 @@ int main(int argc, char **argv)
       *(!strcmp(a, "--log") ? &o.log : &o.summary_json) = argv[++i];
       continue;
     }
+    if(!strcmp(a, "--report")) {
+      char err[160];
+      if(i + 1 >= argc)
+        return usage_error("option '%s' needs a value", a);
+      if(o.nreport == (int)(sizeof(o.report) / sizeof(o.report[0])))
+        return usage_error("at most 8 %s files", a);
+      if(!report_spec_ok(argv[i + 1], err, sizeof(err)))
+        return usage_error("%s", err);
+      o.report[o.nreport++] = argv[++i];
+      continue;
+    }
     if(!strcmp(a, "--fail-if")) {
       if(i + 1 >= argc)
         return usage_error("option '%s' needs a value", a);
       if(o.nfail_if == (int)(sizeof(o.fail_if) / sizeof(o.fail_if[0])))
         return usage_error("at most 16 %s thresholds", a);
       o.fail_if[o.nfail_if++] = argv[++i];
+      continue;
+    }
+    if(!strcmp(a, "--chaos")) {
+      if(i + 1 >= argc)
+        return usage_error("option '%s' needs a value", a);
+      chaos = argv[++i];
       continue;
     }
     if(!strcmp(a, "--summary")) {
@@ -313,6 +344,14 @@ int main(int argc, char **argv)
       return usage_error("RETRYRUN_FAKE_CLOCK is 1 (on) or 0 (off), not "
                          "'%s'", fake_clock);
     o.fake_clock = 1;
+  }
+  if(chaos && *chaos) {
+    char err[256];
+    if(chaos_parse(chaos, &chaos_spec, check_suggest, err, sizeof(err)))
+      return usage_error("%s", err);
+    if(!chaos_spec.seeded)
+      chaos_spec.seed = seed_value;    /* --seed, or the run's own */
+    o.chaos = &chaos_spec;
   }
   /* auto: on a terminal, unless NO_COLOR is set (no-color.org) */
   if(color < 0) {

@@ -579,6 +579,12 @@ const char *policy_reason_text(enum policy_reason reason)
     return "Retry-After too long";
   case POLICY_RETRY_AFTER_DEADLINE:
     return "Retry-After past the deadline";
+  case POLICY_BUDGET:
+    return "retry budget spent";
+  case POLICY_CIRCUIT_OPEN:
+    return "circuit open";
+  case POLICY_COOL_DOWN:
+    return "cool-down past the deadline";
   }
   return "unknown reason";
 }

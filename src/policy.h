@@ -143,7 +143,12 @@ enum policy_reason {
   POLICY_UNSAFE,            /* POST/PATCH that may have been sent */
   POLICY_NOT_RETRYABLE,     /* class or status not in retry_on */
   POLICY_RETRY_AFTER_LONG,  /* Retry-After over max_retry_after */
-  POLICY_RETRY_AFTER_DEADLINE /* Retry-After past the deadline */
+  POLICY_RETRY_AFTER_DEADLINE, /* Retry-After past the deadline */
+  /* set by the per-host guards (guard.h, lua_guard.c), never by
+   * policy_decide: */
+  POLICY_BUDGET,            /* the host's retry budget refused a retry */
+  POLICY_CIRCUIT_OPEN,      /* the host's circuit breaker is open */
+  POLICY_COOL_DOWN          /* the host's cool-down ends past the deadline */
 };
 
 struct policy_decision {

@@ -302,6 +302,13 @@ void redact_collect_url(struct redact_values *vals, const char *url,
     walk_pairs(p + 1, end, FRAGMENT_SEPS, 0, vals, NULL);
 }
 
+void redact_collect_field(struct redact_values *vals, const char *name,
+                          size_t nlen, const char *value, size_t vlen)
+{
+  if(redact_secret_param(name, nlen))
+    add_value(vals, value, vlen);
+}
+
 void redact_collect_header(struct redact_values *vals, const char *name,
                            size_t nlen, const char *value, size_t vlen)
 {

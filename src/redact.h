@@ -59,6 +59,10 @@ void redact_collect_header(struct redact_values *vals, const char *name,
                            size_t nlen, const char *value, size_t vlen);
 void redact_collect_body(struct redact_values *vals, const char *body,
                          size_t len);
+/* Adds a form field's value (a multipart part's data) when its name is
+ * secret. */
+void redact_collect_field(struct redact_values *vals, const char *name,
+                          size_t nlen, const char *value, size_t vlen);
 
 /* Returns a malloc'd, NUL-terminated copy of text with every URL in it
  * redacted (user:password@ and secret parameters' values become REDACTED)

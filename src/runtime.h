@@ -15,15 +15,19 @@
 #include <string.h>
 #include <lua.h>
 
+#include "guard.h"
 #include "policy.h"
 
+struct chaos;
 struct loop;
+struct ratelimit;
 struct summary;
+struct report;
 
-/* 1 when the bindings must report each attempt and call: to -v, --log or
- * the summary. */
+/* 1 when the bindings must report each attempt and call: to -v, --log,
+ * the summary, the progress line or --report. */
 #define runtime_observed(rt) ((rt)->trace || (rt)->log || (rt)->summary || \
-                              (rt)->progress)
+                              (rt)->progress || (rt)->report)
 
 struct runtime {
   struct loop *loop;         /* never NULL while scripts run */
@@ -44,9 +48,19 @@ struct runtime {
    * after every attempt and call (it limits itself); NULL when off */
   void (*progress)(struct runtime *rt);
   long done_calls, retries, giveups;  /* counted while progress is on */
+  long polls;                /* http.poll's polls, likewise */
   long map_done, map_total;  /* the latest run.map's items */
+  struct report *report;     /* --report's records (report.h), or NULL
+                                when no report is asked for */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
+  struct ratelimit *rate;    /* run.limits{rate = ...}, or NULL */
+  double rate_waited;        /* seconds requests waited for rate limits */
+  long rate_waits;           /* requests that waited */
+  long rate_cuts;            /* times an adaptive rate was lowered */
+  struct chaos *chaos;       /* --chaos, or NULL: off */
+  struct guard guard;        /* each host's budget, breaker and cool-down
+                                (guard.h); host.c frees it */
 };
 
 /* The runtime of the state L belongs to (set by runtime_set on its main

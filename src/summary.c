@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dynbuf.h"
+#include "guard.h"
 #include "summary.h"
 
 #define KEY_MAX 200
@@ -26,6 +27,8 @@ struct summary_endpoint {
   char key[KEY_MAX];
   long calls, ok, first_try_ok, attempts, retries;
   long hedges, hedges_won, cancelled;
+  long polls, not_ready;        /* calls made as polls, and those of them
+                                   whose answer was not ready */
   double waited;
   struct { char why[32]; long n; } reasons[MAX_REASONS];
   size_t nreasons;
@@ -161,6 +164,15 @@ void summary_hedges(struct summary *s, const char *key, int sent, int won,
   e->cancelled += cancelled;
 }
 
+void summary_poll(struct summary *s, const char *key, int not_ready)
+{
+  struct summary_endpoint *e = endpoint(s, key);
+  if(!e)
+    return;
+  e->polls++;
+  e->not_ready += not_ready != 0;
+}
+
 static int cmp(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
@@ -192,17 +204,19 @@ static char *done(struct dynbuf *t)
 
 /* Totals over every endpoint. */
 struct totals {
-  long calls, ok, first_try_ok;
+  long calls, ok, first_try_ok, polls, not_ready;
 };
 
 static struct totals totals(const struct summary *s)
 {
-  struct totals a = {0, 0, 0};
+  struct totals a = {0, 0, 0, 0, 0};
   size_t i;
   for(i = 0; i < s->n; i++) {
     a.calls += s->eps[i].calls;
     a.ok += s->eps[i].ok;
     a.first_try_ok += s->eps[i].first_try_ok;
+    a.polls += s->eps[i].polls;
+    a.not_ready += s->eps[i].not_ready;
   }
   return a;
 }
@@ -224,10 +238,22 @@ char *summary_text(const struct summary *s)
   size_t i, j;
   dynbuf_printf(&t, "retryrun: %ld call%s", a.calls,
                 a.calls == 1 ? "" : "s");
+  if(a.polls)
+    dynbuf_printf(&t, ", %ld of them poll%s (%ld not ready)", a.polls,
+                  a.polls == 1 ? "" : "s", a.not_ready);
   if(s->fake_clock)
     dynbuf_printf(&t, " (fake clock: %.2f s of waits took no real time; "
                   "call times count them)", s->skipped);
   dynbuf_printf(&t, "\n");
+  if(s->chaos[0])
+    dynbuf_printf(&t, "  CHAOS: %s: injected %ld fail, %ld reset, %ld "
+                  "latency\n", s->chaos, s->chaos_fail, s->chaos_reset,
+                  s->chaos_latency);
+  if(s->rate_waits || s->rate_cuts)
+    dynbuf_printf(&t, "  rate limits: %ld request%s waited %.2f s in all; "
+                  "adaptive rates lowered %ld time%s\n", s->rate_waits,
+                  s->rate_waits == 1 ? "" : "s", s->rate_waited,
+                  s->rate_cuts, s->rate_cuts == 1 ? "" : "s");
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
     dynbuf_printf(&t, "  %s: %ld calls, %ld attempts, %ld retries", e->key,
@@ -235,8 +261,12 @@ char *summary_text(const struct summary *s)
     for(j = 0; j < e->nreasons; j++)
       dynbuf_printf(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
           e->reasons[j].n);
-    dynbuf_printf(&t, "%s, %ld gave up\n", e->nreasons ? ")" : "",
+    dynbuf_printf(&t, "%s, %ld gave up", e->nreasons ? ")" : "",
                   e->calls - e->ok);
+    if(e->polls)
+      dynbuf_printf(&t, "; %ld poll%s, %ld not ready", e->polls,
+                    e->polls == 1 ? "" : "s", e->not_ready);
+    dynbuf_printf(&t, "\n");
     dynbuf_printf(&t, "    ok first time ");
     say_percent(&t, e->calls ? (double)e->first_try_ok / e->calls : 1);
     dynbuf_printf(&t, ", in the end ");
@@ -265,6 +295,8 @@ char *summary_text(const struct summary *s)
     say_percent(&t, pow(final, 10));
     dynbuf_printf(&t, "\n");
   }
+  if(s->guard)
+    guard_say_text(s->guard, &t);
   if(s->oom)
     dynbuf_printf(&t, "  (some records were lost: out of memory)\n");
   return done(&t);
@@ -303,12 +335,12 @@ char *summary_json(const struct summary *s)
     dynbuf_printf(&t, "%s{\"endpoint\":", i ? "," : "");
     say_json_string(&t, e->key);
     dynbuf_printf(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,"
-        "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"waited\":%.6f,"
-        "\"hedges\":%ld,\"hedges_won\":%ld,\"cancelled\":%ld,"
-        "\"reasons\":{",
+        "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"polls\":%ld,"
+        "\"not_ready\":%ld,\"waited\":%.6f,\"hedges\":%ld,"
+        "\"hedges_won\":%ld,\"cancelled\":%ld,\"reasons\":{",
         e->calls, e->attempts, e->retries, e->calls - e->ok,
-        e->first_try_ok, e->ok, e->waited, e->hedges, e->hedges_won,
-        e->cancelled);
+        e->first_try_ok, e->ok, e->polls, e->not_ready, e->waited,
+        e->hedges, e->hedges_won, e->cancelled);
     for(j = 0; j < e->nreasons; j++) {
       dynbuf_printf(&t, "%s", j ? "," : "");
       say_json_string(&t, e->reasons[j].why);
@@ -319,14 +351,26 @@ char *summary_json(const struct summary *s)
     say_quantiles(&t, "attempt_seconds", &e->attempt_s);
     dynbuf_printf(&t, "}");
   }
-  dynbuf_printf(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld",
-                a.calls, a.ok, a.first_try_ok);
+  dynbuf_printf(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld,"
+                "\"polls\":%ld,\"not_ready\":%ld", a.calls, a.ok,
+                a.first_try_ok, a.polls, a.not_ready);
   if(a.calls)
     dynbuf_printf(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
         pow((double)a.first_try_ok / a.calls, 10),
         pow((double)a.ok / a.calls, 10));
   dynbuf_printf(&t, ",\"clock\":\"%s\",\"clock_skipped\":%.6f",
                 s->fake_clock ? "fake" : "real", s->skipped);
+  if(s->chaos[0]) {
+    dynbuf_printf(&t, ",\"chaos\":{\"spec\":");
+    say_json_string(&t, s->chaos);
+    dynbuf_printf(&t, ",\"fail\":%ld,\"reset\":%ld,\"latency\":%ld}",
+                  s->chaos_fail, s->chaos_reset, s->chaos_latency);
+  }
+  dynbuf_printf(&t, ",\"rate_waits\":%ld,\"rate_waited\":%.6f,"
+                "\"rate_cuts\":%ld", s->rate_waits, s->rate_waited,
+                s->rate_cuts);
+  if(s->guard)
+    guard_say_json(s->guard, &t);
   dynbuf_printf(&t, ",\"records_lost\":%s}", s->oom ? "true" : "false");
   return done(&t);
 }
@@ -345,13 +389,15 @@ void summary_free(struct summary *s)
 /* ---- thresholds ---- */
 
 enum metric {
-  M_CALLS, M_ATTEMPTS, M_RETRIES, M_GIVEUPS, M_RETRY_RATE, M_GIVEUP_RATE,
+  M_CALLS, M_ATTEMPTS, M_RETRIES, M_GIVEUPS, M_POLLS, M_RETRY_RATE,
+  M_GIVEUP_RATE,
   M_FIRST_TRY_RATE, M_OK_RATE, M_P50, M_P95, M_P99, M_ATTEMPT_P50,
   M_ATTEMPT_P95, M_ATTEMPT_P99, M_WAITED
 };
 
 static const char *const metrics[] = {
-  "calls", "attempts", "retries", "giveups", "retry_rate", "giveup_rate",
+  "calls", "attempts", "retries", "giveups", "polls", "retry_rate",
+  "giveup_rate",
   "first_try_rate", "ok_rate", "p50", "p95", "p99", "attempt_p50",
   "attempt_p95", "attempt_p99", "waited", NULL
 };
@@ -397,7 +443,7 @@ int summary_threshold_parse(const char *expr, struct summary_threshold *t,
       break;
   if(!metrics[t->metric]) {
     snprintf(err, errlen, "'%s': unknown measure '%.*s' (known: calls, "
-             "attempts, retries, giveups, retry_rate, giveup_rate, "
+             "attempts, retries, giveups, polls, retry_rate, giveup_rate, "
              "first_try_rate, ok_rate, p50, p95, p99, attempt_p50, "
              "attempt_p95, attempt_p99, waited)", expr, (int)n, name);
     return -1;
@@ -459,10 +505,10 @@ int summary_threshold_parse(const char *expr, struct summary_threshold *t,
 static double measure(const struct summary *s,
                       const struct summary_threshold *t, long *calls)
 {
-  long attempts = 0, retries = 0, ok = 0, first = 0;
+  long attempts = 0, retries = 0, ok = 0, first = 0, polls = 0;
   double waited = 0, v = 0;
   struct series all_c = {NULL, 0, 0}, all_a = {NULL, 0, 0};
-  struct summary scratch = {NULL, 0, 0, 0, 0, 0};
+  struct summary scratch = {0};
   size_t i, j;
   *calls = 0;
   for(i = 0; i < s->n; i++) {
@@ -474,6 +520,7 @@ static double measure(const struct summary *s,
     retries += e->retries;
     ok += e->ok;
     first += e->first_try_ok;
+    polls += e->polls;
     waited += e->waited;
     for(j = 0; is_time(t->metric) && j < e->call_s.n; j++)
       add(&scratch, &all_c, e->call_s.v[j]);
@@ -485,6 +532,7 @@ static double measure(const struct summary *s,
   case M_ATTEMPTS: v = (double)attempts; break;
   case M_RETRIES: v = (double)retries; break;
   case M_GIVEUPS: v = (double)(*calls - ok); break;
+  case M_POLLS: v = (double)polls; break;
   case M_RETRY_RATE: v = attempts ? (double)retries / attempts : 0; break;
   case M_GIVEUP_RATE: v = *calls ? (double)(*calls - ok) / *calls : 0; break;
   case M_FIRST_TRY_RATE: v = *calls ? (double)first / *calls : 1; break;

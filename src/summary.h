@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct summary_endpoint;
+struct guard;
 
 struct summary {
   struct summary_endpoint *eps;   /* owned, in the order first seen */
@@ -23,6 +24,13 @@ struct summary {
    * real time, `skipped` seconds in all, and call times count them */
   int fake_clock;
   double skipped;
+  /* set by the host at the end: --chaos as it applied ("" when off) and
+   * the faults it injected; the time requests waited for rate limits */
+  char chaos[160];
+  long chaos_fail, chaos_reset, chaos_latency;
+  double rate_waited;
+  long rate_waits, rate_cuts;
+  const struct guard *guard;      /* the per-host guards' rows, or NULL */
 };
 
 /* Writes the endpoint of method and url into key (n bytes): the method,
@@ -38,6 +46,10 @@ void summary_attempt(struct summary *s, const char *key, const char *why,
 /* A finished call: ok (1) or gave up (0), its attempts, its duration. */
 void summary_call(struct summary *s, const char *key, int ok, int attempts,
                   double duration);
+/* A call made as a poll (its own summary_call comes first): not_ready 1
+ * when its answer was not ready yet. A poll is never a retry: it counts
+ * here, not in the retries. */
+void summary_poll(struct summary *s, const char *key, int not_ready);
 
 /* A hedged call's hedges: sent, won (0 or 1), attempts cancelled. */
 void summary_hedges(struct summary *s, const char *key, int sent, int won,
@@ -50,7 +62,7 @@ char *summary_json(const struct summary *s);
 
 /* A threshold: "[ENDPOINT:] METRIC OP VALUE[UNIT]", e.g. "giveups > 0",
  * "retry_rate > 5%", "GET /items/{id}: p95 > 200ms". Metrics: calls,
- * attempts, retries, giveups, retry_rate (retries per attempt),
+ * attempts, retries, giveups, polls, retry_rate (retries per attempt),
  * giveup_rate (per call), first_try_rate, ok_rate, p50, p95, p99 (call
  * latency), attempt_p50, attempt_p95, attempt_p99, waited. Units: %,
  * ms, s. */

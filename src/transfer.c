@@ -76,12 +76,47 @@ struct transfer *transfer_get(char *err, size_t errlen)
   return t;
 }
 
+struct transfer_jar {
+  CURLSH *share;
+  int refs;
+};
+
+struct transfer_jar *transfer_jar_new(char *err, size_t errlen)
+{
+  struct transfer_jar *jar;
+  if(transfer_global_init(err, errlen))
+    return NULL;
+  jar = calloc(1, sizeof(*jar));
+  if(jar)
+    jar->share = curl_share_init();
+  if(!jar || !jar->share ||
+     curl_share_setopt(jar->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE)) {
+    if(jar && jar->share)
+      curl_share_cleanup(jar->share);
+    free(jar);
+    snprintf(err, errlen, "cannot make a cookie jar: out of memory");
+    return NULL;
+  }
+  jar->refs = 1;
+  return jar;
+}
+
+void transfer_jar_drop(struct transfer_jar *jar)
+{
+  if(jar && --jar->refs == 0) {
+    curl_share_cleanup(jar->share);
+    free(jar);
+  }
+}
+
 void transfer_release(struct transfer *t)
 {
   if(!t)
     return;
   curl_slist_free_all(t->headers);
   t->headers = NULL;
+  curl_mime_free(t->mime);     /* unbinds it from the handle first */
+  t->mime = NULL;
   buf_clear(&t->body);
   buf_clear(&t->resp_body);
   buf_clear(&t->resp_headers);
@@ -97,6 +132,15 @@ void transfer_release(struct transfer *t)
   t->cls = POLICY_RESPONSE;
   t->sent = 0;
   t->owner = NULL;
+  if(t->jar) {
+    /* the list of cookie files first (curl_easy_reset leaves it to leak
+     * in some libcurl versions; the share's cookies stay), then the
+     * share, before the reference goes: the share may go too */
+    curl_easy_setopt(t->easy, CURLOPT_COOKIEFILE, NULL);
+    curl_easy_setopt(t->easy, CURLOPT_SHARE, NULL);
+    transfer_jar_drop(t->jar);
+    t->jar = NULL;
+  }
   if(t->dirty) {
     curl_easy_reset(t->easy);
     t->configured = t->dirty = 0;
@@ -110,6 +154,7 @@ void transfer_free_all(void)
   while(free_list) {
     struct transfer *t = free_list;
     free_list = t->next_free;
+    curl_mime_free(t->mime);
     curl_easy_cleanup(t->easy);
     dynbuf_free(&t->body);
     dynbuf_free(&t->resp_body);
@@ -179,6 +224,27 @@ static long long content_length_of(const char *p, size_t len)
   return digits ? v : -1;
 }
 
+/* 1 when the line is a Content-Encoding header naming an encoding (not
+ * identity alone). */
+static int is_encoded(const char *p, size_t len)
+{
+  size_t i = 17;
+  if(len < 17 || strncasecmp(p, "content-encoding:", 17))
+    return 0;
+  while(i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
+                    p[i] == '\n'))
+    i++;
+  if(i == len)
+    return 0;
+  if(len - i >= 8 && !strncasecmp(p + i, "identity", 8)) {
+    for(i += 8; i < len; i++)
+      if(p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+        return 1;
+    return 0;
+  }
+  return 1;
+}
+
 /* Keeps the header lines of the last response only: a status line starts
  * a new response (after a redirect or a 1xx). At the end of a response's
  * headers, a Content-Length over max_body stops the attempt before its
@@ -193,6 +259,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     t->answered = 1;
     t->headers_done = 0;
     t->content_length = -1;
+    t->encoded = 0;
     t->last_status = status_of(p, len);
     t->resp_headers.len = 0;
     t->nheaders = 0;
@@ -203,6 +270,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     long s = t->last_status;
     t->headers_done = 1;
     if(t->max_body && t->content_length > (long long)t->max_body &&
+       !(t->decoding && t->encoded) &&
        s >= 200 && s != 204 && s != 304 && (s < 300 || s > 399)) {
       t->too_large = 1;
       t->over = TRANSFER_OVER_LENGTH;
@@ -231,6 +299,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     long long cl = content_length_of(p, len);
     if(cl >= 0)
       t->content_length = cl;
+    else if(t->decoding && is_encoded(p, len))
+      t->encoded = 1;
   }
   return len;
 }
@@ -264,6 +334,7 @@ static void attempt_clear(struct transfer *t)
   t->over = TRANSFER_OVER_NONE;
   t->out_of_memory = 0;
   t->content_length = -1;
+  t->encoded = 0;
   t->last_status = 0;
   t->requests = 0;
   t->answered = 0;
@@ -290,6 +361,7 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     connect_ms = timeout_ms;
   attempt_clear(t);
   t->max_body = head ? 0 : o->max_body;
+  t->decoding = o->compressed;
   t->started = now;
 
 #define SET(opt, val) do { rc = curl_easy_setopt(e, opt, val); \
@@ -325,16 +397,27 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   /* max_body is applied by on_header and on_body, never by libcurl's
    * CURLOPT_MAXFILESIZE, which also refuses a HEAD or 304 announcing a
-   * large length, neither of which has a body */
+   * large length, neither of which has a body; on_body sees the decoded
+   * body, so that is what it caps */
   /* anything else makes the handle need a reset before its next use */
-  t->dirty = o->insecure || o->cacert || fresh || o->body ||
-             strcmp(o->method, "GET");
+  t->dirty = o->insecure || o->cacert || fresh || o->body || o->nparts ||
+             o->compressed || strcmp(o->method, "GET");
+  /* "": every encoding this libcurl decodes; the body arrives decoded */
+  if(o->compressed)
+    SET(CURLOPT_ACCEPT_ENCODING, "");
   if(o->insecure) {
     SET(CURLOPT_SSL_VERIFYPEER, 0L);
     SET(CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if(o->cacert)
     SET(CURLOPT_CAINFO, o->cacert);
+  if(o->jar && !t->jar) {
+    t->dirty = 1;
+    t->jar = o->jar;
+    o->jar->refs++;
+    SET(CURLOPT_SHARE, o->jar->share);
+    SET(CURLOPT_COOKIEFILE, "");         /* the engine on, no file */
+  }
   if(fresh) {
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
@@ -344,11 +427,23 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
    * libcurl send a POST */
   if(head)                      /* the caller gives a HEAD no body */
     SET(CURLOPT_NOBODY, 1L);
+  else if(o->nparts) {
+    /* made anew each attempt: a retry sends every part again */
+    t->mime = mime_build(e, o->parts, o->nparts, t->errbuf,
+                         sizeof(t->errbuf));
+    if(!t->mime) {
+      rc = CURLE_READ_ERROR;
+      goto out;
+    }
+    SET(CURLOPT_MIMEPOST, t->mime);
+    if(strcmp(o->method, "POST"))
+      SET(CURLOPT_CUSTOMREQUEST, o->method);
+  }
   else if(!strcmp(o->method, "POST"))
     SET(CURLOPT_POST, 1L);
   else if(strcmp(o->method, "GET") || o->body)
     SET(CURLOPT_CUSTOMREQUEST, o->method);
-  if(o->body) {
+  if(o->body && !o->nparts) {
     t->body.len = 0;
     if(dynbuf_add(&t->body, o->body, o->body_len)) {
       rc = CURLE_OUT_OF_MEMORY;
@@ -357,12 +452,12 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
     SET(CURLOPT_POSTFIELDS, t->body.data);
   }
-  else if(!strcmp(o->method, "POST")) {
+  else if(!strcmp(o->method, "POST") && !o->nparts) {
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     SET(CURLOPT_POSTFIELDS, "");
   }
   /* no "Expect: 100-continue" round trip for the bodies of API calls */
-  if(o->body && transfer_add_header(t, "Expect:")) {
+  if((o->body || o->nparts) && transfer_add_header(t, "Expect:")) {
     rc = CURLE_OUT_OF_MEMORY;
     goto out;
   }
@@ -370,60 +465,6 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
 #undef SET
 out:
   return rc;
-}
-
-enum policy_class transfer_classify(CURLcode code, int started, int *sent)
-{
-  enum policy_class cls;
-
-  switch(code) {
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-    *sent = 0;
-    return POLICY_DNS;
-  case CURLE_COULDNT_CONNECT:
-    *sent = 0;
-    return POLICY_CONNECT;
-  case CURLE_OPERATION_TIMEDOUT:
-    if(!started) {
-      *sent = 0;
-      return POLICY_CONNECT;
-    }
-    cls = POLICY_TIMEOUT;
-    break;
-  case CURLE_SEND_ERROR:
-  case CURLE_RECV_ERROR:
-  case CURLE_GOT_NOTHING:
-  case CURLE_PARTIAL_FILE:
-  case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM:
-  case CURLE_HTTP3:
-    cls = POLICY_RESET;
-    break;
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_SSL_ENGINE_NOTFOUND:
-  case CURLE_SSL_ENGINE_SETFAILED:
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_SHUTDOWN_FAILED:
-  case CURLE_USE_SSL_FAILED:
-    *sent = 0;   /* a failed handshake carried no request */
-    return POLICY_TLS;
-  case CURLE_FILESIZE_EXCEEDED:
-    cls = POLICY_TOO_LARGE;
-    break;
-  default:
-    cls = POLICY_OTHER;
-    break;
-  }
-  *sent = started;
-  return cls;
 }
 
 /* 1 when the process has no file descriptor left for a socket: libcurl
@@ -473,7 +514,8 @@ static void explain(struct transfer *t, int started)
       break;
     default:
       snprintf(t->why, sizeof(t->why), "response body over max_body of "
-               "%zu bytes", t->max_body);
+               "%zu bytes%s", t->max_body, t->decoding && t->encoded ?
+               " once decoded" : "");
       break;
     }
   }

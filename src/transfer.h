@@ -23,6 +23,7 @@
 #include "curlapi.h"
 
 #include "dynbuf.h"
+#include "mime.h"
 #include "policy.h"
 
 #define TRANSFER_MAX_HEADERS_BYTES (256 * 1024)
@@ -37,11 +38,21 @@ enum transfer_over {
   TRANSFER_OVER_HEADER_BYTES   /* more than TRANSFER_MAX_HEADERS_BYTES */
 };
 
+/* A cookie jar: libcurl's cookie engine over a share of its own, so the
+ * transfers given it (and only those) keep and send the same cookies.
+ * Counted: each transfer using it holds a reference, and the share is
+ * freed when the last one is dropped. */
+struct transfer_jar;
+
 struct transfer_opts {
   const char *method;        /* "GET", "POST", ... */
   const char *url;
   const char *body;          /* copied; NULL for none, and for HEAD */
   size_t body_len;
+  const struct mime_part *parts;  /* a multipart body instead of body:
+                                     nparts > 0; the strings need last
+                                     only through transfer_prepare */
+  size_t nparts;
   double timeout;            /* seconds for the attempt, > 0 */
   double connect_timeout;
   size_t max_body;           /* bytes; 0: no cap; never applied to HEAD,
@@ -52,12 +63,17 @@ struct transfer_opts {
                                 POST or PATCH cannot then meet a stale
                                 keep-alive connection, whose failure the
                                 engine could not repeat */
+  int compressed;            /* ask for every encoding libcurl decodes
+                                (Accept-Encoding) and decode the body;
+                                max_body then caps the decoded bytes */
+  struct transfer_jar *jar;  /* cookies kept and sent, or NULL for none */
 };
 
 struct transfer {
   CURL *easy;
   struct curl_slist *headers;  /* request headers, owned */
   struct dynbuf body;          /* request body copy */
+  curl_mime *mime;             /* or the multipart body, owned */
   struct dynbuf resp_body;
   struct dynbuf resp_headers;     /* "name: value\r\n" lines of the last
                                   response (redirects and 1xx dropped) */
@@ -67,6 +83,10 @@ struct transfer {
   int out_of_memory;           /* storing the response failed */
   size_t max_body;             /* 0: no cap (and for HEAD) */
   long long content_length;    /* announced by the last response, or -1 */
+  int decoding;                /* libcurl decodes the body (compressed) */
+  int encoded;                 /* the last response has a Content-Encoding
+                                  other than identity: its Content-Length
+                                  counts encoded bytes, not max_body's */
   int requests;                /* requests libcurl started (its pre-request
                                   callback), redirect hops included */
   int answered;                /* a status line came after the last one */
@@ -88,6 +108,7 @@ struct transfer {
                                        failure, when libcurl's would
                                        mislead; "" otherwise */
   void *owner;                 /* the task waiting on it */
+  struct transfer_jar *jar;    /* held while set on the handle */
   int configured;              /* the shared settings are on the handle */
   int dirty;                   /* settings beyond a plain GET's: reset the
                                   handle before its next use */
@@ -124,8 +145,15 @@ void transfer_free_all(void);
  * memory. */
 int transfer_add_header(struct transfer *t, const char *line);
 
+/* A new jar with one reference, or NULL (why in err) when libcurl cannot
+ * start or memory runs out. */
+struct transfer_jar *transfer_jar_new(char *err, size_t errlen);
+/* Drops one reference; the last frees the share. NULL is ignored. */
+void transfer_jar_drop(struct transfer_jar *jar);
+
 /* Sets up the easy handle for one attempt. Returns CURLE_OK, or an error
- * with the detail in t->errbuf. */
+ * with the detail in t->errbuf (a multipart file that cannot be read is
+ * CURLE_READ_ERROR, saying which). */
 CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
                           double now);
 

@@ -28,6 +28,10 @@ local FLAGS = {
    .. "Content-Type defaults to application/x-www-form-urlencoded"},
   {nil, "--json", "DATA", "the request body as JSON text (@FILE: read "
    .. "from FILE); sets Content-Type and Accept to application/json"},
+  {"-F", "--form", "NAME=VALUE", "a multipart/form-data field; "
+   .. "NAME=@FILE[;type=T][;filename=F] sends a file (repeatable)"},
+  {nil, "--compressed", nil, "ask for a compressed answer (gzip, ...) "
+   .. "and write it decoded"},
   {"-o", "--output", "FILE", "write the body (and, with -i, the headers) "
    .. "to FILE instead of stdout"},
   {"-i", "--include", nil, "the status line and response headers before "
@@ -150,6 +154,39 @@ local function header(verb, v)
   return name, value
 end
 
+-- Adds -F's NAME=VALUE or NAME=@FILE[;type=T][;filename=F] to parts
+-- (name -> a value or a list of them, as multipart= takes).
+local function form_part(verb, parts, v)
+  local name, value = v:match("^([^=]+)=(.*)$")
+  if not name then
+    usage_error(verb, ("-F takes NAME=VALUE or NAME=@FILE (got '%s')")
+                      :format(v))
+  end
+  if value:sub(1, 1) == "@" then
+    local path, rest = value:match("^@([^;]*)(.*)$")
+    value = {path = path}
+    for k, x in rest:gmatch(";([^=;]*)=([^;]*)") do
+      if k ~= "type" and k ~= "filename" then
+        usage_error(verb, ("-F: a file takes ;type= and ;filename= (got "
+                           .. "';%s=')"):format(k))
+      end
+      value[k] = x
+    end
+    if path == "" or rest:gsub(";[^=;]*=[^;]*", "") ~= "" then
+      usage_error(verb, ("-F takes NAME=@FILE[;type=T][;filename=F] (got "
+                         .. "'%s')"):format(v))
+    end
+  end
+  local had = parts[name]
+  if had == nil then
+    parts[name] = value
+  elseif type(had) == "table" and had[1] then
+    had[#had + 1] = value
+  else
+    parts[name] = {had, value}
+  end
+end
+
 -- True when headers has name, in any case.
 local function has(headers, name)
   for k in pairs(headers) do
@@ -212,8 +249,8 @@ function cli.parse(verb, args)
         local k, hv = header(verb, v)
         req.headers[k] = hv
       elseif long == "--data" or long == "--json" then
-        if body then
-          usage_error(verb, "give one of -d and --json, once")
+        if body or req.multipart then
+          usage_error(verb, "give one of -d and --json, once, or -F")
         end
         body = read_value(verb, name, v)
         if long == "--json" then
@@ -221,6 +258,14 @@ function cli.parse(verb, args)
         else
           ctype = "application/x-www-form-urlencoded"
         end
+      elseif long == "--form" then
+        if body then
+          usage_error(verb, "give one of -d and --json, once, or -F")
+        end
+        req.multipart = req.multipart or {}
+        form_part(verb, req.multipart, v)
+      elseif long == "--compressed" then
+        req.compressed = true
       elseif long == "--output" then
         out.file = v
       elseif long == "--include" then
@@ -270,14 +315,17 @@ function cli.parse(verb, args)
   return req, out
 end
 
--- "HTTP/1.1 200\r\n" and the headers, sorted, then an empty line.
+-- "HTTP/1.1 200\r\n" and the headers, sorted by name (a repeated one a
+-- line a value, in the order they came), then an empty line.
 local function head_text(resp)
   local names = {}
   for k in pairs(resp.headers) do names[#names + 1] = k end
   table.sort(names)
   local t = {("HTTP/1.1 %d\r\n"):format(resp.status)}
   for _, k in ipairs(names) do
-    t[#t + 1] = ("%s: %s\r\n"):format(k, resp.headers[k])
+    for _, v in ipairs(resp:header_list(k)) do
+      t[#t + 1] = ("%s: %s\r\n"):format(k, v)
+    end
   end
   t[#t + 1] = "\r\n"
   return table.concat(t)

@@ -14,6 +14,7 @@ local core = require "retryrun.core"
 local retry = require "retryrun.retry"
 local check = require "retryrun.check"
 local json_encode = require("retryrun.json").encode
+local multipart_parts = require("retryrun.multipart").parts
 
 local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error,
                                              tostring
@@ -30,10 +31,20 @@ local EMPTY = {}
 -- A POST with no body still sends Content-Length: 0.
 local BODY_METHODS = {POST = true, PUT = true, PATCH = true}
 
+-- The key under which a session's calls carry it in their options: a
+-- function of the URL and the headers that adds the session's headers and
+-- credentials where they may go, and returns the call's refresh function
+-- and cookie jar (retryrun.session).
+local SESSION = setmetatable({}, {__name = "session"})
+
 local OPTIONS = {method = true, url = true, headers = true, query = true,
                  body = true, json = true, timeout = true, retry = true,
                  expect = true, max_body = true, insecure = true,
-                 cacert = true}
+                 cacert = true, form = true, multipart = true,
+                 compressed = true}
+
+-- The options that make a body, one at most a call.
+local BODIES = {"body", "json", "form", "multipart"}
 
 -- Methods written in upper case whatever case the script gives; any
 -- other token is sent as given (methods are case-sensitive).
@@ -63,25 +74,28 @@ local function has_header(headers, name)
   return false
 end
 
--- Raises unless query value v (for key k) is a string or a number.
-local function check_query_value(k, v)
+-- Raises unless query (or form: what) value v for key k is a string or
+-- a number.
+local function check_query_value(k, v, what)
   local t = type(v)
   if (t ~= "string" and t ~= "number") or v ~= v or v == 1 / 0 or
      v == -1 / 0 then
-    fail(("query value for '%s' must be a string, a number or a list of "
-          .. "them (got %s)"):format(k, show(v)))
+    fail(("%s value for '%s' must be a string, a number or a list of "
+          .. "them (got %s)"):format(what, k, show(v)))
   end
 end
 
 -- "a=1&b=x%20y" from {a = 1, b = "x y"}, keys sorted so URLs are stable;
 -- a list value repeats the key. Keys are strings or numbers, values
--- strings, numbers or lists of them; anything else raises.
-local function encode_query(q)
+-- strings, numbers or lists of them; anything else raises, naming what
+-- the table is ("query", or "form").
+local function encode_query(q, what)
+  what = what or "query"
   local keys = {}
   for k in pairs(q) do
     if type(k) ~= "string" and type(k) ~= "number" then
-      fail(("query keys must be strings or numbers (got %s)")
-           :format(type(k)))
+      fail(("%s keys must be strings or numbers (got %s)")
+           :format(what, type(k)))
     end
     keys[#keys + 1] = k
   end
@@ -91,15 +105,15 @@ local function encode_query(q)
     local v = q[k]
     if type(v) == "table" then
       if count(v) ~= #v then
-        fail(("query value for '%s' must be a string, a number or a list "
-              .. "of them (got a table that is not a list)"):format(k))
+        fail(("%s value for '%s' must be a string, a number or a list "
+              .. "of them (got a table that is not a list)"):format(what, k))
       end
       for _, x in ipairs(v) do
-        check_query_value(k, x)
+        check_query_value(k, x, what)
         parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(x)
       end
     else
-      check_query_value(k, v)
+      check_query_value(k, v, what)
       parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(v)
     end
   end
@@ -126,7 +140,10 @@ local function method_of(m, opts)
   if m == nil then
     -- as curl does: a body makes a POST, which the safety rule then
     -- judges as one
-    return (opts.body ~= nil or opts.json ~= nil) and "POST" or "GET"
+    for _, k in ipairs(BODIES) do
+      if opts[k] ~= nil then return "POST" end
+    end
+    return "GET"
   elseif type(m) ~= "string" then
     fail(("method must be a string (got %s)"):format(type(m)))
   end
@@ -228,7 +245,7 @@ local function call(method, url, opts, policy)
     opts = EMPTY
   end
   for k in pairs(opts) do
-    if not OPTIONS[k] then
+    if not OPTIONS[k] and k ~= SESSION then
       fail(("unknown request option %s%s"):format(
         type(k) == "string" and "'" .. k .. "'" or show(k),
         type(k) == "string" and suggest(k, OPTIONS) or ""))
@@ -259,25 +276,45 @@ local function call(method, url, opts, policy)
       headers[k] = math.type(v) and tostring(v) or v
     end
   end
-  local body = opts.body
-  if opts.json ~= nil then
-    if body ~= nil then
-      fail("give body or json, not both")
+  local refresh, cookies
+  if opts[SESSION] and type(headers) == "table" then
+    refresh, cookies = opts[SESSION](url, headers)
+  end
+  -- one body at most: body=, or one made from json=, form= or multipart=
+  local body, parts, content_type, given = opts.body, nil, nil, nil
+  for _, k in ipairs(BODIES) do
+    if opts[k] ~= nil then
+      if given then
+        fail(("give %s or %s, not both"):format(given, k))
+      end
+      given = k
     end
+  end
+  if opts.json ~= nil then
     local ok, encoded = pcall(json_encode, opts.json)
     if not ok then
       fail(encoded)
     end
-    body = encoded
-    if type(headers) == "table" and not has_header(headers, "content-type")
-    then
-      headers["Content-Type"] = "application/json"
+    body, content_type = encoded, "application/json"
+  elseif opts.form ~= nil then
+    if type(opts.form) ~= "table" then
+      fail(("form must be a table of name = value (got %s)")
+           :format(type(opts.form)))
     end
+    body = encode_query(opts.form, "form")
+    content_type = "application/x-www-form-urlencoded"
+  elseif opts.multipart ~= nil then
+    -- libcurl writes its Content-Type, with the boundary
+    parts = multipart_parts(opts.multipart)
   elseif body ~= nil and type(body) ~= "string" then
     fail(("body must be a string (got %s): json= takes a table")
          :format(type(body)))
   elseif body == nil and BODY_METHODS[method] then
     body = ""
+  end
+  if content_type and type(headers) == "table" and
+     not has_header(headers, "content-type") then
+    headers["Content-Type"] = content_type
   end
   local timeout = opts.timeout
   if timeout ~= nil and (type(timeout) ~= "number" or
@@ -291,8 +328,10 @@ local function call(method, url, opts, policy)
          .. "retry (use policy:extend{...} for other fields)")
   end
   local req = {method = method, url = url, headers = headers, body = body,
+               multipart = parts, compressed = opts.compressed,
                max_body = opts.max_body, insecure = opts.insecure,
-               cacert = opts.cacert, timeout = timeout}
+               cacert = opts.cacert, timeout = timeout,
+               refresh = refresh, cookies = cookies}
   -- core.request checks the rest, raising at the script's line
   -- inside policy(fn), the wrapper's deadline bounds every attempt
   local left = in_wrapper()
@@ -339,7 +378,13 @@ end
 --   but tab;
 --   `query`: a table of key = value, values strings, numbers or lists of
 --   them, encoded into the URL before any #fragment;
---   `body` (a string) or `json` (a value to encode; Content-Type set);
+--   one of `body` (a string), `json` (a value to encode), `form` (a
+--   table of name = value, url-encoded as query is) and `multipart` (a
+--   table of name = string, number, {path = file} or {data = bytes},
+--   filename and type optional, or a list of them); json and form set
+--   Content-Type unless given, libcurl sets multipart's;
+--   `compressed`: true to ask for gzip and the like and get the body
+--   decoded (max_body caps the decoded body);
 --   `timeout`: seconds per attempt, 0.001 to 1e9;
 --   `retry`: a policy, a table of policy fields over the default, or
 --   false for one attempt;
@@ -349,7 +394,8 @@ end
 --   `insecure`: true or false (true: no TLS verification);
 --   `cacert`: the path of a CA bundle
 -- @return the Response: `status`, `ok`, `body`, `headers`, `url`,
---   `elapsed`, `attempts`, `resp:json()`, `resp:header(name)`
+--   `elapsed`, `attempts`, `resp:json()`, `resp:header(name)`,
+--   `resp:header_list(name)`
 -- @raise on a bad option; a give-up error when the policy runs out (or
 --   returns nil, err with `raise = false`); an expect error carrying the
 --   response
@@ -411,9 +457,17 @@ http.redact = function(text) return redact(text) end
 -- '-'/'_' aside), e.g. `http.redact_names("tenant", "X-Signature")`.
 http.redact_names = core.redact_names
 
+--- A session: a base URL, headers, a retry policy, credentials, a
+-- timeout and cookies shared by its calls (see retryrun.session).
+-- @function session
+http.session = require("retryrun.session").bind(http, SESSION)
+
 --- True when err was raised by `expect=`.
 function http.is_expect_error(err)
   return getmetatable(err) == ExpectError
 end
+
+-- http.poll, http.pages, http.parse_links, resp:links() (retryrun.poll)
+require("retryrun.poll").install(http, OPTIONS)
 
 return http

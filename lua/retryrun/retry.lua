@@ -55,7 +55,8 @@ end
 -- @tparam[opt] table fields any of: attempts, retry_on, valid, backoff,
 --   deadline, timeout, connect_timeout, retry_after, max_retry_after,
 --   unsafe, idempotency_key, before_attempt, on_retry, on_giveup, raise,
---   hedge
+--   budget, breaker, when_open, key (the per-host guards: see
+--   docs/reference.md), hedge
 --   Ranges: attempts 1 to 1000; deadline, timeout and connect_timeout
 --   0.001 to 1e9 seconds; max_retry_after, backoff.initial and
 --   backoff.max 0 to 1e9 seconds; backoff.factor 1 to 1e9; retry_on

@@ -37,16 +37,50 @@ run.sleep = core.sleep
 -- @function now
 run.now = core.now
 
---- Caps on connections: `run.limits{connections = 256, per_host = 16}`.
--- Transfers over a cap wait in a queue; connections are reused across tasks.
+--- Caps on connections: `run.limits{connections = 256, per_host = 16}`,
+-- and rate limits per host: `run.limits{rate = {["api.example.com"] =
+-- "50/s"}}` (or `rate = "50/s"` for every host, `"adaptive"`, `false`).
+-- Transfers over a cap wait in a queue; connections are reused across tasks;
+-- a request over a rate waits for its turn before it is sent.
 -- @function limits
 run.limits = core.limits
+
+--- The rate a request to a URL is held to now.
+-- @param url the URL
+-- @return requests a second, or nil when no rate limit holds it
+-- @function rate
+run.rate = core.rate
 
 --- The running task's handle.
 -- @function current
 run.current = core.current
 
-local fail, argtype = check.fail, check.argtype
+local step_begin, step_end = core.step_begin, core.step_end
+local function step_done(id, ok, ...)
+  if ok then
+    step_end(id)
+    return ...
+  end
+  step_end(id, (...))
+  error((...), 0)
+end
+
+--- Runs `fn(...)` as a named unit of work: a test case of `--report`,
+-- with every call made inside it. Steps nest ("outer / inner"); a task
+-- spawned inside a step (run.map's and run.all's included) starts in it.
+-- @tparam string name the step's name
+-- @tparam function fn its body
+-- @param ... fn's arguments
+-- @return fn's results
+-- @raise fn's error, unchanged
+function run.step(name, fn, ...)
+  check.argtype(1, "step", name, "string")
+  check.argtype(2, "step", fn, "function")
+  return step_done(step_begin(name), pcall(fn, ...))
+end
+
+local fail, argtype, show = check.fail, check.argtype, check.show
+local setmetatable, pcall = setmetatable, pcall
 local ON_ERROR = {wait = true, cancel = true}
 
 -- Errors are raised at the script's line (check.fail).
@@ -148,6 +182,117 @@ function run.all(fns, opts)
     end
   end
   return run.map(fns, function(f) return f() end, opts)
+end
+
+-- run.once: the flight in progress for each key (a Task).
+local flights = {}
+
+--- Single flight: runs `fn()` once for all the tasks that ask with the
+-- same key while it runs. The first caller starts it, in a task of its
+-- own (so a caller cancelled meanwhile does not stop it for the others);
+-- every caller waits for it and gets the same results, or the same error
+-- raised. Once it has ended, the next call with that key runs `fn` again:
+-- this shares work in progress, it does not cache (the auth of a session
+-- refreshes its token through it).
+-- @param key any value but nil or NaN, compared as a table key
+-- @tparam function fn called with no arguments
+-- @return fn's results
+-- @raise fn's error, for every caller
+-- @usage local tok = run.once("token", function() return login() end)
+function run.once(key, fn)
+  if key == nil or key ~= key then
+    check.argerror(1, "once", "a key expected, got " .. show(key))
+  end
+  argtype(2, "once", fn, "function")
+  local h = flights[key]
+  if not h then
+    -- the flight ends normally either way, so its error reaches every
+    -- caller as fn raised it (no task traceback added)
+    h = core.spawn(function()
+      local r = table.pack(pcall(fn))
+      flights[key] = nil
+      return r
+    end)
+    flights[key] = h
+  end
+  local r = h:wait()
+  if not r[1] then
+    error(r[2], 0)
+  end
+  return table.unpack(r, 2, r.n)
+end
+
+local Lock = {__name = "retryrun.Lock"}
+Lock.__index = Lock
+
+--- A lock for a critical section shared by tasks: one task holds it at a
+-- time, the others wait in line, in the order they asked.
+-- @treturn Lock `lock:hold(fn, ...)`, or `lock:acquire()` and
+--   `lock:release()`
+-- @usage
+-- local lock = run.lock()
+-- run.map(ids, function(id)
+--   lock:hold(function() append(report, id) end)
+-- end)
+function run.lock()
+  return setmetatable({holder = nil, queue = {}}, Lock)
+end
+
+--- Waits until the lock is free and takes it for the running task.
+-- @raise when the task already holds it (a lock is not re-entrant), or
+--   is cancelled while it waits
+function Lock:acquire()
+  local me = core.current()
+  if not me then
+    fail("a lock is taken inside a task")
+  end
+  if self.holder == me then
+    fail("this task already holds the lock")
+  end
+  if self.holder == nil then
+    self.holder = me
+    return
+  end
+  local queue = self.queue
+  queue[#queue + 1] = me
+  local ok, err = pcall(core.park)
+  if not ok then
+    if self.holder == me then      -- handed over as the error came
+      self:release()
+    else
+      for i = #queue, 1, -1 do
+        if queue[i] == me then table.remove(queue, i) end
+      end
+    end
+    error(err, 0)
+  end
+end
+
+--- Gives the lock to the next task in line.
+-- @raise when the running task does not hold it
+function Lock:release()
+  if self.holder ~= core.current() then
+    fail("release() of a lock this task does not hold")
+  end
+  local nxt = table.remove(self.queue, 1)
+  self.holder = nxt
+  if nxt then
+    core.unpark(nxt)
+  end
+end
+
+--- Runs `fn(...)` holding the lock, and releases it however fn ends.
+-- @return fn's results
+-- @raise fn's error, after the lock is released
+function Lock:hold(fn, ...)
+  argtype(1, "hold", fn, "function")
+  self:acquire()
+  local r = table.pack(pcall(fn, ...))
+  self:release()
+  if not r[1] then
+    error(r[2], 0)
+  end
+  return table.unpack(r, 2, r.n)
 end
 
 return run

@@ -6,7 +6,9 @@
 -- The options are the default policy plus a `valid` predicate that decodes
 -- the JSON and wants a "summary" in the first item, the 1 ms full-jitter
 -- backoff every contender is given (so W2 measures retrying, not sleeping),
--- and an `on_retry` hook that counts into `bench.retries`.
+-- and an `on_retry` hook that counts into `bench.retries`. With
+-- BENCH_CACERT set in the environment (W5, W6) every call verifies the
+-- https server against that file.
 
 local retry = require "retryrun.retry"
 
@@ -34,6 +36,7 @@ end
 function bench.options(token)
   return {
     headers = token and {Authorization = "Bearer " .. token} or nil,
+    cacert = os.getenv("BENCH_CACERT"),
     retry = retry.policy{
       valid = bench.has_summary,
       backoff = {initial = 0.001, factor = 2, max = 10, jitter = "full"},

@@ -1,16 +1,16 @@
 /*
  * easy.c - the floor for sequential calls: a plain libcurl easy loop in C.
  *
- *   easy URL N [TOKEN]
+ *   easy [--cacert FILE] [--http2] URL N [TOKEN]
  *
  * N GETs one after another on one easy handle, so the connection is kept
  * alive. Each response is checked (check.h: a 200 whose first item has
  * "summary"); a transport error, a 5xx or an invalid 200 is retried, up to 4
  * attempts in all, after a full-jitter wait (uniform in [0, 1 ms * 2^retry]),
  * the same backoff the other contenders are given. Prints
- * "valid=N retries=R" on stdout; exits 1 when a call gives up.
+ * "valid=N retries=R" on stdout; exits 1 when a call gives up. The options
+ * (check.h, floor_options) are W5's and W6's TLS settings.
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,12 +28,14 @@ static void backoff(int retry, unsigned *seed)
 
 int main(int argc, char **argv)
 {
-  if(argc < 3) {
-    fprintf(stderr, "usage: easy URL N [TOKEN]\n");
+  struct floor_opts opts;
+  int op = floor_options(argc, argv, &opts);
+  if(op < 0 || argc - op < 2) {
+    fprintf(stderr, "usage: easy [--cacert FILE] [--http2] URL N [TOKEN]\n");
     return 2;
   }
-  const char *url = argv[1];
-  long n = atol(argv[2]);
+  const char *url = argv[op];
+  long n = atol(argv[op + 1]);
   unsigned seed = 1;
   long valid = 0, retries = 0;
   int rc = 0;
@@ -42,8 +44,8 @@ int main(int argc, char **argv)
   CURL *easy = curl_easy_init();
   struct curl_slist *headers = NULL;
   char auth[256];
-  if(argc > 3) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", argv[3]);
+  if(argc - op > 2) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", argv[op + 2]);
     headers = curl_slist_append(headers, auth);
   }
   curl_easy_setopt(easy, CURLOPT_URL, url);
@@ -52,6 +54,7 @@ int main(int argc, char **argv)
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT, 30L);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L); /* as retryrun: no sigaction per call */
+  floor_setopts(easy, &opts);
 
   for(long i = 0; i < n; i++) {
     int attempt;

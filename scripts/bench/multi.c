@@ -1,16 +1,17 @@
 /*
  * multi.c - the floor for concurrent calls: a plain libcurl multi loop in C.
  *
- *   multi URL N CONCURRENCY [TOKEN]
+ *   multi [--cacert FILE] [--http2] URL N CONCURRENCY [TOKEN]
  *
  * N GETs with CONCURRENCY in flight on one multi handle: one easy handle per
  * slot, reused for the slot's next request so its connection stays alive.
  * Each response is checked as in easy.c (check.h); a retryable outcome is
  * tried again on the same slot after a full-jitter wait (uniform in
  * [0, 1 ms * 2^retry]), up to 4 attempts in all. Prints "valid=N retries=R";
- * exits 1 when a call gives up.
+ * exits 1 when a call gives up. With --http2 (W6) every slot's
+ * stream goes over one multiplexed connection to the host, as retryrun's
+ * run.limits{per_host = 1} gives; --cacert as in easy.c.
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -43,13 +44,16 @@ static void slot_start(CURLM *multi, struct slot *s, long *active)
 
 int main(int argc, char **argv)
 {
-  if(argc < 4) {
-    fprintf(stderr, "usage: multi URL N CONCURRENCY [TOKEN]\n");
+  struct floor_opts opts;
+  int op = floor_options(argc, argv, &opts);
+  if(op < 0 || argc - op < 3) {
+    fprintf(stderr,
+            "usage: multi [--cacert FILE] [--http2] URL N CONCURRENCY [TOKEN]\n");
     return 2;
   }
-  const char *url = argv[1];
-  long n = atol(argv[2]);
-  int conc = atoi(argv[3]);
+  const char *url = argv[op];
+  long n = atol(argv[op + 1]);
+  int conc = atoi(argv[op + 2]);
   if(conc < 1 || n < 1) {
     fprintf(stderr, "multi: N and CONCURRENCY must be positive\n");
     return 2;
@@ -63,11 +67,14 @@ int main(int argc, char **argv)
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURLM *multi = curl_multi_init();
-  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conc);
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                    opts.http2 ? 1L : (long)conc);
+  if(opts.http2)
+    curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   struct curl_slist *headers = NULL;
   char auth[256];
-  if(argc > 4) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", argv[4]);
+  if(argc - op > 3) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", argv[op + 3]);
     headers = curl_slist_append(headers, auth);
   }
   struct slot *slots = calloc((size_t)conc, sizeof *slots);
@@ -85,6 +92,7 @@ int main(int argc, char **argv)
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    floor_setopts(s->easy, &opts);
     s->attempt = 1;
     started++;
     slot_start(multi, s, &active);

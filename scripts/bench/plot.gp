@@ -9,7 +9,7 @@ set terminal pngcairo size 1400,560 font "sans,11"
 set output out
 set multiplot layout 1,2 title "retryrun benchmarks (loopback, one machine, one run)"
 
-set title "W1 sequential, W2 faulty, W3 64 in flight (no bar: failed or not run)"
+set title "W1 sequential, W2 faulty, W3 64 in flight, W5 HTTPS, W6 HTTP/2\n(no bar: failed or not run)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1

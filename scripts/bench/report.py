@@ -39,10 +39,11 @@ WORKLOADS = [
     ("W1", "W1 sequential: N GETs, keep-alive, JSON predicate (nginx)"),
     ("W2", "W2 faulty: N GETs, 1 % 500s + 1 % missing field (todo-server)"),
     ("c64", "W3 concurrent: N3 GETs, 64 in flight (nginx)"),
+    ("W5", "W5 HTTPS: W1 over TLS, certificate verified (cacert=), keep-alive (nginx)"),
+    ("W6", "W6 HTTP/2: N3 GETs, 64 in flight as streams of one TLS connection (nginx)"),
     ("W4", "W4 one GET: process start, one call, exit (nginx)"),
     ("W4e", "W4 empty: start-up alone"),
 ]
-SWEEP = [1, 8, 64, 256]
 
 NOTES = """
 ## How it was measured
@@ -80,6 +81,21 @@ NOTES = """
   access log off, keep-alive for a million requests, serving the 20-item list
   as a static file. wrk uses one thread, like every contender here, and runs
   for a fixed time; its "time" is its requests over its rate.
+- W5 and W6: the same nginx, over TLS 1.3 with a P-256 certificate made
+  with openssl for the run, which every contender verifies (retryrun
+  `cacert=`, the C loops `--cacert`, libcurl's `CURLOPT_CAINFO`). nginx
+  caches sessions, so a connection made again from the same libcurl handle
+  resumes (libcurl 7.88 keeps sessions per handle); with keep-alive each
+  contender makes one handshake per connection, and the callgrind figures
+  leave it out. W5's server offers HTTP/1.1 only. W6's offers
+  HTTP/2 by ALPN, which libcurl (7.62 and later, with nghttp2) asks for on
+  every https URL unless told otherwise: retryrun needs no option for it.
+  What makes the 64 calls streams of one connection is the cap on
+  connections to the host: `run.limits{per_host = 1}` for retryrun
+  (`BENCH_PER_HOST` in conc.lua); without it libcurl opens a connection
+  for each call that starts before the first is up. The C multi loop's
+  `--http2` sets the same cap, `CURLOPT_PIPEWAIT` and
+  `CURLMOPT_PIPELINING = CURLPIPE_MULTIPLEX`.
 - Start-up: the W4 empty rows give the floor every program pays on this
   machine: `/bin/true`, and a C program that only initialises libcurl (which
   loads libcurl's ~30 shared libraries).
@@ -93,6 +109,7 @@ def load(path):
 
 
 runs = load(WORKDIR + "/runs.tsv")
+SWEEP = sorted({int(r["wl"][1:]) for r in runs if re.fullmatch(r"c\d+", r["wl"])})
 meta = {}
 with open(WORKDIR + "/meta.tsv") as f:
     for line in f:
@@ -167,12 +184,26 @@ CATEGORIES = [  # (substring of the object's path, label), first match wins
     ("libcurl", "libcurl"),
     ("liblua5.4", "Lua VM and GC"),
     ("libc.so", "libc (malloc, strings, syscall stubs)"),
+    ("libssl", "OpenSSL (TLS)"),
+    ("libcrypto", "OpenSSL (TLS)"),
+    ("libnghttp2", "nghttp2 (HTTP/2)"),
     # before "/retryrun", which a checkout named retryrun has in every path
     ("/bench/easy", "the C loop's own code"),
     ("/bench/multi", "the C loop's own code"),
     ("/retryrun", "retryrun's own C"),
     ("ld-linux", "dynamic loader"),
 ]
+
+
+def category(fn, obj):
+    """The label of a function in an object. A Lua linked statically into
+    retryrun has no line information (Debian strips its liblua5.4.a of it),
+    while every function of retryrun's own C has: that tells them apart."""
+    if obj.endswith("/retryrun") and fn.startswith("???:"):
+        return "Lua VM and GC"
+    return next((l for k, l in CATEGORIES if k in obj), "other libraries")
+
+
 LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)\s+\[(.*)\]\s*$")
 
 
@@ -200,6 +231,20 @@ def by_category(costs):
     return sums
 
 
+PROFILES = [("W1 retryrun", "rr1"), ("W1 C easy", "easy1"),
+            ("W3 retryrun", "rr3"), ("W3 C multi", "multi3"),
+            ("W5 retryrun", "rr5"), ("W5 C easy", "easy5"),
+            ("W6 retryrun", "rr6"), ("W6 C multi", "multi6")]
+
+
+def per_request(name, kind, n):
+    """{key: Ir per request} of profile NAME: (run of 3 n - run of n) / 2 n."""
+    a, b = annotate(name + ".a", kind), annotate(name + ".b", kind)
+    if a is None or b is None:
+        return None
+    return {k: (b.get(k, 0) - a.get(k, 0)) / (2 * n) for k in set(a) | set(b)}
+
+
 def profile_section():
     """Instructions per request by library, and retryrun's costliest functions."""
     try:
@@ -207,26 +252,28 @@ def profile_section():
             n = int(f.read())
     except (OSError, ValueError):
         return
-    runs_ = [("W1 retryrun", "rr1", "rr0"), ("W1 C easy", "easy1", "easy0"),
-             ("W3 retryrun", "rr3", "rr0"), ("W3 C multi", "multi3", "easy0")]
     cols = []
-    for label, name, base in runs_:
-        a, b = annotate(name, "self"), annotate(base, "self")
-        if a is None or b is None:
+    for label, name in PROFILES:
+        costs = per_request(name, "self", n)
+        if costs is None:
             continue
-        ca, cb = by_category(a), by_category(b)
-        cols.append((label, {k: (ca.get(k, 0) - cb.get(k, 0)) / n for k in ca}))
+        sums = {}
+        for (fn, obj), ir in costs.items():
+            cat = category(fn, obj)
+            sums[cat] = sums.get(cat, 0) + ir
+        cols.append((label, sums))
     if not cols:
         return
     w("## Where the instructions go (callgrind)")
     w("")
-    w("Instructions per request (valgrind's callgrind, %d requests against "
-      "nginx, minus a run that makes none), by the library that executed "
-      "them. What the first request pays once is spread over all of them: "
-      "retryrun loads libcurl then, which shows as the dynamic loader's "
-      "share. Instruction counts do not change with the "
-      "machine's load; the kernel's share of the time (loopback, polling) is "
-      "not in them." % n)
+    w("Instructions per request (valgrind's callgrind) by the library that "
+      "executed them: each workload runs with %d and with %d requests, and "
+      "the difference over %d is one request's cost, so start-up and "
+      "connection set-up (the TLS handshakes too) cancel out. Instruction "
+      "counts do not change with the machine's load; the kernel's share of "
+      "the time (loopback, polling) is not in them. Lua seeds its string "
+      "hashes from the clock and addresses, so a figure moves by about "
+      "1 %% from one run to the next." % (n, 3 * n, 2 * n))
     w("")
     w("| library | " + " | ".join(c[0] for c in cols) + " |")
     w("|---|" + "---:|" * len(cols))
@@ -240,14 +287,27 @@ def profile_section():
     w("| **total** | %s |" % " | ".join(
         "**{:,.0f}**".format(sum(c[1].values())) for c in cols))
     w("")
-    incl, base = annotate("rr1", "incl"), annotate("rr0", "incl")
-    if incl and base:
-        mine = [(fn, ir - base.get((fn, obj), 0)) for (fn, obj), ir in incl.items()
+    totals = {label: sum(c.values()) for label, c in cols}
+    pairs = []
+    for wl in ("W1", "W3", "W5", "W6"):
+        rr = totals.get(wl + " retryrun")
+        floor = next((v for k, v in totals.items()
+                      if k.startswith(wl + " C")), None)
+        if rr and floor:
+            pairs.append("%s %.2f×" % (wl, floor / rr))
+    if pairs:
+        w("The C floor's instructions per request over retryrun's (what "
+          "retryrun's speed over the floor's would be if time followed "
+          "instructions): %s." % ", ".join(pairs))
+        w("")
+    incl = per_request("rr1", "incl", n)
+    if incl:
+        mine = [(fn, ir) for (fn, obj), ir in incl.items()
                 if obj.endswith("/retryrun") and not fn.startswith("???")]
         total = max((ir for _, ir in mine), default=0)
         # Leave out the drivers (main, the loop: everything) and callgrind's
         # recursion entries ("f'2").
-        mine = [(fn, ir / n) for fn, ir in mine
+        mine = [(fn, ir) for fn, ir in mine
                 if 0 < ir < 0.95 * total and "'" not in fn]
         mine.sort(key=lambda x: -x[1])
         w("retryrun's own functions in W1 by inclusive instructions per request "
@@ -269,6 +329,13 @@ w("- Machine: %s, %s CPUs, %s" % (meta.get("cpu"), meta.get("nproc"),
 w("- Versions: %s; nginx %s; %s" % (meta.get("curl"), meta.get("nginx"),
                                      meta.get("python")))
 w("- Sizes: %s" % meta.get("sizes"))
+FULL = {"N": "10000", "N3": "20000", "reps": "5", "sweep_reps": "3",
+        "sweep": "1,8,64,256"}
+sizes = dict(kv.split("=", 1) for kv in (meta.get("sizes") or "").split())
+if any(sizes.get(k, v) != v for k, v in FULL.items()):
+    w("- **A reduced run** (fewer requests or repetitions than `make bench` "
+      "makes by default): the figures show that every part works; their "
+      "speeds and ratios are noise, not results.")
 w("- Load average (1, 5, 15 min) at the start: %s; at the end: %s. Anything "
   "else running on the machine shows up in the spreads." % (
       meta.get("load_start"), meta.get("load_end")))
@@ -368,6 +435,17 @@ target("W3: ≥ 0.9× C multi loop (64)", rr3, summary("c64", "c-multi"), 0.9)
 target("W3: toward 0.7× wrk (64)", rr3, summary("c64", "wrk"), 0.7)
 target("(context) W3: the C multi loop itself ÷ wrk (DESIGN.md: about 0.67×)",
        summary("c64", "c-multi"), summary("c64", "wrk"))
+rr5, rr6 = summary("W5", "retryrun"), summary("W6", "retryrun")
+target("W5: ≥ 0.85× C easy loop over HTTPS", rr5, summary("W5", "c-easy"), 0.85)
+target("W6: ≥ 0.85× C multi loop over HTTP/2 (64 streams)", rr6,
+       summary("W6", "c-multi"), 0.85)
+target("(context) what TLS costs: retryrun W5 ÷ W1", rr5, rr1)
+target("(context) what TLS costs: C easy loop W5 ÷ W1", summary("W5", "c-easy"),
+       summary("W1", "c-easy"))
+target("(context) HTTP/2 on one TLS connection ÷ 64 plain connections: retryrun W6 ÷ W3",
+       rr6, rr3)
+target("(context) the same for the C multi loop: W6 ÷ W3", summary("W6", "c-multi"),
+       summary("c64", "c-multi"))
 t10k = summary("T10000", "retryrun")
 if ok(t10k):
     w("| 10,000 concurrent tasks: < 100 MB | %s | %s |" % (
@@ -390,8 +468,9 @@ w("")
 # Issue 4: the sweep and the memory test.
 w("## Concurrency (issue 4)")
 w("")
-w("N3 GETs against nginx with 1, 8, 64 and 256 in flight; wrk runs with the "
-  "same number of connections for a fixed time. Medians of the repetitions.")
+w("N3 GETs against nginx with %s in flight; wrk runs with the "
+  "same number of connections for a fixed time. Medians of the repetitions."
+  % ", ".join(str(c) for c in SWEEP))
 w("")
 w("| in flight | retryrun req/s | C multi loop req/s | wrk req/s | retryrun ÷ wrk | multi ÷ wrk | retryrun ÷ multi |")
 w("|---:|---:|---:|---:|---:|---:|---:|")
@@ -443,11 +522,12 @@ BAR_TITLES = ["retryrun", "C libcurl loop (floor)", "curl CLI",
               "requests + urllib3 Retry", "requests + tenacity", "wrk (ceiling)"]
 with open(WORKDIR + "/bars.dat", "w") as f:
     f.write("workload " + " ".join('"%s"' % t for t in BAR_TITLES) + "\n")
-    for wl, label in (("W1", "W1"), ("W2", "W2"), ("c64", "W3")):
+    for wl, label in (("W1", "W1"), ("W2", "W2"), ("c64", "W3"), ("W5", "W5"),
+                      ("W6", "W6")):
         vals = []
         for who in BARS:
             if who == "c-floor":
-                who = "c-multi" if wl == "c64" else "c-easy"
+                who = "c-multi" if wl in ("c64", "W6") else "c-easy"
             s = summary(wl, who)
             vals.append("%.1f" % s["rate"] if ok(s) else "NaN")
         f.write(label + " " + " ".join(vals) + "\n")

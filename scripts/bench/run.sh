@@ -5,10 +5,13 @@
 #   sh scripts/bench/run.sh [BUILD]
 #
 # Compiles the C contenders and the stopwatch (scripts/bench/*.c), starts nginx
-# (a static JSON list of 20 items) on a free loopback port and, per faulty run,
-# todo-server from BUILD; runs W4 (start-up), W1 (sequential), W2 (faulty),
-# the concurrency sweep (1, 8, 64, 256 in flight; 64 is W3), the memory
-# test (1,000 and 10,000 tasks) and WH (hedging, scripts/bench/hedge.sh), every contender in turn within each
+# (a static JSON list of 20 items) on free loopback ports, over plain HTTP, over
+# HTTPS and over HTTP/2 with TLS (a self-signed certificate made with openssl
+# for this run), and, per faulty run, todo-server from BUILD; runs W4
+# (start-up), W1 (sequential), W2 (faulty), the concurrency sweep (1, 8, 64,
+# 256 in flight; 64 is W3), W5 (W1 over HTTPS), W6 (64 in flight as streams
+# of one HTTP/2 connection), the memory test (1,000 and 10,000 tasks) and WH
+# (hedging, scripts/bench/hedge.sh), every contender in turn within each
 # repetition; profiles retryrun and the C loops with callgrind when valgrind
 # is there; then scripts/bench/report.py writes bench/results.md and
 # plot.gp bench/results.png. Raw rows stay in bench/tmp/runs.tsv.
@@ -25,8 +28,9 @@
 #   BENCH_W4_REPS=10   start-up repetitions   BENCH_WRK_SECONDS=3
 #   BENCH_TIMEOUT=120  seconds before one run is killed
 #   BENCH_TASKS="1000 10000"  task counts for the memory test
-#   BENCH_PROFILE_N=2000  requests profiled with callgrind (0: none; needs
-#                         valgrind, which bench-deps does not install)
+#   BENCH_SWEEP="1 8 64 256"  in flight in the sweep (64 is W3)
+#   BENCH_PROFILE_N=2000  callgrind runs of this many requests and of 3 times
+#                         as many, per workload (0: none; needs valgrind)
 
 set -u
 
@@ -46,7 +50,7 @@ W4_REPS=${BENCH_W4_REPS:-10}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-3}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 TASKS=${BENCH_TASKS:-1000 10000}
-SWEEP="1 8 64 256"
+SWEEP=${BENCH_SWEEP:-1 8 64 256}
 PY=/usr/bin/python3         # Debian's python, where requests and tenacity live
 TOKEN=alice-secret
 TODO_FAULTS="--seed 7 --fail-rate 0.01 --missing-field-rate 0.01"
@@ -86,9 +90,20 @@ free_port() {
   $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Serves $srv/www/items (20 items, one line) at NGINX_URL.
+# Serves $srv/www/items (20 items, one line) at NGINX_URL (HTTP/1.1), at
+# NGINX_TLS_URL (HTTPS, HTTP/1.1 only) and at NGINX_H2_URL (HTTP/2 over TLS,
+# offered by ALPN), the last two with a certificate for 127.0.0.1 that CERT
+# verifies. TLS 1.2 and 1.3 (nginx 1.22 leaves 1.3 out by default); sessions
+# are cached and ticketed, so a connection that one libcurl handle makes
+# again resumes (libcurl 7.88 keeps sessions per handle).
 nginx_start() {
-  port=$(free_port) || die "no free port"
+  port=$(free_port) && tls_port=$(free_port) && h2_port=$(free_port) ||
+    die "no free port"
+  CERT=$srv/cert.pem
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$srv/key.pem" -out "$CERT" 2>"$srv/openssl.err" ||
+    die "openssl: $(tail -n 1 "$srv/openssl.err")"
   mkdir -p "$srv/www" "$srv/tmp"
   $PY -c 'import json, sys; json.dump([{"id": i, "summary": "item %d" % i} for i in range(1, 21)], sys.stdout)' \
     >"$srv/www/items"
@@ -108,8 +123,22 @@ http {
   fastcgi_temp_path $srv/tmp;
   uwsgi_temp_path $srv/tmp;
   scgi_temp_path $srv/tmp;
+  ssl_certificate $CERT;
+  ssl_certificate_key $srv/key.pem;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache shared:tls:1m;
   server {
     listen 127.0.0.1:$port;
+    root $srv/www;
+    location / { default_type application/json; }
+  }
+  server {
+    listen 127.0.0.1:$tls_port ssl;
+    root $srv/www;
+    location / { default_type application/json; }
+  }
+  server {
+    listen 127.0.0.1:$h2_port ssl http2;
     root $srv/www;
     location / { default_type application/json; }
   }
@@ -118,8 +147,12 @@ EOF
   nginx -p "$srv" -c "$srv/nginx.conf" -e "$srv/error.log" &
   NGINX_PID=$!
   NGINX_URL=http://127.0.0.1:$port/items
+  NGINX_TLS_URL=https://127.0.0.1:$tls_port/items
+  NGINX_H2_URL=https://127.0.0.1:$h2_port/items
   i=0
-  until curl -sf -o /dev/null "$NGINX_URL"; do
+  until curl -sf -o /dev/null "$NGINX_URL" &&
+      curl -sf --cacert "$CERT" -o /dev/null "$NGINX_TLS_URL" &&
+      curl -sf --cacert "$CERT" -o /dev/null "$NGINX_H2_URL"; do
     i=$((i + 1))
     [ $i -lt 50 ] || die "nginx did not start: $(cat "$srv/error.log")"
     sleep 0.1
@@ -260,7 +293,7 @@ for prog in stopwatch easy multi; do
   $CC $CFLAGS $($PKG_CONFIG --cflags libcurl) "$here/$prog.c" -o "$bin/$prog" \
     $($PKG_CONFIG --libs libcurl) || die "cannot compile $prog.c"
 done
-for tool in nginx wrk curl gnuplot; do
+for tool in nginx wrk curl gnuplot openssl; do
   command -v $tool >/dev/null || die "$tool is missing (make bench-deps)"
 done
 $PY -c 'import requests, tenacity' || die "$PY lacks requests or tenacity"
@@ -276,9 +309,11 @@ $PY -c 'import requests, tenacity' || die "$PY lacks requests or tenacity"
   printf 'commit\t%s\n' "$(git -C "$root" rev-parse --short HEAD 2>/dev/null)"
   printf 'curl\t%s\n' "$(curl --version | head -n 1 | cut -d' ' -f1-3)"
   printf 'nginx\t%s\n' "$(nginx -v 2>&1 | sed 's/.*: //')"
+  printf 'openssl\t%s\n' "$(openssl version | cut -d' ' -f1-2)"
   printf 'python\t%s\n' "$($PY -c 'import sys, requests, urllib3, tenacity; from importlib.metadata import version; print("Python %s, requests %s, urllib3 %s, tenacity %s" % (sys.version.split()[0], requests.__version__, urllib3.__version__, version("tenacity")))')"
-  printf 'sizes\tN=%s N3=%s reps=%s py_reps=%s sweep_reps=%s py_w3_reps=%s curl_w2_reps=%s w4_reps=%s wrk=%ss\n' \
-    "$N" "$N3" "$REPS" "$PY_REPS" "$SWEEP_REPS" "$PY_W3_REPS" "$CURL_W2_REPS" "$W4_REPS" "$WRK_SECONDS"
+  printf 'sizes\tN=%s N3=%s reps=%s py_reps=%s sweep_reps=%s py_w3_reps=%s curl_w2_reps=%s w4_reps=%s wrk=%ss sweep=%s\n' \
+    "$N" "$N3" "$REPS" "$PY_REPS" "$SWEEP_REPS" "$PY_W3_REPS" "$CURL_W2_REPS" "$W4_REPS" "$WRK_SECONDS" \
+    "$(echo $SWEEP | tr ' ' ,)"
 } >"$work/meta.tsv"
 : >"$runs"
 
@@ -385,6 +420,25 @@ for rep in $(seq "$SWEEP_REPS"); do
   done
 done
 
+# --- W5: W1 over HTTPS; W6: 64 in flight over one HTTP/2 connection ---------
+
+# retryrun's scripts read BENCH_CACERT (common.lua: cacert=) and
+# BENCH_PER_HOST (conc.lua: run.limits{per_host=}); the C loops take flags.
+export BENCH_CACERT="$CERT"
+for rep in $(seq "$REPS"); do
+  VALIDATE=valid_line
+  measure W5 retryrun "$rep" "$N" "$RR" "$here/seq.lua" "$NGINX_TLS_URL" "$N"
+  measure W5 c-easy "$rep" "$N" "$bin/easy" --cacert "$CERT" "$NGINX_TLS_URL" "$N"
+done
+export BENCH_PER_HOST=1
+for rep in $(seq "$SWEEP_REPS"); do
+  VALIDATE=valid_line
+  measure W6 retryrun "$rep" "$N3" "$RR" "$here/conc.lua" "$NGINX_H2_URL" "$N3" 64
+  measure W6 c-multi "$rep" "$N3" "$bin/multi" --cacert "$CERT" --http2 \
+    "$NGINX_H2_URL" "$N3" 64
+done
+unset BENCH_CACERT BENCH_PER_HOST
+
 # --- memory: many concurrent tasks, against a faulty todo-server ------------
 
 VALIDATE=valid_line
@@ -413,27 +467,56 @@ sh "$here/hedge.sh" "$BUILD" "$work" >/dev/null || say "WH failed"
 # --- profile: where retryrun's instructions go, per request (callgrind) ------
 
 # Instruction counts do not depend on the machine's load, so this part reads
-# the same on a busy machine. Each profile minus its N=0 run is the cost of
-# N requests; report.py splits it by library.
+# the same on a busy machine. Each workload runs twice, with PN requests and
+# with 3 PN: the difference over 2 PN is the cost of one request, with
+# start-up and connection set-up cancelled out; report.py splits it by
+# library.
 PN=${BENCH_PROFILE_N:-2000}
 profile() {
+  prof=$1
+  shift
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.$prof" "$@" \
+      >"$work/logs/cg.$prof.out" 2>"$work/logs/cg.$prof.err" &&
+    callgrind_annotate --threshold=100 "$work/cg.$prof" >"$work/prof.$prof.self" &&
+    callgrind_annotate --threshold=100 --inclusive=yes "$work/cg.$prof" \
+      >"$work/prof.$prof.incl" ||
+    say "callgrind $prof failed: $(tail -n 1 "$work/logs/cg.$prof.err")"
+}
+# profile_pair NAME CMD...: CMD with the argument @N@ made PN (the run
+# NAME.a) and 3 PN (NAME.b).
+profile_pair() {
   name=$1
   shift
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.$name" "$@" \
-      >/dev/null 2>"$work/logs/cg.$name.err" &&
-    callgrind_annotate --threshold=100 "$work/cg.$name" >"$work/prof.$name.self" &&
-    callgrind_annotate --threshold=100 --inclusive=yes "$work/cg.$name" \
-      >"$work/prof.$name.incl" ||
-    say "callgrind $name failed: $(tail -n 1 "$work/logs/cg.$name.err")"
+  for run in a b; do
+    n=$PN
+    [ $run = a ] || n=$((3 * PN))
+    (
+      for a in "$@"; do
+        [ "$a" = @N@ ] && a=$n
+        set -- "$@" "$a"
+        shift
+      done
+      profile "$name.$run" "$@"
+      grep -q "^valid=$n " "$work/logs/cg.$name.$run.out" || {
+        say "callgrind $name.$run: not $n valid responses; left out"
+        rm -f "$work/prof.$name.$run".*
+      }
+    )
+  done
 }
 if [ "$PN" -gt 0 ] && command -v valgrind >/dev/null; then
-  say "profiling $PN requests with callgrind"
-  profile rr0 "$RR" "$here/seq.lua" "$NGINX_URL" 0
-  profile rr1 "$RR" "$here/seq.lua" "$NGINX_URL" "$PN"
-  profile rr3 "$RR" "$here/conc.lua" "$NGINX_URL" "$PN" 64
-  profile easy0 "$bin/easy" "$NGINX_URL" 0
-  profile easy1 "$bin/easy" "$NGINX_URL" "$PN"
-  profile multi3 "$bin/multi" "$NGINX_URL" "$PN" 64
+  say "profiling $PN and $((3 * PN)) requests with callgrind"
+  profile_pair rr1 "$RR" "$here/seq.lua" "$NGINX_URL" @N@
+  profile_pair easy1 "$bin/easy" "$NGINX_URL" @N@
+  profile_pair rr3 "$RR" "$here/conc.lua" "$NGINX_URL" @N@ 64
+  profile_pair multi3 "$bin/multi" "$NGINX_URL" @N@ 64
+  export BENCH_CACERT="$CERT"
+  profile_pair rr5 "$RR" "$here/seq.lua" "$NGINX_TLS_URL" @N@
+  profile_pair easy5 "$bin/easy" --cacert "$CERT" "$NGINX_TLS_URL" @N@
+  export BENCH_PER_HOST=1
+  profile_pair rr6 "$RR" "$here/conc.lua" "$NGINX_H2_URL" @N@ 64
+  profile_pair multi6 "$bin/multi" --cacert "$CERT" --http2 "$NGINX_H2_URL" @N@ 64
+  unset BENCH_CACERT BENCH_PER_HOST
   echo "$PN" >"$work/prof.n"
 else
   say "no valgrind (or BENCH_PROFILE_N=0): no profile"

@@ -23,23 +23,29 @@ struct input {
   size_t len;
 };
 
-/* Decodes the input (a light userdata) and checks the contract. */
+/* Decodes the input (a light userdata) and checks the contract, twice:
+ * null read as absent, and read as the value at index 1 (the input's own
+ * light userdata, so the two ways differ in what they push). */
 static int decode_checked(lua_State *L)
 {
   const struct input *in = lua_touserdata(L, 1);
   char err[128];
-  int top = lua_gettop(L);
+  int top = lua_gettop(L), null_idx;
 
-  memset(err, 'x', sizeof(err));
-  if(json_decode(L, in->s, in->len, err, sizeof(err)) == 0) {
-    if(lua_gettop(L) != top + 1)
-      luaL_error(L, "decoded, but the stack moved by %d", lua_gettop(L) - top);
-    return 0;
+  for(null_idx = 0; null_idx <= 1; null_idx++) {
+    memset(err, 'x', sizeof(err));
+    if(json_decode(L, in->s, in->len, null_idx, err, sizeof(err)) == 0) {
+      if(lua_gettop(L) != top + 1)
+        luaL_error(L, "decoded, but the stack moved by %d",
+                   lua_gettop(L) - top);
+      lua_settop(L, top);
+      continue;
+    }
+    if(lua_gettop(L) != top)
+      luaL_error(L, "failed, but the stack moved by %d", lua_gettop(L) - top);
+    if(!memchr(err, '\0', sizeof(err)) || !strstr(err, " at byte "))
+      luaL_error(L, "failed without saying where: %.60s", err);
   }
-  if(lua_gettop(L) != top)
-    luaL_error(L, "failed, but the stack moved by %d", lua_gettop(L) - top);
-  if(!memchr(err, '\0', sizeof(err)) || !strstr(err, " at byte "))
-    luaL_error(L, "failed without saying where: %.60s", err);
   return 0;
 }
 

@@ -213,6 +213,7 @@ static int encode_checked(lua_State *L)
   int v;
 
   lua_settop(L, 0);
+  lua_pushlightuserdata(L, NULL);    /* 1: null reads as json.null */
   r->top = 0;
   build(L, r, 0);
   v = lua_gettop(L);
@@ -228,7 +229,7 @@ static int encode_checked(lua_State *L)
   if(lua_gettop(L) != v + 1)
     return luaL_error(L, "encoded, but the stack moved");
   s1 = lua_tolstring(L, v + 1, &n1);
-  if(json_decode(L, s1, n1, err, sizeof(err)))
+  if(json_decode(L, s1, n1, 1, err, sizeof(err)))
     return luaL_error(L, "the encoder wrote what the decoder refuses (%s): "
                       "%.200s", err, s1);
   if(!same(L, v, v + 2))

@@ -24,6 +24,8 @@ Routes (any method unless named):
                         the first time: closes the connection without an
                         answer (as if the answer were lost after the work
                         was done); later: 404
+  .../links?v=V&v=W     200 with a Link header line for each v, under any
+                        path ending in /links
   /garbage?kind=K       an answer that is not HTTP: K "status" sends
                         "HTTP/1.1 abc", anything else a line of text;
                         then closes
@@ -129,6 +131,9 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return None
+        if url.path.endswith("/links"):
+            return self.send(200, b"ok",
+                             [("Link", v) for v in query.get("v", [])])
         if url.path == "/garbage":
             kind = query.get("kind", ["text"])[0]
             self.wfile.write(b"HTTP/1.1 abc\r\n\r\n" if kind == "status"

@@ -295,6 +295,65 @@ describe("todo-server", function()
         assert.equal("", r.body)
         assert.equal("application/json", r.headers["content-type"])
       end)
+
+      it("sends no Link header without page= or per_page=", function()
+        local r = srv:request("GET", "/items", {token = ALICE})
+        assert.equal(200, r.status)
+        assert.is_nil(r.headers.link)
+      end)
+
+      it("pages with page= and per_page=, linking first, prev, next and last",
+         function()
+        local mine = {}
+        for _, it in ipairs(srv:request("GET", "/items", {token = BOB}).json)
+        do
+          mine[#mine + 1] = it.id
+        end
+        for i = #mine + 1, 7 do
+          mine[i] = post(BOB, item_json("bob page " .. i, "d")).json.id
+        end
+        local per, last = 3, (#mine + 2) // 3
+        local got = {}
+        for page = 1, last do
+          local r = srv:request("GET", ("/items?page=%d&per_page=%d")
+                                :format(page, per), {token = BOB})
+          assert.equal(200, r.status)
+          assert.is_true(#r.json <= per)
+          for _, it in ipairs(r.json) do got[#got + 1] = it.id end
+          local want = {('</items?page=1&per_page=3>; rel="first"')}
+          if page > 1 then
+            want[#want + 1] = ('</items?page=%d&per_page=3>; rel="prev"')
+                              :format(page - 1)
+          end
+          if page < last then
+            want[#want + 1] = ('</items?page=%d&per_page=3>; rel="next"')
+                              :format(page + 1)
+          end
+          want[#want + 1] = ('</items?page=%d&per_page=3>; rel="last"')
+                            :format(last)
+          assert.equal(table.concat(want, ", "), r.headers.link)
+        end
+        assert.same(mine, got)
+        local beyond = srv:request("GET", ("/items?page=%d&per_page=3")
+                                   :format(last + 1), {token = BOB})
+        assert.same({}, beyond.json)
+        local one = srv:request("GET", "/items?per_page=1", {token = BOB})
+        assert.same({mine[1]}, {one.json[1].id})
+        assert.truthy(one.headers.link:find('</items?page=2&per_page=1>; '
+                                            .. 'rel="next"', 1, true))
+      end)
+
+      it("answers 400 to a page= or per_page= out of range", function()
+        for _, q in ipairs{"page=0", "page=x", "page=", "page=1000000001",
+                           "per_page=0", "per_page=1001", "per_page=2x",
+                           "page=99999999999999999999999"} do
+          local r = srv:request("GET", "/items?" .. q, {token = ALICE})
+          assert.equal(400, r.status, q)
+          local name = q:match("^[%a_]+")
+          assert.truthy(r.json.error:find("^" .. name .. " must be a whole "
+                                          .. "number from 1 to "), q)
+        end
+      end)
     end)
 
     describe("GET /items/<id>", function()

@@ -43,10 +43,16 @@ void config_usage(FILE *out)
     "  --outage START:SECONDS    503 with Retry-After from START seconds after\n"
     "                            start-up, for SECONDS\n"
     "\n"
+    "GET /items?page=N&per_page=M answers one page (per_page 1-1000, 20\n"
+    "by default) with a Link header: first, prev, next and last.\n"
     "GET /_stats shows the counts; DELETE /_stats zeroes them.\n"
     "/_echo answers any method with the method, headers, query and body it\n"
-    "got (counted and faulted like /items); /_redirect?to=URL&status=303\n"
-    "redirects (neither counted nor faulted).\n"
+    "got; /_gzip?pad=N the same gzip-encoded, N bytes of padding added;\n"
+    "/_headers?NAME=VALUE&... with those response headers, in order, a\n"
+    "repeated name once a value; /_cookie?set=NAME=VALUE sets a cookie\n"
+    "and shows the Cookie header it got (these four counted and faulted\n"
+    "like /items); /_redirect?to=URL&status=303 redirects (neither counted nor\n"
+    "faulted).\n"
     "SIGTERM or SIGINT stops the server (exit 0); bad flags exit 2.\n",
     out);
 }

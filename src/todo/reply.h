@@ -16,6 +16,8 @@
 
 /* Bytes a reply's body may reach. */
 #define REPLY_MAX              (STORE_MAX_LIST + 4096)
+/* Headers a route may add beyond the named ones below. */
+#define REPLY_MAX_HEADERS      16
 
 /* What the request is answered with. */
 struct reply {
@@ -23,12 +25,21 @@ struct reply {
   struct buf body;
   const char *allow;      /* the Allow header of a 405 */
   const char *location;   /* the Location header of a redirect */
+  char link[320];         /* the Link header of a page of GET /items, or
+                             "" */
+  const char *set_cookie; /* a Set-Cookie header (/_cookie) */
   uint64_t retry_after;   /* seconds; sent when has_retry_after */
   bool has_retry_after;
   bool challenge;         /* WWW-Authenticate on a 401 */
   bool replayed;          /* an Idempotency-Key replay */
   bool drop;              /* close the connection instead of answering */
   enum fault_kind fault;  /* the fault this reply shows, if any */
+  /* more headers, sent in this order after the others (a name may
+   * repeat); the strings are borrowed: static, or the request's own,
+   * which outlive the reply */
+  const char *header_name[REPLY_MAX_HEADERS];
+  const char *header_value[REPLY_MAX_HEADERS];
+  unsigned nheaders;
 };
 
 /* Empties rp: no status, an empty body capped at REPLY_MAX, no fault.

@@ -142,11 +142,19 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
   if(ok && rp.location)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
                                  rp.location);
+  if(ok && rp.link[0])
+    ok = MHD_add_response_header(resp, "Link", rp.link);
+  if(ok && rp.set_cookie)
+    ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
+                                 rp.set_cookie);
   if(ok && rp.challenge)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                  "Bearer");
   if(ok && rp.replayed)
     ok = MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+  for(unsigned i = 0; ok && i < rp.nheaders; i++)
+    ok = MHD_add_response_header(resp, rp.header_name[i],
+                                 rp.header_value[i]);
   if(ok && rp.has_retry_after) {
     char ra[64];
     retry_after_value(cfg, rp.retry_after, ra, sizeof(ra));

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -219,21 +220,76 @@ static void route_item(struct server *srv, struct MHD_Connection *conn,
     rp->fault = FAULT_MISSING_FIELD;
 }
 
+/* The whole number in query parameter name, from 1 to max: dflt when it
+ * is absent; false with rp set to a 400 when it is anything else. */
+static bool query_number(struct MHD_Connection *conn, const char *name,
+                         uint64_t dflt, uint64_t max, uint64_t *v,
+                         struct reply *rp)
+{
+  const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                              name);
+  *v = dflt;
+  if(!s)
+    return true;
+  *v = 0;
+  for(const char *p = s; *p >= '0' && *p <= '9' && *v <= max; p++)
+    *v = *v * 10 + (uint64_t)(*p - '0');
+  if(!*s || s[strspn(s, "0123456789")] || *v < 1 || *v > max) {
+    reply_error(rp, 400, "%s must be a whole number from 1 to %llu", name,
+                (unsigned long long)max);
+    return false;
+  }
+  return true;
+}
+
+/* Writes the Link header of page (of last, per items a page) into rp:
+ * first and last always, prev and next where there are such pages; the
+ * targets are relative, resolved against the request's URL. */
+static void page_links(struct reply *rp, uint64_t page, uint64_t last,
+                       uint64_t per)
+{
+  static const char *const rels[] = {"first", "prev", "next", "last"};
+  uint64_t to[4] = {1, page - 1, page + 1, last};
+  size_t o = 0;
+  for(int i = 0; i < 4; i++) {
+    if((i == 1 && page == 1) || (i == 2 && page >= last))
+      continue;
+    o += (size_t)snprintf(rp->link + o, sizeof(rp->link) - o,
+                          "%s</items?page=%llu&per_page=%llu>; rel=\"%s\"",
+                          o ? ", " : "", (unsigned long long)to[i],
+                          (unsigned long long)per, rels[i]);
+  }
+}
+
+/* GET /items: every open item, or with ?page=N&per_page=M (either one
+ * makes it paged; per_page 20 and page 1 by default) that page of them
+ * and a Link header to the others. */
 static void route_list(struct server *srv, struct MHD_Connection *conn,
                        struct request *req, struct reply *rp)
 {
   int user;
-  size_t count;
-  if(!authenticate(srv, conn, rp, &user))
+  size_t count, total;
+  uint64_t page, per;
+  bool paged = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                           "page") ||
+               MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                           "per_page");
+  if(!authenticate(srv, conn, rp, &user) ||
+     !query_number(conn, "page", 1, 1000000000, &page, rp) ||
+     !query_number(conn, "per_page", 20, 1000, &per, rp))
     return;
   bool omit = req->draw.missing_field;
-  enum store_result r = store_list(srv->store, user, omit, &rp->body,
-                                   &count);
+  enum store_result r = store_list(srv->store, user, omit,
+                                   paged ? (size_t)((page - 1) * per) : 0,
+                                   paged ? (size_t)per : SIZE_MAX,
+                                   &rp->body, &count, &total);
   if(r) {
     reply_store_error(rp, r, 0);
     return;
   }
   rp->status = 200;
+  if(paged)
+    page_links(rp, page, total ? (total + per - 1) / per : 1, per);
   if(omit && count)
     rp->fault = FAULT_MISSING_FIELD;
 }
@@ -248,6 +304,12 @@ void route(struct server *srv, struct MHD_Connection *conn,
 
   if(!strcmp(url, "/_echo"))
     route_echo(conn, req, rp, method);
+  else if(!strcmp(url, "/_gzip"))
+    route_gzip(conn, req, rp, method);
+  else if(!strcmp(url, "/_headers"))
+    route_headers(conn, rp);
+  else if(!strcmp(url, "/_cookie"))
+    route_cookie(conn, rp);
   else if(!strcmp(url, "/items")) {
     if(get)
       route_list(srv, conn, req, rp);

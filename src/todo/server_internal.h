@@ -63,19 +63,23 @@ static inline const char *header(struct MHD_Connection *conn,
 }
 
 /* routes.c: answers the API paths (/items, /items/<id>, /token) and hands
- * /_echo to routes_diag.c; every other path is a 404. Called for a counted
+ * /_echo, /_gzip and /_headers to routes_diag.c; every other path is a 404. Called for a counted
  * request once its faults have not answered it; may apply missing-field,
  * lag-404 or lose-response, setting rp->fault. */
 void route(struct server *srv, struct MHD_Connection *conn,
            struct request *req, struct reply *rp, const char *url,
            const char *method);
 
-/* routes_diag.c: the paths for specs and operators. route_echo answers a
- * counted request; route_redirect and route_stats answer requests that are
- * never counted nor faulted. */
+/* routes_diag.c: the paths for specs and operators. route_echo,
+ * route_gzip and route_headers answer a counted request; route_redirect
+ * and route_stats answer requests that are never counted nor faulted. */
 void route_echo(struct MHD_Connection *conn, struct request *req,
                 struct reply *rp, const char *method);
+void route_gzip(struct MHD_Connection *conn, struct request *req,
+                struct reply *rp, const char *method);
+void route_headers(struct MHD_Connection *conn, struct reply *rp);
 void route_redirect(struct MHD_Connection *conn, struct reply *rp);
+void route_cookie(struct MHD_Connection *conn, struct reply *rp);
 void route_stats(struct server *srv, struct reply *rp, const char *method);
 
 /* delay.c: the queue of delayed responses and its timer thread. */

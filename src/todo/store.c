@@ -28,6 +28,7 @@ struct stats {
   uint64_t requests;
   uint64_t items_created;
   uint64_t idempotent_replays;
+  uint64_t tokens_issued;
   uint64_t connections;
   uint64_t connections_peak;
   uint64_t faults[FAULT_COUNT];
@@ -161,6 +162,7 @@ enum store_result store_stats(struct store *st, bool reset, struct buf *out)
   add_count(out, "requests", s.requests, true);
   add_count(out, "items_created", s.items_created, false);
   add_count(out, "idempotent_replays", s.idempotent_replays, false);
+  add_count(out, "tokens_issued", s.tokens_issued, false);
   add_count(out, "connections", s.connections, false);
   add_count(out, "connections_peak", s.connections_peak, false);
   buf_adds(out, ",\"faults\":{");
@@ -237,6 +239,8 @@ enum store_result store_login(struct store *st, const char *name,
         r = map_put(&st->tokens, token, STORE_TOKEN_LEN, value);
     }
   } while(r == MAP_EXISTS);
+  if(r == MAP_OK)
+    st->stats.tokens_issued++;
   pthread_mutex_unlock(&st->mu);
   if(r == MAP_FULL)
     return STORE_FULL;
@@ -405,16 +409,19 @@ enum store_result store_get(struct store *st, int user, uint64_t id,
 }
 
 enum store_result store_list(struct store *st, int user, bool omit_summary,
-                             struct buf *out, size_t *count)
+                             size_t skip, size_t limit, struct buf *out,
+                             size_t *count, size_t *total)
 {
-  size_t n = 0;
+  size_t n = 0, seen = 0;
   size_t max = out->max;
   if(out->max > out->len + STORE_MAX_LIST)
     out->max = out->len + STORE_MAX_LIST;
   pthread_mutex_lock(&st->mu);
   buf_add(out, "[", 1);
   for(uint32_t i = st->open[user].head; i != NIL && !out->err;
-      i = st->items[i].next) {
+      i = st->items[i].next, seen++) {
+    if(seen < skip || n == limit)
+      continue;
     if(n++)
       buf_add(out, ",", 1);
     render_item(&st->items[i], (uint64_t)i + 1, !omit_summary, false, out);
@@ -423,6 +430,7 @@ enum store_result store_list(struct store *st, int user, bool omit_summary,
   pthread_mutex_unlock(&st->mu);
   out->max = max;
   *count = n;
+  *total = seen;
   return rendered(out);
 }
 

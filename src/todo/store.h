@@ -80,9 +80,12 @@ enum store_result store_create(struct store *st, int user,
 enum store_result store_get(struct store *st, int user, uint64_t id,
                             bool omit_summary, struct buf *out);
 
-/* GET /items: the user's open items, oldest first; *count says how many. */
+/* GET /items: the user's open items, oldest first, from the skip-th (0
+ * for the first) and at most limit of them (SIZE_MAX for all); *count
+ * says how many were written, *total how many are open. */
 enum store_result store_list(struct store *st, int user, bool omit_summary,
-                             struct buf *out, size_t *count);
+                             size_t skip, size_t limit, struct buf *out,
+                             size_t *count, size_t *total);
 
 /* DELETE /items/<id>: marks the item done (again is fine). */
 enum store_result store_done(struct store *st, int user, uint64_t id,

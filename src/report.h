@@ -1,0 +1,69 @@
+/*
+ * report.h - the CI reports (--report junit|tap|json=FILE): one test case
+ * per step (run.step), or per task when the run names no step, each with
+ * its status (passed, flaky: passed after retries, failed: with its
+ * error) and the attempt history of every call made in it.
+ *
+ * Pure C: records in (from the bindings, through struct runtime), text
+ * out into a file. No Lua, no libcurl. Every string handed in is already
+ * redacted; the records keep a copy with bytes that are not UTF-8 (or
+ * are control characters other than tab and newline) written '?', so
+ * each format holds only what its readers accept.
+ */
+#ifndef RETRYRUN_REPORT_H
+#define RETRYRUN_REPORT_H
+
+#include <stddef.h>
+
+struct report;
+
+/* A new, empty report; NULL when out of memory. started: Unix time. */
+struct report *report_new(double started);
+void report_free(struct report *r);
+
+/* A step begins in task `task`, inside step `parent` (0: none); its name
+ * is the parent's, " / ", then name. Returns its id (1, 2, ...), or 0
+ * when memory ran out (the step is then not reported). now: monotonic. */
+unsigned report_step_begin(struct report *r, unsigned task, unsigned parent,
+                           const char *name, double now);
+/* The step ends; err NULL when it returned, else its message and type
+ * ("gave_up" or "error"). Returns its parent. */
+unsigned report_step_end(struct report *r, unsigned id, const char *type,
+                         const char *err, double now);
+
+/* A task starts or ends (type and err as for steps). */
+void report_task_begin(struct report *r, unsigned task, double now);
+void report_task_end(struct report *r, unsigned task, const char *type,
+                     const char *err, double now);
+
+/* One attempt of call `call`, made by `task` inside `step` (the first
+ * attempt names the call's step): what (method and URL, or "function
+ * at file:line"), the status (0: none) or failure class (NULL: none), the
+ * outcome as a word ("503", "reset"), how long it took, the verdict
+ * ("accept", "retry", "giveup"), the decision in words, the wait after
+ * it and its cause ("backoff", "retry_after"; NULL when no wait). */
+struct report_attempt_in {
+  unsigned call, task, step;
+  const char *method, *what, *cls, *word, *verdict, *decision, *wait_cause;
+  int status, attempt;
+  int hedge;                  /* a hedge: a copy of an attempt in flight */
+  double duration, wait;
+};
+void report_attempt(struct report *r, const struct report_attempt_in *a);
+
+/* Call `call` finished: ok, or gave up for reason. */
+void report_call(struct report *r, unsigned call, int ok, const char *reason,
+                 double duration);
+
+/* Writes the report in format "junit", "tap" or "json" to path ("-":
+ * stdout). suite: the run's name (the script's). now: monotonic, for
+ * steps and tasks that never ended. Returns 0, or -1 with the reason in
+ * err. */
+int report_write(struct report *r, const char *format, const char *path,
+                 const char *suite, double now, char *err, size_t errlen);
+
+/* 1 when spec reads FORMAT=FILE with a known format; else 0, with the
+ * reason in err. */
+int report_spec_ok(const char *spec, char *err, size_t errlen);
+
+#endif
