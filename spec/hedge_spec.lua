@@ -266,3 +266,208 @@ describe("hedges in the trace, --log and the summary", function()
       records[3].cancelled})
   end)
 end)
+
+-- Each copy of a hedged attempt meets the host's guards and gate (the
+-- retry budget, the breaker, the cool-down, the rate limit, --chaos) and
+-- a session's token renewal. Replies are slowed by hundreds of ms against
+-- hedge delays of tens: the order of events does not depend on the load.
+describe("a hedged attempt and the host's guards", function()
+  it("pays each hedge from the retry budget, and sends none it refuses",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "500"}
+    local code, out = traced("-v --summary", [[
+      local retry = require "retryrun.retry"
+      local p = retry.policy{attempts = 3, hedge = {delay = 0.05, max = 3},
+                             budget = {tokens = 5, retry_cost = 5,
+                                       refill = 0}}
+      print("status", p:get(arg[1] .. "/_echo").status)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("status\t200", out)
+    assert.matches("_echo  hedge 2 after", out)
+    assert.matches("_echo  hedge not sent: the retry budget refuses it", out)
+    assert.is_nil(out:find("hedge 3 after", 1, true))
+    assert.matches("1 retry allowed, 1 refused", out)
+    assert.equal(2, srv:stats().requests)
+  end)
+
+  it("sends no hedge beside the breaker's probe", function()
+    local bad <close> = todo.start{"--fail-rate", "1"}
+    local slow <close> = todo.start{"--slow-rate", "1", "--slow-ms", "500"}
+    local code, out = traced("-v", ([[
+      local retry = require "retryrun.retry"
+      local run = require "retryrun.run"
+      local p = retry.policy{attempts = 1, key = "svc", raise = false,
+                             breaker = {consecutive = 2, break_for = 0.2}}
+      p:get(arg[1] .. "/_echo"); p:get(arg[1] .. "/_echo")
+      run.sleep(0.3)
+      local h = p:extend{attempts = 3, hedge = {delay = 0.02, max = 3}}
+      print("status", h:get(SLOW .. "/_echo").status)
+    ]]):gsub("SLOW", ("%q"):format(slow.url)) .. "", bad.url)
+    assert.equal(0, code, out)
+    assert.matches("breaker svc half%-open: this attempt is the probe", out)
+    assert.matches("status\t200", out)
+    assert.is_nil(out:find("hedge 2", 1, true))
+    assert.equal(1, slow:stats().requests)
+  end)
+
+  it("sends no hedge while the host cools down", function()
+    local slow <close> = todo.start{"--slow-rate", "1", "--slow-ms", "1500"}
+    local busy <close> = todo.start{"--throttle-rate", "1",
+                                    "--retry-after", "3"}
+    local code, out = traced("-v", ([[
+      local retry = require "retryrun.retry"
+      local run = require "retryrun.run"
+      local p = retry.policy{key = "svc", hedge = {delay = 0.5}}
+      local t = run.spawn(function()
+        return p:get(arg[1] .. "/_echo").status
+      end)
+      -- a 429 from the same key while the first attempt is in flight
+      run.sleep(0.05)
+      p:extend{attempts = 1, raise = false}:get(BUSY .. "/_echo")
+      print("status", t:wait())
+    ]]):gsub("BUSY", ("%q"):format(busy.url)) .. "", slow.url)
+    assert.equal(0, code, out)
+    assert.matches("cool%-down svc 3%.0 s", out)
+    assert.matches("_echo  hedge not sent: the host cools down", out)
+    assert.matches("status\t200", out)
+    assert.equal(1, slow:stats().requests)
+  end)
+
+  it("skips a hedge that would wait for the rate limit", function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "500"}
+    local code, out = traced("-v", [[
+      local retry = require "retryrun.retry"
+      local run = require "retryrun.run"
+      run.limits{rate = "1/min"}
+      local p = retry.policy{hedge = {delay = 0.05}}
+      print("status", p:get(arg[1] .. "/_echo").status)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("_echo  hedge not sent: no turn of the rate limit is " ..
+                   "free now", out)
+    assert.matches("status\t200", out)
+    assert.equal(1, srv:stats().requests)
+  end)
+
+  it("draws each copy's chaos fault by its own number, reproducibly",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "500"}
+    local script = [[
+      local retry = require "retryrun.retry"
+      local p = retry.policy{attempts = 2, hedge = {delay = 0.05}}
+      print("status", p:get(arg[1] .. "/_echo").status)
+    ]]
+    -- seed 5: attempt 1 goes out, its hedge fails with a 503 at once
+    local lines = {}
+    for i = 1, 2 do
+      local code, out, records = traced(
+        "-v --chaos 'fail=0.5,status=503,seed=5'", script, srv.url)
+      assert.equal(0, code, out)
+      assert.matches("attempt 2 %(hedge%)  chaos: 503  %d+ ms  wait: 1 " ..
+                     "more in flight", out)
+      assert.matches("status\t200", out)
+      local got = {}
+      for _, r in ipairs(records) do
+        if r.event == "attempt" then
+          got[#got + 1] = ("%d %s %s %s"):format(r.attempt,
+            tostring(r.hedge), tostring(r.chaos), r.decision)
+        end
+      end
+      lines[i] = got
+    end
+    assert.same({"2 true fail wait", "1 nil nil accept"}, lines[1])
+    assert.same(lines[1], lines[2])
+    assert.equal(2, srv:stats().requests)  -- attempt 1, once a run
+  end)
+end)
+
+describe("a hedged session call whose token is renewed", function()
+  it("cancels the copies that carry the old token and sends it again",
+     function()
+    -- seed 3: the first request is slow, the rest fast
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "3"}
+    local code, out, records = traced("-v", [[
+      local http = require "retryrun.http"
+      local calls = 0
+      local s = http.session{base = arg[1],
+        retry = {hedge = {delay = 0.05}},
+        auth = {token = function()
+          calls = calls + 1
+          if calls == 1 then return "stale-token" end
+          return http.post(arg[1] .. "/token", {json = {user = "alice",
+            secret = "alice-secret"}, expect = 200}):json().access_token
+        end}}
+      local resp = s:get("/items")
+      print("status", resp.status, "attempts", resp.attempts)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("attempt 2 %(hedge%)  401  %d+ ms  renewed the " ..
+                   "credentials: sent again", out)
+    assert.matches("status\t200\tattempts\t2", out)
+    local got = {}
+    for _, r in ipairs(records) do
+      if r.event == "attempt" and r.method == "GET" then
+        got[#got + 1] = r.attempt .. " " .. r.decision
+      end
+    end
+    assert.same({"2 renew", "1 cancelled", "2 accept"}, got)
+    -- the slow first GET, its hedge (401), POST /token, the GET again
+    assert.equal(4, srv:stats().requests)
+  end)
+end)
+
+describe("hedges in --report", function()
+  it("are in the call's history, numbered as in --log", function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "3"}
+    local json = os.tmpname()
+    local code, out, records = traced("--report json=" .. json, [[
+      local retry = require "retryrun.retry"
+      retry.policy{hedge = {delay = 0.05}}:get(arg[1] .. "/_echo")
+    ]], srv.url)
+    assert.equal(0, code, out)
+    local f = assert(io.open(json))
+    local report = todo.decode(f:read("a"))
+    f:close()
+    os.remove(json)
+    -- a copy is no retry: the task passed, not flaky
+    assert.same({"passed", 0}, {report.cases[1].status,
+                                report.cases[1].retries})
+    local call = report.cases[1].calls[1]
+    local got, logged = {}, {}
+    for _, a in ipairs(call.history) do
+      got[#got + 1] = ("%d %s %s"):format(a.attempt, tostring(a.hedge),
+                                          a.decision)
+    end
+    for _, r in ipairs(records) do
+      if r.event == "attempt" then
+        logged[#logged + 1] = ("%d %s %s"):format(r.attempt,
+          tostring(r.hedge), r.decision)
+      end
+    end
+    assert.same({"2 true accept", "1 nil cancelled"}, got)
+    assert.same(logged, got)
+    assert.equal(2, call.attempts)
+  end)
+end)
+
+describe("a hedged call under --fake-clock", function()
+  it("sends its hedge after the real delay: a transfer is in flight",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "0.5", "--slow-ms",
+                                   tostring(SLOW_MS), "--seed", "3"}
+    local code, out = traced("-v --fake-clock", [[
+      local retry = require "retryrun.retry"
+      local resp = retry.policy{hedge = {delay = 0.05}}:get(arg[1] ..
+                                                              "/_echo")
+      print("status", resp.status, "attempts", resp.attempts)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("hedge 2 after 0%.0%d+ s", out)
+    assert.matches("attempt 2 %(hedge%)  200  %d+ ms  accept", out)
+    assert.matches("status\t200\tattempts\t2", out)
+    assert.equal(2, srv:stats().requests)
+  end)
+end)
