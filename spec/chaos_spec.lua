@@ -112,6 +112,38 @@ describe("--chaos", function()
     assert.equal(0, srv:stats().requests)
   end)
 
+  it("cuts a latency at the time the attempt has: a timeout, never sent",
+     function()
+    local srv <close> = todo.start{}
+    local code, out, records = chaos_run("--fake-clock --chaos "
+      .. "latency=1:3600s,seed=1", srv.url, [[
+      local http, run = require "retryrun.http", require "retryrun.run"
+      local t0 = run.now()
+      local ok, err = pcall(http.get, arg[1] .. "/_echo", {retry = {
+        attempts = 3, deadline = 5, backoff = {initial = 0.001}}})
+      print(err.reason, #err.attempts, err.attempts[1].error,
+            run.now() - t0 < 6)
+      t0 = run.now()
+      ok, err = pcall(http.get, arg[1] .. "/_echo", {timeout = 1,
+        retry = {attempts = 2, deadline = 100, retry_on = {"timeout"},
+        backoff = {initial = 0.001}}})
+      print(err.reason, #err.attempts, err.attempts[2].error,
+            run.now() - t0 < 3)
+    ]])
+    assert.equal(0, code, out)
+    assert.matches("deadline\t1\ttimeout\ttrue\nexhausted\t2\ttimeout\t"
+                   .. "true\n", out)
+    assert.equal(0, srv:stats().requests)
+    local n = 0
+    for _, r in ipairs(records) do
+      if r.event == "attempt" then
+        n = n + 1
+        assert.same({"timeout", false, "latency"}, {r.error, r.sent, r.chaos})
+      end
+    end
+    assert.equal(3, n)
+  end)
+
   it("takes RETRYRUN_CHAOS, and --seed when it names no seed", function()
     local srv <close> = todo.start{}
     local _, _, a = chaos_run("--seed 5 --chaos fail=0.3", srv.url)

@@ -295,6 +295,44 @@ describe("retryrun VERB URL", function()
                            .. "\r\nset-cookie: b=2\r\n", 1, true), out)
   end)
 
+  it("keeps secrets out of its usage errors", function()
+    local code, out, err = oneliner{"get",
+      "http://alice:pw-4711@127.0.0.1:1/items?token=tok-4711", "extra"}
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("retryrun get: one URL only (got 'extra' after "
+                 .. "'http://REDACTED@127.0.0.1:1/items?token=REDACTED')\n"
+                 .. "Try 'retryrun get --help' for more information.\n", err)
+    code, _, err = oneliner{"get", srv.url, "-H",
+      "Authorization Bearer alice-secret"}
+    assert.equal(2, code)
+    assert.equal("retryrun get: -H takes 'NAME: VALUE' (got one without "
+                 .. "':' that starts 'Authorization')\nTry 'retryrun get "
+                 .. "--help' for more information.\n", err)
+  end)
+
+  it("refuses an -o FILE it cannot write before making the call",
+     function()
+    srv:reset_stats()
+    local code, out, err = oneliner{"post", srv.url .. "/_echo", "-d", "x",
+      "-o", "/nonexistent-dir/out"}
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal("retryrun: cannot write the body: /nonexistent-dir/out: "
+                 .. "No such file or directory\n", err)
+    assert.equal(0, srv:stats().requests)
+  end)
+
+  it("says where retryrun's own options go when given after the verb",
+     function()
+    local code, out, err = oneliner{"get", srv.url, "--log", "x.jsonl"}
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("retryrun get: '--log' is retryrun's own option: give it "
+                 .. "before the verb (retryrun --log ... get URL)\nTry "
+                 .. "'retryrun get --help' for more information.\n", err)
+  end)
+
   it("lists every flag on get --help, and the verbs on --help", function()
     local code, out, err = oneliner{"get", "--help"}
     assert.equal(0, code)

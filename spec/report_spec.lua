@@ -192,6 +192,78 @@ describe("--report", function()
     assert.matches('<testcase name="outer / inner / deepest"', r.junit)
   end)
 
+  it("keeps a coroutine's steps to the coroutine, even one abandoned",
+     function()
+    local srv <close> = todo.start{}
+    local code, out, r = reported(HEAD .. [[
+      local co = coroutine.wrap(function()
+        run.step("in co", function()
+          coroutine.yield()
+          get(arg[1] .. "/items?co=1")
+          coroutine.yield()
+        end)
+      end)
+      run.step("outer", function()
+        co()                              -- "in co" begins, then yields
+        get(arg[1] .. "/items?outer=1")
+        run.step("inner", function() co() end)   -- "in co" goes on
+      end)
+      run.step("after", function() end)   -- "in co" never ends
+    ]], {srv.url})
+    assert.equal(0, code, out)
+    local by, all = cases(r.json)
+    assert.same({"after", "outer", "outer / in co", "outer / inner"},
+                 (function()
+                   local t = {}
+                   for n in pairs(by) do t[#t + 1] = n end
+                   table.sort(t)
+                   return t
+                 end)())
+    assert.equal(4, all.tests)
+    assert.matches("outer=1$", by.outer.calls[1].request)
+    assert.matches("co=1$", by["outer / in co"].calls[1].request)
+    assert.equal(0, #by["outer / inner"].calls)
+    assert.same({"failed", "did not finish"}, {by["outer / in co"].status,
+                 by["outer / in co"].error.message})
+    assert.same({"passed", "passed"}, {by.outer.status, by.after.status})
+    assert.is_nil(by.after.parent)
+  end)
+
+  it("cuts long step names, so deep paths of them stay small", function()
+    local code, out, r = reported([[
+      local run = require "retryrun.run"
+      local long = ("\u{e9}"):rep(50000)      -- 100 KB, 2 bytes a char
+      local function nest(k)
+        if k > 0 then run.step(k .. long, nest, k - 1) end
+      end
+      nest(30)
+    ]])
+    assert.equal(0, code, out)
+    local by, all = cases(r.json)
+    assert.equal(30, all.tests)
+    local cut = ("\u{e9}"):rep(125) .. "..."   -- "30" and 125 chars: 254
+    assert.truthy(by["30" .. cut], "the outermost")
+    assert.truthy(by["30" .. cut .. " / 29" .. cut], "the second")
+    local cut1 = ("\u{e9}"):rep(126) .. "..."   -- 1 digit, 126 chars: 256
+    assert.truthy(by["... / 3" .. cut1 .. " / 2" .. cut1 .. " / 1" .. cut1],
+                  "the innermost, its path started again at 28")
+    for name in pairs(by) do
+      assert.is_true(#name <= 1024, #name)
+    end
+    assert.is_true(#r.json < 200000, #r.json)
+    assert.equal(0, (validate(r.junit)))
+  end)
+
+  it("writes a NUL in a step's name as '?', losing nothing after it",
+     function()
+    local code, out, r = reported([[
+      require("retryrun.run").step("a\0b", function() end)
+    ]])
+    assert.equal(0, code, out)
+    local by = cases(r.json)
+    assert.truthy(by["a?b"])
+  end)
+
   it("reports steps inside run.map, each in its own task", function()
     local srv <close> = todo.start{"--fail-rate", "0.3", "--seed", "8"}
     local code, out, r = reported(HEAD .. [[
@@ -221,6 +293,32 @@ describe("--report", function()
     attempts = attempts + by.load.calls[1].attempts
     assert.equal(srv:stats().requests, attempts)
     assert.equal(0, (validate(r.junit)))
+  end)
+
+  it("costs well under a KiB a call that made one attempt", function()
+    if common.BUILD:find("asan", 1, true) then
+      -- a sanitizer build holds freed memory back: peaks say nothing
+      pending("not measured under a sanitizer")
+      return
+    end
+    local srv <close> = todo.start{}
+    local path = common.write_script(HEAD .. [[
+      for i = 1, 4000 do get(arg[1] .. "/items?i=" .. i) end
+      for l in io.lines("/proc/self/status") do
+        local kb = l:match("^VmHWM:%s*(%d+) kB")
+        if kb then print(kb) end
+      end
+    ]])
+    local peak = {}
+    for _, opts in ipairs{"", "--report json=/dev/null"} do
+      local code, out = common.sh(("%s %s %s %s"):format(BIN, opts, q(path),
+                                                         q(srv.url)))
+      assert.equal(0, code, out)
+      peak[#peak + 1] = tonumber(out:match("^(%d+)\n$"))
+    end
+    os.remove(path)
+    assert.is_true(peak[2] - peak[1] < 4000 / 2,       -- KiB
+                   ("%d KiB more with the report"):format(peak[2] - peak[1]))
   end)
 
   it("without steps, makes a case per task that made a call or failed",
@@ -323,6 +421,32 @@ describe("--report", function()
       "plan.*"))
   end)
 
+  it("is written, with the summary, when the script calls os.exit",
+     function()
+    local srv <close> = todo.start{}
+    local sum = os.tmpname()
+    for _, exit in ipairs{"os.exit(5)", "os.exit(false, true)",
+                          "os.exit(true)"} do
+      local code, out, r = reported(HEAD .. [[
+        run.step("outer", function()
+          get(arg[1] .. "/items")
+          run.step("leaving", function() ]] .. exit .. [[ end)
+        end)
+      ]], {srv.url}, "--summary-json " .. q(sum) .. " --fail-if 'calls > 0'")
+      assert.equal(exit == "os.exit(true)" and 4 or exit == "os.exit(5)"
+                   and 5 or 1, code, out)
+      local by, all = cases(r.json)
+      assert.equal(2, all.tests, exit)
+      assert.equal("did not finish", by["outer / leaving"].error.message)
+      assert.equal(1, #by.outer.calls)
+      assert.equal(0, (validate(r.junit)))
+      assert.equal(2, common.count(r.log, '"event":"attempt"') +
+                      common.count(r.log, '"event":"call"'))
+      assert.equal(1, todo.decode(slurp(sum)).calls)
+      os.remove(sum)
+    end
+  end)
+
   it("is written when the script fails, with what was done", function()
     local srv <close> = todo.start{}
     local code, out, r = reported(HEAD .. [[
@@ -403,6 +527,39 @@ describe("--report", function()
                    .. name:gsub("%.lua$", ""):gsub("%p", "%%%0") .. '"', out)
     assert.matches('<failure message="42" type="error">', out)
     assert.matches('^{"v":1,"name":"command line",', json)
+  end)
+
+  it("refuses two outputs into one file, or onto stdout, as a usage "
+     .. "error", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. q(dir)))
+    local f = dir .. "/out"
+    local cases_ = {
+      {"--report junit=%s --report tap=%s",
+       "--report junit=%s and --report tap=%s both write to the same file"},
+      {"--report json=%s --log %s",
+       "--log %s and --report json=%s both write to the same file"},
+      {"--summary-json %s --report json=" .. dir .. "/./out",
+       "--summary-json %s and --report json=" .. dir .. "/./out both "
+       .. "write to the same file"},
+      {"--log - --report json=-",
+       "--log - and --report json=- both write to stdout"},
+      {"--report json=- --summary-json -",
+       "--summary-json - and --report json=- both write to stdout"},
+    }
+    for _, c in ipairs(cases_) do
+      local opts = c[1]:gsub("%%s", f)
+      local code, out = common.sh(("%s %s -e 'print(1)'"):format(BIN, opts))
+      assert.equal(2, code, opts)
+      assert.equal(("retryrun: %s\nTry 'retryrun --help' for more "
+                    .. "information.\n"):format((c[2]:gsub("%%s", f))), out)
+      assert.is_nil(io.open(f), opts)
+    end
+    local code, out = common.sh(("%s --summary-json - -e ''"):format(BIN))
+    assert.equal(0, code)
+    assert.matches('^{"v":1,', out)
+    os.remove(dir)
   end)
 
   it("refuses an unknown format or a missing file as a usage error",

@@ -34,6 +34,7 @@
 #include "lua_redact.h"
 #include "lua_response.h"
 #include "lua_step.h"
+#include "lua_stdlib.h"
 #include "lua_task.h"
 #include "luax.h"
 #include "ratelimit.h"
@@ -46,6 +47,7 @@ static int luaopen_retryrun_core(lua_State *L)
 {
   lua_newtable(L);
   ltask_register(L);
+  lstdlib_register(L);
   lcheck_register(L);
   lredact_register(L);
   lpolicy_register(L);
@@ -288,11 +290,86 @@ static void report_loop(enum loop_result r)
             "cancelling them all\n");
 }
 
-/* pmain(opts) -> exit code: everything between making the state and
+/* What a run leaves when it ends, however it ends: host_run's, and
+ * os.exit's. */
+struct ending {
+  const struct host_opts *o;
+  struct runtime *rt;
+  struct summary *sum;
+  const struct summary_threshold *fail_if;
+  int summary_text_on;
+};
+
+static int write_summary(const struct host_opts *o, const struct summary *s,
+                         int text);
+static int write_reports(const struct host_opts *o, struct report *r);
+
+/* Writes the reports and the summary and checks the thresholds; returns
+ * the exit code, code or what they made of it. */
+static int finish_outputs(const struct ending *e, int code)
+{
+  const struct host_opts *o = e->o;
+  struct runtime *rt = e->rt;
+  struct summary *sum = e->sum;
+  int i;
+  if(rt->report) {
+    int c = write_reports(o, rt->report);
+    if(c && code == EXIT_OK)
+      code = c;
+  }
+  if(rt->summary) {
+    int c;
+    sum->fake_clock = loop_clock_is_fake();
+    sum->skipped = loop_clock_skipped();
+    if(o->chaos) {
+      chaos_describe(o->chaos, sum->chaos, sizeof(sum->chaos));
+      sum->chaos_fail = o->chaos->injected[CHAOS_FAIL];
+      sum->chaos_reset = o->chaos->injected[CHAOS_RESET];
+      sum->chaos_latency = o->chaos->injected[CHAOS_LATENCY];
+    }
+    sum->rate_waited = rt->rate_waited;
+    sum->rate_waits = rt->rate_waits;
+    sum->rate_cuts = rt->rate_cuts;
+    c = write_summary(o, sum, e->summary_text_on);
+    if(c && code == EXIT_OK)
+      code = c;
+    for(i = 0; i < o->nfail_if; i++) {
+      char msg[512];
+      if(summary_threshold_broken(sum, &e->fail_if[i], msg, sizeof(msg))) {
+        fprintf(stderr, "retryrun: --fail-if %s: %s\n", o->fail_if[i], msg);
+        if(code == EXIT_OK)
+          code = EXIT_THRESHOLD;
+      }
+    }
+  }
+  return code;
+}
+
+/* os.exit([code [, close]]): as the base library's, the run's reports,
+ * summary and thresholds done first, as when the script returns. */
+static int los_exit(lua_State *L)
+{
+  const struct ending *e = lua_touserdata(L, lua_upvalueindex(1));
+  int code = lua_isboolean(L, 1) ?
+             (lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE) :
+             (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+  int close = lua_toboolean(L, 2);
+  clear_progress();
+  fflush(stdout);                      /* what the script printed first */
+  if(e->rt->log_ud)
+    fflush(e->rt->log_ud);
+  code = finish_outputs(e, code);
+  if(close)
+    lua_close(L);
+  exit(code);
+}
+
+/* pmain(ending) -> exit code: everything between making the state and
  * closing it, run protected by host_run. */
 static int pmain(lua_State *L)
 {
-  const struct host_opts *o = lua_touserdata(L, 1);
+  const struct ending *e = lua_touserdata(L, 1);
+  const struct host_opts *o = e->o;
   struct loop *lp = runtime_of(L)->loop;
   struct task *main_task;
   int code = EXIT_OK, main_idx, i;
@@ -306,6 +383,11 @@ static int pmain(lua_State *L)
     lua_pushinteger(L, EXIT_ERROR);
     return 1;
   }
+  lua_getglobal(L, "os");
+  lua_pushlightuserdata(L, (void *)e);
+  lua_pushcclosure(L, los_exit, 1);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
   /* every policy has the verbs retryrun.http gives it, whatever the
    * script requires */
   lua_getglobal(L, "require");
@@ -381,14 +463,15 @@ static int write_summary(const struct host_opts *o, const struct summary *s,
     free(out);
   }
   if(o->summary_json) {
-    FILE *f = fopen(o->summary_json, "w");
+    FILE *f = strcmp(o->summary_json, "-") ? fopen(o->summary_json, "w") :
+              stdout;
     out = summary_json(s);
     if(!f || !out || fputs(out, f) == EOF || fputc('\n', f) == EOF) {
       fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
               o->summary_json, out ? strerror(errno) : "out of memory");
       code = EXIT_ERROR;
     }
-    if(f && fclose(f) && !code) {
+    if(f && (f == stdout ? fflush(f) : fclose(f)) && !code) {
       fprintf(stderr, "retryrun: cannot write the summary '%s': %s\n",
               o->summary_json, strerror(errno));
       code = EXIT_ERROR;
@@ -427,6 +510,7 @@ int host_run(const struct host_opts *o)
   struct runtime rt;
   struct summary sum;
   struct summary_threshold fail_if[16];
+  struct ending e;
   int i, summary_text_on = o->summary || (isatty(STDERR_FILENO) && !o->quiet);
   lua_State *L = luaL_newstate();
   int code;
@@ -482,6 +566,7 @@ int host_run(const struct host_opts *o)
     return EXIT_ERROR;
   }
   memset(&sum, 0, sizeof(sum));
+  sum.guard = &rt.guard;
   if(summary_text_on || o->summary_json || o->nfail_if)
     rt.summary = &sum;
   runtime_set(L, &rt);
@@ -494,8 +579,13 @@ int host_run(const struct host_opts *o)
   }
   if(o->max_connections || o->max_host_connections)
     loop_limits(rt.loop, o->max_connections, o->max_host_connections);
+  e.o = o;
+  e.rt = &rt;
+  e.sum = &sum;
+  e.fail_if = fail_if;
+  e.summary_text_on = summary_text_on;
   lua_pushcfunction(L, pmain);
-  lua_pushlightuserdata(L, (void *)o);
+  lua_pushlightuserdata(L, &e);
   if(lua_pcall(L, 1, 1, 0) == LUA_OK)
     code = (int)lua_tointeger(L, -1);
   else
@@ -509,41 +599,12 @@ int host_run(const struct host_opts *o)
   redact_free_names();
   ratelimit_free(rt.rate);
   loop_free(rt.loop);
-  sum.guard = &rt.guard;
   if(rt.log_ud && rt.log_ud != stdout)
     fclose(rt.log_ud);
-  if(rt.report) {
-    int c = write_reports(o, rt.report);
-    if(c && code == EXIT_OK)
-      code = c;
-    report_free(rt.report);
-  }
-  if(rt.summary) {
-    int c;
-    sum.fake_clock = loop_clock_is_fake();
-    sum.skipped = loop_clock_skipped();
-    if(o->chaos) {
-      chaos_describe(o->chaos, sum.chaos, sizeof(sum.chaos));
-      sum.chaos_fail = o->chaos->injected[CHAOS_FAIL];
-      sum.chaos_reset = o->chaos->injected[CHAOS_RESET];
-      sum.chaos_latency = o->chaos->injected[CHAOS_LATENCY];
-    }
-    sum.rate_waited = rt.rate_waited;
-    sum.rate_waits = rt.rate_waits;
-    sum.rate_cuts = rt.rate_cuts;
-    c = write_summary(o, &sum, summary_text_on);
-    if(c && code == EXIT_OK)
-      code = c;
-    for(i = 0; i < o->nfail_if; i++) {
-      char msg[512];
-      if(summary_threshold_broken(&sum, &fail_if[i], msg, sizeof(msg))) {
-        fprintf(stderr, "retryrun: --fail-if %s: %s\n", o->fail_if[i], msg);
-        if(code == EXIT_OK)
-          code = EXIT_THRESHOLD;
-      }
-    }
+  code = finish_outputs(&e, code);
+  report_free(rt.report);
+  if(rt.summary)
     summary_free(&sum);
-  }
   guard_free(&rt.guard);
   return code;
 }

@@ -123,7 +123,8 @@ struct call {
   double outer_hook_deadline;
   /* before the attempt goes out (lua_gate.c) */
   int gate;                   /* 0: rate limit next, 1: chaos next, 2:
-                                 passed */
+                                 passed, 3: a chaos latency takes all
+                                 the time the attempt has */
   unsigned seq;               /* the call's number in its task */
   int chaos;                  /* the attempt's enum chaos_fault */
   double rate_wait;           /* seconds it waited for a rate limit */

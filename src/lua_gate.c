@@ -114,8 +114,20 @@ int lgate_pass(lua_State *L, struct call *c)
       rt->chaos->injected[c->chaos]++;
       if(c->chaos == CHAOS_FAIL || c->chaos == CHAOS_RESET)
         return lgate_inject(L, c);
-      if(c->chaos == CHAOS_LATENCY)
-        return wait_until(L, c, loop_now() + rt->chaos->latency);
+      if(c->chaos == CHAOS_LATENCY) {
+        /* no longer than the attempt has, as lattempt_send reckons it: a
+         * network that slow would time the attempt out */
+        double now = loop_now(), left = policy_attempt_timeout(&c->pol,
+                                                   c->pc.started, now);
+        if(c->timeout > 0 && c->timeout < left)
+          left = c->timeout;
+        if(left >= 0.001 && rt->chaos->latency >= left) {
+          c->gate = 3;
+          return wait_until(L, c, now + left);
+        }
+        if(left >= 0.001)
+          return wait_until(L, c, now + rt->chaos->latency);
+      }
     }
     /* fall through */
   default:
@@ -124,12 +136,32 @@ int lgate_pass(lua_State *L, struct call *c)
   }
 }
 
+/* Ends the attempt as a timeout: its chaos latency took all the time it
+ * had. */
+static int latency_timeout(lua_State *L, struct call *c)
+{
+  char why[96];
+  loop_slot_giveback(&c->task->lt);
+  c->gate = 2;
+  c->out.sent = 0;
+  c->out.cls = POLICY_TIMEOUT;
+  c->out.status = 0;
+  snprintf(why, sizeof(why), "chaos: a latency of %g s, over the %.3g s "
+           "the attempt had", runtime_of(L)->chaos->latency,
+           loop_now() - c->attempt_started);
+  lua_pushstring(L, why);
+  lua_replace(L, S_REASON);
+  return lcall_check_valid(L, c, S_RESP);
+}
+
 int lgate_k(lua_State *L, struct call *c)
 {
   if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
   if(!loop_task_fired(&c->task->lt))
     return loop_yield(&c->task->lt, L, 0, lcall_k);   /* woken early */
+  if(c->gate == 3)
+    return latency_timeout(L, c);
   return lattempt_send(L, c);
 }
 

@@ -230,6 +230,10 @@ static int send_hedge(lua_State *L, struct call *c)
       if(fault == CHAOS_FAIL || fault == CHAOS_RESET)
         return inject(L, c, fault, cost, now);
       if(fault == CHAOS_LATENCY) {
+        /* a copy that would time out in its latency is not sent: the
+         * copies in flight time out no later */
+        if(rt->chaos->latency >= timeout)
+          return hold(L, c, "its chaos latency outlasts its time");
         h->latent = 1;
         h->latent_since = now;
         h->latent_cost = cost;

@@ -1,6 +1,8 @@
 /*
  * lua_step.c - run.step's bookkeeping (see lua_step.h).
  */
+#include <string.h>
+
 #include <lauxlib.h>
 
 #include "loop.h"
@@ -21,7 +23,18 @@ static int lstep_begin(lua_State *L)
   struct task *t = task_current(L);
   unsigned id = 0;
   if(rt->report && t) {
+    size_t n, i;
+    const char *red;
     lredact_push(L, name, lua_rawlen(L, 1), NULL);
+    red = lua_tolstring(L, -1, &n);
+    if(memchr(red, '\0', n)) {
+      /* the report's names are C strings: a NUL would cut the name */
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for(i = 0; i < n; i++)
+        luaL_addchar(&b, red[i] ? red[i] : '?');
+      luaL_pushresult(&b);
+    }
     id = report_step_begin(rt->report, t->id, t->step, lua_tostring(L, -1),
                            loop_now());
     if(id)

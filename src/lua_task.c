@@ -3,11 +3,8 @@
  * cancel, sleep, now, connection limits (retryrun.core;
  * lua/retryrun/run.lua builds run.all and run.map on top).
  *
- * Also the C halves of the coroutine functions the host puts in place of
- * the base library's (lua/retryrun/stdlib.lua has the rest): resume tells
- * the loop which thread runs, yield refuses to yield a task's own
- * coroutine; and after_child, which passes a child process's death by
- * SIGINT or SIGTERM on as the signal.
+ * The C halves of the coroutine functions and os.execute the host puts in
+ * place of the base library's are in lua_stdlib.c.
  *
  * A task is a full userdata "retryrun.Task" holding struct task, with three
  * user values: 1 the coroutine, 2 its results (a table, or the error), 3 the
@@ -16,15 +13,10 @@
  * The loop is found from the lua_State (runtime.h); the loop's part of a
  * task is changed only through loop.h.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <sys/wait.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <lauxlib.h>
-#include <lualib.h>
 
 #include "lua_rate.h"
 #include "lua_redact.h"
@@ -455,111 +447,6 @@ static int lrun_limits(lua_State *L)
   return 0;
 }
 
-/* core.resume: coroutine.resume as the base library's (upvalue 1), telling
- * the loop which thread runs (loop_set_running) so that a signal
- * interrupts the code actually running. */
-static int lrun_resume(lua_State *L)
-{
-  lua_State *co = lua_tothread(L, 1), *prev;
-  int status;
-  luaL_argexpected(L, co != NULL, 1, "coroutine");
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  prev = loop_set_running(co);
-  status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-  loop_set_running(prev);
-  if(status != LUA_OK)
-    return lua_error(L);
-  return lua_gettop(L);
-}
-
-/* 1 when co is the coroutine of a task: it yields to the loop alone. */
-static int is_task_thread(lua_State *co)
-{
-  struct task *t = task_current(co);
-  return t && t->lt.co == co;
-}
-
-/* core.yield: coroutine.yield for scripts. Where no coroutine of the
- * script runs (a task's own code, its hooks included) it raises, as plain
- * Lua does in its main thread, so the script's pcall catches it. */
-static int lrun_yield(lua_State *L)
-{
-  if(is_task_thread(L))
-    return luaL_error(L, "attempt to yield from outside a coroutine");
-  return lua_yield(L, lua_gettop(L));
-}
-
-/* core.isyieldable([co]): false for a task's own coroutine, which
- * core.yield refuses. */
-static int lrun_isyieldable(lua_State *L)
-{
-  lua_State *co = lua_isnone(L, 1) ? L : lua_tothread(L, 1);
-  luaL_argexpected(L, co != NULL, 1, "coroutine");
-  lua_pushboolean(L, !is_task_thread(co) && lua_isyieldable(co));
-  return 1;
-}
-
-/* core.after_child(...) -> ...: passes on what os.execute or a pipe's
- * close returned. A child that died of SIGINT or SIGTERM ("signal", 2 or
- * 15) counts as that signal coming to retryrun, as shells count it: the
- * run is interrupted, and so is the code that ran the child. */
-static int lrun_after_child(lua_State *L)
-{
-  int n = lua_gettop(L);
-  if(n == 3 && lua_type(L, 2) == LUA_TSTRING && lua_isinteger(L, 3) &&
-     !strcmp(lua_tostring(L, 2), "signal")) {
-    lua_Integer sig = lua_tointeger(L, 3);
-    if(sig == SIGINT || sig == SIGTERM)
-      loop_signal((int)sig);
-  }
-  return n;
-}
-
-/* core.execute([cmd]) -> as os.execute, but retryrun keeps its signal
- * handlers while the child runs (system() ignores SIGINT in the parent,
- * so a `kill -INT` to retryrun alone was lost): the first SIGINT or
- * SIGTERM is passed on to the child and interrupts the run when the child
- * ends; a second stops retryrun at once, as anywhere else. Without a
- * terminal the child's shell and what it runs get a process group of
- * their own, so the signal reaches them all; with one, the terminal's ^C
- * reaches them already, and they stay in the foreground to read it. */
-static int lrun_execute(lua_State *L)
-{
-  const char *cmd = luaL_optstring(L, 1, NULL);
-  int status, passed_on = 0, own_group = !isatty(STDIN_FILENO);
-  pid_t pid;
-  if(!cmd) {
-    lua_pushboolean(L, access("/bin/sh", X_OK) == 0);
-    return 1;
-  }
-  fflush(NULL);
-  pid = fork();
-  if(pid < 0)
-    return luaL_fileresult(L, 0, NULL);
-  if(own_group)
-    setpgid(pid, pid);            /* as the child does: whichever is first */
-  if(pid == 0) {
-    if(own_group)
-      setpgid(0, 0);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-    _exit(127);
-  }
-  while(waitpid(pid, &status, 0) < 0) {
-    if(errno != EINTR)
-      return luaL_fileresult(L, 0, NULL);
-    if(!passed_on && loop_interrupted()) {
-      kill(own_group ? -pid : pid, loop_interrupted());
-      passed_on = 1;
-    }
-  }
-  errno = 0;                      /* luaL_execresult reads it */
-  return luaL_execresult(L, status);
-}
-
 /* core.progress(done, total): run.map's items, for the progress line. */
 static int lrun_progress(lua_State *L)
 {
@@ -595,10 +482,6 @@ void ltask_register(lua_State *L)
     {"now", lrun_now},
     {"limits", lrun_limits},
     {"current", lrun_current},
-    {"yield", lrun_yield},
-    {"isyieldable", lrun_isyieldable},
-    {"after_child", lrun_after_child},
-    {"execute", lrun_execute},
     {"progress", lrun_progress},
     {NULL, NULL}
   };
@@ -612,11 +495,6 @@ void ltask_register(lua_State *L)
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
-  luaopen_coroutine(L);             /* a fresh table: the originals */
-  lua_getfield(L, -1, "resume");
-  lua_pushcclosure(L, lrun_resume, 1);
-  lua_setfield(L, -3, "resume");
-  lua_pop(L, 1);
   lua_pushlightuserdata(L, &loop_suspend_marker);
   lua_setfield(L, -2, "SUSPEND");
 }

@@ -11,6 +11,7 @@
  * process (libcurl, signals, the seed).
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,8 @@ static void usage(FILE *f)
     "                             every finished call (- for stdout)\n"
     "  --summary                  the end-of-run summary on stderr (the\n"
     "                             default on a terminal)\n"
-    "  --summary-json FILE        the summary as JSON into FILE\n"
+    "  --summary-json FILE        the summary as JSON into FILE (- for\n"
+    "                             stdout)\n"
     "  -q, --quiet                no summary unless --summary asks\n"
     "  --fail-if EXPR             exit 4 when the summary breaks EXPR, as\n"
     "                             'giveups > 0', 'retry_rate > 5%', 'p99 >\n"
@@ -178,6 +180,61 @@ static const char *near_option(const char *s)
       return o;
   }
   return NULL;
+}
+
+/* path with its directory resolved (realpath), so that "x" and "./x"
+ * compare equal; "-" stays "-"; as given when the directory is not
+ * there (opening it fails later). */
+static void output_key(const char *path, char *key, size_t n)
+{
+  const char *slash = strrchr(path, '/');
+  char dir[PATH_MAX], *real;
+  if(!strcmp(path, "-") || (slash && slash - path >= PATH_MAX)) {
+    snprintf(key, n, "%s", path);
+    return;
+  }
+  snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+           slash ? (slash == path ? "/" : path) : ".");
+  real = realpath(dir, NULL);
+  snprintf(key, n, "%s/%s", real ? real : dir, slash ? slash + 1 : path);
+  free(real);
+}
+
+/* Usage error when two of --log, --summary-json and --report write to
+ * the same file, or to stdout: one would overwrite or garble the other. */
+static int outputs_apart(const struct host_opts *o)
+{
+  const char *flag[10], *path[10], *shown[10];
+  char key[10][PATH_MAX + 8];
+  int n = 0, i, j;
+  if(o->log) {
+    flag[n] = "--log";
+    shown[n] = o->log;
+    path[n++] = o->log;
+  }
+  if(o->summary_json) {
+    flag[n] = "--summary-json";
+    shown[n] = o->summary_json;
+    path[n++] = o->summary_json;
+  }
+  for(i = 0; i < o->nreport; i++) {
+    flag[n] = "--report";
+    shown[n] = o->report[i];
+    path[n++] = strchr(o->report[i], '=') + 1;
+  }
+  for(i = 0; i < n; i++) {
+    output_key(path[i], key[i], sizeof(key[i]));
+    for(j = 0; j < i; j++) {
+      if(strcmp(key[i], key[j]))
+        continue;
+      fprintf(stderr, "retryrun: %s %s and %s %s both write to %s\n"
+              "Try 'retryrun --help' for more information.\n", flag[j],
+              shown[j], flag[i], shown[i],
+              strcmp(path[i], "-") ? "the same file" : "stdout");
+      return EXIT_USAGE;
+    }
+  }
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -345,6 +402,8 @@ int main(int argc, char **argv)
                          "'%s'", fake_clock);
     o.fake_clock = 1;
   }
+  if(outputs_apart(&o))
+    return EXIT_USAGE;
   if(chaos && *chaos) {
     char err[256];
     if(chaos_parse(chaos, &chaos_spec, check_suggest, err, sizeof(err)))

@@ -63,14 +63,15 @@ static void clean_into(char *dst, size_t n, const char *s)
   free(c);
 }
 
-/* Grows *p (of *cap elements of size sz) to hold one more than n. */
-static int grow(void **p, size_t *cap, size_t n, size_t sz)
+/* Grows *p (of *cap elements of size sz) to hold one more than n: first
+ * to `first` elements, then twice as many each time. */
+static int grow(void **p, size_t *cap, size_t n, size_t sz, size_t first)
 {
   size_t c;
   void *np;
   if(n < *cap)
     return 0;
-  c = *cap ? *cap * 2 : 16;
+  c = *cap ? *cap * 2 : first;
   np = realloc(*p, c * sz);
   if(!np)
     return -1;
@@ -115,16 +116,27 @@ unsigned report_step_begin(struct report *r, unsigned task, unsigned parent,
   struct rep_unit *u;
   const char *pname = parent && parent <= r->nsteps ?
                       r->steps[parent - 1].name : NULL;
-  size_t len = strlen(name) + (pname ? strlen(pname) + 3 : 0) + 1;
-  char *full = malloc(len);
+  size_t nlen = strlen(name), len;
+  int cut = nlen > STEP_NAME_MAX;
+  char *full;
+  if(cut) {
+    /* on a character's first byte, room left for "..." */
+    nlen = STEP_NAME_MAX - 3;
+    while(nlen && ((unsigned char)name[nlen] & 0xc0) == 0x80)
+      nlen--;
+  }
+  if(pname && strlen(pname) + 3 + nlen + 3 * cut > STEP_PATH_MAX)
+    pname = "...";
+  len = nlen + 3 * cut + (pname ? strlen(pname) + 3 : 0) + 1;
+  full = malloc(len);
   if(!full || grow((void **)&r->steps, &r->capsteps, r->nsteps,
-                   sizeof(*r->steps))) {
+                   sizeof(*r->steps), 16)) {
     free(full);
     r->oom = 1;
     return 0;
   }
-  snprintf(full, len, "%s%s%s", pname ? pname : "", pname ? " / " : "",
-           name);
+  snprintf(full, len, "%s%s%.*s%s", pname ? pname : "", pname ? " / " : "",
+           (int)nlen, name, cut ? "..." : "");
   u = &r->steps[r->nsteps++];
   memset(u, 0, sizeof(*u));
   u->parent = parent;
@@ -221,7 +233,8 @@ static struct rep_call *call_of(struct report *r,
     r->index = ix;
     r->nindex = n;
   }
-  if(grow((void **)&r->calls, &r->capcalls, r->ncalls, sizeof(*r->calls)))
+  if(grow((void **)&r->calls, &r->capcalls, r->ncalls, sizeof(*r->calls),
+          16))
     return NULL;
   c = &r->calls[r->ncalls];
   memset(c, 0, sizeof(*c));
@@ -239,7 +252,7 @@ void report_attempt(struct report *r, const struct report_attempt_in *a)
 {
   struct rep_call *c = call_of(r, a);
   struct rep_attempt *t;
-  if(!c || grow((void **)&c->att, &c->cap, c->n, sizeof(*c->att))) {
+  if(!c || grow((void **)&c->att, &c->cap, c->n, sizeof(*c->att), 1)) {
     r->oom = 1;
     return;
   }

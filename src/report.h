@@ -21,8 +21,14 @@ struct report;
 struct report *report_new(double started);
 void report_free(struct report *r);
 
+/* A step's name over STEP_NAME_MAX bytes is cut (on a character) to end
+ * in "..."; a path that would grow over STEP_PATH_MAX starts again from
+ * "... / ", so that deep steps with long names cost no more than short. */
+#define STEP_NAME_MAX 256
+#define STEP_PATH_MAX 1024
+
 /* A step begins in task `task`, inside step `parent` (0: none); its name
- * is the parent's, " / ", then name. Returns its id (1, 2, ...), or 0
+ * is the parent's, " / ", then name (cut as above). Returns its id (1, 2, ...), or 0
  * when memory ran out (the step is then not reported). now: monotonic. */
 unsigned report_step_begin(struct report *r, unsigned task, unsigned parent,
                            const char *name, double now);

@@ -60,6 +60,17 @@ for _, f in ipairs(FLAGS) do
   LONG_NAMES[f[2]] = true
 end
 
+-- retryrun's own options (main.c's), which go before the verb: what
+-- follows each in the hint
+local HOST_OPTIONS = {
+  ["-e"] = " ...", ["--seed"] = " N", ["--fake-clock"] = "",
+  ["--max-connections"] = " N", ["--max-host-connections"] = " N",
+  ["--chaos"] = " ...", ["--color"] = "=...", ["--log"] = " ...",
+  ["--summary"] = "", ["--summary-json"] = " ...", ["-q"] = "",
+  ["--quiet"] = "", ["--fail-if"] = " ...", ["--report"] = " ...",
+  ["--version"] = "",
+}
+
 -- Prints msg as a usage error of verb and exits with 2.
 local function usage_error(verb, msg)
   io.stderr:write(("retryrun %s: %s\nTry 'retryrun %s --help' for more "
@@ -145,11 +156,14 @@ local function compile_valid(verb, expr)
   return fn()
 end
 
--- "Name: value" as name, value; a usage error without the colon.
+-- "Name: value" as name, value; a usage error without the colon, naming
+-- only the first word (the rest may be a credential).
 local function header(verb, v)
   local name, value = v:match("^%s*([^:]-)%s*:%s*(.-)%s*$")
   if not name or name == "" then
-    usage_error(verb, ("-H takes 'NAME: VALUE' (got '%s')"):format(v))
+    usage_error(verb, ("-H takes 'NAME: VALUE' (got one without ':' that "
+                       .. "starts '%s')"):format(v:match("^%s*([^%s]*)")
+                                                 :sub(1, 40)))
   end
   return name, value
 end
@@ -216,7 +230,7 @@ function cli.parse(verb, args)
     if only_args or a:sub(1, 1) ~= "-" or a == "-" then
       if url then
         usage_error(verb, ("one URL only (got '%s' after '%s')")
-                          :format(a, url))
+                          :format(http.redact(a), http.redact(url)))
       end
       url = a
     elseif a == "--" then
@@ -227,6 +241,11 @@ function cli.parse(verb, args)
         name, inline = a:match("^([^=]*)=(.*)$")
       end
       local f = BY_NAME[name]
+      if not f and HOST_OPTIONS[name] then
+        usage_error(verb, ("'%s' is retryrun's own option: give it before "
+                           .. "the verb (retryrun %s%s %s URL)")
+                          :format(name, name, HOST_OPTIONS[name], verb))
+      end
       if not f then
         usage_error(verb, ("unknown option '%s'%s"):format(name,
           name:sub(1, 2) == "--" and check.suggest(name, LONG_NAMES) or ""))
@@ -339,6 +358,18 @@ end
 function cli.main(verb, ...)
   local req, out = cli.parse(verb, {...})
   if not req then return end
+  -- the file is opened first, as a shell's > would: a call whose answer
+  -- has nowhere to go is not made
+  local f = io.stdout
+  if out.file then
+    local err
+    f, err = io.open(out.file, "wb")
+    if not f then
+      io.stderr:write(("retryrun: cannot write the body: %s\n"):format(err))
+      io.stderr:flush()
+      os.exit(1)
+    end
+  end
   local ok, resp = pcall(http.request, req)
   if not ok and type(resp) == "string" then
     -- a give-up and an expect error are tables: a string is
@@ -352,14 +383,6 @@ function cli.main(verb, ...)
       pcall(function() resp.traceback = false end)
     end
     error(resp, 0)
-  end
-  local f = io.stdout
-  if out.file then
-    local err
-    f, err = io.open(out.file, "wb")
-    if not f then
-      error(("cannot write the body: %s"):format(err), 0)
-    end
   end
   if out.include then f:write(head_text(resp)) end
   f:write(resp.body)
