@@ -380,6 +380,23 @@ describe("a hedged attempt and the host's guards", function()
     assert.same(lines[1], lines[2])
     assert.equal(2, srv:stats().requests)  -- attempt 1, once a run
   end)
+
+  it("sends no copy whose chaos latency would outlast its time", function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "300"}
+    -- seed 3: attempt 1 goes at once, its hedge draws a 5 s latency
+    local code, out = traced("-v --chaos 'latency=0.5:5s,seed=3'", [[
+      local retry = require "retryrun.retry"
+      local p = retry.policy{attempts = 2, timeout = 1,
+                             hedge = {delay = 0.05}}
+      local resp = p:get(arg[1] .. "/_echo")
+      print("status", resp.status, "attempts", resp.attempts)
+    ]], srv.url)
+    assert.equal(0, code, out)
+    assert.matches("_echo  hedge not sent: its chaos latency outlasts its " ..
+                   "time", out)
+    assert.matches("status\t200\tattempts\t1", out)
+    assert.equal(1, srv:stats().requests)
+  end)
 end)
 
 describe("a hedged session call whose token is renewed", function()
