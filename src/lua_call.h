@@ -216,7 +216,8 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
 void lhedge_init(lua_State *L, struct call *c, const struct lpolicy *p);
 
 /* 1 when the attempt just started (c->tr, waited on) is to be hedged: the
- * call hedges, it is not a redirect hop, attempts are left. */
+ * call hedges, it is not a redirect hop nor the breaker's probe, attempts
+ * are left. */
 int lhedge_wanted(const struct call *c);
 
 /* Takes over the attempt just started: waits for it, or its hedges, or
