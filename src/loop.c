@@ -341,6 +341,11 @@ static void reap_transfers(struct loop *lp)
         t->transfer = NULL;
         loop_wake(t);
       }
+      else if(t->wait == WAIT_TRANSFERS) {
+        heap_remove(lp, t);
+        t->wait = WAIT_NONE;
+        loop_wake(t);
+      }
     }
   }
   wake_slot_waiters(lp);

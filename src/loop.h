@@ -33,7 +33,8 @@ enum loop_result {
 
 enum task_wait {
   WAIT_NONE = 0, WAIT_TRANSFER, WAIT_TIMER, WAIT_TASK,
-  WAIT_SLOT                  /* for a free transfer slot */
+  WAIT_SLOT,                 /* for a free transfer slot */
+  WAIT_TRANSFERS             /* for any transfer it owns, or a timer */
 };
 
 enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
@@ -137,6 +138,19 @@ int loop_task_slot_granted(const struct loop_task *t);
  * loop_wait_cancel() disarms whatever t waits on (used by cancellation, by
  * a task that ends, and by the Lua objects' __gc). */
 enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr);
+/* Several transfers at once (hedged requests). loop_transfer_add() puts
+ * tr in the multi handle for t, as loop_wait_transfer() does, without
+ * making t wait on it. loop_wait_transfers() makes t wait until any
+ * transfer t owns ends (one it waits on with loop_wait_transfer() too), or
+ * `when` passes (fired; 0: no timer); LOOP_NOMEM as above. Transfers that
+ * have not ended stay in the multi handle whatever t waits on next, and
+ * their end wakes t only through this wait; loop_transfer_remove() takes
+ * one out (cleanly, at any time; nothing if it has ended). An owner must
+ * remove its transfers before its task ends: loop_wait_cancel() leaves
+ * them. */
+enum loop_result loop_transfer_add(struct loop_task *t, struct transfer *tr);
+enum loop_result loop_wait_transfers(struct loop_task *t, double when);
+void loop_transfer_remove(struct transfer *tr);
 enum loop_result loop_wait_timer(struct loop_task *t, double when);
 enum loop_result loop_wait_task(struct loop_task *t, double deadline);
 void loop_wait_cancel(struct loop_task *t);

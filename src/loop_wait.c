@@ -165,20 +165,60 @@ void loop_wake(struct loop_task *t)
   lp->ready_tail = t;
 }
 
-enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr)
+enum loop_result loop_transfer_add(struct loop_task *t, struct transfer *tr)
 {
   struct loop *lp = t->loop;
   if(!loop_multi(lp) || curl_multi_add_handle(lp->multi, tr->easy) != CURLM_OK)
     return LOOP_NOCURL;
   tr->owner = t;
-  t->wait = WAIT_TRANSFER;
-  t->transfer = tr;
   lp->running_transfers++;
   if(t->slot_granted) {
     t->slot_granted = 0;
     lp->slots_granted--;
   }
   return LOOP_OK;
+}
+
+enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr)
+{
+  enum loop_result r = loop_transfer_add(t, tr);
+  if(r)
+    return r;
+  t->wait = WAIT_TRANSFER;
+  t->transfer = tr;
+  return LOOP_OK;
+}
+
+enum loop_result loop_wait_transfers(struct loop_task *t, double when)
+{
+  t->fired = 0;
+  if(t->wait == WAIT_TRANSFER)
+    t->transfer = NULL;              /* still owned: it wakes t below */
+  t->wait = WAIT_NONE;
+  if(when > 0) {
+    t->when = when;
+    if(heap_push(t->loop, t))
+      return LOOP_NOMEM;
+  }
+  t->wait = WAIT_TRANSFERS;
+  return LOOP_OK;
+}
+
+void loop_transfer_remove(struct transfer *tr)
+{
+  struct loop_task *t = tr->owner;
+  struct loop *lp;
+  if(!t)
+    return;                          /* ended (or never added) */
+  if(t->wait == WAIT_TRANSFER && t->transfer == tr) {
+    loop_wait_cancel(t);
+    return;
+  }
+  lp = t->loop;
+  curl_multi_remove_handle(lp->multi, tr->easy);
+  lp->running_transfers--;
+  tr->owner = NULL;
+  wake_slot_waiters(lp);
 }
 
 enum loop_result loop_wait_timer(struct loop_task *t, double when)
@@ -285,6 +325,7 @@ void loop_wait_cancel(struct loop_task *t)
     break;
   case WAIT_TIMER:
   case WAIT_TASK:
+  case WAIT_TRANSFERS:               /* the transfers stay: see loop.h */
     heap_remove(lp, t);
     break;
   case WAIT_SLOT:

@@ -88,21 +88,115 @@ static const struct mime_part *multipart_parts(lua_State *L, size_t *n)
   return parts;
 }
 
+/* Starts a transfer of the request as it is now (or of the redirect hop)
+ * with this timeout: the attempt's own, which the task waits on (hedge 0),
+ * or a hedge of it, only put on the loop (1). Returns 0 with *out set and
+ * the stack as it was; or -1 with the message (redacted) pushed, having
+ * released what it took. */
+int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
+                   struct transfer **out)
+{
+  struct transfer_opts o;
+  struct transfer *tr;
+  const char *url;
+  size_t blen = 0;
+  CURLcode rc;
+  int top = lua_gettop(L);
+  char why[TRANSFER_ERROR_SIZE];
+
+  memset(&o, 0, sizeof(o));
+  *out = NULL;
+  if(c->hops)
+    lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
+  else
+    lua_getfield(L, S_REQ, "url");
+  url = lua_tostring(L, -1);             /* request_check: a string */
+  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
+    o.body = lua_tolstring(L, -1, &blen);
+  o.body_len = blen;
+  if(lua_getfield(L, S_REQ, "multipart") == LUA_TTABLE && !c->hop_get)
+    o.parts = multipart_parts(L, &o.nparts);
+  lua_getfield(L, S_REQ, "compressed");
+  o.compressed = lua_toboolean(L, -1);
+  o.method = c->hops ? c->hop_method : c->method;
+  o.url = url;
+  o.timeout = timeout;
+  o.connect_timeout = c->pol.connect_timeout;
+  o.max_body = c->max_body;
+  o.insecure = c->insecure;
+  o.fresh_connect = !policy_method_idempotent(o.method);
+  if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
+    o.cacert = lua_tostring(L, -1);
+  if(lua_getfield(L, S_REQ, "cookies") != LUA_TNIL) {
+    struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
+    if(!jar || !*jar) {
+      luax_where(L);
+      lua_pushfstring(L, "%sreq.cookies must be a cookie jar",
+                      lua_tostring(L, -1));
+      tr = NULL;
+      goto fail;
+    }
+    o.jar = *jar;
+  }
+
+  tr = transfer_get(why, sizeof(why));
+  if(!tr) {
+    luax_where(L);
+    lua_pushfstring(L, "%scannot start libcurl: %s", lua_tostring(L, -1),
+                    why);
+    goto fail;
+  }
+  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      if(c->hops && skip_on_hop(L, c)) {
+        lua_pop(L, 1);
+        continue;
+      }
+      /* libcurl reads "Name:" as "send no Name"; "Name;" sends it empty */
+      if(lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0)
+        lua_pushfstring(L, "%s;", lua_tostring(L, -2));
+      else
+        lua_pushfstring(L, "%s: %s", lua_tostring(L, -2),
+                        lua_tostring(L, -1));
+      if(transfer_add_header(tr, lua_tostring(L, -1))) {
+        lua_pushliteral(L, "out of memory");
+        goto fail;
+      }
+      lua_pop(L, 2);
+    }
+  }
+  lua_pop(L, 1);
+  rc = transfer_prepare(tr, &o, loop_now());
+  if(rc == CURLE_OK && (hedge ? loop_transfer_add(&c->task->lt, tr) :
+                        loop_wait_transfer(&c->task->lt, tr)))
+    rc = CURLE_FAILED_INIT;
+  if(rc) {
+    lua_pushfstring(L, "cannot start %s %s: %s", c->method, url,
+                    tr->errbuf[0] ? tr->errbuf : curl_easy_strerror(rc));
+    lredact_at(L, -1, S_REQ);
+    goto fail;
+  }
+  lua_settop(L, top);
+  *out = tr;
+  return 0;
+fail:
+  if(tr)
+    transfer_release(tr);              /* not on the loop */
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+  return -1;
+}
+
 /* Starts the attempt's transfer from the request table as it is now (a
  * before_attempt hook may have changed its url, headers, body, timeout,
  * max_body, insecure and cacert) and suspends the task. */
 int lattempt_send(lua_State *L, struct call *c)
 {
-  struct transfer_opts o;
-  struct transfer *tr;
-  const char *url;
   double timeout;
-  size_t blen = 0;
-  CURLcode rc;
   int gate;
-  char err[CHECK_MSG] = "", why[TRANSFER_ERROR_SIZE];
+  char err[CHECK_MSG] = "";
 
-  memset(&o, 0, sizeof(o));
   lua_settop(L, S_TOP);
   /* check everything from the script before taking anything: core.request
    * checked the request, but a before_attempt hook (or whoever else holds
@@ -138,71 +232,14 @@ int lattempt_send(lua_State *L, struct call *c)
     timeout = c->timeout;             /* the call's own timeout= */
   if(timeout < 0.001)
     return lcall_no_time_left(L, c);
-  if(c->hops)
-    lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
-  else
-    lua_getfield(L, S_REQ, "url");
-  url = lua_tostring(L, -1);             /* request_check: a string */
-  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
-    o.body = lua_tolstring(L, -1, &blen);
-  o.body_len = blen;
-  if(lua_getfield(L, S_REQ, "multipart") == LUA_TTABLE && !c->hop_get)
-    o.parts = multipart_parts(L, &o.nparts);
-  lua_getfield(L, S_REQ, "compressed");
-  o.compressed = lua_toboolean(L, -1);
-  o.method = c->hops ? c->hop_method : c->method;
-  o.url = url;
-  o.timeout = timeout;
-  o.connect_timeout = c->pol.connect_timeout;
-  o.max_body = c->max_body;
-  o.insecure = c->insecure;
-  o.fresh_connect = !policy_method_idempotent(o.method);
-  if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
-    o.cacert = lua_tostring(L, -1);
-  if(lua_getfield(L, S_REQ, "cookies") != LUA_TNIL) {
-    struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
-    if(!jar || !*jar) {
-      loop_slot_giveback(&c->task->lt);
-      return luaL_error(L, "req.cookies must be a cookie jar");
-    }
-    o.jar = *jar;
-  }
-
-  tr = c->tr = transfer_get(why, sizeof(why));
-  if(!tr)
-    return luax_error(L, "cannot start libcurl: %s", why);
-  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
-    lua_pushnil(L);
-    while(lua_next(L, -2)) {
-      if(c->hops && skip_on_hop(L, c)) {
-        lua_pop(L, 1);
-        continue;
-      }
-      /* libcurl reads "Name:" as "send no Name"; "Name;" sends it empty */
-      if(lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0)
-        lua_pushfstring(L, "%s;", lua_tostring(L, -2));
-      else
-        lua_pushfstring(L, "%s: %s", lua_tostring(L, -2),
-                        lua_tostring(L, -1));
-      if(transfer_add_header(tr, lua_tostring(L, -1))) {
-        lcall_close(c);
-        return luaL_error(L, "out of memory");
-      }
-      lua_pop(L, 2);
-    }
-  }
-  lua_pop(L, 1);
-  rc = transfer_prepare(tr, &o, loop_now());
-  if(rc == CURLE_OK && loop_wait_transfer(&c->task->lt, tr))
-    rc = CURLE_FAILED_INIT;
-  if(rc) {
-    lua_pushfstring(L, "cannot start %s %s: %s", c->method, url,
-                    tr->errbuf[0] ? tr->errbuf : curl_easy_strerror(rc));
-    lredact_at(L, -1, S_REQ);
+  if(lattempt_start(L, c, timeout, 0, &c->tr)) {
+    loop_slot_giveback(&c->task->lt);
     lcall_close(c);
     return lua_error(L);
   }
   lua_settop(L, S_TOP);
+  if(lhedge_wanted(c))
+    return lhedge_wait(L, c);
   c->k = K_TRANSFER;
   return loop_yield(&c->task->lt, L, 0, lcall_k);
 }
@@ -292,8 +329,10 @@ int lattempt_done(lua_State *L, struct call *c)
   lua_settop(L, S_TOP);
   if(tr->cls == POLICY_RESPONSE && tr->redirect_url &&
      (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
-      tr->status == 307 || tr->status == 308))
+      tr->status == 307 || tr->status == 308)) {
+    lhedge_cancel_rest(L, c);   /* the answer is a redirect: follow it */
     return follow_redirect(L, c);
+  }
   if(tr->code == CURLE_URL_MALFORMAT && !c->hops) {
     /* no attempt can work: the script's mistake, not the network's (the
      * scheme was checked before; a server's odd answer is a failure
@@ -313,7 +352,7 @@ int lattempt_done(lua_State *L, struct call *c)
   if(tr->cls == POLICY_RESPONSE) {
     lua_getfield(L, S_REQ, "url");
     lresp_push(L, tr, c->method, lua_tostring(L, -1),
-               loop_now() - c->pc.started, c->pc.attempt);
+               loop_now() - c->pc.started, c->judged);
     lua_replace(L, S_RESP);
     lua_pop(L, 1);
     copy_retry_after(c, tr);
@@ -324,7 +363,9 @@ int lattempt_done(lua_State *L, struct call *c)
     lredact_at(L, -1, S_REQ);
     lua_replace(L, S_REASON);
   }
-  lcall_close(c);
+  /* this transfer only: a hedged attempt's others go on (lua_hedge.c) */
+  transfer_release(c->tr);
+  c->tr = NULL;
   if(c->has_refresh && !c->refreshed && c->out.cls == POLICY_RESPONSE &&
      !c->hop_cross) {
     /* a session's auth sees the response first: it may renew the
@@ -364,7 +405,7 @@ int lattempt_refreshed(lua_State *L, struct call *c, int status)
   c->refreshed = 1;
   if(runtime_observed(runtime_of(L)))
     ltrace_renew(L, c, loop_now() - c->attempt_started);
-  c->pc.attempt--;
+  lhedge_renewed(L, c);
   return lcall_before_attempt(L, c);
 }
 

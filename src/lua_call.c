@@ -34,9 +34,10 @@ static struct call *get_call(lua_State *L)
 {
   return lua_touserdata(L, S_CALL);
 }
-/* Idempotent: releases the transfer, taking it off the loop first. */
+/* Idempotent: releases the transfers, taking them off the loop first. */
 void lcall_close(struct call *c)
 {
+  lhedge_drop(c);
   if(c->tr) {
     /* owner is set only while the transfer is in the multi handle, and
      * then its task is alive: it waits on this very transfer */
@@ -145,8 +146,9 @@ static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
 static int giveup(lua_State *L, struct call *c)
 {
   struct lgiveup g;
-  lcall_close(c);
   lua_settop(L, S_TOP);
+  lhedge_cancel_rest(L, c);
+  lcall_close(c);
   memset(&g, 0, sizeof(g));
   lcall_push_what(L, c);
   g.what = lua_tostring(L, -1);
@@ -199,8 +201,10 @@ static int finish_giveup(lua_State *L, struct call *c)
 
 static int call_accept(lua_State *L, struct call *c)
 {
-  lcall_close(c);
   lua_settop(L, S_TOP);
+  c->hedge.won = c->hedge.hedge;
+  lhedge_cancel_rest(L, c);
+  lcall_close(c);
   if(runtime_observed(runtime_of(L)))
     ltrace_call(L, c, !(c->wrapper && c->inner_error));
   if(c->wrapper && c->inner_error) {
@@ -246,11 +250,15 @@ static void record_attempt(lua_State *L, struct call *c, double duration)
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "invalid");
   }
+  if(c->hedge.hedge) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "hedge");
+  }
   if(lua_isstring(L, S_REASON)) {
     lua_pushvalue(L, S_REASON);
     lua_setfield(L, -2, "reason");
   }
-  lua_rawseti(L, S_ATT, c->pc.attempt);
+  lua_rawseti(L, S_ATT, c->judged);
 }
 
 int lcall_decide(lua_State *L, struct call *c)
@@ -271,17 +279,21 @@ int lcall_decide(lua_State *L, struct call *c)
     c->dec.verdict = POLICY_GIVEUP;
     c->dec.reason = POLICY_NOT_RETRYABLE;
   }
+  /* a hedged attempt's other copies still fly: only an accept ends it */
+  c->hedge.pending = c->dec.verdict != POLICY_ACCEPT && c->hedge.n > 0;
   lguard_after(L, c);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
   if(runtime_observed(runtime_of(L)))
     ltrace_attempt(L, c, duration);
+  if(c->hedge.pending)
+    return lhedge_resume(L, c);
   if(passed_on || c->dec.verdict == POLICY_ACCEPT)
     return call_accept(L, c);
   if(c->dec.verdict == POLICY_GIVEUP)
     return giveup(L, c);
   /* retry: note the wait on the attempt, tell on_retry, then wait */
-  lua_rawgeti(L, S_ATT, c->pc.attempt);
+  lua_rawgeti(L, S_ATT, c->judged);
   lua_pushnumber(L, c->dec.delay);
   lua_setfield(L, -2, "delay");
   lua_pop(L, 1);
@@ -292,7 +304,7 @@ int lcall_decide(lua_State *L, struct call *c)
     lua_createtable(L, 0, 6);
     lua_pushinteger(L, c->pc.attempt);
     lua_setfield(L, -2, "attempt");
-    lua_rawgeti(L, S_ATT, c->pc.attempt);
+    lua_rawgeti(L, S_ATT, c->judged);
     lua_getfield(L, -1, "status");
     lua_setfield(L, -3, "status");
     lua_getfield(L, -1, "error");
@@ -357,7 +369,7 @@ int lcall_cancelled(lua_State *L, struct call *c)
     lua_setfield(L, -2, "sent");
     lua_pushnumber(L, loop_now() - c->attempt_started);
     lua_setfield(L, -2, "duration");
-    lua_rawseti(L, S_ATT, c->pc.attempt);
+    lua_rawseti(L, S_ATT, c->judged);
   }
   else if(c->k == K_VALID || c->k == K_REFRESH)
     /* a response came; valid() or the auth's renewal was stopped */
@@ -374,7 +386,7 @@ static int hook_past_deadline(lua_State *L, struct call *c)
   if(c->k == K_VALID)
     record_attempt(L, c, loop_now() - c->attempt_started);
   else if(c->k == K_ON_RETRY) {           /* the wait is not made */
-    lua_rawgeti(L, S_ATT, c->pc.attempt);
+    lua_rawgeti(L, S_ATT, c->judged);
     lua_pushnil(L);
     lua_setfield(L, -2, "delay");
     lua_pop(L, 1);
@@ -399,6 +411,8 @@ int lcall_attempt(lua_State *L, struct call *c)
   memset(&c->out, 0, sizeof(c->out));
   c->hops = c->hop_get = c->hop_cross = c->gate = 0;
   c->attempt_started = loop_now();
+  c->judged = c->pc.attempt;
+  c->hedge.hedge = 0;
   return c->wrapper ? lwrap_run(L, c) : lattempt_send(L, c);
 }
 
@@ -505,6 +519,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
     if(!loop_task_fired(&c->task->lt))
       return loop_yield(&c->task->lt, L, 0, lcall_k);
     return lcall_before_attempt(L, c);
+  case K_HEDGE:
+    return lhedge_k(L, c);
   case K_GATE:
     return lgate_k(L, c);
   case K_GUARD:
@@ -588,6 +604,7 @@ static int lcore_request(lua_State *L)
   lua_getfield(L, S_REQ, "idempotency_key");
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
+  lhedge_init(L, c, lpolicy_test(L, S_POL));
   return lcall_before_attempt(L, c);
 }
 

@@ -8,6 +8,7 @@
  *                  outcome (a Response or a failure) out, redirects
  *                  followed
  *   lua_wrap.c     policy(fn): an attempt runs a function; core.call
+ *   lua_hedge.c    hedged attempts: more than one in flight at once
  *
  * A call is a retryrun.Call userdata. Each step may call into Lua (a hook,
  * the predicate, the wrapped function) through lua_pcallk, or wait on the
@@ -29,10 +30,45 @@
 #include <lua.h>
 
 #include "guard.h"
+#include "lua_policy.h"
 #include "policy.h"
 
 struct task;
 struct transfer;
+
+/* One attempt of the round in flight. */
+struct lhedge_flight {
+  struct transfer *tr;        /* owned, on the loop until it ends */
+  int attempt;                /* its number in the call */
+  double started;
+  double cost;                /* what the budget charged for it */
+  double rate_wait;           /* its wait for a rate limit */
+  int chaos;                  /* its enum chaos_fault */
+};
+
+/* A call's hedging state, in its struct call (zeroed by lcall_new: no
+ * hedging). */
+struct lhedge {
+  double delay;               /* 0: the call is not hedged */
+  int max;                    /* attempts in flight at once */
+  const char *skipped;        /* why the policy's hedge is not used, or
+                                 NULL (a static string) */
+  struct lhedge_flight fl[LPOLICY_HEDGE_MAX];  /* the round in flight */
+  int n;                      /* entries of fl */
+  int round;                  /* the number of the round's first attempt */
+  double round_started;
+  double next_at;             /* when the next hedge goes; 0: none */
+  int hedge;                  /* the outcome judged now is a hedge's */
+  int pending;                /* ... and others are still in flight, so it
+                                 does not end the call */
+  int sent, won, cancelled;   /* hedges sent, 1 when one won, attempts
+                                 cancelled */
+  int latent;                 /* the next hedge passed the guards and
+                                 waits out a chaos latency */
+  double latent_since, latent_cost;
+  const char *held;           /* why the round's next hedge is not sent
+                                 (static), for -v */
+};
 
 enum {
   S_REQ = 1, S_POL, S_CALL, S_ATT, S_TB, S_RESP, S_REASON, S_FN, S_ARGS,
@@ -42,7 +78,7 @@ enum {
 /* Where lcall_k resumes. */
 enum lcall_step {
   K_BEFORE = 1, K_SLOT, K_TRANSFER, K_FN, K_VALID, K_ON_RETRY, K_WAIT,
-  K_GIVEUP, K_GATE, K_REFRESH, K_GUARD
+  K_GIVEUP, K_GATE, K_REFRESH, K_GUARD, K_HEDGE
 };
 
 struct call {
@@ -51,6 +87,9 @@ struct call {
   struct policy_outcome out;
   struct policy_decision dec;
   struct transfer *tr;        /* the attempt in flight, owned */
+  struct lhedge hedge;        /* a hedged attempt's others in flight */
+  int judged;                 /* the number of the attempt being judged:
+                                 pc.attempt, or a hedged one's */
   struct task *task;
   enum lcall_step k;
   unsigned id;                /* 1 for the run's first call, and so on */
@@ -106,8 +145,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx);
  * can start here. */
 struct call *lcall_new(lua_State *L, int wrapper);
 
-/* Releases the transfer in flight, taking it off the loop first.
- * Idempotent. */
+/* Releases the transfer in flight, and a hedged attempt's others, taking
+ * each off the loop first. Idempotent. */
 void lcall_close(struct call *c);
 
 /* Calls the hook (or predicate) below its nargs arguments for step c->k,
@@ -133,6 +172,8 @@ void lcall_push_what(lua_State *L, struct call *c);
  * outcome. */
 void lattempt_fields(lua_State *L, struct call *c);
 int lattempt_send(lua_State *L, struct call *c);
+int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
+                   struct transfer **out);
 int lattempt_done(lua_State *L, struct call *c);
 int lattempt_refreshed(lua_State *L, struct call *c, int status);
 /* core.cookie_jar(): a retryrun.CookieJar, libcurl's cookie engine with
@@ -146,6 +187,9 @@ void lattempt_register(lua_State *L);
  * tells an adaptive rate limit about a response. */
 int lgate_pass(lua_State *L, struct call *c);
 int lgate_k(lua_State *L, struct call *c);
+/* Ends the attempt judged now with the fault c->chaos (fail or reset) as
+ * if the network had; judges it. */
+int lgate_inject(lua_State *L, struct call *c);
 void lgate_after(lua_State *L, struct call *c, int status);
 
 /* lua_wrap.c: runs the wrapped function as an attempt; judges how it
@@ -159,6 +203,47 @@ int lwrap_done(lua_State *L, struct call *c, int status);
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
 void ltrace_renew(lua_State *L, struct call *c, double duration);
+/* The same for hedging: a hedge sent (attempt, duration: since the
+ * attempt it hedges started), an attempt in flight cancelled (cancelled:
+ * how long it ran), or (attempt 0) why the call is not hedged. */
+void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
+                  double duration);
+
+/* lua_hedge.c: hedged attempts (its opening comment has the rules).
+ * lhedge_init reads the Policy's hedge for a call of c->method
+ * (c->pc.idempotent and has_key set): c->hedge.delay stays 0 when the
+ * call is not to be hedged, and -v says why when the policy asked. */
+void lhedge_init(lua_State *L, struct call *c, const struct lpolicy *p);
+
+/* 1 when the attempt just started (c->tr, waited on) is to be hedged: the
+ * call hedges, it is not a redirect hop nor the breaker's probe, attempts
+ * are left. */
+int lhedge_wanted(const struct call *c);
+
+/* Takes over the attempt just started: waits for it, or its hedges, or
+ * the time to send the next hedge. Suspends the task (step K_HEDGE). */
+int lhedge_wait(lua_State *L, struct call *c);
+
+/* Step K_HEDGE: judges the first transfer of the round to end (through
+ * lattempt_done), sends a hedge when its time came, or waits again. */
+int lhedge_k(lua_State *L, struct call *c);
+
+/* After an outcome recorded as pending (c->hedge.pending): waits for the
+ * rest of the round. */
+int lhedge_resume(lua_State *L, struct call *c);
+
+/* Cancels the attempts of the round still in flight, recording each as
+ * cancelled (attempts list, -v, --log, summary). Stack balanced. */
+void lhedge_cancel_rest(lua_State *L, struct call *c);
+
+/* req.refresh renewed the credentials after the attempt judged now: the
+ * copies still in flight (they carry the old ones) are cancelled, and the
+ * numbers are set for the attempt made again (lua_hedge.c). */
+void lhedge_renewed(lua_State *L, struct call *c);
+
+/* Takes every transfer of the round off the loop and releases it, with
+ * no record: for a call that raises. Idempotent; no Lua. */
+void lhedge_drop(struct call *c);
 
 /* lua_guard.c: before an attempt, the host's cool-down and breaker:
  * -1 to go on, else it waits (back at K_GUARD, lguard_resume) or gives

@@ -64,9 +64,9 @@ static int rate_gate(lua_State *L, struct call *c)
   return wait_until(L, c, at);
 }
 
-/* Ends the attempt with the fault drawn for it, as if the network had. */
-static int inject(lua_State *L, struct call *c, const struct chaos *ch)
+int lgate_inject(lua_State *L, struct call *c)
 {
+  const struct chaos *ch = runtime_of(L)->chaos;
   loop_slot_giveback(&c->task->lt);
   c->out.sent = 0;
   if(c->chaos == CHAOS_FAIL) {
@@ -78,7 +78,7 @@ static int inject(lua_State *L, struct call *c, const struct chaos *ch)
     lua_pushfstring(L, "chaos: a %d injected before sending", ch->status);
     lua_replace(L, S_REASON);
     lresp_push(L, &tr, c->method, push_url(L), loop_now() - c->pc.started,
-               c->pc.attempt);
+               c->judged);
     lua_replace(L, S_RESP);
     lua_pop(L, 1);
     lgate_after(L, c, ch->status);
@@ -113,7 +113,7 @@ int lgate_pass(lua_State *L, struct call *c)
       c->chaos = chaos_draw(rt->chaos, c->task->id, c->seq, c->pc.attempt);
       rt->chaos->injected[c->chaos]++;
       if(c->chaos == CHAOS_FAIL || c->chaos == CHAOS_RESET)
-        return inject(L, c, rt->chaos);
+        return lgate_inject(L, c);
       if(c->chaos == CHAOS_LATENCY) {
         /* no longer than the attempt has, as lattempt_send reckons it: a
          * network that slow would time the attempt out */

@@ -223,7 +223,7 @@ void lguard_after(lua_State *L, struct call *c)
   failed = c->out.cls == POLICY_RESPONSE ?
            c->out.status >= 500 && c->out.status <= 599 :
            c->out.cls != POLICY_TOO_LARGE;
-  ch = guard_note(s, &c->guard, c->pc.attempt == 1, failed,
+  ch = guard_note(s, &c->guard, c->judged == 1, failed,
                   c->dec.verdict == POLICY_ACCEPT, c->probe, c->retry_cost,
                   now);
   c->probe = 0;
@@ -238,7 +238,9 @@ void lguard_after(lua_State *L, struct call *c)
      (c->out.status == 429 || c->out.status == 503))
     cool_down(L, c, s);
 pay:
-  if(c->dec.verdict != POLICY_RETRY || c->guard.budget == GUARD_BUDGET_OFF)
+  /* a hedged copy's retry waits for the last of its round */
+  if(c->dec.verdict != POLICY_RETRY || c->hedge.pending ||
+     c->guard.budget == GUARD_BUDGET_OFF)
     return;
   before = s->budget_used ? s->tokens : c->guard.tokens;
   if(!guard_budget_take(s, &c->guard, timeout, now)) {

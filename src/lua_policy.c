@@ -22,11 +22,16 @@ static const char *const fields[] = {
   "attempts", "retry_on", "valid", "backoff", "deadline", "timeout",
   "connect_timeout", "retry_after", "max_retry_after", "unsafe",
   "idempotency_key", "before_attempt", "on_retry", "on_giveup", "raise",
-  "budget", "breaker", "when_open", "key", NULL
+  "budget", "breaker", "when_open", "key", "hedge", NULL
 };
 static const char *const backoff_fields[] = {
   "initial", "factor", "max", "jitter", NULL
 };
+static const char *const hedge_fields[] = {"delay", "max", NULL};
+/* hedge = {} means these; see docs/reference.md */
+#define HEDGE_DELAY 0.05
+#define HEDGE_MAX 2
+
 static const char *const budget_fields[] = {
   "tokens", "retry_cost", "timeout_cost", "refill", "ratio",
   "min_per_second", NULL
@@ -182,6 +187,35 @@ static void compile_backoff(lua_State *L, struct policy *p, int t)
                  lua_type(L, -1) == LUA_TSTRING ?
                  lua_tostring(L, -1) : luaL_typename(L, -1));
     p->jitter = (enum policy_jitter)j;
+  }
+  lua_pop(L, 2);
+}
+
+/* hedge = {delay=, max=} or false (the default: none). */
+static void compile_hedge(lua_State *L, struct lpolicy *p, int t)
+{
+  int type = lua_getfield(L, t, "hedge"), h = lua_gettop(L);
+  if(type == LUA_TNIL || (type == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+    lua_pop(L, 1);
+    return;
+  }
+  if(type != LUA_TTABLE)
+    luax_error(L, "policy field 'hedge' must be a table like {delay=0.05, "
+               "max=2} or false (got %s)", type == LUA_TBOOLEAN ? "true" :
+               luaL_typename(L, -1));
+  check_names(L, h, "hedge", hedge_fields);
+  p->hedge_delay = field_seconds(L, h, "delay", "hedge.delay", HEDGE_DELAY,
+                                 0.001, " of seconds");
+  p->hedge_max = HEDGE_MAX;
+  if(lua_getfield(L, h, "max") != LUA_TNIL) {
+    lua_Integer n;
+    if(!check_whole_number(L, -1, &n) || n < 1 || n > LPOLICY_HEDGE_MAX) {
+      char got[64];
+      check_show_number(L, -1, got, sizeof(got));
+      luax_error(L, "policy field 'hedge.max' must be a whole number from 1 "
+                 "to %d (got %s)", LPOLICY_HEDGE_MAX, got);
+    }
+    p->hedge_max = (int)n;
   }
   lua_pop(L, 2);
 }
@@ -351,9 +385,9 @@ static int lcore_policy(lua_State *L)
   lua_settop(L, 1);
   push_copy(L, 1);
   lua_replace(L, 1);
-  for(i = 0; i < 4; i++) {
+  for(i = 0; i < 5; i++) {
     static const char *const tables[] = {
-      "backoff", "retry_on", "budget", "breaker"
+      "backoff", "retry_on", "budget", "breaker", "hedge"
     };
     const char *k = tables[i];
     lua_pushstring(L, k);
@@ -402,6 +436,7 @@ static int lcore_policy(lua_State *L)
   p->raise = field_boolean(L, 1, "raise", 1);
   check_idempotency_key(L, 1);
   compile_guard(L, &p->guard, 1);
+  compile_hedge(L, p, 1);
   for(i = 0, f = LPOLICY_VALID; hooks[i]; i++, f++) {
     int type = lua_getfield(L, 1, hooks[i]);
     if(type != LUA_TNIL && type != LUA_TFUNCTION)

@@ -23,11 +23,16 @@ enum {
   LPOLICY_ON_RETRY, LPOLICY_ON_GIVEUP, LPOLICY_NUV = LPOLICY_ON_GIVEUP
 };
 
+/* The most attempts a hedged call has in flight at once (hedge.max). */
+#define LPOLICY_HEDGE_MAX 10
+
 struct lpolicy {
   struct policy pol;
   unsigned hooks;      /* 1 << LPOLICY_VALID, ... for each hook set */
   int raise;           /* a give-up raises (else returns nil, err) */
   struct guard_conf guard;   /* budget, breaker, when_open, key */
+  double hedge_delay;  /* hedge = {delay=, max=}: seconds before a hedge */
+  int hedge_max;       /* attempts in flight at once; 0: no hedging */
 };
 
 /* The Policy at idx, or NULL if it is not one. */

@@ -69,6 +69,10 @@ static const char *decision(const struct call *c, const char *word, char *d,
                             size_t n)
 {
   const struct policy_decision *dec = &c->dec;
+  if(c->hedge.pending) {
+    snprintf(d, n, "wait: %d more in flight", c->hedge.n);
+    return YELLOW;
+  }
   if(dec->verdict == POLICY_ACCEPT) {
     snprintf(d, n, "accept");
     return GREEN;
@@ -204,13 +208,15 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
   char num[160];
   luaL_buffinit(L, &b);
   add_head(&b, c, "attempt", what);
-  snprintf(num, sizeof(num), ",\"attempt\":%d", c->pc.attempt);
+  snprintf(num, sizeof(num), ",\"attempt\":%d%s", c->judged,
+           c->hedge.hedge ? ",\"hedge\":true" : "");
   luaL_addstring(&b, num);
   add_outcome(&b, c);
   snprintf(num, sizeof(num), ",\"sent\":%s,\"invalid\":%s,"
            "\"duration\":%.6f,\"decision\":\"%s\"",
            c->out.sent ? "true" : "false", c->out.invalid ? "true" : "false",
-           duration, d->verdict == POLICY_ACCEPT ? "accept" :
+           duration, c->hedge.pending ? "wait" :
+           d->verdict == POLICY_ACCEPT ? "accept" :
            d->verdict == POLICY_RETRY ? "retry" : "giveup");
   luaL_addstring(&b, num);
   if(c->chaos) {
@@ -221,7 +227,9 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
     snprintf(num, sizeof(num), ",\"rate_wait\":%.6f", c->rate_wait);
     luaL_addstring(&b, num);
   }
-  if(d->verdict == POLICY_RETRY) {
+  if(c->hedge.pending)
+    ;                                  /* others of the attempt in flight */
+  else if(d->verdict == POLICY_RETRY) {
     snprintf(num, sizeof(num), ",\"wait\":%.6f,\"wait_cause\":\"%s\"",
              d->delay, d->retry_after >= 0 ? "retry_after" : "backoff");
     luaL_addstring(&b, num);
@@ -256,12 +264,13 @@ static void report_attempt_of(lua_State *L, const struct call *c,
   a.cls = c->out.cls != POLICY_RESPONSE ? policy_class_name(c->out.cls) : "";
   a.status = c->out.cls == POLICY_RESPONSE ? c->out.status : 0;
   a.word = word;
-  a.attempt = c->pc.attempt;
+  a.attempt = c->judged;
+  a.hedge = c->hedge.hedge;
   a.duration = duration;
-  a.verdict = d->verdict == POLICY_ACCEPT ? "accept" :
-              d->verdict == POLICY_RETRY ? "retry" : "giveup";
+  a.verdict = c->hedge.pending ? "wait" : d->verdict == POLICY_ACCEPT ?
+              "accept" : d->verdict == POLICY_RETRY ? "retry" : "giveup";
   a.decision = dec;
-  if(d->verdict == POLICY_RETRY) {
+  if(d->verdict == POLICY_RETRY && !c->hedge.pending) {
     a.wait = d->delay;
     a.wait_cause = d->retry_after >= 0 ? "retry_after" : "backoff";
   }
@@ -281,7 +290,7 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     log_attempt(L, c, duration, lua_tostring(L, -1));
   if(rt->summary) {
     char key[256];
-    int retry = c->dec.verdict == POLICY_RETRY;
+    int retry = c->dec.verdict == POLICY_RETRY && !c->hedge.pending;
     endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
     summary_attempt(rt->summary, key, retry ? word : "", duration,
                     retry ? c->dec.delay : 0);
@@ -298,15 +307,16 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     if(c->rate_wait > 0)
       snprintf(note + strlen(note), sizeof(note) - strlen(note),
                "  after %.3f s for the rate limit", c->rate_wait);
-    lua_pushfstring(L, "%s%s  attempt %d  %s  %d ms%s  %s%s%s", head,
-                    lua_tostring(L, -1), c->pc.attempt, word,
+    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
+                    lua_tostring(L, -1), c->judged,
+                    c->hedge.hedge ? " (hedge)" : "", word,
                     (int)(duration * 1000 + 0.5), note,
                     rt->color ? colour : "", dec, rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
   }
   lua_settop(L, top);
   if(rt->progress) {
-    rt->retries += c->dec.verdict == POLICY_RETRY;
+    rt->retries += c->dec.verdict == POLICY_RETRY && !c->hedge.pending;
     rt->progress(rt);
   }
 }
@@ -333,6 +343,9 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
     endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
     summary_call(rt->summary, key, accepted, c->pc.attempt,
                  loop_now() - c->pc.started);
+    if(c->hedge.sent)
+      summary_hedges(rt->summary, key, c->hedge.sent, c->hedge.won,
+                     c->hedge.cancelled);
   }
   if(!rt->log) {
     lua_settop(L, top);
@@ -348,11 +361,95 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
     add_json_string(&b, lgiveup_reason(&c->dec, c->giveup_note));
   }
   add_outcome(&b, c);
+  if(c->hedge.sent) {
+    snprintf(num, sizeof(num), ",\"hedges\":%d,\"hedge_won\":%s,"
+             "\"cancelled\":%d", c->hedge.sent,
+             c->hedge.won ? "true" : "false", c->hedge.cancelled);
+    luaL_addstring(&b, num);
+  }
+  else if(c->hedge.skipped) {
+    luaL_addstring(&b, ",\"hedge_skipped\":");
+    add_json_string(&b, c->hedge.skipped);
+  }
   snprintf(num, sizeof(num), ",\"duration\":%.6f}",
            loop_now() - c->pc.started);
   luaL_addstring(&b, num);
   luaL_pushresult(&b);
   runtime_of(L)->log(runtime_of(L)->log_ud, lua_tostring(L, -1));
+  lua_settop(L, top);
+}
+
+/* -v: "hedge 2 after 0.05 s", "attempt 1  cancelled  61 ms", or (attempt
+ * 0) "not hedged: ..."; --log: a cancelled attempt's record; the
+ * summary: a cancelled attempt. */
+void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
+                  double duration)
+{
+  struct runtime *rt = runtime_of(L);
+  const char *hedge = attempt != c->hedge.round ? " (hedge)" : "";
+  const char *why = c->giveup_note ? c->giveup_note : "cancelled";
+  char head[96];
+  int top = lua_gettop(L);
+
+  lcall_push_what(L, c);                 /* redacted */
+  if(cancelled && rt->log) {
+    luaL_Buffer b;
+    char num[160];
+    luaL_buffinit(L, &b);
+    add_head(&b, c, "attempt", lua_tostring(L, top + 1));
+    snprintf(num, sizeof(num), ",\"attempt\":%d%s,\"error\":\"%s\","
+             "\"sent\":true,\"invalid\":false,\"duration\":%.6f,"
+             "\"decision\":\"cancelled\"}", attempt,
+             *hedge ? ",\"hedge\":true" : "", why, duration);
+    luaL_addstring(&b, num);
+    luaL_pushresult(&b);
+    rt->log(rt->log_ud, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  if(cancelled && rt->summary) {
+    char key[256];
+    endpoint_key(c, lua_tostring(L, top + 1), key, sizeof(key));
+    summary_attempt(rt->summary, key, "", duration, 0);
+  }
+  if(cancelled && rt->report) {
+    struct report_attempt_in a;
+    memset(&a, 0, sizeof(a));
+    a.call = c->id;
+    a.task = c->task->id;
+    a.step = c->task->step;
+    a.method = c->method;
+    a.what = lua_tostring(L, top + 1);
+    a.cls = why;
+    a.word = why;
+    a.attempt = attempt;
+    a.hedge = *hedge != '\0';
+    a.duration = duration;
+    a.verdict = "cancelled";
+    a.decision = "cancelled: another copy of the attempt was taken, or the "
+                 "call ended";
+    report_attempt(rt->report, &a);
+  }
+  if(rt->trace) {
+    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
+             loop_now() - rt->started, c->task->id);
+    if(attempt < 0)
+      lua_pushfstring(L, "%s%s  hedge not sent: %s", head,
+                      lua_tostring(L, top + 1), c->hedge.held);
+    else if(!attempt)
+      lua_pushfstring(L, "%s%s  not hedged: %s", head,
+                      lua_tostring(L, top + 1), c->hedge.skipped);
+    else if(!cancelled) {
+      char after[32];
+      snprintf(after, sizeof(after), "%.3g", duration);
+      lua_pushfstring(L, "%s%s  hedge %d after %s s", head,
+                      lua_tostring(L, top + 1), attempt, after);
+    }
+    else
+      lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms", head,
+                      lua_tostring(L, top + 1), attempt, hedge, why,
+                      (int)(duration * 1000 + 0.5));
+    rt->trace(lua_tostring(L, -1));
+  }
   lua_settop(L, top);
 }
 
@@ -368,7 +465,8 @@ void ltrace_renew(lua_State *L, struct call *c, double duration)
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     add_head(&b, c, "attempt", lua_tostring(L, top + 1));
-    snprintf(num, sizeof(num), ",\"attempt\":%d", c->pc.attempt);
+    snprintf(num, sizeof(num), ",\"attempt\":%d%s", c->judged,
+             c->hedge.hedge ? ",\"hedge\":true" : "");
     luaL_addstring(&b, num);
     add_outcome(&b, c);
     snprintf(num, sizeof(num), ",\"sent\":true,\"invalid\":false,"
@@ -380,10 +478,11 @@ void ltrace_renew(lua_State *L, struct call *c, double duration)
   if(rt->trace) {
     snprintf(num, sizeof(num), "[%8.3f] task %u  ", loop_now() - rt->started,
              c->task->id);
-    lua_pushfstring(L, "%s%s  attempt %d  %s  %d ms  %srenewed the "
+    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms  %srenewed the "
                     "credentials: sent again%s", num, lua_tostring(L, top + 1),
-                    c->pc.attempt, word, (int)(duration * 1000 + 0.5),
-                    rt->color ? YELLOW : "", rt->color ? PLAIN : "");
+                    c->judged, c->hedge.hedge ? " (hedge)" : "", word,
+                    (int)(duration * 1000 + 0.5), rt->color ? YELLOW : "",
+                    rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
   }
   lua_settop(L, top);

@@ -259,6 +259,7 @@ void report_attempt(struct report *r, const struct report_attempt_in *a)
   t = &c->att[c->n++];
   memset(t, 0, sizeof(*t));
   t->attempt = a->attempt;
+  t->hedge = a->hedge;
   t->status = a->status;
   t->duration = a->duration;
   t->wait = a->wait;
@@ -369,16 +370,20 @@ static struct rep_case *make_cases(struct report *r, size_t *n, double now)
     size_t at = r->nsteps && c->step ? of_step[c->step - 1] :
                 c->task && c->task <= r->ntasks ? of_task[c->task - 1] : 0;
     unsigned s;
+    long retries = (long)c->n - 1;
+    size_t j;
     if(!at)
       continue;
     c->next = cs[at - 1].first;
     cs[at - 1].first = c;
-    if(c->n <= 1)
+    for(j = 0; j < c->n; j++)
+      retries -= c->att[j].hedge;     /* a copy in flight is no retry */
+    if(retries <= 0)
       continue;
-    cs[at - 1].retries += (long)c->n - 1;
+    cs[at - 1].retries += retries;
     for(s = cs[at - 1].is_task ? 0 : c->step; s; s = r->steps[s - 1].parent)
       if(s != c->step)
-        cs[of_step[s - 1] - 1].retries += (long)c->n - 1;
+        cs[of_step[s - 1] - 1].retries += retries;
   }
   for(i = 0; i < k; i++) {
     /* a task's error that one of its steps reported is that step's */
@@ -454,6 +459,8 @@ static void json_report(struct dynbuf *b, const struct report *r,
       for(j = 0; j < k->n; j++) {
         const struct rep_attempt *a = &k->att[j];
         dynbuf_printf(b, "%s{\"attempt\":%d", j ? "," : "", a->attempt);
+        if(a->hedge)
+          dynbuf_printf(b, ",\"hedge\":true");
         if(a->cls[0])
           dynbuf_printf(b, ",\"error\":\"%s\"", a->cls);
         else if(a->status)

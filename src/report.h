@@ -52,6 +52,7 @@ struct report_attempt_in {
   unsigned call, task, step;
   const char *method, *what, *cls, *word, *verdict, *decision, *wait_cause;
   int status, attempt;
+  int hedge;                  /* a hedge: a copy of an attempt in flight */
   double duration, wait;
 };
 void report_attempt(struct report *r, const struct report_attempt_in *a);

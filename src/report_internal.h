@@ -11,8 +11,9 @@
 
 struct rep_attempt {
   int attempt, status;
+  int hedge;                 /* a copy sent while another was in flight */
   double duration, wait;
-  char cls[24], word[48], verdict[8], decision[160], wait_cause[12];
+  char cls[24], word[48], verdict[12], decision[160], wait_cause[12];
 };
 
 struct rep_call {

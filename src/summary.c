@@ -26,6 +26,7 @@ struct series {
 struct summary_endpoint {
   char key[KEY_MAX];
   long calls, ok, first_try_ok, attempts, retries;
+  long hedges, hedges_won, cancelled;
   long polls, not_ready;        /* calls made as polls, and those of them
                                    whose answer was not ready */
   double waited;
@@ -152,6 +153,17 @@ void summary_call(struct summary *s, const char *key, int ok, int attempts,
   add(s, &e->call_s, duration);
 }
 
+void summary_hedges(struct summary *s, const char *key, int sent, int won,
+                    int cancelled)
+{
+  struct summary_endpoint *e = endpoint(s, key);
+  if(!e)
+    return;
+  e->hedges += sent;
+  e->hedges_won += won != 0;
+  e->cancelled += cancelled;
+}
+
 void summary_poll(struct summary *s, const char *key, int not_ready)
 {
   struct summary_endpoint *e = endpoint(s, key);
@@ -267,6 +279,10 @@ char *summary_text(const struct summary *s)
         quantile(&e->call_s, .99) * 1000, quantile(&e->attempt_s, .5) * 1000,
         quantile(&e->attempt_s, .95) * 1000,
         quantile(&e->attempt_s, .99) * 1000, e->waited);
+    if(e->hedges)
+      dynbuf_printf(&t, "    hedges: %ld sent, %ld won; attempts "
+                    "cancelled: %ld\n", e->hedges, e->hedges_won,
+                    e->cancelled);
   }
   if(a.calls) {
     double first = (double)a.first_try_ok / a.calls;
@@ -322,9 +338,11 @@ char *summary_json(const struct summary *s)
     say_json_string(&t, e->key);
     dynbuf_printf(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,"
         "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"polls\":%ld,"
-        "\"not_ready\":%ld,\"waited\":%.6f,\"reasons\":{",
+        "\"not_ready\":%ld,\"waited\":%.6f,\"hedges\":%ld,"
+        "\"hedges_won\":%ld,\"cancelled\":%ld,\"reasons\":{",
         e->calls, e->attempts, e->retries, e->calls - e->ok,
-        e->first_try_ok, e->ok, e->polls, e->not_ready, e->waited);
+        e->first_try_ok, e->ok, e->polls, e->not_ready, e->waited,
+        e->hedges, e->hedges_won, e->cancelled);
     for(j = 0; j < e->nreasons; j++) {
       dynbuf_printf(&t, "%s", j ? "," : "");
       say_json_string(&t, e->reasons[j].why);

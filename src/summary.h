@@ -51,6 +51,10 @@ void summary_call(struct summary *s, const char *key, int ok, int attempts,
  * here, not in the retries. */
 void summary_poll(struct summary *s, const char *key, int not_ready);
 
+/* A hedged call's hedges: sent, won (0 or 1), attempts cancelled. */
+void summary_hedges(struct summary *s, const char *key, int sent, int won,
+                    int cancelled);
+
 /* The summary as text lines, or as one JSON object, into a malloc'd
  * string; NULL when memory ran out. */
 char *summary_text(const struct summary *s);

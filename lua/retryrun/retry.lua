@@ -56,11 +56,12 @@ end
 --   deadline, timeout, connect_timeout, retry_after, max_retry_after,
 --   unsafe, idempotency_key, before_attempt, on_retry, on_giveup, raise,
 --   budget, breaker, when_open, key (the per-host guards: see
---   docs/reference.md)
+--   docs/reference.md), hedge
 --   Ranges: attempts 1 to 1000; deadline, timeout and connect_timeout
 --   0.001 to 1e9 seconds; max_retry_after, backoff.initial and
 --   backoff.max 0 to 1e9 seconds; backoff.factor 1 to 1e9; retry_on
---   statuses 100 to 599; idempotency_key true, false or a header name.
+--   statuses 100 to 599; idempotency_key true, false or a header name;
+--   hedge false or {delay = 0.001 to 1e9 seconds, max = 1 to 10}.
 -- @return a Policy: its fields read back (`p.attempts`), it is callable
 --   (`p(fn)` wraps fn), and it has the verbs (`p:get(url)`)
 -- @raise at the script's line on an unknown field, a value of the wrong

@@ -377,6 +377,41 @@ w("| target | measured | verdict |")
 w("|---|---:|---|")
 
 
+def hedge_section():
+    """WH (scripts/bench/hedge.sh): call latency with and without hedging
+    against a server that delays 5 % of its answers; the run with the median
+    p99 of each mode's repetitions. Nothing when WH did not run."""
+    try:
+        with open(WORKDIR + "/hedge.tsv") as f:
+            rows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
+        with open(WORKDIR + "/hedge.meta") as f:
+            meta = f.read().split("\t", 1)[1].strip()
+    except OSError:
+        return
+    w("## Hedging (WH)")
+    w("")
+    w("todo-server delays 5 %% of its answers by 500 ms; retryrun makes N "
+      "GETs with C tasks in flight, unhedged and with `hedge = {delay = D, "
+      "max = 2}`, each against a fresh server with the same seed (%s). "
+      "Call latency of the run with the median p99; *requests* is what the "
+      "server saw, *hedges* the copies sent." % meta)
+    w("")
+    w("| mode | runs | p50 | p90 | p99 | max | requests | hedges | status |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for mode in ("unhedged", "hedged"):
+        mine = sorted((r for r in rows if r[0] == mode),
+                      key=lambda r: float(r[6]))
+        if not mine:
+            continue
+        m = mine[(len(mine) - 1) // 2]
+        bad = [r for r in mine if r[10] != "ok"]
+        w("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            mode, len(mine), fmt_time(float(m[4])), fmt_time(float(m[5])),
+            fmt_time(float(m[6])), fmt_time(float(m[7])), m[8], m[9],
+            "ok" if not bad else "**%d failed**" % len(bad)))
+    w("")
+
+
 def target(label, a, b, goal=None):
     """One row: a's speed over b's, checked against goal (None: context only)."""
     if not ok(a) or not ok(b):
@@ -472,6 +507,7 @@ w("")
 w("*Per task* is the peak RSS above `retryrun -e ''`'s, divided by the tasks.")
 w("")
 
+hedge_section()
 profile_section()
 w(NOTES.strip())
 w("")

@@ -10,11 +10,11 @@
 # for this run), and, per faulty run, todo-server from BUILD; runs W4
 # (start-up), W1 (sequential), W2 (faulty), the concurrency sweep (1, 8, 64,
 # 256 in flight; 64 is W3), W5 (W1 over HTTPS), W6 (64 in flight as streams
-# of one HTTP/2 connection) and the memory test (1,000 and 10,000 tasks),
-# every contender in turn within each repetition; profiles retryrun and the C
-# loops with callgrind when valgrind is there; then scripts/bench/report.py
-# writes bench/results.md and plot.gp bench/results.png. Raw rows stay in
-# bench/tmp/runs.tsv.
+# of one HTTP/2 connection), the memory test (1,000 and 10,000 tasks) and WH
+# (hedging, scripts/bench/hedge.sh), every contender in turn within each
+# repetition; profiles retryrun and the C loops with callgrind when valgrind
+# is there; then scripts/bench/report.py writes bench/results.md and
+# plot.gp bench/results.png. Raw rows stay in bench/tmp/runs.tsv.
 #
 # Every contender is optional: one that is missing, exits non-zero, times out
 # or returns fewer valid responses than it was asked for is reported as
@@ -458,6 +458,11 @@ for rep in $(seq "$SWEEP_REPS"); do
 done
 stop_pid "$TODO_PID"
 TODO_PID=
+
+# --- WH: hedging against a slow tail ------------------------------------------
+
+# Its own script (it also runs alone); its rows go to $work/hedge.tsv.
+sh "$here/hedge.sh" "$BUILD" "$work" >/dev/null || say "WH failed"
 
 # --- profile: where retryrun's instructions go, per request (callgrind) ------
 
