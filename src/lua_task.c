@@ -11,10 +11,10 @@
  *
  * A task is a full userdata "retryrun.Task" holding struct task, with three
  * user values: 1 the coroutine (nil once it ended), 2 its results (a
- * table, or the error), 3 the tasks waiting on it. While it lives, a
- * registry ref keeps it from the collector, so a script may drop the
- * handle of a task it never waits on.
- * The loop is found from the lua_State (runtime.h); the loop's part of a
+ * table, or the error), 3 the tasks waiting on it (a table, made by the
+ * first to wait, nil once the task ended). While it lives, a registry ref
+ * keeps it from the collector, so a script may drop the handle of a task
+ * it never waits on. The loop is found from the lua_State (runtime.h); the loop's part of a
  * task is changed only through loop.h.
  */
 #include <errno.h>
@@ -103,8 +103,6 @@ static int lrun_spawn(lua_State *L)
   luaL_setmetatable(L, LUAX_TASK_MT);
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, UV_THREAD);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, UV_WAITERS);
   /* move fn and its arguments onto the new coroutine */
   lua_rotate(L, 1, 1);            /* Task, fn, args... */
   luaL_checkstack(co, nargs + 1, "too many arguments to spawn");
@@ -124,10 +122,14 @@ static int lrun_spawn(lua_State *L)
   return 1;
 }
 
-/* Wakes the tasks waiting on t (they re-check what they wait for). */
+/* Wakes the tasks waiting on t (they re-check what they wait for), and
+ * drops their table: none comes after the task is done. */
 static void wake_waiters(lua_State *L, int task_idx)
 {
-  lua_getiuservalue(L, task_idx, UV_WAITERS);
+  if(lua_getiuservalue(L, task_idx, UV_WAITERS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
   lua_pushnil(L);
   while(lua_next(L, -2)) {
     struct task *w = lua_touserdata(L, -2);
@@ -138,6 +140,8 @@ static void wake_waiters(lua_State *L, int task_idx)
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setiuservalue(L, task_idx, UV_WAITERS);
 }
 
 void task_finished(struct loop_task *lt, int status, int nres, void *data)
@@ -283,7 +287,12 @@ static int ltask_wait(lua_State *L)
     return luaL_error(L, "wait() cannot wait here: it runs inside require, "
                       "a metamethod or another C function");
   if(loop_task_state(&t->lt) != TASK_DONE) {
-    lua_getiuservalue(L, 1, UV_WAITERS);
+    if(lua_getiuservalue(L, 1, UV_WAITERS) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);             /* the first waiter makes it */
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, UV_WAITERS);
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, me->ref);
     lua_pushboolean(L, 1);
     lua_rawset(L, -3);
