@@ -538,7 +538,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
   c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);
   c->has_on_giveup = lpolicy_has(p, LPOLICY_ON_GIVEUP);
-  c->guard = p->guard;
+  c->guard = &p->guard;
   c->task = t;
   c->id = ++runtime_of(L)->calls;
   c->seq = ++t->calls;

@@ -90,7 +90,8 @@ struct call {
   double rate_wait;           /* seconds it waited for a rate limit */
   double sent_at;             /* when it went out */
   /* the per-host guards (lua_guard.c) */
-  struct guard_conf guard;    /* the policy's budget, breaker, when_open */
+  const struct guard_conf *guard; /* the policy's budget, breaker,
+                                  when_open: in the Policy at S_POL */
   struct guard_state *gs;     /* the state of the attempt's host, or NULL */
   struct guard_waiter gw;     /* waiting for the breaker's probe */
   int probe;                  /* the attempt in flight is the probe */

@@ -105,7 +105,7 @@ static int judge_giveup(lua_State *L, struct call *c,
   c->out.has_wait = r->retry_after >= 0;
   c->out.wait = r->retry_after;
   c->pc.idempotent = r->idempotent;
-  if(!c->guard.named_key)
+  if(!c->guard->named_key)
     c->gs = r->guard;             /* its retry is paid by that host */
   return lcall_decide(L, c);
 }
