@@ -94,7 +94,7 @@ static int lcore_uuid(lua_State *L)
 int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
 {
   struct task *t = c->task;
-  double now = loop_now(), until = c->pc.started + c->pol.deadline;
+  double now = loop_now(), until = c->pc.started + c->pol->deadline;
   if(c->k == K_GIVEUP && until < now + ON_GIVEUP_GRACE)
     until = now + ON_GIVEUP_GRACE;
   if(t->hook_deadline > 0 && t->hook_deadline < until)
@@ -157,7 +157,7 @@ static int giveup(lua_State *L, struct call *c)
   }
   g.method = c->method;
   g.note = c->giveup_note;
-  g.pol = &c->pol;
+  g.pol = c->pol;
   g.dec = &c->dec;
   g.out = &c->out;
   g.wrapper = c->wrapper;
@@ -260,7 +260,7 @@ int lcall_decide(lua_State *L, struct call *c)
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
-  policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
+  policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   lguard_after(L, c);
   duration = c->pc.now - c->attempt_started;
   record_attempt(L, c, duration);
@@ -306,7 +306,7 @@ int lcall_decide(lua_State *L, struct call *c)
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
 {
   if(c->has_valid && c->out.cls == POLICY_RESPONSE &&
-     !policy_status_retried(&c->pol, c->out.status)) {
+     !policy_status_retried(c->pol, c->out.status)) {
     c->k = K_VALID;
     lpolicy_push_hook(L, S_POL, LPOLICY_VALID);
     lua_pushvalue(L, value_idx);
@@ -524,7 +524,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   p = lpolicy_test(L, S_POL);
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
-  c = lua_newuserdatauv(L, sizeof(*c), 1);
+  c = lua_newuserdatauv(L, sizeof(*c), 2);
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, LUAX_CALL_MT);
   lua_replace(L, S_CALL);
@@ -532,7 +532,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   lua_replace(L, S_ATT);
   lua_pushcfunction(L, luax_traceback);
   lua_replace(L, S_TB);
-  c->pol = p->pol;
+  c->pol = &p->pol;
   c->raise = p->raise;
   c->has_valid = lpolicy_has(p, LPOLICY_VALID);
   c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
@@ -547,9 +547,14 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->pc.started = loop_now();
   /* inside another call's hook: no later than that call's deadline */
   if(t->hook_deadline > 0 &&
-     c->pc.started + c->pol.deadline > t->hook_deadline)
-    c->pol.deadline = t->hook_deadline > c->pc.started ?
-                      t->hook_deadline - c->pc.started : 0;
+     c->pc.started + p->pol.deadline > t->hook_deadline) {
+    struct policy *sooner = lua_newuserdatauv(L, sizeof(*sooner), 0);
+    *sooner = p->pol;
+    sooner->deadline = t->hook_deadline > c->pc.started ?
+                       t->hook_deadline - c->pc.started : 0;
+    lua_setiuservalue(L, S_CALL, 2);
+    c->pol = sooner;
+  }
   return c;
 }
 

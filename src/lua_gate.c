@@ -48,7 +48,7 @@ static int rate_gate(lua_State *L, struct call *c)
   /* a turn that would leave the attempt under 1 ms is past the deadline
    * too (lattempt_send would not start it) */
   int r = ratelimit_reserve(rt->rate, push_url(L), now,
-                            c->pc.started + c->pol.deadline - 0.001, &at);
+                            c->pc.started + c->pol->deadline - 0.001, &at);
   lua_pop(L, 1);
   if(r == -2)
     return luax_error(L, "not enough memory for a rate limit");

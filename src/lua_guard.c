@@ -104,7 +104,7 @@ static int wait_until(lua_State *L, struct call *c, double when)
 int lguard_before(lua_State *L, struct call *c)
 {
   struct guard_state *s;
-  double now = loop_now(), end = c->pc.started + c->pol.deadline, until = 0;
+  double now = loop_now(), end = c->pc.started + c->pol->deadline, until = 0;
   double lease;
   /* a retry goes where the first attempt went, unless a hook may have
    * changed the URL (a wrapper's state is its last inner call's) */
@@ -122,7 +122,7 @@ int lguard_before(lua_State *L, struct call *c)
     s->cool_waited += s->cool_until - now;
     return wait_until(L, c, s->cool_until);
   }
-  lease = policy_attempt_timeout(&c->pol, c->pc.started, now) + 1;
+  lease = policy_attempt_timeout(c->pol, c->pc.started, now) + 1;
   switch(guard_admit(s, c->guard, now, lease, &until)) {
   case GUARD_GO:
     return -1;
@@ -196,8 +196,8 @@ static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
   lua_settop(L, top);
   if(i < 0)
     return;
-  if(guard_cool_down(s, now + (secs < c->pol.max_retry_after ? secs :
-                                c->pol.max_retry_after), cool_names[i], secs))
+  if(guard_cool_down(s, now + (secs < c->pol->max_retry_after ? secs :
+                                c->pol->max_retry_after), cool_names[i], secs))
     say(L, c, "cool-down %s %.1f s (%s)", s->label, s->cool_until - now,
       cool_names[i]);
 }
@@ -234,7 +234,7 @@ void lguard_after(lua_State *L, struct call *c)
     say(L, c, "breaker %s %s", s->label, what);
     wake_waiters(s);
   }
-  if(c->out.cls == POLICY_RESPONSE && c->pol.retry_after &&
+  if(c->out.cls == POLICY_RESPONSE && c->pol->retry_after &&
      (c->out.status == 429 || c->out.status == 503))
     cool_down(L, c, s);
 pay:
