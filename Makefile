@@ -174,6 +174,10 @@ $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc $^ -o $@ -ldl -lm
 
+$(BUILD)/test_pool: spec/c/test_pool.c $(BUILD)/obj/pool.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@
+
 # The sources each fuzz target tests.
 JSON_SRC := src/lua_json.c src/lua_json_decode.c src/lua_json_unescape.c \
             src/lua_json_encode.c

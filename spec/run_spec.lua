@@ -55,6 +55,25 @@ describe("run.spawn()", function()
     assert.is_true(run.now() - t0 < 1)
   end)
 
+  it("lets a finished task's coroutine go while its handle is kept",
+     function()
+    local seen = setmetatable({}, {__mode = "k"})
+    local hs = {}
+    for i = 1, 3 do
+      hs[i] = run.spawn(function()
+        seen[coroutine.running()] = true
+        run.sleep(0.01)
+        return i
+      end)
+    end
+    for i = 1, 3 do assert.equal(i, hs[i]:wait()) end
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(next(seen))
+    assert.equal(2, hs[2]:wait())
+    assert.equal("done", hs[2]:status())
+  end)
+
   it("refuses a task waiting on itself", function()
     local h
     h = run.spawn(function() return pcall(function() return h:wait() end) end)

@@ -38,6 +38,7 @@
 #include "lua_stdlib.h"
 #include "lua_task.h"
 #include "luax.h"
+#include "pool.h"
 #include "ratelimit.h"
 #include "redact.h"
 #include "report.h"
@@ -63,6 +64,67 @@ static int luaopen_retryrun_core(lua_State *L)
   lua_pushliteral(L, RETRYRUN_VERSION);
   lua_setfield(L, -2, "version");
   return 1;
+}
+
+/* What an error outside any protected call prints before the process
+ * aborts (never reached: everything runs inside pmain). */
+static int state_panic(lua_State *L)
+{
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "retryrun: unprotected Lua error: %s\n",
+          msg ? msg : "(not a string)");
+  return 0;
+}
+
+/* Lua's warn(): silent until a script sends "@on", then each message on
+ * stderr, "@off" silencing it again; a message may come in pieces. */
+static void state_warn(void *ud, const char *msg, int tocont)
+{
+  static int on, midway;
+  (void)ud;
+  if(!midway && !tocont && msg[0] == '@') {
+    if(!strcmp(msg, "@on"))
+      on = 1;
+    else if(!strcmp(msg, "@off"))
+      on = 0;
+    return;
+  }
+  if(on)
+    fprintf(stderr, "%s%s%s", midway ? "" : "Lua warning: ", msg,
+            tocont ? "" : "\n");
+  midway = tocont;
+}
+
+/* A Lua state allocating from a pool of its own (pool.h), or from malloc
+ * where POOL_ON is 0; NULL when out of memory. Close it with
+ * state_close. */
+static lua_State *state_new(void)
+{
+#if POOL_ON
+  struct pool *p = pool_new();
+  lua_State *L = p ? lua_newstate(pool_alloc, p) : NULL;
+  if(!L) {
+    pool_free(p);
+    return NULL;
+  }
+  lua_atpanic(L, state_panic);
+  lua_setwarnf(L, state_warn, NULL);
+  return L;
+#else
+  (void)state_panic;
+  (void)state_warn;
+  return luaL_newstate();
+#endif
+}
+
+/* Closes L, then frees its pool. */
+static void state_close(lua_State *L)
+{
+  void *ud;
+  lua_Alloc f = lua_getallocf(L, &ud);
+  lua_close(L);
+  if(f == pool_alloc)
+    pool_free(ud);
 }
 
 /* The directory of Lua modules, found from the executable so a build tree
@@ -457,7 +519,7 @@ int host_run(const struct host_opts *o)
   struct summary_threshold fail_if[16];
   struct ending e;
   int i, summary_text_on = o->summary || (isatty(STDERR_FILENO) && !o->quiet);
-  lua_State *L = luaL_newstate();
+  lua_State *L = state_new();
   int code;
 
   if(!L) {
@@ -470,7 +532,7 @@ int host_run(const struct host_opts *o)
                                sizeof(err))) {
       fprintf(stderr, "retryrun: --fail-if %s\nTry 'retryrun --help' for "
               "more information.\n", err);
-      lua_close(L);
+      state_close(L);
       return EXIT_USAGE;
     }
   }
@@ -493,7 +555,7 @@ int host_run(const struct host_opts *o)
     if(!rt.log_ud) {
       fprintf(stderr, "retryrun: cannot write the log '%s': %s\n", o->log,
               strerror(errno));
-      lua_close(L);
+      state_close(L);
       return EXIT_USAGE;
     }
     rt.log = write_log;
@@ -511,7 +573,7 @@ int host_run(const struct host_opts *o)
     rt.progress = draw_progress;
   if(o->nreport && !(rt.report = report_new(loop_wall()))) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
-    lua_close(L);
+    state_close(L);
     return EXIT_ERROR;
   }
   memset(&sum, 0, sizeof(sum));
@@ -523,7 +585,7 @@ int host_run(const struct host_opts *o)
   if(!rt.loop) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
     report_free(rt.report);
-    lua_close(L);
+    state_close(L);
     return EXIT_ERROR;
   }
   if(o->max_connections || o->max_host_connections)
@@ -544,7 +606,7 @@ int host_run(const struct host_opts *o)
     code = loop_interrupted() == SIGTERM ? EXIT_TERMINATED :
            EXIT_INTERRUPTED;
   clear_progress();                    /* the line goes when the run ends */
-  lua_close(L);
+  state_close(L);
   redact_free_names();
   ratelimit_free(rt.rate);
   loop_free(rt.loop);

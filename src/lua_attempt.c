@@ -121,7 +121,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
   o.timeout = timeout;
-  o.connect_timeout = c->pol.connect_timeout;
+  o.connect_timeout = c->pol->connect_timeout;
   o.max_body = c->max_body;
   o.insecure = c->insecure;
   o.fresh_connect = !policy_method_idempotent(o.method);
@@ -222,12 +222,12 @@ int lattempt_send(lua_State *L, struct call *c)
   if(!loop_slot_free(&c->task->lt)) {
     /* over the cap on transfers: wait holding nothing, until a slot is
      * handed over or the deadline passes */
-    if(loop_wait_slot(&c->task->lt, c->pc.started + c->pol.deadline))
+    if(loop_wait_slot(&c->task->lt, c->pc.started + c->pol->deadline))
       return luax_error(L, "not enough memory to arm a timer");
     c->k = K_SLOT;
     return loop_yield(&c->task->lt, L, 0, lcall_k);
   }
-  timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
+  timeout = policy_attempt_timeout(c->pol, c->pc.started, loop_now());
   if(c->timeout > 0 && c->timeout < timeout)
     timeout = c->timeout;             /* the call's own timeout= */
   if(timeout < 0.001)

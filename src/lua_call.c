@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <lauxlib.h>
 
@@ -64,27 +63,7 @@ static const char *call_cannot_start(lua_State *L)
            "outside it";
   return NULL;
 }
-/* core.uuid() -> a random UUIDv4, from the kernel's generator (never from
- * the seeded one: keys must differ between two runs with the same seed). */
-static int lcore_uuid(lua_State *L)
-{
-  unsigned char r[16];
-  char s[37];
-  if(getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-    size_t i;
-    for(i = 0; i < sizeof(r); i++)   /* never in practice */
-      r[i] = (unsigned char)(policy_rng_u64(&runtime_of(L)->rng) >> 56);
-  }
-  r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-  r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-  snprintf(s, sizeof(s),
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x",
-           r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-           r[10], r[11], r[12], r[13], r[14], r[15]);
-  lua_pushstring(L, s);
-  return 1;
-}
+
 /* ---- the state machine ---- */
 
 /* Calls the hook (or predicate) below its nargs arguments for step c->k,
@@ -95,7 +74,7 @@ static int lcore_uuid(lua_State *L)
 int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
 {
   struct task *t = c->task;
-  double now = loop_now(), until = c->pc.started + c->pol.deadline;
+  double now = loop_now(), until = c->pc.started + c->pol->deadline;
   if(c->k == K_GIVEUP && until < now + ON_GIVEUP_GRACE)
     until = now + ON_GIVEUP_GRACE;
   if(t->hook_deadline > 0 && t->hook_deadline < until)
@@ -159,7 +138,7 @@ static int giveup(lua_State *L, struct call *c)
   }
   g.method = c->method;
   g.note = c->giveup_note;
-  g.pol = &c->pol;
+  g.pol = c->pol;
   g.dec = &c->dec;
   g.out = &c->out;
   g.wrapper = c->wrapper;
@@ -269,7 +248,7 @@ int lcall_decide(lua_State *L, struct call *c)
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
-  policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
+  policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   /* a wrapped function's error this policy does not retry goes on to the
    * caller as it is: the trace, log, summary and report say the call
    * failed, not that it was accepted */
@@ -328,7 +307,7 @@ int lcall_decide(lua_State *L, struct call *c)
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
 {
   if(c->has_valid && c->out.cls == POLICY_RESPONSE &&
-     !policy_status_retried(&c->pol, c->out.status)) {
+     !policy_status_retried(c->pol, c->out.status)) {
     c->k = K_VALID;
     lpolicy_push_hook(L, S_POL, LPOLICY_VALID);
     lua_pushvalue(L, value_idx);
@@ -550,7 +529,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   p = lpolicy_test(L, S_POL);
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
-  c = lua_newuserdatauv(L, sizeof(*c), 1);
+  c = lua_newuserdatauv(L, sizeof(*c), 2);
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, LUAX_CALL_MT);
   lua_replace(L, S_CALL);
@@ -558,13 +537,13 @@ struct call *lcall_new(lua_State *L, int wrapper)
   lua_replace(L, S_ATT);
   lua_pushcfunction(L, luax_traceback);
   lua_replace(L, S_TB);
-  c->pol = p->pol;
+  c->pol = &p->pol;
   c->raise = p->raise;
   c->has_valid = lpolicy_has(p, LPOLICY_VALID);
   c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
   c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);
   c->has_on_giveup = lpolicy_has(p, LPOLICY_ON_GIVEUP);
-  c->guard = p->guard;
+  c->guard = &p->guard;
   c->task = t;
   c->id = ++runtime_of(L)->calls;
   c->seq = ++t->calls;
@@ -573,10 +552,26 @@ struct call *lcall_new(lua_State *L, int wrapper)
   c->pc.started = loop_now();
   /* inside another call's hook: no later than that call's deadline */
   if(t->hook_deadline > 0 &&
-     c->pc.started + c->pol.deadline > t->hook_deadline)
-    c->pol.deadline = t->hook_deadline > c->pc.started ?
-                      t->hook_deadline - c->pc.started : 0;
+     c->pc.started + p->pol.deadline > t->hook_deadline)
+    lcall_own_policy(L, c)->deadline = t->hook_deadline > c->pc.started ?
+                                       t->hook_deadline - c->pc.started : 0;
   return c;
+}
+
+struct policy *lcall_own_policy(lua_State *L, struct call *c)
+{
+  struct policy *own;
+  if(lua_getiuservalue(L, S_CALL, 2) != LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    own = lua_newuserdatauv(L, sizeof(*own), 0);
+    *own = *c->pol;
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, S_CALL, 2);
+    c->pol = own;
+  }
+  own = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return own;
 }
 
 /* core.request(req, policy) -> Response, or raises a give-up error (or
@@ -608,20 +603,10 @@ static int lcore_request(lua_State *L)
   return lcall_before_attempt(L, c);
 }
 
-/* core.idempotent(method) -> true when the safety rule lets the method be
- * repeated (policy.c says which). */
-static int lcore_idempotent(lua_State *L)
-{
-  lua_pushboolean(L, policy_method_idempotent(luaL_checkstring(L, 1)));
-  return 1;
-}
-
 void lcall_register(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"request", lcore_request},
-    {"uuid", lcore_uuid},
-    {"idempotent", lcore_idempotent},
     {NULL, NULL}
   };
   static const luaL_Reg meta[] = {

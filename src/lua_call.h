@@ -82,7 +82,9 @@ enum lcall_step {
 };
 
 struct call {
-  struct policy pol;
+  const struct policy *pol;   /* the Policy's at S_POL; inside another
+                                 call's hook, a copy with a sooner
+                                 deadline, in the Call's user value 2 */
   struct policy_call pc;
   struct policy_outcome out;
   struct policy_decision dec;
@@ -130,7 +132,8 @@ struct call {
   double rate_wait;           /* seconds it waited for a rate limit */
   double sent_at;             /* when it went out */
   /* the per-host guards (lua_guard.c) */
-  struct guard_conf guard;    /* the policy's budget, breaker, when_open */
+  const struct guard_conf *guard; /* the policy's budget, breaker,
+                                  when_open: in the Policy at S_POL */
   struct guard_state *gs;     /* the state of the attempt's host, or NULL */
   struct guard_waiter gw;     /* waiting for the breaker's probe */
   int probe;                  /* the attempt in flight is the probe */
@@ -257,5 +260,11 @@ void lguard_after(lua_State *L, struct call *c);
 void lcall_register(lua_State *L);   /* request, uuid */
 void ltrace_register(lua_State *L);  /* note_poll */
 void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */
+
+/* The call's own copy of its policy (user value 2 of the Call at S_CALL),
+ * made at the first call, for what changes for one call alone: a sooner
+ * deadline inside another call's hook, an attempt given back after a
+ * hedged token renewal. */
+struct policy *lcall_own_policy(lua_State *L, struct call *c);
 
 #endif

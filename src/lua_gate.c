@@ -48,7 +48,7 @@ static int rate_gate(lua_State *L, struct call *c)
   /* a turn that would leave the attempt under 1 ms is past the deadline
    * too (lattempt_send would not start it) */
   int r = ratelimit_reserve(rt->rate, push_url(L), now,
-                            c->pc.started + c->pol.deadline - 0.001, &at);
+                            c->pc.started + c->pol->deadline - 0.001, &at);
   lua_pop(L, 1);
   if(r == -2)
     return luax_error(L, "not enough memory for a rate limit");
@@ -117,7 +117,7 @@ int lgate_pass(lua_State *L, struct call *c)
       if(c->chaos == CHAOS_LATENCY) {
         /* no longer than the attempt has, as lattempt_send reckons it: a
          * network that slow would time the attempt out */
-        double now = loop_now(), left = policy_attempt_timeout(&c->pol,
+        double now = loop_now(), left = policy_attempt_timeout(c->pol,
                                                    c->pc.started, now);
         if(c->timeout > 0 && c->timeout < left)
           left = c->timeout;

@@ -63,7 +63,7 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
   char key[512], label[512], *bar;
   struct guard *g = &runtime_of(L)->guard;
   struct guard_state *s;
-  if(c->guard.named_key) {
+  if(c->guard->named_key) {
     lua_getiuservalue(L, S_POL, LPOLICY_FIELDS);
     lua_getfield(L, -1, "key");              /* lua_policy.c checked it */
     snprintf(key, sizeof(key), "=%s", lua_tostring(L, -1));
@@ -104,7 +104,7 @@ static int wait_until(lua_State *L, struct call *c, double when)
 int lguard_before(lua_State *L, struct call *c)
 {
   struct guard_state *s;
-  double now = loop_now(), end = c->pc.started + c->pol.deadline, until = 0;
+  double now = loop_now(), end = c->pc.started + c->pol->deadline, until = 0;
   double lease;
   /* a retry goes where the first attempt went, unless a hook may have
    * changed the URL (a wrapper's state is its last inner call's) */
@@ -122,8 +122,8 @@ int lguard_before(lua_State *L, struct call *c)
     s->cool_waited += s->cool_until - now;
     return wait_until(L, c, s->cool_until);
   }
-  lease = policy_attempt_timeout(&c->pol, c->pc.started, now) + 1;
-  switch(guard_admit(s, &c->guard, now, lease, &until)) {
+  lease = policy_attempt_timeout(c->pol, c->pc.started, now) + 1;
+  switch(guard_admit(s, c->guard, now, lease, &until)) {
   case GUARD_GO:
     return -1;
   case GUARD_PROBE:
@@ -131,11 +131,11 @@ int lguard_before(lua_State *L, struct call *c)
     say(L, c, "breaker %s half-open: this attempt is the probe", s->label);
     return -1;
   case GUARD_WAIT_BREAK:
-    if(c->guard.when_open_wait && until < end)
+    if(c->guard->when_open_wait && until < end)
       return wait_until(L, c, until);
     break;
   case GUARD_WAIT_PROBE:
-    if(c->guard.when_open_wait && now < end) {
+    if(c->guard->when_open_wait && now < end) {
       c->gw.ud = &c->task->lt;
       guard_waiter_add(s, &c->gw);
       if(loop_wait_task(&c->task->lt, until < end ? until : end)) {
@@ -196,8 +196,8 @@ static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
   lua_settop(L, top);
   if(i < 0)
     return;
-  if(guard_cool_down(s, now + (secs < c->pol.max_retry_after ? secs :
-                                c->pol.max_retry_after), cool_names[i], secs))
+  if(guard_cool_down(s, now + (secs < c->pol->max_retry_after ? secs :
+                                c->pol->max_retry_after), cool_names[i], secs))
     say(L, c, "cool-down %s %.1f s (%s)", s->label, s->cool_until - now,
       cool_names[i]);
 }
@@ -214,56 +214,56 @@ void lguard_after(lua_State *L, struct call *c)
   };
   /* a wrapper that names no key pays from the host of the Response its
    * function returned, or of the inner call that gave up (lua_wrap.c) */
-  if(c->wrapper && !c->guard.named_key && !c->gs && lresp_is(L, S_RESP))
+  if(c->wrapper && !c->guard->named_key && !c->gs && lresp_is(L, S_RESP))
     c->gs = state_of(L, c, S_RESP);
   if(!(s = c->gs))
     return;
-  if(c->wrapper && !c->guard.named_key)
+  if(c->wrapper && !c->guard->named_key)
     goto pay;                     /* the inner call noted its attempt */
   failed = c->out.cls == POLICY_RESPONSE ?
            c->out.status >= 500 && c->out.status <= 599 :
            c->out.cls != POLICY_TOO_LARGE;
-  ch = guard_note(s, &c->guard, c->judged == 1, failed,
+  ch = guard_note(s, c->guard, c->judged == 1, failed,
                   c->dec.verdict == POLICY_ACCEPT, c->probe, c->retry_cost,
                   now);
   c->probe = 0;
   c->retry_cost = 0;
   if(ch != GUARD_SAME) {
     char what[64];
-    snprintf(what, sizeof(what), changes[ch], c->guard.break_for);
+    snprintf(what, sizeof(what), changes[ch], c->guard->break_for);
     say(L, c, "breaker %s %s", s->label, what);
     wake_waiters(s);
   }
-  if(c->out.cls == POLICY_RESPONSE && c->pol.retry_after &&
+  if(c->out.cls == POLICY_RESPONSE && c->pol->retry_after &&
      (c->out.status == 429 || c->out.status == 503))
     cool_down(L, c, s);
 pay:
   /* a hedged copy's retry waits for the last of its round */
   if(c->dec.verdict != POLICY_RETRY || c->hedge.pending ||
-     c->guard.budget == GUARD_BUDGET_OFF)
+     c->guard->budget == GUARD_BUDGET_OFF)
     return;
-  before = s->budget_used ? s->tokens : c->guard.tokens;
-  if(!guard_budget_take(s, &c->guard, timeout, now)) {
+  before = s->budget_used ? s->tokens : c->guard->tokens;
+  if(!guard_budget_take(s, c->guard, timeout, now)) {
     c->dec.verdict = POLICY_GIVEUP;
     c->dec.reason = POLICY_BUDGET;
     c->dec.delay = 0;
     if(s->refusing++)
       return;                     /* said once until a retry is allowed */
-    if(c->guard.budget == GUARD_BUDGET_BUCKET)
+    if(c->guard->budget == GUARD_BUDGET_BUCKET)
       say(L, c, "budget %s: %g/%g tokens, retry refused", s->label,
-          s->tokens, c->guard.tokens);
+          s->tokens, c->guard->tokens);
     else
       say(L, c, "budget %s: over %g %% of requests, retry refused",
-          s->label, c->guard.ratio * 100);
+          s->label, c->guard->ratio * 100);
     return;
   }
   s->refusing = 0;
-  if(c->guard.budget == GUARD_BUDGET_BUCKET) {
-    double tenth = c->guard.tokens / 10;
-    c->retry_cost = timeout ? c->guard.timeout_cost : c->guard.retry_cost;
+  if(c->guard->budget == GUARD_BUDGET_BUCKET) {
+    double tenth = c->guard->tokens / 10;
+    c->retry_cost = timeout ? c->guard->timeout_cost : c->guard->retry_cost;
     /* one line each time the level passes a tenth of the bucket */
     if(tenth > 0 && ceil(before / tenth) != ceil(s->tokens / tenth))
       say(L, c, "budget %s: %g/%g tokens", s->label, s->tokens,
-          c->guard.tokens);
+          c->guard->tokens);
   }
 }

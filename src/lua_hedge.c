@@ -60,7 +60,7 @@ void lhedge_init(lua_State *L, struct call *c, const struct lpolicy *p)
    * without a key, whatever the policy says (unsafe= allows retries) */
   if(!c->pc.idempotent && !c->pc.has_key)
     h->skipped = "not idempotent and no idempotency key";
-  else if(c->pol.attempts < 2)
+  else if(c->pol->attempts < 2)
     h->skipped = "attempts = 1 leaves no room for a copy";
   if(h->skipped) {
     if(runtime_of(L)->trace)
@@ -75,14 +75,14 @@ void lhedge_init(lua_State *L, struct call *c, const struct lpolicy *p)
 static int may_hedge(const struct call *c)
 {
   const struct lhedge *h = &c->hedge;
-  return h->n < h->max && c->pc.attempt < c->pol.attempts;
+  return h->n < h->max && c->pc.attempt < c->pol->attempts;
 }
 
 /* The breaker's probe goes alone: one probe is one request. */
 int lhedge_wanted(const struct call *c)
 {
   return c->hedge.delay > 0 && !c->hops && !c->probe &&
-         c->pc.attempt < c->pol.attempts;
+         c->pc.attempt < c->pol->attempts;
 }
 
 static struct lhedge_flight *add_flight(struct lhedge *h,
@@ -151,11 +151,11 @@ static const char *guards_hold(lua_State *L, struct call *c, double now,
     if(r)
       return "no turn of the rate limit is free now";
   }
-  if(s && c->guard.budget != GUARD_BUDGET_OFF) {
-    if(!guard_budget_take(s, &c->guard, 0, now))
+  if(s && c->guard->budget != GUARD_BUDGET_OFF) {
+    if(!guard_budget_take(s, c->guard, 0, now))
       return "the retry budget refuses it";
-    if(c->guard.budget == GUARD_BUDGET_BUCKET)
-      *cost = c->guard.retry_cost;
+    if(c->guard->budget == GUARD_BUDGET_BUCKET)
+      *cost = c->guard->retry_cost;
   }
   return NULL;
 }
@@ -211,7 +211,7 @@ static int send_hedge(lua_State *L, struct call *c)
   h->next_at = 0;
   if(!may_hedge(c) || !loop_slot_free(&c->task->lt))
     return wait_round(L, c);
-  timeout = policy_attempt_timeout(&c->pol, c->pc.started, now);
+  timeout = policy_attempt_timeout(c->pol, c->pc.started, now);
   if(c->timeout > 0 && c->timeout < timeout)
     timeout = c->timeout;
   if(timeout < 0.001)
@@ -357,7 +357,7 @@ void lhedge_renewed(lua_State *L, struct call *c)
     lua_setfield(L, -2, "hedge");
   }
   lua_rawseti(L, S_ATT, c->judged);
-  c->pol.attempts++;
+  lcall_own_policy(L, c)->attempts++;
 }
 
 void lhedge_drop(struct call *c)

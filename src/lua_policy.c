@@ -1,7 +1,8 @@
 /*
  * lua_policy.c - retryrun.Policy (see lua_policy.h): making a policy from
  * its fields, reading it back, its methods table, and its backoff drawn
- * from the run's generator (runtime.h).
+ * from the run's generator (runtime.h); and the safety rule and
+ * idempotency keys scripts reach: core.idempotent, core.uuid.
  *
  * A Policy is a full userdata: struct lpolicy, and user values holding a
  * private copy of the fields and each hook. __newindex refuses every
@@ -10,6 +11,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <lauxlib.h>
 
@@ -564,6 +566,36 @@ static int lcore_seed(lua_State *L)
   return 0;
 }
 
+/* core.uuid() -> a random UUIDv4, from the kernel's generator (never from
+ * the seeded one: keys must differ between two runs with the same seed). */
+static int lcore_uuid(lua_State *L)
+{
+  unsigned char r[16];
+  char s[37];
+  if(getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+    size_t i;
+    for(i = 0; i < sizeof(r); i++)   /* never in practice */
+      r[i] = (unsigned char)(policy_rng_u64(&runtime_of(L)->rng) >> 56);
+  }
+  r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+  r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+  snprintf(s, sizeof(s),
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x%02x%02x%02x%02x",
+           r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+           r[10], r[11], r[12], r[13], r[14], r[15]);
+  lua_pushstring(L, s);
+  return 1;
+}
+
+/* core.idempotent(method) -> true when the safety rule lets the method be
+ * repeated (policy.c says which). */
+static int lcore_idempotent(lua_State *L)
+{
+  lua_pushboolean(L, policy_method_idempotent(luaL_checkstring(L, 1)));
+  return 1;
+}
+
 void lpolicy_register(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
@@ -572,6 +604,8 @@ void lpolicy_register(lua_State *L)
     {"is_policy", lcore_is_policy},
     {"backoff", lcore_backoff},
     {"seed", lcore_seed},
+    {"uuid", lcore_uuid},
+    {"idempotent", lcore_idempotent},
     {NULL, NULL}
   };
   static const luaL_Reg meta[] = {

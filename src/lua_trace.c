@@ -90,7 +90,7 @@ static const char *decision(const struct call *c, const char *word, char *d,
              c->method);
     break;
   case POLICY_DEADLINE:
-    snprintf(d, n, "give up: the deadline of %.3g s", c->pol.deadline);
+    snprintf(d, n, "give up: the deadline of %.3g s", c->pol->deadline);
     break;
   case POLICY_NOT_RETRYABLE:
     snprintf(d, n, "give up: %s is not retried", word);

@@ -37,8 +37,8 @@ int lwrap_run(lua_State *L, struct call *c)
   c->task->wrap_depth++;
   c->outer_deadline = c->task->wrap_deadline;
   if(!c->outer_deadline ||
-     c->pc.started + c->pol.deadline < c->outer_deadline)
-    c->task->wrap_deadline = c->pc.started + c->pol.deadline;
+     c->pc.started + c->pol->deadline < c->outer_deadline)
+    c->task->wrap_deadline = c->pc.started + c->pol->deadline;
   c->k = K_FN;
   return lcall_k(L, lua_pcallk(L, (int)n, LUA_MULTRET, S_TB, 0, lcall_k),
                  0);
@@ -105,7 +105,7 @@ static int judge_giveup(lua_State *L, struct call *c,
   c->out.has_wait = r->retry_after >= 0;
   c->out.wait = r->retry_after;
   c->pc.idempotent = r->idempotent;
-  if(!c->guard.named_key)
+  if(!c->guard->named_key)
     c->gs = r->guard;             /* its retry is paid by that host */
   return lcall_decide(L, c);
 }

@@ -1,0 +1,260 @@
+/*
+ * pool.c - size classes for the Lua state's small blocks (see pool.h).
+ *
+ * Class i (0 .. NCLASS-1) holds blocks of (i + 1) * STEP bytes. A chunk
+ * is POOL_CHUNK bytes mapped at a POOL_CHUNK-aligned address, so a
+ * block's chunk is its address rounded down; the chunk starts with its
+ * header and serves one class. A block never handed out lies past the
+ * chunk's bump pointer (its pages untouched until then); a freed one is
+ * on the chunk's free list, linked through its first word. A class
+ * lists the chunks that have a block to give (avail); a full chunk is on
+ * no such list until a block of it is freed. Every chunk is also on the
+ * pool's list of all chunks, for pool_free.
+ *
+ * Lua tells the allocator a block's size when it frees or resizes it
+ * (osize), so the size says which class, or malloc, a block came from;
+ * nothing is stored beside a block. Uses mmap and malloc; no Lua.
+ */
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "pool.h"
+
+#define STEP   16
+#define NCLASS (POOL_MAX / STEP)
+
+_Static_assert(STEP % alignof(max_align_t) == 0,
+               "blocks must be aligned for max_align_t");
+_Static_assert(POOL_MAX % STEP == 0, "POOL_MAX is a multiple of STEP");
+_Static_assert((POOL_CHUNK & (POOL_CHUNK - 1)) == 0,
+               "POOL_CHUNK is a power of two");
+
+struct chunk {
+  struct chunk *next, *prev;   /* the class's avail list, when on it */
+  struct chunk *all_next, *all_prev;
+  void *free;                  /* freed blocks */
+  char *bump;                  /* blocks never handed out start here */
+  unsigned used;               /* blocks handed out */
+  unsigned cls;
+  int avail;                   /* on the class's avail list */
+};
+
+/* The header, rounded up so that the first block is aligned. */
+#define HEAD (((sizeof(struct chunk) + STEP - 1) / STEP) * STEP)
+
+struct pool_class {
+  struct chunk *avail;         /* chunks with a block to give */
+  struct chunk *spare;         /* an empty chunk kept back, or NULL */
+  unsigned size;               /* bytes a block */
+  unsigned cap;                /* blocks a chunk */
+};
+
+struct pool {
+  struct pool_class cls[NCLASS];
+  struct chunk *all;
+  size_t chunks, blocks;
+};
+
+static unsigned class_of(size_t n)   /* 1 <= n <= POOL_MAX */
+{
+  return (unsigned)((n - 1) / STEP);
+}
+
+static struct chunk *chunk_of(void *block)
+{
+  return (struct chunk *)((uintptr_t)block & ~(uintptr_t)(POOL_CHUNK - 1));
+}
+
+/* Maps POOL_CHUNK bytes at a POOL_CHUNK-aligned address: twice that,
+ * then the ends cut off. NULL when the system has none. */
+static void *map_aligned(void)
+{
+  size_t len = 2 * (size_t)POOL_CHUNK;
+  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *a;
+  if(m == MAP_FAILED)
+    return NULL;
+  a = (char *)(((uintptr_t)m + POOL_CHUNK - 1) &
+               ~(uintptr_t)(POOL_CHUNK - 1));
+  if(a > m)
+    munmap(m, (size_t)(a - m));
+  if(a + POOL_CHUNK < m + len)
+    munmap(a + POOL_CHUNK, (size_t)(m + len - (a + POOL_CHUNK)));
+  return a;
+}
+
+static void avail_push(struct pool_class *c, struct chunk *k)
+{
+  k->prev = NULL;
+  k->next = c->avail;
+  if(c->avail)
+    c->avail->prev = k;
+  c->avail = k;
+  k->avail = 1;
+}
+
+static void avail_unlink(struct pool_class *c, struct chunk *k)
+{
+  if(k->prev)
+    k->prev->next = k->next;
+  else
+    c->avail = k->next;
+  if(k->next)
+    k->next->prev = k->prev;
+  k->next = k->prev = NULL;
+  k->avail = 0;
+}
+
+/* Makes chunk k empty: every block past the bump pointer. */
+static void chunk_reset(struct chunk *k)
+{
+  k->free = NULL;
+  k->bump = (char *)k + HEAD;
+  k->used = 0;
+}
+
+static struct chunk *chunk_new(struct pool *p, unsigned cls)
+{
+  struct chunk *k = map_aligned();
+  if(!k)
+    return NULL;
+  chunk_reset(k);
+  k->cls = cls;
+  k->avail = 0;
+  k->next = k->prev = NULL;
+  k->all_prev = NULL;
+  k->all_next = p->all;
+  if(p->all)
+    p->all->all_prev = k;
+  p->all = k;
+  p->chunks++;
+  return k;
+}
+
+static void chunk_drop(struct pool *p, struct chunk *k)
+{
+  if(k->all_prev)
+    k->all_prev->all_next = k->all_next;
+  else
+    p->all = k->all_next;
+  if(k->all_next)
+    k->all_next->all_prev = k->all_prev;
+  p->chunks--;
+  munmap(k, POOL_CHUNK);
+}
+
+/* A block of class i, or NULL when no chunk can be mapped. */
+static void *take(struct pool *p, unsigned i)
+{
+  struct pool_class *c = &p->cls[i];
+  struct chunk *k = c->avail;
+  void *b;
+
+  if(!k) {
+    if((k = c->spare))
+      c->spare = NULL;
+    else if(!(k = chunk_new(p, i)))
+      return NULL;
+    avail_push(c, k);
+  }
+  if(k->free) {
+    b = k->free;
+    memcpy(&k->free, b, sizeof(void *));
+  }
+  else {
+    b = k->bump;
+    k->bump += c->size;
+  }
+  if(++k->used == c->cap)
+    avail_unlink(c, k);
+  p->blocks++;
+  return b;
+}
+
+/* Gives block b of class i back to its chunk; an empty chunk becomes the
+ * class's spare, or is unmapped when the class has one. */
+static void give(struct pool *p, unsigned i, void *b)
+{
+  struct pool_class *c = &p->cls[i];
+  struct chunk *k = chunk_of(b);
+
+  memcpy(b, &k->free, sizeof(void *));
+  k->free = b;
+  p->blocks--;
+  if(--k->used == 0) {
+    if(k->avail)
+      avail_unlink(c, k);
+    if(c->spare)
+      chunk_drop(p, k);
+    else {
+      chunk_reset(k);
+      c->spare = k;
+    }
+  }
+  else if(!k->avail)
+    avail_push(c, k);
+}
+
+struct pool *pool_new(void)
+{
+  struct pool *p = calloc(1, sizeof(*p));
+  unsigned i;
+  if(!p)
+    return NULL;
+  for(i = 0; i < NCLASS; i++) {
+    p->cls[i].size = (i + 1) * STEP;
+    p->cls[i].cap = (unsigned)((POOL_CHUNK - HEAD) / p->cls[i].size);
+  }
+  return p;
+}
+
+void pool_free(struct pool *p)
+{
+  if(!p)
+    return;
+  while(p->all)
+    chunk_drop(p, p->all);
+  free(p);
+}
+
+void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+  struct pool *p = ud;
+  void *nb;
+
+  if(!ptr)
+    osize = 0;                       /* a type tag, not a size */
+  if(nsize == 0) {
+    if(ptr && osize > POOL_MAX)
+      free(ptr);
+    else if(ptr)
+      give(p, class_of(osize), ptr);
+    return NULL;
+  }
+  if(osize > POOL_MAX && nsize > POOL_MAX)
+    return realloc(ptr, nsize);
+  if(ptr && osize <= POOL_MAX && nsize <= POOL_MAX &&
+     class_of(osize) == class_of(nsize))
+    return ptr;
+  /* a new block, then the old one moved into it */
+  nb = nsize > POOL_MAX ? malloc(nsize) : take(p, class_of(nsize));
+  if(!nb || !ptr)
+    return nb;
+  memcpy(nb, ptr, osize < nsize ? osize : nsize);
+  if(osize > POOL_MAX)
+    free(ptr);
+  else
+    give(p, class_of(osize), ptr);
+  return nb;
+}
+
+void pool_stats(const struct pool *p, struct pool_stats *st)
+{
+  st->chunks = p->chunks;
+  st->blocks = p->blocks;
+}
