@@ -142,11 +142,23 @@ static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
   return lua_error(L);
 }
 
+/* Makes the attempts list in S_ATT, unless it is there: only a retry or
+ * a give-up needs one, so a call accepted at its first attempt makes
+ * none. */
+static void attempts_list(lua_State *L)
+{
+  if(lua_isnil(L, S_ATT)) {
+    lua_createtable(L, 4, 0);
+    lua_replace(L, S_ATT);
+  }
+}
+
 static int giveup(lua_State *L, struct call *c)
 {
   struct lgiveup g;
   lcall_close(c);
   lua_settop(L, S_TOP);
+  attempts_list(L);
   memset(&g, 0, sizeof(g));
   lcall_push_what(L, c);
   g.what = lua_tostring(L, -1);
@@ -229,6 +241,7 @@ static int call_accept(lua_State *L, struct call *c)
 /* Records the attempt just made in the attempts list. */
 static void record_attempt(lua_State *L, struct call *c, double duration)
 {
+  attempts_list(L);
   lua_createtable(L, 0, 6);
   if(c->out.cls == POLICY_RESPONSE && c->out.status > 0) {
     lua_pushinteger(L, c->out.status);
@@ -263,11 +276,11 @@ int lcall_decide(lua_State *L, struct call *c)
   policy_decide(&c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   lguard_after(L, c);
   duration = c->pc.now - c->attempt_started;
-  record_attempt(L, c, duration);
   if(runtime_observed(runtime_of(L)))
     ltrace_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_ACCEPT)
-    return call_accept(L, c);
+    return call_accept(L, c);      /* no one reads the attempts list */
+  record_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_GIVEUP)
     return giveup(L, c);
   /* retry: note the wait on the attempt, tell on_retry, then wait */
@@ -340,6 +353,7 @@ int lcall_cancelled(lua_State *L, struct call *c)
   loop_slot_giveback(&c->task->lt);
   c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
   if(c->k == K_TRANSFER) {
+    attempts_list(L);
     lua_createtable(L, 0, 3);
     lua_pushstring(L, c->giveup_note);
     lua_setfield(L, -2, "error");
@@ -528,7 +542,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, LUAX_CALL_MT);
   lua_replace(L, S_CALL);
-  lua_newtable(L);
+  lua_pushnil(L);                     /* the attempts list, when needed */
   lua_replace(L, S_ATT);
   lua_pushcfunction(L, luax_traceback);
   lua_replace(L, S_TB);
