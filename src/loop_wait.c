@@ -174,6 +174,7 @@ enum loop_result loop_wait_transfer(struct loop_task *t, struct transfer *tr)
   t->wait = WAIT_TRANSFER;
   t->transfer = tr;
   lp->running_transfers++;
+  lp->added = 1;
   if(t->slot_granted) {
     t->slot_granted = 0;
     lp->slots_granted--;
