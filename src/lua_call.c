@@ -230,11 +230,11 @@ static int call_accept(lua_State *L, struct call *c)
       lua_rawgeti(L, S_RES, i);
     return (int)n;
   }
+  /* the response of this attempt: lresp_push set its attempts; elapsed
+   * now counts valid() too */
   lua_pushvalue(L, S_RESP);
   lua_pushnumber(L, loop_now() - c->pc.started);
   lua_setfield(L, -2, "elapsed");
-  lua_pushinteger(L, c->pc.attempt);
-  lua_setfield(L, -2, "attempts");
   return 1;
 }
 
