@@ -29,13 +29,16 @@
  * has checked them). */
 void lattempt_fields(lua_State *L, struct call *c)
 {
-  c->max_body = (size_t)luax_field_number(L, S_REQ, "max_body",
-                                          DEFAULT_MAX_BODY);
-  c->timeout = luax_field_number(L, S_REQ, "timeout", 0);
-  lua_getfield(L, S_REQ, "insecure");
+  int keys = luax_keys(L);
+  c->max_body = luax_getkey(L, S_REQ, keys, LUAX_K_MAX_BODY) == LUA_TNIL ?
+                DEFAULT_MAX_BODY : (size_t)lua_tonumber(L, -1);
+  c->timeout = luax_getkey(L, S_REQ, keys, LUAX_K_TIMEOUT) == LUA_TNIL ?
+               0 : lua_tonumber(L, -1);
+  luax_getkey(L, S_REQ, keys, LUAX_K_INSECURE);
   c->insecure = lua_toboolean(L, -1);
-  c->has_refresh = lua_getfield(L, S_REQ, "refresh") == LUA_TFUNCTION;
-  lua_pop(L, 2);
+  c->has_refresh = luax_getkey(L, S_REQ, keys, LUAX_K_REFRESH) ==
+                   LUA_TFUNCTION;
+  lua_pop(L, 5);
 }
 /* 1 when the request's method is no longer the one the call started
  * with: the safety rule judged that one, so it may not change. */
@@ -99,7 +102,7 @@ int lattempt_send(lua_State *L, struct call *c)
   double timeout;
   size_t blen = 0;
   CURLcode rc;
-  int gate;
+  int gate, keys;
   char err[CHECK_MSG] = "", why[TRANSFER_ERROR_SIZE];
 
   memset(&o, 0, sizeof(o));
@@ -133,6 +136,7 @@ int lattempt_send(lua_State *L, struct call *c)
     c->k = K_SLOT;
     return loop_yield(&c->task->lt, L, 0, lcall_k);
   }
+  keys = luax_keys(L);
   timeout = policy_attempt_timeout(&c->pol, c->pc.started, loop_now());
   if(c->timeout > 0 && c->timeout < timeout)
     timeout = c->timeout;             /* the call's own timeout= */
@@ -141,14 +145,16 @@ int lattempt_send(lua_State *L, struct call *c)
   if(c->hops)
     lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
   else
-    lua_getfield(L, S_REQ, "url");
+    luax_getkey(L, S_REQ, keys, LUAX_K_URL);
   url = lua_tostring(L, -1);             /* request_check: a string */
-  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
+  if(luax_getkey(L, S_REQ, keys, LUAX_K_BODY) == LUA_TSTRING &&
+     !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
-  if(lua_getfield(L, S_REQ, "multipart") == LUA_TTABLE && !c->hop_get)
+  if(luax_getkey(L, S_REQ, keys, LUAX_K_MULTIPART) == LUA_TTABLE &&
+     !c->hop_get)
     o.parts = multipart_parts(L, &o.nparts);
-  lua_getfield(L, S_REQ, "compressed");
+  luax_getkey(L, S_REQ, keys, LUAX_K_COMPRESSED);
   o.compressed = lua_toboolean(L, -1);
   o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
@@ -157,9 +163,9 @@ int lattempt_send(lua_State *L, struct call *c)
   o.max_body = c->max_body;
   o.insecure = c->insecure;
   o.fresh_connect = !policy_method_idempotent(o.method);
-  if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
+  if(luax_getkey(L, S_REQ, keys, LUAX_K_CACERT) == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
-  if(lua_getfield(L, S_REQ, "cookies") != LUA_TNIL) {
+  if(luax_getkey(L, S_REQ, keys, LUAX_K_COOKIES) != LUA_TNIL) {
     struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
     if(!jar || !*jar) {
       loop_slot_giveback(&c->task->lt);
@@ -171,7 +177,7 @@ int lattempt_send(lua_State *L, struct call *c)
   tr = c->tr = transfer_get(why, sizeof(why));
   if(!tr)
     return luax_error(L, "cannot start libcurl: %s", why);
-  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
+  if(luax_getkey(L, S_REQ, keys, LUAX_K_HEADERS) == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
       if(c->hops && skip_on_hop(L, c)) {

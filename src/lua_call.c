@@ -232,9 +232,11 @@ static int call_accept(lua_State *L, struct call *c)
   }
   /* the response of this attempt: lresp_push set its attempts; elapsed
    * now counts valid() too */
+  luax_keys(L);
   lua_pushvalue(L, S_RESP);
+  luax_pushkey(L, -2, LUAX_K_ELAPSED);
   lua_pushnumber(L, loop_now() - c->pc.started);
-  lua_setfield(L, -2, "elapsed");
+  lua_settable(L, -3);
   return 1;
 }
 
@@ -576,6 +578,7 @@ static int lcore_request(lua_State *L)
   struct call *c;
   const char *method, *why;
   char err[CHECK_MSG];
+  int keys;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   if((why = call_cannot_start(L)) != NULL)
@@ -583,11 +586,12 @@ static int lcore_request(lua_State *L)
   if(check_request(L, 1, err, sizeof(err)))
     return luax_error(L, "%s", err);
   c = lcall_new(L, 0);
-  lua_getfield(L, S_REQ, "method");
+  keys = luax_keys(L);
+  luax_getkey(L, S_REQ, keys, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
   c->pc.idempotent = policy_method_idempotent(c->method);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   lattempt_fields(L, c);
   lua_getfield(L, S_REQ, "idempotency_key");
   c->pc.has_key = lua_toboolean(L, -1);
