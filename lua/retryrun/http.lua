@@ -52,6 +52,15 @@ local KNOWN_METHODS = {GET = true, HEAD = true, POST = true, PUT = true,
                        DELETE = true, OPTIONS = true, TRACE = true,
                        PATCH = true, CONNECT = true}
 
+-- Whether the safety rule lets a method be repeated (core.idempotent),
+-- remembered per method: a call then reads its policy's idempotency_key
+-- only when it may need one.
+local IDEMPOTENT = setmetatable({}, {__index = function(t, m)
+  local v = idempotent(m)
+  t[m] = v
+  return v
+end})
+
 local function urlencode(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c)
     return ("%%%02X"):format(c:byte())
@@ -353,8 +362,8 @@ local function call(method, url, opts, policy)
   end
   policy = policy or resolve_policy(opts.retry, left)
   -- one idempotency key per logical call, the same on every attempt
-  local key = policy.idempotency_key
-  if key and not idempotent(method) and type(headers) == "table" then
+  local key = not IDEMPOTENT[method] and policy.idempotency_key
+  if key and type(headers) == "table" then
     local name = key == true and "Idempotency-Key" or key
     if not has_header(headers, name) then
       headers[name] = uuid()
@@ -423,28 +432,27 @@ local Policy = core.Policy
 
 for _, name in ipairs(VERBS) do
   local method = name:upper()
-  local function verb(url, opts, policy)
-    if opts ~= nil then
-      if type(opts) ~= "table" then argtype(2, name, opts, "table") end
-      if opts.method ~= nil or opts.url ~= nil then
-        fail(("%s%s takes the url as its first argument and no method "
-              .. "(use %srequest for that)"):format(
-              policy and "policy:" or "http.", name,
-              policy and "policy:" or "http."))
-      end
+  -- raises unless opts (not nil) is a verb's options table
+  local function check_verb(opts, policy)
+    if type(opts) ~= "table" then argtype(2, name, opts, "table") end
+    if opts.method ~= nil or opts.url ~= nil then
+      fail(("%s%s takes the url as its first argument and no method "
+            .. "(use %srequest for that)"):format(
+            policy and "policy:" or "http.", name,
+            policy and "policy:" or "http."))
     end
-    local resp, err = call(method, url, opts, policy)
-    return resp, err
   end
   --- `http.get(url [, opts])`; likewise head, delete, options, post, put,
   -- patch.
   http[name] = function(url, opts)
-    local resp, err = verb(url, opts)
+    if opts ~= nil then check_verb(opts) end
+    local resp, err = call(method, url, opts)
     return resp, err
   end
   --- `policy:get(url [, opts])`: the same call through the policy.
   Policy[name] = function(policy, url, opts)
-    local resp, err = verb(url, opts, policy)
+    if opts ~= nil then check_verb(opts, policy) end
+    local resp, err = call(method, url, opts, policy)
     return resp, err
   end
 end
