@@ -173,6 +173,24 @@ describe("the circuit breaker", function()
     assert.equal(4, srv:stats().requests)
   end)
 
+  it("keeps each host's state apart when calls alternate between them",
+     function()
+    local bad <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local good <close> = todo.start{}
+    local p = retry.policy{attempts = 1, raise = false, breaker = BREAKER}
+    local seen = {}
+    for i = 1, 8 do
+      local srv = i % 2 == 1 and bad or good
+      local r, err = p:get(srv.url .. "/items", {headers = AUTH})
+      seen[i] = r and r.status or err.reason
+    end
+    -- the bad host opens after its third failure; the good one never does
+    assert.same({"exhausted", 200, "exhausted", 200, "exhausted", 200,
+                 "circuit_open", 200}, seen)
+    assert.equal(3, bad:stats().requests)
+    assert.equal(4, good:stats().requests)
+  end)
+
   it("with when_open = \"wait\" waits for the probe, then goes", function()
     local bad <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
     local good <close> = todo.start{}

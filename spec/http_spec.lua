@@ -171,6 +171,34 @@ describe("retryrun.http", function()
     end)
   end)
 
+  describe("the User-Agent header", function()
+    -- /_echo's headers, as they came: one key per line received
+    local function user_agents(opts)
+      local body = http.get(srv.url .. "/_echo", opts).body
+      local seen = {}
+      for name, value in body:gmatch('"([Uu]ser%-[Aa]gent)":"([^"]*)"') do
+        seen[#seen + 1] = name .. "=" .. value
+      end
+      return seen
+    end
+
+    it("is retryrun's own on every call, the same on a reused connection",
+       function()
+      assert.same({"User-Agent=retryrun/0.1.0"}, user_agents())
+      assert.same({"User-Agent=retryrun/0.1.0"},
+                  user_agents{headers = {Accept = "*/*"}})
+      assert.same({"User-Agent=retryrun/0.1.0"}, user_agents())
+    end)
+
+    it("is the script's when it gives one, in any case, even empty",
+       function()
+      assert.same({"user-agent=mine/2"},
+                  user_agents{headers = {["user-agent"] = "mine/2"}})
+      assert.same({"User-Agent="}, user_agents{headers = {["User-Agent"] = ""}})
+      assert.same({"User-Agent=retryrun/0.1.0"}, user_agents())
+    end)
+  end)
+
   describe("secrets", function()
     it("are redacted from give-up errors", function()
       local ok, err = pcall(http.get,

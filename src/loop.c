@@ -436,8 +436,13 @@ enum loop_result loop_run(struct loop *lp, struct loop_task *until)
       extra.fd = lp->pipe_r;
       extra.events = CURL_WAIT_POLLIN;
       extra.revents = 0;
-      curl_multi_poll(lp->multi, lp->pipe_r >= 0 ? &extra : NULL,
-                      lp->pipe_r >= 0 ? 1 : 0, timeout_ms, &numfds);
+      /* after an add, libcurl's own timeout is 0: a poll would return at
+       * once having seen nothing, so the transfers are driven without it */
+      if(lp->added && lp->running_transfers)
+        lp->added = 0;
+      else
+        curl_multi_poll(lp->multi, lp->pipe_r >= 0 ? &extra : NULL,
+                        lp->pipe_r >= 0 ? 1 : 0, timeout_ms, &numfds);
       if(lp->running_transfers)
         curl_multi_perform(lp->multi, &still);
       reap_transfers(lp);

@@ -20,6 +20,8 @@ struct loop {
   size_t nlive;
   struct loop_task *current; /* the task being resumed */
   size_t running_transfers;
+  int added;                 /* a transfer was added since the last turn:
+                                libcurl wants to be driven at once */
   int stopping;              /* loop_stop() ran: every task is cancelled */
   long max_total, max_host;  /* connection caps; 0: none */
   struct loop_task *slot_head, *slot_tail;  /* tasks waiting for a slot */

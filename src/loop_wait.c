@@ -172,6 +172,7 @@ enum loop_result loop_transfer_add(struct loop_task *t, struct transfer *tr)
     return LOOP_NOCURL;
   tr->owner = t;
   lp->running_transfers++;
+  lp->added = 1;
   if(t->slot_granted) {
     t->slot_granted = 0;
     lp->slots_granted--;

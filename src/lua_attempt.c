@@ -29,13 +29,16 @@
  * has checked them). */
 void lattempt_fields(lua_State *L, struct call *c)
 {
-  c->max_body = (size_t)luax_field_number(L, S_REQ, "max_body",
-                                          DEFAULT_MAX_BODY);
-  c->timeout = luax_field_number(L, S_REQ, "timeout", 0);
-  lua_getfield(L, S_REQ, "insecure");
+  int keys = luax_keys(L);
+  c->max_body = luax_getkey(L, S_REQ, keys, LUAX_K_MAX_BODY) == LUA_TNIL ?
+                DEFAULT_MAX_BODY : (size_t)lua_tonumber(L, -1);
+  c->timeout = luax_getkey(L, S_REQ, keys, LUAX_K_TIMEOUT) == LUA_TNIL ?
+               0 : lua_tonumber(L, -1);
+  luax_getkey(L, S_REQ, keys, LUAX_K_INSECURE);
   c->insecure = lua_toboolean(L, -1);
-  c->has_refresh = lua_getfield(L, S_REQ, "refresh") == LUA_TFUNCTION;
-  lua_pop(L, 2);
+  c->has_refresh = luax_getkey(L, S_REQ, keys, LUAX_K_REFRESH) ==
+                   LUA_TFUNCTION;
+  lua_pop(L, 5);
 }
 /* 1 when the request's method is no longer the one the call started
  * with: the safety rule judged that one, so it may not change. */

@@ -122,12 +122,21 @@ static int raise_hook_error(lua_State *L, struct call *c, const char *hook)
   return lua_error(L);
 }
 
+void lcall_attempts_list(lua_State *L)
+{
+  if(lua_isnil(L, S_ATT)) {
+    lua_createtable(L, 4, 0);
+    lua_replace(L, S_ATT);
+  }
+}
+
 static int giveup(lua_State *L, struct call *c)
 {
   struct lgiveup g;
   lua_settop(L, S_TOP);
   lhedge_cancel_rest(L, c);
   lcall_close(c);
+  lcall_attempts_list(L);
   memset(&g, 0, sizeof(g));
   lcall_push_what(L, c);
   g.what = lua_tostring(L, -1);
@@ -201,17 +210,25 @@ static int call_accept(lua_State *L, struct call *c)
       lua_rawgeti(L, S_RES, i);
     return (int)n;
   }
+  /* the response of this attempt: lresp_push set its attempts, unless
+   * copies sent after it made more; elapsed now counts valid() too */
+  luax_keys(L);
   lua_pushvalue(L, S_RESP);
+  if(c->pc.attempt != c->judged) {
+    luax_pushkey(L, -2, LUAX_K_ATTEMPTS);
+    lua_pushinteger(L, c->pc.attempt);
+    lua_settable(L, -3);
+  }
+  luax_pushkey(L, -2, LUAX_K_ELAPSED);
   lua_pushnumber(L, loop_now() - c->pc.started);
-  lua_setfield(L, -2, "elapsed");
-  lua_pushinteger(L, c->pc.attempt);
-  lua_setfield(L, -2, "attempts");
+  lua_settable(L, -3);
   return 1;
 }
 
 /* Records the attempt just made in the attempts list. */
 static void record_attempt(lua_State *L, struct call *c, double duration)
 {
+  lcall_attempts_list(L);
   lua_createtable(L, 0, 6);
   if(c->out.cls == POLICY_RESPONSE && c->out.status > 0) {
     lua_pushinteger(L, c->out.status);
@@ -262,13 +279,15 @@ int lcall_decide(lua_State *L, struct call *c)
   c->hedge.pending = c->dec.verdict != POLICY_ACCEPT && c->hedge.n > 0;
   lguard_after(L, c);
   duration = c->pc.now - c->attempt_started;
-  record_attempt(L, c, duration);
   if(runtime_observed(runtime_of(L)))
     ltrace_attempt(L, c, duration);
-  if(c->hedge.pending)
+  if(c->hedge.pending) {
+    record_attempt(L, c, duration);
     return lhedge_resume(L, c);
+  }
   if(passed_on || c->dec.verdict == POLICY_ACCEPT)
-    return call_accept(L, c);
+    return call_accept(L, c);      /* no one reads the attempts list */
+  record_attempt(L, c, duration);
   if(c->dec.verdict == POLICY_GIVEUP)
     return giveup(L, c);
   /* retry: note the wait on the attempt, tell on_retry, then wait */
@@ -341,6 +360,7 @@ int lcall_cancelled(lua_State *L, struct call *c)
   loop_slot_giveback(&c->task->lt);
   c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
   if(c->k == K_TRANSFER) {
+    lcall_attempts_list(L);
     lua_createtable(L, 0, 3);
     lua_pushstring(L, c->giveup_note);
     lua_setfield(L, -2, "error");
@@ -533,7 +553,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, LUAX_CALL_MT);
   lua_replace(L, S_CALL);
-  lua_newtable(L);
+  lua_pushnil(L);                     /* the attempts list, when needed */
   lua_replace(L, S_ATT);
   lua_pushcfunction(L, luax_traceback);
   lua_replace(L, S_TB);
@@ -583,6 +603,7 @@ static int lcore_request(lua_State *L)
   struct call *c;
   const char *method, *why;
   char err[CHECK_MSG];
+  int keys;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   if((why = call_cannot_start(L)) != NULL)
@@ -590,11 +611,12 @@ static int lcore_request(lua_State *L)
   if(check_request(L, 1, err, sizeof(err)))
     return luax_error(L, "%s", err);
   c = lcall_new(L, 0);
-  lua_getfield(L, S_REQ, "method");
+  keys = luax_keys(L);
+  luax_getkey(L, S_REQ, keys, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
   c->pc.idempotent = policy_method_idempotent(c->method);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   lattempt_fields(L, c);
   lua_getfield(L, S_REQ, "idempotency_key");
   c->pc.has_key = lua_toboolean(L, -1);

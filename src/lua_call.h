@@ -261,6 +261,11 @@ void lcall_register(lua_State *L);   /* request, uuid */
 void ltrace_register(lua_State *L);  /* note_poll */
 void lwrap_register(lua_State *L);   /* call, in_wrapper, Policy __call */
 
+/* Makes the attempts list in S_ATT, unless it is there: only a retry,
+ * a give-up or a hedge's copy needs one, so a call accepted at its first
+ * attempt makes none. */
+void lcall_attempts_list(lua_State *L);
+
 /* The call's own copy of its policy (user value 2 of the Call at S_CALL),
  * made at the first call, for what changes for one call alone: a sooner
  * deadline inside another call's hook, an attempt given back after a

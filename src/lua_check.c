@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 
 #include "lua_check.h"
+#include "luax.h"
 
 /* The tchar of RFC 9110 section 5.6.2: what methods and header names are
  * made of. Plain ASCII ranges, whatever the locale. */
@@ -177,12 +178,13 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
   char shown[CHECK_SHOW_MAX * 4 + 8], got[64];
   const char *s, *seen[32];
   size_t len, at, i, nseen = 0;
-  int top = lua_gettop(L), bad = 1, type, head = 0;
+  int top = lua_gettop(L), bad = 1, type, head = 0, keys;
   lua_Integer n;
   double v;
 
   req = lua_absindex(L, req);
-  type = lua_getfield(L, req, "method");
+  keys = luax_keys(L);
+  type = luax_getkey(L, req, keys, LUAX_K_METHOD);
   if(type != LUA_TNIL && type != LUA_TSTRING) {
     snprintf(err, errlen, "method must be a string (got %s)",
              luaL_typename(L, -1));
@@ -204,7 +206,7 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
     }
     head = !strcmp(s, "HEAD");
   }
-  if(lua_getfield(L, req, "url") != LUA_TSTRING) {
+  if(luax_getkey(L, req, keys, LUAX_K_URL) != LUA_TSTRING) {
     snprintf(err, errlen, "request needs a url (a string, got %s)",
              luaL_typename(L, -1));
     goto out;
@@ -237,7 +239,7 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
       snprintf(err, errlen, "url must start with http:// or https://");
     goto out;
   }
-  type = lua_getfield(L, req, "headers");
+  type = luax_getkey(L, req, keys, LUAX_K_HEADERS);
   if(type != LUA_TNIL && type != LUA_TTABLE) {
     snprintf(err, errlen, "headers must be a table of name = value "
              "(got %s)", luaL_typename(L, -1));
@@ -294,7 +296,7 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
       lua_pop(L, 1);
     }
   }
-  type = lua_getfield(L, req, "body");
+  type = luax_getkey(L, req, keys, LUAX_K_BODY);
   if(type != LUA_TNIL && type != LUA_TSTRING) {
     snprintf(err, errlen, "body must be a string (got %s)",
              luaL_typename(L, -1));
@@ -304,7 +306,7 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
     snprintf(err, errlen, "a HEAD request has no body");
     goto out;
   }
-  if((type = lua_getfield(L, req, "multipart")) != LUA_TNIL) {
+  if((type = luax_getkey(L, req, keys, LUAX_K_MULTIPART)) != LUA_TNIL) {
     if(type != LUA_TTABLE) {
       snprintf(err, errlen, "multipart must be a list of parts (got %s)",
                luaL_typename(L, -1));
@@ -318,13 +320,13 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
     if(check_multipart(L, err, errlen))
       goto out;
   }
-  type = lua_getfield(L, req, "compressed");
+  type = luax_getkey(L, req, keys, LUAX_K_COMPRESSED);
   if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
     snprintf(err, errlen, "compressed must be true or false (got %s)",
              luaL_typename(L, -1));
     goto out;
   }
-  type = lua_getfield(L, req, "cacert");
+  type = luax_getkey(L, req, keys, LUAX_K_CACERT);
   if(type != LUA_TNIL && type != LUA_TSTRING) {
     snprintf(err, errlen, "cacert must be the path of a CA bundle (a "
              "string, got %s)", luaL_typename(L, -1));
@@ -339,20 +341,20 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
       goto out;
     }
   }
-  type = lua_getfield(L, req, "insecure");
+  type = luax_getkey(L, req, keys, LUAX_K_INSECURE);
   if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
     snprintf(err, errlen, "insecure must be true or false (got %s)",
              luaL_typename(L, -1));
     goto out;
   }
-  if(lua_getfield(L, req, "max_body") != LUA_TNIL &&
+  if(luax_getkey(L, req, keys, LUAX_K_MAX_BODY) != LUA_TNIL &&
      (!check_whole_number(L, -1, &n) || n < 1)) {
     check_show_number(L, -1, got, sizeof(got));
     snprintf(err, errlen, "max_body must be a whole number of bytes >= 1 "
              "(got %s)", got);
     goto out;
   }
-  if(lua_getfield(L, req, "timeout") != LUA_TNIL &&
+  if(luax_getkey(L, req, keys, LUAX_K_TIMEOUT) != LUA_TNIL &&
      (lua_type(L, -1) != LUA_TNUMBER || !((v = lua_tonumber(L, -1)) > 0) ||
       v > 1e9)) {
     check_show_number(L, -1, got, sizeof(got));

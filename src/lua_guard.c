@@ -54,13 +54,20 @@ static void say(lua_State *L, const struct call *c, const char *fmt, ...)
   rt->trace(line);
 }
 
+/* Registry keys of the URL state_of() last made an origin of, and of the
+ * state it found (a light userdata: states live as long as the run). */
+static char last_url, last_state;
+
+static struct guard_state *new_state(lua_State *L, struct guard *g,
+                                     const char *key);
+
 /* The state of the host of the URL field of the table at idx, or of the
  * policy's key; NULL for a URL without an origin (no attempt can be made:
  * libcurl says why) and, for a wrapper that names no key, with idx 0.
  * Raises when memory runs out. */
 static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
 {
-  char key[512], label[512], *bar;
+  char key[512];
   struct guard *g = &runtime_of(L)->guard;
   struct guard_state *s;
   if(c->guard->named_key) {
@@ -72,16 +79,44 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
   else if(!idx)
     return NULL;
   else {
-    int bad;
-    lua_getfield(L, idx, "url");
-    bad = !lua_isstring(L, -1) ||
-          url_origin(lua_tostring(L, -1), key, sizeof(key));
-    lua_pop(L, 1);
-    if(bad)
+    /* (a URL that is not a string has no origin) */
+    if(lua_getfield(L, idx, "url") != LUA_TSTRING) {
+      lua_pop(L, 1);
       return NULL;
+    }
+    /* the URL of the last state found: one string compare instead of an
+     * origin and a lookup, for the calls of a run that go to one URL */
+    if(lua_rawgetp(L, LUA_REGISTRYINDEX, &last_url) == LUA_TSTRING &&
+       lua_rawequal(L, -1, -2)) {
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &last_state);
+      s = lua_touserdata(L, -1);
+      lua_pop(L, 3);
+      return s;
+    }
+    lua_pop(L, 1);
+    if(url_origin(lua_tostring(L, -1), key, sizeof(key))) {
+      lua_pop(L, 1);
+      return NULL;
+    }
+    if(!(s = guard_get(g, key, NULL)))
+      s = new_state(L, g, key);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &last_url);
+    lua_pushlightuserdata(L, s);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &last_state);
+    return s;
   }
   if((s = guard_get(g, key, NULL)) != NULL)
     return s;
+  return new_state(L, g, key);
+}
+
+/* The state of key (an origin, or "=" and a policy's key), made for the
+ * first call to it. Raises when memory runs out. */
+static struct guard_state *new_state(lua_State *L, struct guard *g,
+                                     const char *key)
+{
+  char label[512], *bar;
+  struct guard_state *s;
   /* the first call to it: "host:port", or the key's name */
   snprintf(label, sizeof(label), "%s", key[0] == '=' ? key + 1 :
            strchr(key, '|') + 1);

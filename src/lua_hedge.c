@@ -325,6 +325,7 @@ void lhedge_cancel_rest(lua_State *L, struct call *c)
       lua_pushboolean(L, 1);
       lua_setfield(L, -2, "hedge");
     }
+    lcall_attempts_list(L);
     lua_rawseti(L, S_ATT, f->attempt);
     if(observed)
       ltrace_hedge(L, c, f->attempt, 1, now - f->started);
@@ -356,6 +357,7 @@ void lhedge_renewed(lua_State *L, struct call *c)
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "hedge");
   }
+  lcall_attempts_list(L);
   lua_rawseti(L, S_ATT, c->judged);
   lcall_own_policy(L, c)->attempts++;
 }

@@ -113,27 +113,36 @@ static void push_headers(lua_State *L, const char *p, size_t len)
 void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
                 const char *url, double elapsed, lua_Integer attempts)
 {
+  int keys = luax_keys(L);
   lua_createtable(L, 0, 9);
-  luaL_setmetatable(L, LUAX_RESPONSE_MT);
+  luaL_setmetatable(L, LUAX_RESPONSE_MT);   /* with no __newindex */
+  luax_pushkey(L, keys, LUAX_K_STATUS);
   lua_pushinteger(L, tr->status);
-  lua_setfield(L, -2, "status");
+  lua_rawset(L, -3);
+  luax_pushkey(L, keys, LUAX_K_OK);
   lua_pushboolean(L, tr->status >= 200 && tr->status < 300);
-  lua_setfield(L, -2, "ok");
+  lua_rawset(L, -3);
+  luax_pushkey(L, keys, LUAX_K_BODY);
   lua_pushlstring(L, tr->resp_body.data ? tr->resp_body.data : "",
                   tr->resp_body.len);
-  lua_setfield(L, -2, "body");
+  lua_rawset(L, -3);
+  luax_pushkey(L, keys, LUAX_K_URL);
   lua_pushstring(L, tr->effective_url ? tr->effective_url : url);
-  lua_setfield(L, -2, "url");
+  lua_rawset(L, -3);
+  luax_pushkey(L, keys, LUAX_K_METHOD);
   lua_pushstring(L, method);
-  lua_setfield(L, -2, "method");
+  lua_rawset(L, -3);
+  luax_pushkey(L, keys, LUAX_K_ELAPSED);
   lua_pushnumber(L, elapsed);
-  lua_setfield(L, -2, "elapsed");
+  lua_rawset(L, -3);
+  luax_pushkey(L, keys, LUAX_K_ATTEMPTS);
   lua_pushinteger(L, attempts);
-  lua_setfield(L, -2, "attempts");
+  lua_rawset(L, -3);
   /* the header lines as they came: resp.headers parses them when asked */
   lua_pushlstring(L, tr->resp_headers.data ? tr->resp_headers.data : "",
                   tr->resp_headers.len);
   lua_rawsetp(L, -2, &raw_headers_key);
+  lua_remove(L, keys);
 }
 
 /* Response __index: resp.headers is parsed from the raw header lines on

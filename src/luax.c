@@ -98,6 +98,32 @@ double luax_field_number(lua_State *L, int t, const char *k, double def)
   return v;
 }
 
+/* The registry key of the interned keys' table. */
+static char keys_key;
+
+int luax_keys(lua_State *L)
+{
+  static const char *const names[] = {
+    NULL, "method", "url", "headers", "body", "multipart", "compressed",
+    "cacert", "insecure", "max_body", "timeout", "cookies", "refresh",
+    "status", "ok", "elapsed", "attempts"
+  };
+  _Static_assert(sizeof(names) / sizeof(names[0]) == LUAX_K_LAST + 1,
+                 "a name for every enum luax_key");
+  if(lua_rawgetp(L, LUA_REGISTRYINDEX, &keys_key) != LUA_TTABLE) {
+    int i, n = (int)(sizeof(names) / sizeof(names[0])) - 1;
+    lua_pop(L, 1);
+    lua_createtable(L, n, 0);
+    for(i = 1; i <= n; i++) {
+      lua_pushstring(L, names[i]);
+      lua_rawseti(L, -2, i);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &keys_key);
+  }
+  return lua_gettop(L);
+}
+
 void luax_push_lower(lua_State *L, const char *s, size_t n)
 {
   luaL_Buffer b;

@@ -109,12 +109,25 @@ void transfer_jar_drop(struct transfer_jar *jar)
   }
 }
 
+/* Takes t->ua off the end of the header list, if it is there; returns
+ * where the list ends. */
+static struct curl_slist **ua_unlink(struct transfer *t)
+{
+  struct curl_slist **p = &t->headers;
+  while(*p && *p != &t->ua)
+    p = &(*p)->next;
+  *p = NULL;
+  return p;
+}
+
 void transfer_release(struct transfer *t)
 {
   if(!t)
     return;
+  ua_unlink(t);
   curl_slist_free_all(t->headers);
   t->headers = NULL;
+  t->own_ua = 0;
   curl_mime_free(t->mime);     /* unbinds it from the handle first */
   t->mime = NULL;
   buf_clear(&t->body);
@@ -168,6 +181,9 @@ int transfer_add_header(struct transfer *t, const char *line)
   struct curl_slist *l = curl_slist_append(t->headers, line);
   if(!l)
     return -1;
+  if(!strncasecmp(line, "user-agent", 10) &&
+     (line[10] == ':' || line[10] == ';'))
+    t->own_ua = 1;
   t->headers = l;
   return 0;
 }
@@ -379,7 +395,6 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, t);
-    SET(CURLOPT_USERAGENT, "retryrun/" RETRYRUN_VERSION);
     if(!no_prereq) {
       rc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
       if(rc == CURLE_UNKNOWN_OPTION)
@@ -460,6 +475,16 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   if((o->body || o->nparts) && transfer_add_header(t, "Expect:")) {
     rc = CURLE_OUT_OF_MEMORY;
     goto out;
+  }
+  /* retryrun's User-Agent, unless the script sent its own */
+  {
+    static char ua_line[] = "User-Agent: retryrun/" RETRYRUN_VERSION;
+    struct curl_slist **end = ua_unlink(t);
+    if(!t->own_ua) {
+      t->ua.data = ua_line;
+      t->ua.next = NULL;
+      *end = &t->ua;
+    }
   }
   SET(CURLOPT_HTTPHEADER, t->headers);
 #undef SET

@@ -71,7 +71,14 @@ struct transfer_opts {
 
 struct transfer {
   CURL *easy;
-  struct curl_slist *headers;  /* request headers, owned */
+  struct curl_slist *headers;  /* request headers, owned; while the
+                                  transfer is prepared, ua may be linked
+                                  at its end */
+  struct curl_slist ua;        /* "User-Agent: retryrun/V", not owned by
+                                  the list: libcurl formats
+                                  CURLOPT_USERAGENT anew for every
+                                  transfer, a header line it sends as is */
+  int own_ua;                  /* the script gave a User-Agent */
   struct dynbuf body;          /* request body copy */
   curl_mime *mime;             /* or the multipart body, owned */
   struct dynbuf resp_body;

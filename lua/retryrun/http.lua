@@ -52,6 +52,15 @@ local KNOWN_METHODS = {GET = true, HEAD = true, POST = true, PUT = true,
                        DELETE = true, OPTIONS = true, TRACE = true,
                        PATCH = true, CONNECT = true}
 
+-- Whether the safety rule lets a method be repeated (core.idempotent),
+-- remembered per method: a call then reads its policy's idempotency_key
+-- only when it may need one.
+local IDEMPOTENT = setmetatable({}, {__index = function(t, m)
+  local v = idempotent(m)
+  t[m] = v
+  return v
+end})
+
 local function urlencode(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c)
     return ("%%%02X"):format(c:byte())
@@ -243,12 +252,13 @@ end
 local function call(method, url, opts, policy)
   if opts == nil then
     opts = EMPTY
-  end
-  for k in pairs(opts) do
-    if not OPTIONS[k] and k ~= SESSION then
-      fail(("unknown request option %s%s"):format(
-        type(k) == "string" and "'" .. k .. "'" or show(k),
-        type(k) == "string" and suggest(k, OPTIONS) or ""))
+  else
+    for k in pairs(opts) do
+      if not OPTIONS[k] and k ~= SESSION then
+        fail(("unknown request option %s%s"):format(
+          type(k) == "string" and "'" .. k .. "'" or show(k),
+          type(k) == "string" and suggest(k, OPTIONS) or ""))
+      end
     end
   end
   if type(url) ~= "string" or url == "" then
@@ -281,31 +291,36 @@ local function call(method, url, opts, policy)
     refresh, cookies = opts[SESSION](url, headers)
   end
   -- one body at most: body=, or one made from json=, form= or multipart=
-  local body, parts, content_type, given = opts.body, nil, nil, nil
-  for _, k in ipairs(BODIES) do
-    if opts[k] ~= nil then
-      if given then
-        fail(("give %s or %s, not both"):format(given, k))
+  local body, parts, content_type = opts.body, nil, nil
+  local json, form, multipart = opts.json, opts.form, opts.multipart
+  if (body ~= nil and 1 or 0) + (json ~= nil and 1 or 0) +
+     (form ~= nil and 1 or 0) + (multipart ~= nil and 1 or 0) > 1 then
+    local given
+    for _, k in ipairs(BODIES) do
+      if opts[k] ~= nil then
+        if given then
+          fail(("give %s or %s, not both"):format(given, k))
+        end
+        given = k
       end
-      given = k
     end
   end
-  if opts.json ~= nil then
-    local ok, encoded = pcall(json_encode, opts.json)
+  if json ~= nil then
+    local ok, encoded = pcall(json_encode, json)
     if not ok then
       fail(encoded)
     end
     body, content_type = encoded, "application/json"
-  elseif opts.form ~= nil then
-    if type(opts.form) ~= "table" then
+  elseif form ~= nil then
+    if type(form) ~= "table" then
       fail(("form must be a table of name = value (got %s)")
-           :format(type(opts.form)))
+           :format(type(form)))
     end
-    body = encode_query(opts.form, "form")
+    body = encode_query(form, "form")
     content_type = "application/x-www-form-urlencoded"
-  elseif opts.multipart ~= nil then
+  elseif multipart ~= nil then
     -- libcurl writes its Content-Type, with the boundary
-    parts = multipart_parts(opts.multipart)
+    parts = multipart_parts(multipart)
   elseif body ~= nil and type(body) ~= "string" then
     fail(("body must be a string (got %s): json= takes a table")
          :format(type(body)))
@@ -327,11 +342,18 @@ local function call(method, url, opts, policy)
     fail("retry= does not go with a policy's own verbs: the policy is the "
          .. "retry (use policy:extend{...} for other fields)")
   end
-  local req = {method = method, url = url, headers = headers, body = body,
-               multipart = parts, compressed = opts.compressed,
-               max_body = opts.max_body, insecure = opts.insecure,
-               cacert = opts.cacert, timeout = timeout,
-               refresh = refresh, cookies = cookies}
+  -- the fields given only: a table sized for what a call uses
+  local req = {method = method, url = url, headers = headers}
+  if body ~= nil then req.body = body end
+  if parts ~= nil then req.multipart = parts end
+  if opts ~= EMPTY then
+    req.compressed, req.max_body = opts.compressed, opts.max_body
+    req.insecure, req.cacert = opts.insecure, opts.cacert
+  end
+  if timeout ~= nil then req.timeout = timeout end
+  if refresh ~= nil or cookies ~= nil then
+    req.refresh, req.cookies = refresh, cookies
+  end
   -- core.request checks the rest, raising at the script's line
   -- inside policy(fn), the wrapper's deadline bounds every attempt
   local left = in_wrapper()
@@ -340,8 +362,8 @@ local function call(method, url, opts, policy)
   end
   policy = policy or resolve_policy(opts.retry, left)
   -- one idempotency key per logical call, the same on every attempt
-  local key = policy.idempotency_key
-  if key and not idempotent(method) and type(headers) == "table" then
+  local key = not IDEMPOTENT[method] and policy.idempotency_key
+  if key and type(headers) == "table" then
     local name = key == true and "Idempotency-Key" or key
     if not has_header(headers, name) then
       headers[name] = uuid()
@@ -410,28 +432,27 @@ local Policy = core.Policy
 
 for _, name in ipairs(VERBS) do
   local method = name:upper()
-  local function verb(url, opts, policy)
-    if opts ~= nil then
-      argtype(2, name, opts, "table")
-      if opts.method ~= nil or opts.url ~= nil then
-        fail(("%s%s takes the url as its first argument and no method "
-              .. "(use %srequest for that)"):format(
-              policy and "policy:" or "http.", name,
-              policy and "policy:" or "http."))
-      end
+  -- raises unless opts (not nil) is a verb's options table
+  local function check_verb(opts, policy)
+    if type(opts) ~= "table" then argtype(2, name, opts, "table") end
+    if opts.method ~= nil or opts.url ~= nil then
+      fail(("%s%s takes the url as its first argument and no method "
+            .. "(use %srequest for that)"):format(
+            policy and "policy:" or "http.", name,
+            policy and "policy:" or "http."))
     end
-    local resp, err = call(method, url, opts, policy)
-    return resp, err
   end
   --- `http.get(url [, opts])`; likewise head, delete, options, post, put,
   -- patch.
   http[name] = function(url, opts)
-    local resp, err = verb(url, opts)
+    if opts ~= nil then check_verb(opts) end
+    local resp, err = call(method, url, opts)
     return resp, err
   end
   --- `policy:get(url [, opts])`: the same call through the policy.
   Policy[name] = function(policy, url, opts)
-    local resp, err = verb(url, opts, policy)
+    if opts ~= nil then check_verb(opts, policy) end
+    local resp, err = call(method, url, opts, policy)
     return resp, err
   end
 end
