@@ -123,9 +123,9 @@ const char *json_scan_value(const char *p, const char *end, int depth,
                             struct json_fail *f)
 {
   /* bit d set: the container open at level d (0-based, from this call's)
-   * is an object */
+   * is an object; object: the innermost one is */
   unsigned char objects[JSON_MAX_DEPTH / 8 + 1];
-  int d = 0, first;
+  int d = 0, first, object = 0;
 
 value:
   if(UNLIKELY(p >= end))
@@ -136,10 +136,10 @@ value:
       return NULL;
     break;
   case '[':
-  case '{': {
-    int object = *p == '{';
+  case '{':
     if(depth + d >= JSON_MAX_DEPTH)
       return fail(f, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
+    object = *p == '{';
     if(object)
       objects[d / 8] |= (unsigned char)(1u << (d % 8));
     else
@@ -148,14 +148,12 @@ value:
     p = json_skip_ws(p + 1, end);
     if(p < end && *p == (object ? '}' : ']')) {
       p++;
-      d--;
-      break;
+      goto closed;
     }
     if(!object)
       goto value;
     first = 1;
     goto key;
-  }
   case '-': case '0': case '1': case '2': case '3': case '4':
   case '5': case '6': case '7': case '8': case '9':
     if(!(p = scan_number(p, end, f)))
@@ -185,7 +183,6 @@ value:
 
   /* after a value: the next one of its container, or the container's end */
   while(d > 0) {
-    int object = objects[(d - 1) / 8] & (1u << ((d - 1) % 8));
     p = json_skip_ws(p, end);
     if(p < end && *p == ',') {
       p = json_skip_ws(p + 1, end);
@@ -196,7 +193,10 @@ value:
     }
     if(p < end && *p == (object ? '}' : ']')) {
       p++;
+closed:                         /* the container at level d - 1 ended */
       d--;
+      if(d > 0)
+        object = objects[(d - 1) / 8] & (1u << ((d - 1) % 8));
       continue;
     }
     return fail(f, p, object ? "expected ',' or '}'" : "expected ',' or ']'");

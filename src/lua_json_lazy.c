@@ -37,11 +37,11 @@
 #define ROOM 10
 
 /* Private keys: of a table not yet whole, its state; of a state, the
- * text, what null reads as (absent: the default), how many members are
- * still to make, and whether the table is an array. A state's other keys
- * are the missing members' keys, each with the byte offset of its text. */
+ * text, what null reads as (absent: the default) and how many members
+ * are still to make. A state's other keys are the missing members' keys,
+ * each with the byte offset of its text. */
 static const char state_key = 's', text_key = 't', null_key = 'n',
-                  left_key = 'l', array_key = 'a';
+                  left_key = 'l';
 /* Registry keys of the metatables of arrays and objects not yet whole. */
 static const char lazy_array_key = 'A', lazy_object_key = 'O';
 
@@ -120,8 +120,8 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
   int j, nkids = 0, first = lv->t + 2;
   for(j = 0; j < n; j++)
     nkids += kids[j] != NULL;
-  if(lv->array)
-    lua_createtable(L, n, nkids > 0);
+  if(lv->array)                   /* no array part for members to come */
+    lua_createtable(L, nkids == n ? 0 : n, nkids > 0);
   else
     lua_createtable(L, 0, n - nkids + (nkids > 0));
   lua_replace(L, lv->t);
@@ -232,10 +232,6 @@ done:
     }
     lua_pushinteger(L, lv.left);
     lua_rawsetp(L, lv.st, &left_key);
-    if(lv.array) {
-      lua_pushboolean(L, 1);
-      lua_rawsetp(L, lv.st, &array_key);
-    }
     lua_pushvalue(L, lv.st);
     lua_rawsetp(L, lv.t, &state_key);
     push_lazy_mt(L, lv.array);
@@ -282,11 +278,14 @@ static void make_member(lua_State *L, int st, lua_Integer off)
 }
 
 /* The table at t is whole: it loses its state and gets the metatable
- * json_decode gives it. */
-static void finish(lua_State *L, int t, int st)
+ * json_decode gives it (an array has the lazy one of arrays till then). */
+static void finish(lua_State *L, int t)
 {
-  int array = lua_rawgetp(L, st, &array_key) != LUA_TNIL;
-  lua_pop(L, 1);
+  int array;
+  lua_getmetatable(L, t);
+  push_lazy_mt(L, 1);
+  array = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
   lua_pushnil(L);
   lua_rawsetp(L, t, &state_key);
   if(array)
@@ -311,7 +310,7 @@ static void complete(lua_State *L, int t, int st)
     }
     lua_pop(L, 1);
   }
-  finish(L, t, st);
+  finish(L, t);
 }
 
 void json_touch(lua_State *L, int idx)
@@ -352,7 +351,7 @@ static int lazy_index(lua_State *L)
     lua_rawsetp(L, 3, &left_key);
   }
   else
-    finish(L, 1, 3);
+    finish(L, 1);
   lua_settop(L, 5);
   return 1;
 }
@@ -380,7 +379,7 @@ static int lazy_newindex(lua_State *L)
       lua_rawsetp(L, 4, &left_key);
     }
     else
-      finish(L, 1, 4);
+      finish(L, 1);
   }
   return 0;
 }
