@@ -142,6 +142,50 @@ describe("a lazy JSON view", function()
     assert.is_true(seen > 200)
   end)
 
+  it("reads keys that name no member as nil, a float as its integer",
+     function()
+    local v = view('[[1],{"a":2},3]')
+    for _, k in ipairs{0, -1, -2, -3, -4, math.mininteger, math.maxinteger,
+                       "1", true, 1.5} do
+      assert.is_nil(v[k], tostring(k))
+    end
+    assert.equal(1, v[1.0][1])
+    assert.equal(2, v[2.0].a)
+    local o = view('{"1":[1],"2":{"x":1},"3":4}')
+    for _, k in ipairs{0, 1, 2, 3, 4, -1, 1.0} do
+      assert.is_nil(o[k], tostring(k))
+    end
+    assert.equal(1, o["1"][1])
+    v[0], o[1] = "zero", "one"
+    assert.equal("zero", v[0])
+    assert.equal(3, #v)
+    assert.equal("one", o[1])
+    assert.equal(1, o["2"].x)
+  end)
+
+  it("keeps long levels and repeated keys as json.decode does", function()
+    local parts, members = {}, {}
+    for i = 1, 40 do
+      parts[i] = i % 3 == 0 and tostring(i) or ('{"i":%d}'):format(i)
+      members[i] = ('"k%d":%s'):format(i % 7,
+        i % 2 == 0 and ('[%d]'):format(i) or tostring(i))
+    end
+    for _, text in ipairs{"[" .. table.concat(parts, ",") .. "]",
+                          "{" .. table.concat(members, ",") .. "}",
+                          '{"a":[1],"a":2}', '{"a":1,"a":[2]}',
+                          '{"a":[1],"a":null}', '{"a":[1],"b":[2],"a":[3]}'} do
+      local e, v = json.decode(text), view(text)
+      assert.equal(json.encode(e), json.encode(view(text)))
+      assert.same(e, v)
+      local w = view(text)
+      for k, x in pairs(e) do
+        assert.equal(json.encode(x), json.encode(w[k]))
+      end
+    end
+    assert.equal(0, unmade(view('{"a":[1],"a":2}')))
+    assert.equal(2, unmade(view('{"a":[1],"b":[2],"a":[3]}')))
+  end)
+
   describe("written to before it is whole", function()
     it("keeps what a script sets, adds and removes", function()
       local v = view('{"a":{"x":1},"b":[1,[2]],"c":3}')

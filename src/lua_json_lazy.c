@@ -36,12 +36,16 @@
  * key and value being read, and what the decoder's strings push. */
 #define ROOM 10
 
-/* Private keys: of a table not yet whole, its state; of a state, the
- * text, what null reads as (absent: the default) and how many members
- * are still to make. A state's other keys are the missing members' keys,
- * each with the byte offset of its text. */
-static const char state_key = 's', text_key = 't', null_key = 'n',
-                  left_key = 'l';
+/* The private key of a table not yet whole, under which it keeps its
+ * state: a table of the text (ST_TEXT), what null reads as (ST_NULL; nil
+ * for the default) and how many members are still to make (ST_LEFT), and
+ * of the byte offset of each missing member's text, under its key for an
+ * object and under ST_BASE + i for element i of an array. */
+static const char state_key = 's';
+#define ST_TEXT 1
+#define ST_NULL 2
+#define ST_LEFT 3
+#define ST_BASE 3
 /* Registry keys of the metatables of arrays and objects not yet whole. */
 static const char lazy_array_key = 'A', lazy_object_key = 'O';
 
@@ -72,14 +76,14 @@ static void put(struct lazy *lz, struct level *lv, lua_Integer i, int k,
 {
   lua_State *L = lz->jp.L;
   if(kid && !lv->st) {
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, ST_BASE, 4);
     lua_replace(L, lv->t + 1);
     lv->st = lv->t + 1;
   }
   if(lv->array) {
     if(kid) {
       lua_pushinteger(L, kid - lz->jp.start);
-      lua_rawseti(L, lv->st, i);
+      lua_rawseti(L, lv->st, ST_BASE + i);
       lv->left++;
     }
     else {
@@ -120,14 +124,14 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
   int j, nkids = 0, first = lv->t + 2;
   for(j = 0; j < n; j++)
     nkids += kids[j] != NULL;
-  if(lv->array)                   /* no array part for members to come */
-    lua_createtable(L, nkids == n ? 0 : n, nkids > 0);
+  if(lv->array)
+    lua_createtable(L, n, nkids > 0);
   else
     lua_createtable(L, 0, n - nkids + (nkids > 0));
   lua_replace(L, lv->t);
   if(nkids) {
-    lua_createtable(L, lv->array && nkids == n ? n : 0,
-                    (lv->array && nkids == n ? 0 : nkids) + 4);
+    lua_createtable(L, ST_BASE + (lv->array && nkids == n ? n : 0),
+                    lv->array && nkids == n ? 0 : nkids);
     lua_replace(L, lv->t + 1);
     lv->st = lv->t + 1;
   }
@@ -225,13 +229,13 @@ static const char *make_level(struct lazy *lz, const char *p)
 done:
   if(lv.left) {
     lua_pushvalue(L, lz->text_idx);
-    lua_rawsetp(L, lv.st, &text_key);
+    lua_rawseti(L, lv.st, ST_TEXT);
     if(jp->null_idx) {
       lua_pushvalue(L, jp->null_idx);
-      lua_rawsetp(L, lv.st, &null_key);
+      lua_rawseti(L, lv.st, ST_NULL);
     }
     lua_pushinteger(L, lv.left);
-    lua_rawsetp(L, lv.st, &left_key);
+    lua_rawseti(L, lv.st, ST_LEFT);
     lua_pushvalue(L, lv.st);
     lua_rawsetp(L, lv.t, &state_key);
     push_lazy_mt(L, lv.array);
@@ -255,7 +259,7 @@ static void make_member(lua_State *L, int st, lua_Integer off)
   const char *s;
   int top = lua_gettop(L);
 
-  lua_rawgetp(L, st, &text_key);
+  lua_rawgeti(L, st, ST_TEXT);
   s = lua_tolstring(L, -1, &len);
   lz.text_idx = top + 1;
   lz.validate = 0;
@@ -265,7 +269,7 @@ static void make_member(lua_State *L, int st, lua_Integer off)
   lz.jp.depth = 0;
   lz.jp.cache_base = 0;
   lz.jp.mt_slot = 0;
-  lz.jp.null_idx = lua_rawgetp(L, st, &null_key) == LUA_TNIL ? 0 : top + 2;
+  lz.jp.null_idx = lua_rawgeti(L, st, ST_NULL) == LUA_TNIL ? 0 : top + 2;
   lz.jp.stack_ok = 0;
   lz.jp.err = err;
   lz.jp.errlen = sizeof(err);
@@ -302,9 +306,14 @@ static void complete(lua_State *L, int t, int st)
   luaL_checkstack(L, 4, "decoding JSON");
   lua_pushnil(L);
   while(lua_next(L, st)) {
-    if(lua_type(L, -2) != LUA_TLIGHTUSERDATA) {
+    int isint = lua_isinteger(L, -2);
+    lua_Integer i = isint ? lua_tointeger(L, -2) : 0;
+    if(!isint || i > ST_BASE) {
       make_member(L, st, lua_tointeger(L, -1));
-      lua_pushvalue(L, -3);
+      if(isint)
+        lua_pushinteger(L, i - ST_BASE);
+      else
+        lua_pushvalue(L, -3);
       lua_insert(L, -2);
       lua_rawset(L, t);
     }
@@ -325,34 +334,62 @@ void json_touch(lua_State *L, int idx)
 
 /* ---- the metatables of tables not yet whole --------------------------- */
 
+/* Pushes the key under which the state notes the member of key k (an
+ * index): k itself, or ST_BASE + i for an integer i >= 1 (a float too, if
+ * it has that value), or nil where no member can be (an integer below 1,
+ * which would name the state's own fields). */
+static void push_state_key(lua_State *L, int k)
+{
+  if(lua_type(L, k) == LUA_TNUMBER) {
+    int isint;
+    lua_Integer i = lua_tointegerx(L, k, &isint);
+    if(isint) {
+      if(i >= 1 && i <= LUA_MAXINTEGER - ST_BASE)
+        lua_pushinteger(L, ST_BASE + i);
+      else
+        lua_pushnil(L);
+      return;
+    }
+  }
+  lua_pushvalue(L, k);
+}
+
+/* Takes the member noted under the key at sk out of the state at st of
+ * the table at t, which is finished when it was the last. */
+static void forget(lua_State *L, int t, int st, int sk)
+{
+  lua_Integer left;
+  lua_pushvalue(L, sk);
+  lua_pushnil(L);
+  lua_rawset(L, st);
+  lua_rawgeti(L, st, ST_LEFT);
+  left = lua_tointeger(L, -1) - 1;
+  lua_pop(L, 1);
+  if(left) {
+    lua_pushinteger(L, left);
+    lua_rawseti(L, st, ST_LEFT);
+  }
+  else
+    finish(L, t);
+}
+
 /* __index(t, k): a missing member made and put in place; nil for a key
  * that is not a member. */
 static int lazy_index(lua_State *L)
 {
-  lua_Integer left;
   lua_settop(L, 2);
-  if(lua_rawgetp(L, 1, &state_key) != LUA_TTABLE)
+  if(lua_rawgetp(L, 1, &state_key) != LUA_TTABLE)         /* 3 */
     return 0;
-  lua_pushvalue(L, 2);
-  if(lua_rawget(L, 3) != LUA_TNUMBER)
+  push_state_key(L, 2);                                    /* 4 */
+  lua_pushvalue(L, 4);
+  if(lua_type(L, 4) == LUA_TNIL || lua_rawget(L, 3) != LUA_TNUMBER)
     return 0;
-  make_member(L, 3, lua_tointeger(L, 4));         /* 5: the member */
+  make_member(L, 3, lua_tointeger(L, 5));                  /* 6 */
   lua_pushvalue(L, 2);
-  lua_pushvalue(L, 5);
+  lua_pushvalue(L, 6);
   lua_rawset(L, 1);
-  lua_pushvalue(L, 2);
-  lua_pushnil(L);
-  lua_rawset(L, 3);
-  lua_rawgetp(L, 3, &left_key);
-  left = lua_tointeger(L, -1) - 1;
-  lua_pop(L, 1);
-  if(left)  {
-    lua_pushinteger(L, left);
-    lua_rawsetp(L, 3, &left_key);
-  }
-  else
-    finish(L, 1);
-  lua_settop(L, 5);
+  forget(L, 1, 3, 4);
+  lua_settop(L, 6);
   return 1;
 }
 
@@ -364,23 +401,12 @@ static int lazy_newindex(lua_State *L)
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_rawset(L, 1);               /* raises for a nil or NaN key */
-  if(lua_rawgetp(L, 1, &state_key) != LUA_TTABLE)
+  if(lua_rawgetp(L, 1, &state_key) != LUA_TTABLE)         /* 4 */
     return 0;
-  lua_pushvalue(L, 2);
-  if(lua_rawget(L, 4) == LUA_TNUMBER) {
-    lua_Integer left;
-    lua_pushvalue(L, 2);
-    lua_pushnil(L);
-    lua_rawset(L, 4);
-    lua_rawgetp(L, 4, &left_key);
-    left = lua_tointeger(L, -1) - 1;
-    if(left) {
-      lua_pushinteger(L, left);
-      lua_rawsetp(L, 4, &left_key);
-    }
-    else
-      finish(L, 1);
-  }
+  push_state_key(L, 2);                                    /* 5 */
+  lua_pushvalue(L, 5);
+  if(lua_type(L, 5) != LUA_TNIL && lua_rawget(L, 4) == LUA_TNUMBER)
+    forget(L, 1, 4, 5);
   return 0;
 }
 
@@ -574,7 +600,7 @@ static int lunmade(lua_State *L)
   lua_Integer n = 0;
   if(lua_type(L, 1) == LUA_TTABLE &&
      lua_rawgetp(L, 1, &state_key) == LUA_TTABLE) {
-    lua_rawgetp(L, -1, &left_key);
+    lua_rawgeti(L, -1, ST_LEFT);
     n = lua_tointeger(L, -1);
   }
   lua_pushinteger(L, n);
