@@ -195,10 +195,10 @@ static const char *parse_array(struct jp *jp, const char *p,
 static const char *parse_object(struct jp *jp, const char *p,
                                 struct shape *sh);
 
-/* p is at the first byte of a value that is not an array or object
- * (whitespace skipped); pushes it and returns the byte after it, or NULL.
- * null pushes the value at jp->null_idx, else the light userdata NULL. */
-static ALWAYS_INLINE const char *parse_scalar(struct jp *jp, const char *p)
+/* p is at the value's first byte (whitespace skipped); pushes the value
+ * and returns the byte after it, or NULL. sh: its siblings' shape. */
+static ALWAYS_INLINE const char *parse_value(struct jp *jp, const char *p,
+                                             struct shape *sh)
 {
   size_t left = (size_t)(jp->end - p);
 
@@ -207,6 +207,10 @@ static ALWAYS_INLINE const char *parse_scalar(struct jp *jp, const char *p)
   switch(*p) {
   case '"':
     return parse_string(jp, p);
+  case '{':
+    return parse_object(jp, p, sh);
+  case '[':
+    return parse_array(jp, p, sh);
   case '-': case '0': case '1': case '2': case '3': case '4':
   case '5': case '6': case '7': case '8': case '9':
     return parse_number(jp, p);
@@ -235,23 +239,12 @@ static ALWAYS_INLINE const char *parse_scalar(struct jp *jp, const char *p)
   return json_fail(jp, p, "expected a value");
 }
 
+/* json_parse_scalar (lua_json_decode.h): parse_value, whose containers
+ * its callers never pass it. */
 const char *json_parse_scalar(struct jp *jp, const char *p)
 {
-  return parse_scalar(jp, p);
-}
-
-/* p is at the value's first byte (whitespace skipped); pushes the value
- * and returns the byte after it, or NULL. sh: its siblings' shape. */
-static ALWAYS_INLINE const char *parse_value(struct jp *jp, const char *p,
-                                             struct shape *sh)
-{
-  if(LIKELY(p < jp->end)) {
-    if(*p == '{')
-      return parse_object(jp, p, sh);
-    if(*p == '[')
-      return parse_array(jp, p, sh);
-  }
-  return parse_scalar(jp, p);
+  struct shape none = {0, 0};
+  return parse_value(jp, p, &none);
 }
 
 /* Pushes a new table of n array slots, marked as an array. */
