@@ -186,6 +186,17 @@ describe("a lazy JSON view", function()
     assert.equal(2, unmade(view('{"a":[1],"b":[2],"a":[3]}')))
   end)
 
+  it("refuses a nil or NaN key with a plain table's message", function()
+    local e, v = json.decode('{"a":[1]}'), view('{"a":[1]}')
+    for _, k in ipairs{"nil", "0/0"} do
+      local set = load("local t = ...; t[" .. k .. "] = 1", "=set")
+      local _, want = pcall(set, e)
+      local _, got = pcall(set, v)
+      assert.matches("^set:1: table index is ", want)
+      assert.equal(want, got)
+    end
+  end)
+
   describe("written to before it is whole", function()
     it("keeps what a script sets, adds and removes", function()
       local v = view('{"a":{"x":1},"b":[1,[2]],"c":3}')

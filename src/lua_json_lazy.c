@@ -393,14 +393,30 @@ static int lazy_index(lua_State *L)
   return 1;
 }
 
+/* Raises msg as the VM would for the Lua code that called the
+ * metamethod: with its position in front. */
+static int where_error(lua_State *L, const char *msg)
+{
+  luaL_where(L, 1);
+  lua_pushstring(L, msg);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
 /* __newindex(t, k, v): set, as in any table; a member not yet made is
  * forgotten. */
 static int lazy_newindex(lua_State *L)
 {
   lua_settop(L, 3);
+  /* a plain table's message, where the assignment was */
+  if(lua_isnil(L, 2))
+    return where_error(L, "table index is nil");
+  if(lua_type(L, 2) == LUA_TNUMBER && !lua_isinteger(L, 2) &&
+     lua_tonumber(L, 2) != lua_tonumber(L, 2))
+    return where_error(L, "table index is NaN");
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
-  lua_rawset(L, 1);               /* raises for a nil or NaN key */
+  lua_rawset(L, 1);
   if(lua_rawgetp(L, 1, &state_key) != LUA_TTABLE)         /* 4 */
     return 0;
   push_state_key(L, 2);                                    /* 5 */
