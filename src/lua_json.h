@@ -76,7 +76,8 @@
  * __name as the array metatable's, for an array) and a private key;
  * getmetatable, next, rawget, rawset, rawlen, setmetatable and
  * debug.getmetatable/setmetatable, in the versions ljson_lazy_register
- * gives the host, make it whole first, so that none of them sees it.
+ * (lua_json_raw.c) gives the host, make it whole first, so that none of
+ * them sees it.
  * C code that reads a table raw (lua_next, lua_rawget, lua_rawlen) calls
  * json_touch on it first.
  */
@@ -164,5 +165,9 @@ void ljson_register(lua_State *L);
  * library's, each making a lazy view's table whole before it looks (see
  * above); the host puts them in place of the standard ones. */
 void ljson_lazy_register(lua_State *L);
+
+/* core.json_unmade(v) -> how many members of the table v are still to
+ * make (0: whole, or not a view's), for specs that check a view is lazy. */
+int ljson_unmade(lua_State *L);
 
 #endif

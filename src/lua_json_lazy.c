@@ -11,8 +11,9 @@
  * member, a level again, when it is first read, and puts it in place.
  * __newindex, __len and __pairs, and the raw functions a script has
  * (next, rawget, rawset, rawlen, getmetatable, setmetatable, and the
- * debug library's two; the host puts this file's versions in their
- * place), first make every member still missing, one level deep. Then
+ * debug library's two; the host puts lua_json_raw.c's versions in their
+ * place), first make every member still missing, one level deep
+ * (json_touch). Then
  * the table is what json_decode would have built: it loses its state,
  * and its metatable becomes the array metatable or none.
  *
@@ -525,93 +526,9 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
   return -1;
 }
 
-/* ---- the raw functions, for the host to put in place ------------------ */
-
-static int lnext(lua_State *L)
-{
-  luaL_checktype(L, 1, LUA_TTABLE);
-  json_touch(L, 1);
-  return plain_next(L);
-}
-
-static int lrawget(lua_State *L)
-{
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checkany(L, 2);
-  json_touch(L, 1);
-  lua_settop(L, 2);
-  lua_rawget(L, 1);
-  return 1;
-}
-
-static int lrawset(lua_State *L)
-{
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checkany(L, 2);
-  luaL_checkany(L, 3);
-  json_touch(L, 1);
-  lua_settop(L, 3);
-  lua_rawset(L, 1);
-  return 1;
-}
-
-static int lrawlen(lua_State *L)
-{
-  int t = lua_type(L, 1);
-  luaL_argexpected(L, t == LUA_TTABLE || t == LUA_TSTRING, 1,
-                   "table or string");
-  json_touch(L, 1);
-  lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
-  return 1;
-}
-
-static int lgetmetatable(lua_State *L)
-{
-  luaL_checkany(L, 1);
-  json_touch(L, 1);
-  if(!lua_getmetatable(L, 1)) {
-    lua_pushnil(L);
-    return 1;
-  }
-  luaL_getmetafield(L, 1, "__metatable");
-  return 1;
-}
-
-static int lsetmetatable(lua_State *L)
-{
-  int t = lua_type(L, 2);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
-  json_touch(L, 1);
-  if(luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
-    return luaL_error(L, "cannot change a protected metatable");
-  lua_settop(L, 2);
-  lua_setmetatable(L, 1);
-  return 1;
-}
-
-static int ldebug_getmetatable(lua_State *L)
-{
-  luaL_checkany(L, 1);
-  json_touch(L, 1);
-  if(!lua_getmetatable(L, 1))
-    lua_pushnil(L);
-  return 1;
-}
-
-static int ldebug_setmetatable(lua_State *L)
-{
-  int t = lua_type(L, 2);
-  luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
-  json_touch(L, 1);
-  lua_settop(L, 2);
-  lua_setmetatable(L, 1);
-  return 1;
-}
-
 /* core.json_unmade(v) -> how many members of the table v are still to
  * make (0: whole, or not a view's), for specs that check a view is lazy. */
-static int lunmade(lua_State *L)
+int ljson_unmade(lua_State *L)
 {
   lua_Integer n = 0;
   if(lua_type(L, 1) == LUA_TTABLE &&
@@ -621,28 +538,4 @@ static int lunmade(lua_State *L)
   }
   lua_pushinteger(L, n);
   return 1;
-}
-
-void ljson_lazy_register(lua_State *L)
-{
-  static const luaL_Reg base[] = {
-    {"next", lnext},
-    {"rawget", lrawget},
-    {"rawset", lrawset},
-    {"rawlen", lrawlen},
-    {"getmetatable", lgetmetatable},
-    {"setmetatable", lsetmetatable},
-    {NULL, NULL}
-  };
-  static const luaL_Reg debug[] = {
-    {"getmetatable", ldebug_getmetatable},
-    {"setmetatable", ldebug_setmetatable},
-    {NULL, NULL}
-  };
-  luaL_newlib(L, base);
-  lua_setfield(L, -2, "json_base");
-  luaL_newlib(L, debug);
-  lua_setfield(L, -2, "json_debug");
-  lua_pushcfunction(L, lunmade);
-  lua_setfield(L, -2, "json_unmade");
 }
