@@ -142,6 +142,18 @@ describe("a lazy JSON view", function()
     assert.is_true(seen > 200)
   end)
 
+  it("is refused by encode as json.decode's value is, naming the path",
+     function()
+    local v = view('{"items":[{"price":1},{"price":2,"tags":[]}],"n":3}')
+    v.items[1].price = 0 / 0
+    local ok, err = pcall(json.encode, v)
+    assert.is_false(ok)
+    assert.matches("json: cannot encode NaN at %.items%[1%]%.price$", err)
+    v.items[1].price = 1
+    assert.equal('{"items":[{"price":1},{"price":2,"tags":[]}],"n":3}',
+                 json.encode(v))
+  end)
+
   it("reads keys that name no member as nil, a float as its integer",
      function()
     local v = view('[[1],{"a":2},3]')

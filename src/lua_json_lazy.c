@@ -13,9 +13,9 @@
  * (next, rawget, rawset, rawlen, getmetatable, setmetatable, and the
  * debug library's two; the host puts lua_json_raw.c's versions in their
  * place), first make every member still missing, one level deep
- * (json_touch). Then
- * the table is what json_decode would have built: it loses its state,
- * and its metatable becomes the array metatable or none.
+ * (json_touch). Then the table is what json_decode would have built: it
+ * loses its state, and its metatable becomes the array metatable or
+ * none. The same happens when __index makes the last missing member.
  *
  * The text is checked in full before anything is made (json_scan.c), so
  * a view never fails later; it is held, a Lua string, by the states that
