@@ -386,7 +386,16 @@ describe("retryrun.json", function()
     end)
   end)
 
-  describe("decode()", function()
+  -- decode() and what encode makes of its values, on json.decode's value
+  -- and on a lazy view of the same text, which must encode the same
+  for _, mode in ipairs{{"", json.decode},
+                        {" (lazy view)", function(text, opts)
+                           local o = {lazy = true}
+                           for k, v in pairs(opts or {}) do o[k] = v end
+                           return json.decode(text, o)
+                         end}} do
+  local decode = mode[2]
+  describe("decode()" .. mode[1], function()
     it("marks every array, and no object, with array_mt", function()
       local v = decode('{"a":[],"b":{},"c":[[],{"d":[1]}]}')
       assert.equal(json.array_mt, getmetatable(v.a))
@@ -428,7 +437,7 @@ describe("retryrun.json", function()
     end)
   end)
 
-  describe("null", function()
+  describe("null" .. mode[1], function()
     it("drops an object's nulls by default, keeps them on request",
        function()
       local text = '{"a":null,"b":[null,1],"c":{"d":null}}'
@@ -436,6 +445,10 @@ describe("retryrun.json", function()
       assert.equal(text, encode(decode(text, {null = json.null})))
     end)
 
+  end)
+  end
+
+  describe("encode()'s options", function()
     it("refuses a second argument to encode: it has no options",
        function()
       assert.has_error(function() encode({b = 1, a = 2}, {sort_keys = true})
@@ -507,8 +520,8 @@ describe("retryrun.json", function()
       assert.are_not.equal(full, resp:json{null = json.null})
       assert.equal(seen, resp:json())
       assert.has_error(function() resp:json{nulls = json.null} end,
-        "bad argument #1 to 'json' (unknown option 'nulls': the one option "
-        .. "is null)")
+        "bad argument #1 to 'json' (unknown option 'nulls': the options "
+        .. "are null and lazy)")
     end)
 
     it("refuses a value it cannot encode before sending anything", function()

@@ -7,6 +7,7 @@
 
 #include <lauxlib.h>
 
+#include "lua_json.h"
 #include "lua_check.h"
 #include "luax.h"
 
@@ -138,7 +139,9 @@ static int check_part_field(lua_State *L, lua_Integer i, const char *field,
  * message in err. */
 static int check_multipart(lua_State *L, char *err, size_t errlen)
 {
-  lua_Integer n = (lua_Integer)lua_rawlen(L, -1), i;
+  lua_Integer n, i;
+  json_touch(L, -1);             /* a list from resp:json(), made whole */
+  n = (lua_Integer)lua_rawlen(L, -1);
   if(n < 1 || n > CHECK_MAX_PARTS) {
     snprintf(err, errlen, "multipart must be a list of 1 to %d parts",
              CHECK_MAX_PARTS);
@@ -246,6 +249,7 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
     goto out;
   }
   if(type == LUA_TTABLE) {
+    json_touch(L, -1);           /* a table from resp:json(), made whole */
     lua_pushnil(L);
     while(lua_next(L, -2)) {
       const char *k;

@@ -5,7 +5,8 @@
  * two (see lua_json.h).
  *
  * It uses only the Lua C API; its state is two registry entries, the
- * array metatable and json.empty_array. It never parses or writes JSON itself.
+ * array metatable and json.empty_array. It never parses or writes JSON
+ * itself.
  */
 #include <string.h>
 
@@ -13,8 +14,9 @@
 
 #include "lua_json.h"
 
-int json_null_option(lua_State *L, int arg)
+int json_options(lua_State *L, int arg, int *lazy)
 {
+  int t;
   if(lua_isnoneornil(L, arg))
     return 0;
   luaL_checktype(L, arg, LUA_TTABLE);
@@ -22,17 +24,24 @@ int json_null_option(lua_State *L, int arg)
   while(lua_next(L, arg)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
                                                   : NULL;
-    if(!k || strcmp(k, "null")) {
+    if(!k || (strcmp(k, "null") && strcmp(k, "lazy"))) {
       if(k)
-        lua_pushfstring(L, "unknown option '%s': the one option is null",
-                        k);
+        lua_pushfstring(L, "unknown option '%s': the options are null "
+                        "and lazy", k);
       else
-        lua_pushfstring(L, "options take names, not a %s key: the one "
-                        "option is null", luaL_typename(L, -2));
+        lua_pushfstring(L, "options take names, not a %s key: the "
+                        "options are null and lazy", luaL_typename(L, -2));
       return luaL_argerror(L, arg, lua_tostring(L, -1));
     }
     lua_pop(L, 1);
   }
+  t = lua_getfield(L, arg, "lazy");
+  if(t == LUA_TBOOLEAN)
+    *lazy = lua_toboolean(L, -1);
+  else if(t != LUA_TNIL)
+    return luaL_argerror(L, arg, lua_pushfstring(L, "lazy must be true or "
+                         "false (got %s)", luaL_typename(L, -1)));
+  lua_pop(L, 1);
   if(lua_getfield(L, arg, "null") == LUA_TNIL) {
     lua_pop(L, 1);
     return 0;
@@ -40,16 +49,21 @@ int json_null_option(lua_State *L, int arg)
   return lua_gettop(L);
 }
 
-/* core.json_decode(s [, {null = v}]) -> value; raises the message for
- * malformed JSON. */
+/* core.json_decode(s [, {null = v, lazy = b}]) -> value, eager unless
+ * lazy is true; raises the message for malformed JSON. */
 static int ljson_decode(lua_State *L)
 {
+  char err[128];
+  int lazy = 0, null_idx, rc;
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
-  char err[128];
-  int null_idx = json_null_option(L, 2);
 
-  if(json_decode(L, s, len, null_idx, err, sizeof(err))) {
+  null_idx = json_options(L, 2, &lazy);
+  if(lazy)
+    rc = json_decode_lazy(L, 1, null_idx, err, sizeof(err));
+  else
+    rc = json_decode(L, s, len, null_idx, err, sizeof(err));
+  if(rc) {
     lua_pushstring(L, err);
     return lua_error(L);
   }
@@ -129,4 +143,5 @@ void ljson_register(lua_State *L)
   lua_setfield(L, -2, "json_null");
   json_push_empty_array(L);
   lua_setfield(L, -2, "json_empty_array");
+  ljson_lazy_register(L);
 }

@@ -1,13 +1,15 @@
 /*
  * lua_json.h - strict JSON (RFC 8259) for Lua values: a decoder that
  * builds them directly on a Lua stack (lua_json_decode.c, with
- * lua_json_unescape.c for escaped strings), for resp:json()
- * (lua_response.c) and scripts, and the encoder that matches it
- * (lua_json_encode.c), for json= (http.lua) and scripts; both reach
+ * lua_json_unescape.c for escaped strings), lazy views that build the
+ * same values a container at a time, when a script first reaches them
+ * (lua_json_lazy.c, over the validator of json_scan.c), for resp:json()
+ * (lua_response.c) and scripts, and the encoder that matches them
+ * (lua_json_encode.c), for json= (http.lua) and scripts; all reach
  * scripts as require "retryrun.json", through the functions and the array
  * metatable of lua_json.c. They use the Lua C API and nothing else: no
- * lua-cjson, no curl, no state of their own beyond one registry entry,
- * the array metatable.
+ * lua-cjson, no curl, no state of their own beyond registry entries, the
+ * metatables.
  *
  * The decoder's mapping, and what it decides where RFC 8259 leaves a
  * choice:
@@ -60,6 +62,24 @@
  * An error names where the value was, as a path from the top in Lua's
  * terms (1-based indices): "json: cannot encode NaN at .items[3].price";
  * it never shows a value, only keys, shortened past a few dozen bytes.
+ * A lazy view's containers not yet whole are made whole as the encoder
+ * reaches them (json_touch), so it writes the text json_decode's value
+ * would give.
+ *
+ * A lazy view (json_decode_lazy) is the decoder's value, the same in
+ * everything a script can do with it, made a level at a time: the text is
+ * checked in full first (a malformed text fails as json_decode does, with
+ * the same message), then the top container's table is made with its
+ * strings, numbers, booleans and nulls; an array or object inside it is
+ * made, the same way, when it is first read. A table with members still
+ * to make has a metatable (with __index, __newindex, __len, __pairs;
+ * __name as the array metatable's, for an array) and a private key;
+ * getmetatable, next, rawget, rawset, rawlen, setmetatable and
+ * debug.getmetatable/setmetatable, in the versions ljson_lazy_register
+ * (lua_json_raw.c) gives the host, make it whole first, so that none of
+ * them sees it.
+ * C code that reads a table raw (lua_next, lua_rawget, lua_rawlen) calls
+ * json_touch on it first.
  */
 #ifndef RETRYRUN_LUA_JSON_H
 #define RETRYRUN_LUA_JSON_H
@@ -68,8 +88,7 @@
 
 #include <lua.h>
 
-/* Arrays and objects nested deeper than this are an error. */
-#define JSON_MAX_DEPTH 1000
+#include "json_scan.h"          /* JSON_MAX_DEPTH */
 
 /* Decodes the JSON text s[0..len) and pushes the value (one value; it
  * makes room on the stack itself), returning 0. null_idx is 0 for the
@@ -85,12 +104,28 @@
 int json_decode(lua_State *L, const char *s, size_t len, int null_idx,
                 char *err, size_t errlen);
 
+/* Decodes the JSON text at stack index text_idx (a string, which the
+ * view holds) as a lazy view (see above) and pushes it, returning 0; a
+ * text whose value is not an array or object is decoded by json_decode.
+ * null_idx, err, errlen and the failure are json_decode's, with the same
+ * message for the same text. Raises only as any push may: out of memory. */
+int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
+                     size_t errlen);
+
+/* Makes the table at idx whole if it is part of a lazy view with members
+ * still to make (one level: they are made as levels themselves), so that
+ * raw reads see what json_decode would have built; any other value is
+ * left alone. Pushes nothing; raises only out of memory. */
+void json_touch(lua_State *L, int idx);
+
 /* Checks the options table of json.decode or resp:json(), the C
- * function's argument arg (nil or none: no options) and, when it names a
- * null value, pushes it and returns its index for json_decode; else
- * pushes nothing and returns 0. Raises a bad argument error for anything
- * but a table, or for a key other than "null". */
-int json_null_option(lua_State *L, int arg);
+ * function's argument arg (nil or none: no options): null, any value,
+ * and lazy, a boolean, which sets *lazy (left alone when not given). When
+ * it names a null value, pushes it and returns its index for json_decode;
+ * else pushes nothing and returns 0. Raises a bad argument error for
+ * anything but a table, a key other than "null" and "lazy", or a lazy
+ * that is not a boolean. */
+int json_options(lua_State *L, int arg, int *lazy);
 
 /* The name of the array metatable (its __name, for tostring). */
 #define JSON_ARRAY_MT "retryrun.json.array"
@@ -117,11 +152,22 @@ void json_push_empty_array(lua_State *L);
 int json_encode(lua_State *L, int idx, char *err, size_t errlen);
 
 /* Sets, on the table at the top of the stack (retryrun.core):
- * json_decode (string [, options]) -> value, raising the decoder's
- * message;
+ * json_decode (string [, options]) -> value (a lazy view with lazy =
+ * true), raising the decoder's message;
  * json_encode (value) -> string, raising the encoder's message with the
  * caller's position; json_array_mt, the array metatable; json_null, the
  * light userdata NULL; json_empty_array. */
 void ljson_register(lua_State *L);
+
+/* Sets, on the table at the top of the stack (retryrun.core), json_base:
+ * next, rawget, rawset, rawlen, getmetatable and setmetatable as the base
+ * library's, and json_debug: getmetatable and setmetatable as the debug
+ * library's, each making a lazy view's table whole before it looks (see
+ * above); the host puts them in place of the standard ones. */
+void ljson_lazy_register(lua_State *L);
+
+/* core.json_unmade(v) -> how many members of the table v are still to
+ * make (0: whole, or not a view's), for specs that check a view is lazy. */
+int ljson_unmade(lua_State *L);
 
 #endif

@@ -60,14 +60,6 @@ static inline void reserve(struct jp *jp, int base, int n)
   }
 }
 
-static inline const char *skip_ws(const char *p, const char *end)
-{
-  while(p < end && (unsigned char)*p <= ' ' &&
-        (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    p++;
-  return p;
-}
-
 /* p is at the opening quote; pushes the string. */
 static inline const char *parse_string(struct jp *jp, const char *p)
 {
@@ -247,6 +239,14 @@ static ALWAYS_INLINE const char *parse_value(struct jp *jp, const char *p,
   return json_fail(jp, p, "expected a value");
 }
 
+/* json_parse_scalar (lua_json_decode.h): parse_value, whose containers
+ * its callers never pass it. */
+const char *json_parse_scalar(struct jp *jp, const char *p)
+{
+  struct shape none = {0, 0};
+  return parse_value(jp, p, &none);
+}
+
 /* Pushes a new table of n array slots, marked as an array. */
 static inline void new_array(struct jp *jp, int n)
 {
@@ -299,7 +299,7 @@ static NOINLINE const char *parse_array(struct jp *jp, const char *p,
     return json_fail(jp, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
   base = lua_gettop(L);
   reserve(jp, base, GATHER + ROOM);
-  p = skip_ws(p + 1, end);
+  p = json_skip_ws(p + 1, end);
   if(p < end && *p == ']') {
     new_array(jp, 0);
     sh->arr = 0;
@@ -320,9 +320,9 @@ static NOINLINE const char *parse_array(struct jp *jp, const char *p,
       make_array(jp, base, n);
       table = 1;
     }
-    p = skip_ws(p, end);
+    p = json_skip_ws(p, end);
     if(p < end && *p == ',') {
-      p = skip_ws(p + 1, end);
+      p = json_skip_ws(p + 1, end);
       continue;
     }
     if(p < end && *p == ']')
@@ -351,7 +351,7 @@ static NOINLINE const char *parse_object(struct jp *jp, const char *p,
     return json_fail(jp, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
   base = lua_gettop(L);
   reserve(jp, base, 2 * GATHER + ROOM);
-  p = skip_ws(p + 1, end);
+  p = json_skip_ws(p + 1, end);
   if(p < end && *p == '}') {
     lua_createtable(L, 0, 0);
     sh->obj = 0;
@@ -368,10 +368,10 @@ static NOINLINE const char *parse_object(struct jp *jp, const char *p,
       return json_fail(jp, p, n ? "expected '\"'" : "expected '\"' or '}'");
     if(!(p = parse_key(jp, p)))
       return NULL;
-    p = skip_ws(p, end);
+    p = json_skip_ws(p, end);
     if(p >= end || *p != ':')
       return json_fail(jp, p, "expected ':'");
-    if(!(p = parse_value(jp, skip_ws(p + 1, end), &none)))
+    if(!(p = parse_value(jp, json_skip_ws(p + 1, end), &none)))
       return NULL;
     if(!jp->null_idx && lua_type(L, -1) == LUA_TLIGHTUSERDATA) {
       lua_pop(L, 1);
@@ -384,9 +384,9 @@ static NOINLINE const char *parse_object(struct jp *jp, const char *p,
       make_object(L, base, n);
       table = 1;
     }
-    p = skip_ws(p, end);
+    p = json_skip_ws(p, end);
     if(p < end && *p == ',') {
-      p = skip_ws(p + 1, end);
+      p = json_skip_ws(p + 1, end);
       continue;
     }
     if(p < end && *p == '}')
@@ -419,7 +419,7 @@ int json_decode(lua_State *L, const char *s, size_t len, int null_idx,
   jp.errlen = errlen;
   luaL_checkstack(L, KEY_CACHE + 1 + ROOM, "decoding JSON");
   jp.stack_ok = top + KEY_CACHE + 1 + ROOM;
-  p = skip_ws(s, jp.end);
+  p = json_skip_ws(s, jp.end);
   if(p < jp.end && (*p == '{' || *p == '[')) {
     /* a container: the key cache's slots below it, nil, and the array
      * metatable */
@@ -431,7 +431,7 @@ int json_decode(lua_State *L, const char *s, size_t len, int null_idx,
   }
   p = parse_value(&jp, p, &top_shape);
   if(p) {
-    p = skip_ws(p, jp.end);
+    p = json_skip_ws(p, jp.end);
     if(p == jp.end) {
       if(jp.cache_base) {
         lua_replace(L, top + 1);

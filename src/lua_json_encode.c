@@ -5,7 +5,9 @@
  *
  * One recursive walk over the value. It uses only the Lua C API; it never
  * touches lua-cjson, curl or the loop, calls no metamethod and no Lua
- * code (so the value cannot change under it), and reads the value only.
+ * code (so the value cannot change under it), and reads the value only,
+ * but for making a lazy view's tables whole as it reaches them
+ * (json_touch), which changes nothing a script can see.
  * Its scratch memory, the text being written and the keys of the objects
  * being sorted, is held in userdata in fixed slots of the Lua stack, and
  * replaced by a larger one as it grows: a memory error raised part way
@@ -409,6 +411,7 @@ static int encode_table(struct enc *e, int idx, struct frame *f)
   if(e->depth >= JSON_MAX_DEPTH)
     return fail(e, f, "cannot encode nesting deeper than "
                 STR(JSON_MAX_DEPTH));
+  json_touch(L, idx);              /* a lazy view's table, made whole */
   f->table = lua_topointer(L, idx);
   for(up = f->up; up; up = up->up)
     if(up->table == f->table)

@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 
 #include "lua_check.h"
+#include "lua_json.h"
 #include "lua_policy.h"
 #include "luax.h"
 #include "runtime.h"
@@ -51,6 +52,7 @@ static const char *const hooks[] = {
 static void check_names(lua_State *L, int t, const char *what,
                         const char *const *known)
 {
+  json_touch(L, t);              /* a table from resp:json(), made whole */
   lua_pushnil(L);
   while(lua_next(L, t)) {
     char hint[64], shown[64];
@@ -364,6 +366,7 @@ static void check_idempotency_key(lua_State *L, int t)
 static void push_copy(lua_State *L, int idx)
 {
   idx = lua_absindex(L, idx);
+  json_touch(L, idx);
   lua_newtable(L);
   lua_pushnil(L);
   while(lua_next(L, idx)) {

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 
 #include "loop.h"
+#include "lua_json.h"
 #include "lua_rate.h"
 #include "ratelimit.h"
 #include "runtime.h"
@@ -53,6 +54,7 @@ int lrate_read(lua_State *L, int idx, int arg, struct ratelimit **rl)
     lua_pop(L, 1);
   }
   else {
+    json_touch(L, idx);          /* a table from resp:json(), made whole */
     lua_pushnil(L);
     while(!*err && lua_next(L, idx)) {
       if(lua_type(L, -2) != LUA_TSTRING)

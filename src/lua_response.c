@@ -204,30 +204,39 @@ static int lresp_header_list(lua_State *L)
   return 1;
 }
 
-/* resp:json([options]) -> the decoded body; with no options decoded once
- * and cached, with them (json.decode's: {null = v}) decoded each time.
- * Raises naming the method, URL and status when the body is not JSON. */
+/* resp:json([options]) -> the decoded body, a lazy view unless options
+ * say lazy = false; with no options (or lazy = true alone) decoded once
+ * and cached, with null or lazy = false (json.decode's options) decoded
+ * each time. Raises naming the method, URL and status when the body is
+ * not JSON. */
 static int lresp_json(lua_State *L)
 {
-  size_t len;
-  const char *body;
   char err[128];
-  int null_idx;
+  int null_idx, lazy = 1, rc;
+  const char *body;
+  size_t len;
+
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
-  null_idx = json_null_option(L, 2);
-  if(!null_idx && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
+  null_idx = json_options(L, 2, &lazy);
+  if(!null_idx && lazy && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
   lua_getfield(L, 1, "body");
   body = lua_tolstring(L, -1, &len);
   if(!body || len == 0)
     snprintf(err, sizeof(err), "the body is empty");
-  else if(json_decode(L, body, len, null_idx, err, sizeof(err)) == 0) {
-    if(!null_idx) {
-      lua_pushvalue(L, -1);
-      lua_rawsetp(L, 1, &json_key);
+  else {
+    if(lazy)
+      rc = json_decode_lazy(L, -1, null_idx, err, sizeof(err));
+    else
+      rc = json_decode(L, body, len, null_idx, err, sizeof(err));
+    if(rc == 0) {
+      if(!null_idx && lazy) {
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, 1, &json_key);
+      }
+      return 1;
     }
-    return 1;
   }
   lua_getfield(L, 1, "method");
   lua_getfield(L, 1, "url");

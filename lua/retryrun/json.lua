@@ -1,8 +1,9 @@
 --- JSON for scripts: the strict decoder behind `resp:json()` and the
 -- encoder behind `json=`, each the other turned round.
 --
--- Both are in C (src/lua_json.c, src/lua_json_encode.c; lua_json.h has
--- every rule). Integers stay exact integers both ways (every one from
+-- Both are in C (src/lua_json.c, src/lua_json_encode.c, and
+-- src/lua_json_lazy.c for the lazy views of `resp:json()`; lua_json.h
+-- has every rule). Integers stay exact integers both ways (every one from
 -- `math.mininteger` to `math.maxinteger`), floats stay the same floats,
 -- and an empty array stays an empty array, because the decoder marks
 -- every array it makes with `json.array_mt`.
@@ -85,11 +86,14 @@ json.encode = core.json_encode
 -- other a float. `null` is absent in an object, `json.null` in an array
 -- and nil as the whole text, unless `options.null` says what it reads as.
 -- A repeated key keeps its last value. Nesting deeper than 1000 is an
--- error.
+-- error. With `options.lazy`, the value is a lazy view, as `resp:json()`
+-- returns: the text is checked in full, and each array and object is
+-- made when first read (docs/reference.md, "Lazy views").
 -- @function decode
 -- @param s the JSON text, a string
 -- @param[opt] options a table: `null`, the value every `null` reads as
---   (`json.null` to tell null from absent and encode it back)
+--   (`json.null` to tell null from absent and encode it back); `lazy`,
+--   true for a lazy view (default false: the whole value at once)
 -- @return the value
 -- @raise what was expected and at which byte: "expected ',' or '}' at
 --   byte 57"; a bad argument error for an unknown option

@@ -3,8 +3,9 @@
 -- Loading this module changes nothing: it returns replacements, and the
 -- host (host.c), when it makes the Lua state and before any script runs,
 -- sets each one into the library table of the same name (`file` is the
--- methods of open files). Scripts and retryrun's other modules then use
--- the plain `coroutine`, `os` and `io` names.
+-- methods of open files, `_G` the base library). Scripts and retryrun's
+-- other modules then use the plain `coroutine`, `os`, `io`, `next` and
+-- other names.
 --
 -- Coroutines work beside the loop: when a coroutine a script made waits on
 -- the loop (it makes an HTTP call), its `coroutine.resume` passes that wait
@@ -95,6 +96,11 @@ local execute, io_close = core.execute, io.close
 local file_close = getmetatable(io.stdout).__index.close
 
 return {
+  -- next, rawget, rawset, rawlen, getmetatable and setmetatable, which
+  -- see a table as it is, first make a lazy JSON view's table whole
+  -- (retryrun.json), so that it reads as json.decode would have made it
+  _G = core.json_base,
+  debug = core.json_debug,
   coroutine = {
     resume = resume,
     wrap = wrap,

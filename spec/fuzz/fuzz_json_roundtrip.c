@@ -3,7 +3,9 @@
  * decoder (src/lua_json_encode.c, src/lua_json.c): whatever the decoder
  * accepts, the encoder writes as text that decodes to the same value (the
  * same types, math.type, bits of every float, strings and array marks),
- * and writing that again gives the same bytes. The encoder may refuse
+ * and writing that again gives the same bytes; a lazy view of the input
+ * (json_decode_lazy) is written as the same bytes too. The encoder may
+ * refuse
  * only what JSON text can hold but a Lua value cannot go back as: an
  * infinity (from 1e400) or a string that is not UTF-8 (the decoder copies
  * bytes >= 0x80 unchecked).
@@ -116,6 +118,16 @@ static int roundtrip(lua_State *L)
   if(n1 != n2 || memcmp(s1, s2, n1))
     return luaL_error(L, "encoded again, the text differs: %.200s | %.200s",
                       s1, s2);
+  lua_pushlstring(L, in->s, in->len);                /* 6: the input */
+  if(json_decode_lazy(L, 6, 1, err, sizeof(err)))    /* 7: its view */
+    return luaL_error(L, "the lazy view refused what the decoder read: %s",
+                      err);
+  if(json_encode(L, 7, err, sizeof(err)))
+    return luaL_error(L, "encoding the lazy view failed: %s", err);
+  s2 = lua_tolstring(L, 8, &n2);
+  if(n1 != n2 || memcmp(s1, s2, n1))
+    return luaL_error(L, "the lazy view is written otherwise: %.200s | "
+                      "%.200s", s1, s2);
   return 0;
 }
 

@@ -1,0 +1,140 @@
+/*
+ * json_scan.h - JSON text checked and walked without building anything:
+ * the validator behind lazy views (lua_json_lazy.c), the skip that steps
+ * over a container already checked, and the byte scans the decoder
+ * (lua_json_decode.c, lua_json_unescape.c) shares with both.
+ *
+ * Plain C over bytes: no Lua, no allocation, no state. A failure is
+ * returned as where and what (struct json_fail); the caller writes the
+ * message, so that the decoder and the validator say exactly the same
+ * thing about the same text: "<what> at byte N". The grammar and the
+ * choices are lua_json.h's.
+ */
+#ifndef RETRYRUN_JSON_SCAN_H
+#define RETRYRUN_JSON_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Arrays and objects nested deeper than this are an error. */
+#define JSON_MAX_DEPTH 1000
+
+#if defined(__GNUC__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#define NOINLINE
+#define ALWAYS_INLINE inline
+#endif
+
+/* Where the text went wrong and what was wrong there: the byte at (the
+ * end, for "end of input") and a message without position. */
+struct json_fail {
+  const char *at;
+  const char *what;
+};
+
+/* 1 for a byte copied as it is inside a string: not '"', '\\' or a
+ * control character (bytes >= 0x80 included: UTF-8 is not checked). */
+static const unsigned char str_plain[256] = {
+  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+  1,1,0,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,
+  1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,0,1,1,1,
+  1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,
+  1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,
+  1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,
+  1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,
+  1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1
+};
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* The first byte at or after q that is not plain (or end). Eight bytes at
+ * a time: in the mask below, the lowest flagged byte is exactly the first
+ * '"', '\\' or control character (bytes above it may be flagged falsely,
+ * by borrows), so on a little-endian machine its trailing zeros say where
+ * it is; elsewhere the last word is finished byte by byte. Inline: every
+ * string of every pass runs it, and a call per string would cost what
+ * the eight-byte scan saves. */
+static inline const char *scan_plain(const char *q, const char *end)
+{
+  while(end - q >= 8) {
+    uint64_t x, quote, bslash, mask;
+    memcpy(&x, q, 8);
+    quote = x ^ (ONES * '"');
+    bslash = x ^ (ONES * '\\');
+    /* (y - ONES) & ~y & HIGHS flags the bytes of y that are zero;
+     * (x - 0x20 * ONES) & ~x & HIGHS the bytes of x below 0x20 */
+    mask = (((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) |
+            ((x - ONES * 0x20) & ~x)) & HIGHS;
+    if(mask) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return q + (__builtin_ctzll(mask) >> 3);
+#else
+      break;
+#endif
+    }
+    q += 8;
+  }
+  while(q < end && str_plain[(unsigned char)*q])
+    q++;
+  return q;
+}
+
+/* The first byte at or after p that is not JSON whitespace (or end). */
+static inline const char *json_skip_ws(const char *p, const char *end)
+{
+  while(p < end && (unsigned char)*p <= ' ' &&
+        (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  return p;
+}
+
+/* The value of the 4 hex digits at p, or -1. */
+static inline long json_hex4(const char *p)
+{
+  long v = 0;
+  int i;
+  for(i = 0; i < 4; i++) {
+    int c = (unsigned char)p[i];
+    if(c >= '0' && c <= '9')
+      c -= '0';
+    else if((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+      c = (c | 0x20) - 'a' + 10;
+    else
+      return -1;
+    v = v << 4 | c;
+  }
+  return v;
+}
+
+/* Checks the string whose opening quote is at open, given q, the first
+ * byte after it that is not plain (scan_plain's answer): its end, its
+ * escapes, in the order the decoder meets them (first the end and raw
+ * control characters, then each escape). Returns its closing quote, or
+ * NULL with f set: "unterminated string starting" (at open), "control
+ * character in string", "invalid escape", "expected 4 hex digits after
+ * \u" or "lone surrogate" (at the escape). */
+const char *json_scan_string(const char *open, const char *q,
+                             const char *end, struct json_fail *f);
+
+/* Checks the JSON value whose first byte is p (whitespace skipped before
+ * it, none after), inside depth containers already open; the text ends
+ * at end. Returns the byte after the value, or NULL with f set to what
+ * the decoder would report first for the same text. Uses no recursion:
+ * a nesting of any depth costs the same few hundred bytes of C stack. */
+const char *json_scan_value(const char *p, const char *end, int depth,
+                            struct json_fail *f);
+
+/* The byte after the array or object opening at p, in text that
+ * json_scan_value has accepted (anything else: undefined). */
+const char *json_skip(const char *p, const char *end);
+
+#endif
