@@ -78,6 +78,21 @@ static int raise_past_deadline(lua_State *L)
                     "is reached");
 }
 
+/* The end of a task wait that has not got what it waits for: raises when
+ * the task was cancelled or (ctx set: after a wait) a hook's deadline
+ * passed, else waits again, coming back through k. */
+static int wait_more(lua_State *L, struct task *me, lua_KContext ctx,
+                     lua_KFunction k)
+{
+  if(loop_task_cancelled(&me->lt))
+    return raise_cancelled(L);
+  if(ctx && loop_task_fired(&me->lt))
+    return raise_past_deadline(L);
+  if(loop_wait_task(&me->lt, me->hook_deadline))
+    return raise_no_timer(L);
+  return loop_yield(&me->lt, L, 1, k);
+}
+
 /* run.spawn(fn, ...) -> Task. The task starts on the loop's next turn. */
 static int lrun_spawn(lua_State *L)
 {
@@ -266,13 +281,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     lua_settop(L, 1);
     return task_results(L, 1);
   }
-  if(loop_task_cancelled(&me->lt))
-    return raise_cancelled(L);
-  if(ctx && loop_task_fired(&me->lt))
-    return raise_past_deadline(L);
-  if(loop_wait_task(&me->lt, me->hook_deadline))
-    return raise_no_timer(L);
-  return loop_yield(&me->lt, L, 1, wait_k);
+  return wait_more(L, me, ctx, wait_k);
 }
 
 /* task:wait() -> the task's results, or raises its error. */
@@ -387,13 +396,7 @@ static int park_k(lua_State *L, int status, lua_KContext ctx)
     me->unparked = 0;
     return 0;
   }
-  if(loop_task_cancelled(&me->lt))
-    return raise_cancelled(L);
-  if(ctx && loop_task_fired(&me->lt))
-    return raise_past_deadline(L);
-  if(loop_wait_task(&me->lt, me->hook_deadline))
-    return raise_no_timer(L);
-  return loop_yield(&me->lt, L, 1, park_k);
+  return wait_more(L, me, ctx, park_k);
 }
 
 /* core.park(): suspends the running task until core.unpark(it), at once
