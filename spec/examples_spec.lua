@@ -159,6 +159,33 @@ describe("scripts/", function()
     end)
   end)
 
+  describe("runbook.lua", function()
+    it("creates, reads, pages and deletes N records once each, through "
+       .. "faults", function()
+      local N = 30
+      local srv <close> = todo.start{"--fail-rate", "0.05", "--reset-rate",
+                                     "0.03", "--lose-response-rate", "0.1",
+                                     "--lag", "100", "--seed", "3"}
+      local out, code = run_script("scripts/runbook.lua", srv.url, N)
+      local stats = srv:stats()
+      local open = srv:request("GET", "/items", {token = common.TOKEN})
+      assert.equal(0, code, out)
+      assert.truthy(out:find(("created=%d listed=%d deleted=%d left=0 "
+                              .. "duplicates=0\n$"):format(N, N, N)), out)
+      -- the server made each record once, and none is left open
+      assert.equal(N, stats.items_created)
+      assert.equal(200, open.status)
+      assert.same({}, open.json)
+      -- every lost answer to a create was repeated with its key (how
+      -- many there were depends on the order the 8 tasks' requests came)
+      local f = stats.faults
+      assert.equal(f.lose_response, stats.idempotent_replays)
+      -- and there were faults to go through, and records not there yet
+      assert.is_true(f.fail + f.reset + f.lose_response >= 3, out)
+      assert.is_true(f.lag_404 >= 1)
+    end)
+  end)
+
   describe("ui_flow.lua", function()
     local FLOWS = 200
     local srv, none, with
