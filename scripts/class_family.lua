@@ -16,7 +16,10 @@ local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 
 local API_URL = assert(arg[1], "usage: class_family.lua API_URL")
-local AUTH = {Authorization = "Bearer alice-secret"}
+-- Every call goes to the API as alice: a session holds the base URL and
+-- the credentials, so a call names only its path.
+local api = http.session{base = API_URL .. "/",
+                         auth = {bearer = "alice-secret"}}
 
 -- class Retry: up to MAX_TRIES = 3 retries (4 attempts), only on a 500.
 -- retry_on = {} leaves the decision to `valid` alone, as in the article.
@@ -50,15 +53,15 @@ local RetryOnServerError = Retry:extend{
 -- whatever status it got, as requests.get does: the decorator around it
 -- is the retry layer, and its `valid` is what judges the response.
 local get_items = Retry(function()
-  return http.get(API_URL .. "/items", {headers = AUTH})
+  return api:get("items")
 end)
 
 local get_single_item = RetryOnServerError(function(item_id)
-  return http.get(API_URL .. "/items/" .. item_id, {headers = AUTH})
+  return api:get("items/" .. item_id)
 end)
 
 local drop_item = RetryOnAuthFailure(function(item_id)
-  return http.delete(API_URL .. "/items/" .. item_id, {headers = AUTH})
+  return api:delete("items/" .. item_id)
 end)
 
 -- The article's scripts go on with resp.json(); this one also stops with
@@ -74,10 +77,8 @@ end
 -- Something to work on: two items, each created once thanks to its
 -- idempotency key, however often its POST is retried.
 for _, summary in ipairs{"buy milk", "call the plumber"} do
-  http.post(API_URL .. "/items", {headers = AUTH, json = {summary = summary},
-                                  retry = {idempotency_key = true,
-                                           retry_on = {401, 500}},
-                                  expect = 201})
+  api:post("items", {json = {summary = summary}, expect = 201,
+                     retry = {idempotency_key = true, retry_on = {401, 500}}})
 end
 
 print("get_items()")

@@ -13,23 +13,23 @@
 local http = require "retryrun.http"
 
 local API_URL = assert(arg[1], "usage: create_then_read.lua API_URL")
-local AUTH = {Authorization = "Bearer alice-secret"}
+local api = http.session{base = API_URL .. "/",
+                         auth = {bearer = "alice-secret"}}
 
-local created = http.post(API_URL .. "/items", {
-  headers = AUTH, json = {summary = "tag the new server",
-                          description = "env=staging"},
+local created = api:post("items", {
+  json = {summary = "tag the new server", description = "env=staging"},
   retry = {idempotency_key = true}, expect = 201,
 }):json()
 print(("created item %d"):format(created.id))
 
-local url = API_URL .. "/items/" .. created.id
+local path = "items/" .. created.id
 
 -- What a plain call sees right after the create:
-local first = http.get(url, {headers = AUTH, retry = false})
+local first = api:get(path, {retry = false})
 print(("a plain GET at once: %d"):format(first.status))
 
 -- The same read as a poll:
-local resp = http.poll(url, {headers = AUTH, every = 0.25, deadline = 10,
+local resp = api:poll(path, {every = 0.25, deadline = 10,
   ready = function(r)
     -- the id came from the server itself, so a 404 can only mean "not yet"
     if r.status == 404 then return false end

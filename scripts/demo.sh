@@ -9,7 +9,8 @@
 # happened as a table, with the faults injected read from the server's
 # /_stats. Then 64 tasks go through an outage (scripts/outage.lua) with
 # a plain retry loop and with the defaults. Then it runs a few of the
-# examples in scripts/ against servers with their faults switched on. Every server is stopped on the way out,
+# examples in scripts/ against servers with their faults switched on,
+# scripts/runbook.lua last. Every server is stopped on the way out,
 # whatever happens.
 
 BUILD=${1:-build}
@@ -44,7 +45,8 @@ trap 'exit 143' TERM
 # start_server FLAGS...: starts todo-server on a free port; sets URL.
 start_server() {
   # emptied here, not by the child's redirection, which may come too late:
-  # the loop below would then read the last server's address
+  # the loop below would then read the last server's address (or a file
+  # not there yet)
   : >"$tmp/server.out"
   "$BUILD/todo-server" --listen 127.0.0.1:0 "$@" >"$tmp/server.out" 2>&1 &
   SERVER_PID=$!
@@ -169,9 +171,10 @@ echo "$rows" | awk '
   NF == 6 { printf "  %-9s %15d %8d %9d %8.2fs %9d\n", $1, $2, $3, $4, $5, $6 }
   END {
     print ""
-    print "  plain: backoff only, Retry-After ignored; defaults: retryrun'"'"'s"
-    print "  default policy. recovery: from the end of the outage until every"
-    print "  task has had a call go through (to within the 50 ms between calls)."
+    print "  plain: backoff only (no Retry-After, no shared cool-down, no retry"
+    print "  budget); defaults: retryrun'"'"'s default policy. recovery: from the"
+    print "  end of the outage until every task has had a call go through (to"
+    print "  within the 50 ms between calls)."
   }'
 
 # run_example SCRIPT FLAGS...: one example against a server with its fault,
@@ -198,3 +201,6 @@ RR_OPTS="-v --color=never" run_example scripts/fetch_items.lua \
 RR_OPTS='' run_example scripts/create_then_read.lua --lag 250
 RR_OPTS='' run_example scripts/idempotent_post.lua --lose-response-rate 0.3 \
   --seed 1
+# the job most scripts start as: 50 records through every fault at once
+RR_OPTS=--summary run_example scripts/runbook.lua --fail-rate 0.1 \
+  --reset-rate 0.05 --lose-response-rate 0.1 --lag 100 --seed 1

@@ -13,7 +13,10 @@ local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 
 local API_URL = assert(arg[1], "usage: fetch_items.lua API_URL")
-local AUTH = {Authorization = "Bearer alice-secret"}
+-- Every call goes to the API as alice: a session holds the base URL and
+-- the credentials, so a call names only its path.
+local api = http.session{base = API_URL .. "/",
+                         auth = {bearer = "alice-secret"}}
 
 -- MAX_TRIES = 3 retries: 4 attempts in all, retried on a 500 and nothing
 -- else. retryrun waits a little (exponential backoff) before each retry.
@@ -29,14 +32,12 @@ local retry_on_500 = retry.policy{
 -- Something to fetch first. A POST is not idempotent: retryrun repeats it
 -- only when it carries an idempotency key, so the server creates it once.
 for _, summary in ipairs{"buy milk", "call the plumber", "water the plants"} do
-  http.post(API_URL .. "/items", {headers = AUTH, json = {summary = summary},
-                                  retry = {idempotency_key = true},
-                                  expect = 201})
+  api:post("items", {json = {summary = summary},
+                     retry = {idempotency_key = true}, expect = 201})
 end
 
 -- The article's code: get the items, then do something with each.
-local resp = retry_on_500:get(API_URL .. "/items", {headers = AUTH,
-                                                    expect = 200})
+local resp = api:get("items", {retry = retry_on_500, expect = 200})
 local todo_items = resp:json()
 print(("fetched %d items in %d attempt(s):"):format(#todo_items,
                                                     resp.attempts))

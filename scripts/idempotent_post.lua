@@ -16,7 +16,10 @@ local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 
 local API_URL = assert(arg[1], "usage: idempotent_post.lua API_URL")
-local AUTH = {Authorization = "Bearer alice-secret"}
+-- Every call goes to the API as alice: a session holds the base URL and
+-- the credentials, so a call names only its path.
+local api = http.session{base = API_URL .. "/",
+                         auth = {bearer = "alice-secret"}}
 
 local create_safely = retry.policy{
   idempotency_key = true,
@@ -29,23 +32,21 @@ local create_safely = retry.policy{
 local summaries = {"buy milk", "call the plumber", "water the plants",
                    "renew the passport", "back up the laptop"}
 for _, summary in ipairs(summaries) do
-  local resp = create_safely:post(API_URL .. "/items", {
-    headers = AUTH, json = {summary = summary}, expect = 201,
-  })
+  local resp = api:post("items", {json = {summary = summary},
+                                 retry = create_safely, expect = 201})
   print(("created item %d %q in %d attempt(s)%s"):format(resp:json().id,
     summary, resp.attempts,
     resp:header("Idempotent-Replayed") and ", replayed by the server" or ""))
 end
 
 -- What the server saw, and what is on the list: each summary once.
-local stats = http.get(API_URL .. "/_stats"):json()
+local stats = api:get("_stats"):json()
 print(("server: %d responses lost, %d repeats answered from their key, "
        .. "%d items created"):format(stats.faults.lose_response,
                                      stats.idempotent_replays,
                                      stats.items_created))
 local seen = {}
-for _, item in ipairs(http.get(API_URL .. "/items", {headers = AUTH,
-                                                     expect = 200}):json()) do
+for _, item in ipairs(api:get("items", {expect = 200}):json()) do
   seen[item.summary] = (seen[item.summary] or 0) + 1
 end
 local duplicates = 0
@@ -63,9 +64,8 @@ print(("GET /items: all %d items, no duplicates"):format(#summaries))
 -- Without a key, the same lost answer is not retried: the call gives up at
 -- once and says why.
 for _ = 1, 20 do
-  local ok, err = pcall(http.post, API_URL .. "/items", {
-    headers = AUTH, json = {summary = "without a key"}, expect = 201,
-  })
+  local ok, err = pcall(api.post, api, "items", {
+    json = {summary = "without a key"}, expect = 201})
   if not ok then
     print("without a key: " .. tostring(err))
     break

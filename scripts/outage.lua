@@ -4,10 +4,11 @@
 -- SECONDS seconds, against a todo-server started with
 -- `--outage START:LENGTH` (503 with Retry-After for LENGTH seconds). Two
 -- policies:
---   plain     backoff only, Retry-After ignored, as most retry loops are
---             written: every give-up is followed by the next call
---   defaults  retryrun's default policy (Retry-After honoured, and with
---             it whatever else the defaults hold)
+--   plain     backoff only, as most retry loops are written: Retry-After
+--             ignored (and with it the shared cool-down), no retry budget,
+--             no breaker; every give-up is followed by the next call
+--   defaults  retryrun's default policy: Retry-After honoured, one
+--             cool-down for all the tasks, the retry budget
 --
 -- usage: retryrun scripts/outage.lua API_URL plain|defaults OUTAGE_END
 --            [TASKS [SECONDS]]
@@ -32,7 +33,8 @@ local SECONDS = assert(tonumber(arg[5] or "8"), USAGE)
 local AUTH = {Authorization = "Bearer alice-secret"}
 
 local POLICIES = {
-  plain = retry.policy{retry_after = false, raise = false},
+  plain = retry.policy{retry_after = false, budget = false, breaker = false,
+                       raise = false},
   defaults = retry.default:extend{raise = false},
 }
 local policy = assert(POLICIES[MODE], USAGE)

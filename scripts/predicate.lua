@@ -15,7 +15,10 @@ local http = require "retryrun.http"
 local retry = require "retryrun.retry"
 
 local API_URL = assert(arg[1], "usage: predicate.lua API_URL")
-local AUTH = {Authorization = "Bearer alice-secret"}
+-- Every call goes to the API as alice: a session holds the base URL and
+-- the credentials, so a call names only its path.
+local api = http.session{base = API_URL .. "/",
+                         auth = {bearer = "alice-secret"}}
 
 local function say_retry(ev)
   print(("  %s: retrying in %.2f s"):format(ev.reason, ev.delay))
@@ -45,20 +48,17 @@ local retry_on_missing_summaries = retry.policy{
 -- Something to read. The default policy retries a POST only with an
 -- idempotency key, so the server creates each item once.
 for _, summary in ipairs{"buy milk", "call the plumber", "water the plants"} do
-  http.post(API_URL .. "/items", {headers = AUTH, json = {summary = summary},
-                                  retry = {idempotency_key = true},
-                                  expect = 201})
+  api:post("items", {json = {summary = summary},
+                     retry = {idempotency_key = true}, expect = 201})
 end
 
 print("GET /items")
-local resp = retry_on_missing_summaries:get(API_URL .. "/items",
-                                            {headers = AUTH})
+local resp = api:get("items", {retry = retry_on_missing_summaries})
 local items = resp:json()
 print(("  %d items after %d attempt(s)"):format(#items, resp.attempts))
 for _, item in ipairs(items) do
   print(("GET /items/%d"):format(item.id))
-  resp = retry_on_missing_summary:get(API_URL .. "/items/" .. item.id,
-                                      {headers = AUTH})
+  resp = api:get("items/" .. item.id, {retry = retry_on_missing_summary})
   print(("  %q after %d attempt(s)"):format(resp:json().summary,
                                            resp.attempts))
 end

@@ -159,6 +159,46 @@ describe("scripts/", function()
     end)
   end)
 
+  describe("runbook.lua", function()
+    it("creates, reads, updates, pages and deletes N records, each once, "
+       .. "through faults", function()
+      local N = 30
+      local srv <close> = todo.start{"--fail-rate", "0.05", "--reset-rate",
+                                     "0.03", "--lose-response-rate", "0.1",
+                                     "--lag", "100", "--seed", "3"}
+      local out, code = run_script("scripts/runbook.lua", srv.url, N)
+      local stats = srv:stats()
+      -- the server's faults are still on: a read is tried until a 200
+      local function read(path)
+        local r
+        for _ = 1, 20 do
+          r = srv:request("GET", path, {token = common.TOKEN})
+          if r.status == 200 then break end
+        end
+        assert.equal(200, r.status)
+        return r.json
+      end
+      assert.equal(0, code, out)
+      assert.truthy(out:find(("created=%d updated=%d listed=%d deleted=%d "
+                              .. "left=0 duplicates=0\n$"):format(N, N, N, N)),
+                    out)
+      -- the server made each record once, and none is left open
+      assert.equal(N, stats.items_created)
+      assert.same({}, read("/items"))
+      -- and each was updated: ids 1 to N (done items still read)
+      for id = 1, N do
+        assert.matches("^record %d+, checked$", read("/items/" .. id).summary)
+      end
+      -- every lost answer to a create was repeated with its key (how
+      -- many there were depends on the order the 8 tasks' requests came)
+      local f = stats.faults
+      assert.equal(f.lose_response, stats.idempotent_replays)
+      -- and there were faults to go through, and records not there yet
+      assert.is_true(f.fail + f.reset + f.lose_response >= 3, out)
+      assert.is_true(f.lag_404 >= 1)
+    end)
+  end)
+
   describe("ui_flow.lua", function()
     local FLOWS = 200
     local srv, none, with

@@ -26,6 +26,19 @@ local POLLING = [[
   print("done")
 ]]
 
+-- run.map inside run.map: 3 items, each mapping 5 calls, 2 at a time.
+local NESTED = [[
+  local http = require "retryrun.http"
+  local run = require "retryrun.run"
+  run.map({1, 2, 3}, function()
+    run.map({1, 2, 3, 4, 5}, function()
+      return http.get(arg[1] .. "/items", {headers = {Authorization =
+        "Bearer alice-secret"}}).status
+    end, {concurrency = 2})
+  end)
+  print("done")
+]]
+
 -- Runs the script (SCRIPT if none) under a pseudo-terminal (script(1)),
 -- stdout into a file; returns what the terminal showed and what stdout
 -- got.
@@ -59,6 +72,23 @@ describe("the progress line", function()
                    .. "%d+  retries %d+  gave up %d+  %d+ calls/s", shown)
     -- cleared before the summary, which starts a line of its own
     assert.matches("\r\27%[Kretryrun: 40 calls", shown)
+  end)
+
+  it("counts the items of every run.map, nested ones too", function()
+    local shown, stdout = on_terminal("", srv.url, NESTED)
+    assert.equal("done\n", stdout)
+    local totals = {}
+    for done, total in shown:gmatch("map (%d+)/(%d+)  ") do
+      done, total = tonumber(done), tonumber(total)
+      assert.is_true(done <= total, shown)
+      totals[total] = true
+    end
+    -- 3 outer items, then 5 more as each starts its own map: never a
+    -- count of one inner map alone
+    assert.is_true(totals[18], shown)
+    for total in pairs(totals) do
+      assert.truthy(({[3] = 1, [8] = 1, [13] = 1, [18] = 1})[total], shown)
+    end
   end)
 
   it("counts polls apart from retries", function()

@@ -2,6 +2,7 @@
 -- renews its token once for many tasks, credentials kept to the base's
 -- origin, cookies per session.
 local http = require "retryrun.http"
+local retry = require "retryrun.retry"
 local run = require "retryrun.run"
 local common = require "spec.support.common"
 local todo = require "spec.support.todo"
@@ -329,6 +330,107 @@ describe("http.session", function()
     it("refuses cookies that are not a boolean", function()
       assert.has_error(function() http.session{cookies = "yes"} end,
                        'cookies must be true or false (got "yes")')
+    end)
+  end)
+
+  describe("compressed", function()
+    it("is on by default: asked for and decoded", function()
+      local s = http.session{base = srv.url}
+      local resp = s:get("/_gzip?pad=1000")
+      assert.equal("gzip", resp:header("Content-Encoding"))
+      local seen = resp:json()
+      assert.equal(("x"):rep(1000), seen.pad)
+      assert.truthy(seen.headers["Accept-Encoding"]:find("gzip", 1, true))
+    end)
+
+    it("is off with compressed = false, or for a call that says so",
+       function()
+      local s = http.session{base = srv.url, compressed = false}
+      assert.equal("\31\139", s:get("/_gzip?pad=10").body:sub(1, 2))
+      s = http.session{base = srv.url}
+      assert.equal("\31\139",
+                   s:get("/_gzip?pad=10", {compressed = false}).body:sub(1, 2))
+      assert.has_error(function() http.session{compressed = 1} end,
+                       "compressed must be true or false (got 1)")
+    end)
+  end)
+
+  describe("s:poll and s:pages", function()
+    -- a session as a runbook makes it: token auth whose first token is
+    -- stale (so the first call renews it), and cookies
+    local function session(url, extra)
+      local src = token_source(url, "stale-token")
+      local opts = {base = url, cookies = true, auth = {token = src.fn,
+                    refresh_on = {401}}}
+      for k, v in pairs(extra or {}) do opts[k] = v end
+      return http.session(opts), src
+    end
+
+    it("poll with the session's auth, renewal and cookies", function()
+      local lag <close> = todo.start{"--lag", "200"}
+      local s, src = session(lag.url)
+      s:get("/_cookie?set=sid=p1")
+      local id = s:post("/items", {json = {summary = "polled"},
+                                   expect = 201}):json().id
+      local resp = s:poll("/items/" .. id, {every = 0.05, deadline = 30,
+        ready = function(r) return r.status == 200 end})
+      assert.equal("polled", resp:json().summary)
+      assert.equal(resp.polls - 1, lag:stats().faults.lag_404)
+      assert.equal(2, src.calls)      -- the stale token, one renewal
+      assert.equal(1, lag:stats().tokens_issued)
+      resp = s:poll("/_cookie", {every = 0.01,
+        ready = function(r) return r:json().cookie == "sid=p1" end})
+      assert.equal(1, resp.polls)
+    end)
+
+    it("pages with the session's auth, renewal and cookies", function()
+      local s, src = session(srv.url)
+      for i = 1, 5 do
+        s:post("/items", {json = {summary = "page item " .. i},
+                          retry = {idempotency_key = true}, expect = 201})
+      end
+      local seen = {}
+      for page in s:pages("/items", {query = {per_page = 2}}) do
+        for _, item in ipairs(page:json()) do
+          seen[#seen + 1] = item.summary
+        end
+      end
+      assert.same({"page item 1", "page item 2", "page item 3",
+                   "page item 4", "page item 5"}, seen)
+      assert.equal(2, src.calls)
+      assert.equal(1, srv:stats().tokens_issued)
+      for _, item in ipairs(s:get("/items"):json()) do
+        s:delete("/items/" .. item.id)
+      end
+      -- cookies on every page, a next() of its own resolved against base
+      s:get("/_cookie?set=sid=pg")
+      local cookies = {}
+      for page in s:pages("/_cookie?n=1", {next = function(r)
+        local n = tonumber(r.url:match("n=(%d+)"))
+        return n < 3 and "/_cookie?n=" .. n + 1 or nil
+      end}) do
+        cookies[page.page] = page:json().cookie
+      end
+      assert.same({"sid=pg", "sid=pg", "sid=pg"}, cookies)
+    end)
+
+    it("retry each poll under the session's policy", function()
+      local failing <close> = todo.start{"--fail-rate", "1"}
+      local s = http.session{base = failing.url, auth = {bearer = common.TOKEN},
+                             retry = {attempts = 3, backoff = FAST}}
+      local ok, err = pcall(s.poll, s, "/items", {every = 0.01,
+        ready = function() return true end})
+      assert.is_false(ok)
+      assert.is_true(retry.is_giveup(err))
+      assert.equal(3, #err.attempts)
+      s = http.session{base = failing.url, auth = {bearer = common.TOKEN},
+                       retry = false}
+      ok, err = pcall(s.poll, s, "/items", {every = 0.01,
+        ready = function(r) return nil, "status " .. r.status end})
+      assert.is_false(ok)
+      assert.equal("stopped", err.reason)
+      assert.equal("status 500", err.detail)
+      assert.equal(3 + 1, failing:stats().faults.fail)
     end)
   end)
 end)

@@ -60,13 +60,13 @@ local function check_seconds(name, v, lo)
 end
 
 -- The request options in opts (a copy): every key but the ones of
--- `own`. An unknown key raises, naming fname, with "did you mean" over
--- both lists.
+-- `own`, a session's private key (poll.SESSION) included. An unknown key
+-- raises, naming fname, with "did you mean" over both lists.
 local function request_options(fname, opts, own, known)
   local req = {}
   for k, v in pairs(opts) do
     if not own[k] then
-      if type(k) ~= "string" or not known[k] then
+      if k ~= poll.SESSION and (type(k) ~= "string" or not known[k]) then
         local all = {}
         for n in pairs(known) do all[n] = true end
         for n in pairs(own) do all[n] = true end
@@ -357,8 +357,11 @@ poll.PollError = PollError
 -- http module, and links to every Response.
 -- @param http retryrun.http
 -- @param options the request options http knows (its table, shared)
-function poll.install(http, options)
-  poll.OPTIONS, poll.request = options, http.request
+-- @param session_key the key a session's calls carry it under, passed on
+--   to every poll and page as it is
+function poll.install(http, options, session_key)
+  poll.OPTIONS, poll.request, poll.SESSION = options, http.request,
+                                              session_key
   core.response_methods.links = response_links
   http.poll = function(url, opts)
     local resp, err = poll.poll(url, opts)

@@ -111,6 +111,16 @@ local function check_opts(opts)
   return opts
 end
 
+-- The progress line's run.map count: items done and items to do, over
+-- every run.map of the run (nested, side by side or one after another),
+-- so that no map's count hides another's. Moved by (done, total) each
+-- time.
+local map_done, map_total = 0, 0
+local function progress(d_done, d_total)
+  map_done, map_total = map_done + d_done, map_total + d_total
+  core.progress(map_done, map_total)
+end
+
 --- Runs `fn(item, i)` for every item, at most `concurrency` at a time, and
 -- returns the first result of each, in the order of `list`.
 -- When a call raises, the first error raised is raised by map after the
@@ -127,7 +137,7 @@ function run.map(list, fn, opts)
   opts = check_opts(opts)
   local n = #list
   local results, nextindex, failed, first_err = {}, 1, false, nil
-  local done, progress = 0, core.progress
+  local done = 0
   progress(0, n)
   local workers = {}
   local function stop_others()
@@ -143,7 +153,7 @@ function run.map(list, fn, opts)
       nextindex = i + 1
       local ok, res = pcall(fn, list[i], i)
       done = done + 1
-      progress(done, n)
+      progress(1, 0)
       if ok then
         results[i] = res
       elseif not failed then
@@ -163,9 +173,11 @@ function run.map(list, fn, opts)
     local ok, err = pcall(w.wait, w)
     if not ok then
       for _, x in ipairs(workers) do x:cancel() end
+      progress(0, done - n)
       error(err, 0)
     end
   end
+  progress(0, done - n)     -- the items never started leave the total
   if failed then
     error(first_err, 0)
   end

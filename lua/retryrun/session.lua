@@ -259,7 +259,8 @@ end
 --   `timeout`: seconds per attempt of every call that gives none;
 --   `cookies`: true to keep the cookies the server sets and send them
 --   back, in a jar of the session's own;
---   `compressed`: passed to every call that gives none
+--   `compressed`: true (the default) to ask every call that gives none
+--   for a compressed answer and decode it; false for the bytes as sent
 -- @return the Session
 -- @raise on a bad or unknown field
 function session.new(http, key, opts)
@@ -317,7 +318,13 @@ function session.new(http, key, opts)
     fail("cookies must be true or false (got " .. show(opts.cookies) .. ")")
   end
   self.jar = opts.cookies and core.cookie_jar() or nil
-  self.compressed = opts.compressed
+  -- on unless turned off: a session's calls read an API's JSON, where
+  -- the bytes saved add up (docs/reference.md, Compressed responses)
+  if opts.compressed ~= nil and type(opts.compressed) ~= "boolean" then
+    fail("compressed must be true or false (got " .. show(opts.compressed)
+         .. ")")
+  end
+  self.compressed = opts.compressed ~= false
   if opts.auth ~= nil then
     if not self.base then
       fail("auth needs base=: credentials are sent only to base's origin")

@@ -45,6 +45,7 @@ void config_usage(FILE *out)
     "\n"
     "GET /items?page=N&per_page=M answers one page (per_page 1-1000, 20\n"
     "by default) with a Link header: first, prev, next and last.\n"
+    "PUT /items/ID replaces an item's summary and description.\n"
     "GET /_stats shows the counts; DELETE /_stats zeroes them.\n"
     "/_echo answers any method with the method, headers, query and body it\n"
     "got; /_gzip?pad=N the same gzip-encoded, N bytes of padding added;\n"

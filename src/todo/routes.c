@@ -1,6 +1,7 @@
 /* routes: todo-server's API, one function a path: POST /items creates an
- * item, GET /items lists the caller's open ones, GET and DELETE
- * /items/<id> read one and mark it done, POST /token logs in. Each checks
+ * item, GET /items lists the caller's open ones, GET, PUT and DELETE
+ * /items/<id> read one, replace its text and mark it done, POST /token
+ * logs in. Each checks
  * the bearer token and the JSON body, asks the store and fills the reply,
  * applying the faults a route decides (missing-field, lag-404,
  * lose-response). Uses the store, json and reply; never touches the
@@ -101,20 +102,10 @@ static size_t utf8_chars(const char *s, size_t n)
   return chars;
 }
 
-static void route_create(struct server *srv, struct MHD_Connection *conn,
-                         struct request *req, struct reply *rp)
+/* Checks an item's summary and description (f[0], f[1]) as POST and PUT
+ * take them; false with rp set to a 400. */
+static bool item_fields(const struct json_field *f, struct reply *rp)
 {
-  struct json_field f[2] = {{.name = "summary"}, {.name = "description"}};
-  int user;
-  if(!authenticate(srv, conn, rp, &user) || !json_body(srv, conn, req, rp) ||
-     !parse_body(req, f, 2, rp))
-    return;
-  const char *key = header(conn, "Idempotency-Key");
-  size_t klen = key ? strlen(key) : 0;
-  bool key_ok = klen >= 1 && klen <= STORE_MAX_KEY_LEN;
-  for(size_t i = 0; key_ok && i < klen; i++)
-    key_ok = key[i] > 0x20 && key[i] < 0x7f;
-
   if(f[0].kind == JSON_ABSENT)
     reply_error(rp, 400, "summary is required");
   else if(f[0].kind != JSON_STRING)
@@ -130,6 +121,27 @@ static void route_create(struct server *srv, struct MHD_Connection *conn,
     reply_error(rp, 400, "summary must not contain NUL");
   else if(f[1].kind == JSON_OTHER)
     reply_error(rp, 400, "description must be a string");
+  else
+    return true;
+  return false;
+}
+
+static void route_create(struct server *srv, struct MHD_Connection *conn,
+                         struct request *req, struct reply *rp)
+{
+  struct json_field f[2] = {{.name = "summary"}, {.name = "description"}};
+  int user;
+  if(!authenticate(srv, conn, rp, &user) || !json_body(srv, conn, req, rp) ||
+     !parse_body(req, f, 2, rp))
+    return;
+  const char *key = header(conn, "Idempotency-Key");
+  size_t klen = key ? strlen(key) : 0;
+  bool key_ok = klen >= 1 && klen <= STORE_MAX_KEY_LEN;
+  for(size_t i = 0; key_ok && i < klen; i++)
+    key_ok = key[i] > 0x20 && key[i] < 0x7f;
+
+  if(!item_fields(f, rp))
+    ;
   else if(key && !key_ok)
     reply_error(rp, 400, "Idempotency-Key must be 1-%d visible ASCII "
                 "characters", STORE_MAX_KEY_LEN);
@@ -218,6 +230,36 @@ static void route_item(struct server *srv, struct MHD_Connection *conn,
   rp->status = 200;
   if(omit)
     rp->fault = FAULT_MISSING_FIELD;
+}
+
+/* PUT /items/<id>: a new summary and description (absent: ""), as
+ * POST /items takes them; 200 with the item. */
+static void route_update(struct server *srv, struct MHD_Connection *conn,
+                         struct request *req, struct reply *rp,
+                         const char *seg)
+{
+  struct json_field f[2] = {{.name = "summary"}, {.name = "description"}};
+  int user;
+  uint64_t id;
+  if(!authenticate(srv, conn, rp, &user))
+    return;
+  if(!parse_id(seg, &id)) {
+    reply_error(rp, 400, "an item id is a number");
+    return;
+  }
+  if(!json_body(srv, conn, req, rp) || !parse_body(req, f, 2, rp))
+    return;
+  if(item_fields(f, rp)) {
+    bool desc = f[1].kind == JSON_STRING;
+    enum store_result r = store_update(srv->store, user, id, f[0].value,
+                                       f[0].len, desc ? f[1].value : "",
+                                       desc ? f[1].len : 0, &rp->body);
+    if(r)
+      reply_store_error(rp, r, id);
+    else
+      rp->status = 200;
+  }
+  json_fields_free(f, 2);
 }
 
 /* The whole number in query parameter name, from 1 to max: dflt when it
@@ -323,9 +365,11 @@ void route(struct server *srv, struct MHD_Connection *conn,
   else if(!strncmp(url, "/items/", 7) && url[7] && !strchr(url + 7, '/')) {
     if(get || del)
       route_item(srv, conn, req, rp, get, url + 7);
+    else if(!strcmp(method, "PUT"))
+      route_update(srv, conn, req, rp, url + 7);
     else {
       reply_error(rp, 405, "method %s not allowed on /items/<id>", method);
-      rp->allow = "GET, HEAD, DELETE";
+      rp->allow = "GET, HEAD, PUT, DELETE";
     }
   }
   else if(!strcmp(url, "/token")) {

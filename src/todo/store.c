@@ -434,6 +434,40 @@ enum store_result store_list(struct store *st, int user, bool omit_summary,
   return rendered(out);
 }
 
+enum store_result store_update(struct store *st, int user, uint64_t id,
+                               const char *summary, size_t slen,
+                               const char *desc, size_t dlen,
+                               struct buf *out)
+{
+  enum store_result res = STORE_NOMEM;
+  struct item *it;
+  char *s = dup_bytes(summary, slen), *d = dup_bytes(desc, dlen);
+  if(!s || !d)
+    goto out;
+  pthread_mutex_lock(&st->mu);
+  res = find_item(st, user, id, &it);
+  if(res == STORE_OK) {
+    size_t old = it->slen + it->dlen;
+    if(slen + dlen > old &&
+       slen + dlen - old > STORE_MAX_TEXT - st->text_bytes)
+      res = STORE_FULL;
+    else {
+      char *os = it->summary, *od = it->desc;
+      it->summary = s, it->slen = slen;
+      it->desc = d, it->dlen = dlen;
+      s = os, d = od; /* the old texts, freed below */
+      st->text_bytes = st->text_bytes - old + slen + dlen;
+      render_item(it, id, true, true, out);
+      res = rendered(out);
+    }
+  }
+  pthread_mutex_unlock(&st->mu);
+out:
+  free(s);
+  free(d);
+  return res;
+}
+
 enum store_result store_done(struct store *st, int user, uint64_t id,
                              struct buf *out)
 {

@@ -87,6 +87,13 @@ enum store_result store_list(struct store *st, int user, bool omit_summary,
                              size_t skip, size_t limit, struct buf *out,
                              size_t *count, size_t *total);
 
+/* PUT /items/<id>: replaces the item's summary and description (open or
+ * done, lag or not) and renders it. */
+enum store_result store_update(struct store *st, int user, uint64_t id,
+                               const char *summary, size_t slen,
+                               const char *desc, size_t dlen,
+                               struct buf *out);
+
 /* DELETE /items/<id>: marks the item done (again is fine). */
 enum store_result store_done(struct store *st, int user, uint64_t id,
                              struct buf *out);
