@@ -331,4 +331,34 @@ describe("http.session", function()
                        'cookies must be true or false (got "yes")')
     end)
   end)
+
+  describe("poll and pages", function()
+    it("poll with the session's base and credentials", function()
+      local s = http.session{base = srv.url .. "/",
+                             auth = {bearer = "alice-secret"}}
+      local n = 0
+      local resp = s:poll("items", {every = 0.001, ready = function(r)
+        n = n + 1
+        return r.status == 200 and n == 2
+      end})
+      assert.equal(200, resp.status)
+      assert.equal(2, resp.polls)
+    end)
+
+    it("pages with the session's base and credentials", function()
+      local s = http.session{base = srv.url .. "/",
+                             auth = {bearer = "alice-secret"}}
+      for i = 1, 3 do
+        s:post("items", {json = {summary = "p" .. i, description = ""},
+                         expect = 201})
+      end
+      local pages, seen = 0, 0
+      for page in s:pages("items", {query = {per_page = 2}}) do
+        pages = pages + 1
+        seen = seen + #page:json()
+      end
+      assert.is_true(pages >= 2)
+      assert.is_true(seen >= 3)
+    end)
+  end)
 end)
