@@ -361,4 +361,17 @@ describe("http.session", function()
       assert.is_true(seen >= 3)
     end)
   end)
+
+  describe("compressed", function()
+    it("is on by default, and off when the session says so", function()
+      local on = http.session{base = srv.url}
+      local resp = on:get("/_gzip")
+      assert.equal("GET", todo.decode(resp.body).method)
+      assert.truthy(echoed(on:get("/_echo"))["accept-encoding"])
+      local off = http.session{base = srv.url, compressed = false}
+      assert.is_nil(echoed(off:get("/_echo"))["accept-encoding"])
+      assert.equal("GET", todo.decode(off:get("/_gzip",
+        {compressed = true}).body).method)
+    end)
+  end)
 end)

@@ -259,7 +259,7 @@ end
 --   `timeout`: seconds per attempt of every call that gives none;
 --   `cookies`: true to keep the cookies the server sets and send them
 --   back, in a jar of the session's own;
---   `compressed`: passed to every call that gives none
+--   `compressed`: passed to every call that gives none (default true)
 -- @return the Session
 -- @raise on a bad or unknown field
 function session.new(http, key, opts)
@@ -317,7 +317,13 @@ function session.new(http, key, opts)
     fail("cookies must be true or false (got " .. show(opts.cookies) .. ")")
   end
   self.jar = opts.cookies and core.cookie_jar() or nil
-  self.compressed = opts.compressed
+  -- on unless said otherwise: a session's calls read JSON from one API,
+  -- where the bytes saved add up (see the reference)
+  if opts.compressed == nil then
+    self.compressed = true
+  else
+    self.compressed = opts.compressed
+  end
   if opts.auth ~= nil then
     if not self.base then
       fail("auth needs base=: credentials are sent only to base's origin")
