@@ -33,7 +33,8 @@ local url_origin, secret_header = core.url_origin, core.secret_header
 local session = {}
 
 local FIELDS = {base = true, headers = true, retry = true, auth = true,
-                timeout = true, cookies = true, compressed = true}
+                timeout = true, cookies = true, compressed = true,
+                insecure = true, cacert = true}
 local AUTH_FIELDS = {bearer = true, basic = true, token = true,
                      refresh_on = true}
 local AUTH_FORMS = "{bearer = TOKEN}, {basic = {USER, PASSWORD}} or " ..
@@ -259,7 +260,8 @@ end
 --   `timeout`: seconds per attempt of every call that gives none;
 --   `cookies`: true to keep the cookies the server sets and send them
 --   back, in a jar of the session's own;
---   `compressed`: passed to every call that gives none (default true)
+--   `compressed`: passed to every call that gives none (default true);
+--   `insecure`, `cacert`: the TLS trust of every call that gives none
 -- @return the Session
 -- @raise on a bad or unknown field
 function session.new(http, key, opts)
@@ -317,6 +319,14 @@ function session.new(http, key, opts)
     fail("cookies must be true or false (got " .. show(opts.cookies) .. ")")
   end
   self.jar = opts.cookies and core.cookie_jar() or nil
+  if opts.insecure ~= nil and type(opts.insecure) ~= "boolean" then
+    fail("insecure must be true or false (got " .. show(opts.insecure) .. ")")
+  end
+  if opts.cacert ~= nil and type(opts.cacert) ~= "string" then
+    fail("cacert must be the path of a CA bundle (got " .. show(opts.cacert)
+         .. ")")
+  end
+  self.insecure, self.cacert = opts.insecure, opts.cacert
   -- on unless said otherwise: a session's calls read JSON from one API,
   -- where the bytes saved add up (see the reference)
   if opts.compressed == nil then
@@ -422,6 +432,12 @@ local function merged(self, opts, fname)
   end
   if o.compressed == nil then
     o.compressed = self.compressed
+  end
+  if o.insecure == nil then
+    o.insecure = self.insecure
+  end
+  if o.cacert == nil then
+    o.cacert = self.cacert
   end
   o[self.key] = self.prepare
   return o
