@@ -338,6 +338,10 @@ function session.new(http, key, opts)
     if not self.base then
       fail("auth needs base=: credentials are sent only to base's origin")
     end
+    if has_header(self.headers, "authorization") then
+      -- the header would win over auth, and a token would never be renewed
+      fail("headers.Authorization and auth both give credentials: give one")
+    end
     self.auth = compile_auth(opts.auth)
   end
   self:bind()
