@@ -137,10 +137,13 @@ describe("https", function()
 
   it("verifies through a session's cacert=, and skips checks with its insecure=", function()
     if MISSING then return pending(MISSING) end
+    local _, _, start = logged(ng, 0, 0)
     local s = http.session{base = ng.h1, cacert = ng.cert, retry = false}
     assert.equal(200, s:get("/items").status)
     assert.equal(200, http.session{base = ng.h1, insecure = true,
                                    retry = false}:get("/items").status)
+    -- both logged before the next spec counts its own
+    assert.same({["HTTP/1.1"] = 2}, (logged(ng, start, 2)))
     local ok, err = pcall(s.get, s, "/items", {cacert = "/nonexistent.pem"})
     assert.is_false(ok)
     assert.equal("tls", err.attempts[1].error)
