@@ -135,6 +135,22 @@ describe("https", function()
     assert.equal("tls", err.attempts[1].error)
   end)
 
+  it("verifies through a session's cacert=, and skips checks with its insecure=", function()
+    if MISSING then return pending(MISSING) end
+    local _, _, start = logged(ng, 0, 0)
+    local s = http.session{base = ng.h1, cacert = ng.cert, retry = false}
+    assert.equal(200, s:get("/items").status)
+    assert.equal(200, http.session{base = ng.h1, insecure = true,
+                                   retry = false}:get("/items").status)
+    -- both logged before the next spec counts its own
+    assert.same({["HTTP/1.1"] = 2}, (logged(ng, start, 2)))
+    local ok, err = pcall(s.get, s, "/items", {cacert = "/nonexistent.pem"})
+    assert.is_false(ok)
+    assert.equal("tls", err.attempts[1].error)
+    assert.has_error(function() http.session{insecure = "yes"} end,
+                     'insecure must be true or false (got "yes")')
+  end)
+
   it("speaks HTTP/2 where the server offers it, with no option", function()
     if MISSING then return pending(MISSING) end
     local _, _, start = logged(ng, 0, 0)

@@ -299,6 +299,13 @@ describe("http.session", function()
       assert.is_nil(tostring(err):find("old-token-xyz", 1, true))
     end)
 
+    it("refuses an Authorization header beside auth", function()
+      assert.has_error(function()
+        http.session{base = srv.url, auth = {bearer = "tok-1"},
+                     headers = {authorization = "Bearer other"}}
+      end, "headers.Authorization and auth both give credentials: give one")
+    end)
+
     it("hides its credentials in an expect error's body", function()
       local s = http.session{base = srv.url, auth = {bearer = "tok-4242x"}}
       local ok, err = pcall(s.get, s, "/_echo", {expect = 201})

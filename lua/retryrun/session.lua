@@ -33,7 +33,8 @@ local url_origin, secret_header = core.url_origin, core.secret_header
 local session = {}
 
 local FIELDS = {base = true, headers = true, retry = true, auth = true,
-                timeout = true, cookies = true, compressed = true}
+                timeout = true, cookies = true, compressed = true,
+                insecure = true, cacert = true}
 local AUTH_FIELDS = {bearer = true, basic = true, token = true,
                      refresh_on = true}
 local AUTH_FORMS = "{bearer = TOKEN}, {basic = {USER, PASSWORD}} or " ..
@@ -261,6 +262,7 @@ end
 --   back, in a jar of the session's own;
 --   `compressed`: true (the default) to ask every call that gives none
 --   for a compressed answer and decode it; false for the bytes as sent
+--   `insecure`, `cacert`: the TLS trust of every call that gives none
 -- @return the Session
 -- @raise on a bad or unknown field
 function session.new(http, key, opts)
@@ -318,6 +320,14 @@ function session.new(http, key, opts)
     fail("cookies must be true or false (got " .. show(opts.cookies) .. ")")
   end
   self.jar = opts.cookies and core.cookie_jar() or nil
+  if opts.insecure ~= nil and type(opts.insecure) ~= "boolean" then
+    fail("insecure must be true or false (got " .. show(opts.insecure) .. ")")
+  end
+  if opts.cacert ~= nil and type(opts.cacert) ~= "string" then
+    fail("cacert must be the path of a CA bundle (got " .. show(opts.cacert)
+         .. ")")
+  end
+  self.insecure, self.cacert = opts.insecure, opts.cacert
   -- on unless turned off: a session's calls read an API's JSON, where
   -- the bytes saved add up (docs/reference.md, Compressed responses)
   if opts.compressed ~= nil and type(opts.compressed) ~= "boolean" then
@@ -328,6 +338,10 @@ function session.new(http, key, opts)
   if opts.auth ~= nil then
     if not self.base then
       fail("auth needs base=: credentials are sent only to base's origin")
+    end
+    if has_header(self.headers, "authorization") then
+      -- the header would win over auth, and a token would never be renewed
+      fail("headers.Authorization and auth both give credentials: give one")
     end
     self.auth = compile_auth(opts.auth)
   end
@@ -423,6 +437,12 @@ local function merged(self, opts, fname)
   end
   if o.compressed == nil then
     o.compressed = self.compressed
+  end
+  if o.insecure == nil then
+    o.insecure = self.insecure
+  end
+  if o.cacert == nil then
+    o.cacert = self.cacert
   end
   o[self.key] = self.prepare
   return o
