@@ -133,6 +133,15 @@ static const char *decision_why(lua_State *L, const struct call *c,
   return colour;
 }
 
+void ltrace_head(const struct runtime *rt, const struct task *t, char *h)
+{
+  const char *step = t ? report_step_name(rt->report ? rt->report :
+                                          rt->steps, t->step) : NULL;
+  snprintf(h, LTRACE_HEAD, "[%8.3f] task %u%s%s%s  ",
+           loop_now() - rt->started, t ? t->id : 0, step ? " [" : "",
+           step ? step : "", step ? "]" : "");
+}
+
 /* Adds s to b as a JSON string. */
 static void add_json_string(luaL_Buffer *b, const char *s)
 {
@@ -280,7 +289,7 @@ static void report_attempt_of(lua_State *L, const struct call *c,
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
-  char word[48], dec[300], head[96], note[96] = "";
+  char word[48], dec[300], head[LTRACE_HEAD], note[96] = "";
   const char *colour;
   int top = lua_gettop(L);
 
@@ -299,8 +308,7 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     report_attempt_of(L, c, duration, word, lua_tostring(L, -1));
   if(rt->trace) {
     colour = decision_why(L, c, word, dec, sizeof(dec));
-    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
-             loop_now() - rt->started, c->task->id);
+    ltrace_head(rt, c->task, head);
     if(c->chaos == CHAOS_LATENCY)
       snprintf(note, sizeof(note), " (chaos: +%.0f ms)",
                rt->chaos->latency * 1000);
@@ -388,7 +396,7 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
   struct runtime *rt = runtime_of(L);
   const char *hedge = attempt != c->hedge.round ? " (hedge)" : "";
   const char *why = c->giveup_note ? c->giveup_note : "cancelled";
-  char head[96];
+  char head[LTRACE_HEAD];
   int top = lua_gettop(L);
 
   lcall_push_what(L, c);                 /* redacted */
@@ -430,8 +438,7 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
     report_attempt(rt->report, &a);
   }
   if(rt->trace) {
-    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
-             loop_now() - rt->started, c->task->id);
+    ltrace_head(rt, c->task, head);
     if(attempt < 0)
       lua_pushfstring(L, "%s%s  hedge not sent: %s", head,
                       lua_tostring(L, top + 1), c->hedge.held);
@@ -476,10 +483,10 @@ void ltrace_renew(lua_State *L, struct call *c, double duration)
     rt->log(rt->log_ud, lua_tostring(L, -1));
   }
   if(rt->trace) {
-    snprintf(num, sizeof(num), "[%8.3f] task %u  ", loop_now() - rt->started,
-             c->task->id);
+    char head[LTRACE_HEAD];
+    ltrace_head(rt, c->task, head);
     lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms  %srenewed the "
-                    "credentials: sent again%s", num, lua_tostring(L, top + 1),
+                    "credentials: sent again%s", head, lua_tostring(L, top + 1),
                     c->judged, c->hedge.hedge ? " (hedge)" : "", word,
                     (int)(duration * 1000 + 0.5), rt->color ? YELLOW : "",
                     rt->color ? PLAIN : "");
@@ -577,10 +584,9 @@ static int lcore_note_poll(lua_State *L)
     lua_pop(L, 1);
   }
   if(rt->trace) {
-    char head[64];
+    char head[LTRACE_HEAD];
     const char *colour = poll_words(outcome, wait, note, line, sizeof(line));
-    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
-             loop_now() - rt->started, t ? t->id : 0);
+    ltrace_head(rt, t, head);
     lua_pushfstring(L, "%s%s %s  poll %I  %d  %s%s%s", head, method, url,
                     n, status, rt->color ? colour : "", line,
                     rt->color ? PLAIN : "");

@@ -153,6 +153,11 @@ unsigned report_step_begin(struct report *r, unsigned task, unsigned parent,
   return (unsigned)r->nsteps;
 }
 
+const char *report_step_name(const struct report *r, unsigned id)
+{
+  return r && id && id <= r->nsteps ? r->steps[id - 1].name : NULL;
+}
+
 /* Ends u with err (NULL: returned) of type. */
 static void end_unit(struct report *r, struct rep_unit *u, const char *type,
                      const char *err, double now)
