@@ -574,7 +574,8 @@ int host_run(const struct host_opts *o)
      !isatty(STDOUT_FILENO))
     rt.progress = draw_progress;
   if((o->nreport && !(rt.report = report_new(loop_wall()))) ||
-     (o->verbose && !o->nreport && !(rt.steps = report_new(0)))) {
+     (o->verbose && !o->nreport && !o->oneliner &&
+      !(rt.steps = report_new(0)))) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
     state_close(L);
     return EXIT_ERROR;

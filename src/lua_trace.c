@@ -321,6 +321,8 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
                     (int)(duration * 1000 + 0.5), note,
                     rt->color ? colour : "", dec, rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
+    if(rt->wire)
+      lwire_trace(L, c);
   }
   lua_settop(L, top);
   if(rt->progress) {
@@ -456,6 +458,8 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
                       lua_tostring(L, top + 1), attempt, hedge, why,
                       (int)(duration * 1000 + 0.5));
     rt->trace(lua_tostring(L, -1));
+    if(cancelled && rt->wire)
+      lwire_trace(L, c);
   }
   lua_settop(L, top);
 }
@@ -491,6 +495,8 @@ void ltrace_renew(lua_State *L, struct call *c, double duration)
                     (int)(duration * 1000 + 0.5), rt->color ? YELLOW : "",
                     rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
+    if(rt->wire)
+      lwire_trace(L, c);
   }
   lua_settop(L, top);
 }
