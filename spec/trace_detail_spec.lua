@@ -222,3 +222,80 @@ describe("retryrun -vv", function()
     assert.equal(2, sent)
   end)
 end)
+
+describe("a policy's name", function()
+  local retry = require "retryrun.retry"
+
+  it("is a non-empty string without control characters, kept by :extend",
+     function()
+    local p = retry.policy{name = "fast", attempts = 2}
+    assert.equal("fast", p.name)
+    assert.equal("fast", p:extend{attempts = 3}.name)
+    assert.equal("slow", p:extend{name = "slow"}.name)
+    assert.is_nil(retry.policy{}.name)
+    for _, bad in ipairs{"", 5, "a\nb", "a\27[31m", ("x"):rep(101)} do
+      assert.has_error(function() retry.policy{name = bad} end)
+    end
+    local ok, err = pcall(retry.policy, {name = "a\0b"})
+    assert.is_false(ok)
+    assert.matches("policy field 'name' must be a string of 1 to 100 bytes "
+                   .. "without control characters %(got a control "
+                   .. "character%)", err)
+  end)
+
+  it("is in -v lines, --log records and report call entries, redacted",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "0.5", "--seed", "3"}
+    local log, rep = os.tmpname(), os.tmpname()
+    local _, lines = traced(("-v --log %s --report json=%s"):format(log, rep),
+      [[
+      local retry = require "retryrun.retry"
+      local http = require "retryrun.http"
+      local p = retry.policy{name = "api http://u:pw-Sec-5@h/",
+        attempts = 10, backoff = {initial = 0.001}}
+      p:extend{deadline = 30}:get(arg[1] .. "/items")
+      http.get(arg[1] .. "/items", {retry = {name = "inline", attempts = 10,
+        backoff = {initial = 0.001}}})
+      http.get(arg[1] .. "/items", {retry = {attempts = 10,
+        backoff = {initial = 0.001}}})
+    ]], srv.url)
+    local f = io.open(log)
+    local logged = f:read("a")
+    f:close()
+    f = io.open(rep)
+    local report = f:read("a")
+    f:close()
+    os.remove(log); os.remove(rep)
+    local named, inline, plain = 0, 0, 0
+    for _, l in ipairs(lines) do
+      if l:find("  [policy api http://REDACTED@h/]  attempt", 1, true) then
+        named = named + 1
+      elseif l:find("  [policy inline]  attempt", 1, true) then
+        inline = inline + 1
+      else
+        assert.is_nil(l:find("[policy", 1, true), l)
+        plain = plain + 1
+      end
+    end
+    assert.is_true(named > 0 and inline > 0 and plain > 0)
+    local json = require "retryrun.json"
+    local records = 0
+    for l in logged:gmatch("[^\n]+") do
+      local r = json.decode(l)
+      local want = r.call == 1 and "api http://REDACTED@h/" or
+                   r.call == 2 and "inline" or nil
+      assert.equal(want, r.policy)
+      records = records + 1
+    end
+    assert.equal(#lines + 3, records)
+    local calls = {}
+    for _, case in ipairs(json.decode(report).cases) do
+      for _, call in ipairs(case.calls) do calls[call.call] = call end
+    end
+    assert.equal("api http://REDACTED@h/", calls[1].policy)
+    assert.equal("inline", calls[2].policy)
+    assert.is_nil(calls[3].policy)
+    assert.is_nil((table.concat(lines) .. logged .. report):find("Sec", 1,
+                                                                true))
+  end)
+end)

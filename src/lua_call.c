@@ -559,6 +559,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   lua_replace(L, S_TB);
   c->pol = &p->pol;
   c->raise = p->raise;
+  c->policy_name = p->name;
   c->has_valid = lpolicy_has(p, LPOLICY_VALID);
   c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
   c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);

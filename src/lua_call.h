@@ -106,6 +106,7 @@ struct call {
   size_t max_body;
   int insecure;
   char method[16];
+  const char *policy_name;    /* the Policy's name (lpolicy), or NULL */
   /* redirects of the attempt in flight: the hop's URL is the Call's user
    * value 1 */
   int hops;                   /* redirects followed */

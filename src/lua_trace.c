@@ -183,6 +183,10 @@ static void add_head(luaL_Buffer *b, struct call *c, const char *event,
   luaL_addstring(b, c->wrapper ? "\"function\":" : "\"url\":");
   add_json_string(b, c->wrapper ? what + strlen("function at ") : what +
                   strcspn(what, " ") + 1);
+  if(c->policy_name) {
+    luaL_addstring(b, ",\"policy\":");
+    add_json_string(b, c->policy_name);
+  }
 }
 
 /* Adds what the last attempt came back with. */
@@ -315,8 +319,10 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     if(c->rate_wait > 0)
       snprintf(note + strlen(note), sizeof(note) - strlen(note),
                "  after %.3f s for the rate limit", c->rate_wait);
-    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
-                    lua_tostring(L, -1), c->judged,
+    lua_pushfstring(L, "%s%s%s%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
+                    lua_tostring(L, -1), c->policy_name ? "  [policy " : "",
+                    c->policy_name ? c->policy_name : "",
+                    c->policy_name ? "]" : "", c->judged,
                     c->hedge.hedge ? " (hedge)" : "", word,
                     (int)(duration * 1000 + 0.5), note,
                     rt->color ? colour : "", dec, rt->color ? PLAIN : "");
@@ -346,7 +352,7 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   if(rt->report)
     report_call(rt->report, c->id, accepted,
                 lgiveup_reason(&c->dec, c->giveup_note),
-                loop_now() - c->pc.started);
+                loop_now() - c->pc.started, c->policy_name);
   lcall_push_what(L, c);
   if(rt->summary) {
     char key[256];

@@ -59,9 +59,10 @@ struct report_attempt_in {
 };
 void report_attempt(struct report *r, const struct report_attempt_in *a);
 
-/* Call `call` finished: ok, or gave up for reason. */
+/* Call `call` finished: ok, or gave up for reason, under the policy
+ * named policy (NULL: it has no name). */
 void report_call(struct report *r, unsigned call, int ok, const char *reason,
-                 double duration);
+                 double duration, const char *policy);
 
 /* Writes the report in format "junit", "tap" or "json" to path ("-":
  * stdout). suite: the run's name (the script's). now: monotonic, for

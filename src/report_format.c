@@ -39,7 +39,8 @@ static void xml(struct dynbuf *b, const char *s, int attr)
 /* A call in words: "GET http://h/items: ok after 2 attempts, 0.034 s". */
 static void call_line(struct dynbuf *t, const struct rep_call *k)
 {
-  dynbuf_printf(t, "%s: ", k->what);
+  dynbuf_printf(t, "%s%s%s%s: ", k->what, k->policy ? " [policy " : "",
+                k->policy ? k->policy : "", k->policy ? "]" : "");
   if(!k->done)
     dynbuf_printf(t, "unfinished after %zu attempt%s", k->n,
                   k->n == 1 ? "" : "s");
