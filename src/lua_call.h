@@ -209,10 +209,10 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
 void ltrace_renew(lua_State *L, struct call *c, double duration);
 /* lua_wire.c, -vv: keeps the header lines the transfer tr sent and
- * received (if it kept any) for the attempt's -v line; prints those kept,
- * redacted, after it. */
+ * received (if it kept any) in the Call at S_CALL, for the attempt's -v
+ * line; prints those kept, redacted, after it. */
 void lwire_keep(lua_State *L, const struct transfer *tr);
-void lwire_trace(lua_State *L, struct call *c);
+void lwire_trace(lua_State *L);
 
 /* Writes the start of a -v line into h (LTRACE_HEAD bytes): "[   0.412]
  * task 3  ", with the path of the task's run.step (t may be NULL) in

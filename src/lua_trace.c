@@ -328,7 +328,7 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
                     rt->color ? colour : "", dec, rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
     if(rt->wire)
-      lwire_trace(L, c);
+      lwire_trace(L);
   }
   lua_settop(L, top);
   if(rt->progress) {
@@ -465,7 +465,7 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
                       (int)(duration * 1000 + 0.5));
     rt->trace(lua_tostring(L, -1));
     if(cancelled && rt->wire)
-      lwire_trace(L, c);
+      lwire_trace(L);
   }
   lua_settop(L, top);
 }
@@ -502,7 +502,7 @@ void ltrace_renew(lua_State *L, struct call *c, double duration)
                     rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
     if(rt->wire)
-      lwire_trace(L, c);
+      lwire_trace(L);
   }
   lua_settop(L, top);
 }

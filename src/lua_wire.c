@@ -100,7 +100,7 @@ static void push_line(lua_State *L, const char *line, size_t len,
   lua_pop(L, 1);
 }
 
-void lwire_trace(lua_State *L, struct call *c)
+void lwire_trace(lua_State *L)
 {
   struct runtime *rt = runtime_of(L);
   struct redact_values vals;
@@ -108,7 +108,6 @@ void lwire_trace(lua_State *L, struct call *c)
   size_t n;
   char prev = '\0';
   int top = lua_gettop(L);
-  (void)c;
   if(lua_getiuservalue(L, S_CALL, 3) != LUA_TSTRING) {
     lua_settop(L, top);
     return;
