@@ -154,6 +154,13 @@ describe("--report", function()
     assert.equal(0, (validate(r.junit)))
     assert.matches('<testcase name="faulty"[^>]*>%s*<system%-out>flaky: '
                    .. 'passed after ' .. retries .. ' retr', r.junit)
+    -- the status attribute tells a flaky case apart; its name stays
+    assert.matches('<testcase name="faulty" classname="[^"]*" time="[%d.]+" '
+                   .. 'status="flaky">', r.junit)
+    assert.matches('<testcase name="clean" classname="[^"]*" time="[%d.]+" '
+                   .. 'status="passed">', r.junit)
+    assert.matches('<testcase name="broken" classname="[^"]*" time="[%d.]+" '
+                   .. 'status="failed">', r.junit)
     assert.matches('<testcase name="broken"[^>]*>%s*<failure message="GET '
                    .. 'http://127%.0%.0%.1:1/refused gave up[^"]*" '
                    .. 'type="gave_up">', r.junit)

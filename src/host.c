@@ -518,7 +518,8 @@ int host_run(const struct host_opts *o)
   struct summary sum;
   struct summary_threshold fail_if[16];
   struct ending e;
-  int i, summary_text_on = o->summary || (isatty(STDERR_FILENO) && !o->quiet);
+  int i, summary_text_on = o->summary || (isatty(STDERR_FILENO) &&
+                                          !o->quiet && !o->oneliner);
   lua_State *L = state_new();
   int code;
 
@@ -550,6 +551,7 @@ int host_run(const struct host_opts *o)
   }
   rt.started = loop_now();
   rt.trace = o->verbose ? print_trace : NULL;
+  rt.wire = o->verbose >= 2;
   if(o->log) {
     rt.log_ud = strcmp(o->log, "-") ? fopen(o->log, "w") : stdout;
     if(!rt.log_ud) {
@@ -571,7 +573,9 @@ int host_run(const struct host_opts *o)
   if(!o->verbose && !o->quiet && isatty(STDERR_FILENO) &&
      !isatty(STDOUT_FILENO))
     rt.progress = draw_progress;
-  if(o->nreport && !(rt.report = report_new(loop_wall()))) {
+  if((o->nreport && !(rt.report = report_new(loop_wall()))) ||
+     (o->verbose && !o->nreport && !o->oneliner &&
+      !(rt.steps = report_new(0)))) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
     state_close(L);
     return EXIT_ERROR;
@@ -585,6 +589,7 @@ int host_run(const struct host_opts *o)
   if(!rt.loop) {
     fprintf(stderr, "retryrun: cannot start: out of memory\n");
     report_free(rt.report);
+    report_free(rt.steps);
     state_close(L);
     return EXIT_ERROR;
   }
@@ -614,6 +619,7 @@ int host_run(const struct host_opts *o)
     fclose(rt.log_ud);
   code = finish_outputs(&e, code);
   report_free(rt.report);
+  report_free(rt.steps);
   if(rt.summary)
     summary_free(&sum);
   guard_free(&rt.guard);

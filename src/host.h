@@ -34,7 +34,10 @@ struct host_opts {
   int script_index;          /* index of the script in all_argv */
   long max_connections, max_host_connections;
   uint64_t seed;             /* the generator behind jitter (--seed) */
-  int verbose;               /* -v: a line on stderr per attempt */
+  int verbose;               /* -v: a line on stderr per attempt (1); -vv:
+                                and the headers sent and received (2) */
+  int oneliner;              /* retryrun VERB URL: no summary unless
+                                --summary asks */
   const char *log;           /* --log FILE ("-": stdout), or NULL */
   int summary;               /* --summary: the summary on stderr, even when
                                 it is not a terminal */

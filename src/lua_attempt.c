@@ -128,6 +128,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.max_body = c->max_body;
   o.insecure = c->insecure;
   o.fresh_connect = !policy_method_idempotent(o.method);
+  o.wire = runtime_of(L)->wire;
   if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
   if(lua_getfield(L, S_REQ, "cookies") != LUA_TNIL) {
@@ -330,6 +331,7 @@ int lattempt_done(lua_State *L, struct call *c)
 {
   struct transfer *tr = c->tr;
   lua_settop(L, S_TOP);
+  lwire_keep(L, tr);
   if(tr->cls == POLICY_RESPONSE && tr->redirect_url &&
      (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
       tr->status == 307 || tr->status == 308)) {

@@ -549,7 +549,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   p = lpolicy_test(L, S_POL);
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
-  c = lua_newuserdatauv(L, sizeof(*c), 2);
+  c = lua_newuserdatauv(L, sizeof(*c), 3);
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, LUAX_CALL_MT);
   lua_replace(L, S_CALL);
@@ -559,6 +559,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
   lua_replace(L, S_TB);
   c->pol = &p->pol;
   c->raise = p->raise;
+  c->policy_name = p->name;
   c->has_valid = lpolicy_has(p, LPOLICY_VALID);
   c->has_before = lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT);
   c->has_on_retry = lpolicy_has(p, LPOLICY_ON_RETRY);

@@ -32,6 +32,7 @@
 #include "guard.h"
 #include "lua_policy.h"
 #include "policy.h"
+#include "report.h"
 
 struct task;
 struct transfer;
@@ -105,6 +106,7 @@ struct call {
   size_t max_body;
   int insecure;
   char method[16];
+  const char *policy_name;    /* the Policy's name (lpolicy), or NULL */
   /* redirects of the attempt in flight: the hop's URL is the Call's user
    * value 1 */
   int hops;                   /* redirects followed */
@@ -206,6 +208,18 @@ int lwrap_done(lua_State *L, struct call *c, int status);
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
 void ltrace_renew(lua_State *L, struct call *c, double duration);
+/* lua_wire.c, -vv: keeps the header lines the transfer tr sent and
+ * received (if it kept any) in the Call at S_CALL, for the attempt's -v
+ * line; prints those kept, redacted, after it. */
+void lwire_keep(lua_State *L, const struct transfer *tr);
+void lwire_trace(lua_State *L);
+
+/* Writes the start of a -v line into h (LTRACE_HEAD bytes): "[   0.412]
+ * task 3  ", with the path of the task's run.step (t may be NULL) in
+ * brackets when it is in one: "task 3 [load / item 2]  ". */
+#define LTRACE_HEAD (STEP_PATH_MAX + 64)
+struct runtime;
+void ltrace_head(const struct runtime *rt, const struct task *t, char *h);
 /* The same for hedging: a hedge sent (attempt, duration: since the
  * attempt it hedges started), an attempt in flight cancelled (cancelled:
  * how long it ran), or (attempt 0) why the call is not hedged. */

@@ -41,15 +41,15 @@ static const char *const cool_names[GUARD_COOL_HEADERS] = {
 static void say(lua_State *L, const struct call *c, const char *fmt, ...)
 {
   struct runtime *rt = runtime_of(L);
-  char line[400];
-  int n;
+  char line[LTRACE_HEAD + 400];
+  size_t n;
   va_list ap;
   if(!rt->trace)
     return;
-  n = snprintf(line, sizeof(line), "[%8.3f] task %u  ",
-               loop_now() - rt->started, c->task->id);
+  ltrace_head(rt, c->task, line);
+  n = strlen(line);
   va_start(ap, fmt);
-  vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+  vsnprintf(line + n, sizeof(line) - n, fmt, ap);
   va_end(ap);
   rt->trace(line);
 }

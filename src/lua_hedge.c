@@ -310,6 +310,7 @@ void lhedge_cancel_rest(lua_State *L, struct call *c)
   for(i = 0; i < h->n; i++) {
     struct lhedge_flight *f = &h->fl[i];
     loop_transfer_remove(f->tr);
+    lwire_keep(L, f->tr);
     transfer_release(f->tr);
     f->tr = NULL;
     h->cancelled++;

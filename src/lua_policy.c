@@ -18,6 +18,7 @@
 #include "lua_check.h"
 #include "lua_json.h"
 #include "lua_policy.h"
+#include "lua_redact.h"
 #include "luax.h"
 #include "runtime.h"
 
@@ -25,7 +26,7 @@ static const char *const fields[] = {
   "attempts", "retry_on", "valid", "backoff", "deadline", "timeout",
   "connect_timeout", "retry_after", "max_retry_after", "unsafe",
   "idempotency_key", "before_attempt", "on_retry", "on_giveup", "raise",
-  "budget", "breaker", "when_open", "key", "hedge", NULL
+  "budget", "breaker", "when_open", "key", "hedge", "name", NULL
 };
 static const char *const backoff_fields[] = {
   "initial", "factor", "max", "jitter", NULL
@@ -442,6 +443,22 @@ static int lcore_policy(lua_State *L)
   check_idempotency_key(L, 1);
   compile_guard(L, &p->guard, 1);
   compile_hedge(L, p, 1);
+  if(lua_getfield(L, 1, "name") != LUA_TNIL) {
+    size_t n = 0, j = 0;
+    int str = lua_type(L, -1) == LUA_TSTRING;
+    const char *s = str ? lua_tolstring(L, -1, &n) : "";
+    while(j < n && (unsigned char)s[j] >= 0x20 && s[j] != 0x7f)
+      j++;
+    if(!n || j < n || n > 100)
+      luax_error(L, "policy field 'name' must be a string of 1 to 100 bytes "
+                 "without control characters (got %s)", !str ?
+                 luaL_typename(L, -1) : !n ? "''" : j < n ?
+                 "a control character" : "a longer one");
+    lredact_push(L, s, n, NULL);       /* as -v, --log and reports show it */
+    p->name = lua_tostring(L, -1);
+    lua_setiuservalue(L, 2, LPOLICY_NAME);
+  }
+  lua_pop(L, 1);
   for(i = 0, f = LPOLICY_VALID; hooks[i]; i++, f++) {
     int type = lua_getfield(L, 1, hooks[i]);
     if(type != LUA_TNIL && type != LUA_TFUNCTION)

@@ -17,10 +17,12 @@
 #include "guard.h"
 #include "policy.h"
 
-/* User values of a Policy: the fields, then one per hook. */
+/* User values of a Policy: the fields, one per hook, then its name as
+ * -v, --log and reports show it (redacted). */
 enum {
   LPOLICY_FIELDS = 1, LPOLICY_VALID, LPOLICY_BEFORE_ATTEMPT,
-  LPOLICY_ON_RETRY, LPOLICY_ON_GIVEUP, LPOLICY_NUV = LPOLICY_ON_GIVEUP
+  LPOLICY_ON_RETRY, LPOLICY_ON_GIVEUP, LPOLICY_NAME,
+  LPOLICY_NUV = LPOLICY_NAME
 };
 
 /* The most attempts a hedged call has in flight at once (hedge.max). */
@@ -33,6 +35,8 @@ struct lpolicy {
   struct guard_conf guard;   /* budget, breaker, when_open, key */
   double hedge_delay;  /* hedge = {delay=, max=}: seconds before a hedge */
   int hedge_max;       /* attempts in flight at once; 0: no hedging */
+  const char *name;    /* name = "...", redacted (user value LPOLICY_NAME),
+                          or NULL when it has none */
 };
 
 /* The Policy at idx, or NULL if it is not one. */

@@ -30,18 +30,25 @@ static const char *nul_free(lua_State *L)
   return lua_tostring(L, -1);
 }
 
+/* The steps are kept in the report, or, when there is none, for -v alone
+ * (runtime.h); NULL when neither wants them. */
+static struct report *steps_of(const struct runtime *rt)
+{
+  return rt->report ? rt->report : rt->steps;
+}
+
 /* core.step_begin(name) -> id: the running task is inside step name now
- * (0 when no report is made, or out of memory: the step goes on
- * unreported). */
+ * (0 when no report is made and no trace, or out of memory: the step goes
+ * on unreported). */
 static int lstep_begin(lua_State *L)
 {
   struct runtime *rt = runtime_of(L);
   const char *name = luaL_checkstring(L, 1);
   struct task *t = task_current(L);
   unsigned id = 0;
-  if(rt->report && t) {
+  if(steps_of(rt) && t) {
     lredact_push(L, name, lua_rawlen(L, 1), NULL);
-    id = report_step_begin(rt->report, t->id, t->step, nul_free(L),
+    id = report_step_begin(steps_of(rt), t->id, t->step, nul_free(L),
                            loop_now());
     if(id)
       t->step = id;
@@ -58,16 +65,16 @@ static int lstep_end(lua_State *L)
   lua_Integer id = luaL_checkinteger(L, 1);
   struct task *t = task_current(L);
   unsigned parent;
-  if(!rt->report || id <= 0 || !t)
+  if(!steps_of(rt) || id <= 0 || !t)
     return 0;
   if(lua_gettop(L) >= 2) {
     lredact_push_error(L, 2);
-    parent = report_step_end(rt->report, (unsigned)id,
+    parent = report_step_end(steps_of(rt), (unsigned)id,
                              lgiveup_is(L, 2) ? "gave_up" : "error",
                              nul_free(L), loop_now());
   }
   else
-    parent = report_step_end(rt->report, (unsigned)id, NULL, NULL,
+    parent = report_step_end(steps_of(rt), (unsigned)id, NULL, NULL,
                              loop_now());
   if(t->step == (unsigned)id)
     t->step = parent;

@@ -133,6 +133,15 @@ static const char *decision_why(lua_State *L, const struct call *c,
   return colour;
 }
 
+void ltrace_head(const struct runtime *rt, const struct task *t, char *h)
+{
+  const char *step = t ? report_step_name(rt->report ? rt->report :
+                                          rt->steps, t->step) : NULL;
+  snprintf(h, LTRACE_HEAD, "[%8.3f] task %u%s%s%s  ",
+           loop_now() - rt->started, t ? t->id : 0, step ? " [" : "",
+           step ? step : "", step ? "]" : "");
+}
+
 /* Adds s to b as a JSON string. */
 static void add_json_string(luaL_Buffer *b, const char *s)
 {
@@ -174,6 +183,10 @@ static void add_head(luaL_Buffer *b, struct call *c, const char *event,
   luaL_addstring(b, c->wrapper ? "\"function\":" : "\"url\":");
   add_json_string(b, c->wrapper ? what + strlen("function at ") : what +
                   strcspn(what, " ") + 1);
+  if(c->policy_name) {
+    luaL_addstring(b, ",\"policy\":");
+    add_json_string(b, c->policy_name);
+  }
 }
 
 /* Adds what the last attempt came back with. */
@@ -280,7 +293,7 @@ static void report_attempt_of(lua_State *L, const struct call *c,
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
-  char word[48], dec[300], head[96], note[96] = "";
+  char word[48], dec[300], head[LTRACE_HEAD], note[96] = "";
   const char *colour;
   int top = lua_gettop(L);
 
@@ -299,20 +312,23 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     report_attempt_of(L, c, duration, word, lua_tostring(L, -1));
   if(rt->trace) {
     colour = decision_why(L, c, word, dec, sizeof(dec));
-    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
-             loop_now() - rt->started, c->task->id);
+    ltrace_head(rt, c->task, head);
     if(c->chaos == CHAOS_LATENCY)
       snprintf(note, sizeof(note), " (chaos: +%.0f ms)",
                rt->chaos->latency * 1000);
     if(c->rate_wait > 0)
       snprintf(note + strlen(note), sizeof(note) - strlen(note),
                "  after %.3f s for the rate limit", c->rate_wait);
-    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
-                    lua_tostring(L, -1), c->judged,
+    lua_pushfstring(L, "%s%s%s%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
+                    lua_tostring(L, -1), c->policy_name ? "  [policy " : "",
+                    c->policy_name ? c->policy_name : "",
+                    c->policy_name ? "]" : "", c->judged,
                     c->hedge.hedge ? " (hedge)" : "", word,
                     (int)(duration * 1000 + 0.5), note,
                     rt->color ? colour : "", dec, rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
+    if(rt->wire)
+      lwire_trace(L);
   }
   lua_settop(L, top);
   if(rt->progress) {
@@ -336,7 +352,7 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   if(rt->report)
     report_call(rt->report, c->id, accepted,
                 lgiveup_reason(&c->dec, c->giveup_note),
-                loop_now() - c->pc.started);
+                loop_now() - c->pc.started, c->policy_name);
   lcall_push_what(L, c);
   if(rt->summary) {
     char key[256];
@@ -388,7 +404,7 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
   struct runtime *rt = runtime_of(L);
   const char *hedge = attempt != c->hedge.round ? " (hedge)" : "";
   const char *why = c->giveup_note ? c->giveup_note : "cancelled";
-  char head[96];
+  char head[LTRACE_HEAD];
   int top = lua_gettop(L);
 
   lcall_push_what(L, c);                 /* redacted */
@@ -430,8 +446,7 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
     report_attempt(rt->report, &a);
   }
   if(rt->trace) {
-    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
-             loop_now() - rt->started, c->task->id);
+    ltrace_head(rt, c->task, head);
     if(attempt < 0)
       lua_pushfstring(L, "%s%s  hedge not sent: %s", head,
                       lua_tostring(L, top + 1), c->hedge.held);
@@ -449,6 +464,8 @@ void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
                       lua_tostring(L, top + 1), attempt, hedge, why,
                       (int)(duration * 1000 + 0.5));
     rt->trace(lua_tostring(L, -1));
+    if(cancelled && rt->wire)
+      lwire_trace(L);
   }
   lua_settop(L, top);
 }
@@ -476,14 +493,16 @@ void ltrace_renew(lua_State *L, struct call *c, double duration)
     rt->log(rt->log_ud, lua_tostring(L, -1));
   }
   if(rt->trace) {
-    snprintf(num, sizeof(num), "[%8.3f] task %u  ", loop_now() - rt->started,
-             c->task->id);
+    char head[LTRACE_HEAD];
+    ltrace_head(rt, c->task, head);
     lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms  %srenewed the "
-                    "credentials: sent again%s", num, lua_tostring(L, top + 1),
+                    "credentials: sent again%s", head, lua_tostring(L, top + 1),
                     c->judged, c->hedge.hedge ? " (hedge)" : "", word,
                     (int)(duration * 1000 + 0.5), rt->color ? YELLOW : "",
                     rt->color ? PLAIN : "");
     rt->trace(lua_tostring(L, -1));
+    if(rt->wire)
+      lwire_trace(L);
   }
   lua_settop(L, top);
 }
@@ -577,10 +596,9 @@ static int lcore_note_poll(lua_State *L)
     lua_pop(L, 1);
   }
   if(rt->trace) {
-    char head[64];
+    char head[LTRACE_HEAD];
     const char *colour = poll_words(outcome, wait, note, line, sizeof(line));
-    snprintf(head, sizeof(head), "[%8.3f] task %u  ",
-             loop_now() - rt->started, t ? t->id : 0);
+    ltrace_head(rt, t, head);
     lua_pushfstring(L, "%s%s %s  poll %I  %d  %s%s%s", head, method, url,
                     n, status, rt->color ? colour : "", line,
                     rt->color ? PLAIN : "");

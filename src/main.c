@@ -64,6 +64,8 @@ static void usage(FILE *f)
     "  -v, --verbose              a line on stderr for every attempt: when,\n"
     "                             which task, the request, what came back,\n"
     "                             how long it took, and what was decided\n"
+    "  -vv, -v -v                 and after each line the request and\n"
+    "                             response headers, redacted\n"
     "  --color=WHEN               colour those lines: auto (on a terminal,\n"
     "                             unless NO_COLOR is set), always or never\n"
     "  --log FILE                 a JSON object a line for every attempt and\n"
@@ -152,19 +154,26 @@ static const char *const cli_value_flags[] = {
   "--valid", NULL
 };
 
-/* True when the one-liner's flags from argv[from] on ask for the trace. */
-static int cli_wants_trace(int from, int argc, char **argv)
+/* How much trace a -v, --verbose or -vv adds (0 for any other word). */
+static int verbosity(const char *a)
+{
+  return !strcmp(a, "-vv") ? 2 :
+         !strcmp(a, "-v") || !strcmp(a, "--verbose");
+}
+
+/* The trace level the one-liner's flags from argv[from] on ask for, on
+ * top of level (at most 2). */
+static int cli_trace_level(int level, int from, int argc, char **argv)
 {
   int i;
   for(i = from; i < argc; i++) {
     if(!strcmp(argv[i], "--"))
-      return 0;
-    if(!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-      return 1;
+      break;
+    level += verbosity(argv[i]);
     if(in_list(cli_value_flags, argv[i]))
       i++;
   }
-  return 0;
+  return level > 2 ? 2 : level;
 }
 
 static const char *const long_opts[] = {
@@ -274,8 +283,10 @@ int main(int argc, char **argv)
       usage(stdout);
       return EXIT_OK;
     }
-    if(!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-      o.verbose = 1;
+    if(verbosity(a)) {
+      o.verbose += verbosity(a);
+      if(o.verbose > 2)
+        o.verbose = 2;
       continue;
     }
     if(!strncmp(a, "--color=", 8) || !strcmp(a, "--color")) {
@@ -382,8 +393,8 @@ int main(int argc, char **argv)
     /* a one-liner: retryrun.cli reads the verb and its flags */
     o.code = "return require('retryrun.cli').main(...)";
     o.script_index = i - 1;
-    if(cli_wants_trace(i + 1, argc, argv))
-      o.verbose = 1;
+    o.verbose = cli_trace_level(o.verbose, i + 1, argc, argv);
+    o.oneliner = 1;
   }
   else if(!o.code) {
     if(i >= argc) {

@@ -101,6 +101,7 @@ void report_free(struct report *r)
     free(r->tasks[i].err);
   for(i = 0; i < r->ncalls; i++) {
     free(r->calls[i].what);
+    free(r->calls[i].policy);
     free(r->calls[i].att);
   }
   free(r->steps);
@@ -151,6 +152,11 @@ unsigned report_step_begin(struct report *r, unsigned task, unsigned parent,
   u->start = now;
   u->begun = 1;
   return (unsigned)r->nsteps;
+}
+
+const char *report_step_name(const struct report *r, unsigned id)
+{
+  return r && id && id <= r->nsteps ? r->steps[id - 1].name : NULL;
 }
 
 /* Ends u with err (NULL: returned) of type. */
@@ -271,7 +277,7 @@ void report_attempt(struct report *r, const struct report_attempt_in *a)
 }
 
 void report_call(struct report *r, unsigned call, int ok, const char *reason,
-                 double duration)
+                 double duration, const char *policy)
 {
   struct rep_call *c;
   if(!call || call > r->nindex || !r->index[call - 1])
@@ -281,6 +287,8 @@ void report_call(struct report *r, unsigned call, int ok, const char *reason,
   c->ok = ok;
   c->duration = duration;
   clean_into(c->reason, sizeof(c->reason), ok ? "" : reason);
+  if(policy && !c->policy)
+    r->oom |= !(c->policy = clean_copy(policy));
 }
 
 const char *rep_case_name(const struct rep_case *c, char *buf, size_t n)
@@ -450,6 +458,10 @@ static void json_report(struct dynbuf *b, const struct report *r,
       }
       dynbuf_printf(b, "\"request\":");
       rep_json_string(b, k->what);
+      if(k->policy) {
+        dynbuf_printf(b, ",\"policy\":");
+        rep_json_string(b, k->policy);
+      }
       dynbuf_printf(b, ",\"outcome\":\"%s\"", !k->done ? "unfinished" :
                     k->ok ? "ok" : "gave_up");
       if(k->done && !k->ok)

@@ -32,6 +32,8 @@ void report_free(struct report *r);
  * when memory ran out (the step is then not reported). now: monotonic. */
 unsigned report_step_begin(struct report *r, unsigned task, unsigned parent,
                            const char *name, double now);
+/* The name of step id (its path, "outer / inner"), or NULL for none. */
+const char *report_step_name(const struct report *r, unsigned id);
 /* The step ends; err NULL when it returned, else its message and type
  * ("gave_up" or "error"). Returns its parent. */
 unsigned report_step_end(struct report *r, unsigned id, const char *type,
@@ -57,9 +59,10 @@ struct report_attempt_in {
 };
 void report_attempt(struct report *r, const struct report_attempt_in *a);
 
-/* Call `call` finished: ok, or gave up for reason. */
+/* Call `call` finished: ok, or gave up for reason, under the policy
+ * named policy (NULL: it has no name). */
 void report_call(struct report *r, unsigned call, int ok, const char *reason,
-                 double duration);
+                 double duration, const char *policy);
 
 /* Writes the report in format "junit", "tap" or "json" to path ("-":
  * stdout). suite: the run's name (the script's). now: monotonic, for

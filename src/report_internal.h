@@ -20,6 +20,7 @@ struct rep_call {
   unsigned id, task, step;
   char method[16];
   char *what;                /* owned */
+  char *policy;              /* its policy's name, owned; NULL: none */
   struct rep_attempt *att;   /* owned, n of them */
   size_t n, cap;
   int done, ok;

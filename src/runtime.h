@@ -37,6 +37,8 @@ struct runtime {
   /* -v: the bindings hand a line per attempt to trace, which the host
    * sets (and which prints); NULL when not tracing */
   void (*trace)(const char *line);
+  int wire;                  /* -vv: the trace adds each attempt's request
+                                and response headers (lua_wire.c) */
   /* --log: a JSON object per attempt and per finished call, handed to
    * log, which the host sets (and which writes); NULL when not logging */
   void (*log)(void *ud, const char *line);
@@ -52,6 +54,8 @@ struct runtime {
   long map_done, map_total;  /* the latest run.map's items */
   struct report *report;     /* --report's records (report.h), or NULL
                                 when no report is asked for */
+  struct report *steps;      /* without a report, under -v: the run.step
+                                names alone, for the trace; else NULL */
   int color;                 /* the trace may use colour */
   double started;            /* loop_now() when the run began */
   struct ratelimit *rate;    /* run.limits{rate = ...}, or NULL */

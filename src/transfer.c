@@ -133,6 +133,7 @@ void transfer_release(struct transfer *t)
   buf_clear(&t->body);
   buf_clear(&t->resp_body);
   buf_clear(&t->resp_headers);
+  buf_clear(&t->wire);
   free(t->effective_url);
   t->effective_url = NULL;
   free(t->redirect_url);
@@ -172,6 +173,7 @@ void transfer_free_all(void)
     dynbuf_free(&t->body);
     dynbuf_free(&t->resp_body);
     dynbuf_free(&t->resp_headers);
+    dynbuf_free(&t->wire);
     free(t);
   }
 }
@@ -407,6 +409,8 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     t->configured = 1;
   }
   fresh = fresh || no_prereq;
+  if(o->wire && (rc = transfer_wire_on(t)))
+    goto out;
   SET(CURLOPT_URL, o->url);
   SET(CURLOPT_TIMEOUT_MS, timeout_ms);
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);

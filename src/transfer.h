@@ -67,6 +67,8 @@ struct transfer_opts {
                                 (Accept-Encoding) and decode the body;
                                 max_body then caps the decoded bytes */
   struct transfer_jar *jar;  /* cookies kept and sent, or NULL for none */
+  int wire;                  /* keep the header lines sent and received
+                                (-vv): transfer_wire.c */
 };
 
 struct transfer {
@@ -85,6 +87,8 @@ struct transfer {
   struct dynbuf resp_headers;     /* "name: value\r\n" lines of the last
                                   response (redirects and 1xx dropped) */
   size_t nheaders;
+  struct dynbuf wire;          /* with opts.wire: "> " lines sent and "< "
+                                  lines received, unredacted */
   int too_large;               /* body or headers over their cap */
   enum transfer_over over;     /* which cap */
   int out_of_memory;           /* storing the response failed */
@@ -163,6 +167,10 @@ void transfer_jar_drop(struct transfer_jar *jar);
  * CURLE_READ_ERROR, saying which). */
 CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
                           double now);
+
+/* transfer_wire.c: has libcurl hand every header line sent and received
+ * to t->wire, for this attempt (transfer_release turns it off). */
+CURLcode transfer_wire_on(struct transfer *t);
 
 /* Records how the attempt ended: status, class, sent, duration, and the
  * words for a failure. */

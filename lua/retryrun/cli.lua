@@ -37,7 +37,8 @@ local FLAGS = {
    .. "to FILE instead of stdout"},
   {"-i", "--include", nil, "the status line and response headers before "
    .. "the body"},
-  {"-v", "--verbose", nil, "a line on stderr for every attempt"},
+  {"-v", "--verbose", nil, "a line on stderr for every attempt (-vv or "
+   .. "twice: and the headers sent and received, redacted)"},
   {nil, "--retry-on", "LIST", "what is retried, comma-separated: statuses "
    .. "(503), classes (5xx) and failures (connect, dns, timeout, reset, "
    .. "tls, other)"},
@@ -62,8 +63,8 @@ local CURL = {
   ["--max-time"] = "write --deadline S (the whole call) or --timeout S "
                    .. "(one attempt)",
   ["-X"] = "the verb is the method: retryrun post URL",
-  ["-s"] = "not needed: only the body goes to stdout (-q before the verb "
-           .. "turns the summary off)",
+  ["-s"] = "not needed: only the body goes to stdout, and the trace and "
+           .. "summary to stderr only when asked (-v, --summary)",
   ["-u"] = "write user:password@ in the URL, or -H 'Authorization: ...'",
 }
 CURL["-f"], CURL["--fail-with-body"] = CURL["--fail"], CURL["--fail"]
@@ -78,6 +79,7 @@ for _, f in ipairs(FLAGS) do
   BY_NAME[f[2]] = f
   LONG_NAMES[f[2]] = true
 end
+BY_NAME["-vv"] = BY_NAME["-v"]
 
 -- retryrun's own options (main.c's), which go before the verb: what
 -- follows each in the hint
