@@ -299,6 +299,38 @@ describe("http.session", function()
       assert.is_nil(tostring(err):find("old-token-xyz", 1, true))
     end)
 
+    it("traces and counts the attempt whose renewal failed", function()
+      -- the 401 reached the server: -v, --log and the summary show it
+      local path = common.write_script([[
+        local http = require "retryrun.http"
+        local n = 0
+        local s = http.session{base = arg[1], auth = {token = function()
+          n = n + 1
+          if n == 1 then return "old-token-xyz" end
+          error("token service down")
+        end}}
+        print(pcall(s.get, s, "/items"))
+      ]])
+      local log = os.tmpname()
+      local code, out = common.sh(("%s -v --summary --log %s %s %s 2>&1")
+        :format(common.quote(common.BIN), common.quote(log),
+                common.quote(path), common.quote(srv.url)))
+      os.remove(path)
+      local f = assert(io.open(log))
+      local records = f:read("a")
+      f:close()
+      os.remove(log)
+      assert.equal(0, code)
+      assert.matches("attempt 1  401  %d+ ms  give up: the credentials "
+                     .. "could not be renewed", out)
+      assert.matches("1 call, 1 attempt, 0 retries, 1 gave up", out)
+      assert.matches('"event":"attempt".-"status":401.-"reason":"auth"',
+                     records)
+      assert.matches('"event":"call".-"outcome":"gave_up","reason":"auth"',
+                     records)
+      assert.is_nil((out .. records):find("old-token-xyz", 1, true))
+    end)
+
     it("refuses an Authorization header beside auth", function()
       assert.has_error(function()
         http.session{base = srv.url, auth = {bearer = "tok-1"},

@@ -401,6 +401,15 @@ int lattempt_refreshed(lua_State *L, struct call *c, int status)
   if(status != LUA_OK || lua_isnil(L, -2)) {
     if(lua_type(L, -1) == LUA_TSTRING)
       lredact_at(L, -1, S_REQ);
+    if(runtime_observed(runtime_of(L))) {
+      /* the attempt reached the server: it is traced and counted, the
+       * call given up for its auth, before the error goes on */
+      c->dec.verdict = POLICY_GIVEUP;
+      c->dec.retry_after = -1;
+      c->giveup_note = "auth";
+      ltrace_attempt(L, c, loop_now() - c->attempt_started);
+      ltrace_call(L, c, 0);
+    }
     return lua_error(L);
   }
   if(!lua_toboolean(L, -2)) {

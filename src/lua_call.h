@@ -116,7 +116,9 @@ struct call {
                                  credentials */
   char hop_method[16];        /* the method of the next hop */
   char retry_after[96];       /* copy of the last Retry-After value */
-  const char *giveup_note;    /* "interrupted", "cancelled", or NULL */
+  const char *giveup_note;    /* "interrupted", "cancelled", "auth" (the
+                                 credentials could not be renewed), or
+                                 NULL */
   double attempt_started;
   double timeout;             /* the call's timeout=, 0 for the policy's */
   double outer_deadline;      /* the task's wrap_deadline before this

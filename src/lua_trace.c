@@ -84,6 +84,11 @@ static const char *decision(const struct call *c, const char *word, char *d,
       snprintf(d, n, "retry in %.3g s: %s", dec->delay, word);
     return YELLOW;
   }
+  if(c->giveup_note) {
+    snprintf(d, n, "give up: %s", !strcmp(c->giveup_note, "auth") ?
+             "the credentials could not be renewed" : c->giveup_note);
+    return RED;
+  }
   switch(dec->reason) {
   case POLICY_UNSAFE:
     snprintf(d, n, "not retried: %s may have reached the server",
