@@ -379,4 +379,19 @@ describe("the shared cool-down", function()
     assert.is_true(took >= 0.2 and took < 3, took)
     assert.equal(2, srv:stats().requests)
   end)
+
+  it("ends at once a call whose max_retry_after is shorter than the pause "
+     .. "another call began", function()
+    local srv <close> = todo.start{"--throttle-rate", "1", "--retry-after",
+                                   "30"}
+    http.get(srv.url .. "/items", {retry = {attempts = 1, raise = false}})
+    local t0 = run.now()
+    local _, err = http.get(srv.url .. "/items", {headers = AUTH,
+      retry = {max_retry_after = 1, raise = false}})
+    assert.is_true(run.now() - t0 < 0.9)
+    assert.equal("cool_down", err.reason)
+    assert.matches("lasts longer than its max_retry_after", err.message, 1,
+                   true)
+    assert.equal(1, srv:stats().requests)
+  end)
 end)

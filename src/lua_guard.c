@@ -148,9 +148,17 @@ int lguard_before(lua_State *L, struct call *c)
   if(!(s = c->gs))
     return -1;
   if(s->cool_until > now) {
+    /* another call's pause is held to this call's limits as its own
+     * Retry-After would be: its deadline and its max_retry_after */
     if(s->cool_until >= end) {
       say(L, c, "cool-down %s %.1f s (%s): past this call's deadline, give "
           "up", s->label, s->cool_until - now, s->cool_source);
+      return lcall_refuse(L, c, POLICY_COOL_DOWN);
+    }
+    if(s->cool_until - now > c->pol->max_retry_after) {
+      say(L, c, "cool-down %s %.1f s (%s): over this call's "
+          "max_retry_after (%g s), give up", s->label, s->cool_until - now,
+          s->cool_source, c->pol->max_retry_after);
       return lcall_refuse(L, c, POLICY_COOL_DOWN);
     }
     s->cool_waits++;
