@@ -169,9 +169,11 @@ echo "$rows" | awk '
   NF == 6 { printf "  %-9s %15d %8d %9d %8.2fs %9d\n", $1, $2, $3, $4, $5, $6 }
   END {
     print ""
-    print "  plain: backoff only, Retry-After ignored; defaults: retryrun'"'"'s"
-    print "  default policy. recovery: from the end of the outage until every"
-    print "  task has had a call go through (to within the 50 ms between calls)."
+    print "  plain: backoff only (no retry budget, Retry-After ignored);"
+    print "  defaults: retryrun'"'"'s default policy (the budget, Retry-After and"
+    print "  the cool-down it starts for every task). recovery: from the end of"
+    print "  the outage until every task has had a call go through (to within"
+    print "  the 50 ms between calls)."
   }'
 
 # run_example SCRIPT FLAGS...: one example against a server with its fault,

@@ -4,8 +4,9 @@
 -- SECONDS seconds, against a todo-server started with
 -- `--outage START:LENGTH` (503 with Retry-After for LENGTH seconds). Two
 -- policies:
---   plain     backoff only, Retry-After ignored, as most retry loops are
---             written: every give-up is followed by the next call
+--   plain     backoff only, as most retry loops are written: no retry
+--             budget, Retry-After ignored (so no shared cool-down), and
+--             every give-up is followed by the next call
 --   defaults  retryrun's default policy (Retry-After honoured, and with
 --             it whatever else the defaults hold)
 --
@@ -32,7 +33,7 @@ local SECONDS = assert(tonumber(arg[5] or "8"), USAGE)
 local AUTH = {Authorization = "Bearer alice-secret"}
 
 local POLICIES = {
-  plain = retry.policy{retry_after = false, raise = false},
+  plain = retry.policy{retry_after = false, budget = false, raise = false},
   defaults = retry.default:extend{raise = false},
 }
 local policy = assert(POLICIES[MODE], USAGE)
