@@ -358,6 +358,9 @@ describe("the shared cool-down", function()
     local host = "127.0.0.1:" .. srv.port
     assert.matches("cool-down " .. host .. " 1.0 s (Retry-After)", err, 1,
                    true)
+    -- each call that waits for it says so, not only the one that saw it
+    assert.equal(3, select(2, err:gsub("cool%-down " .. host:gsub("%.", "%%.")
+                                       .. ": this call waits", "")))
     assert.matches("cool-down " .. host .. ": 4 asked (longest 1.0 s, "
                    .. "Retry-After); 3 waits", err, 1, true)
     local cool = summary.guards[1].cool_down
