@@ -126,6 +126,17 @@ describe("the retry budget", function()
     assert.equal(40, reasons.budget + (reasons.exhausted or 0))
   end)
 
+  it("takes a table with min_per_second alone as a ratio of 10 %",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local count = storm(srv.url, 64, {backoff = FAST,
+                                      budget = {min_per_second = 5}})
+    -- a bucket would allow 100 retries; 10 % of 64 is 6.4, over the floor
+    local requests = srv:stats().requests
+    assert.is_true(requests >= 64 + 5 and requests <= 64 + 7, requests)
+    assert.is_true(count.budget >= 57, count.budget)
+  end)
+
   it("never refuses a first attempt", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
     storm(srv.url, 30, {backoff = FAST, budget = {tokens = 0}})
@@ -137,8 +148,15 @@ describe("the retry budget", function()
                      "unknown budget field 'tokns' (did you mean 'tokens'?)")
     assert.has_error(function() retry.policy{budget = {tokens = 5,
                                                        ratio = 0.1}} end,
-                     "policy field 'budget' is a bucket (tokens=...) or a "
-                     .. "ratio (ratio=...), not both")
+                     "policy field 'budget' is a bucket (tokens, "
+                     .. "retry_cost, timeout_cost, refill) or a ratio (ratio, "
+                     .. "min_per_second), not both")
+    -- a ratio's field alone makes a ratio; never half ignored
+    assert.has_error(function() retry.policy{budget = {ratio = 0.1,
+                                                       retry_cost = 1}} end,
+                     "policy field 'budget' is a bucket (tokens, "
+                     .. "retry_cost, timeout_cost, refill) or a ratio (ratio, "
+                     .. "min_per_second), not both")
     assert.has_error(function() retry.policy{budget = 3} end,
                      "policy field 'budget' must be true, false or a table "
                      .. "like {tokens=500, retry_cost=5, timeout_cost=10, "

@@ -35,10 +35,12 @@ static const char *const hedge_fields[] = {"delay", "max", NULL};
 #define HEDGE_DELAY 0.05
 #define HEDGE_MAX 2
 
+/* a bucket's fields, then (from BUDGET_RATIO_FIELDS) a ratio's */
 static const char *const budget_fields[] = {
   "tokens", "retry_cost", "timeout_cost", "refill", "ratio",
   "min_per_second", NULL
 };
+#define BUDGET_RATIO_FIELDS 4
 static const char *const breaker_fields[] = {
   "ratio", "min_calls", "window", "break_for", "consecutive", NULL
 };
@@ -262,7 +264,7 @@ static int guard_table(lua_State *L, int t, const char *k, int def,
 /* budget, breaker, when_open and key: the per-host guards (guard.h). */
 static void compile_guard(lua_State *L, struct guard_conf *g, int t)
 {
-  int b;
+  int b, i, kinds = 0;     /* 1: a bucket's field given, 2: a ratio's */
   guard_conf_init(g);
   if(!guard_table(L, t, "budget", 1, "{tokens=500, retry_cost=5, "
                   "timeout_cost=10, refill=1} or {ratio=0.1, "
@@ -271,13 +273,16 @@ static void compile_guard(lua_State *L, struct guard_conf *g, int t)
   else if(lua_istable(L, -1)) {
     b = lua_gettop(L);
     check_names(L, b, "budget", budget_fields);
-    lua_getfield(L, b, "ratio");
-    if(!lua_isnil(L, -1)) {
-      lua_getfield(L, b, "tokens");
-      if(!lua_isnil(L, -1))
-        luax_error(L, "policy field 'budget' is a bucket (tokens=...) or a "
-                   "ratio (ratio=...), not both");
+    for(i = 0; budget_fields[i]; i++) {
+      if(lua_getfield(L, b, budget_fields[i]) != LUA_TNIL)
+        kinds |= i < BUDGET_RATIO_FIELDS ? 1 : 2;
       lua_pop(L, 1);
+    }
+    if(kinds == 3)
+      luax_error(L, "policy field 'budget' is a bucket (tokens, retry_cost, "
+                 "timeout_cost, refill) or a ratio (ratio, min_per_second), "
+                 "not both");
+    if(kinds == 2) {
       g->budget = GUARD_BUDGET_RATIO;
       g->ratio = field_seconds(L, b, "ratio", "budget.ratio", g->ratio, 0,
                                "");
@@ -285,7 +290,6 @@ static void compile_guard(lua_State *L, struct guard_conf *g, int t)
                                         "budget.min_per_second",
                                         g->min_per_second, 0, "");
     }
-    lua_pop(L, 1);
     g->tokens = field_seconds(L, b, "tokens", "budget.tokens", g->tokens, 0,
                               "");
     g->retry_cost = field_seconds(L, b, "retry_cost", "budget.retry_cost",
