@@ -171,10 +171,11 @@ echo "$rows" | awk '
   NF == 6 { printf "  %-9s %15d %8d %9d %8.2fs %9d\n", $1, $2, $3, $4, $5, $6 }
   END {
     print ""
-    print "  plain: backoff only (no Retry-After, no shared cool-down, no retry"
-    print "  budget); defaults: retryrun'"'"'s default policy. recovery: from the"
-    print "  end of the outage until every task has had a call go through (to"
-    print "  within the 50 ms between calls)."
+    print "  plain: backoff only (no retry budget, no breaker, Retry-After"
+    print "  ignored); defaults: retryrun'"'"'s default policy (the budget,"
+    print "  Retry-After and the cool-down it starts for every task). recovery:"
+    print "  from the end of the outage until every task has had a call go"
+    print "  through (to within the 50 ms between calls)."
   }'
 
 # run_example SCRIPT FLAGS...: one example against a server with its fault,

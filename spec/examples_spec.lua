@@ -199,6 +199,20 @@ describe("scripts/", function()
     end)
   end)
 
+  describe("outage.lua", function()
+    it("shows the plain loop without retryrun's guards", function()
+      local out, code, stats = against({"--outage", "0:1"},
+        "scripts/outage.lua", "plain", "1", "64", "1.5")
+      assert.equal(0, code, out)
+      local retries = tonumber(out:match("retries=(%d+)"))
+      local giveups = tonumber(out:match("giveups=(%d+)"))
+      -- no retry budget: every call that gave up made all 4 attempts
+      assert.is_true(giveups > 34, out)
+      assert.is_true(retries >= 3 * giveups, out)
+      assert.is_true(stats.faults.outage > 64 + 100, stats.faults.outage)
+    end)
+  end)
+
   describe("ui_flow.lua", function()
     local FLOWS = 200
     local srv, none, with

@@ -126,6 +126,17 @@ describe("the retry budget", function()
     assert.equal(40, reasons.budget + (reasons.exhausted or 0))
   end)
 
+  it("takes a table with min_per_second alone as a ratio of 10 %",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local count = storm(srv.url, 64, {backoff = FAST,
+                                      budget = {min_per_second = 5}})
+    -- a bucket would allow 100 retries; 10 % of 64 is 6.4, over the floor
+    local requests = srv:stats().requests
+    assert.is_true(requests >= 64 + 5 and requests <= 64 + 7, requests)
+    assert.is_true(count.budget >= 57, count.budget)
+  end)
+
   it("never refuses a first attempt", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
     storm(srv.url, 30, {backoff = FAST, budget = {tokens = 0}})
@@ -137,8 +148,15 @@ describe("the retry budget", function()
                      "unknown budget field 'tokns' (did you mean 'tokens'?)")
     assert.has_error(function() retry.policy{budget = {tokens = 5,
                                                        ratio = 0.1}} end,
-                     "policy field 'budget' is a bucket (tokens=...) or a "
-                     .. "ratio (ratio=...), not both")
+                     "policy field 'budget' is a bucket (tokens, "
+                     .. "retry_cost, timeout_cost, refill) or a ratio (ratio, "
+                     .. "min_per_second), not both")
+    -- a ratio's field alone makes a ratio; never half ignored
+    assert.has_error(function() retry.policy{budget = {ratio = 0.1,
+                                                       retry_cost = 1}} end,
+                     "policy field 'budget' is a bucket (tokens, "
+                     .. "retry_cost, timeout_cost, refill) or a ratio (ratio, "
+                     .. "min_per_second), not both")
     assert.has_error(function() retry.policy{budget = 3} end,
                      "policy field 'budget' must be true, false or a table "
                      .. "like {tokens=500, retry_cost=5, timeout_cost=10, "
@@ -358,6 +376,9 @@ describe("the shared cool-down", function()
     local host = "127.0.0.1:" .. srv.port
     assert.matches("cool-down " .. host .. " 1.0 s (Retry-After)", err, 1,
                    true)
+    -- each call that waits for it says so, not only the one that saw it
+    assert.equal(3, select(2, err:gsub("cool%-down " .. host:gsub("%.", "%%.")
+                                       .. ": this call waits", "")))
     assert.matches("cool-down " .. host .. ": 4 asked (longest 1.0 s, "
                    .. "Retry-After); 3 waits", err, 1, true)
     local cool = summary.guards[1].cool_down
@@ -378,5 +399,20 @@ describe("the shared cool-down", function()
     local took = run.now() - t0
     assert.is_true(took >= 0.2 and took < 3, took)
     assert.equal(2, srv:stats().requests)
+  end)
+
+  it("ends at once a call whose max_retry_after is shorter than the pause "
+     .. "another call began", function()
+    local srv <close> = todo.start{"--throttle-rate", "1", "--retry-after",
+                                   "30"}
+    http.get(srv.url .. "/items", {retry = {attempts = 1, raise = false}})
+    local t0 = run.now()
+    local _, err = http.get(srv.url .. "/items", {headers = AUTH,
+      retry = {max_retry_after = 1, raise = false}})
+    assert.is_true(run.now() - t0 < 0.9)
+    assert.equal("cool_down", err.reason)
+    assert.matches("lasts longer than its max_retry_after", err.message, 1,
+                   true)
+    assert.equal(1, srv:stats().requests)
   end)
 end)

@@ -30,6 +30,7 @@
 #include "lua_check.h"
 #include "lua_giveup.h"
 #include "lua_json.h"
+#include "lua_keys.h"
 #include "lua_policy.h"
 #include "lua_rate.h"
 #include "lua_redact.h"
@@ -53,6 +54,7 @@ static int luaopen_retryrun_core(lua_State *L)
   lcheck_register(L);
   lredact_register(L);
   lpolicy_register(L);
+  lkeys_register(L);
   lresp_register(L);
   lgiveup_register(L);
   lcall_register(L);

@@ -131,7 +131,8 @@ static void push_message(lua_State *L, const struct lgiveup *g)
   case POLICY_COOL_DOWN:
     luaL_addstring(&b, n ? "; not sent again" : "; not sent");
     luaL_addstring(&b, ": the host asked for a pause that ends after this "
-                   "call's deadline");
+                   "call's deadline or lasts longer than its "
+                   "max_retry_after");
     break;
   default:
     break;

@@ -148,13 +148,23 @@ int lguard_before(lua_State *L, struct call *c)
   if(!(s = c->gs))
     return -1;
   if(s->cool_until > now) {
+    /* another call's pause is held to this call's limits as its own
+     * Retry-After would be: its deadline and its max_retry_after */
     if(s->cool_until >= end) {
       say(L, c, "cool-down %s %.1f s (%s): past this call's deadline, give "
           "up", s->label, s->cool_until - now, s->cool_source);
       return lcall_refuse(L, c, POLICY_COOL_DOWN);
     }
+    if(s->cool_until - now > c->pol->max_retry_after) {
+      say(L, c, "cool-down %s %.1f s (%s): over this call's "
+          "max_retry_after (%g s), give up", s->label, s->cool_until - now,
+          s->cool_source, c->pol->max_retry_after);
+      return lcall_refuse(L, c, POLICY_COOL_DOWN);
+    }
     s->cool_waits++;
     s->cool_waited += s->cool_until - now;
+    say(L, c, "cool-down %s: this call waits %.1f s (%s)", s->label,
+        s->cool_until - now, s->cool_source);
     return wait_until(L, c, s->cool_until);
   }
   lease = policy_attempt_timeout(c->pol, c->pc.started, now) + 1;
@@ -166,8 +176,11 @@ int lguard_before(lua_State *L, struct call *c)
     say(L, c, "breaker %s half-open: this attempt is the probe", s->label);
     return -1;
   case GUARD_WAIT_BREAK:
-    if(c->guard->when_open_wait && until < end)
+    if(c->guard->when_open_wait && until < end) {
+      say(L, c, "breaker %s open: this call waits %.1f s for the probe",
+          s->label, until - now);
       return wait_until(L, c, until);
+    }
     break;
   case GUARD_WAIT_PROBE:
     if(c->guard->when_open_wait && now < end) {

@@ -1,8 +1,7 @@
 /*
  * lua_policy.c - retryrun.Policy (see lua_policy.h): making a policy from
  * its fields, reading it back, its methods table, and its backoff drawn
- * from the run's generator (runtime.h); and the safety rule and
- * idempotency keys scripts reach: core.idempotent, core.uuid.
+ * from the run's generator (runtime.h).
  *
  * A Policy is a full userdata: struct lpolicy, and user values holding a
  * private copy of the fields and each hook. __newindex refuses every
@@ -11,7 +10,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <lauxlib.h>
 
@@ -36,10 +34,12 @@ static const char *const hedge_fields[] = {"delay", "max", NULL};
 #define HEDGE_DELAY 0.05
 #define HEDGE_MAX 2
 
+/* a bucket's fields, then (from BUDGET_RATIO_FIELDS) a ratio's */
 static const char *const budget_fields[] = {
   "tokens", "retry_cost", "timeout_cost", "refill", "ratio",
   "min_per_second", NULL
 };
+#define BUDGET_RATIO_FIELDS 4
 static const char *const breaker_fields[] = {
   "ratio", "min_calls", "window", "break_for", "consecutive", NULL
 };
@@ -263,7 +263,7 @@ static int guard_table(lua_State *L, int t, const char *k, int def,
 /* budget, breaker, when_open and key: the per-host guards (guard.h). */
 static void compile_guard(lua_State *L, struct guard_conf *g, int t)
 {
-  int b;
+  int b, i, kinds = 0;     /* 1: a bucket's field given, 2: a ratio's */
   guard_conf_init(g);
   if(!guard_table(L, t, "budget", 1, "{tokens=500, retry_cost=5, "
                   "timeout_cost=10, refill=1} or {ratio=0.1, "
@@ -272,13 +272,16 @@ static void compile_guard(lua_State *L, struct guard_conf *g, int t)
   else if(lua_istable(L, -1)) {
     b = lua_gettop(L);
     check_names(L, b, "budget", budget_fields);
-    lua_getfield(L, b, "ratio");
-    if(!lua_isnil(L, -1)) {
-      lua_getfield(L, b, "tokens");
-      if(!lua_isnil(L, -1))
-        luax_error(L, "policy field 'budget' is a bucket (tokens=...) or a "
-                   "ratio (ratio=...), not both");
+    for(i = 0; budget_fields[i]; i++) {
+      if(lua_getfield(L, b, budget_fields[i]) != LUA_TNIL)
+        kinds |= i < BUDGET_RATIO_FIELDS ? 1 : 2;
       lua_pop(L, 1);
+    }
+    if(kinds == 3)
+      luax_error(L, "policy field 'budget' is a bucket (tokens, retry_cost, "
+                 "timeout_cost, refill) or a ratio (ratio, min_per_second), "
+                 "not both");
+    if(kinds == 2) {
       g->budget = GUARD_BUDGET_RATIO;
       g->ratio = field_seconds(L, b, "ratio", "budget.ratio", g->ratio, 0,
                                "");
@@ -286,7 +289,6 @@ static void compile_guard(lua_State *L, struct guard_conf *g, int t)
                                         "budget.min_per_second",
                                         g->min_per_second, 0, "");
     }
-    lua_pop(L, 1);
     g->tokens = field_seconds(L, b, "tokens", "budget.tokens", g->tokens, 0,
                               "");
     g->retry_cost = field_seconds(L, b, "retry_cost", "budget.retry_cost",
@@ -586,36 +588,6 @@ static int lcore_seed(lua_State *L)
   return 0;
 }
 
-/* core.uuid() -> a random UUIDv4, from the kernel's generator (never from
- * the seeded one: keys must differ between two runs with the same seed). */
-static int lcore_uuid(lua_State *L)
-{
-  unsigned char r[16];
-  char s[37];
-  if(getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-    size_t i;
-    for(i = 0; i < sizeof(r); i++)   /* never in practice */
-      r[i] = (unsigned char)(policy_rng_u64(&runtime_of(L)->rng) >> 56);
-  }
-  r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-  r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-  snprintf(s, sizeof(s),
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x",
-           r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-           r[10], r[11], r[12], r[13], r[14], r[15]);
-  lua_pushstring(L, s);
-  return 1;
-}
-
-/* core.idempotent(method) -> true when the safety rule lets the method be
- * repeated (policy.c says which). */
-static int lcore_idempotent(lua_State *L)
-{
-  lua_pushboolean(L, policy_method_idempotent(luaL_checkstring(L, 1)));
-  return 1;
-}
-
 void lpolicy_register(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
@@ -624,8 +596,6 @@ void lpolicy_register(lua_State *L)
     {"is_policy", lcore_is_policy},
     {"backoff", lcore_backoff},
     {"seed", lcore_seed},
-    {"uuid", lcore_uuid},
-    {"idempotent", lcore_idempotent},
     {NULL, NULL}
   };
   static const luaL_Reg meta[] = {

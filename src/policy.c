@@ -584,7 +584,7 @@ const char *policy_reason_text(enum policy_reason reason)
   case POLICY_CIRCUIT_OPEN:
     return "circuit open";
   case POLICY_COOL_DOWN:
-    return "cool-down past the deadline";
+    return "cool-down too long";
   }
   return "unknown reason";
 }
