@@ -307,6 +307,24 @@ describe("http.session", function()
     end)
   end)
 
+  describe("poll and pages", function()
+    it("poll and page through base with the session's credentials",
+       function()
+      local s = http.session{base = srv.url .. "/v1/", retry = false,
+                             auth = {bearer = "alice-secret"}}
+      local resp = s:poll("/_echo", {every = 0.001, ready = function(r)
+        return echoed(r).authorization == "Bearer alice-secret"
+      end})
+      assert.equal(1, resp.polls)
+      local pages = 0
+      for page in s:pages("/items") do   -- 2xx only with the credentials
+        pages = pages + 1
+        assert.equal(srv.url .. "/items", page.url)
+      end
+      assert.equal(1, pages)
+    end)
+  end)
+
   describe("cookies", function()
     it("keeps the cookies a server sets, per session", function()
       local a = http.session{base = srv.url, cookies = true}

@@ -489,6 +489,6 @@ function http.is_expect_error(err)
 end
 
 -- http.poll, http.pages, http.parse_links, resp:links() (retryrun.poll)
-require("retryrun.poll").install(http, OPTIONS)
+require("retryrun.poll").install(http, OPTIONS, SESSION)
 
 return http

@@ -66,7 +66,7 @@ local function request_options(fname, opts, own, known)
   local req = {}
   for k, v in pairs(opts) do
     if not own[k] then
-      if type(k) ~= "string" or not known[k] then
+      if (type(k) ~= "string" or not known[k]) and k ~= poll.SESSION then
         local all = {}
         for n in pairs(known) do all[n] = true end
         for n in pairs(own) do all[n] = true end
@@ -357,8 +357,10 @@ poll.PollError = PollError
 -- http module, and links to every Response.
 -- @param http retryrun.http
 -- @param options the request options http knows (its table, shared)
-function poll.install(http, options)
+-- @param session_key the key under which a session's calls carry it
+function poll.install(http, options, session_key)
   poll.OPTIONS, poll.request = options, http.request
+  poll.SESSION = session_key
   core.response_methods.links = response_links
   http.poll = function(url, opts)
     local resp, err = poll.poll(url, opts)
