@@ -289,6 +289,19 @@ function poll.pages(url, opts, request)
     req.expect = "2xx"
   end
   local secrets = secrets_of(url, req)
+  -- a page of another origin gets no credential header: its URL is the
+  -- server's word, as a redirect's is
+  local origin, headers = core.url_origin(url), req.headers
+  local foreign = headers
+  if type(headers) == "table" then
+    foreign = {}
+    for k, v in pairs(headers) do
+      if type(k) ~= "string" or not (core.secret_header(k) or
+                                     k:lower() == "host") then
+        foreign[k] = v
+      end
+    end
+  end
   local seen, pending, n, looped = {}, url, 0, nil
   return function()
     if not pending then
@@ -304,6 +317,7 @@ function poll.pages(url, opts, request)
     end
     n = n + 1
     req.url = u
+    req.headers = core.url_origin(u) == origin and headers or foreign
     if n == 2 then
       req.query = nil       -- the links carry their own query
     end
