@@ -268,6 +268,17 @@ describe("http.session", function()
       assert.equal(1, src.calls)
     end)
 
+    it("says so when the token function calls its own session", function()
+      local s
+      s = http.session{base = srv.url, auth = {token = function()
+        return s:get("/_echo").body
+      end}}
+      local ok, err = pcall(s.get, s, "/_echo")
+      assert.is_false(ok)
+      assert.matches("auth token function failed: .*the token function made "
+                     .. "a call through its own session", err)
+    end)
+
     it("raises a token function's error, redacted", function()
       local s = http.session{base = srv.url, auth = {token = function()
         error("cannot log in at http://alice:hunter2@" .. "idp.example/")

@@ -239,6 +239,10 @@ end
 -- the tasks that need it at once).
 local function current_token(self)
   local state = self.state
+  if state.fetcher and state.fetcher == core.current() then
+    error("the token function made a call through its own session, which "
+          .. "needs the token being fetched: fetch it with http.* instead", 0)
+  end
   if not state.token then
     state.token = run.once(state, state.fetch)
   end
@@ -338,7 +342,15 @@ function Session:bind()
   self.state = state
   if auth and auth.token then
     local fn = auth.token
-    state.fetch = function() return fetch_token(fn) end
+    state.fetch = function()
+      state.fetcher = core.current()
+      local ok, tok = pcall(fetch_token, fn)
+      state.fetcher = nil
+      if not ok then
+        error(tok, 0)
+      end
+      return tok
+    end
     -- runs in the C engine after each response (req.refresh): true when
     -- the request should be made again with the credentials it set; nil
     -- and a message ends the call with that error
