@@ -334,6 +334,26 @@ describe("http.session", function()
       end
       assert.equal(1, pages)
     end)
+
+    it("hide the session's token in a poll's or a page's error",
+       function()
+      local s = http.session{base = srv.url, retry = false,
+                             auth = {token = function() return "tok-777x" end}}
+      local ok, err = pcall(s.poll, s, "/_echo", {ready = function(r)
+        return nil, "refused " .. echoed(r).authorization
+      end})
+      assert.is_false(ok)
+      assert.equal("stopped", err.reason)
+      assert.is_nil(tostring(err):find("tok-777x", 1, true), tostring(err))
+      ok, err = pcall(function()
+        for _ in s:pages("/_echo", {next = function(r)
+          error("no next for " .. echoed(r).authorization)
+        end}) do end
+      end)
+      assert.is_false(ok)
+      assert.matches("next%(%) raised at page 1", err)
+      assert.is_nil(err:find("tok-777x", 1, true), err)
+    end)
   end)
 
   describe("cookies", function()
