@@ -109,8 +109,13 @@ describe("http.session", function()
       local ok, err = pcall(http.session, {base = srv.url,
                                            auth = {bearer = "a\nsecret"}})
       assert.is_false(ok)
-      assert.matches("auth.bearer must be a non%-empty string", err)
+      assert.matches("auth.bearer must be a non%-empty string without "
+                     .. "control characters or spaces %(got one that is "
+                     .. "not%)$", err)
       assert.is_nil(err:find("secret", 1, true))
+      -- a ':' is refused in a basic user only
+      assert.equal("Bearer a:b", echoed(http.session{base = srv.url,
+        auth = {bearer = "a:b"}}:get("/_echo")).authorization)
       assert.has_error(function()
         http.session{base = srv.url, auth = {bearer = "t", basic = {}}}
       end)

@@ -137,7 +137,8 @@ local function check_credential(v, what, extra)
   if type(v) ~= "string" or v == "" or v:find("[%c" .. (extra or "") ..
                                               "]") then
     fail(("%s must be a non-empty string without control characters%s "
-          .. "(got %s)"):format(what, extra and ", spaces or ':'" or "",
+          .. "(got %s)"):format(what, extra == " " and " or spaces" or
+          extra and ", spaces or ':'" or "",
           type(v) == "string" and "one that is not" or type(v)))
   end
   return v
