@@ -327,6 +327,25 @@ describe("request bodies", function()
       assert.is_nil(seen.headers["Content-Type"])
     end)
 
+    it("refuses a FIFO or a device at once instead of waiting on it",
+       function()
+      local fifo <close> = temp_file("")
+      os.remove(fifo.path)
+      assert.is_true(os.execute("mkfifo " .. common.quote(fifo.path)))
+      local code, out = common.run(([[
+        local http = require "retryrun.http"
+        for _, path in ipairs{%q, "/dev/zero"} do
+          local ok, err = pcall(http.post, %q, {multipart = {f = {path =
+                                path}}})
+          print(ok, err)
+        end]]):format(fifo.path, srv.url .. "/_echo"), {timeout = 20})
+      assert.equal(0, code, out)
+      assert.truthy(out:find("false\t[^\n]*multipart part 'f': " ..
+                             fifo.path .. " is not a file\n"), out)
+      assert.truthy(out:find("false\t[^\n]*multipart part 'f': /dev/zero "
+                             .. "is not a file\n"), out)
+    end)
+
     it("stops with a clear error when the file is gone by a retry",
        function()
       local file = temp_file("soon gone")

@@ -171,4 +171,23 @@ describe("http.pages()", function()
     assert.matches("http.pages: next%(%) must return a URL %(a string%) or "
                    .. "nil %(got table at page 1%)", err)
   end)
+
+  it("sends no credential header to a page of another origin", function()
+    local srv <close> = todo.start{}
+    local other <close> = todo.start{}
+    local seen = {}
+    for resp in http.pages(srv.url .. "/_headers", {
+        query = {link = "<" .. other.url .. "/_echo>; rel=\"next\""},
+        headers = {Authorization = "Bearer alice-secret",
+                   ["X-Api-Key"] = "k1", ["X-Tag"] = "t"}}) do
+      if resp.page == 2 then
+        for k, v in pairs(todo.decode(resp.body).headers) do
+          seen[k:lower()] = v
+        end
+      end
+    end
+    assert.is_nil(seen.authorization)
+    assert.is_nil(seen["x-api-key"])
+    assert.equal("t", seen["x-tag"])
+  end)
 end)

@@ -334,6 +334,16 @@ describe("run.once()", function()
     assert.has_error(function() run.once(nil, print) end,
       "bad argument #1 to 'once' (a key expected, got nil)")
   end)
+
+  it("says so when fn asks for its own key, instead of a deadlock",
+     function()
+    local ok, err = pcall(run.once, "k", function()
+      return run.once("k", function() return 1 end)
+    end)
+    assert.is_false(ok)
+    assert.matches('once: fn asked for its own key "k" again', err)
+    assert.is_nil(err:find("run.lua", 1, true))
+  end)
 end)
 
 describe("run.lock()", function()

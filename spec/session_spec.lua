@@ -110,8 +110,13 @@ describe("http.session", function()
       local ok, err = pcall(http.session, {base = srv.url,
                                            auth = {bearer = "a\nsecret"}})
       assert.is_false(ok)
-      assert.matches("auth.bearer must be a non%-empty string", err)
+      assert.matches("auth.bearer must be a non%-empty string without "
+                     .. "control characters or spaces %(got one that is "
+                     .. "not%)$", err)
       assert.is_nil(err:find("secret", 1, true))
+      -- a ':' is refused in a basic user only
+      assert.equal("Bearer a:b", echoed(http.session{base = srv.url,
+        auth = {bearer = "a:b"}}:get("/_echo")).authorization)
       assert.has_error(function()
         http.session{base = srv.url, auth = {bearer = "t", basic = {}}}
       end)
@@ -269,6 +274,17 @@ describe("http.session", function()
       assert.equal(1, src.calls)
     end)
 
+    it("says so when the token function calls its own session", function()
+      local s
+      s = http.session{base = srv.url, auth = {token = function()
+        return s:get("/_echo").body
+      end}}
+      local ok, err = pcall(s.get, s, "/_echo")
+      assert.is_false(ok)
+      assert.matches("auth token function failed: .*the token function made "
+                     .. "a call through its own session", err)
+    end)
+
     it("raises a token function's error, redacted", function()
       local s = http.session{base = srv.url, auth = {token = function()
         error("cannot log in at http://alice:hunter2@" .. "idp.example/")
@@ -344,6 +360,44 @@ describe("http.session", function()
       assert.is_false(ok)
       assert.is_nil(tostring(err):find("tok-4242x", 1, true))
       assert.truthy(tostring(err):find("REDACTED", 1, true))
+    end)
+  end)
+
+  describe("poll and pages", function()
+    it("poll and page through base with the session's credentials",
+       function()
+      local s = http.session{base = srv.url .. "/v1/", retry = false,
+                             auth = {bearer = "alice-secret"}}
+      local resp = s:poll("/_echo", {every = 0.001, ready = function(r)
+        return echoed(r).authorization == "Bearer alice-secret"
+      end})
+      assert.equal(1, resp.polls)
+      local pages = 0
+      for page in s:pages("/items") do   -- 2xx only with the credentials
+        pages = pages + 1
+        assert.equal(srv.url .. "/items", page.url)
+      end
+      assert.equal(1, pages)
+    end)
+
+    it("hide the session's token in a poll's or a page's error",
+       function()
+      local s = http.session{base = srv.url, retry = false,
+                             auth = {token = function() return "tok-777x" end}}
+      local ok, err = pcall(s.poll, s, "/_echo", {ready = function(r)
+        return nil, "refused " .. echoed(r).authorization
+      end})
+      assert.is_false(ok)
+      assert.equal("stopped", err.reason)
+      assert.is_nil(tostring(err):find("tok-777x", 1, true), tostring(err))
+      ok, err = pcall(function()
+        for _ in s:pages("/_echo", {next = function(r)
+          error("no next for " .. echoed(r).authorization)
+        end}) do end
+      end)
+      assert.is_false(ok)
+      assert.matches("next%(%) raised at page 1", err)
+      assert.is_nil(err:find("tok-777x", 1, true), err)
     end)
   end)
 

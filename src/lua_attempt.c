@@ -455,6 +455,18 @@ static int lcore_url_origin(lua_State *L)
   return 1;
 }
 
+/* core.check_file_part(name, path) -> nil, or the message saying why the
+ * file cannot be a multipart part (mime.h). */
+static int lcore_check_file_part(lua_State *L)
+{
+  char err[1024];
+  if(!mime_check_file(luaL_checkstring(L, 1), luaL_checkstring(L, 2), err,
+                      sizeof(err)))
+    return 0;
+  lua_pushstring(L, err);
+  return 1;
+}
+
 void lattempt_register(lua_State *L)
 {
   static const luaL_Reg meta[] = {
@@ -468,4 +480,6 @@ void lattempt_register(lua_State *L)
   lua_setfield(L, -2, "cookie_jar");
   lua_pushcfunction(L, lcore_url_origin);
   lua_setfield(L, -2, "url_origin");
+  lua_pushcfunction(L, lcore_check_file_part);
+  lua_setfield(L, -2, "check_file_part");
 }

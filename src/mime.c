@@ -2,35 +2,33 @@
  * mime.c - a multipart/form-data body for libcurl (see mime.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "mime.h"
 
-/* Checks before libcurl does, for words of retryrun's own: a path that is
- * not a readable regular file. 0, or -1 with why in err. */
-static int check_file(const struct mime_part *p, char *err, size_t errlen)
+int mime_check_file(const char *name, const char *path, char *err,
+                    size_t errlen)
 {
   struct stat st;
-  FILE *f;
-  if(stat(p->path, &st)) {
+  /* without blocking: opening a FIFO for reading waits for a writer */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if(fd < 0 || fstat(fd, &st)) {
     snprintf(err, errlen, "multipart part '%s': cannot read %s: %s",
-             p->name, p->path, strerror(errno));
+             name, path, strerror(errno));
+    if(fd >= 0)
+      close(fd);
     return -1;
   }
+  close(fd);
   if(!S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "multipart part '%s': %s is not a file",
-             p->name, p->path);
+    snprintf(err, errlen, "multipart part '%s': %s is not a file", name,
+             path);
     return -1;
   }
-  f = fopen(p->path, "rb");
-  if(!f) {
-    snprintf(err, errlen, "multipart part '%s': cannot read %s: %s",
-             p->name, p->path, strerror(errno));
-    return -1;
-  }
-  fclose(f);
   return 0;
 }
 
@@ -45,7 +43,7 @@ curl_mime *mime_build(CURL *e, const struct mime_part *parts, size_t n,
     const struct mime_part *p = &parts[i];
     curl_mimepart *part;
     CURLcode rc;
-    if(p->path && check_file(p, err, errlen))
+    if(p->path && mime_check_file(p->name, p->path, err, errlen))
       goto fail;
     part = curl_mime_addpart(mime);
     if(!part)

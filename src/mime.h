@@ -32,6 +32,12 @@ struct mime_part {
  * frees it with curl_mime_free once the handle no longer uses it), or
  * NULL with why in err (errlen bytes): out of memory, or a file that
  * cannot be read, named with its part. */
+/* Checks, before libcurl does and without blocking (a FIFO is not
+ * opened for good), that path is a regular file retryrun can read: 0, or
+ * -1 with why in err, naming the part. */
+int mime_check_file(const char *name, const char *path, char *err,
+                    size_t errlen);
+
 curl_mime *mime_build(CURL *e, const struct mime_part *parts, size_t n,
                       char *err, size_t errlen);
 

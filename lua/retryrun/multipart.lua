@@ -3,12 +3,12 @@
 -- anew for every attempt).
 --
 -- Private to retryrun.http. Reads the script's table and, for a file, that
--- the file can be read; never sends anything.
+-- it is a regular file that can be read; never sends anything.
 --
 -- @module retryrun.multipart
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
-local open = io.open
+local core = require "retryrun.core"
 local check = require "retryrun.check"
 local fail, show, suggest = check.fail, check.show, check.suggest
 
@@ -60,11 +60,10 @@ local function part_of(name, v)
   end
   if v.path ~= nil then
     check_text(name, "path", v.path)
-    local f, err = open(v.path, "rb")
-    if not f then
-      fail(("multipart part '%s': cannot read %s"):format(name, err))
+    local err = core.check_file_part(name, v.path)
+    if err then
+      fail(err)
     end
-    f:close()
   end
   if v.filename ~= nil then check_text(name, "filename", v.filename) end
   if v.type ~= nil then check_text(name, "type", v.type) end

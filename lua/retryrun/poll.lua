@@ -83,15 +83,26 @@ local function request_options(fname, opts, own, known)
   return req
 end
 
--- What redaction needs of a request: its URL, headers and body.
-local function secrets_of(url, req)
+-- What redaction needs of a request: its URL, headers and body; with a
+-- session's credentials too (those its calls to url add), as they are
+-- now: call it again after a call that may have renewed a token.
+local function secrets_of(url, req, to)
   local body = req.body
   if req.json ~= nil then
     local ok, text = pcall(json_encode, req.json)
     body = ok and text or nil
   end
-  return {url = url, headers = type(req.headers) == "table" and req.headers
-          or nil, body = type(body) == "string" and body or nil}
+  local headers = type(req.headers) == "table" and req.headers or nil
+  local prepare = poll.SESSION and req[poll.SESSION]
+  if prepare then
+    local h = {}
+    for k, v in pairs(headers or {}) do h[k] = v end
+    if pcall(prepare, to or url, h) then
+      headers = h
+    end
+  end
+  return {url = url, headers = headers,
+          body = type(body) == "string" and body or nil}
 end
 
 -- The policy of each poll, as a call resolves retry= (nil: the call's
@@ -224,6 +235,7 @@ function poll.poll(url, opts, request)
       return nil, err
     end
     n, last = n + 1, resp
+    secrets = secrets_of(url, req)
     local ok, verdict, why = pcall(ready, resp)
     if not ok then
       note_poll(resp, n, "error")
@@ -289,6 +301,19 @@ function poll.pages(url, opts, request)
     req.expect = "2xx"
   end
   local secrets = secrets_of(url, req)
+  -- a page of another origin gets no credential header: its URL is the
+  -- server's word, as a redirect's is
+  local origin, headers = core.url_origin(url), req.headers
+  local foreign = headers
+  if type(headers) == "table" then
+    foreign = {}
+    for k, v in pairs(headers) do
+      if type(k) ~= "string" or not (core.secret_header(k) or
+                                     k:lower() == "host") then
+        foreign[k] = v
+      end
+    end
+  end
   local seen, pending, n, looped = {}, url, 0, nil
   return function()
     if not pending then
@@ -304,6 +329,7 @@ function poll.pages(url, opts, request)
     end
     n = n + 1
     req.url = u
+    req.headers = core.url_origin(u) == origin and headers or foreign
     if n == 2 then
       req.query = nil       -- the links carry their own query
     end
@@ -312,6 +338,7 @@ function poll.pages(url, opts, request)
       error(err, 0)
     end
     resp.page = n
+    secrets = secrets_of(url, req, u)
     seen[u], seen[resp.url] = seen[u] or n, seen[resp.url] or n
     local target
     if next_of then

@@ -231,6 +231,11 @@ function run.once(key, fn)
     end)
     flights[key] = h
   end
+  if h == core.current() then
+    fail(("once: fn asked for its own key %s again (itself or through a "
+          .. "call that needs it), and would wait on itself"):format(
+          show(key)))
+  end
   local r = h:wait()
   if not r[1] then
     error(r[2], 0)

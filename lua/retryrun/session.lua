@@ -138,7 +138,8 @@ local function check_credential(v, what, extra)
   if type(v) ~= "string" or v == "" or v:find("[%c" .. (extra or "") ..
                                               "]") then
     fail(("%s must be a non-empty string without control characters%s "
-          .. "(got %s)"):format(what, extra and ", spaces or ':'" or "",
+          .. "(got %s)"):format(what, extra == " " and " or spaces" or
+          extra and ", spaces or ':'" or "",
           type(v) == "string" and "one that is not" or type(v)))
   end
   return v
@@ -240,6 +241,10 @@ end
 -- the tasks that need it at once).
 local function current_token(self)
   local state = self.state
+  if state.fetcher and state.fetcher == core.current() then
+    error("the token function made a call through its own session, which "
+          .. "needs the token being fetched: fetch it with http.* instead", 0)
+  end
   if not state.token then
     state.token = run.once(state, state.fetch)
   end
@@ -359,7 +364,15 @@ function Session:bind()
   self.state = state
   if auth and auth.token then
     local fn = auth.token
-    state.fetch = function() return fetch_token(fn) end
+    state.fetch = function()
+      state.fetcher = core.current()
+      local ok, tok = pcall(fetch_token, fn)
+      state.fetcher = nil
+      if not ok then
+        error(tok, 0)
+      end
+      return tok
+    end
     -- runs in the C engine after each response (req.refresh): true when
     -- the request should be made again with the credentials it set; nil
     -- and a message ends the call with that error
