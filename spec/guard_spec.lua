@@ -367,6 +367,24 @@ describe("the shared cool-down", function()
     assert.same({exhausted = 4}, reasons)
   end)
 
+  it("pauses the host that asked, not the one that redirected there",
+     function()
+    local a <close> = todo.start{}
+    local b <close> = todo.start{"--throttle-rate", "1", "--retry-after",
+                                 "30"}
+    local _, err = http.get(a.url .. "/_redirect?to=" .. b.url .. "/items",
+      {headers = AUTH, retry = {attempts = 1, raise = false}})
+    assert.equal(429, err.response.status)
+    -- a, which only redirected, is not paused; b is
+    local r = http.get(a.url .. "/items", {headers = AUTH,
+                                           retry = {deadline = 5}})
+    assert.equal(200, r.status)
+    local _, err2 = http.get(b.url .. "/items", {headers = AUTH,
+      retry = {deadline = 5, raise = false}})
+    assert.equal("cool_down", err2.reason)
+    assert.equal(1, b:stats().requests)
+  end)
+
   it("is capped by max_retry_after", function()
     local srv <close> = todo.start{"--throttle-rate", "1", "--retry-after",
                                    "30"}

@@ -214,13 +214,16 @@ static void wake_waiters(struct guard_state *s)
 }
 
 /* A 429 or 503: the first of guard_cool_headers that parses pauses the
- * host for every task, for at most max_retry_after. */
+ * host that answered (after redirects; or the policy's key) for every
+ * task, for at most max_retry_after. */
 static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
 {
   const char *values[GUARD_COOL_HEADERS];
   double secs, now = loop_now();
   int i, top = lua_gettop(L);
   if(!lresp_is(L, S_RESP))
+    return;
+  if(!c->guard->named_key && !(s = state_of(L, c, S_RESP)))
     return;
   lua_getfield(L, S_RESP, "headers");
   for(i = 0; i < GUARD_COOL_HEADERS; i++) {
