@@ -230,6 +230,37 @@ describe("the circuit breaker", function()
     assert.equal(5, slow:stats().requests)
   end)
 
+  it("lets the probe's task be cancelled: the next call is the probe",
+     function()
+    local bad <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local slow <close> = todo.start{"--slow-rate", "1", "--slow-ms", "5000"}
+    local good <close> = todo.start{}
+    local p = retry.policy{attempts = 1, key = "svc-cancel", when_open =
+      "wait", breaker = {consecutive = 2, break_for = 0.2}, timeout = 20,
+      raise = false}
+    for _ = 1, 2 do p:get(bad.url .. "/items") end
+    run.sleep(0.25)
+    local probe = run.spawn(function()
+      return select(2, p:get(slow.url .. "/items", {headers = AUTH})).reason
+    end)
+    run.sleep(0.05)
+    local waiting = {}
+    for i = 1, 3 do
+      waiting[i] = run.spawn(function()
+        local r, err = p:get(good.url .. "/items", {headers = AUTH})
+        return r and r.status or err.reason
+      end)
+    end
+    run.sleep(0.05)
+    local t0 = run.now()
+    probe:cancel()
+    assert.equal("cancelled", probe:wait())
+    -- not after the probe's lease (its timeout, 20 s)
+    for i = 1, 3 do assert.equal(200, waiting[i]:wait()) end
+    assert.is_true(run.now() - t0 < 10)
+    assert.equal(3, good:stats().requests)
+  end)
+
   it("with when_open = \"wait\" gives up when the break outlasts the "
      .. "deadline", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}

@@ -359,6 +359,7 @@ int lcall_cancelled(lua_State *L, struct call *c)
   loop_wait_cancel(&c->task->lt);
   loop_slot_giveback(&c->task->lt);
   c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
+  lguard_cancelled(L, c);
   if(c->k == K_TRANSFER) {
     lcall_attempts_list(L);
     lua_createtable(L, 0, 3);

@@ -256,6 +256,9 @@ void lhedge_drop(struct call *c);
 int lguard_before(lua_State *L, struct call *c);
 int lguard_resume(lua_State *L, struct call *c);
 void lguard_after(lua_State *L, struct call *c);
+/* A call cancelled while its attempt was the breaker's probe: the next
+ * call to the host is the probe, and those waiting for this one wake. */
+void lguard_cancelled(lua_State *L, struct call *c);
 
 void lcall_register(lua_State *L);   /* request, uuid */
 void ltrace_register(lua_State *L);  /* note_poll */

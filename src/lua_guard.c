@@ -213,6 +213,17 @@ static void wake_waiters(struct guard_state *s)
   }
 }
 
+void lguard_cancelled(lua_State *L, struct call *c)
+{
+  struct guard_state *s = c->gs;
+  if(!c->probe || !s || s->breaker != GUARD_HALF_OPEN)
+    return;
+  c->probe = 0;
+  s->probe_until = loop_now();        /* its lease ends now */
+  say(L, c, "breaker %s half-open: the probe was cancelled", s->label);
+  wake_waiters(s);
+}
+
 /* A 429 or 503: the first of guard_cool_headers that parses pauses the
  * host that answered (after redirects; or the policy's key) for every
  * task, for at most max_retry_after. */
