@@ -329,9 +329,17 @@ describe("the circuit breaker", function()
       "policy field 'when_open' must be \"fail\" or \"wait\" (got block)")
     assert.has_error(function() retry.policy{breaker = {ratio = 2}} end,
       "policy field 'breaker.ratio' must be a number from 0 to 1 (got 2)")
-    assert.has_error(function() retry.policy{key = ""} end,
-      "policy field 'key' must be a name of 1 to 200 bytes (got another "
+    assert.has_error(function() retry.policy{breaker = {ratio = 0/0}} end,
+      "policy field 'breaker.ratio' must be a number from 0 to 1 (got nan)")
+    assert.has_error(function() retry.policy{breaker = {ratio = "x"}} end,
+      "policy field 'breaker.ratio' must be a number from 0 to 1 (got "
       .. "string)")
+    local bad_key = "policy field 'key' must be a name of 1 to 200 bytes, "
+                    .. "no control characters (got another string)"
+    for _, key in ipairs{"", ("k"):rep(201), "a\0b", "a\nb", "a\27[2J"} do
+      assert.has_error(function() retry.policy{key = key} end, bad_key)
+    end
+    assert.equal("a b-\xc3\xa9", retry.policy{key = "a b-\xc3\xa9"}.key)
   end)
 end)
 
