@@ -286,6 +286,18 @@ describe("the circuit breaker", function()
     assert.equal(10, srv:stats().requests)
   end)
 
+  it("with ratio = 0 opens on a failure, never on successes alone",
+     function()
+    local srv <close> = todo.start{}
+    local fields = {attempts = 1, breaker = {ratio = 0, min_calls = 2}}
+    assert.same({ok = 5}, storm(srv.url, 5, fields))
+    assert.same({ok = 5}, storm(srv.url, 5, fields))
+    local bad <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    fields.key = "ratio0"
+    assert.same({exhausted = 2}, storm(bad.url, 2, fields))
+    assert.same({circuit_open = 3}, storm(bad.url, 3, fields))
+  end)
+
   it("is off unless asked", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
     assert.same({exhausted = 30}, storm(srv.url, 30, {attempts = 1}))

@@ -246,7 +246,8 @@ enum guard_change guard_note(struct guard_state *s,
   calls = sum(s->calls);
   fails = sum(s->fails);
   if((c->consecutive > 0 && s->consecutive >= c->consecutive) ||
-     (calls >= c->min_calls && (double)fails >= c->fail_ratio * calls)) {
+     (calls >= c->min_calls && fails > 0 &&
+      (double)fails >= c->fail_ratio * calls)) {  /* ratio 0: any failure */
     open_breaker(s, c, now);
     return GUARD_OPENED;
   }
