@@ -126,6 +126,23 @@ describe("the retry budget", function()
     assert.equal(40, reasons.budget + (reasons.exhausted or 0))
   end)
 
+  it("takes back the cost of a retry the breaker or a cool-down stops",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local code, _, summary, reasons = summarised([[
+      local retry = require "retryrun.retry"
+      local R = {attempts = 2, raise = false, backoff = {initial = 0.01},
+                 breaker = {consecutive = 1, break_for = 30}}
+      for _ = 1, 3 do retry.policy(R):get(arg[1] .. "/items") end
+    ]], srv.url)
+    assert.equal(0, code)
+    -- each call's retry was paid, then the open breaker stopped it
+    assert.same({circuit_open = 3}, reasons)
+    assert.equal(1, srv:stats().requests)
+    assert.same({allowed = 0, refused = 0, tokens = 500},
+                summary.guards[1].budget)
+  end)
+
   it("never refuses a first attempt", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
     storm(srv.url, 30, {backoff = FAST, budget = {tokens = 0}})

@@ -176,6 +176,18 @@ int guard_budget_take(struct guard_state *s, const struct guard_conf *c,
   return ok;
 }
 
+void guard_budget_refund(struct guard_state *s, const struct guard_conf *c,
+                         double cost)
+{
+  if(c->budget != GUARD_BUDGET_BUCKET || !s->budget_used || !(cost > 0))
+    return;
+  s->tokens += cost;
+  if(s->tokens > c->tokens)
+    s->tokens = c->tokens;
+  if(s->charged > 0)
+    s->charged--;
+}
+
 /* ---- the breaker ---- */
 
 enum guard_admit guard_admit(struct guard_state *s, const struct guard_conf *c,

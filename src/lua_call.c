@@ -348,6 +348,7 @@ int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason)
   c->dec.reason = reason;
   c->dec.retry_after = -1;
   c->pc.attempt--;
+  lguard_unsent(c);
   return giveup(L, c);
 }
 

@@ -224,6 +224,14 @@ void lguard_cancelled(lua_State *L, struct call *c)
   wake_waiters(s);
 }
 
+void lguard_unsent(struct call *c)
+{
+  if(c->paid && c->retry_cost > 0)
+    guard_budget_refund(c->paid, c->guard, c->retry_cost);
+  c->retry_cost = 0;
+  c->paid = NULL;
+}
+
 /* A 429 or 503: the first of guard_cool_headers that parses pauses the
  * host that answered (after redirects; or the policy's key) for every
  * task, for at most max_retry_after. */
@@ -310,6 +318,7 @@ pay:
   if(c->guard->budget == GUARD_BUDGET_BUCKET) {
     double tenth = c->guard->tokens / 10;
     c->retry_cost = timeout ? c->guard->timeout_cost : c->guard->retry_cost;
+    c->paid = s;
     /* one line each time the level passes a tenth of the bucket */
     if(tenth > 0 && ceil(before / tenth) != ceil(s->tokens / tenth))
       say(L, c, "budget %s: %g/%g tokens", s->label, s->tokens,
