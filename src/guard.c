@@ -306,12 +306,21 @@ static double seconds_or_epoch(const char *v, double now_wall)
 {
   char *end;
   double x;
-  size_t n = strlen(v);
+  size_t n = strlen(v), d;
   while(*v == ' ' || *v == '\t')
     v++;
-  if(n > 64 || *v < '0' || *v > '9')
+  d = strspn(v, "0123456789");
+  if(n > 64 || !d)
     return -1;
+  if(v[d] == '.') {
+    size_t f = strspn(v + d + 1, "0123456789");
+    if(!f)
+      return -1;
+    d += 1 + f;
+  }
   x = strtod(v, &end);
+  if(end != v + d)
+    return -1;                  /* strtod takes 1e3 and 0x10 too */
   while(*end == ' ' || *end == '\t')
     end++;
   if(*end || !(x >= 0) || x > 1e15)
