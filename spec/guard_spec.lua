@@ -137,6 +137,23 @@ describe("the retry budget", function()
     assert.is_true(count.budget >= 57, count.budget)
   end)
 
+  it("takes back the cost of a retry the breaker or a cool-down stops",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local code, _, summary, reasons = summarised([[
+      local retry = require "retryrun.retry"
+      local R = {attempts = 2, raise = false, backoff = {initial = 0.01},
+                 breaker = {consecutive = 1, break_for = 30}}
+      for _ = 1, 3 do retry.policy(R):get(arg[1] .. "/items") end
+    ]], srv.url)
+    assert.equal(0, code)
+    -- each call's retry was paid, then the open breaker stopped it
+    assert.same({circuit_open = 3}, reasons)
+    assert.equal(1, srv:stats().requests)
+    assert.same({allowed = 0, refused = 0, tokens = 500},
+                summary.guards[1].budget)
+  end)
+
   it("never refuses a first attempt", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
     storm(srv.url, 30, {backoff = FAST, budget = {tokens = 0}})
@@ -248,6 +265,37 @@ describe("the circuit breaker", function()
     assert.equal(5, slow:stats().requests)
   end)
 
+  it("lets the probe's task be cancelled: the next call is the probe",
+     function()
+    local bad <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local slow <close> = todo.start{"--slow-rate", "1", "--slow-ms", "5000"}
+    local good <close> = todo.start{}
+    local p = retry.policy{attempts = 1, key = "svc-cancel", when_open =
+      "wait", breaker = {consecutive = 2, break_for = 0.2}, timeout = 20,
+      raise = false}
+    for _ = 1, 2 do p:get(bad.url .. "/items") end
+    run.sleep(0.25)
+    local probe = run.spawn(function()
+      return select(2, p:get(slow.url .. "/items", {headers = AUTH})).reason
+    end)
+    run.sleep(0.05)
+    local waiting = {}
+    for i = 1, 3 do
+      waiting[i] = run.spawn(function()
+        local r, err = p:get(good.url .. "/items", {headers = AUTH})
+        return r and r.status or err.reason
+      end)
+    end
+    run.sleep(0.05)
+    local t0 = run.now()
+    probe:cancel()
+    assert.equal("cancelled", probe:wait())
+    -- not after the probe's lease (its timeout, 20 s)
+    for i = 1, 3 do assert.equal(200, waiting[i]:wait()) end
+    assert.is_true(run.now() - t0 < 10)
+    assert.equal(3, good:stats().requests)
+  end)
+
   it("with when_open = \"wait\" gives up when the break outlasts the "
      .. "deadline", function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
@@ -271,6 +319,18 @@ describe("the circuit breaker", function()
     storm(srv.url, 1, fields)
     assert.same({circuit_open = 4}, storm(srv.url, 4, fields))
     assert.equal(10, srv:stats().requests)
+  end)
+
+  it("with ratio = 0 opens on a failure, never on successes alone",
+     function()
+    local srv <close> = todo.start{}
+    local fields = {attempts = 1, breaker = {ratio = 0, min_calls = 2}}
+    assert.same({ok = 5}, storm(srv.url, 5, fields))
+    assert.same({ok = 5}, storm(srv.url, 5, fields))
+    local bad <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    fields.key = "ratio0"
+    assert.same({exhausted = 2}, storm(bad.url, 2, fields))
+    assert.same({circuit_open = 3}, storm(bad.url, 3, fields))
   end)
 
   it("is off unless asked", function()
@@ -316,9 +376,17 @@ describe("the circuit breaker", function()
       "policy field 'when_open' must be \"fail\" or \"wait\" (got block)")
     assert.has_error(function() retry.policy{breaker = {ratio = 2}} end,
       "policy field 'breaker.ratio' must be a number from 0 to 1 (got 2)")
-    assert.has_error(function() retry.policy{key = ""} end,
-      "policy field 'key' must be a name of 1 to 200 bytes (got another "
+    assert.has_error(function() retry.policy{breaker = {ratio = 0/0}} end,
+      "policy field 'breaker.ratio' must be a number from 0 to 1 (got nan)")
+    assert.has_error(function() retry.policy{breaker = {ratio = "x"}} end,
+      "policy field 'breaker.ratio' must be a number from 0 to 1 (got "
       .. "string)")
+    local bad_key = "policy field 'key' must be a name of 1 to 200 bytes, "
+                    .. "no control characters (got another string)"
+    for _, key in ipairs{"", ("k"):rep(201), "a\0b", "a\nb", "a\27[2J"} do
+      assert.has_error(function() retry.policy{key = key} end, bad_key)
+    end
+    assert.equal("a b-\xc3\xa9", retry.policy{key = "a b-\xc3\xa9"}.key)
   end)
 end)
 
@@ -386,6 +454,24 @@ describe("the shared cool-down", function()
     assert.equal(3, cool.waits)
     assert.is_true(cool.waited > 2 and cool.waited < 3.5, cool.waited)
     assert.same({exhausted = 4}, reasons)
+  end)
+
+  it("pauses the host that asked, not the one that redirected there",
+     function()
+    local a <close> = todo.start{}
+    local b <close> = todo.start{"--throttle-rate", "1", "--retry-after",
+                                 "30"}
+    local _, err = http.get(a.url .. "/_redirect?to=" .. b.url .. "/items",
+      {headers = AUTH, retry = {attempts = 1, raise = false}})
+    assert.equal(429, err.response.status)
+    -- a, which only redirected, is not paused; b is
+    local r = http.get(a.url .. "/items", {headers = AUTH,
+                                           retry = {deadline = 5}})
+    assert.equal(200, r.status)
+    local _, err2 = http.get(b.url .. "/items", {headers = AUTH,
+      retry = {deadline = 5, raise = false}})
+    assert.equal("cool_down", err2.reason)
+    assert.equal(1, b:stats().requests)
   end)
 
   it("is capped by max_retry_after", function()

@@ -267,6 +267,25 @@ describe("hedges in the trace, --log and the summary", function()
   end)
 end)
 
+describe("a hedged call whose first attempt wins", function()
+  it("counts as ok first time: its hedge was no retry", function()
+    -- every reply takes 1 s; the hedge goes at 0.5 s and ends 0.5 s
+    -- after the first
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "1000"}
+    local code, out, records = traced("--summary", [[
+      local retry = require "retryrun.retry"
+      retry.policy{hedge = {delay = 0.5}}:get(arg[1] .. "/_echo")
+    ]], srv.url)
+    assert.equal(0, code, out)
+    local call = records[#records]
+    assert.same({"call", 1}, {call.event, call.hedges})
+    assert.falsy(call.hedge_won)
+    assert.matches("hedges: 1 sent, 0 won", out, 1, true)
+    assert.matches("ok first time 100 %", out, 1, true)
+    assert.matches("a call failed first time 0 %", out, 1, true)
+  end)
+end)
+
 -- Each copy of a hedged attempt meets the host's guards and gate (the
 -- retry budget, the breaker, the cool-down, the rate limit, --chaos) and
 -- a session's token renewal. Replies are slowed by hundreds of ms against

@@ -176,6 +176,18 @@ int guard_budget_take(struct guard_state *s, const struct guard_conf *c,
   return ok;
 }
 
+void guard_budget_refund(struct guard_state *s, const struct guard_conf *c,
+                         double cost)
+{
+  if(c->budget != GUARD_BUDGET_BUCKET || !s->budget_used || !(cost > 0))
+    return;
+  s->tokens += cost;
+  if(s->tokens > c->tokens)
+    s->tokens = c->tokens;
+  if(s->charged > 0)
+    s->charged--;
+}
+
 /* ---- the breaker ---- */
 
 enum guard_admit guard_admit(struct guard_state *s, const struct guard_conf *c,
@@ -246,7 +258,8 @@ enum guard_change guard_note(struct guard_state *s,
   calls = sum(s->calls);
   fails = sum(s->fails);
   if((c->consecutive > 0 && s->consecutive >= c->consecutive) ||
-     (calls >= c->min_calls && (double)fails >= c->fail_ratio * calls)) {
+     (calls >= c->min_calls && fails > 0 &&
+      (double)fails >= c->fail_ratio * calls)) {  /* ratio 0: any failure */
     open_breaker(s, c, now);
     return GUARD_OPENED;
   }
@@ -293,12 +306,21 @@ static double seconds_or_epoch(const char *v, double now_wall)
 {
   char *end;
   double x;
-  size_t n = strlen(v);
+  size_t n = strlen(v), d;
   while(*v == ' ' || *v == '\t')
     v++;
-  if(n > 64 || *v < '0' || *v > '9')
+  d = strspn(v, "0123456789");
+  if(n > 64 || !d)
     return -1;
+  if(v[d] == '.') {
+    size_t f = strspn(v + d + 1, "0123456789");
+    if(!f)
+      return -1;
+    d += 1 + f;
+  }
   x = strtod(v, &end);
+  if(end != v + d)
+    return -1;                  /* strtod takes 1e3 and 0x10 too */
   while(*end == ' ' || *end == '\t')
     end++;
   if(*end || !(x >= 0) || x > 1e15)

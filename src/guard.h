@@ -107,6 +107,10 @@ void guard_free(struct guard *g);
  * 0 (and counts the refusal). */
 int guard_budget_take(struct guard_state *s, const struct guard_conf *c,
                       int timeout, double now);
+/* A bucket's retry charged `cost` that was not sent after all (the
+ * breaker, a cool-down or the deadline stopped it): the cost goes back. */
+void guard_budget_refund(struct guard_state *s, const struct guard_conf *c,
+                         double cost);
 
 /* ---- the breaker ---- */
 

@@ -348,6 +348,7 @@ int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason)
   c->dec.reason = reason;
   c->dec.retry_after = -1;
   c->pc.attempt--;
+  lguard_unsent(c);
   return giveup(L, c);
 }
 
@@ -359,6 +360,7 @@ int lcall_cancelled(lua_State *L, struct call *c)
   loop_wait_cancel(&c->task->lt);
   loop_slot_giveback(&c->task->lt);
   c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
+  lguard_cancelled(L, c);
   if(c->k == K_TRANSFER) {
     lcall_attempts_list(L);
     lua_createtable(L, 0, 3);

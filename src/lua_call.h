@@ -142,6 +142,7 @@ struct call {
   struct guard_waiter gw;     /* waiting for the breaker's probe */
   int probe;                  /* the attempt in flight is the probe */
   double retry_cost;          /* what the attempt in flight was charged */
+  struct guard_state *paid;   /* the state that charged it */
 };
 
 /* The continuation of every step. */
@@ -272,6 +273,11 @@ void lhedge_drop(struct call *c);
 int lguard_before(lua_State *L, struct call *c);
 int lguard_resume(lua_State *L, struct call *c);
 void lguard_after(lua_State *L, struct call *c);
+/* A call cancelled while its attempt was the breaker's probe: the next
+ * call to the host is the probe, and those waiting for this one wake. */
+void lguard_cancelled(lua_State *L, struct call *c);
+/* A retry that was paid for and is not sent: its cost goes back. */
+void lguard_unsent(struct call *c);
 
 void lcall_register(lua_State *L);   /* request, uuid */
 void ltrace_register(lua_State *L);  /* note_poll */

@@ -226,14 +226,36 @@ static void wake_waiters(struct guard_state *s)
   }
 }
 
+void lguard_cancelled(lua_State *L, struct call *c)
+{
+  struct guard_state *s = c->gs;
+  if(!c->probe || !s || s->breaker != GUARD_HALF_OPEN)
+    return;
+  c->probe = 0;
+  s->probe_until = loop_now();        /* its lease ends now */
+  say(L, c, "breaker %s half-open: the probe was cancelled", s->label);
+  wake_waiters(s);
+}
+
+void lguard_unsent(struct call *c)
+{
+  if(c->paid && c->retry_cost > 0)
+    guard_budget_refund(c->paid, c->guard, c->retry_cost);
+  c->retry_cost = 0;
+  c->paid = NULL;
+}
+
 /* A 429 or 503: the first of guard_cool_headers that parses pauses the
- * host for every task, for at most max_retry_after. */
+ * host that answered (after redirects; or the policy's key) for every
+ * task, for at most max_retry_after. */
 static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
 {
   const char *values[GUARD_COOL_HEADERS];
   double secs, now = loop_now();
   int i, top = lua_gettop(L);
   if(!lresp_is(L, S_RESP))
+    return;
+  if(!c->guard->named_key && !(s = state_of(L, c, S_RESP)))
     return;
   lua_getfield(L, S_RESP, "headers");
   for(i = 0; i < GUARD_COOL_HEADERS; i++) {
@@ -309,6 +331,7 @@ pay:
   if(c->guard->budget == GUARD_BUDGET_BUCKET) {
     double tenth = c->guard->tokens / 10;
     c->retry_cost = timeout ? c->guard->timeout_cost : c->guard->retry_cost;
+    c->paid = s;
     /* one line each time the level passes a tenth of the bucket */
     if(tenth > 0 && ceil(before / tenth) != ceil(s->tokens / tenth))
       say(L, c, "budget %s: %g/%g tokens", s->label, s->tokens,

@@ -305,15 +305,17 @@ static void compile_guard(lua_State *L, struct guard_conf *g, int t)
   if(g->breaker && lua_istable(L, -1)) {
     b = lua_gettop(L);
     check_names(L, b, "breaker", breaker_fields);
-    g->fail_ratio = field_seconds(L, b, "ratio", "breaker.ratio",
-                                  g->fail_ratio, 0, "");
-    if(g->fail_ratio > 1) {
-      char got[64];
-      lua_getfield(L, b, "ratio");
-      check_show_number(L, -1, got, sizeof(got));
-      luax_error(L, "policy field 'breaker.ratio' must be a number from 0 "
-                 "to 1 (got %s)", got);
+    if(lua_getfield(L, b, "ratio") != LUA_TNIL) {
+      g->fail_ratio = lua_tonumber(L, -1);
+      if(lua_type(L, -1) != LUA_TNUMBER || !(g->fail_ratio >= 0) ||
+         g->fail_ratio > 1) {
+        char got[64];
+        check_show_number(L, -1, got, sizeof(got));
+        luax_error(L, "policy field 'breaker.ratio' must be a number from "
+                   "0 to 1 (got %s)", got);
+      }
     }
+    lua_pop(L, 1);
     g->min_calls = field_count(L, b, "min_calls", "breaker.min_calls",
                                g->min_calls, 1);
     g->window = field_seconds(L, b, "window", "breaker.window", g->window,
@@ -337,9 +339,13 @@ static void compile_guard(lua_State *L, struct guard_conf *g, int t)
     size_t len = 0;
     const char *s = lua_type(L, -1) == LUA_TSTRING ?
                     lua_tolstring(L, -1, &len) : NULL;
-    if(!s || len == 0 || len > 200 || strlen(s) != len)
-      luax_error(L, "policy field 'key' must be a name of 1 to 200 bytes "
-                 "(got %s)", s ? "another string" : luaL_typename(L, -1));
+    size_t i = 0;
+    while(s && i < len && (unsigned char)s[i] >= 0x20 && s[i] != 0x7f)
+      i++;                    /* it is shown in -v lines and the summary */
+    if(!s || len == 0 || len > 200 || i != len)
+      luax_error(L, "policy field 'key' must be a name of 1 to 200 bytes, "
+                 "no control characters (got %s)", s ? "another string" :
+                 luaL_typename(L, -1));
     g->named_key = 1;
   }
   lua_pop(L, 1);

@@ -362,8 +362,10 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   if(rt->summary) {
     char key[256];
     endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
-    summary_call(rt->summary, key, accepted, c->pc.attempt,
-                 loop_now() - c->pc.started);
+    /* hedged copies are no retries: a call its first attempt ended
+     * without a hedge's win is ok first time */
+    summary_call(rt->summary, key, accepted, c->hedge.won ? c->pc.attempt :
+                 c->pc.attempt - c->hedge.sent, loop_now() - c->pc.started);
     if(c->hedge.sent)
       summary_hedges(rt->summary, key, c->hedge.sent, c->hedge.won,
                      c->hedge.cancelled);

@@ -43,7 +43,9 @@ void summary_endpoint_key(const char *method, const char *url, char *key,
  * was not: accepted or given up), how long it took, the wait after it. */
 void summary_attempt(struct summary *s, const char *key, const char *why,
                      double duration, double wait);
-/* A finished call: ok (1) or gave up (0), its attempts, its duration. */
+/* A finished call: ok (1) or gave up (0), its attempts (ok first time
+ * when 1: the caller leaves out hedged copies none of which won), its
+ * duration. */
 void summary_call(struct summary *s, const char *key, int ok, int attempts,
                   double duration);
 /* A call made as a poll (its own summary_call comes first): not_ready 1

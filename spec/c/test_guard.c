@@ -161,6 +161,8 @@ static void test_cool_ask(void)
     {{NULL, NULL, NULL, "1767225500"}, 3, 0},    /* epoch past */
     {{NULL, NULL, NULL, "2.5"}, 3, 2.5},
     {{NULL, "-1", "x", " "}, -1, 0},
+    {{NULL, "1e3", "0x10", " 4 "}, 3, 4},  /* digits and a fraction only */
+    {{NULL, "1.", ".5", "inf"}, -1, 0},
     {{"Thu, 01 Jan 2026 00:00:10 GMT", NULL, NULL, NULL}, 0, 10},
     {{NULL, NULL, NULL, NULL}, -1, 0},
   };
