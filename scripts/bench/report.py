@@ -8,6 +8,7 @@ and WORKDIR/bars.dat and WORKDIR/sweep.dat for plot.gp. A contender with any
 failed repetition in a workload is shown as FAILED with the reason, and no
 speed is claimed for it.
 """
+import os
 import re
 import statistics
 import sys
@@ -317,6 +318,14 @@ def profile_section():
         w("|---|---:|")
         for fn, ir in mine[:10]:
             w("| `%s` | {:,.0f} |".format(ir) % fn.rsplit("/", 1)[-1])
+        w("")
+    # the hand-kept before/after table of the engine's costs, which a run
+    # cannot make: its "before" is a commit long gone
+    history = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "..", "bench", "history.md")
+    if os.path.exists(history):
+        with open(history) as f:
+            out.append(f.read().rstrip("\n"))
         w("")
 w("# retryrun benchmarks")
 w("")
