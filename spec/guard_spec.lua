@@ -137,6 +137,24 @@ describe("the retry budget", function()
     assert.is_true(count.budget >= 57, count.budget)
   end)
 
+  it("counts no retry the open breaker stopped after its backoff",
+     function()
+    local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}
+    local code, _, summary = summarised([[
+      local http = require "retryrun.http"
+      local p = {breaker = {consecutive = 3, break_for = 30},
+                 budget = false, raise = false, backoff = {initial = 0.01}}
+      for _ = 1, 3 do http.get(arg[1] .. "/items", {retry = p}) end
+    ]], srv.url)
+    assert.equal(0, code)
+    -- the first call's third retry was decided, then the breaker opened;
+    -- the other two failed fast: 3 requests, 2 of them retries
+    assert.equal(3, srv:stats().requests)
+    local e = summary.endpoints[1]
+    assert.same({3, 3, 2}, {e.calls, e.attempts, e.retries})
+    assert.equal(2, e.reasons["500"])
+  end)
+
   it("takes back the cost of a retry the breaker or a cool-down stops",
      function()
     local srv <close> = todo.start{"--fail-rate", "1", "--seed", "1"}

@@ -141,6 +141,20 @@ void summary_attempt(struct summary *s, const char *key, const char *why,
   e->reasons[i].n++;
 }
 
+void summary_unretry(struct summary *s, const char *key, const char *why,
+                     int n)
+{
+  struct summary_endpoint *e = endpoint(s, key);
+  size_t i;
+  if(!e || n <= 0)
+    return;
+  e->retries -= n;
+  for(i = 0; i < e->nreasons && strcmp(e->reasons[i].why, why); i++)
+    ;
+  if(i < e->nreasons)
+    e->reasons[i].n -= n;
+}
+
 void summary_call(struct summary *s, const char *key, int ok, int attempts,
                   double duration)
 {
