@@ -117,7 +117,7 @@ struct call {
   char hop_method[16];        /* the method of the next hop */
   char retry_after[96];       /* copy of the last Retry-After value */
   int retries_noted;          /* retries the summary was told of ... */
-  char retry_why[24];         /* ... and the reason of the last */
+  char retry_why[48];         /* ... and the reason of the last */
   const char *giveup_note;    /* "interrupted", "cancelled", "auth" (the
                                  credentials could not be renewed), or
                                  NULL */

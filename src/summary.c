@@ -145,11 +145,13 @@ void summary_unretry(struct summary *s, const char *key, const char *why,
                      int n)
 {
   struct summary_endpoint *e = endpoint(s, key);
+  char w[sizeof(e->reasons[0].why)];
   size_t i;
   if(!e || n <= 0)
     return;
   e->retries -= n;
-  for(i = 0; i < e->nreasons && strcmp(e->reasons[i].why, why); i++)
+  snprintf(w, sizeof(w), "%s", why);          /* as summary_attempt kept it */
+  for(i = 0; i < e->nreasons && strcmp(e->reasons[i].why, w); i++)
     ;
   if(i < e->nreasons)
     e->reasons[i].n -= n;
