@@ -17,17 +17,7 @@ local SLOW_MS = 2000
 
 -- Runs a script (arg[1] is url) with the options given; returns its exit
 -- code, what it printed and its --log records, decoded.
-local function traced(options, body, url)
-  local path, log = common.write_script(body), os.tmpname()
-  local code, out = common.sh(("%s --log %s %s %s %s"):format(
-    common.quote(common.BIN), common.quote(log), options, common.quote(path),
-    common.quote(url)))
-  os.remove(path)
-  local records = {}
-  for line in io.lines(log) do records[#records + 1] = todo.decode(line) end
-  os.remove(log)
-  return code, out, records
-end
+local traced = todo.logged
 
 describe("policy field hedge", function()
   it("reads back as given, and false turns it off", function()

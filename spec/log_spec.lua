@@ -7,14 +7,7 @@ local todo = require "spec.support.todo"
 -- Runs BIN with options before a script made of body (arg[1] is url);
 -- returns the exit code and the records of the log file, decoded.
 local function logged(options, body, url)
-  local path, log = common.write_script(body), os.tmpname()
-  local code, out = common.sh(("%s --log %s %s %s %s"):format(
-    common.quote(common.BIN), common.quote(log), options, common.quote(path),
-    common.quote(url)))
-  os.remove(path)
-  local records = {}
-  for line in io.lines(log) do records[#records + 1] = todo.decode(line) end
-  os.remove(log)
+  local code, out, records = todo.logged(options, body, url)
   return code, records, out
 end
 

@@ -7,15 +7,7 @@ local LINE = "^%[ *%d+%.%d+%] task %d+  "
 
 -- Runs BIN with options before a script made of body (whose arg[1] is
 -- url); returns the exit code and stderr's lines, stdout dropped.
-local function traced(options, body, url)
-  local path = common.write_script(body)
-  local code, out = common.sh(("%s %s %s %s 2>&1 >/dev/null"):format(
-    common.quote(common.BIN), options, common.quote(path), common.quote(url)))
-  os.remove(path)
-  local lines = {}
-  for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
-  return code, lines
-end
+local traced = common.traced
 
 local SCRIPT = [[
   local http = require "retryrun.http"

@@ -141,6 +141,22 @@ function M.run(script, opts)
   return code, out, took, path
 end
 
+--- Runs build/retryrun with options on a script and url, and keeps what
+-- it wrote on stderr: the -v trace, the summary.
+-- @param options retryrun's own options, as shell words
+-- @param body the script's text
+-- @param url its arg[1]
+-- @return the exit code and stderr's lines
+function M.traced(options, body, url)
+  local path = M.write_script(body)
+  local code, out = M.sh(("%s %s %s %s 2>&1 >/dev/null"):format(
+    M.quote(M.BIN), options, M.quote(path), M.quote(url)))
+  os.remove(path)
+  local lines = {}
+  for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  return code, lines
+end
+
 --- Stops a process with SIGTERM and waits for it to exit; after `timeout`
 -- seconds it is killed with SIGKILL, so a hang fails instead of hanging.
 -- The process must be a child whose pipe the caller then closes: /proc

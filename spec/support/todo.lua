@@ -56,6 +56,23 @@ function M.decode(text)
   return integers(cjson.decode(text))
 end
 
+--- Runs build/retryrun with `--log` and options on a script and url.
+-- @param options retryrun's other options, as shell words
+-- @param body the script's text
+-- @param url its arg[1]
+-- @return the exit code, all it printed, and the log's records, decoded
+function M.logged(options, body, url)
+  local path, log = common.write_script(body), os.tmpname()
+  local code, out = common.sh(("%s --log %s %s %s %s"):format(
+    common.quote(common.BIN), common.quote(log), options,
+    common.quote(path), common.quote(url)))
+  os.remove(path)
+  local records = {}
+  for line in io.lines(log) do records[#records + 1] = M.decode(line) end
+  os.remove(log)
+  return code, out, records
+end
+
 --- The todo-server binary the specs use.
 -- @return path, from `$RETRYRUN_BUILD` (default `build`)
 function M.binary()
