@@ -481,7 +481,8 @@ http.redact_names = core.redact_names
 --- A session: a base URL, headers, a retry policy, credentials, a
 -- timeout and cookies shared by its calls (see retryrun.session).
 -- @function session
-http.session = require("retryrun.session").bind(http, SESSION)
+http.session = require("retryrun.session").bind(http, SESSION,
+                                                    has_header)
 
 --- True when err was raised by `expect=`.
 function http.is_expect_error(err)

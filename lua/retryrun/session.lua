@@ -228,14 +228,8 @@ end
 local Session = {__name = "retryrun.Session"}
 Session.__index = Session
 
--- True when headers has one named name, in any case.
-local function has_header(headers, name)
-  name = name:lower()
-  for k in pairs(headers) do
-    if type(k) == "string" and k:lower() == name then return true end
-  end
-  return false
-end
+-- has_header(headers, name): retryrun.http's, handed over by bind.
+local has_header
 
 -- The token to send: the one held, or one fetched now (one fetch for all
 -- the tasks that need it at once).
@@ -497,9 +491,11 @@ for _, name in ipairs{"poll", "pages"} do
   end
 end
 
---- Binds the constructor to retryrun.http and the key its calls read.
+--- Binds the constructor to retryrun.http, the key its calls read and
+-- its test for a header by name, in any case.
 -- @return `http.session`
-function session.bind(http, key)
+function session.bind(http, key, header_test)
+  has_header = header_test
   return function(opts) return session.new(http, key, opts) end
 end
 
