@@ -65,3 +65,18 @@ void dynbuf_free(struct dynbuf *b)
   free(b->data);
   memset(b, 0, sizeof(*b));
 }
+
+void dynbuf_json_string(struct dynbuf *b, const char *s)
+{
+  dynbuf_add(b, "\"", 1);
+  for(; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if(c == '"' || c == '\\')
+      dynbuf_printf(b, "\\%c", c);
+    else if(c < 0x20)
+      dynbuf_printf(b, "\\u%04x", c);
+    else
+      dynbuf_add(b, s, 1);
+  }
+  dynbuf_add(b, "\"", 1);
+}

@@ -25,4 +25,8 @@ int dynbuf_printf(struct dynbuf *b, const char *fmt, ...);
 /* Frees the bytes; b is empty after, and may be appended to again. */
 void dynbuf_free(struct dynbuf *b);
 
+/* Appends s as a JSON string: quoted, '"' and '\\' escaped, control
+ * characters as \u00XX; other bytes as they are. */
+void dynbuf_json_string(struct dynbuf *b, const char *s);
+
 #endif

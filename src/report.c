@@ -299,21 +299,6 @@ const char *rep_case_name(const struct rep_case *c, char *buf, size_t n)
   return buf;
 }
 
-void rep_json_string(struct dynbuf *b, const char *s)
-{
-  dynbuf_add(b, "\"", 1);
-  for(; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if(c == '"' || c == '\\')
-      dynbuf_printf(b, "\\%c", c);
-    else if(c < 0x20)
-      dynbuf_printf(b, "\\u%04x", c);
-    else
-      dynbuf_add(b, s, 1);
-  }
-  dynbuf_add(b, "\"", 1);
-}
-
 static int by_start(const void *a, const void *b)
 {
   const struct rep_case *x = a, *y = b;
@@ -423,7 +408,7 @@ static void json_report(struct dynbuf *b, const struct report *r,
   for(i = 0; i < n; i++)
     counts[cs[i].status]++;
   dynbuf_printf(b, "{\"v\":1,\"name\":");
-  rep_json_string(b, suite);
+  dynbuf_json_string(b, suite);
   dynbuf_printf(b, ",\"started\":%.6f,\"duration\":%.6f,\"tests\":%zu,"
                 "\"passed\":%zu,\"flaky\":%zu,\"failed\":%zu,\"cases\":[",
                 r->started, duration, n, counts[0], counts[1], counts[2]);
@@ -431,7 +416,7 @@ static void json_report(struct dynbuf *b, const struct report *r,
     const struct rep_case *c = &cs[i];
     const struct rep_call *k;
     dynbuf_printf(b, "%s{\"name\":", i ? "," : "");
-    rep_json_string(b, rep_case_name(c, buf, sizeof(buf)));
+    dynbuf_json_string(b, rep_case_name(c, buf, sizeof(buf)));
     if(c->is_task)
       dynbuf_printf(b, ",\"kind\":\"task\",\"task\":%u", c->id);
     else {
@@ -445,7 +430,7 @@ static void json_report(struct dynbuf *b, const struct report *r,
     if(c->err) {
       dynbuf_printf(b, ",\"error\":{\"type\":\"%s\",\"message\":",
                     c->type);
-      rep_json_string(b, c->err);
+      dynbuf_json_string(b, c->err);
       dynbuf_printf(b, "}");
     }
     dynbuf_printf(b, ",\"calls\":[");
@@ -453,14 +438,14 @@ static void json_report(struct dynbuf *b, const struct report *r,
       dynbuf_printf(b, "{\"call\":%u,\"task\":%u,", k->id, k->task);
       if(k->method[0]) {
         dynbuf_printf(b, "\"method\":");
-        rep_json_string(b, k->method);
+        dynbuf_json_string(b, k->method);
         dynbuf_printf(b, ",");
       }
       dynbuf_printf(b, "\"request\":");
-      rep_json_string(b, k->what);
+      dynbuf_json_string(b, k->what);
       if(k->policy) {
         dynbuf_printf(b, ",\"policy\":");
-        rep_json_string(b, k->policy);
+        dynbuf_json_string(b, k->policy);
       }
       dynbuf_printf(b, ",\"outcome\":\"%s\"", !k->done ? "unfinished" :
                     k->ok ? "ok" : "gave_up");
@@ -483,7 +468,7 @@ static void json_report(struct dynbuf *b, const struct report *r,
           dynbuf_printf(b, ",\"wait\":%.6f,\"wait_cause\":\"%s\"", a->wait,
                         a->wait_cause);
         dynbuf_printf(b, ",\"detail\":");
-        rep_json_string(b, a->decision);
+        dynbuf_json_string(b, a->decision);
         dynbuf_printf(b, "}");
       }
       dynbuf_printf(b, "]}%s", k->next ? "," : "");

@@ -172,7 +172,7 @@ void rep_tap(struct dynbuf *b, const struct rep_case *cs, size_t n)
                   status[c->status], c->duration * 1000);
     if(c->err) {
       dynbuf_printf(b, "  type: %s\n  message: ", c->type);
-      rep_json_string(b, c->err);
+      dynbuf_json_string(b, c->err);
       dynbuf_printf(b, "\n");
     }
     if(c->first)
@@ -181,13 +181,13 @@ void rep_tap(struct dynbuf *b, const struct rep_case *cs, size_t n)
       struct dynbuf t = {NULL, 0, 0, 0};
       call_line(&t, k);
       dynbuf_printf(b, "    - call: ");
-      rep_json_string(b, t.data ? t.data : "");
+      dynbuf_json_string(b, t.data ? t.data : "");
       dynbuf_printf(b, "\n      attempts:\n");
       for(j = 0; j < k->n; j++) {
         dynbuf_free(&t);
         attempt_line(&t, &k->att[j]);
         dynbuf_printf(b, "        - ");
-        rep_json_string(b, t.data ? t.data : "");
+        dynbuf_json_string(b, t.data ? t.data : "");
         dynbuf_printf(b, "\n");
       }
       b->oom |= t.oom;

@@ -69,9 +69,6 @@ struct rep_case {
 /* The name of a case: the step's path, or "task N" into buf. */
 const char *rep_case_name(const struct rep_case *c, char *buf, size_t n);
 
-/* Appends s as a JSON string. */
-void rep_json_string(struct dynbuf *b, const char *s);
-
 /* JUnit XML and TAP, into b. */
 void rep_junit(struct dynbuf *b, const struct report *r,
                const struct rep_case *cases, size_t n, const char *suite,

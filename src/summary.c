@@ -320,21 +320,6 @@ char *summary_text(const struct summary *s)
   return done(&t);
 }
 
-static void say_json_string(struct dynbuf *t, const char *s)
-{
-  dynbuf_printf(t, "\"");
-  for(; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if(c == '"' || c == '\\')
-      dynbuf_printf(t, "\\%c", c);
-    else if(c < 0x20)
-      dynbuf_printf(t, "\\u%04x", c);
-    else
-      dynbuf_printf(t, "%c", c);
-  }
-  dynbuf_printf(t, "\"");
-}
-
 static void say_quantiles(struct dynbuf *t, const char *name,
                           const struct series *x)
 {
@@ -351,7 +336,7 @@ char *summary_json(const struct summary *s)
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
     dynbuf_printf(&t, "%s{\"endpoint\":", i ? "," : "");
-    say_json_string(&t, e->key);
+    dynbuf_json_string(&t, e->key);
     dynbuf_printf(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,"
         "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"polls\":%ld,"
         "\"not_ready\":%ld,\"waited\":%.6f,\"hedges\":%ld,"
@@ -361,7 +346,7 @@ char *summary_json(const struct summary *s)
         e->hedges, e->hedges_won, e->cancelled);
     for(j = 0; j < e->nreasons; j++) {
       dynbuf_printf(&t, "%s", j ? "," : "");
-      say_json_string(&t, e->reasons[j].why);
+      dynbuf_json_string(&t, e->reasons[j].why);
       dynbuf_printf(&t, ":%ld", e->reasons[j].n);
     }
     dynbuf_printf(&t, "}");
@@ -380,7 +365,7 @@ char *summary_json(const struct summary *s)
                 s->fake_clock ? "fake" : "real", s->skipped);
   if(s->chaos[0]) {
     dynbuf_printf(&t, ",\"chaos\":{\"spec\":");
-    say_json_string(&t, s->chaos);
+    dynbuf_json_string(&t, s->chaos);
     dynbuf_printf(&t, ",\"fail\":%ld,\"reset\":%ld,\"latency\":%ld}",
                   s->chaos_fail, s->chaos_reset, s->chaos_latency);
   }
