@@ -116,8 +116,8 @@ struct call {
                                  credentials */
   char hop_method[16];        /* the method of the next hop */
   char retry_after[96];       /* copy of the last Retry-After value */
-  int retries_noted;          /* retries the summary was told of ... */
-  char retry_why[48];         /* ... and the reason of the last */
+  char retry_why[48];         /* the reason of the retry decided last,
+                                 for the summary when it goes; "" */
   const char *giveup_note;    /* "interrupted", "cancelled", "auth" (the
                                  credentials could not be renewed), or
                                  NULL */

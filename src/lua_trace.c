@@ -310,12 +310,11 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
     char key[256];
     int retry = c->dec.verdict == POLICY_RETRY && !c->hedge.pending;
     endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
-    summary_attempt(rt->summary, key, retry ? word : "", duration,
+    /* a retry counts when it goes, as this attempt: one stopped after
+     * its backoff (an open breaker, a cool-down, a cancel) is none */
+    summary_attempt(rt->summary, key, c->retry_why, duration,
                     retry ? c->dec.delay : 0);
-    if(retry) {
-      c->retries_noted++;
-      snprintf(c->retry_why, sizeof(c->retry_why), "%s", word);
-    }
+    snprintf(c->retry_why, sizeof(c->retry_why), "%s", retry ? word : "");
   }
   if(rt->report)
     report_attempt_of(L, c, duration, word, lua_tostring(L, -1));
@@ -370,12 +369,6 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
      * without a hedge's win is ok first time */
     summary_call(rt->summary, key, accepted, c->hedge.won ? c->pc.attempt :
                  c->pc.attempt - c->hedge.sent, loop_now() - c->pc.started);
-    /* a retry decided, then stopped before it went (an open breaker, a
-     * cool-down, the deadline, a cancel) is no retry */
-    if(c->retries_noted > c->pc.attempt - 1 - c->hedge.sent &&
-       c->pc.attempt > 0)
-      summary_unretry(rt->summary, key, c->retry_why, c->retries_noted -
-                      (c->pc.attempt - 1 - c->hedge.sent));
     if(c->hedge.sent)
       summary_hedges(rt->summary, key, c->hedge.sent, c->hedge.won,
                      c->hedge.cancelled);

@@ -124,10 +124,10 @@ void summary_attempt(struct summary *s, const char *key, const char *why,
     return;
   e->attempts++;
   add(s, &e->attempt_s, duration);
+  e->waited += wait;
   if(!*why)
     return;
   e->retries++;
-  e->waited += wait;
   for(i = 0; i < e->nreasons && strcmp(e->reasons[i].why, why); i++)
     ;
   if(i == e->nreasons) {
@@ -139,22 +139,6 @@ void summary_attempt(struct summary *s, const char *key, const char *why,
     }
   }
   e->reasons[i].n++;
-}
-
-void summary_unretry(struct summary *s, const char *key, const char *why,
-                     int n)
-{
-  struct summary_endpoint *e = endpoint(s, key);
-  char w[sizeof(e->reasons[0].why)];
-  size_t i;
-  if(!e || n <= 0)
-    return;
-  e->retries -= n;
-  snprintf(w, sizeof(w), "%s", why);          /* as summary_attempt kept it */
-  for(i = 0; i < e->nreasons && strcmp(e->reasons[i].why, w); i++)
-    ;
-  if(i < e->nreasons)
-    e->reasons[i].n -= n;
 }
 
 void summary_call(struct summary *s, const char *key, int ok, int attempts,

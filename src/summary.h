@@ -39,15 +39,11 @@ struct summary {
 void summary_endpoint_key(const char *method, const char *url, char *key,
                           size_t n);
 
-/* One attempt of a call to endpoint key: why it was retried ("" when it
- * was not: accepted or given up), how long it took, the wait after it. */
+/* One attempt of a call to endpoint key: why the attempt before it was
+ * retried ("" for a first attempt or a hedge's copy: no retry), how long
+ * it took, and the wait after it (0 when it is not retried). */
 void summary_attempt(struct summary *s, const char *key, const char *why,
                      double duration, double wait);
-/* Takes back n of the retries summary_attempt counted for why at key: a
- * retry decided, then stopped before it was sent. Its wait stays. */
-void summary_unretry(struct summary *s, const char *key, const char *why,
-                     int n);
-
 /* A finished call: ok (1) or gave up (0), its attempts (ok first time
  * when 1: the caller leaves out hedged copies none of which won), its
  * duration. */
