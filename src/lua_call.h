@@ -1,9 +1,11 @@
 /*
  * lua_call.h - one logical call, attempted under a policy: the state the
- * call's steps share, for the three files that make them.
+ * call's steps share, for the files that make them.
  *
- *   lua_call.c     the steps: before_attempt, the decision, on_retry, the
- *                  wait, give-up and on_giveup; core.request
+ *   lua_call.c     the Call, core.request, and the steps: before_attempt,
+ *                  the attempt, the hooks, on_retry's wait (lcall_k)
+ *   lua_decide.c   each attempt's end: valid(), the decision, the
+ *                  attempts list, accept, give-up and on_giveup
  *   lua_attempt.c  one attempt on the wire: the request table in, an
  *                  outcome (a Response or a failure) out, redirects
  *                  followed
@@ -163,16 +165,29 @@ void lcall_close(struct call *c);
  * coming back through lcall_k, the task carrying the call's deadline. */
 int lcall_hook(lua_State *L, struct call *c, int nargs, int nres);
 
+/* After a hook: 1 when the time it had is over. */
+int lcall_out_of_time(const struct call *c);
+
 /* The steps other files start. */
 int lcall_before_attempt(lua_State *L, struct call *c);
+/* Makes the attempt counted (after before_attempt). */
+int lcall_attempt(lua_State *L, struct call *c);
+
+/* lua_decide.c: the end of each attempt and of the call. */
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx);
+/* Step K_VALID: what valid() returned or raised (status). */
+int lcall_valid_done(lua_State *L, struct call *c, int status);
 int lcall_decide(lua_State *L, struct call *c);
 int lcall_cancelled(lua_State *L, struct call *c);
 int lcall_no_time_left(lua_State *L, struct call *c);
 /* Gives up for reason before the attempt counted was made. */
 int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason);
-/* Makes the attempt counted (after before_attempt). */
-int lcall_attempt(lua_State *L, struct call *c);
+/* Gives up because a hook ran past the call's deadline, after the
+ * attempt that is recorded (or, from valid(), about to be). */
+int lcall_past_deadline(lua_State *L, struct call *c);
+/* Step K_GIVEUP, after on_giveup (if any): raises the GiveUp at S_REASON,
+ * or returns nil and it (raise = false). */
+int lcall_finish_giveup(lua_State *L, struct call *c);
 
 /* Pushes "GET url" (redacted) or "function at file:line" for messages. */
 void lcall_push_what(lua_State *L, struct call *c);
