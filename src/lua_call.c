@@ -260,12 +260,13 @@ struct call *lcall_new(lua_State *L, int wrapper)
   p = lpolicy_test(L, S_POL);
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
+  luax_keys(L);
+  lua_replace(L, S_KEYS);
   c = lua_newuserdatauv(L, sizeof(*c), 3);
   memset(c, 0, sizeof(*c));
-  luaL_setmetatable(L, LUAX_CALL_MT);
-  lua_replace(L, S_CALL);
-  lua_pushnil(L);                     /* the attempts list, when needed */
-  lua_replace(L, S_ATT);
+  luax_pushkey(L, S_KEYS, LUAX_K_CALL_MT);
+  lua_setmetatable(L, -2);
+  lua_replace(L, S_CALL);             /* S_ATT stays nil until needed */
   lua_pushcfunction(L, luax_traceback);
   lua_replace(L, S_TB);
   c->pol = &p->pol;
@@ -315,7 +316,6 @@ static int lcore_request(lua_State *L)
   struct call *c;
   const char *method, *why;
   char err[CHECK_MSG];
-  int keys;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   if((why = call_cannot_start(L)) != NULL)
@@ -323,14 +323,13 @@ static int lcore_request(lua_State *L)
   if(check_request(L, 1, err, sizeof(err)))
     return luax_error(L, "%s", err);
   c = lcall_new(L, 0);
-  keys = luax_keys(L);
-  luax_getkey(L, S_REQ, keys, LUAX_K_METHOD);
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
   c->pc.idempotent = policy_method_idempotent(c->method);
-  lua_pop(L, 2);
+  lua_pop(L, 1);
   lattempt_fields(L, c);
-  lua_getfield(L, S_REQ, "idempotency_key");
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_IDEMPOTENCY_KEY);
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
   lhedge_init(L, c, lpolicy_test(L, S_POL));

@@ -23,6 +23,7 @@
  *   S_CALL the Call  S_ATT the attempts list  S_TB the traceback handler
  *   S_RESP the last response  S_REASON the last attempt's detail
  *   S_FN the wrapped function  S_ARGS its arguments  S_RES its results
+ *   S_KEYS the interned keys and metatables (luax_keys), looked up once
  * Every step starts from lua_settop(L, S_TOP) and leaves nothing above it
  * when it suspends.
  */
@@ -75,7 +76,7 @@ struct lhedge {
 
 enum {
   S_REQ = 1, S_POL, S_CALL, S_ATT, S_TB, S_RESP, S_REASON, S_FN, S_ARGS,
-  S_RES, S_TOP = S_RES
+  S_RES, S_KEYS, S_TOP = S_KEYS
 };
 
 /* Where lcall_k resumes. */

@@ -103,14 +103,13 @@ static int call_accept(lua_State *L, struct call *c)
   }
   /* the response of this attempt: lresp_push set its attempts, unless
    * copies sent after it made more; elapsed now counts valid() too */
-  luax_keys(L);
   lua_pushvalue(L, S_RESP);
   if(c->pc.attempt != c->judged) {
-    luax_pushkey(L, -2, LUAX_K_ATTEMPTS);
+    luax_pushkey(L, S_KEYS, LUAX_K_ATTEMPTS);
     lua_pushinteger(L, c->pc.attempt);
     lua_settable(L, -3);
   }
-  luax_pushkey(L, -2, LUAX_K_ELAPSED);
+  luax_pushkey(L, S_KEYS, LUAX_K_ELAPSED);
   lua_pushnumber(L, loop_now() - c->pc.started);
   lua_settable(L, -3);
   return 1;

@@ -80,7 +80,7 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
     return NULL;
   else {
     /* (a URL that is not a string has no origin) */
-    if(lua_getfield(L, idx, "url") != LUA_TSTRING) {
+    if(luax_getkey(L, idx, S_KEYS, LUAX_K_URL) != LUA_TSTRING) {
       lua_pop(L, 1);
       return NULL;
     }

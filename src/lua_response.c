@@ -110,12 +110,13 @@ static void push_headers(lua_State *L, const char *p, size_t len)
   }
 }
 
-void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
-                const char *url, double elapsed, lua_Integer attempts)
+void lresp_new(lua_State *L, int keys, const struct transfer *tr,
+               const char *method, const char *url, double elapsed,
+               lua_Integer attempts)
 {
-  int keys = luax_keys(L);
   lua_createtable(L, 0, 9);
-  luaL_setmetatable(L, LUAX_RESPONSE_MT);   /* with no __newindex */
+  luax_pushkey(L, keys, LUAX_K_RESPONSE_MT);   /* with no __newindex */
+  lua_setmetatable(L, -2);
   luax_pushkey(L, keys, LUAX_K_STATUS);
   lua_pushinteger(L, tr->status);
   lua_rawset(L, -3);
@@ -142,6 +143,13 @@ void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
   lua_pushlstring(L, tr->resp_headers.data ? tr->resp_headers.data : "",
                   tr->resp_headers.len);
   lua_rawsetp(L, -2, &raw_headers_key);
+}
+
+void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
+                const char *url, double elapsed, lua_Integer attempts)
+{
+  int keys = luax_keys(L);
+  lresp_new(L, keys, tr, method, url, elapsed, attempts);
   lua_remove(L, keys);
 }
 

@@ -15,6 +15,10 @@ struct transfer;
  * (url: the request's, when libcurl gave no effective URL). */
 void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
                 const char *url, double elapsed, lua_Integer attempts);
+/* The same, with the table of luax_keys at index keys. */
+void lresp_new(lua_State *L, int keys, const struct transfer *tr,
+               const char *method, const char *url, double elapsed,
+               lua_Integer attempts);
 
 /* 1 when the value at idx is a Response. */
 int lresp_is(lua_State *L, int idx);
