@@ -300,31 +300,6 @@ static int follow_redirect(lua_State *L, struct call *c)
   lcall_close(c);
   return lattempt_send(L, c);
 }
-/* Copies the Retry-After value of the response, if any, into the call. */
-static void copy_retry_after(struct call *c, const struct transfer *tr)
-{
-  const char *p = tr->resp_headers.data, *end = p + tr->resp_headers.len;
-  while(p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    if(!eol)
-      eol = end;
-    if(eol - p > 12 && !strncasecmp(p, "retry-after:", 12)) {
-      const char *v = p + 12;
-      size_t n;
-      while(v < eol && (*v == ' ' || *v == '\t'))
-        v++;
-      n = (size_t)(eol - v);
-      while(n && (v[n - 1] == '\r' || v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-      if(n >= sizeof(c->retry_after))
-        n = sizeof(c->retry_after) - 1;    /* policy.c refuses it */
-      memcpy(c->retry_after, v, n);
-      c->retry_after[n] = '\0';
-      return;
-    }
-    p = eol + 1;
-  }
-}
 /* A transfer ended: turn it into an outcome, or follow its redirect. */
 int lattempt_done(lua_State *L, struct call *c)
 {
@@ -363,7 +338,6 @@ int lattempt_done(lua_State *L, struct call *c)
               c->judged);
     lua_replace(L, S_RESP);
     lua_settop(L, S_TOP);
-    copy_retry_after(c, tr);
     lgate_after(L, c, (int)tr->status);
   }
   else {

@@ -17,6 +17,7 @@
 #include "lua_giveup.h"
 #include "lua_policy.h"
 #include "lua_redact.h"
+#include "lua_response.h"
 #include "lua_task.h"
 #include "luax.h"
 #include "runtime.h"
@@ -154,6 +155,12 @@ int lcall_decide(lua_State *L, struct call *c)
   lua_settop(L, S_TOP);
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
+  /* the Retry-After of a response the policy may retry (a wrapped
+   * function's comes with its inner give-up, as out.wait) */
+  if(c->out.cls == POLICY_RESPONSE && !c->wrapper && c->pol->retry_after &&
+     (c->out.invalid || policy_status_retried(c->pol, c->out.status)))
+    lresp_header_copy(L, S_RESP, "retry-after", c->retry_after,
+                      sizeof(c->retry_after));
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
   policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
   /* a wrapped function's error this policy does not retry goes on to the

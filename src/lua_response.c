@@ -153,6 +153,29 @@ void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
   lua_remove(L, keys);
 }
 
+void lresp_header_copy(lua_State *L, int idx, const char *name, char *buf,
+                       size_t size)
+{
+  size_t len, want = strlen(name);
+  const char *p, *end;
+  struct header_line h;
+  buf[0] = '\0';
+  if(lua_type(L, idx) != LUA_TTABLE)
+    return;
+  if(lua_rawgetp(L, idx, &raw_headers_key) == LUA_TSTRING) {
+    p = lua_tolstring(L, -1, &len);
+    end = p + len;
+    while(next_header(&p, end, &h))
+      if(h.name && h.name_len == want && !strncasecmp(h.name, name, want)) {
+        len = h.value_len < size ? h.value_len : size - 1;
+        memcpy(buf, h.value, len);
+        buf[len] = '\0';
+        break;
+      }
+  }
+  lua_pop(L, 1);
+}
+
 /* Response __index: resp.headers is parsed from the raw header lines on
  * first use and kept; other names are the methods (upvalue 1). */
 static int lresp_index(lua_State *L)
