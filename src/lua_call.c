@@ -262,7 +262,7 @@ struct call *lcall_new(lua_State *L, int wrapper)
     luax_error(L, "bad policy (make one with retry.policy{...})");
   luax_keys(L);
   lua_replace(L, S_KEYS);
-  c = lua_newuserdatauv(L, sizeof(*c), 3);
+  c = lua_newuserdatauv(L, sizeof(*c), 4);
   memset(c, 0, sizeof(*c));
   luax_pushkey(L, S_KEYS, LUAX_K_CALL_MT);
   lua_setmetatable(L, -2);
@@ -333,6 +333,11 @@ static int lcore_request(lua_State *L)
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
   lhedge_init(L, c, lpolicy_test(L, S_POL));
+  if(c->hedge.delay > 0) {
+    c->hedge.fl = lua_newuserdatauv(L, LPOLICY_HEDGE_MAX *
+                                    sizeof(*c->hedge.fl), 0);
+    lua_setiuservalue(L, S_CALL, 4);
+  }
   return lcall_before_attempt(L, c);
 }
 

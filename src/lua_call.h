@@ -57,7 +57,10 @@ struct lhedge {
   int max;                    /* attempts in flight at once */
   const char *skipped;        /* why the policy's hedge is not used, or
                                  NULL (a static string) */
-  struct lhedge_flight fl[LPOLICY_HEDGE_MAX];  /* the round in flight */
+  struct lhedge_flight *fl;   /* the round in flight: LPOLICY_HEDGE_MAX
+                                 entries, the Call's user value 4, made
+                                 only for a hedged call (most are not,
+                                 and every Call is garbage to collect) */
   int n;                      /* entries of fl */
   int round;                  /* the number of the round's first attempt */
   double round_started;
