@@ -44,9 +44,15 @@ void lcall_close(struct call *c)
     c->tr = NULL;
   }
 }
+/* __gc and __close, with the Call metatable as upvalue 1: a finalizer
+ * runs for every Call, and luaL_checkudata would look the metatable up
+ * by name each time. */
 static int lcall_gc(lua_State *L)
 {
-  lcall_close(luaL_checkudata(L, 1, LUAX_CALL_MT));
+  struct call *c = luax_testudata(L, 1, lua_upvalueindex(1));
+  if(!c)
+    return luaL_typeerror(L, 1, LUAX_CALL_MT);
+  lcall_close(c);
   return 0;
 }
 /* Why an HTTP call cannot start here, or NULL: outside a task, or where
@@ -257,11 +263,13 @@ struct call *lcall_new(lua_State *L, int wrapper)
   if(why)
     luax_error(L, "%s", why);
   lua_settop(L, S_TOP);
-  p = lpolicy_test(L, S_POL);
-  if(!p)
-    luax_error(L, "bad policy (make one with retry.policy{...})");
   luax_keys(L);
   lua_replace(L, S_KEYS);
+  luax_pushkey(L, S_KEYS, LUAX_K_POLICY_MT);
+  p = luax_testudata(L, S_POL, lua_gettop(L));
+  lua_pop(L, 1);
+  if(!p)
+    luax_error(L, "bad policy (make one with retry.policy{...})");
   c = lua_newuserdatauv(L, sizeof(*c), 4);
   memset(c, 0, sizeof(*c));
   luax_pushkey(L, S_KEYS, LUAX_K_CALL_MT);
@@ -332,7 +340,7 @@ static int lcore_request(lua_State *L)
   luax_getkey(L, S_REQ, S_KEYS, LUAX_K_IDEMPOTENCY_KEY);
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
-  lhedge_init(L, c, lpolicy_test(L, S_POL));
+  lhedge_init(L, c, lua_touserdata(L, S_POL));   /* lcall_new checked */
   if(c->hedge.delay > 0) {
     c->hedge.fl = lua_newuserdatauv(L, LPOLICY_HEDGE_MAX *
                                     sizeof(*c->hedge.fl), 0);
@@ -352,7 +360,9 @@ void lcall_register(lua_State *L)
     {"__close", lcall_gc},
     {NULL, NULL}
   };
-  luax_newtype(L, LUAX_CALL_MT, meta, NULL);
+  luax_newtype(L, LUAX_CALL_MT, NULL, NULL);
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, meta, 1);          /* the metatable, their upvalue */
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
   lattempt_register(L);

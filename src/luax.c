@@ -55,6 +55,17 @@ int luax_is_a(lua_State *L, int idx, const char *mt)
   return r;
 }
 
+void *luax_testudata(lua_State *L, int idx, int mt)
+{
+  void *p = lua_touserdata(L, idx);
+  if(!p || !lua_getmetatable(L, idx))
+    return NULL;
+  if(!lua_rawequal(L, -1, mt))
+    p = NULL;
+  lua_pop(L, 1);
+  return p;
+}
+
 void luax_where(lua_State *L)
 {
   lua_Debug ar;
@@ -107,7 +118,7 @@ int luax_keys(lua_State *L)
     NULL, "method", "url", "headers", "body", "multipart", "compressed",
     "cacert", "insecure", "max_body", "timeout", "cookies", "refresh",
     "status", "ok", "elapsed", "attempts", "idempotency_key",
-    LUAX_CALL_MT, LUAX_RESPONSE_MT
+    LUAX_CALL_MT, LUAX_RESPONSE_MT, LUAX_POLICY_MT, NULL, NULL
   };
   _Static_assert(sizeof(names) / sizeof(names[0]) == LUAX_K_LAST + 1,
                  "a name for every enum luax_key");
@@ -119,7 +130,7 @@ int luax_keys(lua_State *L)
       lua_pushstring(L, names[i]);
       lua_rawseti(L, -2, i);
     }
-    for(; i <= LUAX_K_LAST; i++) {
+    for(; i < LUAX_K_GUARD_URL; i++) {
       if(luaL_getmetatable(L, names[i]) != LUA_TTABLE)
         luaL_error(L, "retryrun: no metatable %s yet", names[i]);
       lua_rawseti(L, -2, i);
