@@ -297,6 +297,7 @@ static int follow_redirect(lua_State *L, struct call *c)
   lua_pushstring(L, to);
   lua_setiuservalue(L, S_CALL, 1);
   c->hops++;
+  c->redirected = 1;
   lcall_close(c);
   return lattempt_send(L, c);
 }

@@ -270,10 +270,19 @@ struct call *lcall_new(lua_State *L, int wrapper)
   lua_pop(L, 1);
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
-  c = lua_newuserdatauv(L, sizeof(*c), 4);
+  if(lua_rawgeti(L, S_KEYS, LUAX_K_SPARE_CALL) == LUA_TUSERDATA) {
+    /* the Call of a call that ended (lcall_spare), user values all nil */
+    lua_pushnil(L);
+    lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
+    c = lua_touserdata(L, -1);
+  }
+  else {
+    lua_pop(L, 1);
+    c = lua_newuserdatauv(L, sizeof(*c), 4);
+    luax_pushkey(L, S_KEYS, LUAX_K_CALL_MT);
+    lua_setmetatable(L, -2);
+  }
   memset(c, 0, sizeof(*c));
-  luax_pushkey(L, S_KEYS, LUAX_K_CALL_MT);
-  lua_setmetatable(L, -2);
   lua_replace(L, S_CALL);             /* S_ATT stays nil until needed */
   lua_pushcfunction(L, luax_traceback);
   lua_replace(L, S_TB);
@@ -297,6 +306,22 @@ struct call *lcall_new(lua_State *L, int wrapper)
     lcall_own_policy(L, c)->deadline = t->hook_deadline > c->pc.started ?
                                        t->hook_deadline - c->pc.started : 0;
   return c;
+}
+
+/* A call that returns normally leaves its Call for the next call to
+ * take, in the slot LUAX_K_SPARE_CALL of the interned keys' table: most
+ * calls end as another starts, and a Call made anew is memory to
+ * collect and a finalizer to run. Only a Call whose user values were
+ * never set goes there (no redirect, no policy of its own, no -vv
+ * header lines, no hedge), so lcall_new finds them nil. */
+void lcall_spare(lua_State *L, struct call *c)
+{
+  const struct lpolicy *p = lua_touserdata(L, S_POL);
+  if(c->tr || c->redirected || c->hedge.fl || runtime_of(L)->wire ||
+     c->pol != &p->pol)
+    return;
+  lua_pushvalue(L, S_CALL);
+  lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
 }
 
 struct policy *lcall_own_policy(lua_State *L, struct call *c)

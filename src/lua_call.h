@@ -116,6 +116,8 @@ struct call {
   /* redirects of the attempt in flight: the hop's URL is the Call's user
    * value 1 */
   int hops;                   /* redirects followed */
+  int redirected;             /* some attempt followed one: user value 1
+                                 is set */
   int hop_get;                /* a 303 (or a 301/302 after POST) made it a
                                  GET: no body, no Content-Type */
   int hop_cross;              /* it left the request's origin: no
@@ -164,6 +166,11 @@ struct call *lcall_new(lua_State *L, int wrapper);
 /* Releases the transfer in flight, and a hedged attempt's others, taking
  * each off the loop first. Idempotent. */
 void lcall_close(struct call *c);
+
+/* Leaves the Call at S_CALL of the call that is returning for the next
+ * lcall_new to reuse, when it holds nothing (lua_call.c says when). The
+ * call must not touch it after this. */
+void lcall_spare(lua_State *L, struct call *c);
 
 /* Calls the hook (or predicate) below its nargs arguments for step c->k,
  * coming back through lcall_k, the task carrying the call's deadline. */

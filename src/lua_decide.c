@@ -100,6 +100,7 @@ static int call_accept(lua_State *L, struct call *c)
     luaL_checkstack(L, (int)n, "too many results");
     for(i = 1; i <= n; i++)
       lua_rawgeti(L, S_RES, i);
+    lcall_spare(L, c);
     return (int)n;
   }
   /* the response of this attempt: lresp_push set its attempts, unless
@@ -113,6 +114,7 @@ static int call_accept(lua_State *L, struct call *c)
   luax_pushkey(L, S_KEYS, LUAX_K_ELAPSED);
   lua_pushnumber(L, loop_now() - c->pc.started);
   lua_settable(L, -3);
+  lcall_spare(L, c);                 /* last: settable may run Lua */
   return 1;
 }
 
