@@ -5,6 +5,15 @@
  * A Response is a table with a metatable: scripts may read and add fields
  * as they like. Its raw header lines are kept under a private key and
  * parsed into resp.headers only when a script asks.
+ *
+ * It stays a table, not a userdata with fields made when read: scripts
+ * and http.poll/http.pages add fields to it, iterate it, rawget it,
+ * json.encode it and make one with setmetatable({...}, http.Response),
+ * and a table's field is read by the VM alone, where a userdata's would
+ * be a C call each time. Building it is what is kept cheap: keys
+ * interned once (luax_keys), the metatable compared, not looked up, one
+ * table sized for every field it gets (nine: the JSON view's cache too).
+ * A table constructor in Lua was measured at the same cost.
  */
 #include <ctype.h>
 #include <stdio.h>
