@@ -59,8 +59,8 @@ struct lhedge {
                                  NULL (a static string) */
   struct lhedge_flight *fl;   /* the round in flight: LPOLICY_HEDGE_MAX
                                  entries, the Call's user value 4, made
-                                 only for a hedged call (most are not,
-                                 and every Call is garbage to collect) */
+                                 only for a hedged call (most are not:
+                                 the Call stays small) */
   int n;                      /* entries of fl */
   int round;                  /* the number of the round's first attempt */
   double round_started;
