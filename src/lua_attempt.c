@@ -29,23 +29,22 @@
  * has checked them). */
 void lattempt_fields(lua_State *L, struct call *c)
 {
-  int keys = luax_keys(L);
-  c->max_body = luax_getkey(L, S_REQ, keys, LUAX_K_MAX_BODY) == LUA_TNIL ?
+  c->max_body = luax_getkey(L, S_REQ, S_KEYS, LUAX_K_MAX_BODY) == LUA_TNIL ?
                 DEFAULT_MAX_BODY : (size_t)lua_tonumber(L, -1);
-  c->timeout = luax_getkey(L, S_REQ, keys, LUAX_K_TIMEOUT) == LUA_TNIL ?
+  c->timeout = luax_getkey(L, S_REQ, S_KEYS, LUAX_K_TIMEOUT) == LUA_TNIL ?
                0 : lua_tonumber(L, -1);
-  luax_getkey(L, S_REQ, keys, LUAX_K_INSECURE);
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_INSECURE);
   c->insecure = lua_toboolean(L, -1);
-  c->has_refresh = luax_getkey(L, S_REQ, keys, LUAX_K_REFRESH) ==
+  c->has_refresh = luax_getkey(L, S_REQ, S_KEYS, LUAX_K_REFRESH) ==
                    LUA_TFUNCTION;
-  lua_pop(L, 5);
+  lua_pop(L, 4);
 }
 /* 1 when the request's method is no longer the one the call started
  * with: the safety rule judged that one, so it may not change. */
 static int method_changed(lua_State *L, struct call *c)
 {
   int changed;
-  lua_getfield(L, S_REQ, "method");
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
   changed = strcmp(luaL_optstring(L, -1, "GET"), c->method) != 0;
   lua_pop(L, 1);
   return changed;
@@ -112,14 +111,14 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   if(c->hops)
     lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
   else
-    lua_getfield(L, S_REQ, "url");
+    luax_getkey(L, S_REQ, S_KEYS, LUAX_K_URL);
   url = lua_tostring(L, -1);             /* request_check: a string */
-  if(lua_getfield(L, S_REQ, "body") == LUA_TSTRING && !c->hop_get)
+  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_BODY) == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
-  if(lua_getfield(L, S_REQ, "multipart") == LUA_TTABLE && !c->hop_get)
+  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_MULTIPART) == LUA_TTABLE && !c->hop_get)
     o.parts = multipart_parts(L, &o.nparts);
-  lua_getfield(L, S_REQ, "compressed");
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_COMPRESSED);
   o.compressed = lua_toboolean(L, -1);
   o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
@@ -129,9 +128,9 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.insecure = c->insecure;
   o.fresh_connect = !policy_method_idempotent(o.method);
   o.wire = runtime_of(L)->wire;
-  if(lua_getfield(L, S_REQ, "cacert") == LUA_TSTRING)
+  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_CACERT) == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
-  if(lua_getfield(L, S_REQ, "cookies") != LUA_TNIL) {
+  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_COOKIES) != LUA_TNIL) {
     struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
     if(!jar || !*jar) {
       luax_where(L);
@@ -150,7 +149,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
                     why);
     goto fail;
   }
-  if(lua_getfield(L, S_REQ, "headers") == LUA_TTABLE) {
+  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_HEADERS) == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
       if(c->hops && skip_on_hop(L, c)) {
@@ -298,33 +297,9 @@ static int follow_redirect(lua_State *L, struct call *c)
   lua_pushstring(L, to);
   lua_setiuservalue(L, S_CALL, 1);
   c->hops++;
+  c->redirected = 1;
   lcall_close(c);
   return lattempt_send(L, c);
-}
-/* Copies the Retry-After value of the response, if any, into the call. */
-static void copy_retry_after(struct call *c, const struct transfer *tr)
-{
-  const char *p = tr->resp_headers.data, *end = p + tr->resp_headers.len;
-  while(p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    if(!eol)
-      eol = end;
-    if(eol - p > 12 && !strncasecmp(p, "retry-after:", 12)) {
-      const char *v = p + 12;
-      size_t n;
-      while(v < eol && (*v == ' ' || *v == '\t'))
-        v++;
-      n = (size_t)(eol - v);
-      while(n && (v[n - 1] == '\r' || v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-      if(n >= sizeof(c->retry_after))
-        n = sizeof(c->retry_after) - 1;    /* policy.c refuses it */
-      memcpy(c->retry_after, v, n);
-      c->retry_after[n] = '\0';
-      return;
-    }
-    p = eol + 1;
-  }
 }
 /* A transfer ended: turn it into an outcome, or follow its redirect. */
 int lattempt_done(lua_State *L, struct call *c)
@@ -355,12 +330,15 @@ int lattempt_done(lua_State *L, struct call *c)
   /* after a redirect the request itself has certainly arrived */
   c->out.sent = tr->sent || c->hops > 0;
   if(tr->cls == POLICY_RESPONSE) {
-    lua_getfield(L, S_REQ, "url");
-    lresp_push(L, tr, c->method, lua_tostring(L, -1),
-               loop_now() - c->pc.started, c->judged);
+    const char *url = tr->effective_url;
+    if(!url) {
+      luax_getkey(L, S_REQ, S_KEYS, LUAX_K_URL);
+      url = lua_tostring(L, -1);
+    }
+    lresp_new(L, S_KEYS, tr, c->method, url, loop_now() - c->pc.started,
+              c->judged);
     lua_replace(L, S_RESP);
-    lua_pop(L, 1);
-    copy_retry_after(c, tr);
+    lua_settop(L, S_TOP);
     lgate_after(L, c, (int)tr->status);
   }
   else {
@@ -377,7 +355,7 @@ int lattempt_done(lua_State *L, struct call *c)
      * credentials and have the attempt made again (not for an answer
      * from another origin, which never saw them) */
     c->k = K_REFRESH;
-    lua_getfield(L, S_REQ, "refresh");
+    luax_getkey(L, S_REQ, S_KEYS, LUAX_K_REFRESH);
     lua_pushvalue(L, S_RESP);
     lua_pushvalue(L, S_REQ);
     return lcall_hook(L, c, 2, 2);

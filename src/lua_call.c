@@ -1,14 +1,13 @@
 /*
- * lua_call.c - the steps of one logical call and core.request (see
- * lua_call.h for the call's state and stack).
+ * lua_call.c - one logical call: the Call, core.request, and its steps up
+ * to each attempt and back through lcall_k (see lua_call.h for the call's
+ * state and stack).
  *
- * The decisions are policy.c's, the attempt on the wire lua_attempt.c's,
- * the give-up error lua_giveup.c's. Every step ends by suspending the task
- * (loop_yield), calling into Lua (lua_pcallk), or going on to the next
- * step, and every way back is lcall_k.
+ * The attempt on the wire is lua_attempt.c's, its end and the call's
+ * (the decision, accept, give-up) lua_decide.c's. Every step ends by
+ * suspending the task (loop_yield), calling into Lua (lua_pcallk), or
+ * going on to the next step, and every way back is lcall_k.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -16,7 +15,6 @@
 #include "loop.h"
 #include "lua_call.h"
 #include "lua_check.h"
-#include "lua_giveup.h"
 #include "lua_policy.h"
 #include "lua_redact.h"
 #include "lua_task.h"
@@ -46,9 +44,15 @@ void lcall_close(struct call *c)
     c->tr = NULL;
   }
 }
+/* __gc and __close, with the Call metatable as upvalue 1: a finalizer
+ * runs for every Call, and luaL_checkudata would look the metatable up
+ * by name each time. */
 static int lcall_gc(lua_State *L)
 {
-  lcall_close(luaL_checkudata(L, 1, LUAX_CALL_MT));
+  struct call *c = luax_testudata(L, 1, lua_upvalueindex(1));
+  if(!c)
+    return luaL_typeerror(L, 1, LUAX_CALL_MT);
+  lcall_close(c);
   return 0;
 }
 /* Why an HTTP call cannot start here, or NULL: outside a task, or where
@@ -86,8 +90,7 @@ int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
   return lcall_k(L, lua_pcallk(L, nargs, nres, S_TB, 0, lcall_k), 0);
 }
 
-/* After a hook: 1 when the time it had is over. */
-static int hook_out_of_time(struct call *c)
+int lcall_out_of_time(const struct call *c)
 {
   return loop_now() >= c->hook_until;
 }
@@ -130,273 +133,6 @@ void lcall_attempts_list(lua_State *L)
   }
 }
 
-static int giveup(lua_State *L, struct call *c)
-{
-  struct lgiveup g;
-  lua_settop(L, S_TOP);
-  lhedge_cancel_rest(L, c);
-  lcall_close(c);
-  lcall_attempts_list(L);
-  memset(&g, 0, sizeof(g));
-  lcall_push_what(L, c);
-  g.what = lua_tostring(L, -1);
-  if(!c->wrapper) {
-    lua_getfield(L, S_REQ, "url");
-    lredact_push_url(L, luaL_optstring(L, -1, "?"));
-    g.url = lua_tostring(L, -1);
-  }
-  g.method = c->method;
-  g.note = c->giveup_note;
-  g.pol = c->pol;
-  g.dec = &c->dec;
-  g.out = &c->out;
-  g.wrapper = c->wrapper;
-  g.has_key = c->pc.has_key;
-  g.idempotent = c->pc.idempotent;
-  g.elapsed = loop_now() - c->pc.started;
-  g.attempts = S_ATT;
-  g.reason = S_REASON;
-  g.response = S_RESP;
-  g.cause = c->wrapper && c->inner_error ? S_RES : 0;
-  g.guard = c->gs;
-  lgiveup_push(L, &g);
-  lua_replace(L, S_REASON);
-  lua_settop(L, S_TOP);
-  c->k = K_GIVEUP;
-  if(c->has_on_giveup) {
-    lpolicy_push_hook(L, S_POL, LPOLICY_ON_GIVEUP);
-    lua_pushvalue(L, S_REASON);
-    return lcall_hook(L, c, 1, 0);
-  }
-  return lcall_k(L, LUA_OK, 0);    /* K_GIVEUP with nothing to call */
-}
-
-static int finish_giveup(lua_State *L, struct call *c)
-{
-  lua_settop(L, S_TOP);
-  if(runtime_observed(runtime_of(L)))
-    ltrace_call(L, c, 0);
-  if(c->raise) {
-    luaL_traceback(L, L, NULL, 1);   /* where the call gave up */
-    lua_setfield(L, S_REASON, "traceback");
-    lua_pushvalue(L, S_REASON);
-    return lua_error(L);
-  }
-  lua_pushnil(L);
-  lua_pushvalue(L, S_REASON);
-  return 2;
-}
-
-static int call_accept(lua_State *L, struct call *c)
-{
-  lua_settop(L, S_TOP);
-  c->hedge.won = c->hedge.hedge;
-  lhedge_cancel_rest(L, c);
-  lcall_close(c);
-  if(runtime_observed(runtime_of(L)))
-    ltrace_call(L, c, !(c->wrapper && c->inner_error));
-  if(c->wrapper && c->inner_error) {
-    /* an inner give-up this policy does not retry: pass it on as it is */
-    lua_pushvalue(L, S_RES);
-    return lua_error(L);
-  }
-  if(c->wrapper) {
-    lua_Integer i, n;
-    lua_getfield(L, S_RES, "n");
-    n = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    luaL_checkstack(L, (int)n, "too many results");
-    for(i = 1; i <= n; i++)
-      lua_rawgeti(L, S_RES, i);
-    return (int)n;
-  }
-  /* the response of this attempt: lresp_push set its attempts, unless
-   * copies sent after it made more; elapsed now counts valid() too */
-  luax_keys(L);
-  lua_pushvalue(L, S_RESP);
-  if(c->pc.attempt != c->judged) {
-    luax_pushkey(L, -2, LUAX_K_ATTEMPTS);
-    lua_pushinteger(L, c->pc.attempt);
-    lua_settable(L, -3);
-  }
-  luax_pushkey(L, -2, LUAX_K_ELAPSED);
-  lua_pushnumber(L, loop_now() - c->pc.started);
-  lua_settable(L, -3);
-  return 1;
-}
-
-/* Records the attempt just made in the attempts list. */
-static void record_attempt(lua_State *L, struct call *c, double duration)
-{
-  lcall_attempts_list(L);
-  lua_createtable(L, 0, 6);
-  if(c->out.cls == POLICY_RESPONSE && c->out.status > 0) {
-    lua_pushinteger(L, c->out.status);
-    lua_setfield(L, -2, "status");
-  }
-  else if(c->out.cls != POLICY_RESPONSE) {
-    lua_pushstring(L, policy_class_name(c->out.cls));
-    lua_setfield(L, -2, "error");
-  }
-  lua_pushboolean(L, c->out.sent);
-  lua_setfield(L, -2, "sent");
-  lua_pushnumber(L, duration);
-  lua_setfield(L, -2, "duration");
-  if(c->out.invalid) {
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "invalid");
-  }
-  if(c->hedge.hedge) {
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "hedge");
-  }
-  if(lua_isstring(L, S_REASON)) {
-    lua_pushvalue(L, S_REASON);
-    lua_setfield(L, -2, "reason");
-  }
-  lua_rawseti(L, S_ATT, c->judged);
-}
-
-int lcall_decide(lua_State *L, struct call *c)
-{
-  double duration;
-  int passed_on;
-  lua_settop(L, S_TOP);
-  c->pc.now = loop_now();
-  c->pc.now_wall = loop_wall();
-  c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
-  policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
-  /* a wrapped function's error this policy does not retry goes on to the
-   * caller as it is: the trace, log, summary and report say the call
-   * failed, not that it was accepted */
-  passed_on = c->wrapper && c->inner_error &&
-              c->dec.verdict == POLICY_ACCEPT;
-  if(passed_on) {
-    c->dec.verdict = POLICY_GIVEUP;
-    c->dec.reason = POLICY_NOT_RETRYABLE;
-  }
-  /* a hedged attempt's other copies still fly: only an accept ends it */
-  c->hedge.pending = c->dec.verdict != POLICY_ACCEPT && c->hedge.n > 0;
-  lguard_after(L, c);
-  duration = c->pc.now - c->attempt_started;
-  if(runtime_observed(runtime_of(L)))
-    ltrace_attempt(L, c, duration);
-  if(c->hedge.pending) {
-    record_attempt(L, c, duration);
-    return lhedge_resume(L, c);
-  }
-  if(passed_on || c->dec.verdict == POLICY_ACCEPT)
-    return call_accept(L, c);      /* no one reads the attempts list */
-  record_attempt(L, c, duration);
-  if(c->dec.verdict == POLICY_GIVEUP)
-    return giveup(L, c);
-  /* retry: note the wait on the attempt, tell on_retry, then wait */
-  lua_rawgeti(L, S_ATT, c->judged);
-  lua_pushnumber(L, c->dec.delay);
-  lua_setfield(L, -2, "delay");
-  lua_pop(L, 1);
-  c->pc.prev_delay = c->dec.delay;
-  c->k = K_ON_RETRY;
-  if(c->has_on_retry) {
-    lpolicy_push_hook(L, S_POL, LPOLICY_ON_RETRY);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, c->pc.attempt);
-    lua_setfield(L, -2, "attempt");
-    lua_rawgeti(L, S_ATT, c->judged);
-    lua_getfield(L, -1, "status");
-    lua_setfield(L, -3, "status");
-    lua_getfield(L, -1, "error");
-    lua_setfield(L, -3, "error");
-    lua_pop(L, 1);
-    lua_pushvalue(L, S_REASON);
-    lua_setfield(L, -2, "reason");
-    lua_pushnumber(L, c->dec.delay);
-    lua_setfield(L, -2, "delay");
-    lua_pushvalue(L, S_RESP);
-    lua_setfield(L, -2, "response");
-    lcall_push_what(L, c);
-    lua_setfield(L, -2, "call");
-    return lcall_hook(L, c, 1, 0);
-  }
-  return lcall_k(L, LUA_OK, 0);
-}
-
-/* Runs valid(resp) when the policy has one and the outcome is a response
- * whose status is not retried anyway. */
-int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
-{
-  if(c->has_valid && c->out.cls == POLICY_RESPONSE &&
-     !policy_status_retried(c->pol, c->out.status)) {
-    c->k = K_VALID;
-    lpolicy_push_hook(L, S_POL, LPOLICY_VALID);
-    lua_pushvalue(L, value_idx);
-    return lcall_hook(L, c, 1, 2);
-  }
-  return lcall_decide(L, c);
-}
-
-/* Gives up before an attempt that would have no time: the deadline has
- * passed (while queued for a slot, or a timeout= too small to run). */
-int lcall_no_time_left(lua_State *L, struct call *c)
-{
-  return lcall_refuse(L, c, POLICY_DEADLINE);
-}
-
-int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason)
-{
-  c->dec.verdict = POLICY_GIVEUP;
-  c->dec.reason = reason;
-  c->dec.retry_after = -1;
-  c->pc.attempt--;
-  lguard_unsent(c);
-  return giveup(L, c);
-}
-
-/* Gives up because the task was cancelled (or the run interrupted): drops
- * whatever it waits on or holds (a timer, a place in line, a slot). An
- * attempt stopped in flight is recorded, as one that may have been sent. */
-int lcall_cancelled(lua_State *L, struct call *c)
-{
-  loop_wait_cancel(&c->task->lt);
-  loop_slot_giveback(&c->task->lt);
-  c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
-  lguard_cancelled(L, c);
-  if(c->k == K_TRANSFER) {
-    lcall_attempts_list(L);
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, c->giveup_note);
-    lua_setfield(L, -2, "error");
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "sent");
-    lua_pushnumber(L, loop_now() - c->attempt_started);
-    lua_setfield(L, -2, "duration");
-    lua_rawseti(L, S_ATT, c->judged);
-  }
-  else if(c->k == K_VALID || c->k == K_REFRESH)
-    /* a response came; valid() or the auth's renewal was stopped */
-    record_attempt(L, c, loop_now() - c->attempt_started);
-  c->dec.verdict = POLICY_GIVEUP;
-  c->dec.retry_after = -1;
-  return giveup(L, c);
-}
-
-/* Gives up because a hook ran past the call's deadline, after the attempt
- * that is recorded (or, from valid(), about to be). */
-static int hook_past_deadline(lua_State *L, struct call *c)
-{
-  if(c->k == K_VALID)
-    record_attempt(L, c, loop_now() - c->attempt_started);
-  else if(c->k == K_ON_RETRY) {           /* the wait is not made */
-    lua_rawgeti(L, S_ATT, c->judged);
-    lua_pushnil(L);
-    lua_setfield(L, -2, "delay");
-    lua_pop(L, 1);
-  }
-  c->dec.verdict = POLICY_GIVEUP;
-  c->dec.reason = POLICY_DEADLINE;
-  c->dec.retry_after = -1;
-  return giveup(L, c);
-}
 
 /* One attempt, after before_attempt and the host's guards. */
 int lcall_attempt(lua_State *L, struct call *c)
@@ -454,7 +190,7 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
      * such, whatever it raised */
     if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
-    if(hook_out_of_time(c))
+    if(lcall_out_of_time(c))
       return lcall_no_time_left(L, c);
     if(status != LUA_OK)
       return raise_hook_error(L, c, "before_attempt");
@@ -478,35 +214,14 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   case K_REFRESH:
     return lattempt_refreshed(L, c, status);
   case K_VALID:
-    if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
-      return lcall_cancelled(L, c);
-    if(status != LUA_OK) {
-      /* a predicate that raises marks the response invalid; its message
-       * and traceback become the attempt's reason */
-      c->out.invalid = 1;
-      lua_replace(L, S_REASON);
-    }
-    else {
-      c->out.invalid = !lua_toboolean(L, -2);
-      if(c->out.invalid) {
-        if(lua_isstring(L, -1))
-          lua_pushvalue(L, -1);
-        else
-          lua_pushliteral(L, "valid() returned false");
-        lua_replace(L, S_REASON);
-      }
-    }
-    lredact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
-    if(c->out.invalid && hook_out_of_time(c))
-      return hook_past_deadline(L, c);
-    return lcall_decide(L, c);
+    return lcall_valid_done(L, c, status);
   case K_ON_RETRY:
     if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
       return lcall_cancelled(L, c);
     /* the wait must still end before the deadline */
-    if(after_hook && (hook_out_of_time(c) ||
+    if(after_hook && (lcall_out_of_time(c) ||
                       loop_now() + c->dec.delay >= c->hook_until))
-      return hook_past_deadline(L, c);
+      return lcall_past_deadline(L, c);
     if(status != LUA_OK)
       return raise_hook_error(L, c, "on_retry");
     lua_settop(L, S_TOP);
@@ -529,9 +244,9 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   case K_GIVEUP:
     /* an on_giveup stopped by cancellation or its time keeps the give-up */
     if(status != LUA_OK && !loop_task_cancelled(&c->task->lt) &&
-       !hook_out_of_time(c))
+       !lcall_out_of_time(c))
       return raise_hook_error(L, c, "on_giveup");
-    return finish_giveup(L, c);
+    return lcall_finish_giveup(L, c);
   }
   return luaL_error(L, "retryrun: bad call state");
 }
@@ -548,15 +263,27 @@ struct call *lcall_new(lua_State *L, int wrapper)
   if(why)
     luax_error(L, "%s", why);
   lua_settop(L, S_TOP);
-  p = lpolicy_test(L, S_POL);
+  luax_keys(L);
+  lua_replace(L, S_KEYS);
+  luax_pushkey(L, S_KEYS, LUAX_K_POLICY_MT);
+  p = luax_testudata(L, S_POL, lua_gettop(L));
+  lua_pop(L, 1);
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
-  c = lua_newuserdatauv(L, sizeof(*c), 3);
+  if(lua_rawgeti(L, S_KEYS, LUAX_K_SPARE_CALL) == LUA_TUSERDATA) {
+    /* the Call of a call that ended (lcall_spare), user values all nil */
+    lua_pushnil(L);
+    lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
+    c = lua_touserdata(L, -1);
+  }
+  else {
+    lua_pop(L, 1);
+    c = lua_newuserdatauv(L, sizeof(*c), 4);
+    luax_pushkey(L, S_KEYS, LUAX_K_CALL_MT);
+    lua_setmetatable(L, -2);
+  }
   memset(c, 0, sizeof(*c));
-  luaL_setmetatable(L, LUAX_CALL_MT);
-  lua_replace(L, S_CALL);
-  lua_pushnil(L);                     /* the attempts list, when needed */
-  lua_replace(L, S_ATT);
+  lua_replace(L, S_CALL);             /* S_ATT stays nil until needed */
   lua_pushcfunction(L, luax_traceback);
   lua_replace(L, S_TB);
   c->pol = &p->pol;
@@ -579,6 +306,22 @@ struct call *lcall_new(lua_State *L, int wrapper)
     lcall_own_policy(L, c)->deadline = t->hook_deadline > c->pc.started ?
                                        t->hook_deadline - c->pc.started : 0;
   return c;
+}
+
+/* A call that returns normally leaves its Call for the next call to
+ * take, in the slot LUAX_K_SPARE_CALL of the interned keys' table: most
+ * calls end as another starts, and a Call made anew is memory to
+ * collect and a finalizer to run. Only a Call whose user values were
+ * never set goes there (no redirect, no policy of its own, no -vv
+ * header lines, no hedge), so lcall_new finds them nil. */
+void lcall_spare(lua_State *L, struct call *c)
+{
+  const struct lpolicy *p = lua_touserdata(L, S_POL);
+  if(c->tr || c->redirected || c->hedge.fl || runtime_of(L)->wire ||
+     c->pol != &p->pol)
+    return;
+  lua_pushvalue(L, S_CALL);
+  lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
 }
 
 struct policy *lcall_own_policy(lua_State *L, struct call *c)
@@ -606,7 +349,6 @@ static int lcore_request(lua_State *L)
   struct call *c;
   const char *method, *why;
   char err[CHECK_MSG];
-  int keys;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   if((why = call_cannot_start(L)) != NULL)
@@ -614,17 +356,21 @@ static int lcore_request(lua_State *L)
   if(check_request(L, 1, err, sizeof(err)))
     return luax_error(L, "%s", err);
   c = lcall_new(L, 0);
-  keys = luax_keys(L);
-  luax_getkey(L, S_REQ, keys, LUAX_K_METHOD);
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
   c->pc.idempotent = policy_method_idempotent(c->method);
-  lua_pop(L, 2);
+  lua_pop(L, 1);
   lattempt_fields(L, c);
-  lua_getfield(L, S_REQ, "idempotency_key");
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_IDEMPOTENCY_KEY);
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
-  lhedge_init(L, c, lpolicy_test(L, S_POL));
+  lhedge_init(L, c, lua_touserdata(L, S_POL));   /* lcall_new checked */
+  if(c->hedge.delay > 0) {
+    c->hedge.fl = lua_newuserdatauv(L, LPOLICY_HEDGE_MAX *
+                                    sizeof(*c->hedge.fl), 0);
+    lua_setiuservalue(L, S_CALL, 4);
+  }
   return lcall_before_attempt(L, c);
 }
 
@@ -639,7 +385,9 @@ void lcall_register(lua_State *L)
     {"__close", lcall_gc},
     {NULL, NULL}
   };
-  luax_newtype(L, LUAX_CALL_MT, meta, NULL);
+  luax_newtype(L, LUAX_CALL_MT, NULL, NULL);
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, meta, 1);          /* the metatable, their upvalue */
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
   lattempt_register(L);

@@ -1,9 +1,11 @@
 /*
  * lua_call.h - one logical call, attempted under a policy: the state the
- * call's steps share, for the three files that make them.
+ * call's steps share, for the files that make them.
  *
- *   lua_call.c     the steps: before_attempt, the decision, on_retry, the
- *                  wait, give-up and on_giveup; core.request
+ *   lua_call.c     the Call, core.request, and the steps: before_attempt,
+ *                  the attempt, the hooks, on_retry's wait (lcall_k)
+ *   lua_decide.c   each attempt's end: valid(), the decision, the
+ *                  attempts list, accept, give-up and on_giveup
  *   lua_attempt.c  one attempt on the wire: the request table in, an
  *                  outcome (a Response or a failure) out, redirects
  *                  followed
@@ -21,6 +23,7 @@
  *   S_CALL the Call  S_ATT the attempts list  S_TB the traceback handler
  *   S_RESP the last response  S_REASON the last attempt's detail
  *   S_FN the wrapped function  S_ARGS its arguments  S_RES its results
+ *   S_KEYS the interned keys and metatables (luax_keys), looked up once
  * Every step starts from lua_settop(L, S_TOP) and leaves nothing above it
  * when it suspends.
  */
@@ -54,7 +57,10 @@ struct lhedge {
   int max;                    /* attempts in flight at once */
   const char *skipped;        /* why the policy's hedge is not used, or
                                  NULL (a static string) */
-  struct lhedge_flight fl[LPOLICY_HEDGE_MAX];  /* the round in flight */
+  struct lhedge_flight *fl;   /* the round in flight: LPOLICY_HEDGE_MAX
+                                 entries, the Call's user value 4, made
+                                 only for a hedged call (most are not:
+                                 the Call stays small) */
   int n;                      /* entries of fl */
   int round;                  /* the number of the round's first attempt */
   double round_started;
@@ -73,7 +79,7 @@ struct lhedge {
 
 enum {
   S_REQ = 1, S_POL, S_CALL, S_ATT, S_TB, S_RESP, S_REASON, S_FN, S_ARGS,
-  S_RES, S_TOP = S_RES
+  S_RES, S_KEYS, S_TOP = S_KEYS
 };
 
 /* Where lcall_k resumes. */
@@ -110,6 +116,8 @@ struct call {
   /* redirects of the attempt in flight: the hop's URL is the Call's user
    * value 1 */
   int hops;                   /* redirects followed */
+  int redirected;             /* some attempt followed one: user value 1
+                                 is set */
   int hop_get;                /* a 303 (or a 301/302 after POST) made it a
                                  GET: no body, no Content-Type */
   int hop_cross;              /* it left the request's origin: no
@@ -159,20 +167,38 @@ struct call *lcall_new(lua_State *L, int wrapper);
  * each off the loop first. Idempotent. */
 void lcall_close(struct call *c);
 
+/* Leaves the Call at S_CALL of the call that is returning for the next
+ * lcall_new to reuse, when it holds nothing (lua_call.c says when). The
+ * call must not touch it after this. */
+void lcall_spare(lua_State *L, struct call *c);
+
 /* Calls the hook (or predicate) below its nargs arguments for step c->k,
  * coming back through lcall_k, the task carrying the call's deadline. */
 int lcall_hook(lua_State *L, struct call *c, int nargs, int nres);
 
+/* After a hook: 1 when the time it had is over. */
+int lcall_out_of_time(const struct call *c);
+
 /* The steps other files start. */
 int lcall_before_attempt(lua_State *L, struct call *c);
+/* Makes the attempt counted (after before_attempt). */
+int lcall_attempt(lua_State *L, struct call *c);
+
+/* lua_decide.c: the end of each attempt and of the call. */
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx);
+/* Step K_VALID: what valid() returned or raised (status). */
+int lcall_valid_done(lua_State *L, struct call *c, int status);
 int lcall_decide(lua_State *L, struct call *c);
 int lcall_cancelled(lua_State *L, struct call *c);
 int lcall_no_time_left(lua_State *L, struct call *c);
 /* Gives up for reason before the attempt counted was made. */
 int lcall_refuse(lua_State *L, struct call *c, enum policy_reason reason);
-/* Makes the attempt counted (after before_attempt). */
-int lcall_attempt(lua_State *L, struct call *c);
+/* Gives up because a hook ran past the call's deadline, after the
+ * attempt that is recorded (or, from valid(), about to be). */
+int lcall_past_deadline(lua_State *L, struct call *c);
+/* Step K_GIVEUP, after on_giveup (if any): raises the GiveUp at S_REASON,
+ * or returns nil and it (raise = false). */
+int lcall_finish_giveup(lua_State *L, struct call *c);
 
 /* Pushes "GET url" (redacted) or "function at file:line" for messages. */
 void lcall_push_what(lua_State *L, struct call *c);

@@ -54,10 +54,6 @@ static void say(lua_State *L, const struct call *c, const char *fmt, ...)
   rt->trace(line);
 }
 
-/* Registry keys of the URL state_of() last made an origin of, and of the
- * state it found (a light userdata: states live as long as the run). */
-static char last_url, last_state;
-
 static struct guard_state *new_state(lua_State *L, struct guard *g,
                                      const char *key);
 
@@ -80,15 +76,17 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
     return NULL;
   else {
     /* (a URL that is not a string has no origin) */
-    if(lua_getfield(L, idx, "url") != LUA_TSTRING) {
+    if(luax_getkey(L, idx, S_KEYS, LUAX_K_URL) != LUA_TSTRING) {
       lua_pop(L, 1);
       return NULL;
     }
     /* the URL of the last state found: one string compare instead of an
-     * origin and a lookup, for the calls of a run that go to one URL */
-    if(lua_rawgetp(L, LUA_REGISTRYINDEX, &last_url) == LUA_TSTRING &&
+     * origin and a lookup, for the calls of a run that go to one URL (the
+     * pair is kept in the interned keys' table: states live as long as
+     * the run) */
+    if(lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_URL) == LUA_TSTRING &&
        lua_rawequal(L, -1, -2)) {
-      lua_rawgetp(L, LUA_REGISTRYINDEX, &last_state);
+      lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_STATE);
       s = lua_touserdata(L, -1);
       lua_pop(L, 3);
       return s;
@@ -100,9 +98,9 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
     }
     if(!(s = guard_get(g, key, NULL)))
       s = new_state(L, g, key);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &last_url);
+    lua_rawseti(L, S_KEYS, LUAX_K_GUARD_URL);
     lua_pushlightuserdata(L, s);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &last_state);
+    lua_rawseti(L, S_KEYS, LUAX_K_GUARD_STATE);
     return s;
   }
   if((s = guard_get(g, key, NULL)) != NULL)

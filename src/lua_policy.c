@@ -563,10 +563,11 @@ static int lpolicy_tostring(lua_State *L)
   return 1;
 }
 
-/* core.is_policy(v) -> true when v is a Policy. */
+/* core.is_policy(v) -> true when v is a Policy; upvalue 1 is the Policy
+ * metatable (http.lua asks once a call). */
 static int lcore_is_policy(lua_State *L)
 {
-  lua_pushboolean(L, lpolicy_test(L, 1) != NULL);
+  lua_pushboolean(L, luax_testudata(L, 1, lua_upvalueindex(1)) != NULL);
   return 1;
 }
 
@@ -599,7 +600,6 @@ void lpolicy_register(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"policy", lcore_policy},
     {"policy_fields", lcore_policy_fields},
-    {"is_policy", lcore_is_policy},
     {"backoff", lcore_backoff},
     {"seed", lcore_seed},
     {NULL, NULL}
@@ -618,6 +618,9 @@ void lpolicy_register(lua_State *L)
   /* getmetatable(p) gives this name, not the table every policy shares */
   lua_pushliteral(L, LUAX_POLICY_MT);
   lua_setfield(L, -2, "__metatable");
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, lcore_is_policy, 1);
+  lua_setfield(L, -3, "is_policy");
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
 }

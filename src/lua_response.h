@@ -15,6 +15,16 @@ struct transfer;
  * (url: the request's, when libcurl gave no effective URL). */
 void lresp_push(lua_State *L, const struct transfer *tr, const char *method,
                 const char *url, double elapsed, lua_Integer attempts);
+/* The same, with the table of luax_keys at index keys. */
+void lresp_new(lua_State *L, int keys, const struct transfer *tr,
+               const char *method, const char *url, double elapsed,
+               lua_Integer attempts);
+
+/* Copies the value of the first header `name` (lower case) of the
+ * Response at idx into buf (size bytes, cut to fit; "" when there is
+ * none). Stack balanced. */
+void lresp_header_copy(lua_State *L, int idx, const char *name, char *buf,
+                       size_t size);
 
 /* 1 when the value at idx is a Response. */
 int lresp_is(lua_State *L, int idx);

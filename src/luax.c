@@ -55,6 +55,17 @@ int luax_is_a(lua_State *L, int idx, const char *mt)
   return r;
 }
 
+void *luax_testudata(lua_State *L, int idx, int mt)
+{
+  void *p = lua_touserdata(L, idx);
+  if(!p || !lua_getmetatable(L, idx))
+    return NULL;
+  if(!lua_rawequal(L, -1, mt))
+    p = NULL;
+  lua_pop(L, 1);
+  return p;
+}
+
 void luax_where(lua_State *L)
 {
   lua_Debug ar;
@@ -106,16 +117,22 @@ int luax_keys(lua_State *L)
   static const char *const names[] = {
     NULL, "method", "url", "headers", "body", "multipart", "compressed",
     "cacert", "insecure", "max_body", "timeout", "cookies", "refresh",
-    "status", "ok", "elapsed", "attempts"
+    "status", "ok", "elapsed", "attempts", "idempotency_key",
+    LUAX_CALL_MT, LUAX_RESPONSE_MT, LUAX_POLICY_MT, NULL, NULL, NULL
   };
   _Static_assert(sizeof(names) / sizeof(names[0]) == LUAX_K_LAST + 1,
                  "a name for every enum luax_key");
   if(lua_rawgetp(L, LUA_REGISTRYINDEX, &keys_key) != LUA_TTABLE) {
-    int i, n = (int)(sizeof(names) / sizeof(names[0])) - 1;
+    int i;
     lua_pop(L, 1);
-    lua_createtable(L, n, 0);
-    for(i = 1; i <= n; i++) {
+    lua_createtable(L, LUAX_K_LAST, 0);
+    for(i = 1; i < LUAX_K_CALL_MT; i++) {
       lua_pushstring(L, names[i]);
+      lua_rawseti(L, -2, i);
+    }
+    for(; i < LUAX_K_GUARD_URL; i++) {
+      if(luaL_getmetatable(L, names[i]) != LUA_TTABLE)
+        luaL_error(L, "retryrun: no metatable %s yet", names[i]);
       lua_rawseti(L, -2, i);
     }
     lua_pushvalue(L, -1);

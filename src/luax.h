@@ -41,6 +41,11 @@ int luax_pcall(lua_State *L, int nargs, int nres);
  * registry's `mt`. Runs no metamethod. */
 int luax_is_a(lua_State *L, int idx, const char *mt);
 
+/* The userdata at idx when its metatable is the table at mt (an absolute
+ * or pseudo-index: an upvalue, a stack slot), else NULL: luaL_testudata
+ * without looking the metatable up by name. Runs no metamethod. */
+void *luax_testudata(lua_State *L, int idx, int mt);
+
 /* Pushes "file:line: " of the innermost Lua function running that is not
  * one of retryrun's own modules (the script's line), or "" when a C
  * function comes first. */
@@ -55,17 +60,26 @@ double luax_field_number(lua_State *L, int t, const char *k, double def);
 /* The keys C reads from request tables and writes to responses on every
  * call, each interned once: lua_getfield looks its C string up in Lua's
  * string table every time (about 120 instructions), a key taken from
- * this table by index costs a fifth of that. */
+ * this table by index costs a fifth of that. After the keys, the
+ * metatables of the types made or checked on every call, which
+ * luaL_setmetatable would look up by name; then slots a binding keeps a
+ * value of its own in (nil at first): the URL lua_guard.c last found a
+ * host's state for, and that state (a light userdata); the Call of a
+ * call that ended, which lua_call.c makes the next one of. */
 enum luax_key {
   LUAX_K_METHOD = 1, LUAX_K_URL, LUAX_K_HEADERS, LUAX_K_BODY,
   LUAX_K_MULTIPART, LUAX_K_COMPRESSED, LUAX_K_CACERT, LUAX_K_INSECURE,
   LUAX_K_MAX_BODY, LUAX_K_TIMEOUT, LUAX_K_COOKIES, LUAX_K_REFRESH,
   LUAX_K_STATUS, LUAX_K_OK, LUAX_K_ELAPSED, LUAX_K_ATTEMPTS,
-  LUAX_K_LAST = LUAX_K_ATTEMPTS
+  LUAX_K_IDEMPOTENCY_KEY,
+  LUAX_K_CALL_MT, LUAX_K_RESPONSE_MT, LUAX_K_POLICY_MT,
+  LUAX_K_GUARD_URL, LUAX_K_GUARD_STATE, LUAX_K_SPARE_CALL,
+  LUAX_K_LAST = LUAX_K_SPARE_CALL
 };
 
-/* Pushes the table of interned keys (made at the first use); returns its
- * index, for the functions below. */
+/* Pushes the table of interned keys (made at the first use, which must
+ * come after the metatables above are registered); returns its index,
+ * for the functions below. A call keeps it at S_KEYS (lua_call.h). */
 int luax_keys(lua_State *L);
 
 /* Pushes key k from the keys table at index keys. */
