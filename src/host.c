@@ -31,6 +31,7 @@
 #include "lua_giveup.h"
 #include "lua_json.h"
 #include "lua_keys.h"
+#include "lua_plain.h"
 #include "lua_policy.h"
 #include "lua_rate.h"
 #include "lua_redact.h"
@@ -54,6 +55,7 @@ static int luaopen_retryrun_core(lua_State *L)
   lcheck_register(L);
   lredact_register(L);
   lpolicy_register(L);
+  lplain_register(L);
   lkeys_register(L);
   lresp_register(L);
   lgiveup_register(L);

@@ -1,0 +1,143 @@
+-- retryrun.http with one options table used for many calls, as scripts
+-- write them: each call sends what the table holds then, raises for a bad
+-- option as the first call would, and never writes into the table.
+local http = require "retryrun.http"
+local retry = require "retryrun.retry"
+local common = require "spec.support.common"
+local todo = require "spec.support.todo"
+
+local FAST = common.FAST
+
+describe("an options table used again", function()
+  local srv, echo
+  setup(function()
+    srv = todo.start{}
+    echo = srv.url .. "/_echo"
+  end)
+  teardown(function() srv:stop() end)
+
+  -- the headers /_echo received, by name
+  local function sent(resp)
+    return todo.decode(resp.body).headers
+  end
+
+  -- the message of the error fn raises, without its position
+  local function raised(fn)
+    local ok, err = pcall(fn)
+    assert.is_false(ok)
+    return (tostring(err):gsub("^[^:]*:%d+: ", ""))
+  end
+
+  it("sends the headers the table holds at each call", function()
+    local opts = {headers = {["X-N"] = "1"}}
+    assert.equal("1", sent(http.get(echo, opts))["X-N"])
+    opts.headers["X-N"] = "2"
+    opts.headers["X-M"] = 3
+    local h = sent(http.get(echo, opts))
+    assert.equal("2", h["X-N"])
+    assert.equal("3", h["X-M"])
+    opts.headers = {["X-O"] = 1.5}
+    h = sent(http.get(echo, opts))
+    assert.is_nil(h["X-N"])
+    assert.equal("1.5", h["X-O"])
+    opts.headers = nil
+    assert.is_nil(sent(http.get(echo, opts))["X-O"])
+  end)
+
+  it("makes the attempts the table's retry= allows at each call", function()
+    local opts = {retry = retry.policy{attempts = 2, backoff = FAST}}
+    local ok, err = pcall(http.get, "http://127.0.0.1:1/", opts)
+    assert.is_false(ok)
+    assert.equal(2, #err.attempts)
+    opts.retry = false
+    ok, err = pcall(http.get, "http://127.0.0.1:1/", opts)
+    assert.is_false(ok)
+    assert.equal(1, #err.attempts)
+  end)
+
+  it("raises for an option made bad after good calls, as at first",
+     function()
+    local opts = {headers = {["X-A"] = "a"}, timeout = 5}
+    assert.equal(200, http.get(echo, opts).status)
+    opts.timeout = 0
+    assert.equal("timeout must be a number of seconds from 0.001 to 1e9 " ..
+                 "(got 0)", raised(function() http.get(echo, opts) end))
+    opts.timeout = nil
+    opts.retyr = false
+    assert.equal("unknown request option 'retyr' (did you mean 'retry'?)",
+                 raised(function() http.get(echo, opts) end))
+    opts.retyr = nil
+    opts.headers["X-B"] = {}
+    assert.equal("header 'X-B' value must be a string or a number (got " ..
+                 "table)", raised(function() http.get(echo, opts) end))
+    opts.headers["X-B"] = nil
+    opts.headers[1] = "x"
+    assert.equal("headers must be a table of name = value (got a number " ..
+                 "key)", raised(function() http.get(echo, opts) end))
+    opts.headers[1] = nil
+    opts.retry = true
+    assert.equal("retry= takes a policy, a table of policy fields or " ..
+                 "false (got boolean)",
+                 raised(function() http.get(echo, opts) end))
+    local p = retry.policy{attempts = 1}
+    assert.equal("retry= does not go with a policy's own verbs: the " ..
+                 "policy is the retry (use policy:extend{...} for other " ..
+                 "fields)", raised(function() p:get(echo, opts) end))
+    opts.retry = nil
+    opts.url = echo
+    assert.equal("http.get takes the url as its first argument and no " ..
+                 "method (use http.request for that)",
+                 raised(function() http.get(echo, opts) end))
+    opts.url = nil
+    assert.equal("request needs a url (a string)",
+                 raised(function() http.get("", opts) end))
+    assert.equal("a", sent(p:get(echo, opts))["X-A"])
+  end)
+
+  it("never gets a header a hook or the engine adds", function()
+    local headers = {["X-A"] = "a"}
+    local p = retry.policy{before_attempt = function(req)
+      req.headers["X-Hook"] = "h"
+    end}
+    assert.equal("h", sent(p:get(echo, {headers = headers}))["X-Hook"])
+    assert.equal("h", sent(p:put(echo, {headers = headers}))["X-Hook"])
+    http.post(echo, {headers = headers, retry = {idempotency_key = true}})
+    assert.same({["X-A"] = "a"}, headers)
+    assert.is_nil(sent(http.get(echo, {headers = headers}))["X-Hook"])
+  end)
+
+  it("gives a before_attempt hook a headers table when the call has none",
+     function()
+    local p = retry.policy{before_attempt = function(req)
+      req.headers["X-Hook"] = "h"
+    end}
+    assert.equal("h", sent(p:get(echo))["X-Hook"])
+    assert.equal("h", sent(http.get(echo, {retry = p}))["X-Hook"])
+  end)
+
+  it("keeps a timeout as given inside a policy(fn) wrapper", function()
+    local seen
+    local p = retry.policy{before_attempt = function(req)
+      seen = req.timeout
+    end}
+    retry.policy{deadline = 60}(function()
+      return http.get(echo, {retry = p, timeout = 5})
+    end)()
+    assert.equal(5, seen)
+    assert.equal("integer", math.type(seen))
+    retry.policy{deadline = 60}(function()
+      return http.get(echo, {retry = p})
+    end)()
+    assert.is_true(seen > 50 and seen <= 60)
+  end)
+
+  it("reads options through the table's metatable", function()
+    local opts = setmetatable({}, {__index = {headers = {["X-Via"] = "i"}}})
+    assert.equal("i", sent(http.get(echo, opts))["X-Via"])
+  end)
+
+  it("takes headers from a decoded JSON object", function()
+    local decoded = http.get(echo, {headers = {["X-J"] = "j"}}):json()
+    assert.equal("j", sent(http.get(echo, {headers = decoded.headers}))["X-J"])
+  end)
+end)
