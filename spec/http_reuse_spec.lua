@@ -140,4 +140,43 @@ describe("an options table used again", function()
     local decoded = http.get(echo, {headers = {["X-J"] = "j"}}):json()
     assert.equal("j", sent(http.get(echo, {headers = decoded.headers}))["X-J"])
   end)
+
+  describe("the request a before_attempt hook leaves", function()
+    -- the message of the error a call under a hook doing fix(req) raises
+    local function refused(fix, verb)
+      local p = retry.policy{attempts = 1, before_attempt = fix}
+      return raised(function() p[verb or "get"](p, echo) end)
+    end
+
+    it("reports the first bad field in a fixed order, however it was " ..
+       "filled", function()
+      local want = "before_attempt: compressed must be true or false " ..
+                   "(got number)"
+      assert.equal(want, refused(function(req)
+        req.timeout, req.max_body, req.insecure, req.compressed = 0, 0, 1, 1
+      end))
+      assert.equal(want, refused(function(req)
+        req.compressed, req.insecure, req.max_body, req.timeout = 1, 1, 0, 0
+      end))
+      assert.equal("before_attempt: request needs a url (a string, got nil)",
+                   refused(function(req) req.url, req.timeout = nil, 0 end))
+    end)
+
+    it("refuses a body with HEAD, or with multipart", function()
+      assert.equal("before_attempt: a HEAD request has no body",
+                   refused(function(req) req.body = "x" end, "head"))
+      assert.equal("before_attempt: give body or multipart, not both",
+                   refused(function(req)
+                     req.body = "x"
+                     req.multipart = {{name = "a", data = "b"}}
+                   end, "put"))
+    end)
+
+    it("reads the fields through a metatable it is given", function()
+      assert.equal("before_attempt: timeout must be a number of seconds " ..
+                   "above 0 and up to 1e9 (got 0)", refused(function(req)
+                     setmetatable(req, {__index = {timeout = 0}})
+                   end))
+    end)
+  end)
 end)
