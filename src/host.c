@@ -55,11 +55,11 @@ static int luaopen_retryrun_core(lua_State *L)
   lcheck_register(L);
   lredact_register(L);
   lpolicy_register(L);
-  lplain_register(L);
   lkeys_register(L);
   lresp_register(L);
   lgiveup_register(L);
   lcall_register(L);
+  lplain_register(L);
   lstep_register(L);
   lrate_register(L);
   ltrace_register(L);

@@ -1,7 +1,8 @@
 /*
- * lua_plain.c - a plain call's request table in one step (see
- * lua_plain.h): what retryrun.http's general path would build for it,
- * with one pass over the options instead of a check in Lua and a copy.
+ * lua_plain.c - a plain call in one step (see lua_plain.h): the request
+ * table retryrun.http's general path would build for it, made with one
+ * pass over the options instead of checks in Lua and a copy, and given
+ * to core.request.
  */
 #include <string.h>
 
@@ -14,7 +15,7 @@
 #include "luax.h"
 #include "policy.h"
 
-/* The stack of core.plain_request: its arguments, then the options a
+/* The stack of core.plain_call: its arguments, then the options a
  * plain call may give, moved out of the opts table. */
 enum {
   P_METHOD = 1, P_URL, P_OPTS, P_POLICY, P_DEFAULT, P_NONE,
@@ -42,16 +43,21 @@ static int option_slot(const char *k, size_t n)
   return 0;
 }
 
+/* What core.plain_call reads: its stack, and the type of each value on
+ * it (the options as the opts table holds them). */
+struct plain {
+  int type[P_TOP + 1];
+};
+
 /* Moves each option of the opts table (nil for none) into its slot, as
  * the table holds it now. 0 when opts is not a table without a
  * metatable, or gives anything else (a body, query=, expect=, a session,
  * a name it does not know). */
-static int take_options(lua_State *L)
+static int take_options(lua_State *L, struct plain *pl)
 {
-  int type = lua_type(L, P_OPTS);
-  if(type == LUA_TNIL)
+  if(pl->type[P_OPTS] == LUA_TNIL)
     return 1;
-  if(type != LUA_TTABLE || lua_getmetatable(L, P_OPTS))
+  if(pl->type[P_OPTS] != LUA_TTABLE || lua_getmetatable(L, P_OPTS))
     return 0;
   lua_pushnil(L);
   while(lua_next(L, P_OPTS)) {
@@ -63,6 +69,7 @@ static int take_options(lua_State *L)
     }
     if(!slot)
       return 0;
+    pl->type[slot] = lua_type(L, -1);
     lua_replace(L, slot);
   }
   return 1;
@@ -108,68 +115,61 @@ static struct lpolicy *policy_at(lua_State *L, int idx)
 }
 
 /* Sets field k of the request at req to the value in slot, unless nil. */
-static void put(lua_State *L, int req, int keys, int k, int slot)
+static void put(lua_State *L, const struct plain *pl, int req, int k,
+                int slot)
 {
-  if(!lua_isnil(L, slot)) {
-    luax_pushkey(L, keys, k);
+  if(pl->type[slot] != LUA_TNIL) {
+    luax_pushkey(L, lua_upvalueindex(2), k);
     lua_pushvalue(L, slot);
     lua_rawset(L, req);
   }
 }
 
-/* core.plain_request(method, url, opts, policy, default, none) -> req,
- * policy: the request table and the policy of a call retryrun.http
- * makes as http.<verb>(url, opts) (policy nil) or policy:<verb>(url,
- * opts), default and none being retry.default and retry.none. Returns
- * nothing, having changed nothing, when the call is not plain or an
- * option is bad: the general path then makes the call, or raises.
- *
- * Plain: an idempotent method (no idempotency key to add), url a string
- * that is not empty, opts nil or a table without a metatable giving only
- * headers (a table of string = string or number), timeout (0.001 to
- * 1e9), retry (nil, false or a Policy; not with a policy's verb),
- * max_body, insecure, cacert and compressed (core.request checks those
- * four). Inside a policy(fn) wrapper, a call that names no policy makes
- * one attempt, its timeout bounded by the wrapper's deadline. */
-static int lcore_plain_request(lua_State *L)
+/* Leaves on the stack only the request table and the policy of a plain
+ * call (see lcore_plain_call), and returns 1; or returns 0, having
+ * changed nothing the script holds, when the call is not plain. */
+static int plain_request(lua_State *L)
 {
+  struct plain pl;
   struct task *t;
   struct lpolicy *p;
   const char *method;
-  int req, keys, wrapped;
+  int req, wrapped, i;
 
   lua_settop(L, P_TOP);
+  for(i = 1; i <= P_TOP; i++)
+    pl.type[i] = i <= P_NONE ? lua_type(L, i) : LUA_TNIL;
   method = lua_tostring(L, P_METHOD);
-  if(!policy_method_idempotent(method) ||
-     lua_type(L, P_URL) != LUA_TSTRING || lua_rawlen(L, P_URL) == 0 ||
-     !take_options(L))
+  if(!policy_method_idempotent(method) || pl.type[P_URL] != LUA_TSTRING ||
+     lua_rawlen(L, P_URL) == 0 || !take_options(L, &pl))
     return 0;
   t = task_current(L);
   wrapped = t && t->wrap_depth > 0;
   if(lua_toboolean(L, P_POLICY)) {
-    if(!lua_isnil(L, P_RETRY))
+    if(pl.type[P_RETRY] != LUA_TNIL)
       return 0;                       /* retry= with a policy's verb */
   }
-  else if(lua_isnil(L, P_RETRY))
+  else if(pl.type[P_RETRY] == LUA_TNIL)
     lua_copy(L, wrapped ? P_NONE : P_DEFAULT, P_POLICY);
-  else if(lua_type(L, P_RETRY) == LUA_TBOOLEAN && !lua_toboolean(L, P_RETRY))
+  else if(pl.type[P_RETRY] == LUA_TBOOLEAN && !lua_toboolean(L, P_RETRY))
     lua_copy(L, P_NONE, P_POLICY);
   else
     lua_copy(L, P_RETRY, P_POLICY);   /* a Policy, or not plain */
   if(!(p = policy_at(L, P_POLICY)))
     return 0;
-  if(!lua_isnil(L, P_TIMEOUT)) {
+  if(pl.type[P_TIMEOUT] != LUA_TNIL) {
     double v = lua_tonumber(L, P_TIMEOUT);
-    if(lua_type(L, P_TIMEOUT) != LUA_TNUMBER || !(v >= 0.001 && v <= 1e9))
+    if(pl.type[P_TIMEOUT] != LUA_TNUMBER || !(v >= 0.001 && v <= 1e9))
       return 0;
   }
   if(wrapped) {
     /* math.max(math.min(timeout or left, left), 0.0001), the timeout
      * given kept as it is when it is the answer */
     double left = t->wrap_deadline - loop_now();
-    if(lua_isnil(L, P_TIMEOUT) || left < lua_tonumber(L, P_TIMEOUT)) {
+    if(pl.type[P_TIMEOUT] == LUA_TNIL || left < lua_tonumber(L, P_TIMEOUT)) {
       lua_pushnumber(L, left);
       lua_replace(L, P_TIMEOUT);
+      pl.type[P_TIMEOUT] = LUA_TNUMBER;
     }
     if(lua_tonumber(L, P_TIMEOUT) < 0.0001) {
       lua_pushnumber(L, 0.0001);
@@ -178,41 +178,84 @@ static int lcore_plain_request(lua_State *L)
   }
   /* a copy, which a before_attempt hook may change; with none, a call
    * that gives no headers needs no table */
-  if(lua_type(L, P_HEADERS) == LUA_TTABLE) {
+  if(pl.type[P_HEADERS] == LUA_TTABLE) {
     if(!copy_headers(L, P_HEADERS))
       return 0;
     lua_replace(L, P_HEADERS);
   }
-  else if(!lua_isnil(L, P_HEADERS))
+  else if(pl.type[P_HEADERS] != LUA_TNIL)
     return 0;
   else if(lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT)) {
     lua_newtable(L);
     lua_replace(L, P_HEADERS);
+    pl.type[P_HEADERS] = LUA_TTABLE;
   }
   lua_createtable(L, 0, 4);
   req = lua_gettop(L);
-  keys = luax_keys(L);
-  put(L, req, keys, LUAX_K_METHOD, P_METHOD);
-  put(L, req, keys, LUAX_K_URL, P_URL);
-  put(L, req, keys, LUAX_K_HEADERS, P_HEADERS);
+  put(L, &pl, req, LUAX_K_METHOD, P_METHOD);
+  put(L, &pl, req, LUAX_K_URL, P_URL);
+  put(L, &pl, req, LUAX_K_HEADERS, P_HEADERS);
   if(!strcmp(method, "PUT")) {  /* with no body, Content-Length: 0 */
-    luax_pushkey(L, keys, LUAX_K_BODY);
+    luax_pushkey(L, lua_upvalueindex(2), LUAX_K_BODY);
     lua_pushliteral(L, "");
     lua_rawset(L, req);
   }
-  put(L, req, keys, LUAX_K_COMPRESSED, P_COMPRESSED);
-  put(L, req, keys, LUAX_K_MAX_BODY, P_MAX_BODY);
-  put(L, req, keys, LUAX_K_INSECURE, P_INSECURE);
-  put(L, req, keys, LUAX_K_CACERT, P_CACERT);
-  put(L, req, keys, LUAX_K_TIMEOUT, P_TIMEOUT);
-  lua_pushvalue(L, P_POLICY);
-  lua_replace(L, keys);
-  return 2;
+  put(L, &pl, req, LUAX_K_COMPRESSED, P_COMPRESSED);
+  put(L, &pl, req, LUAX_K_MAX_BODY, P_MAX_BODY);
+  put(L, &pl, req, LUAX_K_INSECURE, P_INSECURE);
+  put(L, &pl, req, LUAX_K_CACERT, P_CACERT);
+  put(L, &pl, req, LUAX_K_TIMEOUT, P_TIMEOUT);
+  lua_copy(L, P_POLICY, 2);
+  lua_replace(L, 1);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* core.request's C function, called in place: a C function with no
+ * upvalues, so that nothing in it tells it from this one, and called
+ * from the same Lua frame (http.<verb>) as it would be, so that its
+ * errors point at the same line of the script. */
+static lua_CFunction request_fn;
+
+/* core.plain_call(method, url, opts, policy, default, none) -> what
+ * core.request returns for the call http.<verb>(url, opts) (policy nil)
+ * or policy:<verb>(url, opts) makes, default and none being
+ * retry.default and retry.none; or false, having changed nothing, when
+ * the call is not plain or an option is bad: the general path then makes
+ * the call, or raises.
+ *
+ * Plain: an idempotent method (no idempotency key to add), url a string
+ * that is not empty, opts nil or a table without a metatable giving only
+ * headers (a table of string = string or number), timeout (0.001 to
+ * 1e9), retry (nil, false or a Policy; not with a policy's verb),
+ * max_body, insecure, cacert and compressed (core.request checks those
+ * four). Inside a policy(fn) wrapper, a call that names no policy makes
+ * one attempt, its timeout bounded by the wrapper's deadline. The
+ * request has a copy of the headers, or none when no headers are given
+ * and the policy has no before_attempt hook to add one.
+ * Upvalues: the Policy metatable and luax_keys' table. */
+static int lcore_plain_call(lua_State *L)
+{
+  if(!plain_request(L)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  return request_fn(L);
 }
 
 void lplain_register(lua_State *L)
 {
+  int core = lua_gettop(L);
+  lua_getfield(L, core, "request");
+  request_fn = lua_tocfunction(L, -1);
+  if(lua_getupvalue(L, -1, 1))
+    request_fn = NULL;
+  lua_settop(L, core);
+  if(!request_fn)
+    return;                 /* no plain_call: every call takes http.lua's
+                               general path */
   luaL_getmetatable(L, LUAX_POLICY_MT);
-  lua_pushcclosure(L, lcore_plain_request, 1);
-  lua_setfield(L, -2, "plain_request");
+  luax_keys(L);
+  lua_pushcclosure(L, lcore_plain_call, 2);
+  lua_setfield(L, core, "plain_call");
 }

@@ -1,21 +1,23 @@
 /*
- * lua_plain.h - the request table of a plain call (http.get(url, opts)
- * and the other verbs with no body, query, session or expect), checked
- * and built in one step for retryrun.http; any other call, and every
- * call with a bad option, takes retryrun.http's general path, which
- * raises the error.
+ * lua_plain.h - a plain call (http.get(url, opts) and the other verbs
+ * with no body, query, session or expect) made in one step for
+ * retryrun.http: its options checked and its request table built in one
+ * pass, then handed to core.request. Any other call, and every call with
+ * a bad option, takes retryrun.http's general path, which raises the
+ * error.
  *
  * Reads the script's tables without changing them and runs no
  * metamethod; uses lua_policy.h and lua_task.h to read a policy's hooks
- * and the running task's wrapper, and never calls the engine.
+ * and the running task's wrapper, and reaches the engine only through
+ * core.request.
  */
 #ifndef RETRYRUN_LUA_PLAIN_H
 #define RETRYRUN_LUA_PLAIN_H
 
 #include <lua.h>
 
-/* Adds plain_request to the table at the top (retryrun.core); the
- * Policy metatable must exist. */
+/* Adds plain_call to the table at the top (retryrun.core), which must
+ * hold request already; the Policy metatable must exist. */
 void lplain_register(lua_State *L);
 
 #endif

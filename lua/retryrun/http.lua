@@ -21,7 +21,7 @@ local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error,
 local setmetatable, getmetatable = setmetatable, getmetatable
 local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
                                        core.uuid
-local plain_request = core.plain_request
+local plain_call = core.plain_call
 local redact, idempotent = core.redact, core.idempotent
 local fail, show, suggest = check.fail, check.show, check.suggest
 local argtype = check.argtype
@@ -434,9 +434,9 @@ local Policy = core.Policy
 for _, name in ipairs(VERBS) do
   local method = name:upper()
   -- a call with no body, query, session or expect, all its options good,
-  -- has its request table made in one step (core.plain_request); any
-  -- other takes call(), which raises the error a bad option deserves
-  local plain = IDEMPOTENT[method]
+  -- is made in one step (core.plain_call); any other, false from it,
+  -- takes call(), which raises the error a bad option deserves
+  local plain = IDEMPOTENT[method] and plain_call
   -- raises unless opts (not nil) is a verb's options table
   local function check_verb(opts, policy)
     if type(opts) ~= "table" then argtype(2, name, opts, "table") end
@@ -451,12 +451,9 @@ for _, name in ipairs(VERBS) do
   -- patch.
   http[name] = function(url, opts)
     if plain then
-      local req, policy = plain_request(method, url, opts, nil,
-                                        retry.default, retry.none)
-      if req then
-        local resp, err = request_core(req, policy)
-        return resp, err
-      end
+      local resp, err = plain_call(method, url, opts, nil, retry.default,
+                                   retry.none)
+      if resp ~= false then return resp, err end
     end
     if opts ~= nil then check_verb(opts) end
     local resp, err = call(method, url, opts)
@@ -465,11 +462,8 @@ for _, name in ipairs(VERBS) do
   --- `policy:get(url [, opts])`: the same call through the policy.
   Policy[name] = function(policy, url, opts)
     if plain then
-      local req = plain_request(method, url, opts, policy)
-      if req then
-        local resp, err = request_core(req, policy)
-        return resp, err
-      end
+      local resp, err = plain_call(method, url, opts, policy)
+      if resp ~= false then return resp, err end
     end
     if opts ~= nil then check_verb(opts, policy) end
     local resp, err = call(method, url, opts, policy)
