@@ -134,12 +134,13 @@ static int plain_request(lua_State *L)
   struct task *t;
   struct lpolicy *p;
   const char *method;
-  int req, wrapped, i;
+  int req, wrapped, i, n, put_body;
 
   lua_settop(L, P_TOP);
   for(i = 1; i <= P_TOP; i++)
     pl.type[i] = i <= P_NONE ? lua_type(L, i) : LUA_TNIL;
   method = lua_tostring(L, P_METHOD);
+  put_body = method && !strcmp(method, "PUT");
   if(!policy_method_idempotent(method) || pl.type[P_URL] != LUA_TSTRING ||
      lua_rawlen(L, P_URL) == 0 || !take_options(L, &pl))
     return 0;
@@ -190,12 +191,14 @@ static int plain_request(lua_State *L)
     lua_replace(L, P_HEADERS);
     pl.type[P_HEADERS] = LUA_TTABLE;
   }
-  lua_createtable(L, 0, 4);
+  for(i = P_HEADERS, n = 2 + put_body; i <= P_TOP; i++)
+    n += pl.type[i] != LUA_TNIL && i != P_RETRY;
+  lua_createtable(L, 0, n);
   req = lua_gettop(L);
   put(L, &pl, req, LUAX_K_METHOD, P_METHOD);
   put(L, &pl, req, LUAX_K_URL, P_URL);
   put(L, &pl, req, LUAX_K_HEADERS, P_HEADERS);
-  if(!strcmp(method, "PUT")) {  /* with no body, Content-Length: 0 */
+  if(put_body) {               /* with no body, Content-Length: 0 */
     luax_pushkey(L, lua_upvalueindex(2), LUAX_K_BODY);
     lua_pushliteral(L, "");
     lua_rawset(L, req);
