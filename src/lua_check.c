@@ -166,43 +166,36 @@ static int check_multipart(lua_State *L, char *err, size_t errlen)
   return 0;
 }
 
-/* The fields of a request table check_request reads, in the order it
- * checks them (and the order of luax.h's keys, from LUAX_K_METHOD). */
-enum req_field {
-  F_METHOD, F_URL, F_HEADERS, F_BODY, F_MULTIPART, F_COMPRESSED, F_CACERT,
-  F_INSECURE, F_MAX_BODY, F_TIMEOUT, F_COUNT
-};
-
 /* What the checks of one request have seen of its fields so far. */
 struct req_seen {
   int head;          /* the method is HEAD */
   int body;          /* a body (a string) */
 };
 
-/* The field named k (n bytes), or F_COUNT for a key check_request does
+/* The field named k (n bytes), or CHECK_FIELDS for a key check_request does
  * not read. */
 static int req_field(const char *k, size_t n)
 {
   switch(n) {
   case 3:
-    return memcmp(k, "url", 3) ? F_COUNT : F_URL;
+    return memcmp(k, "url", 3) ? CHECK_FIELDS : CHECK_URL;
   case 4:
-    return memcmp(k, "body", 4) ? F_COUNT : F_BODY;
+    return memcmp(k, "body", 4) ? CHECK_FIELDS : CHECK_BODY;
   case 6:
-    return !memcmp(k, "method", 6) ? F_METHOD :
-           !memcmp(k, "cacert", 6) ? F_CACERT : F_COUNT;
+    return !memcmp(k, "method", 6) ? CHECK_METHOD :
+           !memcmp(k, "cacert", 6) ? CHECK_CACERT : CHECK_FIELDS;
   case 7:
-    return !memcmp(k, "headers", 7) ? F_HEADERS :
-           !memcmp(k, "timeout", 7) ? F_TIMEOUT : F_COUNT;
+    return !memcmp(k, "headers", 7) ? CHECK_HEADERS :
+           !memcmp(k, "timeout", 7) ? CHECK_TIMEOUT : CHECK_FIELDS;
   case 8:
-    return !memcmp(k, "insecure", 8) ? F_INSECURE :
-           !memcmp(k, "max_body", 8) ? F_MAX_BODY : F_COUNT;
+    return !memcmp(k, "insecure", 8) ? CHECK_INSECURE :
+           !memcmp(k, "max_body", 8) ? CHECK_MAX_BODY : CHECK_FIELDS;
   case 9:
-    return memcmp(k, "multipart", 9) ? F_COUNT : F_MULTIPART;
+    return memcmp(k, "multipart", 9) ? CHECK_FIELDS : CHECK_MULTIPART;
   case 10:
-    return memcmp(k, "compressed", 10) ? F_COUNT : F_COMPRESSED;
+    return memcmp(k, "compressed", 10) ? CHECK_FIELDS : CHECK_COMPRESSED;
   }
-  return F_COUNT;
+  return CHECK_FIELDS;
 }
 
 /* Checks the headers table at the top of the stack. Returns 0, or 1 with
@@ -284,7 +277,7 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
   double v;
 
   switch(f) {
-  case F_METHOD:
+  case CHECK_METHOD:
     if(type == LUA_TNIL)
       return 0;
     if(type != LUA_TSTRING) {
@@ -307,7 +300,7 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
     }
     seen->head = !strcmp(s, "HEAD");
     return 0;
-  case F_URL:
+  case CHECK_URL:
     if(type != LUA_TSTRING) {
       snprintf(err, errlen, "request needs a url (a string, got %s)",
                luaL_typename(L, -1));
@@ -342,14 +335,14 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
       return 1;
     }
     return 0;
-  case F_HEADERS:
+  case CHECK_HEADERS:
     if(type != LUA_TNIL && type != LUA_TTABLE) {
       snprintf(err, errlen, "headers must be a table of name = value "
                "(got %s)", luaL_typename(L, -1));
       return 1;
     }
     return type == LUA_TTABLE && check_headers(L, err, errlen);
-  case F_BODY:
+  case CHECK_BODY:
     if(type != LUA_TNIL && type != LUA_TSTRING) {
       snprintf(err, errlen, "body must be a string (got %s)",
                luaL_typename(L, -1));
@@ -357,7 +350,7 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
     }
     seen->body = type == LUA_TSTRING;
     return 0;
-  case F_MULTIPART:
+  case CHECK_MULTIPART:
     if(type == LUA_TNIL)
       return 0;
     if(type != LUA_TTABLE) {
@@ -366,14 +359,14 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
       return 1;
     }
     return check_multipart(L, err, errlen);
-  case F_COMPRESSED:
+  case CHECK_COMPRESSED:
     if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
       snprintf(err, errlen, "compressed must be true or false (got %s)",
                luaL_typename(L, -1));
       return 1;
     }
     return 0;
-  case F_CACERT:
+  case CHECK_CACERT:
     if(type != LUA_TNIL && type != LUA_TSTRING) {
       snprintf(err, errlen, "cacert must be the path of a CA bundle (a "
                "string, got %s)", luaL_typename(L, -1));
@@ -389,14 +382,14 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
       }
     }
     return 0;
-  case F_INSECURE:
+  case CHECK_INSECURE:
     if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
       snprintf(err, errlen, "insecure must be true or false (got %s)",
                luaL_typename(L, -1));
       return 1;
     }
     return 0;
-  case F_MAX_BODY:
+  case CHECK_MAX_BODY:
     if(type != LUA_TNIL && (!check_whole_number(L, -1, &n) || n < 1)) {
       check_show_number(L, -1, got, sizeof(got));
       snprintf(err, errlen, "max_body must be a whole number of bytes >= 1 "
@@ -404,7 +397,7 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
       return 1;
     }
     return 0;
-  case F_TIMEOUT:
+  case CHECK_TIMEOUT:
     if(type != LUA_TNIL && (type != LUA_TNUMBER ||
                             !((v = lua_tonumber(L, -1)) > 0) || v > 1e9)) {
       check_show_number(L, -1, got, sizeof(got));
@@ -415,6 +408,22 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
     return 0;
   }
   return 0;
+}
+
+int check_request_field(lua_State *L, int f, char *err, size_t errlen)
+{
+  struct req_seen seen = {0, 0};
+  return check_field(L, f, &seen, err, errlen);
+}
+
+/* The table check_request_checked marked (its marker keeps it alive, so
+ * that no other table can have its address), until the next
+ * check_request. */
+static const void *checked_table;
+
+void check_request_checked(lua_State *L, int idx)
+{
+  checked_table = lua_topointer(L, idx);
 }
 
 /* A body or a multipart list where the fields seen allow none: HEAD, or
@@ -437,13 +446,13 @@ static int check_in_order(lua_State *L, int req, char *err, size_t errlen)
 {
   struct req_seen seen = {0, 0};
   int keys = luax_keys(L), f, type;
-  for(f = 0; f < F_COUNT; f++) {
+  for(f = 0; f < CHECK_FIELDS; f++) {
     type = luax_getkey(L, req, keys, LUAX_K_METHOD + f);
-    if(f == F_BODY && type == LUA_TSTRING && seen.head) {
+    if(f == CHECK_BODY && type == LUA_TSTRING && seen.head) {
       snprintf(err, errlen, "a HEAD request has no body");
       return 1;
     }
-    if(f == F_MULTIPART && type == LUA_TTABLE &&
+    if(f == CHECK_MULTIPART && type == LUA_TTABLE &&
        check_multipart_with(&seen, err, errlen))
       return 1;
     if(check_field(L, f, &seen, err, errlen))
@@ -465,7 +474,9 @@ static int check_in_order(lua_State *L, int req, char *err, size_t errlen)
  * message in err, which never shows a header value or the URL: they may
  * hold secrets. Leaves the stack as it found it.
  *
- * A table without a metatable is read in one pass over its keys; when
+ * A table check_request_checked marked passes unread; the mark is gone
+ * after this check, whatever table it is of. A table without a
+ * metatable is read in one pass over its keys; when
  * that finds anything wrong (or no url), the checks run again in their
  * order, so that the message is the one for the first bad field. */
 int check_request(lua_State *L, int req, char *err, size_t errlen)
@@ -474,20 +485,26 @@ int check_request(lua_State *L, int req, char *err, size_t errlen)
   int top = lua_gettop(L), bad = 0, url = 0, multipart = 0;
 
   req = lua_absindex(L, req);
+  if(checked_table) {
+    int marked = lua_topointer(L, req) == checked_table;
+    checked_table = NULL;             /* a mark serves one check */
+    if(marked)
+      return 0;
+  }
   if(lua_getmetatable(L, req))
     bad = 1;
   else {
     lua_pushnil(L);
     while(!bad && lua_next(L, req)) {
       size_t n;
-      int f = F_COUNT, base = lua_gettop(L);
+      int f = CHECK_FIELDS, base = lua_gettop(L);
       if(lua_type(L, -2) == LUA_TSTRING) {
         const char *k = lua_tolstring(L, -2, &n);
         f = req_field(k, n);
       }
-      if(f != F_COUNT && lua_type(L, -1) != LUA_TNIL) {
-        url |= f == F_URL;
-        multipart |= f == F_MULTIPART;
+      if(f != CHECK_FIELDS && lua_type(L, -1) != LUA_TNIL) {
+        url |= f == CHECK_URL;
+        multipart |= f == CHECK_MULTIPART;
         bad = check_field(L, f, &seen, err, errlen);
       }
       lua_settop(L, base - 1);

@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 
 #include "loop.h"
+#include "lua_check.h"
 #include "lua_plain.h"
 #include "lua_policy.h"
 #include "lua_task.h"
@@ -125,6 +126,33 @@ static void put(lua_State *L, const struct plain *pl, int req, int k,
   }
 }
 
+/* Checks the fields of the request at req, built from the slots, as
+ * check_request would (the method is an idempotent one, a token, and
+ * only PUT has a body), and marks it checked for core.request's first
+ * check; returns 1. Or returns 0 when a field is bad. */
+static int check_fields(lua_State *L, const struct plain *pl, int req)
+{
+  static const int fields[][2] = {
+    {P_URL, CHECK_URL}, {P_HEADERS, CHECK_HEADERS},
+    {P_COMPRESSED, CHECK_COMPRESSED}, {P_CACERT, CHECK_CACERT},
+    {P_INSECURE, CHECK_INSECURE}, {P_MAX_BODY, CHECK_MAX_BODY},
+    {P_TIMEOUT, CHECK_TIMEOUT}
+  };
+  char err[CHECK_MSG];
+  size_t i;
+  for(i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if(pl->type[fields[i][0]] != LUA_TNIL) {
+      lua_pushvalue(L, fields[i][0]);
+      if(check_request_field(L, fields[i][1], err, sizeof(err)))
+        return 0;
+      lua_settop(L, req);
+    }
+  lua_pushvalue(L, req);              /* alive while it is marked */
+  lua_replace(L, lua_upvalueindex(3));
+  check_request_checked(L, req);
+  return 1;
+}
+
 /* Leaves on the stack only the request table and the policy of a plain
  * call (see lcore_plain_call), and returns 1; or returns 0, having
  * changed nothing the script holds, when the call is not plain. */
@@ -208,6 +236,8 @@ static int plain_request(lua_State *L)
   put(L, &pl, req, LUAX_K_INSECURE, P_INSECURE);
   put(L, &pl, req, LUAX_K_CACERT, P_CACERT);
   put(L, &pl, req, LUAX_K_TIMEOUT, P_TIMEOUT);
+  if(!check_fields(L, &pl, req))
+    return 0;
   lua_copy(L, P_POLICY, 2);
   lua_replace(L, 1);
   lua_settop(L, 2);
@@ -236,7 +266,8 @@ static lua_CFunction request_fn;
  * one attempt, its timeout bounded by the wrapper's deadline. The
  * request has a copy of the headers, or none when no headers are given
  * and the policy has no before_attempt hook to add one.
- * Upvalues: the Policy metatable and luax_keys' table. */
+ * Upvalues: the Policy metatable, luax_keys' table and the last request
+ * marked checked. */
 static int lcore_plain_call(lua_State *L)
 {
   if(!plain_request(L)) {
@@ -259,6 +290,7 @@ void lplain_register(lua_State *L)
                                general path */
   luaL_getmetatable(L, LUAX_POLICY_MT);
   luax_keys(L);
-  lua_pushcclosure(L, lcore_plain_call, 2);
+  lua_pushnil(L);
+  lua_pushcclosure(L, lcore_plain_call, 3);
   lua_setfield(L, core, "plain_call");
 }

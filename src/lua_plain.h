@@ -7,9 +7,10 @@
  * error.
  *
  * Reads the script's tables without changing them and runs no
- * metamethod; uses lua_policy.h and lua_task.h to read a policy's hooks
- * and the running task's wrapper, and reaches the engine only through
- * core.request.
+ * metamethod; checks the request with lua_check.h's field checks (and
+ * marks it checked for core.request), uses lua_policy.h and lua_task.h
+ * to read a policy's hooks and the running task's wrapper, and reaches
+ * the engine only through core.request.
  */
 #ifndef RETRYRUN_LUA_PLAIN_H
 #define RETRYRUN_LUA_PLAIN_H
