@@ -62,10 +62,11 @@ describe("an options table used again", function()
         for k, v in pairs(opts) do general[k] = v end
         local a, b = http[verb](echo, opts), http[verb](echo, general)
         assert.equal(b.status, a.status)
-        assert.equal(b.body, a.body)
         assert.equal(b.url, a.url)
         if verb ~= "head" then
-          assert.equal(todo.decode(b.body).method, verb:upper())
+          -- the headers as a set: a table's order is no order on the wire
+          assert.same(todo.decode(b.body), todo.decode(a.body))
+          assert.equal(verb:upper(), todo.decode(a.body).method)
         end
       end
     end
