@@ -44,8 +44,8 @@ static int option_slot(const char *k, size_t n)
   return 0;
 }
 
-/* What core.plain_call reads: its stack, and the type of each value on
- * it (the options as the opts table holds them). */
+/* The type of each slot of core.plain_call's stack, read once: its
+ * arguments, then the options as the opts table holds them. */
 struct plain {
   int type[P_TOP + 1];
 };
