@@ -439,6 +439,17 @@ static int check_multipart_with(const struct req_seen *seen, char *err,
   return 0;
 }
 
+_Static_assert(LUAX_K_URL - LUAX_K_METHOD == CHECK_URL &&
+               LUAX_K_HEADERS - LUAX_K_METHOD == CHECK_HEADERS &&
+               LUAX_K_BODY - LUAX_K_METHOD == CHECK_BODY &&
+               LUAX_K_MULTIPART - LUAX_K_METHOD == CHECK_MULTIPART &&
+               LUAX_K_COMPRESSED - LUAX_K_METHOD == CHECK_COMPRESSED &&
+               LUAX_K_CACERT - LUAX_K_METHOD == CHECK_CACERT &&
+               LUAX_K_INSECURE - LUAX_K_METHOD == CHECK_INSECURE &&
+               LUAX_K_MAX_BODY - LUAX_K_METHOD == CHECK_MAX_BODY &&
+               LUAX_K_TIMEOUT - LUAX_K_METHOD == CHECK_TIMEOUT,
+               "a request's fields in the order of luax.h's keys");
+
 /* check_request's checks in their order, each field read as
  * lua_getfield would (metamethods and all): the first bad field is the
  * one reported. */
