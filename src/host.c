@@ -31,6 +31,7 @@
 #include "lua_giveup.h"
 #include "lua_json.h"
 #include "lua_keys.h"
+#include "lua_plain.h"
 #include "lua_policy.h"
 #include "lua_rate.h"
 #include "lua_redact.h"
@@ -58,6 +59,7 @@ static int luaopen_retryrun_core(lua_State *L)
   lresp_register(L);
   lgiveup_register(L);
   lcall_register(L);
+  lplain_register(L);
   lstep_register(L);
   lrate_register(L);
   ltrace_register(L);

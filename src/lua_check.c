@@ -96,16 +96,6 @@ int check_whole_number(lua_State *L, int idx, lua_Integer *out)
   return isnum && lua_type(L, idx) == LUA_TNUMBER;
 }
 
-/* Checks the request table at index req (core.request's req, or the same
- * table after a before_attempt hook changed it) before anything is taken
- * or sent: method nil or a token; url a string with no control character
- * (a NUL would cut it short); headers nil or a table of token = string or
- * number, values with no control character but tab (a CR or LF would
- * inject a header); body nil or a string; cacert nil or a path; insecure
- * nil or a boolean; max_body nil or a whole number >= 1; timeout nil or a
- * number of seconds above 0. Returns 0, or 1 with the message in err,
- * which never shows a header value or the URL: they may hold secrets.
- * Leaves the stack as it found it; calls no metamethod. */
 /* Checks one string field of the multipart part at the top of the stack:
  * absent (when it may be), or a string with no control character (data
  * may hold any bytes). Returns 0, or 1 with the message in err. */
@@ -176,199 +166,368 @@ static int check_multipart(lua_State *L, char *err, size_t errlen)
   return 0;
 }
 
-int check_request(lua_State *L, int req, char *err, size_t errlen)
+/* What the checks of one request have seen of its fields so far. */
+struct req_seen {
+  int head;          /* the method is HEAD */
+  int body;          /* a body (a string) */
+};
+
+/* The field named k (n bytes), or CHECK_FIELDS for a key check_request does
+ * not read. */
+static int req_field(const char *k, size_t n)
 {
-  char shown[CHECK_SHOW_MAX * 4 + 8], got[64];
+  switch(n) {
+  case 3:
+    return memcmp(k, "url", 3) ? CHECK_FIELDS : CHECK_URL;
+  case 4:
+    return memcmp(k, "body", 4) ? CHECK_FIELDS : CHECK_BODY;
+  case 6:
+    return !memcmp(k, "method", 6) ? CHECK_METHOD :
+           !memcmp(k, "cacert", 6) ? CHECK_CACERT : CHECK_FIELDS;
+  case 7:
+    return !memcmp(k, "headers", 7) ? CHECK_HEADERS :
+           !memcmp(k, "timeout", 7) ? CHECK_TIMEOUT : CHECK_FIELDS;
+  case 8:
+    return !memcmp(k, "insecure", 8) ? CHECK_INSECURE :
+           !memcmp(k, "max_body", 8) ? CHECK_MAX_BODY : CHECK_FIELDS;
+  case 9:
+    return memcmp(k, "multipart", 9) ? CHECK_FIELDS : CHECK_MULTIPART;
+  case 10:
+    return memcmp(k, "compressed", 10) ? CHECK_FIELDS : CHECK_COMPRESSED;
+  }
+  return CHECK_FIELDS;
+}
+
+/* Checks the headers table at the top of the stack. Returns 0, or 1 with
+ * the message in err; leaves the stack as it found it but for what a
+ * failure pushed (check_request's caller resets it). */
+static int check_headers(lua_State *L, char *err, size_t errlen)
+{
+  char shown[CHECK_SHOW_MAX * 4 + 8];
   const char *s, *seen[32];
   size_t len, at, i, nseen = 0;
-  int top = lua_gettop(L), bad = 1, type, head = 0, keys;
+  int type;
+
+  json_touch(L, -1);             /* a table from resp:json(), made whole */
+  lua_pushnil(L);
+  while(lua_next(L, -2)) {
+    const char *k;
+    size_t klen;
+    if(lua_type(L, -2) != LUA_TSTRING) {
+      snprintf(err, errlen, "headers must be a table of name = value "
+               "(got a %s key)", luaL_typename(L, -2));
+      return 1;
+    }
+    k = lua_tolstring(L, -2, &klen);
+    if(!check_is_token(k, klen)) {
+      check_show_bytes(shown, sizeof(shown), k, klen);
+      snprintf(err, errlen, "header name %s must be a token: letters, "
+               "digits and !#$%%&'*+-.^_`|~", shown);
+      return 1;
+    }
+    if(!strcasecmp(k, "content-length") ||
+       !strcasecmp(k, "transfer-encoding")) {
+      snprintf(err, errlen, "header '%s' is retryrun's to set, from the "
+               "body: leave it out", k);
+      return 1;
+    }
+    for(i = 0; i < nseen; i++)
+      if(!strcasecmp(seen[i], k)) {
+        snprintf(err, errlen, "header '%.*s' is given twice (as '%.*s' "
+                 "and '%.*s'): header names ignore case",
+                 CHECK_SHOW_MAX, k, CHECK_SHOW_MAX, seen[i],
+                 CHECK_SHOW_MAX, k);
+        return 1;
+      }
+    if(nseen < sizeof(seen) / sizeof(seen[0]))
+      seen[nseen++] = k;
+    type = lua_type(L, -1);
+    if(type != LUA_TSTRING && type != LUA_TNUMBER) {
+      snprintf(err, errlen, "header '%.*s' value must be a string or a "
+               "number (got %s)", CHECK_SHOW_MAX, k, luaL_typename(L, -1));
+      return 1;
+    }
+    if(type == LUA_TSTRING) {
+      s = lua_tolstring(L, -1, &len);
+      if((at = check_find_ctl(s, len, 1)) < len) {
+        snprintf(err, errlen, "header '%.*s' value has a control "
+                 "character (0x%02x at byte %zu)", CHECK_SHOW_MAX, k,
+                 (unsigned char)s[at], at + 1);
+        return 1;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* Checks the value at the top of the stack as field f of a request, and
+ * notes in *seen what the fields after it depend on; a body and a
+ * multipart list together, or with HEAD, are check_request's to find.
+ * Returns 0, or 1 with the message in err. May push values above the
+ * one checked (check_request resets the stack). */
+static int check_field(lua_State *L, int f, struct req_seen *seen,
+                       char *err, size_t errlen)
+{
+  char shown[CHECK_SHOW_MAX * 4 + 8], got[64];
+  const char *s;
+  size_t len, at;
+  int type = lua_type(L, -1);
   lua_Integer n;
   double v;
 
-  req = lua_absindex(L, req);
-  keys = luax_keys(L);
-  type = luax_getkey(L, req, keys, LUAX_K_METHOD);
-  if(type != LUA_TNIL && type != LUA_TSTRING) {
-    snprintf(err, errlen, "method must be a string (got %s)",
-             luaL_typename(L, -1));
-    goto out;
-  }
-  if(type == LUA_TSTRING) {
+  switch(f) {
+  case CHECK_METHOD:
+    if(type == LUA_TNIL)
+      return 0;
+    if(type != LUA_TSTRING) {
+      snprintf(err, errlen, "method must be a string (got %s)",
+               luaL_typename(L, -1));
+      return 1;
+    }
     s = lua_tolstring(L, -1, &len);
     if(len > CHECK_METHOD_MAX || !check_is_token(s, len)) {
       check_show_bytes(shown, sizeof(shown), s, len);
       snprintf(err, errlen, "method must be a token of 1 to %d letters, "
                "digits and !#$%%&'*+-.^_`|~ (got %s)", (int)CHECK_METHOD_MAX,
                shown);
-      goto out;
+      return 1;
     }
     if(!strcmp(s, "CONNECT")) {
       snprintf(err, errlen, "method CONNECT opens a tunnel through a "
                "proxy: retryrun does not send it");
-      goto out;
+      return 1;
     }
-    head = !strcmp(s, "HEAD");
-  }
-  if(luax_getkey(L, req, keys, LUAX_K_URL) != LUA_TSTRING) {
-    snprintf(err, errlen, "request needs a url (a string, got %s)",
-             luaL_typename(L, -1));
-    goto out;
-  }
-  s = lua_tolstring(L, -1, &len);
-  if(len == 0) {
-    snprintf(err, errlen, "request needs a url (got an empty string)");
-    goto out;
-  }
-  if((at = check_find_ctl(s, len, 0)) < len) {
-    snprintf(err, errlen, "url has a control character (0x%02x at byte "
-             "%zu): it cannot be sent", (unsigned char)s[at], at + 1);
-    goto out;
-  }
-  if(!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8)) {
-    const char *host = s + (s[4] == ':' ? 7 : 8);
-    if(*host == '\0' || *host == '/' || *host == '?' || *host == '#') {
-      snprintf(err, errlen, "url has no host after %.*s",
-               (int)(host - s), s);
-      goto out;
+    seen->head = !strcmp(s, "HEAD");
+    return 0;
+  case CHECK_URL:
+    if(type != LUA_TSTRING) {
+      snprintf(err, errlen, "request needs a url (a string, got %s)",
+               luaL_typename(L, -1));
+      return 1;
     }
-  }
-  else {
-    /* libcurl would guess http:// and every attempt would go astray */
-    const char *sep = strstr(s, "://");
-    if(sep && (size_t)(sep - s) < 16)
-      snprintf(err, errlen, "url scheme '%.*s' is not http or https",
-               (int)(sep - s), s);
-    else
-      snprintf(err, errlen, "url must start with http:// or https://");
-    goto out;
-  }
-  type = luax_getkey(L, req, keys, LUAX_K_HEADERS);
-  if(type != LUA_TNIL && type != LUA_TTABLE) {
-    snprintf(err, errlen, "headers must be a table of name = value "
-             "(got %s)", luaL_typename(L, -1));
-    goto out;
-  }
-  if(type == LUA_TTABLE) {
-    json_touch(L, -1);           /* a table from resp:json(), made whole */
-    lua_pushnil(L);
-    while(lua_next(L, -2)) {
-      const char *k;
-      size_t klen;
-      if(lua_type(L, -2) != LUA_TSTRING) {
-        snprintf(err, errlen, "headers must be a table of name = value "
-                 "(got a %s key)", luaL_typename(L, -2));
-        goto out;
-      }
-      k = lua_tolstring(L, -2, &klen);
-      if(!check_is_token(k, klen)) {
-        check_show_bytes(shown, sizeof(shown), k, klen);
-        snprintf(err, errlen, "header name %s must be a token: letters, "
-                 "digits and !#$%%&'*+-.^_`|~", shown);
-        goto out;
-      }
-      if(!strcasecmp(k, "content-length") ||
-         !strcasecmp(k, "transfer-encoding")) {
-        snprintf(err, errlen, "header '%s' is retryrun's to set, from the "
-                 "body: leave it out", k);
-        goto out;
-      }
-      for(i = 0; i < nseen; i++)
-        if(!strcasecmp(seen[i], k)) {
-          snprintf(err, errlen, "header '%.*s' is given twice (as '%.*s' "
-                   "and '%.*s'): header names ignore case",
-                   CHECK_SHOW_MAX, k, CHECK_SHOW_MAX, seen[i],
-                   CHECK_SHOW_MAX, k);
-          goto out;
-        }
-      if(nseen < sizeof(seen) / sizeof(seen[0]))
-        seen[nseen++] = k;
-      type = lua_type(L, -1);
-      if(type != LUA_TSTRING && type != LUA_TNUMBER) {
-        snprintf(err, errlen, "header '%.*s' value must be a string or a "
-                 "number (got %s)", CHECK_SHOW_MAX, k, luaL_typename(L, -1));
-        goto out;
-      }
-      if(type == LUA_TSTRING) {
-        s = lua_tolstring(L, -1, &len);
-        if((at = check_find_ctl(s, len, 1)) < len) {
-          snprintf(err, errlen, "header '%.*s' value has a control "
-                   "character (0x%02x at byte %zu)", CHECK_SHOW_MAX, k,
-                   (unsigned char)s[at], at + 1);
-          goto out;
-        }
-      }
-      lua_pop(L, 1);
+    s = lua_tolstring(L, -1, &len);
+    if(len == 0) {
+      snprintf(err, errlen, "request needs a url (got an empty string)");
+      return 1;
     }
-  }
-  type = luax_getkey(L, req, keys, LUAX_K_BODY);
-  if(type != LUA_TNIL && type != LUA_TSTRING) {
-    snprintf(err, errlen, "body must be a string (got %s)",
-             luaL_typename(L, -1));
-    goto out;
-  }
-  if(type == LUA_TSTRING && head) {
-    snprintf(err, errlen, "a HEAD request has no body");
-    goto out;
-  }
-  if((type = luax_getkey(L, req, keys, LUAX_K_MULTIPART)) != LUA_TNIL) {
+    if((at = check_find_ctl(s, len, 0)) < len) {
+      snprintf(err, errlen, "url has a control character (0x%02x at byte "
+               "%zu): it cannot be sent", (unsigned char)s[at], at + 1);
+      return 1;
+    }
+    if(!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8)) {
+      const char *host = s + (s[4] == ':' ? 7 : 8);
+      if(*host == '\0' || *host == '/' || *host == '?' || *host == '#') {
+        snprintf(err, errlen, "url has no host after %.*s",
+                 (int)(host - s), s);
+        return 1;
+      }
+    }
+    else {
+      /* libcurl would guess http:// and every attempt would go astray */
+      const char *sep = strstr(s, "://");
+      if(sep && (size_t)(sep - s) < 16)
+        snprintf(err, errlen, "url scheme '%.*s' is not http or https",
+                 (int)(sep - s), s);
+      else
+        snprintf(err, errlen, "url must start with http:// or https://");
+      return 1;
+    }
+    return 0;
+  case CHECK_HEADERS:
+    if(type != LUA_TNIL && type != LUA_TTABLE) {
+      snprintf(err, errlen, "headers must be a table of name = value "
+               "(got %s)", luaL_typename(L, -1));
+      return 1;
+    }
+    return type == LUA_TTABLE && check_headers(L, err, errlen);
+  case CHECK_BODY:
+    if(type != LUA_TNIL && type != LUA_TSTRING) {
+      snprintf(err, errlen, "body must be a string (got %s)",
+               luaL_typename(L, -1));
+      return 1;
+    }
+    seen->body = type == LUA_TSTRING;
+    return 0;
+  case CHECK_MULTIPART:
+    if(type == LUA_TNIL)
+      return 0;
     if(type != LUA_TTABLE) {
       snprintf(err, errlen, "multipart must be a list of parts (got %s)",
                luaL_typename(L, -1));
-      goto out;
+      return 1;
     }
-    if(head || lua_type(L, -2) != LUA_TNIL) {
-      snprintf(err, errlen, head ? "a HEAD request has no body" :
-               "give body or multipart, not both");
-      goto out;
+    return check_multipart(L, err, errlen);
+  case CHECK_COMPRESSED:
+    if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
+      snprintf(err, errlen, "compressed must be true or false (got %s)",
+               luaL_typename(L, -1));
+      return 1;
     }
-    if(check_multipart(L, err, errlen))
-      goto out;
-  }
-  type = luax_getkey(L, req, keys, LUAX_K_COMPRESSED);
-  if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
-    snprintf(err, errlen, "compressed must be true or false (got %s)",
-             luaL_typename(L, -1));
-    goto out;
-  }
-  type = luax_getkey(L, req, keys, LUAX_K_CACERT);
-  if(type != LUA_TNIL && type != LUA_TSTRING) {
-    snprintf(err, errlen, "cacert must be the path of a CA bundle (a "
-             "string, got %s)", luaL_typename(L, -1));
-    goto out;
-  }
-  if(type == LUA_TSTRING) {
-    s = lua_tolstring(L, -1, &len);
-    if(len == 0 || (at = check_find_ctl(s, len, 0)) < len) {
-      snprintf(err, errlen, "cacert must be the path of a CA bundle (got "
-               "%s)", len ? "a string with a control character" :
-               "an empty string");
-      goto out;
+    return 0;
+  case CHECK_CACERT:
+    if(type != LUA_TNIL && type != LUA_TSTRING) {
+      snprintf(err, errlen, "cacert must be the path of a CA bundle (a "
+               "string, got %s)", luaL_typename(L, -1));
+      return 1;
     }
+    if(type == LUA_TSTRING) {
+      s = lua_tolstring(L, -1, &len);
+      if(len == 0 || check_find_ctl(s, len, 0) < len) {
+        snprintf(err, errlen, "cacert must be the path of a CA bundle (got "
+                 "%s)", len ? "a string with a control character" :
+                 "an empty string");
+        return 1;
+      }
+    }
+    return 0;
+  case CHECK_INSECURE:
+    if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
+      snprintf(err, errlen, "insecure must be true or false (got %s)",
+               luaL_typename(L, -1));
+      return 1;
+    }
+    return 0;
+  case CHECK_MAX_BODY:
+    if(type != LUA_TNIL && (!check_whole_number(L, -1, &n) || n < 1)) {
+      check_show_number(L, -1, got, sizeof(got));
+      snprintf(err, errlen, "max_body must be a whole number of bytes >= 1 "
+               "(got %s)", got);
+      return 1;
+    }
+    return 0;
+  case CHECK_TIMEOUT:
+    if(type != LUA_TNIL && (type != LUA_TNUMBER ||
+                            !((v = lua_tonumber(L, -1)) > 0) || v > 1e9)) {
+      check_show_number(L, -1, got, sizeof(got));
+      snprintf(err, errlen, "timeout must be a number of seconds above 0 "
+               "and up to 1e9 (got %s)", got);
+      return 1;
+    }
+    return 0;
   }
-  type = luax_getkey(L, req, keys, LUAX_K_INSECURE);
-  if(type != LUA_TNIL && type != LUA_TBOOLEAN) {
-    snprintf(err, errlen, "insecure must be true or false (got %s)",
-             luaL_typename(L, -1));
-    goto out;
+  return 0;
+}
+
+int check_request_field(lua_State *L, int f, char *err, size_t errlen)
+{
+  struct req_seen seen = {0, 0};
+  return check_field(L, f, &seen, err, errlen);
+}
+
+/* The table check_request_checked marked (its marker keeps it alive, so
+ * that no other table can have its address), until the next
+ * check_request. */
+static const void *checked_table;
+
+void check_request_checked(lua_State *L, int idx)
+{
+  checked_table = lua_topointer(L, idx);
+}
+
+/* A body or a multipart list where the fields seen allow none: HEAD, or
+ * both. Returns 0, or 1 with the message in err. */
+static int check_multipart_with(const struct req_seen *seen, char *err,
+                                size_t errlen)
+{
+  if(seen->head || seen->body) {
+    snprintf(err, errlen, seen->head ? "a HEAD request has no body" :
+             "give body or multipart, not both");
+    return 1;
   }
-  if(luax_getkey(L, req, keys, LUAX_K_MAX_BODY) != LUA_TNIL &&
-     (!check_whole_number(L, -1, &n) || n < 1)) {
-    check_show_number(L, -1, got, sizeof(got));
-    snprintf(err, errlen, "max_body must be a whole number of bytes >= 1 "
-             "(got %s)", got);
-    goto out;
+  return 0;
+}
+
+_Static_assert(LUAX_K_URL - LUAX_K_METHOD == CHECK_URL &&
+               LUAX_K_HEADERS - LUAX_K_METHOD == CHECK_HEADERS &&
+               LUAX_K_BODY - LUAX_K_METHOD == CHECK_BODY &&
+               LUAX_K_MULTIPART - LUAX_K_METHOD == CHECK_MULTIPART &&
+               LUAX_K_COMPRESSED - LUAX_K_METHOD == CHECK_COMPRESSED &&
+               LUAX_K_CACERT - LUAX_K_METHOD == CHECK_CACERT &&
+               LUAX_K_INSECURE - LUAX_K_METHOD == CHECK_INSECURE &&
+               LUAX_K_MAX_BODY - LUAX_K_METHOD == CHECK_MAX_BODY &&
+               LUAX_K_TIMEOUT - LUAX_K_METHOD == CHECK_TIMEOUT,
+               "a request's fields in the order of luax.h's keys");
+
+/* check_request's checks in their order, each field read as
+ * lua_getfield would (metamethods and all): the first bad field is the
+ * one reported. */
+static int check_in_order(lua_State *L, int req, char *err, size_t errlen)
+{
+  struct req_seen seen = {0, 0};
+  int keys = luax_keys(L), f, type;
+  for(f = 0; f < CHECK_FIELDS; f++) {
+    type = luax_getkey(L, req, keys, LUAX_K_METHOD + f);
+    if(f == CHECK_BODY && type == LUA_TSTRING && seen.head) {
+      snprintf(err, errlen, "a HEAD request has no body");
+      return 1;
+    }
+    if(f == CHECK_MULTIPART && type == LUA_TTABLE &&
+       check_multipart_with(&seen, err, errlen))
+      return 1;
+    if(check_field(L, f, &seen, err, errlen))
+      return 1;
+    lua_settop(L, keys);
   }
-  if(luax_getkey(L, req, keys, LUAX_K_TIMEOUT) != LUA_TNIL &&
-     (lua_type(L, -1) != LUA_TNUMBER || !((v = lua_tonumber(L, -1)) > 0) ||
-      v > 1e9)) {
-    check_show_number(L, -1, got, sizeof(got));
-    snprintf(err, errlen, "timeout must be a number of seconds above 0 and "
-             "up to 1e9 (got %s)", got);
-    goto out;
+  return 0;
+}
+
+/* Checks the request table at index req (core.request's req, or the same
+ * table after a before_attempt hook changed it) before anything is taken
+ * or sent: method nil or a token; url a string with no control character
+ * (a NUL would cut it short); headers nil or a table of token = string or
+ * number, values with no control character but tab (a CR or LF would
+ * inject a header); body nil or a string; multipart nil or a list of
+ * parts, with no body and not for HEAD; compressed and insecure nil or a
+ * boolean; cacert nil or a path; max_body nil or a whole number >= 1;
+ * timeout nil or a number of seconds above 0. Returns 0, or 1 with the
+ * message in err, which never shows a header value or the URL: they may
+ * hold secrets. Leaves the stack as it found it.
+ *
+ * A table check_request_checked marked passes unread; the mark is gone
+ * after this check, whatever table it is of. A table without a
+ * metatable is read in one pass over its keys; when
+ * that finds anything wrong (or no url), the checks run again in their
+ * order, so that the message is the one for the first bad field. */
+int check_request(lua_State *L, int req, char *err, size_t errlen)
+{
+  struct req_seen seen = {0, 0};
+  int top = lua_gettop(L), bad = 0, url = 0, multipart = 0;
+
+  req = lua_absindex(L, req);
+  if(checked_table) {
+    int marked = lua_topointer(L, req) == checked_table;
+    checked_table = NULL;             /* a mark serves one check */
+    if(marked)
+      return 0;
   }
-  bad = 0;
-out:
+  if(lua_getmetatable(L, req))
+    bad = 1;
+  else {
+    lua_pushnil(L);
+    while(!bad && lua_next(L, req)) {
+      size_t n;
+      int f = CHECK_FIELDS, base = lua_gettop(L);
+      if(lua_type(L, -2) == LUA_TSTRING) {
+        const char *k = lua_tolstring(L, -2, &n);
+        f = req_field(k, n);
+      }
+      if(f != CHECK_FIELDS && lua_type(L, -1) != LUA_TNIL) {
+        url |= f == CHECK_URL;
+        multipart |= f == CHECK_MULTIPART;
+        bad = check_field(L, f, &seen, err, errlen);
+      }
+      lua_settop(L, base - 1);
+    }
+    bad = bad || !url || (seen.head && seen.body) ||
+          (multipart && check_multipart_with(&seen, err, errlen));
+  }
   lua_settop(L, top);
+  if(bad) {
+    bad = check_in_order(L, req, err, errlen);
+    lua_settop(L, top);
+  }
   return bad;
 }
 

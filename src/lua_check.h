@@ -41,8 +41,31 @@ void check_show_number(lua_State *L, int idx, char *d, size_t dn);
 int check_whole_number(lua_State *L, int idx, lua_Integer *out);
 
 /* Checks a request table (see core.request) before anything is sent.
- * Returns 0, or 1 with the message in err. Leaves the stack as it was. */
+ * Returns 0, or 1 with the message in err. Leaves the stack as it was.
+ * The table check_request_checked marked passes unread, once. */
 int check_request(lua_State *L, int req, char *err, size_t errlen);
+
+/* The fields of a request table check_request reads, in the order it
+ * checks them (and the order of luax.h's keys, from LUAX_K_METHOD). */
+enum check_field {
+  CHECK_METHOD, CHECK_URL, CHECK_HEADERS, CHECK_BODY, CHECK_MULTIPART,
+  CHECK_COMPRESSED, CHECK_CACERT, CHECK_INSECURE, CHECK_MAX_BODY,
+  CHECK_TIMEOUT, CHECK_FIELDS
+};
+
+/* Checks the value at the top of the stack as field f of a request, as
+ * check_request does, but on its own: a body or a multipart list with
+ * HEAD, or with each other, is check_request's to find. Returns 0, or 1
+ * with the message in err; may leave values above the one checked. */
+int check_request_field(lua_State *L, int f, char *err, size_t errlen);
+
+/* Marks the request table at idx as checked, field by field: the next
+ * check_request, if it is of this table, passes it unread (any next
+ * check_request takes the mark away). For a table made in C and handed
+ * straight to core.request, whose first check it then is: no script can
+ * have changed it in between. The caller keeps the table alive until it
+ * marks another. */
+void check_request_checked(lua_State *L, int idx);
 
 /* Writes " (did you mean 'x'?)" into out when name is at most two edits
  * from one of known (a NULL-terminated list), else "". */

@@ -21,6 +21,7 @@ local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error,
 local setmetatable, getmetatable = setmetatable, getmetatable
 local request_core, in_wrapper, uuid = core.request, core.in_wrapper,
                                        core.uuid
+local plain_call = core.plain_call
 local redact, idempotent = core.redact, core.idempotent
 local fail, show, suggest = check.fail, check.show, check.suggest
 local argtype = check.argtype
@@ -432,6 +433,10 @@ local Policy = core.Policy
 
 for _, name in ipairs(VERBS) do
   local method = name:upper()
+  -- a call with no body, query, session or expect, all its options good,
+  -- is made in one step (core.plain_call); any other, false from it,
+  -- takes call(), which raises the error a bad option deserves
+  local plain = IDEMPOTENT[method] and plain_call
   -- raises unless opts (not nil) is a verb's options table
   local function check_verb(opts, policy)
     if type(opts) ~= "table" then argtype(2, name, opts, "table") end
@@ -445,12 +450,21 @@ for _, name in ipairs(VERBS) do
   --- `http.get(url [, opts])`; likewise head, delete, options, post, put,
   -- patch.
   http[name] = function(url, opts)
+    if plain then
+      local resp, err = plain_call(method, url, opts, nil, retry.default,
+                                   retry.none)
+      if resp ~= false then return resp, err end
+    end
     if opts ~= nil then check_verb(opts) end
     local resp, err = call(method, url, opts)
     return resp, err
   end
   --- `policy:get(url [, opts])`: the same call through the policy.
   Policy[name] = function(policy, url, opts)
+    if plain then
+      local resp, err = plain_call(method, url, opts, policy)
+      if resp ~= false then return resp, err end
+    end
     if opts ~= nil then check_verb(opts, policy) end
     local resp, err = call(method, url, opts, policy)
     return resp, err

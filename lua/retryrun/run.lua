@@ -116,9 +116,10 @@ end
 -- so that no map's count hides another's. Moved by (done, total) each
 -- time.
 local map_done, map_total = 0, 0
+local core_progress = core.progress
 local function progress(d_done, d_total)
   map_done, map_total = map_done + d_done, map_total + d_total
-  core.progress(map_done, map_total)
+  core_progress(map_done, map_total)
 end
 
 --- Runs `fn(item, i)` for every item, at most `concurrency` at a time, and
@@ -153,7 +154,8 @@ function run.map(list, fn, opts)
       nextindex = i + 1
       local ok, res = pcall(fn, list[i], i)
       done = done + 1
-      progress(1, 0)
+      map_done = map_done + 1         -- progress(1, 0), once an item
+      core_progress(map_done, map_total)
       if ok then
         results[i] = res
       elseif not failed then

@@ -1,0 +1,296 @@
+/*
+ * lua_plain.c - a plain call in one step (see lua_plain.h): the request
+ * table retryrun.http's general path would build for it, made with one
+ * pass over the options instead of checks in Lua and a copy, and given
+ * to core.request.
+ */
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "loop.h"
+#include "lua_check.h"
+#include "lua_plain.h"
+#include "lua_policy.h"
+#include "lua_task.h"
+#include "luax.h"
+#include "policy.h"
+
+/* The stack of core.plain_call: its arguments, then the options a
+ * plain call may give, moved out of the opts table. */
+enum {
+  P_METHOD = 1, P_URL, P_OPTS, P_POLICY, P_DEFAULT, P_NONE,
+  P_HEADERS, P_TIMEOUT, P_RETRY, P_MAX_BODY, P_INSECURE, P_CACERT,
+  P_COMPRESSED, P_TOP = P_COMPRESSED
+};
+
+/* The slot of option k (n bytes) if a plain call may give it, else 0. */
+static int option_slot(const char *k, size_t n)
+{
+  switch(n) {
+  case 5:
+    return memcmp(k, "retry", 5) ? 0 : P_RETRY;
+  case 6:
+    return memcmp(k, "cacert", 6) ? 0 : P_CACERT;
+  case 7:
+    return !memcmp(k, "headers", 7) ? P_HEADERS :
+           !memcmp(k, "timeout", 7) ? P_TIMEOUT : 0;
+  case 8:
+    return !memcmp(k, "max_body", 8) ? P_MAX_BODY :
+           !memcmp(k, "insecure", 8) ? P_INSECURE : 0;
+  case 10:
+    return memcmp(k, "compressed", 10) ? 0 : P_COMPRESSED;
+  }
+  return 0;
+}
+
+/* The type of each slot of core.plain_call's stack, read once: its
+ * arguments, then the options as the opts table holds them. */
+struct plain {
+  int type[P_TOP + 1];
+};
+
+/* Moves each option of the opts table (nil for none) into its slot, as
+ * the table holds it now. 0 when opts is not a table without a
+ * metatable, or gives anything else (a body, query=, expect=, a session,
+ * a name it does not know). */
+static int take_options(lua_State *L, struct plain *pl)
+{
+  if(pl->type[P_OPTS] == LUA_TNIL)
+    return 1;
+  if(pl->type[P_OPTS] != LUA_TTABLE || lua_getmetatable(L, P_OPTS))
+    return 0;
+  lua_pushnil(L);
+  while(lua_next(L, P_OPTS)) {
+    size_t n;
+    int slot = 0;
+    if(lua_type(L, -2) == LUA_TSTRING) {
+      const char *k = lua_tolstring(L, -2, &n);
+      slot = option_slot(k, n);
+    }
+    if(!slot)
+      return 0;
+    pl->type[slot] = lua_type(L, -1);
+    lua_replace(L, slot);
+  }
+  return 1;
+}
+
+/* Pushes a copy of the headers table at idx, a number value as tostring
+ * writes it (so that it is sent, and hidden, as a string). 0 when the
+ * table has a metatable, a key that is not a string or a value that is
+ * neither a string nor a number. */
+static int copy_headers(lua_State *L, int idx)
+{
+  if(lua_getmetatable(L, idx))
+    return 0;
+  lua_createtable(L, 0, 4);
+  lua_pushnil(L);
+  while(lua_next(L, idx)) {
+    int type = lua_type(L, -1);
+    if(lua_type(L, -2) != LUA_TSTRING)
+      return 0;
+    if(type == LUA_TNUMBER) {
+      if(lua_getmetatable(L, -1))
+        return 0;             /* tostring would run its __tostring */
+      lua_tolstring(L, -1, NULL);     /* the copy on the stack turns */
+    }
+    else if(type != LUA_TSTRING)
+      return 0;
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  return 1;
+}
+
+/* The Policy at idx (its metatable is upvalue 1), or NULL. */
+static struct lpolicy *policy_at(lua_State *L, int idx)
+{
+  int is;
+  if(!lua_getmetatable(L, idx))
+    return NULL;
+  is = lua_rawequal(L, -1, lua_upvalueindex(1));
+  lua_pop(L, 1);
+  return is ? lua_touserdata(L, idx) : NULL;
+}
+
+/* Sets field k of the request at req to the value in slot, unless nil. */
+static void put(lua_State *L, const struct plain *pl, int req, int k,
+                int slot)
+{
+  if(pl->type[slot] != LUA_TNIL) {
+    luax_pushkey(L, lua_upvalueindex(2), k);
+    lua_pushvalue(L, slot);
+    lua_rawset(L, req);
+  }
+}
+
+/* Checks the fields of the request at req, built from the slots, as
+ * check_request would (the method is an idempotent one, a token, and
+ * only PUT has a body), and marks it checked for core.request's first
+ * check; returns 1. Or returns 0 when a field is bad. */
+static int check_fields(lua_State *L, const struct plain *pl, int req)
+{
+  static const int fields[][2] = {
+    {P_URL, CHECK_URL}, {P_HEADERS, CHECK_HEADERS},
+    {P_COMPRESSED, CHECK_COMPRESSED}, {P_CACERT, CHECK_CACERT},
+    {P_INSECURE, CHECK_INSECURE}, {P_MAX_BODY, CHECK_MAX_BODY},
+    {P_TIMEOUT, CHECK_TIMEOUT}
+  };
+  char err[CHECK_MSG];
+  size_t i;
+  for(i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if(pl->type[fields[i][0]] != LUA_TNIL) {
+      lua_pushvalue(L, fields[i][0]);
+      if(check_request_field(L, fields[i][1], err, sizeof(err)))
+        return 0;
+      lua_settop(L, req);
+    }
+  lua_pushvalue(L, req);              /* alive while it is marked */
+  lua_replace(L, lua_upvalueindex(3));
+  check_request_checked(L, req);
+  return 1;
+}
+
+/* Leaves on the stack only the request table and the policy of a plain
+ * call (see lcore_plain_call), and returns 1; or returns 0, having
+ * changed nothing the script holds, when the call is not plain. */
+static int plain_request(lua_State *L)
+{
+  struct plain pl;
+  struct task *t;
+  struct lpolicy *p;
+  const char *method;
+  int req, wrapped, i, n, put_body;
+
+  lua_settop(L, P_TOP);
+  for(i = 1; i <= P_TOP; i++)
+    pl.type[i] = i <= P_NONE ? lua_type(L, i) : LUA_TNIL;
+  method = lua_tostring(L, P_METHOD);
+  put_body = method && !strcmp(method, "PUT");
+  if(!policy_method_idempotent(method) || pl.type[P_URL] != LUA_TSTRING ||
+     lua_rawlen(L, P_URL) == 0 || !take_options(L, &pl))
+    return 0;
+  t = task_current(L);
+  wrapped = t && t->wrap_depth > 0;
+  if(lua_toboolean(L, P_POLICY)) {
+    if(pl.type[P_RETRY] != LUA_TNIL)
+      return 0;                       /* retry= with a policy's verb */
+  }
+  else if(pl.type[P_RETRY] == LUA_TNIL)
+    lua_copy(L, wrapped ? P_NONE : P_DEFAULT, P_POLICY);
+  else if(pl.type[P_RETRY] == LUA_TBOOLEAN && !lua_toboolean(L, P_RETRY))
+    lua_copy(L, P_NONE, P_POLICY);
+  else
+    lua_copy(L, P_RETRY, P_POLICY);   /* a Policy, or not plain */
+  if(!(p = policy_at(L, P_POLICY)))
+    return 0;
+  if(pl.type[P_TIMEOUT] != LUA_TNIL) {
+    double v = lua_tonumber(L, P_TIMEOUT);
+    if(pl.type[P_TIMEOUT] != LUA_TNUMBER || !(v >= 0.001 && v <= 1e9))
+      return 0;
+  }
+  if(wrapped) {
+    /* math.max(math.min(timeout or left, left), 0.0001), the timeout
+     * given kept as it is when it is the answer */
+    double left = t->wrap_deadline - loop_now();
+    if(pl.type[P_TIMEOUT] == LUA_TNIL || left < lua_tonumber(L, P_TIMEOUT)) {
+      lua_pushnumber(L, left);
+      lua_replace(L, P_TIMEOUT);
+      pl.type[P_TIMEOUT] = LUA_TNUMBER;
+    }
+    if(lua_tonumber(L, P_TIMEOUT) < 0.0001) {
+      lua_pushnumber(L, 0.0001);
+      lua_replace(L, P_TIMEOUT);
+    }
+  }
+  /* a copy, which a before_attempt hook may change; with none, a call
+   * that gives no headers needs no table */
+  if(pl.type[P_HEADERS] == LUA_TTABLE) {
+    if(!copy_headers(L, P_HEADERS))
+      return 0;
+    lua_replace(L, P_HEADERS);
+  }
+  else if(pl.type[P_HEADERS] != LUA_TNIL)
+    return 0;
+  else if(lpolicy_has(p, LPOLICY_BEFORE_ATTEMPT)) {
+    lua_newtable(L);
+    lua_replace(L, P_HEADERS);
+    pl.type[P_HEADERS] = LUA_TTABLE;
+  }
+  for(i = P_HEADERS, n = 2 + put_body; i <= P_TOP; i++)
+    n += pl.type[i] != LUA_TNIL && i != P_RETRY;
+  lua_createtable(L, 0, n);
+  req = lua_gettop(L);
+  put(L, &pl, req, LUAX_K_METHOD, P_METHOD);
+  put(L, &pl, req, LUAX_K_URL, P_URL);
+  put(L, &pl, req, LUAX_K_HEADERS, P_HEADERS);
+  if(put_body) {               /* with no body, Content-Length: 0 */
+    luax_pushkey(L, lua_upvalueindex(2), LUAX_K_BODY);
+    lua_pushliteral(L, "");
+    lua_rawset(L, req);
+  }
+  put(L, &pl, req, LUAX_K_COMPRESSED, P_COMPRESSED);
+  put(L, &pl, req, LUAX_K_MAX_BODY, P_MAX_BODY);
+  put(L, &pl, req, LUAX_K_INSECURE, P_INSECURE);
+  put(L, &pl, req, LUAX_K_CACERT, P_CACERT);
+  put(L, &pl, req, LUAX_K_TIMEOUT, P_TIMEOUT);
+  if(!check_fields(L, &pl, req))
+    return 0;
+  lua_copy(L, P_POLICY, 2);
+  lua_replace(L, 1);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* core.request's C function, called in place: a C function with no
+ * upvalues, so that nothing in it tells it from this one, and called
+ * from the same Lua frame (http.<verb>) as it would be, so that its
+ * errors point at the same line of the script. */
+static lua_CFunction request_fn;
+
+/* core.plain_call(method, url, opts, policy, default, none) -> what
+ * core.request returns for the call http.<verb>(url, opts) (policy nil)
+ * or policy:<verb>(url, opts) makes, default and none being
+ * retry.default and retry.none; or false, having changed nothing, when
+ * the call is not plain or an option is bad: the general path then makes
+ * the call, or raises.
+ *
+ * Plain: an idempotent method (no idempotency key to add), url a string
+ * that is not empty, opts nil or a table without a metatable giving only
+ * headers (a table of string = string or number), timeout (0.001 to
+ * 1e9), retry (nil, false or a Policy; not with a policy's verb),
+ * max_body, insecure, cacert and compressed (core.request checks those
+ * four). Inside a policy(fn) wrapper, a call that names no policy makes
+ * one attempt, its timeout bounded by the wrapper's deadline. The
+ * request has a copy of the headers, or none when no headers are given
+ * and the policy has no before_attempt hook to add one.
+ * Upvalues: the Policy metatable, luax_keys' table and the last request
+ * marked checked. */
+static int lcore_plain_call(lua_State *L)
+{
+  if(!plain_request(L)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  return request_fn(L);
+}
+
+void lplain_register(lua_State *L)
+{
+  int core = lua_gettop(L);
+  lua_getfield(L, core, "request");
+  request_fn = lua_tocfunction(L, -1);
+  if(lua_getupvalue(L, -1, 1))
+    request_fn = NULL;
+  lua_settop(L, core);
+  if(!request_fn)
+    return;                 /* no plain_call: every call takes http.lua's
+                               general path */
+  luaL_getmetatable(L, LUAX_POLICY_MT);
+  luax_keys(L);
+  lua_pushnil(L);
+  lua_pushcclosure(L, lcore_plain_call, 3);
+  lua_setfield(L, core, "plain_call");
+}
