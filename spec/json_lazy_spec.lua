@@ -142,6 +142,83 @@ describe("a lazy JSON view", function()
     assert.is_true(seen > 200)
   end)
 
+  -- The top level is read by the decoder's own code; what is inside it,
+  -- by the checker alone (json_scan.c), which must say what json.decode
+  -- says, at the same byte, wherever the fault is.
+  describe("checks what is nested as json.decode does", function()
+    local function same(text)
+      local ok, eager = pcall(json.decode, text)
+      local vok, lazy = pcall(view, text)
+      assert.equal(ok, vok, text)
+      if ok then
+        assert.equal(json.encode(eager), json.encode(lazy))
+      else
+        assert.equal(eager, lazy, text)
+      end
+      return ok, eager
+    end
+
+    it("fails every malformed value two levels down alike", function()
+      local bad = {"", "1 2", "[1,]", "[,1]", '{"a":1 "b":2}', '{"a" 1}',
+        '{"a":}', "{1:2}", '{"a":1,}', "[1] x", "[1]\0", "{}{}", '"abc',
+        '"a\\', '"a\\u12"', '"\\u12g4"', '"\\ud800"', '"\\udc00"',
+        '"\\ud800\\u0041"', '"x\\ud83d"', '"\\x"', '"a\nb"', '"\0"', "01",
+        "-", "-a", "+1", ".5", "1.", "1.e5", "1e", "1e+", "0x10", "nan",
+        "-inf", "tru", "nul", "fals", "True", "[truex]", "'a'", "\f1",
+        "[1 \n\t\r", '{"a" \n: [', "\xef\xbb\xbf1", ("["):rep(999)}
+      local failed = 0
+      for _, b in ipairs(bad) do
+        for _, wrap in ipairs{{'[{"k": [', ']}]'}, {'{"a":[1,', ']}'},
+                              {"[ [ ", "\n]\t]"}} do
+          if not same(wrap[1] .. b .. wrap[2]) then failed = failed + 1 end
+          if not same(wrap[1] .. b) then failed = failed + 1 end
+        end
+      end
+      -- only '[{"k": []}]' and "[ [ \n]\t]" are JSON
+      assert.equal(2 * 3 * #bad - 2, failed)
+    end)
+
+    it("finds quotes, escapes and control characters at any offset",
+       function()
+      for k = 0, 20 do
+        local x, y = ("x"):rep(k), ("y"):rep(9)
+        assert.equal(x, view('[["' .. x .. '"]]')[1][1])
+        assert.equal(x .. "\n" .. y, view('[["' .. x .. "\\n" .. y .. '"]]')[1][1])
+        assert.equal(k, view('[{"' .. x .. '":' .. k .. '}]')[1][x])
+        for _, c in ipairs{"\n", "\0", "\31", '\\q'} do
+          local ok, err = same('[["' .. x .. c .. y .. '"]]')
+          assert.is_false(ok)
+          assert.matches(" at byte " .. (k + 4) .. "$", err)
+        end
+        assert.matches("^unterminated string starting at byte 3$",
+                       select(2, same('[["' .. x)))
+      end
+    end)
+
+    it("finds a wrong byte late in a long text", function()
+      local text = items(3000)
+      local last = text:find('"t3000"', 1, true)
+      for _, fault in ipairs{{'"t3000\1"', "control character in string"},
+                             {'"t3000', "unterminated string starting"},
+                             {'"t3000" 1', "expected ',' or ']'"},
+                             {"t3000", "expected a value"}} do
+        local ok, err = same(text:sub(1, last - 1) .. fault[1] ..
+                             text:sub(last + 7))
+        assert.is_false(ok)
+        assert.matches("^" .. fault[2] .. " at byte %d+", err)
+        assert.is_true(tonumber(err:match("byte (%d+)")) >= last)
+      end
+    end)
+
+    it("steps over whitespace of every kind, in runs", function()
+      local text = '[ \t\r\n{ \n"a" \t: \r\n[ 1 ,\t2 ,"x"\n] ,  "b":{ } ,' ..
+                   '"c" : true\r\n}\n,\t[\n]\t , null ]'
+      assert.is_true((same(text)))
+      assert.equal(json.encode(json.decode(text)), json.encode(view(text)))
+      assert.same({1, 2, "x"}, view(text)[1].a)
+    end)
+  end)
+
   it("is refused by encode as json.decode's value is, naming the path",
      function()
     local v = view('{"items":[{"price":1},{"price":2,"tags":[]}],"n":3}')

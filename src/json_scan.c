@@ -6,8 +6,12 @@
  * The validator follows the decoder's grammar (lua_json_decode.c) step for
  * step, so that for any text both stop at the same byte with the same
  * message; spec/json_spec.lua and spec/fuzz/fuzz_json_decode.c hold them
- * to it. It keeps the kinds of the open containers in a bit per level
- * instead of recursing. Plain C: no Lua, no allocation.
+ * to it. It keeps the closing byte of each open container in an array
+ * instead of recursing, and leans on the NUL byte that follows the text
+ * (a Lua string has one): no byte stops a string, a number or a run of
+ * whitespace but the ones JSON means, and the NUL is none of them, so
+ * only reads of several bytes at once check where the text ends. Plain
+ * C: no Lua, no allocation.
  */
 #include <string.h>
 
@@ -70,50 +74,84 @@ const char *json_scan_string(const char *open, const char *q,
   return close;
 }
 
-static inline int is_digit(const char *p, const char *end)
+/* What a byte can start where a value is due. */
+enum { V_BAD, V_WS, V_STR, V_NUM, V_ARR, V_OBJ, V_TRUE, V_FALSE, V_NULL };
+static const unsigned char value_class[256] = {
+  ['\t'] = V_WS, ['\n'] = V_WS, ['\r'] = V_WS, [' '] = V_WS,
+  ['"'] = V_STR, ['-'] = V_NUM,
+  ['0'] = V_NUM, ['1'] = V_NUM, ['2'] = V_NUM, ['3'] = V_NUM,
+  ['4'] = V_NUM, ['5'] = V_NUM, ['6'] = V_NUM, ['7'] = V_NUM,
+  ['8'] = V_NUM, ['9'] = V_NUM,
+  ['['] = V_ARR, ['{'] = V_OBJ, ['t'] = V_TRUE, ['f'] = V_FALSE,
+  ['n'] = V_NULL
+};
+
+/* The first byte at or after p that is not whitespace: the NUL after the
+ * text stops it, so it needs no bound. One space, the usual case, costs
+ * no loop. */
+static ALWAYS_INLINE const char *ws(const char *p)
 {
-  return p < end && *p >= '0' && *p <= '9';
+  p += *p == ' ';
+  while(UNLIKELY(value_class[(unsigned char)*p] == V_WS))
+    p++;
+  return p;
 }
 
-/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at p. */
-static const char *scan_number(const char *p, const char *end,
-                               struct json_fail *f)
+static ALWAYS_INLINE int digit(char c)
 {
-  if(*p == '-')
+  return (unsigned char)(c - '0') < 10;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at p; the NUL after the
+ * text stops every loop. */
+static ALWAYS_INLINE const char *scan_number(const char *p,
+                                             struct json_fail *f)
+{
+  p += *p == '-';
+  if(*p == '0')
     p++;
-  if(p < end && *p == '0')
-    p++;
-  else if(p < end && *p >= '1' && *p <= '9') {
+  else if(LIKELY(digit(*p))) {
     do
       p++;
-    while(is_digit(p, end));
+    while(digit(*p));
   }
   else
     return fail(f, p, "expected a digit");
-  if(p < end && *p == '.') {
-    if(!is_digit(++p, end))
+  if(UNLIKELY(*p == '.')) {
+    if(!digit(*++p))
       return fail(f, p, "expected a digit after '.'");
-    while(is_digit(++p, end))
-      ;
-  }
-  if(p < end && (*p == 'e' || *p == 'E')) {
-    p++;
-    if(p < end && (*p == '+' || *p == '-'))
+    do
       p++;
-    if(!is_digit(p, end))
+    while(digit(*p));
+  }
+  if(UNLIKELY((*p | 0x20) == 'e')) {
+    p++;
+    p += *p == '+' || *p == '-';
+    if(!digit(*p))
       return fail(f, p, "expected a digit in the exponent");
-    while(is_digit(++p, end))
-      ;
+    do
+      p++;
+    while(digit(*p));
   }
   return p;
 }
 
-/* A string at its opening quote p: the byte after its closing one. */
-static inline const char *scan_str(const char *p, const char *end,
-                                   struct json_fail *f)
+/* A string at its opening quote p: the byte after its closing one. Its
+ * first bytes are looked at one by one: most keys and many values end
+ * before eight, where the eight-byte scan costs more than it saves. The
+ * NUL after the text stops them. */
+static ALWAYS_INLINE const char *scan_str(const char *p, const char *end,
+                                          struct json_fail *f)
 {
-  const char *q = scan_plain(p + 1, end);
-  if(LIKELY(q < end && *q == '"'))
+  const char *q = p + 1;
+#define PLAIN_AT(k) \
+  if(!str_plain[(unsigned char)q[k]]) { q += k; goto found; }
+  PLAIN_AT(0) PLAIN_AT(1) PLAIN_AT(2) PLAIN_AT(3)
+  PLAIN_AT(4) PLAIN_AT(5) PLAIN_AT(6) PLAIN_AT(7)
+#undef PLAIN_AT
+  q = scan_plain(q + 8, end);
+found:
+  if(LIKELY(*q == '"'))         /* at end, *q is the NUL */
     return q + 1;
   q = json_scan_string(p, q, end, f);
   return q ? q + 1 : NULL;
@@ -122,56 +160,50 @@ static inline const char *scan_str(const char *p, const char *end,
 const char *json_scan_value(const char *p, const char *end, int depth,
                             struct json_fail *f)
 {
-  /* bit d set: the container open at level d (0-based, from this call's)
-   * is an object; object: the innermost one is */
-  unsigned char objects[JSON_MAX_DEPTH / 8 + 1];
-  int d = 0, first, object = 0;
+  /* close[i]: the byte that closes the container open at level i (from
+   * this call's); close[d - 1], the innermost one's, is in c */
+  char close[JSON_MAX_DEPTH];
+  int d = 0;
+  char c = 0;
 
 value:
-  if(UNLIKELY(p >= end))
-    return fail(f, p, "expected a value");
-  switch(*p) {
-  case '"':
+  switch(value_class[(unsigned char)*p]) {  /* at end: the NUL, V_BAD */
+  case V_STR:
     if(!(p = scan_str(p, end, f)))
       return NULL;
     break;
-  case '[':
-  case '{':
-    if(depth + d >= JSON_MAX_DEPTH)
+  case V_NUM:
+    if(!(p = scan_number(p, f)))
+      return NULL;
+    break;
+  case V_ARR:
+  case V_OBJ:
+    if(UNLIKELY(depth + d >= JSON_MAX_DEPTH))
       return fail(f, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
-    object = *p == '{';
-    if(object)
-      objects[d / 8] |= (unsigned char)(1u << (d % 8));
-    else
-      objects[d / 8] &= (unsigned char)~(1u << (d % 8));
-    d++;
-    p = json_skip_ws(p + 1, end);
-    if(p < end && *p == (object ? '}' : ']')) {
+    c = close[d++] = *p == '[' ? ']' : '}';
+    p = ws(p + 1);
+    if(*p == c) {
       p++;
       goto closed;
     }
-    if(!object)
+    if(c == ']')
       goto value;
-    first = 1;
+    if(*p != '"')
+      return fail(f, p, "expected '\"' or '}'");
     goto key;
-  case '-': case '0': case '1': case '2': case '3': case '4':
-  case '5': case '6': case '7': case '8': case '9':
-    if(!(p = scan_number(p, end, f)))
-      return NULL;
-    break;
-  case 't':
+  case V_TRUE:
     if(end - p >= 4 && memcmp(p, "true", 4) == 0) {
       p += 4;
       break;
     }
     return fail(f, p, "expected a value");
-  case 'f':
+  case V_FALSE:
     if(end - p >= 5 && memcmp(p, "false", 5) == 0) {
       p += 5;
       break;
     }
     return fail(f, p, "expected a value");
-  case 'n':
+  case V_NULL:
     if(end - p >= 4 && memcmp(p, "null", 4) == 0) {
       p += 4;
       break;
@@ -182,36 +214,37 @@ value:
   }
 
   /* after a value: the next one of its container, or the container's end */
-  while(d > 0) {
-    p = json_skip_ws(p, end);
-    if(p < end && *p == ',') {
-      p = json_skip_ws(p + 1, end);
-      if(!object)
+  for(;;) {
+    if(d == 0)
+      return p;
+    if(*p != ',' && *p != c)
+      p = ws(p);
+    if(LIKELY(*p == ',')) {
+      p = ws(p + 1);
+      if(c == ']')
         goto value;
-      first = 0;
+      if(*p != '"')
+        return fail(f, p, "expected '\"'");
       goto key;
     }
-    if(p < end && *p == (object ? '}' : ']')) {
-      p++;
+    if(*p != c)
+      return fail(f, p, c == '}' ? "expected ',' or '}'"
+                                 : "expected ',' or ']'");
+    p++;
 closed:                         /* the container at level d - 1 ended */
-      d--;
-      if(d > 0)
-        object = objects[(d - 1) / 8] & (1u << ((d - 1) % 8));
-      continue;
-    }
-    return fail(f, p, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    if(--d > 0)
+      c = close[d - 1];
   }
-  return p;
 
-key:
-  if(p >= end || *p != '"')
-    return fail(f, p, first ? "expected '\"' or '}'" : "expected '\"'");
+key:                            /* at its opening quote */
   if(!(p = scan_str(p, end, f)))
     return NULL;
-  p = json_skip_ws(p, end);
-  if(p >= end || *p != ':')
-    return fail(f, p, "expected ':'");
-  p = json_skip_ws(p + 1, end);
+  if(*p != ':') {
+    p = ws(p);
+    if(*p != ':')
+      return fail(f, p, "expected ':'");
+  }
+  p = ws(p + 1);
   goto value;
 }
 

@@ -127,9 +127,11 @@ const char *json_scan_string(const char *open, const char *q,
 
 /* Checks the JSON value whose first byte is p (whitespace skipped before
  * it, none after), inside depth containers already open; the text ends
- * at end. Returns the byte after the value, or NULL with f set to what
- * the decoder would report first for the same text. Uses no recursion:
- * a nesting of any depth costs the same few hundred bytes of C stack. */
+ * at end, and *end must be a NUL byte, as a Lua string's is (a NUL inside
+ * the text is only a wrong byte). Returns the byte after the value, or
+ * NULL with f set to what the decoder would report first for the same
+ * text. Uses no recursion: a nesting of any depth costs the same 1 KB of
+ * C stack. */
 const char *json_scan_value(const char *p, const char *end, int depth,
                             struct json_fail *f);
 
