@@ -275,6 +275,42 @@ describe("a lazy JSON view", function()
     assert.equal(2, unmade(view('{"a":[1],"b":[2],"a":[3]}')))
   end)
 
+  it("keeps arrays of any length, read in any order", function()
+    local seed = 11
+    local function rand(n) seed = (seed * 69069 + 1) % 4294967296
+                           return seed % n + 1 end
+    for _, n in ipairs{1, 31, 32, 33, 63, 64, 65, 129, 1000} do
+      local parts = {}
+      for i = 1, n do   -- every fifth a number, the rest records
+        parts[i] = i % 5 == 0 and tostring(i) or ('{"i":%d}'):format(i)
+      end
+      local text = "[" .. table.concat(parts, ",") .. "]"
+      local v, left, made = view(text), n - n // 5, {}
+      local function read(i) return i % 5 == 0 and v[i] or v[i].i end
+      assert.equal(left, unmade(v))
+      for _ = 1, 30 do
+        local i = rand(n)
+        assert.equal(i, read(i))
+        if i % 5 ~= 0 and not made[i] then made[i], left = true, left - 1 end
+        assert.equal(left, unmade(v))
+      end
+      assert.is_nil(v[n + 1])
+      assert.is_nil(v[0])
+      local k = rand(n)                  -- set, made or not
+      v[k] = "set"
+      if k % 5 ~= 0 and not made[k] then left = left - 1 end
+      assert.equal(left, unmade(v))
+      assert.equal(n, #v)
+      assert.equal(0, unmade(v))
+      for i, x in ipairs(v) do
+        assert.equal(i == k and "set" or i, i ~= k and i % 5 ~= 0 and x.i or x)
+      end
+      parts[k] = '"set"'
+      assert.equal(json.encode(json.decode("[" .. table.concat(parts, ",") ..
+                                           "]")), json.encode(v))
+    end
+  end)
+
   it("refuses a nil or NaN key with a plain table's message", function()
     local e, v = json.decode('{"a":[1]}'), view('{"a":[1]}')
     for _, k in ipairs{"nil", "0/0"} do
