@@ -311,6 +311,23 @@ describe("a lazy JSON view", function()
     end
   end)
 
+  it("makes wide levels inside a coroutine, whose stack starts small",
+     function()
+    local members = {}
+    for i = 1, 100 do
+      members[i] = ('"k\\u00e9%d":%s'):format(i, i % 3 == 0 and
+        ('[{"a\\n":"\\u20ac%d"}]'):format(i) or ('"v\\t%d"'):format(i))
+    end
+    local text = "{" .. table.concat(members, ",") .. "}"
+    local got = coroutine.wrap(function()
+      local v = view(text)
+      return v["ké99"][1]["a\n"], json.encode(v)
+    end)
+    local first, all = got()
+    assert.equal("€99", first)
+    assert.equal(json.encode(json.decode(text)), all)
+  end)
+
   it("refuses a nil or NaN key with a plain table's message", function()
     local e, v = json.decode('{"a":[1]}'), view('{"a":[1]}')
     for _, k in ipairs{"nil", "0/0"} do

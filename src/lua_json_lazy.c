@@ -35,8 +35,12 @@
 #include "lua_json_decode.h"
 
 /* Members gathered on the Lua stack before a container's table is made at
- * their count; past this it is made at this size and grows. */
+ * their count; past this it is made at this size and grows. The stack is
+ * asked for room for FEW pairs first, and for GATHER when they do not
+ * fit: a task's stack is small (growing it costs a copy), and most levels
+ * are too, or are arrays of containers, which take no slot. */
 #define GATHER 32
+#define FEW 4
 /* Stack slots beyond the gathered members: the table and its state, the
  * key and value being read, and what the decoder's strings push. */
 #define ROOM 10
@@ -193,9 +197,10 @@ static const char *make_level(struct lazy *lz, const char *p)
   struct level lv;
   char close = *p == '[' ? ']' : '}';
   lua_Integer n = 0;
-  int gathering = 1;
+  int gathering = 1, room;
 
-  luaL_checkstack(L, 2 * GATHER + ROOM, "decoding JSON");
+  luaL_checkstack(L, 2 * FEW + ROOM, "decoding JSON");
+  room = lua_gettop(L) + 2 * FEW + ROOM;
   lv.array = *p == '[';
   lv.t = lua_gettop(L) + 1;
   lv.s = NULL;
@@ -210,6 +215,10 @@ static const char *make_level(struct lazy *lz, const char *p)
   }
   for(;;) {
     const char *kid = NULL;
+    if(gathering && lua_gettop(L) + 2 + ROOM > room) {
+      luaL_checkstack(L, 2 * GATHER + ROOM, "decoding JSON");
+      room = lua_gettop(L) + 2 * GATHER + ROOM;
+    }
     if(!lv.array) {
       if(p >= end || *p != '"')
         return json_fail(jp, p, n ? "expected '\"'" : "expected '\"' or '}'");
