@@ -197,10 +197,9 @@ static const char *make_level(struct lazy *lz, const char *p)
   struct level lv;
   char close = *p == '[' ? ']' : '}';
   lua_Integer n = 0;
-  int gathering = 1, room;
+  int gathering = 1, slots = 0, room = 2 * FEW;
 
   luaL_checkstack(L, 2 * FEW + ROOM, "decoding JSON");
-  room = lua_gettop(L) + 2 * FEW + ROOM;
   lv.array = *p == '[';
   lv.t = lua_gettop(L) + 1;
   lv.s = NULL;
@@ -215,9 +214,9 @@ static const char *make_level(struct lazy *lz, const char *p)
   }
   for(;;) {
     const char *kid = NULL;
-    if(gathering && lua_gettop(L) + 2 + ROOM > room) {
-      luaL_checkstack(L, 2 * GATHER + ROOM, "decoding JSON");
-      room = lua_gettop(L) + 2 * GATHER + ROOM;
+    if(slots + 2 > room) {          /* the gathered members' slots */
+      luaL_checkstack(L, 2 * GATHER + ROOM - slots, "decoding JSON");
+      room = 2 * GATHER;
     }
     if(!lv.array) {
       if(p >= end || *p != '"')
@@ -251,9 +250,11 @@ static const char *make_level(struct lazy *lz, const char *p)
     n++;
     if(gathering) {
       kids[n - 1] = kid;
+      slots += lv.array ? !kid : 2;
       if(n == GATHER) {
         make_table(lz, &lv, GATHER, kids);
         gathering = 0;
+        slots = -ROOM;              /* never more room asked */
       }
     }
     else if(!lv.array) {
