@@ -216,6 +216,16 @@ describe("a lazy JSON view", function()
       assert.is_true((same(text)))
       assert.equal(json.encode(json.decode(text)), json.encode(view(text)))
       assert.same({1, 2, "x"}, view(text)[1].a)
+      for k = 0, 40 do                   -- runs of every length
+        local w = (" \t\r\n"):rep(11):sub(1, k)
+        local t = "[" .. w .. '{"a"' .. w .. ":" .. w .. "[1" .. w .. "," ..
+                  w .. '"x"' .. w .. "]" .. w .. "}" .. w .. "]"
+        assert.is_true((same(t)))
+        assert.same({1, "x"}, view(t)[1].a)
+        local ok, err = same("[[1" .. w .. "x]]")
+        assert.is_false(ok)
+        assert.equal(("expected ',' or ']' at byte %d"):format(k + 4), err)
+      end
     end)
   end)
 
