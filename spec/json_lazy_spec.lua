@@ -195,6 +195,24 @@ describe("a lazy JSON view", function()
       end
     end)
 
+    it("counts nesting from the top, in a later member too", function()
+      for _, open in ipairs{"[", '{"a":'} do
+        local shut = open == "[" and "]" or "}"
+        local ok999 = '[1,{"x":2},' .. open:rep(999) .. "7" ..
+                      shut:rep(999) .. "]"
+        local v = view(ok999)[3]
+        for _ = 1, 999 do v = v[1] or v.a end
+        assert.equal(7, v)
+        assert.is_true((same(ok999)))
+        local deep = '{"x":[1],"y":' .. open:rep(1000) .. "7" ..
+                     shut:rep(1000) .. "}"
+        local ok, err = same(deep)
+        assert.is_false(ok)
+        assert.equal(("nesting deeper than 1000 at byte %d"):format(
+          14 + 999 * #open), err)
+      end
+    end)
+
     it("finds a wrong byte late in a long text", function()
       local text = items(3000)
       local last = text:find('"t3000"', 1, true)
