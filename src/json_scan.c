@@ -188,95 +188,114 @@ found:
   return q ? q + 1 : NULL;
 }
 
+/* A value that is not an array or object, of class k, at p: the byte
+ * after it. */
+static ALWAYS_INLINE const char *scan_scalar(const char *p, const char *end,
+                                             int k, struct json_fail *f)
+{
+  switch(k) {
+  case V_STR:
+    return scan_str(p, end, f);
+  case V_NUM:
+    return scan_number(p, f);
+  case V_TRUE:
+    if(end - p >= 4 && memcmp(p, "true", 4) == 0)
+      return p + 4;
+    break;
+  case V_FALSE:
+    if(end - p >= 5 && memcmp(p, "false", 5) == 0)
+      return p + 5;
+    break;
+  case V_NULL:
+    if(end - p >= 4 && memcmp(p, "null", 4) == 0)
+      return p + 4;
+    break;
+  }
+  return fail(f, p, "expected a value");      /* at end: the NUL, V_BAD */
+}
+
+/* A state machine with a state for each place in an array or an object,
+ * so that what follows a value is never asked which of the two it is in
+ * (only a closing bracket looks that up); no recursion. */
 const char *json_scan_value(const char *p, const char *end, int depth,
                             struct json_fail *f)
 {
   /* close[i]: the byte that closes the container open at level i (from
-   * this call's); close[d - 1], the innermost one's, is in c */
+   * this call's), d of them open */
   char close[JSON_MAX_DEPTH];
-  int d = 0;
-  char c = 0;
+  int d = 0, k = value_class[(unsigned char)*p];
 
-value:
-  switch(value_class[(unsigned char)*p]) {  /* at end: the NUL, V_BAD */
-  case V_STR:
-    if(!(p = scan_str(p, end, f)))
-      return NULL;
-    break;
-  case V_NUM:
-    if(!(p = scan_number(p, f)))
-      return NULL;
-    break;
-  case V_ARR:
-  case V_OBJ:
-    if(UNLIKELY(depth + d >= JSON_MAX_DEPTH))
-      return fail(f, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
-    c = close[d++] = *p == '[' ? ']' : '}';
-    p = ws(p + 1, end);
-    if(*p == c) {
-      p++;
-      goto closed;
-    }
-    if(c == ']')
-      goto value;
-    if(*p != '"')
-      return fail(f, p, "expected '\"' or '}'");
-    goto key;
-  case V_TRUE:
-    if(end - p >= 4 && memcmp(p, "true", 4) == 0) {
-      p += 4;
-      break;
-    }
-    return fail(f, p, "expected a value");
-  case V_FALSE:
-    if(end - p >= 5 && memcmp(p, "false", 5) == 0) {
-      p += 5;
-      break;
-    }
-    return fail(f, p, "expected a value");
-  case V_NULL:
-    if(end - p >= 4 && memcmp(p, "null", 4) == 0) {
-      p += 4;
-      break;
-    }
-    return fail(f, p, "expected a value");
-  default:
-    return fail(f, p, "expected a value");
+  if(k != V_ARR && k != V_OBJ)
+    return scan_scalar(p, end, k, f);
+open:                           /* p at '[' or '{', of class k */
+  if(UNLIKELY(depth + d >= JSON_MAX_DEPTH))
+    return fail(f, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
+  p = ws(p + 1, end);
+  if(k == V_ARR) {
+    close[d++] = ']';
+    if(*p != ']')
+      goto element;
   }
-
-  /* after a value: the next one of its container, or the container's end */
-  for(;;) {
-    if(d == 0)
-      return p;
-    if(*p != ',' && *p != c)
-      p = ws(p, end);
-    if(LIKELY(*p == ',')) {
-      p = ws(p + 1, end);
-      if(c == ']')
-        goto value;
+  else {
+    close[d++] = '}';
+    if(*p != '}') {
       if(*p != '"')
-        return fail(f, p, "expected '\"'");
+        return fail(f, p, "expected '\"' or '}'");
       goto key;
     }
-    if(*p != c)
-      return fail(f, p, c == '}' ? "expected ',' or '}'"
-                                 : "expected ',' or ']'");
-    p++;
+  }
+  p++;
 closed:                         /* the container at level d - 1 ended */
-    if(--d > 0)
-      c = close[d - 1];
-  }
+  if(--d == 0)
+    return p;
+  if(close[d - 1] == '}')
+    goto after_member;
 
-key:                            /* at its opening quote */
-  if(!(p = scan_str(p, end, f)))
-    return NULL;
-  if(*p != ':') {
+after_element:
+  if(*p != ',' && *p != ']')
     p = ws(p, end);
-    if(*p != ':')
-      return fail(f, p, "expected ':'");
+  if(LIKELY(*p == ',')) {
+    p = ws(p + 1, end);
+element:
+    k = value_class[(unsigned char)*p];
+    if(k == V_ARR || k == V_OBJ)
+      goto open;
+    if(!(p = scan_scalar(p, end, k, f)))
+      return NULL;
+    goto after_element;
   }
-  p = ws(p + 1, end);
-  goto value;
+  if(*p != ']')
+    return fail(f, p, "expected ',' or ']'");
+  p++;
+  goto closed;
+
+after_member:
+  if(*p != ',' && *p != '}')
+    p = ws(p, end);
+  if(LIKELY(*p == ',')) {
+    p = ws(p + 1, end);
+    if(*p != '"')
+      return fail(f, p, "expected '\"'");
+key:                            /* at its opening quote */
+    if(!(p = scan_str(p, end, f)))
+      return NULL;
+    if(*p != ':') {
+      p = ws(p, end);
+      if(*p != ':')
+        return fail(f, p, "expected ':'");
+    }
+    p = ws(p + 1, end);
+    k = value_class[(unsigned char)*p];
+    if(k == V_ARR || k == V_OBJ)
+      goto open;
+    if(!(p = scan_scalar(p, end, k, f)))
+      return NULL;
+    goto after_member;
+  }
+  if(*p != '}')
+    return fail(f, p, "expected ',' or '}'");
+  p++;
+  goto closed;
 }
 
 /* 1: a string opens; 2: a container opens; 3: one closes. */
