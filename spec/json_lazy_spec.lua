@@ -183,7 +183,8 @@ describe("a lazy JSON view", function()
       for k = 0, 20 do
         local x, y = ("x"):rep(k), ("y"):rep(9)
         assert.equal(x, view('[["' .. x .. '"]]')[1][1])
-        assert.equal(x .. "\n" .. y, view('[["' .. x .. "\\n" .. y .. '"]]')[1][1])
+        assert.equal(x .. "\n" .. y,
+                     view('[["' .. x .. "\\n" .. y .. '"]]')[1][1])
         assert.equal(k, view('[{"' .. x .. '":' .. k .. '}]')[1][x])
         for _, c in ipairs{"\n", "\0", "\31", '\\q'} do
           local ok, err = same('[["' .. x .. c .. y .. '"]]')
