@@ -142,6 +142,112 @@ describe("a lazy JSON view", function()
     assert.is_true(seen > 200)
   end)
 
+  -- The top level is read by the decoder's own code; what is inside it,
+  -- by the checker alone (json_scan.c), which must say what json.decode
+  -- says, at the same byte, wherever the fault is.
+  describe("checks what is nested as json.decode does", function()
+    local function same(text)
+      local ok, eager = pcall(json.decode, text)
+      local vok, lazy = pcall(view, text)
+      assert.equal(ok, vok, text)
+      if ok then
+        assert.equal(json.encode(eager), json.encode(lazy))
+      else
+        assert.equal(eager, lazy, text)
+      end
+      return ok, eager
+    end
+
+    it("fails every malformed value two levels down alike", function()
+      local bad = {"", "1 2", "[1,]", "[,1]", '{"a":1 "b":2}', '{"a" 1}',
+        '{"a":}', "{1:2}", '{"a":1,}', "[1] x", "[1]\0", "{}{}", '"abc',
+        '"a\\', '"a\\u12"', '"\\u12g4"', '"\\ud800"', '"\\udc00"',
+        '"\\ud800\\u0041"', '"x\\ud83d"', '"\\x"', '"a\nb"', '"\0"', "01",
+        "-", "-a", "+1", ".5", "1.", "1.e5", "1e", "1e+", "0x10", "nan",
+        "-inf", "tru", "nul", "fals", "True", "[truex]", "'a'", "\f1",
+        "[1 \n\t\r", '{"a" \n: [', "\xef\xbb\xbf1", ("["):rep(999)}
+      local failed = 0
+      for _, b in ipairs(bad) do
+        for _, wrap in ipairs{{'[{"k": [', ']}]'}, {'{"a":[1,', ']}'},
+                              {"[ [ ", "\n]\t]"}} do
+          if not same(wrap[1] .. b .. wrap[2]) then failed = failed + 1 end
+          if not same(wrap[1] .. b) then failed = failed + 1 end
+        end
+      end
+      -- only '[{"k": []}]' and "[ [ \n]\t]" are JSON
+      assert.equal(2 * 3 * #bad - 2, failed)
+    end)
+
+    it("finds quotes, escapes and control characters at any offset",
+       function()
+      for k = 0, 20 do
+        local x, y = ("x"):rep(k), ("y"):rep(9)
+        assert.equal(x, view('[["' .. x .. '"]]')[1][1])
+        assert.equal(x .. "\n" .. y,
+                     view('[["' .. x .. "\\n" .. y .. '"]]')[1][1])
+        assert.equal(k, view('[{"' .. x .. '":' .. k .. '}]')[1][x])
+        for _, c in ipairs{"\n", "\0", "\31", '\\q'} do
+          local ok, err = same('[["' .. x .. c .. y .. '"]]')
+          assert.is_false(ok)
+          assert.matches(" at byte " .. (k + 4) .. "$", err)
+        end
+        assert.matches("^unterminated string starting at byte 3$",
+                       select(2, same('[["' .. x)))
+      end
+    end)
+
+    it("counts nesting from the top, in a later member too", function()
+      for _, open in ipairs{"[", '{"a":'} do
+        local shut = open == "[" and "]" or "}"
+        local ok999 = '[1,{"x":2},' .. open:rep(999) .. "7" ..
+                      shut:rep(999) .. "]"
+        local v = view(ok999)[3]
+        for _ = 1, 999 do v = v[1] or v.a end
+        assert.equal(7, v)
+        assert.is_true((same(ok999)))
+        local deep = '{"x":[1],"y":' .. open:rep(1000) .. "7" ..
+                     shut:rep(1000) .. "}"
+        local ok, err = same(deep)
+        assert.is_false(ok)
+        assert.equal(("nesting deeper than 1000 at byte %d"):format(
+          14 + 999 * #open), err)
+      end
+    end)
+
+    it("finds a wrong byte late in a long text", function()
+      local text = items(3000)
+      local last = text:find('"t3000"', 1, true)
+      for _, fault in ipairs{{'"t3000\1"', "control character in string"},
+                             {'"t3000', "unterminated string starting"},
+                             {'"t3000" 1', "expected ',' or ']'"},
+                             {"t3000", "expected a value"}} do
+        local ok, err = same(text:sub(1, last - 1) .. fault[1] ..
+                             text:sub(last + 7))
+        assert.is_false(ok)
+        assert.matches("^" .. fault[2] .. " at byte %d+", err)
+        assert.is_true(tonumber(err:match("byte (%d+)")) >= last)
+      end
+    end)
+
+    it("steps over whitespace of every kind, in runs", function()
+      local text = '[ \t\r\n{ \n"a" \t: \r\n[ 1 ,\t2 ,"x"\n] ,  "b":{ } ,' ..
+                   '"c" : true\r\n}\n,\t[\n]\t , null ]'
+      assert.is_true((same(text)))
+      assert.equal(json.encode(json.decode(text)), json.encode(view(text)))
+      assert.same({1, 2, "x"}, view(text)[1].a)
+      for k = 0, 40 do                   -- runs of every length
+        local w = (" \t\r\n"):rep(11):sub(1, k)
+        local t = "[" .. w .. '{"a"' .. w .. ":" .. w .. "[1" .. w .. "," ..
+                  w .. '"x"' .. w .. "]" .. w .. "}" .. w .. "]"
+        assert.is_true((same(t)))
+        assert.same({1, "x"}, view(t)[1].a)
+        local ok, err = same("[[1" .. w .. "x]]")
+        assert.is_false(ok)
+        assert.equal(("expected ',' or ']' at byte %d"):format(k + 4), err)
+      end
+    end)
+  end)
+
   it("is refused by encode as json.decode's value is, naming the path",
      function()
     local v = view('{"items":[{"price":1},{"price":2,"tags":[]}],"n":3}')
@@ -196,6 +302,59 @@ describe("a lazy JSON view", function()
     end
     assert.equal(0, unmade(view('{"a":[1],"a":2}')))
     assert.equal(2, unmade(view('{"a":[1],"b":[2],"a":[3]}')))
+  end)
+
+  it("keeps arrays of any length, read in any order", function()
+    local seed = 11
+    local function rand(n) seed = (seed * 69069 + 1) % 4294967296
+                           return seed % n + 1 end
+    for _, n in ipairs{1, 31, 32, 33, 63, 64, 65, 129, 1000} do
+      local parts = {}
+      for i = 1, n do   -- every fifth a number, the rest records
+        parts[i] = i % 5 == 0 and tostring(i) or ('{"i":%d}'):format(i)
+      end
+      local text = "[" .. table.concat(parts, ",") .. "]"
+      local v, left, made = view(text), n - n // 5, {}
+      local function read(i) return i % 5 == 0 and v[i] or v[i].i end
+      assert.equal(left, unmade(v))
+      for _ = 1, 30 do
+        local i = rand(n)
+        assert.equal(i, read(i))
+        if i % 5 ~= 0 and not made[i] then made[i], left = true, left - 1 end
+        assert.equal(left, unmade(v))
+      end
+      assert.is_nil(v[n + 1])
+      assert.is_nil(v[0])
+      local k = rand(n)                  -- set, made or not
+      v[k] = "set"
+      if k % 5 ~= 0 and not made[k] then left = left - 1 end
+      assert.equal(left, unmade(v))
+      assert.equal(n, #v)
+      assert.equal(0, unmade(v))
+      for i, x in ipairs(v) do
+        assert.equal(i == k and "set" or i, i ~= k and i % 5 ~= 0 and x.i or x)
+      end
+      parts[k] = '"set"'
+      assert.equal(json.encode(json.decode("[" .. table.concat(parts, ",") ..
+                                           "]")), json.encode(v))
+    end
+  end)
+
+  it("makes wide levels inside a coroutine, whose stack starts small",
+     function()
+    local members = {}
+    for i = 1, 100 do
+      members[i] = ('"k\\u00e9%d":%s'):format(i, i % 3 == 0 and
+        ('[{"a\\n":"\\u20ac%d"}]'):format(i) or ('"v\\t%d"'):format(i))
+    end
+    local text = "{" .. table.concat(members, ",") .. "}"
+    local got = coroutine.wrap(function()
+      local v = view(text)
+      return v["ké99"][1]["a\n"], json.encode(v)
+    end)
+    local first, all = got()
+    assert.equal("€99", first)
+    assert.equal(json.encode(json.decode(text)), all)
   end)
 
   it("refuses a nil or NaN key with a plain table's message", function()

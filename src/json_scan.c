@@ -6,8 +6,12 @@
  * The validator follows the decoder's grammar (lua_json_decode.c) step for
  * step, so that for any text both stop at the same byte with the same
  * message; spec/json_spec.lua and spec/fuzz/fuzz_json_decode.c hold them
- * to it. It keeps the kinds of the open containers in a bit per level
- * instead of recursing. Plain C: no Lua, no allocation.
+ * to it. It keeps the closing byte of each open container in an array
+ * instead of recursing, and leans on the NUL byte that follows the text
+ * (a Lua string has one): no byte stops a string, a number or a run of
+ * whitespace but the ones JSON means, and the NUL is none of them, so
+ * only reads of several bytes at once check where the text ends. Plain
+ * C: no Lua, no allocation.
  */
 #include <string.h>
 
@@ -70,149 +74,228 @@ const char *json_scan_string(const char *open, const char *q,
   return close;
 }
 
-static inline int is_digit(const char *p, const char *end)
+/* What a byte can start where a value is due. */
+enum { V_BAD, V_WS, V_STR, V_NUM, V_ARR, V_OBJ, V_TRUE, V_FALSE, V_NULL };
+static const unsigned char value_class[256] = {
+  ['\t'] = V_WS, ['\n'] = V_WS, ['\r'] = V_WS, [' '] = V_WS,
+  ['"'] = V_STR, ['-'] = V_NUM,
+  ['0'] = V_NUM, ['1'] = V_NUM, ['2'] = V_NUM, ['3'] = V_NUM,
+  ['4'] = V_NUM, ['5'] = V_NUM, ['6'] = V_NUM, ['7'] = V_NUM,
+  ['8'] = V_NUM, ['9'] = V_NUM,
+  ['['] = V_ARR, ['{'] = V_OBJ, ['t'] = V_TRUE, ['f'] = V_FALSE,
+  ['n'] = V_NULL
+};
+
+/* The first byte at or after p that is not whitespace. One space, the
+ * usual case, costs no loop; a longer run (a line break and the indent
+ * after it) is skipped sixteen bytes at a time where SSE2 is, and else,
+ * or near the end, byte by byte, which the NUL after the text stops. */
+static ALWAYS_INLINE const char *ws(const char *p, const char *end)
 {
-  return p < end && *p >= '0' && *p <= '9';
+  p += *p == ' ';
+  if(LIKELY(value_class[(unsigned char)*p] != V_WS))
+    return p;
+#ifdef JSON_PLAIN16
+  while(end - p >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    unsigned mask = ~(unsigned)_mm_movemask_epi8(_mm_or_si128(
+      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
+                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))),
+      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))))) & 0xFFFF;
+    if(mask)
+      return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#else
+  (void)end;
+#endif
+  while(value_class[(unsigned char)*p] == V_WS)
+    p++;
+  return p;
 }
 
-/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at p. */
-static const char *scan_number(const char *p, const char *end,
-                               struct json_fail *f)
+static ALWAYS_INLINE int digit(char c)
 {
-  if(*p == '-')
+  return (unsigned char)(c - '0') < 10;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at p; the NUL after the
+ * text stops every loop. */
+static ALWAYS_INLINE const char *scan_number(const char *p,
+                                             struct json_fail *f)
+{
+  p += *p == '-';
+  if(*p == '0')
     p++;
-  if(p < end && *p == '0')
-    p++;
-  else if(p < end && *p >= '1' && *p <= '9') {
+  else if(LIKELY(digit(*p))) {
     do
       p++;
-    while(is_digit(p, end));
+    while(digit(*p));
   }
   else
     return fail(f, p, "expected a digit");
-  if(p < end && *p == '.') {
-    if(!is_digit(++p, end))
+  if(UNLIKELY(*p == '.')) {
+    if(!digit(*++p))
       return fail(f, p, "expected a digit after '.'");
-    while(is_digit(++p, end))
-      ;
-  }
-  if(p < end && (*p == 'e' || *p == 'E')) {
-    p++;
-    if(p < end && (*p == '+' || *p == '-'))
+    do
       p++;
-    if(!is_digit(p, end))
+    while(digit(*p));
+  }
+  if(UNLIKELY((*p | 0x20) == 'e')) {
+    p++;
+    p += *p == '+' || *p == '-';
+    if(!digit(*p))
       return fail(f, p, "expected a digit in the exponent");
-    while(is_digit(++p, end))
-      ;
+    do
+      p++;
+    while(digit(*p));
   }
   return p;
 }
 
-/* A string at its opening quote p: the byte after its closing one. */
-static inline const char *scan_str(const char *p, const char *end,
-                                   struct json_fail *f)
+/* A string at its opening quote p: the byte after its closing one. Most
+ * keys and many values are short: where SSE2 is, their first sixteen
+ * bytes are looked at at once (when the text has that many left), else
+ * their first eight one by one, where the eight-byte scan would cost more
+ * than it saves; the NUL after the text stops those. */
+static ALWAYS_INLINE const char *scan_str(const char *p, const char *end,
+                                          struct json_fail *f)
 {
-  const char *q = scan_plain(p + 1, end);
-  if(LIKELY(q < end && *q == '"'))
+  const char *q = p + 1;
+#ifdef JSON_PLAIN16
+  unsigned mask;
+  if(LIKELY(end - q >= 16)) {
+    if((mask = json_not_plain16(q))) {
+      q += __builtin_ctz(mask);
+      goto found;
+    }
+    q += 16;
+  }
+#else
+#define PLAIN_AT(k) \
+  if(!str_plain[(unsigned char)q[k]]) { q += k; goto found; }
+  PLAIN_AT(0) PLAIN_AT(1) PLAIN_AT(2) PLAIN_AT(3)
+  PLAIN_AT(4) PLAIN_AT(5) PLAIN_AT(6) PLAIN_AT(7)
+#undef PLAIN_AT
+  q += 8;
+#endif
+  q = scan_plain(q, end);
+found:
+  if(LIKELY(*q == '"'))         /* at end, *q is the NUL */
     return q + 1;
   q = json_scan_string(p, q, end, f);
   return q ? q + 1 : NULL;
 }
 
+/* A value that is not an array or object, of class k, at p: the byte
+ * after it. */
+static ALWAYS_INLINE const char *scan_scalar(const char *p, const char *end,
+                                             int k, struct json_fail *f)
+{
+  switch(k) {
+  case V_STR:
+    return scan_str(p, end, f);
+  case V_NUM:
+    return scan_number(p, f);
+  case V_TRUE:
+    if(end - p >= 4 && memcmp(p, "true", 4) == 0)
+      return p + 4;
+    break;
+  case V_FALSE:
+    if(end - p >= 5 && memcmp(p, "false", 5) == 0)
+      return p + 5;
+    break;
+  case V_NULL:
+    if(end - p >= 4 && memcmp(p, "null", 4) == 0)
+      return p + 4;
+    break;
+  }
+  return fail(f, p, "expected a value");      /* at end: the NUL, V_BAD */
+}
+
+/* A state machine with a state for each place in an array or an object,
+ * so that what follows a value is never asked which of the two it is in
+ * (only a closing bracket looks that up); no recursion. */
 const char *json_scan_value(const char *p, const char *end, int depth,
                             struct json_fail *f)
 {
-  /* bit d set: the container open at level d (0-based, from this call's)
-   * is an object; object: the innermost one is */
-  unsigned char objects[JSON_MAX_DEPTH / 8 + 1];
-  int d = 0, first, object = 0;
+  /* close[i]: the byte that closes the container open at level i (from
+   * this call's), d of them open */
+  char close[JSON_MAX_DEPTH];
+  int d = 0, k = value_class[(unsigned char)*p];
 
-value:
-  if(UNLIKELY(p >= end))
-    return fail(f, p, "expected a value");
-  switch(*p) {
-  case '"':
-    if(!(p = scan_str(p, end, f)))
-      return NULL;
-    break;
-  case '[':
-  case '{':
-    if(depth + d >= JSON_MAX_DEPTH)
-      return fail(f, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
-    object = *p == '{';
-    if(object)
-      objects[d / 8] |= (unsigned char)(1u << (d % 8));
-    else
-      objects[d / 8] &= (unsigned char)~(1u << (d % 8));
-    d++;
-    p = json_skip_ws(p + 1, end);
-    if(p < end && *p == (object ? '}' : ']')) {
-      p++;
-      goto closed;
-    }
-    if(!object)
-      goto value;
-    first = 1;
-    goto key;
-  case '-': case '0': case '1': case '2': case '3': case '4':
-  case '5': case '6': case '7': case '8': case '9':
-    if(!(p = scan_number(p, end, f)))
-      return NULL;
-    break;
-  case 't':
-    if(end - p >= 4 && memcmp(p, "true", 4) == 0) {
-      p += 4;
-      break;
-    }
-    return fail(f, p, "expected a value");
-  case 'f':
-    if(end - p >= 5 && memcmp(p, "false", 5) == 0) {
-      p += 5;
-      break;
-    }
-    return fail(f, p, "expected a value");
-  case 'n':
-    if(end - p >= 4 && memcmp(p, "null", 4) == 0) {
-      p += 4;
-      break;
-    }
-    return fail(f, p, "expected a value");
-  default:
-    return fail(f, p, "expected a value");
+  if(k != V_ARR && k != V_OBJ)
+    return scan_scalar(p, end, k, f);
+open:                           /* p at '[' or '{', of class k */
+  if(UNLIKELY(depth + d >= JSON_MAX_DEPTH))
+    return fail(f, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
+  p = ws(p + 1, end);
+  if(k == V_ARR) {
+    close[d++] = ']';
+    if(*p != ']')
+      goto element;
   }
-
-  /* after a value: the next one of its container, or the container's end */
-  while(d > 0) {
-    p = json_skip_ws(p, end);
-    if(p < end && *p == ',') {
-      p = json_skip_ws(p + 1, end);
-      if(!object)
-        goto value;
-      first = 0;
+  else {
+    close[d++] = '}';
+    if(*p != '}') {
+      if(*p != '"')
+        return fail(f, p, "expected '\"' or '}'");
       goto key;
     }
-    if(p < end && *p == (object ? '}' : ']')) {
-      p++;
-closed:                         /* the container at level d - 1 ended */
-      d--;
-      if(d > 0)
-        object = objects[(d - 1) / 8] & (1u << ((d - 1) % 8));
-      continue;
-    }
-    return fail(f, p, object ? "expected ',' or '}'" : "expected ',' or ']'");
   }
-  return p;
+  p++;
+closed:                         /* the container at level d - 1 ended */
+  if(--d == 0)
+    return p;
+  if(close[d - 1] == '}')
+    goto after_member;
 
-key:
-  if(p >= end || *p != '"')
-    return fail(f, p, first ? "expected '\"' or '}'" : "expected '\"'");
-  if(!(p = scan_str(p, end, f)))
-    return NULL;
-  p = json_skip_ws(p, end);
-  if(p >= end || *p != ':')
-    return fail(f, p, "expected ':'");
-  p = json_skip_ws(p + 1, end);
-  goto value;
+after_element:
+  if(*p != ',' && *p != ']')
+    p = ws(p, end);
+  if(LIKELY(*p == ',')) {
+    p = ws(p + 1, end);
+element:
+    k = value_class[(unsigned char)*p];
+    if(k == V_ARR || k == V_OBJ)
+      goto open;
+    if(!(p = scan_scalar(p, end, k, f)))
+      return NULL;
+    goto after_element;
+  }
+  if(*p != ']')
+    return fail(f, p, "expected ',' or ']'");
+  p++;
+  goto closed;
+
+after_member:
+  if(*p != ',' && *p != '}')
+    p = ws(p, end);
+  if(LIKELY(*p == ',')) {
+    p = ws(p + 1, end);
+    if(*p != '"')
+      return fail(f, p, "expected '\"'");
+key:                            /* at its opening quote */
+    if(!(p = scan_str(p, end, f)))
+      return NULL;
+    if(*p != ':') {
+      p = ws(p, end);
+      if(*p != ':')
+        return fail(f, p, "expected ':'");
+    }
+    p = ws(p + 1, end);
+    k = value_class[(unsigned char)*p];
+    if(k == V_ARR || k == V_OBJ)
+      goto open;
+    if(!(p = scan_scalar(p, end, k, f)))
+      return NULL;
+    goto after_member;
+  }
+  if(*p != '}')
+    return fail(f, p, "expected ',' or '}'");
+  p++;
+  goto closed;
 }
 
 /* 1: a string opens; 2: a container opens; 3: one closes. */

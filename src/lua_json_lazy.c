@@ -6,9 +6,12 @@
  * A container is made a level at a time: its table gets every member
  * that is a string, number, boolean or null at once; a member that is an
  * array or object is left out of the table and noted, with where its text
- * starts, in the table's state (a second table, under a private key of
- * the first), and the table gets a metatable whose __index makes such a
- * member, a level again, when it is first read, and puts it in place.
+ * starts, in the table's state (a userdata under a private key of the
+ * table: struct state), and the table gets a metatable whose __index
+ * makes such a member, a level again, when it is first read, and puts it
+ * in place. An array notes its members in the state itself, by index, so
+ * that a list of records costs one small block and no table entry per
+ * record; an object notes them in a table, by key.
  * __newindex, __len and __pairs, and the raw functions a script has
  * (next, rawget, rawset, rawlen, getmetatable, setmetatable, and the
  * debug library's two; the host puts lua_json_raw.c's versions in their
@@ -24,6 +27,7 @@
  * or the loop.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <lauxlib.h>
 
@@ -31,22 +35,33 @@
 #include "lua_json_decode.h"
 
 /* Members gathered on the Lua stack before a container's table is made at
- * their count; past this it is made at this size and grows. */
+ * their count; past this it is made at this size and grows. The stack is
+ * asked for room for FEW pairs first, and for GATHER when they do not
+ * fit: a task's stack is small (growing it costs a copy), and most levels
+ * are too, or are arrays of containers, which take no slot. */
 #define GATHER 32
+#define FEW 4
 /* Stack slots beyond the gathered members: the table and its state, the
  * key and value being read, and what the decoder's strings push. */
 #define ROOM 10
 
-/* The private key of a table not yet whole, under which it keeps its
- * state: a table of the text (ST_TEXT), what null reads as (ST_NULL; nil
- * for the default) and how many members are still to make (ST_LEFT), and
- * of the byte offset of each missing member's text, under its key for an
- * object and under ST_BASE + i for element i of an array. */
+/* The state of a table not yet whole, kept under the table's private key
+ * (state_key): this struct, in a full userdata whose user values are the
+ * text (UV_TEXT, a string), what null reads as (UV_NULL; nil for the
+ * default) and, for an object, a table of the byte offset in the text of
+ * each missing member, under its key (UV_KEYS). */
+struct state {
+  lua_Integer left;     /* members still to make; 0: none (being built) */
+  lua_Integer n;        /* an array: the slots of off; an object: 0 */
+  int array;
+  size_t off[];         /* off[i - 1]: where element i's text starts, or 0
+                           (made, set by the script, or a scalar) */
+};
+#define UV_TEXT 1
+#define UV_NULL 2
+#define UV_KEYS 3
+
 static const char state_key = 's';
-#define ST_TEXT 1
-#define ST_NULL 2
-#define ST_LEFT 3
-#define ST_BASE 3
 /* Registry keys of the metatables of arrays and objects not yet whole. */
 static const char lazy_array_key = 'A', lazy_object_key = 'O';
 
@@ -58,44 +73,62 @@ struct lazy {
                           they are stepped over; 0: the text was checked */
 };
 
-/* The level being filled: stack slots of its table and its state (0: no
- * state yet), and the count of members noted in the state. */
+/* The level being filled: stack slots of its table (t) and of what notes
+ * its missing members (t + 1: an array's state, an object's table of
+ * offsets; nil until one is missing), and their count. */
 struct level {
-  int t, st, array;
+  int t, array;
+  struct state *s;     /* an array's state, once it has one */
   lua_Integer left;
 };
 
 static void push_lazy_mt(lua_State *L, int array);
 
-/* A member of the level, its value (or a placeholder, for a container
- * starting at kid) at stack index v and, in an object, its key at k; i:
- * its position, in an array. A repeated key keeps its last value, as in
- * json_decode: a container noted for it before is forgotten, a value set
- * for it before is taken out. */
-static void put(struct lazy *lz, struct level *lv, lua_Integer i, int k,
-                int v, const char *kid)
+/* Pushes a new state of n offsets, all 0. */
+static struct state *new_state(lua_State *L, lua_Integer n, int array)
+{
+  size_t size = sizeof(struct state) + (size_t)n * sizeof(size_t);
+  struct state *s = lua_newuserdatauv(L, size, array ? 2 : 3);
+  memset(s, 0, size);
+  s->n = n;
+  s->array = array;
+  return s;
+}
+
+/* Element i of the array being filled starts at kid: noted in its state,
+ * which is made, or grown to twice its size, when it has no slot for i. */
+static void note_element(struct lazy *lz, struct level *lv, lua_Integer i,
+                         const char *kid)
 {
   lua_State *L = lz->jp.L;
-  if(kid && !lv->st) {
-    lua_createtable(L, ST_BASE, 4);
+  if(!lv->s || i > lv->s->n) {
+    lua_Integer n = lv->s ? 2 * lv->s->n : GATHER;
+    struct state *s = new_state(L, n < i ? i : n, 1);
+    if(lv->s)
+      memcpy(s->off, lv->s->off, (size_t)lv->s->n * sizeof(size_t));
     lua_replace(L, lv->t + 1);
-    lv->st = lv->t + 1;
+    lv->s = s;
   }
-  if(lv->array) {
-    if(kid) {
-      lua_pushinteger(L, kid - lz->jp.start);
-      lua_rawseti(L, lv->st, ST_BASE + i);
-      lv->left++;
-    }
-    else {
-      lua_pushvalue(L, v);
-      lua_rawseti(L, lv->t, i);
-    }
-    return;
+  lv->s->off[i - 1] = (size_t)(kid - lz->jp.start);
+  lv->left++;
+}
+
+/* A member of the object being filled, key at stack index k and value (a
+ * placeholder, for a container starting at kid) at v. A repeated key
+ * keeps its last value, as in json_decode: a container noted for it
+ * before is forgotten, a value set for it before is taken out. */
+static void put_member(struct lazy *lz, struct level *lv, int k, int v,
+                       const char *kid)
+{
+  lua_State *L = lz->jp.L;
+  int offs = lv->t + 1;
+  if(kid && lua_isnil(L, offs)) {
+    lua_createtable(L, 0, 4);
+    lua_replace(L, offs);
   }
-  if(lv->st) {
+  if(!lua_isnil(L, offs)) {
     lua_pushvalue(L, k);
-    if(lua_rawget(L, lv->st) != LUA_TNIL)
+    if(lua_rawget(L, offs) != LUA_TNIL)
       lv->left--;
     lua_pop(L, 1);
     lua_pushvalue(L, k);
@@ -105,7 +138,7 @@ static void put(struct lazy *lz, struct level *lv, lua_Integer i, int k,
     }
     else
       lua_pushnil(L);
-    lua_rawset(L, lv->st);
+    lua_rawset(L, offs);
   }
   lua_pushvalue(L, k);
   if(kid)
@@ -117,7 +150,9 @@ static void put(struct lazy *lz, struct level *lv, lua_Integer i, int k,
 
 /* The n members gathered above the level's two slots get their table, at
  * their count (kids[j]: where member j + 1 starts, when a container), and
- * leave the stack. */
+ * leave the stack. An element of an array that is a container has no
+ * slot there; a member of an object has two, its key and its value or a
+ * placeholder. */
 static void make_table(struct lazy *lz, struct level *lv, int n,
                        const char *const *kids)
 {
@@ -125,22 +160,28 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
   int j, nkids = 0, first = lv->t + 2;
   for(j = 0; j < n; j++)
     nkids += kids[j] != NULL;
-  if(lv->array)
+  if(lv->array) {
     lua_createtable(L, n, nkids > 0);
-  else
-    lua_createtable(L, 0, n - nkids + (nkids > 0));
-  lua_replace(L, lv->t);
-  if(nkids) {
-    lua_createtable(L, ST_BASE + (lv->array && nkids == n ? n : 0),
-                    lv->array && nkids == n ? 0 : nkids);
-    lua_replace(L, lv->t + 1);
-    lv->st = lv->t + 1;
+    lua_replace(L, lv->t);
+    if(nkids) {
+      lv->s = new_state(L, n, 1);
+      lua_replace(L, lv->t + 1);
+      lv->left = nkids;
+    }
+    for(j = 0; j < n; j++) {
+      if(kids[j])
+        lv->s->off[j] = (size_t)(kids[j] - lz->jp.start);
+      else {
+        lua_pushvalue(L, first++);
+        lua_rawseti(L, lv->t, j + 1);
+      }
+    }
   }
-  for(j = 0; j < n; j++) {
-    if(lv->array)
-      put(lz, lv, j + 1, 0, first + j, kids[j]);
-    else
-      put(lz, lv, 0, first + 2 * j, first + 2 * j + 1, kids[j]);
+  else {
+    lua_createtable(L, 0, n - nkids + (nkids > 0));
+    lua_replace(L, lv->t);
+    for(j = 0; j < n; j++)
+      put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
   }
   lua_settop(L, lv->t + 1);
 }
@@ -156,15 +197,15 @@ static const char *make_level(struct lazy *lz, const char *p)
   struct level lv;
   char close = *p == '[' ? ']' : '}';
   lua_Integer n = 0;
-  int gathering = 1;
+  int gathering = 1, slots = 0, room = 2 * FEW;
 
-  luaL_checkstack(L, 2 * GATHER + ROOM, "decoding JSON");
+  luaL_checkstack(L, 2 * FEW + ROOM, "decoding JSON");
   lv.array = *p == '[';
   lv.t = lua_gettop(L) + 1;
-  lv.st = 0;
+  lv.s = NULL;
   lv.left = 0;
   lua_pushnil(L);                   /* the table */
-  lua_pushnil(L);                   /* its state, when a member needs it */
+  lua_pushnil(L);                   /* what notes its missing members */
   p = json_skip_ws(p + 1, end);
   if(p < end && *p == close) {
     make_table(lz, &lv, 0, NULL);
@@ -173,6 +214,10 @@ static const char *make_level(struct lazy *lz, const char *p)
   }
   for(;;) {
     const char *kid = NULL;
+    if(slots + 2 > room) {          /* the gathered members' slots */
+      luaL_checkstack(L, 2 * GATHER + ROOM - slots, "decoding JSON");
+      room = 2 * GATHER;
+    }
     if(!lv.array) {
       if(p >= end || *p != '"')
         return json_fail(jp, p, n ? "expected '\"'" : "expected '\"' or '}'");
@@ -186,11 +231,12 @@ static const char *make_level(struct lazy *lz, const char *p)
     if(p < end && (*p == '[' || *p == '{')) {
       struct json_fail f;
       kid = p;
-      lua_pushboolean(L, 0);        /* its place until it is made */
       if(!lz->validate)
         p = json_skip(p, end);
       else if(!(p = json_scan_value(p, end, 1, &f)))
         return json_fail(jp, f.at, f.what);
+      if(!lv.array)
+        lua_pushboolean(L, 0);      /* its place until it is made */
     }
     else {
       if(!(p = json_parse_scalar(jp, p)))
@@ -202,18 +248,24 @@ static const char *make_level(struct lazy *lz, const char *p)
       }
     }
     n++;
-    if(!gathering) {
-      int top = lua_gettop(L);
-      put(lz, &lv, n, top - 1, top, kid);
-      lua_settop(L, lv.t + 1);
-    }
-    else {
+    if(gathering) {
       kids[n - 1] = kid;
+      slots += lv.array ? !kid : 2;
       if(n == GATHER) {
         make_table(lz, &lv, GATHER, kids);
         gathering = 0;
+        slots = -ROOM;              /* never more room asked */
       }
     }
+    else if(!lv.array) {
+      int top = lua_gettop(L);
+      put_member(lz, &lv, top - 1, top, kid);
+      lua_settop(L, lv.t + 1);
+    }
+    else if(kid)
+      note_element(lz, &lv, n, kid);
+    else
+      lua_rawseti(L, lv.t, n);
     p = json_skip_ws(p, end);
     if(p < end && *p == ',') {
       p = json_skip_ws(p + 1, end);
@@ -229,15 +281,20 @@ static const char *make_level(struct lazy *lz, const char *p)
   p++;
 done:
   if(lv.left) {
+    struct state *s = lv.s;
+    if(!lv.array) {                 /* the table of offsets goes in one */
+      s = new_state(L, 0, 0);
+      lua_insert(L, lv.t + 1);
+      lua_setiuservalue(L, lv.t + 1, UV_KEYS);
+    }
+    s->left = lv.left;
     lua_pushvalue(L, lz->text_idx);
-    lua_rawseti(L, lv.st, ST_TEXT);
+    lua_setiuservalue(L, lv.t + 1, UV_TEXT);
     if(jp->null_idx) {
       lua_pushvalue(L, jp->null_idx);
-      lua_rawseti(L, lv.st, ST_NULL);
+      lua_setiuservalue(L, lv.t + 1, UV_NULL);
     }
-    lua_pushinteger(L, lv.left);
-    lua_rawseti(L, lv.st, ST_LEFT);
-    lua_pushvalue(L, lv.st);
+    lua_pushvalue(L, lv.t + 1);
     lua_rawsetp(L, lv.t, &state_key);
     push_lazy_mt(L, lv.array);
     lua_setmetatable(L, lv.t);
@@ -250,9 +307,9 @@ done:
   return p;
 }
 
-/* Pushes the member starting at byte off of the state at st's text, a
- * level made. */
-static void make_member(lua_State *L, int st, lua_Integer off)
+/* Pushes the member whose text starts at byte off of the text of the
+ * state at si, a level made. */
+static void make_member(lua_State *L, int si, size_t off)
 {
   struct lazy lz;
   char err[128];
@@ -260,7 +317,7 @@ static void make_member(lua_State *L, int st, lua_Integer off)
   const char *s;
   int top = lua_gettop(L);
 
-  lua_rawgeti(L, st, ST_TEXT);
+  lua_getiuservalue(L, si, UV_TEXT);
   s = lua_tolstring(L, -1, &len);
   lz.text_idx = top + 1;
   lz.validate = 0;
@@ -270,7 +327,8 @@ static void make_member(lua_State *L, int st, lua_Integer off)
   lz.jp.depth = 0;
   lz.jp.cache_base = 0;
   lz.jp.mt_slot = 0;
-  lz.jp.null_idx = lua_rawgeti(L, st, ST_NULL) == LUA_TNIL ? 0 : top + 2;
+  lz.jp.null_idx = lua_getiuservalue(L, si, UV_NULL) == LUA_TNIL ? 0
+                                                                 : top + 2;
   lz.jp.stack_ok = 0;
   lz.jp.err = err;
   lz.jp.errlen = sizeof(err);
@@ -282,15 +340,11 @@ static void make_member(lua_State *L, int st, lua_Integer off)
   lua_settop(L, top + 1);
 }
 
-/* The table at t is whole: it loses its state and gets the metatable
- * json_decode gives it (an array has the lazy one of arrays till then). */
-static void finish(lua_State *L, int t)
+/* The table at t, whose state is s, is whole: it loses its state and gets
+ * the metatable json_decode gives it. */
+static void finish(lua_State *L, int t, const struct state *s)
 {
-  int array;
-  lua_getmetatable(L, t);
-  push_lazy_mt(L, 1);
-  array = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
+  int array = s->array;
   lua_pushnil(L);
   lua_rawsetp(L, t, &state_key);
   if(array)
@@ -300,97 +354,127 @@ static void finish(lua_State *L, int t)
   lua_setmetatable(L, t);
 }
 
-/* Makes every member of the table at t still missing, from its state at
- * st; then finishes it. */
-static void complete(lua_State *L, int t, int st)
+/* One missing member of the table at t was made or set: the count in its
+ * state s goes down, and the table is finished at 0. */
+static void made_one(lua_State *L, int t, struct state *s)
 {
-  luaL_checkstack(L, 4, "decoding JSON");
-  lua_pushnil(L);
-  while(lua_next(L, st)) {
-    int isint = lua_isinteger(L, -2);
-    lua_Integer i = isint ? lua_tointeger(L, -2) : 0;
-    if(!isint || i > ST_BASE) {
-      make_member(L, st, lua_tointeger(L, -1));
-      if(isint)
-        lua_pushinteger(L, i - ST_BASE);
-      else
-        lua_pushvalue(L, -3);
-      lua_insert(L, -2);
-      lua_rawset(L, t);
+  if(--s->left == 0)
+    finish(L, t, s);
+}
+
+/* Makes every member of the table at t still missing, from its state at
+ * si; then finishes it. Each is forgotten once it is in place, so that an
+ * error part way (out of memory) leaves a table that is still right. */
+static void complete(lua_State *L, int t, int si)
+{
+  struct state *s = lua_touserdata(L, si);
+  int top;
+  luaL_checkstack(L, 6, "decoding JSON");
+  if(s->array) {
+    lua_Integer i;
+    for(i = 1; i <= s->n && s->left; i++) {
+      if(!s->off[i - 1])
+        continue;
+      make_member(L, si, s->off[i - 1]);
+      lua_rawseti(L, t, i);
+      s->off[i - 1] = 0;
+      made_one(L, t, s);
     }
-    lua_pop(L, 1);
+    return;
   }
-  finish(L, t);
+  top = lua_gettop(L);
+  lua_getiuservalue(L, si, UV_KEYS);
+  lua_pushnil(L);
+  while(s->left && lua_next(L, top + 1)) {
+    make_member(L, si, (size_t)lua_tointeger(L, -1));
+    lua_pushvalue(L, -3);
+    lua_insert(L, -2);
+    lua_rawset(L, t);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_pushnil(L);
+    lua_rawset(L, top + 1);         /* allowed while traversing */
+    made_one(L, t, s);
+  }
+  lua_settop(L, top);
 }
 
 void json_touch(lua_State *L, int idx)
 {
-  if(lua_type(L, idx) != LUA_TTABLE)
+  /* a table with a state has a lazy metatable: most have none */
+  if(lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx))
     return;
+  lua_pop(L, 1);
   idx = lua_absindex(L, idx);
-  if(lua_rawgetp(L, idx, &state_key) == LUA_TTABLE)
+  if(lua_rawgetp(L, idx, &state_key) == LUA_TUSERDATA)
     complete(L, idx, lua_gettop(L));
   lua_pop(L, 1);
 }
 
 /* ---- the metatables of tables not yet whole --------------------------- */
 
-/* Pushes the key under which the state notes the member of key k (an
- * index): k itself, or ST_BASE + i for an integer i >= 1 (a float too, if
- * it has that value), or nil where no member can be (an integer below 1,
- * which would name the state's own fields). */
-static void push_state_key(lua_State *L, int k)
+/* The index i of the key at k in the array whose state is s, 1 <= i <=
+ * s->n (a float too, if it has that value); 0 for any other key. */
+static lua_Integer element_index(lua_State *L, int k, const struct state *s)
 {
-  if(lua_type(L, k) == LUA_TNUMBER) {
-    int isint;
-    lua_Integer i = lua_tointegerx(L, k, &isint);
-    if(isint) {
-      if(i >= 1 && i <= LUA_MAXINTEGER - ST_BASE)
-        lua_pushinteger(L, ST_BASE + i);
-      else
-        lua_pushnil(L);
-      return;
-    }
-  }
-  lua_pushvalue(L, k);
+  int isint;
+  lua_Integer i;
+  if(lua_type(L, k) != LUA_TNUMBER)
+    return 0;
+  i = lua_tointegerx(L, k, &isint);
+  return isint && i >= 1 && i <= s->n ? i : 0;
 }
 
-/* Takes the member noted under the key at sk out of the state at st of
- * the table at t, which is finished when it was the last. */
-static void forget(lua_State *L, int t, int st, int sk)
+/* The offset of the missing member of the key at k, in the table at t
+ * whose state s is at si, or 0 when none is missing under that key. For
+ * an object, leaves the table of offsets at si + 1 (even for 0). */
+static size_t missing(lua_State *L, int si, struct state *s, int k)
 {
-  lua_Integer left;
-  lua_pushvalue(L, sk);
-  lua_pushnil(L);
-  lua_rawset(L, st);
-  lua_rawgeti(L, st, ST_LEFT);
-  left = lua_tointeger(L, -1) - 1;
+  lua_Integer i;
+  size_t off;
+  if(s->array)
+    return (i = element_index(L, k, s)) ? s->off[i - 1] : 0;
+  lua_getiuservalue(L, si, UV_KEYS);
+  if(lua_type(L, k) != LUA_TSTRING)
+    return 0;
+  lua_pushvalue(L, k);
+  lua_rawget(L, si + 1);
+  off = (size_t)lua_tointeger(L, -1);
   lua_pop(L, 1);
-  if(left) {
-    lua_pushinteger(L, left);
-    lua_rawseti(L, st, ST_LEFT);
+  return off;
+}
+
+/* The missing member of the key at k, in the table at t whose state s is
+ * at si, is in place: it is forgotten. */
+static void forget(lua_State *L, int t, int si, struct state *s, int k)
+{
+  if(s->array)
+    s->off[element_index(L, k, s) - 1] = 0;
+  else {
+    lua_pushvalue(L, k);
+    lua_pushnil(L);
+    lua_rawset(L, si + 1);
   }
-  else
-    finish(L, t);
+  made_one(L, t, s);
 }
 
 /* __index(t, k): a missing member made and put in place; nil for a key
  * that is not a member. */
 static int lazy_index(lua_State *L)
 {
+  struct state *s;
+  size_t off;
   lua_settop(L, 2);
-  if(lua_rawgetp(L, 1, &state_key) != LUA_TTABLE)         /* 3 */
+  if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 3 */
     return 0;
-  push_state_key(L, 2);                                    /* 4 */
-  lua_pushvalue(L, 4);
-  if(lua_type(L, 4) == LUA_TNIL || lua_rawget(L, 3) != LUA_TNUMBER)
+  s = lua_touserdata(L, 3);
+  if(!(off = missing(L, 3, s, 2)))                         /* (4) */
     return 0;
-  make_member(L, 3, lua_tointeger(L, 5));                  /* 6 */
+  make_member(L, 3, off);                                  /* top */
   lua_pushvalue(L, 2);
-  lua_pushvalue(L, 6);
+  lua_pushvalue(L, -2);
   lua_rawset(L, 1);
-  forget(L, 1, 3, 4);
-  lua_settop(L, 6);
+  forget(L, 1, 3, s, 2);
   return 1;
 }
 
@@ -408,6 +492,7 @@ static int where_error(lua_State *L, const char *msg)
  * forgotten. */
 static int lazy_newindex(lua_State *L)
 {
+  struct state *s;
   lua_settop(L, 3);
   /* a plain table's message, where the assignment was */
   if(lua_isnil(L, 2))
@@ -418,12 +503,11 @@ static int lazy_newindex(lua_State *L)
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_rawset(L, 1);
-  if(lua_rawgetp(L, 1, &state_key) != LUA_TTABLE)         /* 4 */
+  if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 4 */
     return 0;
-  push_state_key(L, 2);                                    /* 5 */
-  lua_pushvalue(L, 5);
-  if(lua_type(L, 5) != LUA_TNIL && lua_rawget(L, 4) == LUA_TNUMBER)
-    forget(L, 1, 4, 5);
+  s = lua_touserdata(L, 4);
+  if(missing(L, 4, s, 2))
+    forget(L, 1, 4, s, 2);
   return 0;
 }
 
@@ -503,19 +587,7 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
   lz.jp.stack_ok = 0;
   lz.jp.err = err;
   lz.jp.errlen = errlen;
-#ifdef JSON_LAZY_SCAN_FIRST
-  {
-    struct json_fail f;
-    const char *q = json_scan_value(p, lz.jp.end, 0, &f);
-    if(!q) {
-      json_fail(&lz.jp, f.at, f.what);
-      return -1;
-    }
-  }
-  lz.validate = 0;
-#else
   lz.validate = 1;
-#endif
   if((p = make_level(&lz, p))) {
     p = json_skip_ws(p, lz.jp.end);
     if(p == lz.jp.end)
@@ -532,10 +604,8 @@ int ljson_unmade(lua_State *L)
 {
   lua_Integer n = 0;
   if(lua_type(L, 1) == LUA_TTABLE &&
-     lua_rawgetp(L, 1, &state_key) == LUA_TTABLE) {
-    lua_rawgeti(L, -1, ST_LEFT);
-    n = lua_tointeger(L, -1);
-  }
+     lua_rawgetp(L, 1, &state_key) == LUA_TUSERDATA)
+    n = ((const struct state *)lua_touserdata(L, -1))->left;
   lua_pushinteger(L, n);
   return 1;
 }
