@@ -168,6 +168,12 @@ void transfer_jar_drop(struct transfer_jar *jar);
 CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
                           double now);
 
+/* transfer_recv.c: sets the callbacks libcurl hands the response to
+ * (capped into t's buffers) and calls before each request (refusing its
+ * silent resend). Sets *no_prereq when this libcurl has no pre-request
+ * callback (older than 7.80), and then never tries it again. */
+CURLcode transfer_recv_on(struct transfer *t, int *no_prereq);
+
 /* transfer_wire.c: has libcurl hand every header line sent and received
  * to t->wire, for this attempt (transfer_release turns it off). */
 CURLcode transfer_wire_on(struct transfer *t);
