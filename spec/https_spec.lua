@@ -151,6 +151,20 @@ describe("https", function()
                      'insecure must be true or false (got "yes")')
   end)
 
+  it("checks again in the call after an insecure= or a cacert= one", function()
+    if MISSING then return pending(MISSING) end
+    for _ = 1, 2 do
+      assert.equal(200, http.get(ng.h1, {insecure = true, retry = false}).status)
+      local ok, err = pcall(http.get, ng.h1, {retry = false})
+      assert.is_false(ok)
+      assert.equal("tls", err.attempts[1].error)
+      assert.equal(200, http.get(ng.h1, {cacert = ng.cert, retry = false}).status)
+      ok, err = pcall(http.get, ng.h1, {retry = false})
+      assert.is_false(ok)
+      assert.equal("tls", err.attempts[1].error)
+    end
+  end)
+
   it("speaks HTTP/2 where the server offers it, with no option", function()
     if MISSING then return pending(MISSING) end
     local _, _, start = logged(ng, 0, 0)

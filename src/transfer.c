@@ -23,6 +23,21 @@ static int no_prereq;
 
 static void attempt_clear(struct transfer *t);
 
+/* Puts the handle back as curl_easy_init made it, and forgets what it
+ * held. */
+static void handle_reset(struct transfer *t)
+{
+  curl_easy_reset(t->easy);
+  t->configured = t->dirty = 0;
+  t->set_url.len = 0;
+  t->set_timeout_ms = t->set_connect_ms = 0;
+  t->set_headers = NULL;
+  free(t->set_cacert);
+  t->set_cacert = NULL;
+  t->set_insecure = 0;
+  t->set_compressed = 0;
+}
+
 /* Keeps a buffer's memory for the next attempt unless it grew large. */
 static void buf_clear(struct dynbuf *b)
 {
@@ -154,10 +169,8 @@ void transfer_release(struct transfer *t)
     transfer_jar_drop(t->jar);
     t->jar = NULL;
   }
-  if(t->dirty) {
-    curl_easy_reset(t->easy);
-    t->configured = t->dirty = 0;
-  }
+  if(t->dirty)
+    handle_reset(t);
   t->next_free = free_list;
   free_list = t;
 }
@@ -173,6 +186,8 @@ void transfer_free_all(void)
     dynbuf_free(&t->resp_body);
     dynbuf_free(&t->resp_headers);
     dynbuf_free(&t->wire);
+    dynbuf_free(&t->set_url);
+    free(t->set_cacert);
     free(t);
   }
 }
@@ -228,6 +243,10 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
 
 #define SET(opt, val) do { rc = curl_easy_setopt(e, opt, val); \
                            if(rc) goto out; } while(0)
+  /* a CA file of the handle's own goes back to libcurl's default only
+   * through a reset */
+  if(t->set_cacert && !o->cacert)
+    handle_reset(t);
   /* the settings every attempt shares, once per easy handle: a plain GET
    * leaves them as they are for the next one (see transfer_release) */
   if(!t->configured) {
@@ -244,25 +263,51 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   fresh = fresh || no_prereq;
   if(o->wire && (rc = transfer_wire_on(t)))
     goto out;
-  SET(CURLOPT_URL, o->url);
-  SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-  SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  /* From here each setting is made only when it differs from what the
+   * handle holds (a setopt copies, frees or parses); a failure leaves the
+   * handle dirty, so the reset at release clears whatever it holds. */
+  if(!t->set_url.len || strcmp(t->set_url.data, o->url)) {
+    t->set_url.len = 0;
+    SET(CURLOPT_URL, o->url);
+    t->set_url.oom = 0;
+    if(dynbuf_add(&t->set_url, o->url, strlen(o->url)))
+      t->set_url.len = 0;      /* not kept: set again next time */
+  }
+  if(timeout_ms != t->set_timeout_ms) {
+    SET(CURLOPT_TIMEOUT_MS, timeout_ms);
+    t->set_timeout_ms = timeout_ms;
+  }
+  if(connect_ms != t->set_connect_ms) {
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    t->set_connect_ms = connect_ms;
+  }
   /* max_body is applied by on_header and on_body, never by libcurl's
    * CURLOPT_MAXFILESIZE, which also refuses a HEAD or 304 announcing a
    * large length, neither of which has a body; on_body sees the decoded
    * body, so that is what it caps */
-  /* anything else makes the handle need a reset before its next use */
-  t->dirty = o->insecure || o->cacert || fresh || o->body || o->nparts ||
-             o->compressed || strcmp(o->method, "GET");
-  /* "": every encoding this libcurl decodes; the body arrives decoded */
-  if(o->compressed)
-    SET(CURLOPT_ACCEPT_ENCODING, "");
-  if(o->insecure) {
-    SET(CURLOPT_SSL_VERIFYPEER, 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, 0L);
+  /* the settings below these four need a reset before the next use */
+  t->dirty = t->dirty || fresh || o->body || o->nparts ||
+             strcmp(o->method, "GET");
+  /* "": every encoding this libcurl decodes; the body arrives decoded.
+   * NULL, libcurl's default: none asked for, none decoded */
+  if(o->compressed != t->set_compressed) {
+    SET(CURLOPT_ACCEPT_ENCODING, o->compressed ? "" : NULL);
+    t->set_compressed = o->compressed;
   }
-  if(o->cacert)
+  /* verification back on is libcurl's default, 1 and 2 */
+  if(o->insecure != t->set_insecure) {
+    SET(CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+    t->set_insecure = o->insecure;
+  }
+  if(o->cacert && (!t->set_cacert || strcmp(t->set_cacert, o->cacert))) {
+    free(t->set_cacert);
+    t->set_cacert = NULL;
     SET(CURLOPT_CAINFO, o->cacert);
+    t->set_cacert = strdup(o->cacert);
+    if(!t->set_cacert)
+      t->dirty = 1;            /* held but not known: reset at release */
+  }
   if(o->jar && !t->jar) {
     t->dirty = 1;
     t->jar = o->jar;
@@ -323,9 +368,17 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
       *end = &t->ua;
     }
   }
-  SET(CURLOPT_HTTPHEADER, t->headers);
+  /* libcurl keeps the pointer alone and reads the list when it sends:
+   * the same pointer is the same setting, whatever list it heads now */
+  if(t->headers != t->set_headers) {
+    t->set_headers = NULL;
+    SET(CURLOPT_HTTPHEADER, t->headers);
+    t->set_headers = t->headers;
+  }
 #undef SET
 out:
+  if(rc)
+    t->dirty = 1;              /* whatever it holds now goes at release */
   return rc;
 }
 

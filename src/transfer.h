@@ -123,6 +123,15 @@ struct transfer {
   int configured;              /* the shared settings are on the handle */
   int dirty;                   /* settings beyond a plain GET's: reset the
                                   handle before its next use */
+  /* What the handle holds from the last attempt, so that the next one
+   * sets only what differs (a setopt copies, frees or parses): cleared
+   * with the handle by curl_easy_reset */
+  struct dynbuf set_url;       /* CURLOPT_URL; len 0: none */
+  long set_timeout_ms, set_connect_ms;  /* 0: none */
+  struct curl_slist *set_headers;       /* CURLOPT_HTTPHEADER */
+  char *set_cacert;            /* CURLOPT_CAINFO, owned; NULL: default */
+  int set_insecure;            /* verification off */
+  int set_compressed;          /* CURLOPT_ACCEPT_ENCODING "" */
   struct transfer *next_free;
 };
 
@@ -147,7 +156,8 @@ enum transfer_result transfer_global_init(char *err, size_t errlen);
  * with why in err. Return it with transfer_release(). */
 struct transfer *transfer_get(char *err, size_t errlen);
 /* Clears it and puts it back on the free list; the easy handle keeps a
- * plain GET's settings for the next use, and is reset after anything else. */
+ * GET's settings (URL, timeouts, headers, TLS verification, CA file,
+ * compression) for the next use, and is reset after anything else. */
 void transfer_release(struct transfer *t);
 /* Frees the whole free list (at exit). */
 void transfer_free_all(void);
