@@ -133,7 +133,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return 0;
   }
   t->nheaders++;
-  {
+  /* both names start "Content-": a look at two bytes passes the others */
+  if(len >= 16 && (p[0] | 0x20) == 'c' && p[7] == '-') {
     long long cl = content_length_of(p, len);
     if(cl >= 0)
       t->content_length = cl;
