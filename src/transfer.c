@@ -148,8 +148,8 @@ void transfer_release(struct transfer *t)
   buf_clear(&t->resp_body);
   buf_clear(&t->resp_headers);
   buf_clear(&t->wire);
-  free(t->effective_url);
   t->effective_url = NULL;
+  buf_clear(&t->url_copy);
   free(t->redirect_url);
   t->redirect_url = NULL;
   t->nheaders = 0;
@@ -187,6 +187,7 @@ void transfer_free_all(void)
     dynbuf_free(&t->resp_headers);
     dynbuf_free(&t->wire);
     dynbuf_free(&t->set_url);
+    dynbuf_free(&t->url_copy);
     free(t->set_cacert);
     free(t);
   }
@@ -470,8 +471,12 @@ void transfer_finish(struct transfer *t, CURLcode code, double now)
   t->duration = now - t->started;
   t->why[0] = '\0';
   curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
-  free(t->effective_url);
-  t->effective_url = url ? strdup(url) : NULL;
+  /* copied into memory the transfer keeps: no allocation per attempt */
+  t->effective_url = NULL;
+  t->url_copy.len = 0;
+  t->url_copy.oom = 0;
+  if(url && !dynbuf_add(&t->url_copy, url, strlen(url)))
+    t->effective_url = t->url_copy.data;
   if(code == CURLE_OK) {
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
     t->cls = POLICY_RESPONSE;

@@ -111,7 +111,8 @@ struct transfer {
   long status;                 /* 0 when no response */
   enum policy_class cls;       /* POLICY_RESPONSE or the failure */
   int sent;                    /* the request may have reached the server */
-  char *effective_url;         /* owned copy */
+  char *effective_url;         /* a copy in url_copy, or NULL */
+  struct dynbuf url_copy;      /* kept from attempt to attempt */
   char *redirect_url;          /* a 3xx's Location, resolved against the
                                   request's URL; owned, NULL if none */
   char errbuf[CURL_ERROR_SIZE];
