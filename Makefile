@@ -170,6 +170,7 @@ $(BUILD)/test_ratelimit: spec/c/test_ratelimit.c $(BUILD)/obj/ratelimit.o \
 $(BUILD)/test_transfer: spec/c/test_transfer.c $(BUILD)/obj/transfer.o \
                         $(BUILD)/obj/transfer_class.o \
                         $(BUILD)/obj/transfer_wire.o \
+                        $(BUILD)/obj/transfer_recv.o \
                         $(BUILD)/obj/policy.o $(BUILD)/obj/curlapi.o \
                         $(BUILD)/obj/dynbuf.o $(BUILD)/obj/mime.o
 	@echo "  LD      $@"

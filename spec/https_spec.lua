@@ -106,7 +106,13 @@ end
 
 describe("https", function()
   local ng
-  setup(function() if not MISSING then ng = start_nginx() end end)
+  setup(function()
+    if MISSING then return end
+    ng = start_nginx()
+    -- the readiness probe's own line, written after its answer, before
+    -- any spec counts lines
+    logged(ng, 0, 1)
+  end)
   teardown(function() if ng then stop_nginx(ng) end end)
   after_each(common.restore_limits)
 
@@ -149,6 +155,20 @@ describe("https", function()
     assert.equal("tls", err.attempts[1].error)
     assert.has_error(function() http.session{insecure = "yes"} end,
                      'insecure must be true or false (got "yes")')
+  end)
+
+  it("checks again in the call after an insecure= or a cacert= one", function()
+    if MISSING then return pending(MISSING) end
+    for _ = 1, 2 do
+      assert.equal(200, http.get(ng.h1, {insecure = true, retry = false}).status)
+      local ok, err = pcall(http.get, ng.h1, {retry = false})
+      assert.is_false(ok)
+      assert.equal("tls", err.attempts[1].error)
+      assert.equal(200, http.get(ng.h1, {cacert = ng.cert, retry = false}).status)
+      ok, err = pcall(http.get, ng.h1, {retry = false})
+      assert.is_false(ok)
+      assert.equal("tls", err.attempts[1].error)
+    end
   end)
 
   it("speaks HTTP/2 where the server offers it, with no option", function()

@@ -5,7 +5,6 @@
  * (loop.c) drives it through the multi handle. Never includes lua.h.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,21 @@ static struct transfer *free_list;
 static int no_prereq;
 
 static void attempt_clear(struct transfer *t);
+
+/* Puts the handle back as curl_easy_init made it, and forgets what it
+ * held. */
+static void handle_reset(struct transfer *t)
+{
+  curl_easy_reset(t->easy);
+  t->configured = t->dirty = 0;
+  t->set_url.len = 0;
+  t->set_timeout_ms = t->set_connect_ms = 0;
+  t->set_headers = NULL;
+  free(t->set_cacert);
+  t->set_cacert = NULL;
+  t->set_insecure = 0;
+  t->set_compressed = 0;
+}
 
 /* Keeps a buffer's memory for the next attempt unless it grew large. */
 static void buf_clear(struct dynbuf *b)
@@ -134,8 +148,8 @@ void transfer_release(struct transfer *t)
   buf_clear(&t->resp_body);
   buf_clear(&t->resp_headers);
   buf_clear(&t->wire);
-  free(t->effective_url);
   t->effective_url = NULL;
+  buf_clear(&t->url_copy);
   free(t->redirect_url);
   t->redirect_url = NULL;
   t->nheaders = 0;
@@ -155,10 +169,8 @@ void transfer_release(struct transfer *t)
     transfer_jar_drop(t->jar);
     t->jar = NULL;
   }
-  if(t->dirty) {
-    curl_easy_reset(t->easy);
-    t->configured = t->dirty = 0;
-  }
+  if(t->dirty)
+    handle_reset(t);
   t->next_free = free_list;
   free_list = t;
 }
@@ -174,6 +186,9 @@ void transfer_free_all(void)
     dynbuf_free(&t->resp_body);
     dynbuf_free(&t->resp_headers);
     dynbuf_free(&t->wire);
+    dynbuf_free(&t->set_url);
+    dynbuf_free(&t->url_copy);
+    free(t->set_cacert);
     free(t);
   }
 }
@@ -188,161 +203,6 @@ int transfer_add_header(struct transfer *t, const char *line)
     t->own_ua = 1;
   t->headers = l;
   return 0;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-  struct transfer *t = ud;
-  size_t len = size * n;
-  t->received += len;
-  if(t->max_body && t->resp_body.len + len > t->max_body) {
-    t->too_large = 1;
-    t->over = TRANSFER_OVER_BODY;
-    return 0;          /* libcurl stops with CURLE_WRITE_ERROR */
-  }
-  if(dynbuf_add(&t->resp_body, p, len)) {
-    t->out_of_memory = 1;
-    return 0;
-  }
-  return len;
-}
-
-/* The status code of a status line ("HTTP/1.1 200 OK"), or 0. */
-static long status_of(const char *p, size_t len)
-{
-  const char *sp = memchr(p, ' ', len);
-  long code = 0;
-  size_t i;
-  if(!sp)
-    return 0;
-  for(i = (size_t)(sp - p) + 1; i < len && i < (size_t)(sp - p) + 4; i++) {
-    if(p[i] < '0' || p[i] > '9')
-      return 0;
-    code = code * 10 + (p[i] - '0');
-  }
-  return code;
-}
-
-/* The value of a Content-Length line, or -1 when it is not one or is not a
- * plain number. */
-static long long content_length_of(const char *p, size_t len)
-{
-  long long v = 0;
-  size_t i = 15;
-  int digits = 0;
-  if(len < 16 || strncasecmp(p, "content-length:", 15))
-    return -1;
-  while(i < len && (p[i] == ' ' || p[i] == '\t'))
-    i++;
-  for(; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
-    if(v > (LLONG_MAX - 9) / 10)
-      return LLONG_MAX;
-    v = v * 10 + (p[i] - '0');
-  }
-  return digits ? v : -1;
-}
-
-/* 1 when the line is a Content-Encoding header naming an encoding (not
- * identity alone). */
-static int is_encoded(const char *p, size_t len)
-{
-  size_t i = 17;
-  if(len < 17 || strncasecmp(p, "content-encoding:", 17))
-    return 0;
-  while(i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
-                    p[i] == '\n'))
-    i++;
-  if(i == len)
-    return 0;
-  if(len - i >= 8 && !strncasecmp(p + i, "identity", 8)) {
-    for(i += 8; i < len; i++)
-      if(p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-        return 1;
-    return 0;
-  }
-  return 1;
-}
-
-/* Keeps the header lines of the last response only: a status line starts
- * a new response (after a redirect or a 1xx). At the end of a response's
- * headers, a Content-Length over max_body stops the attempt before its
- * body comes (a 1xx, 204, 304 or redirect has no body of its own to keep,
- * and a HEAD has none at all: max_body is 0 then). */
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-  struct transfer *t = ud;
-  size_t len = size * n;
-  t->received += len;
-  if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
-    t->answered = 1;
-    t->headers_done = 0;
-    t->content_length = -1;
-    t->encoded = 0;
-    t->last_status = status_of(p, len);
-    t->resp_headers.len = 0;
-    t->nheaders = 0;
-    return len;
-  }
-  if((len == 2 && p[0] == '\r') || (len == 1 && p[0] == '\n')) {
-    /* the blank line: this response's headers ended */
-    long s = t->last_status;
-    t->headers_done = 1;
-    if(t->max_body && t->content_length > (long long)t->max_body &&
-       !(t->decoding && t->encoded) &&
-       s >= 200 && s != 204 && s != 304 && (s < 300 || s > 399)) {
-      t->too_large = 1;
-      t->over = TRANSFER_OVER_LENGTH;
-      return 0;
-    }
-    return len;
-  }
-  if(!memchr(p, ':', len))
-    return len;        /* an obsolete folded line */
-  if(t->nheaders >= TRANSFER_MAX_HEADERS) {
-    t->too_large = 1;
-    t->over = TRANSFER_OVER_HEADER_LINES;
-    return 0;
-  }
-  if(t->resp_headers.len + len > TRANSFER_MAX_HEADERS_BYTES) {
-    t->too_large = 1;
-    t->over = TRANSFER_OVER_HEADER_BYTES;
-    return 0;
-  }
-  if(dynbuf_add(&t->resp_headers, p, len)) {
-    t->out_of_memory = 1;
-    return 0;
-  }
-  t->nheaders++;
-  {
-    long long cl = content_length_of(p, len);
-    if(cl >= 0)
-      t->content_length = cl;
-    else if(t->decoding && is_encoded(p, len))
-      t->encoded = 1;
-  }
-  return len;
-}
-
-/* Called by libcurl right before it sends each request of the transfer:
- * the first, each redirect hop (after a response), and its own resend of
- * a request whose reused connection closed with no answer (no response in
- * between). That resend is refused: the first request may have reached
- * the server, so the retry engine must see, count and judge any repeat. */
-static int on_prereq(void *ud, char *remote_ip, char *local_ip,
-                     int remote_port, int local_port)
-{
-  struct transfer *t = ud;
-  (void)remote_ip;
-  (void)local_ip;
-  (void)remote_port;
-  (void)local_port;
-  if(t->requests && !t->answered) {
-    t->resend_refused = 1;
-    return CURL_PREREQFUNC_ABORT;
-  }
-  t->requests++;
-  t->answered = 0;
-  return CURL_PREREQFUNC_OK;
 }
 
 /* Clears what one attempt learns about its response. */
@@ -384,6 +244,10 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
 
 #define SET(opt, val) do { rc = curl_easy_setopt(e, opt, val); \
                            if(rc) goto out; } while(0)
+  /* a CA file of the handle's own goes back to libcurl's default only
+   * through a reset */
+  if(t->set_cacert && !o->cacert)
+    handle_reset(t);
   /* the settings every attempt shares, once per easy handle: a plain GET
    * leaves them as they are for the next one (see transfer_release) */
   if(!t->configured) {
@@ -393,43 +257,58 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     /* redirects are followed by the engine, which decides the method,
      * body and headers of each hop (lua_attempt.c) */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, t);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, t);
-    if(!no_prereq) {
-      rc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-      if(rc == CURLE_UNKNOWN_OPTION)
-        no_prereq = 1;
-      else if(rc)
-        goto out;
-      else
-        SET(CURLOPT_PREREQDATA, t);
-    }
+    if((rc = transfer_recv_on(t, &no_prereq)))
+      goto out;
     t->configured = 1;
   }
   fresh = fresh || no_prereq;
   if(o->wire && (rc = transfer_wire_on(t)))
     goto out;
-  SET(CURLOPT_URL, o->url);
-  SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-  SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  /* From here each setting is made only when it differs from what the
+   * handle holds (a setopt copies, frees or parses); a failure leaves the
+   * handle dirty, so the reset at release clears whatever it holds. */
+  if(!t->set_url.len || strcmp(t->set_url.data, o->url)) {
+    t->set_url.len = 0;
+    SET(CURLOPT_URL, o->url);
+    t->set_url.oom = 0;
+    if(dynbuf_add(&t->set_url, o->url, strlen(o->url)))
+      t->set_url.len = 0;      /* not kept: set again next time */
+  }
+  if(timeout_ms != t->set_timeout_ms) {
+    SET(CURLOPT_TIMEOUT_MS, timeout_ms);
+    t->set_timeout_ms = timeout_ms;
+  }
+  if(connect_ms != t->set_connect_ms) {
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    t->set_connect_ms = connect_ms;
+  }
   /* max_body is applied by on_header and on_body, never by libcurl's
    * CURLOPT_MAXFILESIZE, which also refuses a HEAD or 304 announcing a
    * large length, neither of which has a body; on_body sees the decoded
    * body, so that is what it caps */
-  /* anything else makes the handle need a reset before its next use */
-  t->dirty = o->insecure || o->cacert || fresh || o->body || o->nparts ||
-             o->compressed || strcmp(o->method, "GET");
-  /* "": every encoding this libcurl decodes; the body arrives decoded */
-  if(o->compressed)
-    SET(CURLOPT_ACCEPT_ENCODING, "");
-  if(o->insecure) {
-    SET(CURLOPT_SSL_VERIFYPEER, 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, 0L);
+  /* the settings below these four need a reset before the next use */
+  t->dirty = t->dirty || fresh || o->body || o->nparts ||
+             strcmp(o->method, "GET");
+  /* "": every encoding this libcurl decodes; the body arrives decoded.
+   * NULL, libcurl's default: none asked for, none decoded */
+  if(o->compressed != t->set_compressed) {
+    SET(CURLOPT_ACCEPT_ENCODING, o->compressed ? "" : NULL);
+    t->set_compressed = o->compressed;
   }
-  if(o->cacert)
+  /* verification back on is libcurl's default, 1 and 2 */
+  if(o->insecure != t->set_insecure) {
+    SET(CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+    t->set_insecure = o->insecure;
+  }
+  if(o->cacert && (!t->set_cacert || strcmp(t->set_cacert, o->cacert))) {
+    free(t->set_cacert);
+    t->set_cacert = NULL;
     SET(CURLOPT_CAINFO, o->cacert);
+    t->set_cacert = strdup(o->cacert);
+    if(!t->set_cacert)
+      t->dirty = 1;            /* held but not known: reset at release */
+  }
   if(o->jar && !t->jar) {
     t->dirty = 1;
     t->jar = o->jar;
@@ -490,9 +369,17 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
       *end = &t->ua;
     }
   }
-  SET(CURLOPT_HTTPHEADER, t->headers);
+  /* libcurl keeps the pointer alone and reads the list when it sends:
+   * the same pointer is the same setting, whatever list it heads now */
+  if(t->headers != t->set_headers) {
+    t->set_headers = NULL;
+    SET(CURLOPT_HTTPHEADER, t->headers);
+    t->set_headers = t->headers;
+  }
 #undef SET
 out:
+  if(rc)
+    t->dirty = 1;              /* whatever it holds now goes at release */
   return rc;
 }
 
@@ -584,8 +471,12 @@ void transfer_finish(struct transfer *t, CURLcode code, double now)
   t->duration = now - t->started;
   t->why[0] = '\0';
   curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
-  free(t->effective_url);
-  t->effective_url = url ? strdup(url) : NULL;
+  /* copied into memory the transfer keeps: no allocation per attempt */
+  t->effective_url = NULL;
+  t->url_copy.len = 0;
+  t->url_copy.oom = 0;
+  if(url && !dynbuf_add(&t->url_copy, url, strlen(url)))
+    t->effective_url = t->url_copy.data;
   if(code == CURLE_OK) {
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
     t->cls = POLICY_RESPONSE;

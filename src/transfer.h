@@ -111,7 +111,8 @@ struct transfer {
   long status;                 /* 0 when no response */
   enum policy_class cls;       /* POLICY_RESPONSE or the failure */
   int sent;                    /* the request may have reached the server */
-  char *effective_url;         /* owned copy */
+  char *effective_url;         /* a copy in url_copy, or NULL */
+  struct dynbuf url_copy;      /* kept from attempt to attempt */
   char *redirect_url;          /* a 3xx's Location, resolved against the
                                   request's URL; owned, NULL if none */
   char errbuf[CURL_ERROR_SIZE];
@@ -123,6 +124,15 @@ struct transfer {
   int configured;              /* the shared settings are on the handle */
   int dirty;                   /* settings beyond a plain GET's: reset the
                                   handle before its next use */
+  /* What the handle holds from the last attempt, so that the next one
+   * sets only what differs (a setopt copies, frees or parses): cleared
+   * with the handle by curl_easy_reset */
+  struct dynbuf set_url;       /* CURLOPT_URL; len 0: none */
+  long set_timeout_ms, set_connect_ms;  /* 0: none */
+  struct curl_slist *set_headers;       /* CURLOPT_HTTPHEADER */
+  char *set_cacert;            /* CURLOPT_CAINFO, owned; NULL: default */
+  int set_insecure;            /* verification off */
+  int set_compressed;          /* CURLOPT_ACCEPT_ENCODING "" */
   struct transfer *next_free;
 };
 
@@ -147,7 +157,8 @@ enum transfer_result transfer_global_init(char *err, size_t errlen);
  * with why in err. Return it with transfer_release(). */
 struct transfer *transfer_get(char *err, size_t errlen);
 /* Clears it and puts it back on the free list; the easy handle keeps a
- * plain GET's settings for the next use, and is reset after anything else. */
+ * GET's settings (URL, timeouts, headers, TLS verification, CA file,
+ * compression) for the next use, and is reset after anything else. */
 void transfer_release(struct transfer *t);
 /* Frees the whole free list (at exit). */
 void transfer_free_all(void);
@@ -167,6 +178,12 @@ void transfer_jar_drop(struct transfer_jar *jar);
  * CURLE_READ_ERROR, saying which). */
 CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
                           double now);
+
+/* transfer_recv.c: sets the callbacks libcurl hands the response to
+ * (capped into t's buffers) and calls before each request (refusing its
+ * silent resend). Sets *no_prereq when this libcurl has no pre-request
+ * callback (older than 7.80), and then never tries it again. */
+CURLcode transfer_recv_on(struct transfer *t, int *no_prereq);
 
 /* transfer_wire.c: has libcurl hand every header line sent and received
  * to t->wire, for this attempt (transfer_release turns it off). */
