@@ -157,6 +157,21 @@ function M.traced(options, body, url)
   return code, lines
 end
 
+-- Ports a server of this process has listened on. Specs that run inside
+-- retryrun (busted --lua) share one process, whose retry budget, breaker
+-- and cool-downs are kept per host and port: a new server on a port an
+-- earlier spec drained would start with its guards already tripped.
+local used_ports = {}
+
+--- Whether a server's port is new to this process; marks it as used.
+-- @param port the port a server just started listening on
+-- @return true the first time a port is seen
+function M.fresh_port(port)
+  if used_ports[port] then return false end
+  used_ports[port] = true
+  return true
+end
+
 --- Stops a process with SIGTERM and waits for it to exit; after `timeout`
 -- seconds it is killed with SIGKILL, so a hang fails instead of hanging.
 -- The process must be a child whose pipe the caller then closes: /proc

@@ -36,7 +36,10 @@ function M.start()
     error(("misbehave.py did not start; its first line was %q"):format(line),
           2)
   end
-  return setmetatable({url = url, pid = pid, pipe = pipe}, Server)
+  local srv = setmetatable({url = url, pid = pid, pipe = pipe}, Server)
+  if common.fresh_port(tonumber(url:match("%d+$"))) then return srv end
+  srv:stop()
+  return M.start()
 end
 
 --- The requests the server saw, /_stats aside.
