@@ -47,6 +47,30 @@ describe("retryrun's Lua modules", function()
                            "'retryrun%.http%.get'\n"), out)
   end)
 
+  it("load session, run and multipart when a call first needs them",
+     function()
+    local code, out = sh(BIN .. " -e " .. q([[
+local http = require "retryrun.http"
+local function loaded()
+  print(package.loaded["retryrun.session"] ~= nil,
+        package.loaded["retryrun.run"] ~= nil,
+        package.loaded["retryrun.multipart"] ~= nil)
+end
+loaded()
+print(select(2, pcall(function() http.session{bse = "x"} end)))
+print(select(2, pcall(function()
+  http.post("http://127.0.0.1:1/", {multipart = {doc = {path = "/no/doc"}}})
+end)))
+loaded()]]))
+    assert.equal(0, code, out)
+    assert.equal("false\tfalse\tfalse\n" ..
+                 "(command line):8: unknown session option 'bse' " ..
+                 "(did you mean 'base'?)\n" ..
+                 "(command line):10: multipart part 'doc': cannot read " ..
+                 "/no/doc: No such file or directory\n" ..
+                 "true\ttrue\ttrue\n", out)
+  end)
+
   it("are compiled again when one changes", function()
     local code, out = sh("make -n -W lua/retryrun/json.lua BUILD=" ..
                          q(common.BUILD) .. " " .. q(BIN))
