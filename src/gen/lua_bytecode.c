@@ -72,7 +72,7 @@ static int emit(lua_State *L, FILE *out, const char *path, int i,
   struct dump d = {NULL, 0, 0};
   unsigned char pre[10];
   const char *base = strrchr(path, '/'), *dot;
-  char *source;
+  const char *source;
   size_t plen, slen, at, k;
   int rc = 1;
 
@@ -92,7 +92,7 @@ static int emit(lua_State *L, FILE *out, const char *path, int i,
     goto out;
   }
   /* the main function's source, "@PATH", follows the header */
-  source = (char *)lua_pushfstring(L, "@%s", path);
+  source = lua_pushfstring(L, "@%s", path);
   slen = strlen(source);
   plen = size_prefix(slen, pre);
   for(at = 0; at + plen + slen <= d.n && at < 64; at++)
