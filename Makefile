@@ -57,7 +57,9 @@ RETRYRUN_SRC := $(wildcard src/*.c)
 TODO_SRC     := $(wildcard src/todo/*.c)
 CTEST_SRC    := $(wildcard spec/c/test_*.c)
 
-RETRYRUN_OBJ := $(RETRYRUN_SRC:src/%.c=$(BUILD)/obj/%.o)
+RETRYRUN_OBJ := $(RETRYRUN_SRC:src/%.c=$(BUILD)/obj/%.o) \
+                $(BUILD)/obj/gen/lua_modules.o
+LUA_MODULES  := $(sort $(wildcard lua/retryrun/*.lua))
 TODO_OBJ     := $(TODO_SRC:src/todo/%.c=$(BUILD)/obj/todo/%.o)
 CTESTS       := $(CTEST_SRC:spec/c/%.c=$(BUILD)/%)
 
@@ -132,6 +134,24 @@ $(BUILD)/obj/%.o: src/%.c | deps
 	$(Q)$(CC) $(CFLAGS) $(LTO) $(LUA_CFLAGS) $(CURL_CFLAGS) \
 	  -DRETRYRUN_VERSION='"$(VERSION)"' -DRETRYRUN_LUADIR='"$(LUADIR)"' \
 	  -MMD -MP -c $< -o $@
+
+# retryrun's Lua modules as bytecode in the binary (src/lua_embed.h), made
+# by a tool built with the same Lua; remade when a module changes.
+$(BUILD)/lua_bytecode: src/gen/lua_bytecode.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LUA_CFLAGS) $(LDFLAGS) $< -o $@ \
+	  $(if $(LUA_A),$(LUA_A),$(LUA_LIBS)) -ldl -lm
+
+$(BUILD)/gen/lua_modules.c: $(BUILD)/lua_bytecode $(LUA_MODULES)
+	@mkdir -p $(dir $@)
+	@echo "  LUAC    $@"
+	$(Q)$(BUILD)/lua_bytecode $@ $(LUA_MODULES)
+
+$(BUILD)/obj/gen/lua_modules.o: $(BUILD)/gen/lua_modules.c src/lua_embed.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LUA_CFLAGS) -Isrc -c $< -o $@
 
 $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 	@mkdir -p $(dir $@)

@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "lua_call.h"
 #include "lua_check.h"
+#include "lua_embed.h"
 #include "lua_giveup.h"
 #include "lua_json.h"
 #include "lua_keys.h"
@@ -167,6 +168,8 @@ static void set_paths(lua_State *L)
   /* "@<luadir>/retryrun/": how the chunk names of our modules start */
   lua_pushfstring(L, "@%s/retryrun/", luadir);
   lua_setfield(L, LUA_REGISTRYINDEX, LUAX_OURS);
+  /* the modules themselves come compiled in, under those chunk names */
+  lembed_install(L, luadir);
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_retryrun_core);
   lua_setfield(L, -2, "retryrun.core");

@@ -14,7 +14,6 @@ local core = require "retryrun.core"
 local retry = require "retryrun.retry"
 local check = require "retryrun.check"
 local json_encode = require("retryrun.json").encode
-local multipart_parts = require("retryrun.multipart").parts
 
 local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error,
                                              tostring
@@ -37,6 +36,13 @@ local BODY_METHODS = {POST = true, PUT = true, PATCH = true}
 -- credentials where they may go, and returns the call's refresh function
 -- and cookie jar (retryrun.session).
 local SESSION = setmetatable({}, {__name = "session"})
+
+-- retryrun.multipart and retryrun.session (with retryrun.run) are loaded
+-- when a call first needs them, so a run that uses neither starts
+-- without them; each wrapper tail-calls, adding no frame to the stack.
+local function multipart_parts(spec)
+  return require("retryrun.multipart").parts(spec)
+end
 
 local OPTIONS = {method = true, url = true, headers = true, query = true,
                  body = true, json = true, timeout = true, retry = true,
@@ -492,11 +498,16 @@ http.redact = function(text) return redact(text) end
 -- '-'/'_' aside), e.g. `http.redact_names("tenant", "X-Signature")`.
 http.redact_names = core.redact_names
 
+local new_session                      -- session.bind's, on first use
+
 --- A session: a base URL, headers, a retry policy, credentials, a
 -- timeout and cookies shared by its calls (see retryrun.session).
 -- @function session
-http.session = require("retryrun.session").bind(http, SESSION,
-                                                    has_header)
+function http.session(opts)
+  new_session = new_session or
+                require("retryrun.session").bind(http, SESSION, has_header)
+  return new_session(opts)
+end
 
 --- True when err was raised by `expect=`.
 function http.is_expect_error(err)
