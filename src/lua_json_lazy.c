@@ -44,6 +44,8 @@
 /* Stack slots beyond the gathered members: the table and its state, the
  * key and value being read, and what the decoder's strings push. */
 #define ROOM 10
+/* Levels from this nesting down are decoded whole when first reached. */
+#define LAZY_DEPTH 8
 
 /* The state of a table not yet whole, kept under the table's private key
  * (state_key): this struct, in a full userdata whose user values are the
@@ -54,6 +56,7 @@ struct state {
   lua_Integer left;     /* members still to make; 0: none (being built) */
   lua_Integer n;        /* an array: the slots of off; an object: 0 */
   int array;
+  int depth;            /* the level's nesting: 0 for the text's own */
   size_t off[];         /* off[i - 1]: where element i's text starts, or 0
                            (made, set by the script, or a scalar) */
 };
@@ -71,6 +74,7 @@ struct lazy {
   int text_idx;        /* stack index of the text, a string */
   int validate;        /* 1: members that are containers are checked as
                           they are stepped over; 0: the text was checked */
+  int depth;           /* the nesting of the level being made */
 };
 
 /* The level being filled: stack slots of its table (t) and of what notes
@@ -288,6 +292,7 @@ done:
       lua_setiuservalue(L, lv.t + 1, UV_KEYS);
     }
     s->left = lv.left;
+    s->depth = lz->depth;
     lua_pushvalue(L, lz->text_idx);
     lua_setiuservalue(L, lv.t + 1, UV_TEXT);
     if(jp->null_idx) {
@@ -308,7 +313,9 @@ done:
 }
 
 /* Pushes the member whose text starts at byte off of the text of the
- * state at si, a level made. */
+ * state at si, a level made; decoded whole from LAZY_DEPTH down, where a
+ * level more would step over the rest of its text once again (a view read
+ * down a deep nesting would cost its depth times its size). */
 static void make_member(lua_State *L, int si, size_t off)
 {
   struct lazy lz;
@@ -316,6 +323,7 @@ static void make_member(lua_State *L, int si, size_t off)
   size_t len;
   const char *s;
   int top = lua_gettop(L);
+  int depth = ((const struct state *)lua_touserdata(L, si))->depth + 1;
 
   lua_getiuservalue(L, si, UV_TEXT);
   s = lua_tolstring(L, -1, &len);
@@ -332,9 +340,16 @@ static void make_member(lua_State *L, int si, size_t off)
   lz.jp.stack_ok = 0;
   lz.jp.err = err;
   lz.jp.errlen = sizeof(err);
+  lz.depth = depth;
   /* the text was checked: only a number Lua cannot read in this locale
    * fails */
-  if(!make_level(&lz, s + off))
+  if(depth >= LAZY_DEPTH) {
+    const char *end = json_skip(s + off, s + len);
+    if(json_decode(L, s + off, (size_t)(end - (s + off)),
+                   lz.jp.null_idx, err, sizeof(err)))
+      luaL_error(L, "json: %s", err);
+  }
+  else if(!make_level(&lz, s + off))
     luaL_error(L, "json: %s", err);
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);
@@ -588,6 +603,7 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
   lz.jp.err = err;
   lz.jp.errlen = errlen;
   lz.validate = 1;
+  lz.depth = 0;
   if((p = make_level(&lz, p))) {
     p = json_skip_ws(p, lz.jp.end);
     if(p == lz.jp.end)
