@@ -221,9 +221,15 @@ int lcall_decide(lua_State *L, struct call *c)
 }
 
 /* Runs valid(resp) when the policy has one and the outcome is a response
- * whose status is not retried anyway. */
+ * whose status is not retried anyway. An attempt that got no response
+ * leaves none behind: on_retry, the GiveUp and its on_giveup see only
+ * this attempt's, never an earlier one's. */
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
 {
+  if(c->out.cls != POLICY_RESPONSE) {
+    lua_pushnil(L);
+    lua_replace(L, S_RESP);
+  }
   if(c->has_valid && c->out.cls == POLICY_RESPONSE &&
      !policy_status_retried(c->pol, c->out.status)) {
     c->k = K_VALID;
