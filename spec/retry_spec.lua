@@ -340,6 +340,16 @@ describe("the decision per attempt", function()
     assert.equal("connect", err.attempts[3].error)
     assert.equal(500, err.attempts[1].status)
     assert.is_nil(err.response)
+    -- nor when it ended on a redirect that is not followed
+    local hop <close> = todo.start{}
+    _, err = http.get(bad.url .. "/items", {headers = AUTH,
+      retry = {attempts = 2, backoff = FAST, raise = false,
+        before_attempt = function(req, n)
+          if n == 2 then req.url = hop.url .. "/_redirect?to=ftp://h/x" end
+        end}})
+    assert.equal(500, err.attempts[1].status)
+    assert.equal("other", err.attempts[2].error)
+    assert.is_nil(err.response)
   end)
 
   it("keeps 2,000 sequential GETs valid, retries equal to faults", function()

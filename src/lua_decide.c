@@ -155,6 +155,13 @@ int lcall_decide(lua_State *L, struct call *c)
   double duration;
   int passed_on;
   lua_settop(L, S_TOP);
+  /* an attempt that got no response leaves none behind: on_retry, the
+   * GiveUp and its on_giveup see only this attempt's, never an earlier
+   * one's */
+  if(c->out.cls != POLICY_RESPONSE) {
+    lua_pushnil(L);
+    lua_replace(L, S_RESP);
+  }
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
   /* the Retry-After of a response the policy may retry (a wrapped
@@ -221,15 +228,9 @@ int lcall_decide(lua_State *L, struct call *c)
 }
 
 /* Runs valid(resp) when the policy has one and the outcome is a response
- * whose status is not retried anyway. An attempt that got no response
- * leaves none behind: on_retry, the GiveUp and its on_giveup see only
- * this attempt's, never an earlier one's. */
+ * whose status is not retried anyway. */
 int lcall_check_valid(lua_State *L, struct call *c, int value_idx)
 {
-  if(c->out.cls != POLICY_RESPONSE) {
-    lua_pushnil(L);
-    lua_replace(L, S_RESP);
-  }
   if(c->has_valid && c->out.cls == POLICY_RESPONSE &&
      !policy_status_retried(c->pol, c->out.status)) {
     c->k = K_VALID;
