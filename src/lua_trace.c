@@ -21,6 +21,11 @@
  * line and a record of its own (decision "renew"); it is not one of the
  * policy's attempts, so the summary does not count it.
  *
+ * Every output names a call's end alike (summary.h): ok, gave_up,
+ * unexpected (expect= raised on the answer the policy took) or to_wrapper
+ * (inside a policy(fn) wrapper a failure is the wrapper's attempt: -v
+ * says "to the wrapper: reset", and only the wrapper gives up).
+ *
  * It only makes them; the host's trace and log functions write them. It
  * also hands each attempt and call to the report (--report, report.h).
  * Costs nothing when both are off: the call never gets here.
