@@ -151,6 +151,28 @@ describe("retryrun VERB URL", function()
     assert.is_nil(io.open(path, "rb"))
   end)
 
+  it("refuses --summary-json, --log or --report to stdout beside the body",
+     function()
+    for _, opt in ipairs{{"--summary-json", "-"}, {"--log", "-"},
+                         {"--report", "json=-"}} do
+      local code, out, err = oneliner{opt[1], opt[2], "get",
+                                      srv.url .. "/_stats"}
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal("retryrun: the one-liner's body and " .. opt[1] .. " "
+        .. opt[2] .. " both write to stdout (write the body to a file with "
+        .. "-o FILE, or the other to a file)\n", err:match("^[^\n]*\n"))
+    end
+    -- with -o (or --output=) the body is in a file and stdout is free
+    for _, o in ipairs{{"-o", os.tmpname()}, {"--output=" .. os.tmpname()}} do
+      local code, out = oneliner{"--summary-json", "-", "get",
+                                 srv.url .. "/_stats", o[1], o[2]}
+      assert.equal(0, code)
+      assert.equal(1, todo.decode(out).calls)
+      os.remove(o[2] or o[1]:sub(10))
+    end
+  end)
+
   it("says what to write for a curl flag it has no flag for", function()
     for flag, hint in pairs{["-f"] = "write --expect 2xx",
                             ["--retry"] = "curl's --retry N is --attempts "

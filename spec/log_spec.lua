@@ -78,8 +78,8 @@ describe("retryrun --log", function()
     ]], srv.url)
     assert.equal("false\ttrue\t401\n", out)   -- the error, passed on as it is
     assert.equal(4, #records)
-    assert.equal("accept", records[1].decision)  -- the inner call's answer
-    assert.equal("ok", records[2].outcome)
+    assert.equal("accept", records[1].decision)  -- the inner call's answer,
+    assert.equal("to_wrapper", records[2].outcome) -- which expect= refused
     assert.equal(401, records[3].status)         -- the wrapper's attempt
     assert.equal("giveup", records[3].decision)
     assert.equal("not_retryable", records[3].reason)

@@ -309,6 +309,49 @@ describe("the decision per attempt", function()
                    tostring(err))
   end)
 
+  it("hands hooks only the response of the attempt that got one",
+     function()
+    -- a 500, then a refused connection (no response), then a 500: each
+    -- attempt's own, never the one before it
+    local bad <close> = todo.start{"--fail-rate", "1"}
+    local gone = todo.start{}
+    gone:stop()
+    local urls = {bad.url, gone.url, bad.url}
+    local seen, final = {}, nil
+    local _, err = http.get(bad.url .. "/items", {headers = AUTH,
+      retry = {attempts = 3, backoff = FAST, raise = false,
+        before_attempt = function(req, n)
+          req.url = urls[n] .. "/items"
+        end,
+        on_retry = function(ev)
+          seen[ev.attempt] = ev.response and ev.response.status or "none"
+        end,
+        on_giveup = function(e) final = e.response end}})
+    assert.same({500, "none"}, seen)
+    assert.equal(500, err.response.status)
+    assert.equal(err.response, final)
+    -- a give-up whose last attempt got no response has none
+    urls[3] = gone.url
+    _, err = http.get(bad.url .. "/items", {headers = AUTH,
+      retry = {attempts = 3, backoff = FAST, raise = false,
+        before_attempt = function(req, n)
+          req.url = urls[n] .. "/items"
+        end}})
+    assert.equal("connect", err.attempts[3].error)
+    assert.equal(500, err.attempts[1].status)
+    assert.is_nil(err.response)
+    -- nor when it ended on a redirect that is not followed
+    local hop <close> = todo.start{}
+    _, err = http.get(bad.url .. "/items", {headers = AUTH,
+      retry = {attempts = 2, backoff = FAST, raise = false,
+        before_attempt = function(req, n)
+          if n == 2 then req.url = hop.url .. "/_redirect?to=ftp://h/x" end
+        end}})
+    assert.equal(500, err.attempts[1].status)
+    assert.equal("other", err.attempts[2].error)
+    assert.is_nil(err.response)
+  end)
+
   it("keeps 2,000 sequential GETs valid, retries equal to faults", function()
     local srv <close> = todo.start{"--fail-rate", "0.01",
                                    "--missing-field-rate", "0.01",

@@ -30,6 +30,7 @@
 #ifndef RETRYRUN_LUA_CALL_H
 #define RETRYRUN_LUA_CALL_H
 
+#include <lauxlib.h>
 #include <lua.h>
 
 #include "guard.h"
@@ -251,6 +252,8 @@ void lwire_trace(lua_State *L);
 #define LTRACE_HEAD (STEP_PATH_MAX + 64)
 struct runtime;
 void ltrace_head(const struct runtime *rt, const struct task *t, char *h);
+/* Adds s to b as a JSON string, for a --log record. */
+void ltrace_json_string(luaL_Buffer *b, const char *s);
 /* The same for hedging: a hedge sent (attempt, duration: since the
  * attempt it hedges started), an attempt in flight cancelled (cancelled:
  * how long it ran), or (attempt 0) why the call is not hedged. */

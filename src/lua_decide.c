@@ -155,6 +155,13 @@ int lcall_decide(lua_State *L, struct call *c)
   double duration;
   int passed_on;
   lua_settop(L, S_TOP);
+  /* an attempt that got no response leaves none behind: on_retry, the
+   * GiveUp and its on_giveup see only this attempt's, never an earlier
+   * one's */
+  if(c->out.cls != POLICY_RESPONSE) {
+    lua_pushnil(L);
+    lua_replace(L, S_RESP);
+  }
   c->pc.now = loop_now();
   c->pc.now_wall = loop_wall();
   /* the Retry-After of a response the policy may retry (a wrapped

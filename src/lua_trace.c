@@ -14,13 +14,17 @@
  *    "wait_cause":"backoff"}
  *   {"v":1,"event":"call",...,"attempts":2,"outcome":"ok","status":200}
  *
- * and, for the polls of retryrun.poll, which are calls like any other,
- * what ready() made of each (core.note_poll): a -v line, a "poll" record,
- * the summary's poll counts; a poll is never a retry.
+ * (the polls of retryrun.poll, calls like any other, get what ready()
+ * made of each in lua_trace_poll.c).
  *
  * An attempt a session's auth sends again with renewed credentials gets a
  * line and a record of its own (decision "renew"); it is not one of the
  * policy's attempts, so the summary does not count it.
+ *
+ * Every output names a call's end alike (summary.h): ok, gave_up,
+ * unexpected (expect= raised on the answer the policy took) or to_wrapper
+ * (inside a policy(fn) wrapper a failure is the wrapper's attempt: -v
+ * says "to the wrapper: reset", and only the wrapper gives up).
  *
  * It only makes them; the host's trace and log functions write them. It
  * also hands each attempt and call to the report (--report, report.h).
@@ -36,7 +40,6 @@
 #include "loop.h"
 #include "lua_call.h"
 #include "lua_giveup.h"
-#include "lua_redact.h"
 #include "lua_task.h"
 #include "report.h"
 #include "runtime.h"
@@ -64,6 +67,65 @@ static void outcome_word(const struct call *c, char *w, size_t n)
     snprintf(w, n, "%s", c->out.invalid ? "invalid" : "result");
 }
 
+/* 1 when call c ended inside a policy(fn) wrapper's function: a failure
+ * of it goes to the wrapper, which judges it as one of its attempts. */
+static int in_wrapper(const struct call *c)
+{
+  return c->task->wrap_depth > 0;
+}
+
+/* 1 when the response c accepted is one its expect= refuses: http.lua
+ * leaves the list it checks in the request as `expect` (statuses, and
+ * classes as "2xx"). A wrapper has no request, and no expect= of its own. */
+static int unexpected(lua_State *L, const struct call *c)
+{
+  int n, i, miss = 0;
+  if(c->wrapper || c->out.cls != POLICY_RESPONSE ||
+     lua_type(L, S_REQ) != LUA_TTABLE)
+    return 0;
+  lua_pushliteral(L, "expect");
+  if(lua_rawget(L, S_REQ) == LUA_TTABLE) {
+    miss = 1;
+    n = (int)lua_rawlen(L, -1);
+    for(i = 1; miss && i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      if(lua_isinteger(L, -1))
+        miss = lua_tointeger(L, -1) != c->out.status;
+      else if(lua_type(L, -1) == LUA_TSTRING)
+        miss = lua_tostring(L, -1)[0] - '0' != c->out.status / 100;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return miss;
+}
+
+/* How call c ended (summary.h): what the policy made of it (accepted),
+ * then what expect= made of an accepted response, and inside a wrapper
+ * any failure is the wrapper's attempt. */
+static enum summary_outcome call_outcome(lua_State *L, const struct call *c,
+                                         int accepted)
+{
+  enum summary_outcome o = !accepted ? SUMMARY_GAVE_UP :
+                           unexpected(L, c) ? SUMMARY_UNEXPECTED : SUMMARY_OK;
+  return o != SUMMARY_OK && in_wrapper(c) ? SUMMARY_TO_WRAPPER : o;
+}
+
+static const char *const outcome_names[] = {
+  "ok", "gave_up", "unexpected", "to_wrapper"
+};
+
+static void decision_giveup(const struct call *c, const char *word, char *d,
+                            size_t n);
+
+/* The attempt's decision as --log and the report name it. */
+static const char *verdict_name(const struct call *c)
+{
+  return c->hedge.pending ? "wait" : c->dec.verdict == POLICY_ACCEPT ?
+         "accept" : c->dec.verdict == POLICY_RETRY ? "retry" :
+         in_wrapper(c) ? "to_wrapper" : "giveup";
+}
+
 /* Writes the decision and returns its colour. */
 static const char *decision(const struct call *c, const char *word, char *d,
                             size_t n)
@@ -84,10 +146,30 @@ static const char *decision(const struct call *c, const char *word, char *d,
       snprintf(d, n, "retry in %.3g s: %s", dec->delay, word);
     return YELLOW;
   }
+  if(in_wrapper(c)) {
+    /* not a give-up of the run: the wrapper judges it next */
+    char why[240];
+    decision_giveup(c, word, why, sizeof(why));
+    snprintf(d, n, "to the wrapper: %s", !c->giveup_note &&
+             (dec->reason == POLICY_EXHAUSTED ||
+              dec->reason == POLICY_NOT_RETRYABLE) ? word :
+             !strncmp(why, "give up: ", 9) ? why + 9 : why);
+    return YELLOW;
+  }
+  decision_giveup(c, word, d, n);
+  return RED;
+}
+
+/* Writes the words of a give-up decision: "give up: ...", or "not
+ * retried: ..." for the safety rule. */
+static void decision_giveup(const struct call *c, const char *word, char *d,
+                            size_t n)
+{
+  const struct policy_decision *dec = &c->dec;
   if(c->giveup_note) {
     snprintf(d, n, "give up: %s", !strcmp(c->giveup_note, "auth") ?
              "the credentials could not be renewed" : c->giveup_note);
-    return RED;
+    return;
   }
   switch(dec->reason) {
   case POLICY_UNSAFE:
@@ -115,7 +197,6 @@ static const char *decision(const struct call *c, const char *word, char *d,
     snprintf(d, n, "give up: attempts exhausted");
     break;
   }
-  return RED;
 }
 
 /* Writes the decision as decision() does, then, for a response valid()
@@ -127,6 +208,12 @@ static const char *decision_why(lua_State *L, const struct call *c,
   const char *colour = decision(c, word, d, n);
   size_t len = strlen(d), cut;
   const char *why;
+  if(c->dec.verdict == POLICY_ACCEPT && !c->hedge.pending &&
+     unexpected(L, c)) {
+    snprintf(d + len, n - len, "; expect= refuses %d%s", c->out.status,
+             in_wrapper(c) ? ": to the wrapper" : "");
+    return YELLOW;
+  }
   if(!c->out.invalid || lua_type(L, S_REASON) != LUA_TSTRING)
     return colour;
   why = lua_tostring(L, S_REASON);
@@ -147,8 +234,7 @@ void ltrace_head(const struct runtime *rt, const struct task *t, char *h)
            step ? step : "", step ? "]" : "");
 }
 
-/* Adds s to b as a JSON string. */
-static void add_json_string(luaL_Buffer *b, const char *s)
+void ltrace_json_string(luaL_Buffer *b, const char *s)
 {
   luaL_addchar(b, '"');
   for(; *s; s++) {
@@ -182,15 +268,15 @@ static void add_head(luaL_Buffer *b, struct call *c, const char *event,
     luaL_addstring(b, "\"clock\":\"fake\",");
   if(c->method[0]) {
     luaL_addstring(b, "\"method\":");
-    add_json_string(b, c->method);
+    ltrace_json_string(b, c->method);
     luaL_addchar(b, ',');
   }
   luaL_addstring(b, c->wrapper ? "\"function\":" : "\"url\":");
-  add_json_string(b, c->wrapper ? what + strlen("function at ") : what +
+  ltrace_json_string(b, c->wrapper ? what + strlen("function at ") : what +
                   strcspn(what, " ") + 1);
   if(c->policy_name) {
     luaL_addstring(b, ",\"policy\":");
-    add_json_string(b, c->policy_name);
+    ltrace_json_string(b, c->policy_name);
   }
 }
 
@@ -200,7 +286,7 @@ static void add_outcome(luaL_Buffer *b, const struct call *c)
   char num[64];
   if(c->out.cls != POLICY_RESPONSE) {
     luaL_addstring(b, ",\"error\":");
-    add_json_string(b, policy_class_name(c->out.cls));
+    ltrace_json_string(b, policy_class_name(c->out.cls));
   }
   else if(c->out.status) {
     snprintf(num, sizeof(num), ",\"status\":%d", c->out.status);
@@ -233,13 +319,11 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
   snprintf(num, sizeof(num), ",\"sent\":%s,\"invalid\":%s,"
            "\"duration\":%.6f,\"decision\":\"%s\"",
            c->out.sent ? "true" : "false", c->out.invalid ? "true" : "false",
-           duration, c->hedge.pending ? "wait" :
-           d->verdict == POLICY_ACCEPT ? "accept" :
-           d->verdict == POLICY_RETRY ? "retry" : "giveup");
+           duration, verdict_name(c));
   luaL_addstring(&b, num);
   if(c->chaos) {
     luaL_addstring(&b, ",\"chaos\":");
-    add_json_string(&b, chaos_fault_name(c->chaos));
+    ltrace_json_string(&b, chaos_fault_name(c->chaos));
   }
   if(c->rate_wait > 0) {
     snprintf(num, sizeof(num), ",\"rate_wait\":%.6f", c->rate_wait);
@@ -254,7 +338,7 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
   }
   else if(d->verdict == POLICY_GIVEUP) {
     luaL_addstring(&b, ",\"reason\":");
-    add_json_string(&b, lgiveup_reason(d, c->giveup_note));
+    ltrace_json_string(&b, lgiveup_reason(d, c->giveup_note));
   }
   luaL_addchar(&b, '}');
   luaL_pushresult(&b);
@@ -285,8 +369,7 @@ static void report_attempt_of(lua_State *L, const struct call *c,
   a.attempt = c->judged;
   a.hedge = c->hedge.hedge;
   a.duration = duration;
-  a.verdict = c->hedge.pending ? "wait" : d->verdict == POLICY_ACCEPT ?
-              "accept" : d->verdict == POLICY_RETRY ? "retry" : "giveup";
+  a.verdict = verdict_name(c);
   a.decision = dec;
   if(d->verdict == POLICY_RETRY && !c->hedge.pending) {
     a.wait = d->delay;
@@ -351,14 +434,16 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   luaL_Buffer b;
   char num[160];
   int top = lua_gettop(L);
+  enum summary_outcome outcome = call_outcome(L, c, accepted);
 
   if(rt->progress) {
     rt->done_calls++;
-    rt->giveups += !accepted;
+    rt->giveups += outcome == SUMMARY_GAVE_UP;
     rt->progress(rt);
   }
+
   if(rt->report)
-    report_call(rt->report, c->id, accepted,
+    report_call(rt->report, c->id, outcome_names[outcome],
                 lgiveup_reason(&c->dec, c->giveup_note),
                 loop_now() - c->pc.started, c->policy_name);
   lcall_push_what(L, c);
@@ -367,7 +452,7 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
     endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
     /* hedged copies are no retries: a call its first attempt ended
      * without a hedge's win is ok first time */
-    summary_call(rt->summary, key, accepted, c->hedge.won ? c->pc.attempt :
+    summary_call(rt->summary, key, outcome, c->hedge.won ? c->pc.attempt :
                  c->pc.attempt - c->hedge.sent, loop_now() - c->pc.started);
     if(c->hedge.sent)
       summary_hedges(rt->summary, key, c->hedge.sent, c->hedge.won,
@@ -380,11 +465,11 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   luaL_buffinit(L, &b);
   add_head(&b, c, "call", lua_tostring(L, top + 1));
   snprintf(num, sizeof(num), ",\"attempts\":%d,\"outcome\":\"%s\"",
-           c->pc.attempt, accepted ? "ok" : "gave_up");
+           c->pc.attempt, outcome_names[outcome]);
   luaL_addstring(&b, num);
   if(!accepted) {
     luaL_addstring(&b, ",\"reason\":");
-    add_json_string(&b, lgiveup_reason(&c->dec, c->giveup_note));
+    ltrace_json_string(&b, lgiveup_reason(&c->dec, c->giveup_note));
   }
   add_outcome(&b, c);
   if(c->hedge.sent) {
@@ -395,7 +480,7 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   }
   else if(c->hedge.skipped) {
     luaL_addstring(&b, ",\"hedge_skipped\":");
-    add_json_string(&b, c->hedge.skipped);
+    ltrace_json_string(&b, c->hedge.skipped);
   }
   snprintf(num, sizeof(num), ",\"duration\":%.6f}",
            loop_now() - c->pc.started);
@@ -515,114 +600,4 @@ void ltrace_renew(lua_State *L, struct call *c, double duration)
       lwire_trace(L);
   }
   lua_settop(L, top);
-}
-
-/* Writes the words of a poll's outcome in a -v line into w (n bytes),
- * the script's note cut to fit and its control characters shown as '?'
- * (no escape sequence of a server's reaches the terminal); returns their
- * colour. */
-static const char *poll_words(const char *outcome, double wait,
-                              const char *note, char *w, size_t n)
-{
-  const char *colour = RED;
-  char *p;
-  if(!strcmp(outcome, "ready")) {
-    snprintf(w, n, "ready");
-    colour = GREEN;
-  }
-  else if(!strcmp(outcome, "not_ready")) {
-    snprintf(w, n, "not ready%s%s%s, next in %.3g s", note ? " (" : "",
-             note ? note : "", note ? ")" : "", wait);
-    colour = YELLOW;
-  }
-  else if(!strcmp(outcome, "stopped"))
-    snprintf(w, n, "stopped: %s", note ? note : "");
-  else if(!strcmp(outcome, "deadline"))
-    snprintf(w, n, "not ready; give up: the deadline");
-  else
-    snprintf(w, n, "give up: ready() raised");
-  for(p = w; *p; p++)
-    if((unsigned char)*p < 0x20 || *p == 0x7f)
-      *p = '?';
-  return colour;
-}
-
-/* core.note_poll(resp, n, outcome [, wait [, note]]): what poll n of an
- * http.poll came to, for -v, --log, the summary and the progress line:
- * outcome "ready", "not_ready" (wait: the seconds before the next),
- * "stopped" (note: ready's reason, redacted), "deadline" or "error". The
- * poll's call was recorded as any call; this adds that it was a poll. */
-static int lcore_note_poll(lua_State *L)
-{
-  struct runtime *rt = runtime_of(L);
-  struct task *t = task_current(L);
-  lua_Integer n = luaL_checkinteger(L, 2);
-  const char *outcome = luaL_checkstring(L, 3);
-  double wait = luaL_optnumber(L, 4, 0);
-  const char *note = luaL_optstring(L, 5, NULL), *method, *url;
-  int status, not_ready = !strcmp(outcome, "not_ready") ||
-                          !strcmp(outcome, "deadline");
-  char line[192];
-  luaL_checktype(L, 1, LUA_TTABLE);
-  if(!runtime_observed(rt))
-    return 0;
-  lua_settop(L, 5);
-  lua_getfield(L, 1, "method");
-  method = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
-  lua_getfield(L, 1, "url");
-  lredact_push_url(L, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
-  url = lua_tostring(L, -1);                        /* index 8 */
-  lua_getfield(L, 1, "status");
-  status = (int)lua_tointeger(L, -1);
-  if(rt->summary) {
-    char key[256];
-    summary_endpoint_key(method, url, key, sizeof(key));
-    summary_poll(rt->summary, key, not_ready);
-  }
-  if(rt->log) {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    snprintf(line, sizeof(line), "{\"v\":1,\"event\":\"poll\",\"time\":%.6f,"
-             "\"elapsed\":%.6f,\"task\":%u,\"method\":", loop_wall(),
-             loop_now() - rt->started, t ? t->id : 0);
-    luaL_addstring(&b, line);
-    add_json_string(&b, method);
-    luaL_addstring(&b, ",\"url\":");
-    add_json_string(&b, url);
-    snprintf(line, sizeof(line), ",\"poll\":%lld,\"status\":%d,"
-             "\"outcome\":\"%s\"", (long long)n, status, outcome);
-    luaL_addstring(&b, line);
-    if(!strcmp(outcome, "not_ready")) {
-      snprintf(line, sizeof(line), ",\"wait\":%.6f", wait);
-      luaL_addstring(&b, line);
-    }
-    if(note) {
-      luaL_addstring(&b, ",\"reason\":");
-      add_json_string(&b, note);
-    }
-    luaL_addchar(&b, '}');
-    luaL_pushresult(&b);
-    rt->log(rt->log_ud, lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  if(rt->trace) {
-    char head[LTRACE_HEAD];
-    const char *colour = poll_words(outcome, wait, note, line, sizeof(line));
-    ltrace_head(rt, t, head);
-    lua_pushfstring(L, "%s%s %s  poll %I  %d  %s%s%s", head, method, url,
-                    n, status, rt->color ? colour : "", line,
-                    rt->color ? PLAIN : "");
-    rt->trace(lua_tostring(L, -1));
-  }
-  if(rt->progress) {
-    rt->polls++;
-    rt->progress(rt);
-  }
-  return 0;
-}
-
-void ltrace_register(lua_State *L)
-{
-  lua_pushcfunction(L, lcore_note_poll);
-  lua_setfield(L, -2, "note_poll");
 }

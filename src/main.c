@@ -176,6 +176,24 @@ static int cli_trace_level(int level, int from, int argc, char **argv)
   return level > 2 ? 2 : level;
 }
 
+/* 1 when a one-liner's flags from argv[from] write its body to a file
+ * (-o FILE, --output FILE or --output=FILE), not to stdout. */
+static int cli_body_to_file(int from, int argc, char **argv)
+{
+  int i;
+  for(i = from; i < argc; i++) {
+    if(!strcmp(argv[i], "--"))
+      break;
+    if(!strncmp(argv[i], "--output=", 9) ||
+       ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
+        i + 1 < argc))
+      return 1;
+    if(in_list(cli_value_flags, argv[i]))
+      i++;
+  }
+  return 0;
+}
+
 static const char *const long_opts[] = {
   "--seed", "--max-connections", "--max-host-connections", "--version",
   "--help", "--verbose", "--color", "--log", "--summary", "--summary-json",
@@ -222,12 +240,19 @@ static void output_key(const char *path, char *key, size_t n)
 }
 
 /* Usage error when two of --log, --summary-json and --report write to
- * the same file, or to stdout: one would overwrite or garble the other. */
-static int outputs_apart(const struct host_opts *o)
+ * the same file, or to stdout, or one of them to stdout beside a
+ * one-liner's body (body: 1 when that goes to stdout): one would
+ * overwrite or garble the other. */
+static int outputs_apart(const struct host_opts *o, int body)
 {
-  const char *flag[10], *path[10], *shown[10];
-  char key[10][PATH_MAX + 8];
+  const char *flag[11], *path[11], *shown[11];
+  char key[11][PATH_MAX + 8];
   int n = 0, i, j;
+  if(body) {
+    flag[n] = "the one-liner's";
+    shown[n] = "body";
+    path[n++] = "-";
+  }
   if(o->log) {
     flag[n] = "--log";
     shown[n] = o->log;
@@ -248,10 +273,12 @@ static int outputs_apart(const struct host_opts *o)
     for(j = 0; j < i; j++) {
       if(strcmp(key[i], key[j]))
         continue;
-      fprintf(stderr, "retryrun: %s %s and %s %s both write to %s\n"
+      fprintf(stderr, "retryrun: %s %s and %s %s both write to %s%s\n"
               "Try 'retryrun --help' for more information.\n", flag[j],
               shown[j], flag[i], shown[i],
-              strcmp(path[i], "-") ? "the same file" : "stdout");
+              strcmp(path[i], "-") ? "the same file" : "stdout",
+              body && !j ? " (write the body to a file with -o FILE, or "
+              "the other to a file)" : "");
       return EXIT_USAGE;
     }
   }
@@ -428,7 +455,8 @@ int main(int argc, char **argv)
                          "'%s'", fake_clock);
     o.fake_clock = 1;
   }
-  if(outputs_apart(&o))
+  if(outputs_apart(&o, o.oneliner &&
+                   !cli_body_to_file(o.script_index + 2, argc, argv)))
     return EXIT_USAGE;
   if(chaos && *chaos) {
     char err[256];

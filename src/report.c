@@ -276,17 +276,19 @@ void report_attempt(struct report *r, const struct report_attempt_in *a)
   clean_into(t->wait_cause, sizeof(t->wait_cause), a->wait_cause);
 }
 
-void report_call(struct report *r, unsigned call, int ok, const char *reason,
-                 double duration, const char *policy)
+void report_call(struct report *r, unsigned call, const char *outcome,
+                 const char *reason, double duration, const char *policy)
 {
   struct rep_call *c;
   if(!call || call > r->nindex || !r->index[call - 1])
     return;                         /* it made no attempt */
   c = &r->calls[r->index[call - 1] - 1];
   c->done = 1;
-  c->ok = ok;
+  c->ok = !strcmp(outcome, "ok");
+  clean_into(c->outcome, sizeof(c->outcome), outcome);
   c->duration = duration;
-  clean_into(c->reason, sizeof(c->reason), ok ? "" : reason);
+  clean_into(c->reason, sizeof(c->reason),
+             strcmp(outcome, "gave_up") ? "" : reason);
   if(policy && !c->policy)
     r->oom |= !(c->policy = clean_copy(policy));
 }
@@ -448,8 +450,8 @@ static void json_report(struct dynbuf *b, const struct report *r,
         dynbuf_json_string(b, k->policy);
       }
       dynbuf_printf(b, ",\"outcome\":\"%s\"", !k->done ? "unfinished" :
-                    k->ok ? "ok" : "gave_up");
-      if(k->done && !k->ok)
+                    k->outcome);
+      if(k->done && k->reason[0])
         dynbuf_printf(b, ",\"reason\":\"%s\"", k->reason);
       dynbuf_printf(b, ",\"attempts\":%zu,\"duration\":%.6f,\"history\":[",
                     k->n, k->duration);

@@ -59,10 +59,12 @@ struct report_attempt_in {
 };
 void report_attempt(struct report *r, const struct report_attempt_in *a);
 
-/* Call `call` finished: ok, or gave up for reason, under the policy
- * named policy (NULL: it has no name). */
-void report_call(struct report *r, unsigned call, int ok, const char *reason,
-                 double duration, const char *policy);
+/* Call `call` finished, with outcome "ok", "gave_up" (for reason),
+ * "unexpected" (its expect= raised on the response) or "to_wrapper" (its
+ * error went to its policy(fn) wrapper: one of the wrapper's attempts),
+ * under the policy named policy (NULL: it has no name). */
+void report_call(struct report *r, unsigned call, const char *outcome,
+                 const char *reason, double duration, const char *policy);
 
 /* Writes the report in format "junit", "tap" or "json" to path ("-":
  * stdout). suite: the run's name (the script's). now: monotonic, for

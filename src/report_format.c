@@ -48,8 +48,11 @@ static void call_line(struct dynbuf *t, const struct rep_call *k)
                   k->n == 1 ? "" : "s");
   else
     dynbuf_printf(t, "%s after %zu attempt%s%s%s, %.3f s",
-                  k->ok ? "ok" : "gave up", k->n, k->n == 1 ? "" : "s",
-                  k->ok ? "" : ": ", k->ok ? "" : k->reason, k->duration);
+                  k->ok ? "ok" : !strcmp(k->outcome, "unexpected") ?
+                  "not as expected" : !strcmp(k->outcome, "to_wrapper") ?
+                  "left to its wrapper" : "gave up", k->n,
+                  k->n == 1 ? "" : "s", k->reason[0] ? ": " : "", k->reason,
+                  k->duration);
 }
 
 /* An attempt in words: "attempt 1: 503, 12 ms, retry in 0.42 s: 503". */

@@ -24,6 +24,7 @@ struct rep_call {
   struct rep_attempt *att;   /* owned, n of them */
   size_t n, cap;
   int done, ok;
+  char outcome[12];          /* "ok", "gave_up", "unexpected", "to_wrapper" */
   char reason[24];
   double duration;
   struct rep_call *next;     /* the next call of the same case, while

@@ -26,6 +26,9 @@ struct series {
 struct summary_endpoint {
   char key[KEY_MAX];
   long calls, ok, first_try_ok, attempts, retries;
+  long gave_up, unexpected;     /* calls that ended so (summary.h) */
+  long to_wrapper;              /* calls left to their policy(fn) wrapper:
+                                   in calls, in no rate */
   long hedges, hedges_won, cancelled;
   long polls, not_ready;        /* calls made as polls, and those of them
                                    whose answer was not ready */
@@ -141,15 +144,19 @@ void summary_attempt(struct summary *s, const char *key, const char *why,
   e->reasons[i].n++;
 }
 
-void summary_call(struct summary *s, const char *key, int ok, int attempts,
+void summary_call(struct summary *s, const char *key,
+                  enum summary_outcome outcome, int attempts,
                   double duration)
 {
   struct summary_endpoint *e = endpoint(s, key);
   if(!e)
     return;
   e->calls++;
-  e->ok += ok != 0;
-  e->first_try_ok += ok && attempts == 1;
+  e->ok += outcome == SUMMARY_OK;
+  e->first_try_ok += outcome == SUMMARY_OK && attempts == 1;
+  e->gave_up += outcome == SUMMARY_GAVE_UP;
+  e->unexpected += outcome == SUMMARY_UNEXPECTED;
+  e->to_wrapper += outcome == SUMMARY_TO_WRAPPER;
   add(s, &e->call_s, duration);
 }
 
@@ -202,22 +209,30 @@ static char *done(struct dynbuf *t)
   return t->data;
 }
 
-/* Totals over every endpoint. */
+/* Totals over every endpoint. own: the calls that ended on their own,
+ * the ones every rate is of (a call left to its wrapper is one of the
+ * wrapper's attempts, and the wrapper's call counts it). */
 struct totals {
-  long calls, ok, first_try_ok, polls, not_ready;
+  long calls, ok, first_try_ok, polls, not_ready, gave_up, unexpected,
+       to_wrapper, own;
 };
 
 static struct totals totals(const struct summary *s)
 {
-  struct totals a = {0, 0, 0, 0, 0};
+  struct totals a;
   size_t i;
+  memset(&a, 0, sizeof(a));
   for(i = 0; i < s->n; i++) {
     a.calls += s->eps[i].calls;
     a.ok += s->eps[i].ok;
     a.first_try_ok += s->eps[i].first_try_ok;
     a.polls += s->eps[i].polls;
     a.not_ready += s->eps[i].not_ready;
+    a.gave_up += s->eps[i].gave_up;
+    a.unexpected += s->eps[i].unexpected;
+    a.to_wrapper += s->eps[i].to_wrapper;
   }
+  a.own = a.calls - a.to_wrapper;
   return a;
 }
 
@@ -236,6 +251,7 @@ char *summary_text(const struct summary *s)
   struct dynbuf t = {NULL, 0, 0, 0};
   struct totals a = totals(s);
   size_t i, j;
+  long own;
   dynbuf_printf(&t, "retryrun: %ld call%s", a.calls,
                 a.calls == 1 ? "" : "s");
   if(a.polls)
@@ -264,16 +280,24 @@ char *summary_text(const struct summary *s)
       dynbuf_printf(&t, "%s%s: %ld", j ? ", " : " (", e->reasons[j].why,
           e->reasons[j].n);
     dynbuf_printf(&t, "%s, %ld gave up", e->nreasons ? ")" : "",
-                  e->calls - e->ok);
+                  e->gave_up);
+    if(e->unexpected)
+      dynbuf_printf(&t, ", %ld not as expected", e->unexpected);
+    if(e->to_wrapper)
+      dynbuf_printf(&t, ", %ld left to a wrapper", e->to_wrapper);
     if(e->polls)
       dynbuf_printf(&t, "; %ld poll%s, %ld not ready", e->polls,
                     e->polls == 1 ? "" : "s", e->not_ready);
-    dynbuf_printf(&t, "\n");
-    dynbuf_printf(&t, "    ok first time ");
-    say_percent(&t, e->calls ? (double)e->first_try_ok / e->calls : 1);
-    dynbuf_printf(&t, ", in the end ");
-    say_percent(&t, e->calls ? (double)e->ok / e->calls : 1);
-    dynbuf_printf(&t, "; call p50/p95/p99 %.1f/%.1f/%.1f ms, attempt "
+    dynbuf_printf(&t, "\n    ");
+    own = e->calls - e->to_wrapper;
+    if(own) {
+      dynbuf_printf(&t, "ok first time ");
+      say_percent(&t, (double)e->first_try_ok / own);
+      dynbuf_printf(&t, ", in the end ");
+      say_percent(&t, (double)e->ok / own);
+      dynbuf_printf(&t, "; ");
+    }
+    dynbuf_printf(&t, "call p50/p95/p99 %.1f/%.1f/%.1f ms, attempt "
         "p50/p95/p99 %.1f/%.1f/%.1f ms; waited %.2f s\n",
         quantile(&e->call_s, .5) * 1000, quantile(&e->call_s, .95) * 1000,
         quantile(&e->call_s, .99) * 1000, quantile(&e->attempt_s, .5) * 1000,
@@ -284,13 +308,13 @@ char *summary_text(const struct summary *s)
                     "cancelled: %ld\n", e->hedges, e->hedges_won,
                     e->cancelled);
   }
-  if(a.calls) {
-    double first = (double)a.first_try_ok / a.calls;
-    double final = (double)a.ok / a.calls;
+  if(a.own) {
+    double first = (double)a.first_try_ok / a.own;
+    double final = (double)a.ok / a.own;
     dynbuf_printf(&t, "  a call failed first time ");
     say_percent(&t, 1 - first);
     dynbuf_printf(&t, " of the time; after retries %ld of %ld\n",
-                  a.calls - a.ok, a.calls);
+                  a.own - a.ok, a.own);
     dynbuf_printf(&t, "  a 10-call flow at these rates: ");
     say_percent(&t, pow(first, 10));
     dynbuf_printf(&t, " -> ");
@@ -322,11 +346,13 @@ char *summary_json(const struct summary *s)
     dynbuf_printf(&t, "%s{\"endpoint\":", i ? "," : "");
     dynbuf_json_string(&t, e->key);
     dynbuf_printf(&t, ",\"calls\":%ld,\"attempts\":%ld,\"retries\":%ld,"
-        "\"gave_up\":%ld,\"ok_first_try\":%ld,\"ok\":%ld,\"polls\":%ld,"
+        "\"gave_up\":%ld,\"unexpected\":%ld,\"to_wrapper\":%ld,"
+        "\"ok_first_try\":%ld,\"ok\":%ld,\"polls\":%ld,"
         "\"not_ready\":%ld,\"waited\":%.6f,\"hedges\":%ld,"
         "\"hedges_won\":%ld,\"cancelled\":%ld,\"reasons\":{",
-        e->calls, e->attempts, e->retries, e->calls - e->ok,
-        e->first_try_ok, e->ok, e->polls, e->not_ready, e->waited,
+        e->calls, e->attempts, e->retries, e->gave_up, e->unexpected,
+        e->to_wrapper, e->first_try_ok, e->ok, e->polls, e->not_ready,
+        e->waited,
         e->hedges, e->hedges_won, e->cancelled);
     for(j = 0; j < e->nreasons; j++) {
       dynbuf_printf(&t, "%s", j ? "," : "");
@@ -339,12 +365,14 @@ char *summary_json(const struct summary *s)
     dynbuf_printf(&t, "}");
   }
   dynbuf_printf(&t, "],\"calls\":%ld,\"ok\":%ld,\"ok_first_try\":%ld,"
+                "\"gave_up\":%ld,\"unexpected\":%ld,\"to_wrapper\":%ld,"
                 "\"polls\":%ld,\"not_ready\":%ld", a.calls, a.ok,
-                a.first_try_ok, a.polls, a.not_ready);
-  if(a.calls)
+                a.first_try_ok, a.gave_up, a.unexpected, a.to_wrapper,
+                a.polls, a.not_ready);
+  if(a.own)
     dynbuf_printf(&t, ",\"flow10_first_try\":%.12g,\"flow10_final\":%.12g",
-        pow((double)a.first_try_ok / a.calls, 10),
-        pow((double)a.ok / a.calls, 10));
+        pow((double)a.first_try_ok / a.own, 10),
+        pow((double)a.ok / a.own, 10));
   dynbuf_printf(&t, ",\"clock\":\"%s\",\"clock_skipped\":%.6f",
                 s->fake_clock ? "fake" : "real", s->skipped);
   if(s->chaos[0]) {
@@ -499,21 +527,25 @@ int summary_threshold_parse(const char *expr, struct summary_threshold *t,
 }
 
 /* The value of metric m over the endpoints matching t (all when its
- * endpoint is ""); 0 in *calls when none made a call. */
+ * endpoint is ""); 0 in *calls when none made a call, and in *own when
+ * none ended on its own (the calls a rate is of). */
 static double measure(const struct summary *s,
-                      const struct summary_threshold *t, long *calls)
+                      const struct summary_threshold *t, long *calls,
+                      long *own)
 {
-  long attempts = 0, retries = 0, ok = 0, first = 0, polls = 0;
+  long attempts = 0, retries = 0, ok = 0, first = 0, polls = 0, gave_up = 0;
   double waited = 0, v = 0;
   struct series all_c = {NULL, 0, 0}, all_a = {NULL, 0, 0};
   struct summary scratch = {0};
   size_t i, j;
-  *calls = 0;
+  *calls = *own = 0;
   for(i = 0; i < s->n; i++) {
     const struct summary_endpoint *e = &s->eps[i];
     if(*t->endpoint && strcmp(t->endpoint, e->key))
       continue;
     *calls += e->calls;
+    *own += e->calls - e->to_wrapper;
+    gave_up += e->gave_up;
     attempts += e->attempts;
     retries += e->retries;
     ok += e->ok;
@@ -529,12 +561,12 @@ static double measure(const struct summary *s,
   case M_CALLS: v = (double)*calls; break;
   case M_ATTEMPTS: v = (double)attempts; break;
   case M_RETRIES: v = (double)retries; break;
-  case M_GIVEUPS: v = (double)(*calls - ok); break;
+  case M_GIVEUPS: v = (double)gave_up; break;
   case M_POLLS: v = (double)polls; break;
   case M_RETRY_RATE: v = attempts ? (double)retries / attempts : 0; break;
-  case M_GIVEUP_RATE: v = *calls ? (double)(*calls - ok) / *calls : 0; break;
-  case M_FIRST_TRY_RATE: v = *calls ? (double)first / *calls : 1; break;
-  case M_OK_RATE: v = *calls ? (double)ok / *calls : 1; break;
+  case M_GIVEUP_RATE: v = *own ? (double)gave_up / *own : 0; break;
+  case M_FIRST_TRY_RATE: v = *own ? (double)first / *own : 1; break;
+  case M_OK_RATE: v = *own ? (double)ok / *own : 1; break;
   case M_P50: v = quantile(&all_c, .5); break;
   case M_P95: v = quantile(&all_c, .95); break;
   case M_P99: v = quantile(&all_c, .99); break;
@@ -552,8 +584,8 @@ int summary_threshold_broken(const struct summary *s,
                              const struct summary_threshold *t, char *msg,
                              size_t msglen)
 {
-  long calls;
-  double v = measure(s, t, &calls);
+  long calls, own;
+  double v = measure(s, t, &calls, &own);
   int broken;
   static const char *const ops[] = {"<", ">", "<=", ">=", "=="};
   int k = t->op == '<' ? 0 : t->op == '>' ? 1 : t->op == 'l' ? 2 :
@@ -565,6 +597,8 @@ int summary_threshold_broken(const struct summary *s,
   }
   if(!calls && t->metric > M_GIVEUPS)
     return 0;                   /* no latency or rate to judge */
+  if(!own && is_rate(t->metric) && t->metric != M_RETRY_RATE)
+    return 0;                   /* every call was a wrapper's attempt */
   broken = k == 0 ? v < t->value : k == 1 ? v > t->value :
            k == 2 ? v <= t->value : k == 3 ? v >= t->value :
            v == t->value;

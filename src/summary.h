@@ -44,10 +44,20 @@ void summary_endpoint_key(const char *method, const char *url, char *key,
  * it took, and the wait after it (0 when it is not retried). */
 void summary_attempt(struct summary *s, const char *key, const char *why,
                      double duration, double wait);
-/* A finished call: ok (1) or gave up (0), its attempts (ok first time
- * when 1: the caller leaves out hedged copies none of which won), its
- * duration. */
-void summary_call(struct summary *s, const char *key, int ok, int attempts,
+/* How a call ended. OK: it returned, with a response expect= took when
+ * it had one. GAVE_UP: it ran out of tries (or its policy refused one).
+ * UNEXPECTED: it returned a response, and its expect= raised on it.
+ * TO_WRAPPER: made inside a policy(fn) wrapper, it failed (either way)
+ * and its error went to the wrapper: one of the wrapper's attempts, which
+ * the wrapper's own call counts, never a give-up of the run. */
+enum summary_outcome {
+  SUMMARY_OK, SUMMARY_GAVE_UP, SUMMARY_UNEXPECTED, SUMMARY_TO_WRAPPER
+};
+
+/* A finished call: how it ended, its attempts (ok first time when 1: the
+ * caller leaves out hedged copies none of which won), its duration. */
+void summary_call(struct summary *s, const char *key,
+                  enum summary_outcome outcome, int attempts,
                   double duration);
 /* A call made as a poll (its own summary_call comes first): not_ready 1
  * when its answer was not ready yet. A poll is never a retry: it counts
@@ -66,7 +76,8 @@ char *summary_json(const struct summary *s);
 /* A threshold: "[ENDPOINT:] METRIC OP VALUE[UNIT]", e.g. "giveups > 0",
  * "retry_rate > 5%", "GET /items/{id}: p95 > 200ms". Metrics: calls,
  * attempts, retries, giveups, polls, retry_rate (retries per attempt),
- * giveup_rate (per call), first_try_rate, ok_rate, p50, p95, p99 (call
+ * giveup_rate, first_try_rate, ok_rate (per call that ended on its own:
+ * one left to its wrapper is the wrapper's), p50, p95, p99 (call
  * latency), attempt_p50, attempt_p95, attempt_p99, waited. Units: %,
  * ms, s. */
 struct summary_threshold {

@@ -358,6 +358,8 @@ local function call(method, url, opts, policy)
     req.insecure, req.cacert = opts.insecure, opts.cacert
   end
   if timeout ~= nil then req.timeout = timeout end
+  -- what expect= takes, for the summary, --log and reports to judge by
+  if expect then req.expect = expect end
   if refresh ~= nil or cookies ~= nil then
     req.refresh, req.cookies = refresh, cookies
   end
