@@ -391,6 +391,21 @@ describe("policy(fn)", function()
     assert.equal(srv:stats().requests, inner)
   end)
 
+  it("passes on an error it does not retry as the function raised it",
+     function()
+    local p = retry.policy{attempts = 1}
+    local errors = {"plain", {code = 7}}
+    for i, e in ipairs(errors) do
+      local ok, got = pcall(p(function() error(e, 0) end))
+      assert.is_false(ok)
+      assert.equal(e, got, "error " .. i)
+    end
+    assert.is_nil(errors[2].traceback)
+    local ok, got = pcall(p(function() error("at a line") end))
+    assert.is_false(ok)
+    assert.matches("^[^\n]*retry_spec%.lua:%d+: at a line$", got)
+  end)
+
   it("judges the article's Retry by valid() alone", function()
     local srv <close> = todo.start{"--fail-rate", "0.5", "--seed", "8"}
     local Retry = retry.policy{retry_on = {}, attempts = 30, backoff = FAST,

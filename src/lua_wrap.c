@@ -40,8 +40,9 @@ int lwrap_run(lua_State *L, struct call *c)
      c->pc.started + c->pol->deadline < c->outer_deadline)
     c->task->wrap_deadline = c->pc.started + c->pol->deadline;
   c->k = K_FN;
-  return lcall_k(L, lua_pcallk(L, (int)n, LUA_MULTRET, S_TB, 0, lcall_k),
-                 0);
+  /* no message handler: an error the policy does not retry goes on to
+   * the caller as the function raised it, with no traceback added */
+  return lcall_k(L, lua_pcallk(L, (int)n, LUA_MULTRET, 0, 0, lcall_k), 0);
 }
 
 /* Judges the value at the top, the first result of the function (or the
