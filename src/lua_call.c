@@ -161,6 +161,7 @@ int lcall_before_attempt(lua_State *L, struct call *c)
   c->pc.attempt++;
   c->k = K_BEFORE;
   if(c->has_before) {
+    c->req_absent = 0;                /* the hook may change the request */
     lpolicy_push_hook(L, S_POL, LPOLICY_BEFORE_ATTEMPT);
     if(c->wrapper)
       lua_pushnil(L);
@@ -349,20 +350,22 @@ static int lcore_request(lua_State *L)
   struct call *c;
   const char *method, *why;
   char err[CHECK_MSG];
+  unsigned absent;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   if((why = call_cannot_start(L)) != NULL)
     return luax_error(L, "%s", why);
-  if(check_request(L, 1, err, sizeof(err)))
+  if(check_request(L, 1, err, sizeof(err), &absent))
     return luax_error(L, "%s", err);
   c = lcall_new(L, 0);
+  c->req_absent = absent;
   luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
   c->pc.idempotent = policy_method_idempotent(c->method);
   lua_pop(L, 1);
   lattempt_fields(L, c);
-  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_IDEMPOTENCY_KEY);
+  lcall_req_get(L, c, LUAX_K_IDEMPOTENCY_KEY);
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
   lhedge_init(L, c, lua_touserdata(L, S_POL));   /* lcall_new checked */
