@@ -314,7 +314,13 @@ struct call *lcall_new(lua_State *L, int wrapper)
  * calls end as another starts, and a Call made anew is memory to
  * collect and a finalizer to run. Only a Call whose user values were
  * never set goes there (no redirect, no policy of its own, no -vv
- * header lines, no hedge), so lcall_new finds them nil. */
+ * header lines, no hedge), so lcall_new finds them nil.
+ *
+ * Its request table goes too, in LUAX_K_SPARE_REQ, when core.plain_call
+ * made it with a method and a url alone and no Lua code was ever given
+ * it (a hook would clear req_absent): nothing but this call holds it, so
+ * the next plain call may set its two fields again instead of making a
+ * table. */
 void lcall_spare(lua_State *L, struct call *c)
 {
   const struct lpolicy *p = lua_touserdata(L, S_POL);
@@ -323,6 +329,10 @@ void lcall_spare(lua_State *L, struct call *c)
     return;
   lua_pushvalue(L, S_CALL);
   lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
+  if(c->req_absent == CHECK_REQ_BARE) {
+    lua_pushvalue(L, S_REQ);
+    lua_rawseti(L, S_KEYS, LUAX_K_SPARE_REQ);
+  }
 }
 
 struct policy *lcall_own_policy(lua_State *L, struct call *c)

@@ -226,7 +226,18 @@ static int plain_request(lua_State *L)
   }
   for(i = P_HEADERS, n = 2 + put_body; i <= P_TOP; i++)
     n += pl.type[i] != LUA_TNIL && i != P_RETRY;
-  lua_createtable(L, 0, n);
+  /* a method and a url alone: the table of a call that returned, if one
+   * left it (lcall_spare), has those two fields, to set again */
+  if(n == 2 && lua_rawgeti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ) ==
+     LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_rawseti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ);
+  }
+  else {
+    if(n == 2)
+      lua_pop(L, 1);
+    lua_createtable(L, 0, n);
+  }
   req = lua_gettop(L);
   put(L, &pl, req, LUAX_K_METHOD, P_METHOD, &has);
   put(L, &pl, req, LUAX_K_URL, P_URL, &has);
