@@ -198,8 +198,9 @@ int lattempt_send(lua_State *L, struct call *c)
 {
   double timeout;
   int gate;
-  char err[CHECK_MSG] = "";
+  char err[CHECK_MSG];
 
+  err[0] = '\0';
   lua_settop(L, S_TOP);
   /* check everything from the script before taking anything: core.request
    * checked the request, but a before_attempt hook (or whoever else holds

@@ -1,6 +1,7 @@
 /*
  * lua_check.c - checks of what a script gives retryrun (see lua_check.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,15 +29,42 @@ int check_is_token(const char *s, size_t n)
   return n > 0;
 }
 
+/* Eight bytes with the value b each. */
+#define BYTES8(b) (0x0101010101010101u * (uint64_t)(b))
+
+/* Nonzero when one of the eight bytes of x is below 0x20 or is 0x7f
+ * (bits above the first such byte may be set too). */
+static uint64_t ctl_in(uint64_t x)
+{
+  uint64_t del = x ^ BYTES8(0x7f);
+  return ((x - BYTES8(0x20)) & ~x & BYTES8(0x80)) |
+         ((del - BYTES8(0x01)) & ~del & BYTES8(0x80));
+}
+
 /* Index of the first byte of s that may not appear in a header value or a
- * URL (a control character other than tab, or DEL), or n if none. */
+ * URL (a control character other than tab, or DEL), or n if none. Eight
+ * bytes are passed at a time when none of them is one; a group that has
+ * one (or a tab) is looked at byte by byte. */
 size_t check_find_ctl(const char *s, size_t n, int tab_ok)
 {
-  size_t i;
-  for(i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f)
-      return i;
+  size_t i = 0, end;
+  while(i < n) {
+    if(n - i >= 8) {
+      uint64_t x;
+      memcpy(&x, s + i, 8);
+      if(!ctl_in(x)) {
+        i += 8;
+        continue;
+      }
+      end = i + 8;
+    }
+    else
+      end = n;
+    for(; i < end; i++) {
+      unsigned char ch = (unsigned char)s[i];
+      if((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f)
+        return i;
+    }
   }
   return n;
 }
