@@ -252,10 +252,9 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   return luaL_error(L, "retryrun: bad call state");
 }
 
-/* Lays out the fixed stack around the request (slot 1) and the policy
- * (slot 2), and the wrapped function and its arguments if any, and makes
- * the Call. */
-struct call *lcall_new(lua_State *L, int wrapper)
+/* lcall_new, for a policy at S_POL that is one when checked is set (a
+ * plain call's: core.plain_call checked it). */
+static struct call *call_new(lua_State *L, int wrapper, int checked)
 {
   struct task *t = task_current(L);
   struct call *c;
@@ -266,9 +265,13 @@ struct call *lcall_new(lua_State *L, int wrapper)
   lua_settop(L, S_TOP);
   luax_keys(L);
   lua_replace(L, S_KEYS);
-  luax_pushkey(L, S_KEYS, LUAX_K_POLICY_MT);
-  p = luax_testudata(L, S_POL, lua_gettop(L));
-  lua_pop(L, 1);
+  if(checked)
+    p = lua_touserdata(L, S_POL);
+  else {
+    luax_pushkey(L, S_KEYS, LUAX_K_POLICY_MT);
+    p = luax_testudata(L, S_POL, lua_gettop(L));
+    lua_pop(L, 1);
+  }
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
   if(lua_rawgeti(L, S_KEYS, LUAX_K_SPARE_CALL) == LUA_TUSERDATA) {
@@ -307,6 +310,14 @@ struct call *lcall_new(lua_State *L, int wrapper)
     lcall_own_policy(L, c)->deadline = t->hook_deadline > c->pc.started ?
                                        t->hook_deadline - c->pc.started : 0;
   return c;
+}
+
+/* Lays out the fixed stack around the request (slot 1) and the policy
+ * (slot 2), and the wrapped function and its arguments if any, and makes
+ * the Call. */
+struct call *lcall_new(lua_State *L, int wrapper)
+{
+  return call_new(L, wrapper, 0);
 }
 
 /* A call that returns normally leaves its Call for the next call to
@@ -367,7 +378,9 @@ static int lcore_request(lua_State *L)
     return luax_error(L, "%s", why);
   if(check_request(L, 1, err, sizeof(err), &absent))
     return luax_error(L, "%s", err);
-  c = lcall_new(L, 0);
+  /* a request core.plain_call built and marked (absent set) comes with
+   * the policy it checked */
+  c = call_new(L, 0, absent != 0);
   c->req_absent = absent;
   luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */

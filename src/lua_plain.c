@@ -131,8 +131,9 @@ static void put(lua_State *L, const struct plain *pl, int req, int k,
 /* Checks the fields of the request at req, built from the slots, as
  * check_request would (the method is an idempotent one, a token, and
  * only PUT has a body), and marks it checked for core.request's first
- * check, as holding only the fields in has; returns 1. Or returns 0 when
- * a field is bad. */
+ * check, as holding only the fields in has (core.request takes the mark
+ * to say too that the policy beside the table is one: policy_at checked
+ * it); returns 1. Or returns 0 when a field is bad. */
 static int check_fields(lua_State *L, const struct plain *pl, int req,
                         unsigned has)
 {
