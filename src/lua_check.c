@@ -43,14 +43,15 @@ static uint64_t ctl_in(uint64_t x)
 
 /* Index of the first byte of s that may not appear in a header value or a
  * URL (a control character other than tab, or DEL), or n if none. Eight
- * bytes are passed at a time when none of them is one; a group that has
- * one (or a tab) is looked at byte by byte. */
+ * bytes are passed at a time when none of them is one (the last eight
+ * for the bytes after the last whole group); a group that has one (or a
+ * tab) is looked at byte by byte. */
 size_t check_find_ctl(const char *s, size_t n, int tab_ok)
 {
   size_t i = 0, end;
+  uint64_t x;
   while(i < n) {
     if(n - i >= 8) {
-      uint64_t x;
       memcpy(&x, s + i, 8);
       if(!ctl_in(x)) {
         i += 8;
@@ -58,8 +59,14 @@ size_t check_find_ctl(const char *s, size_t n, int tab_ok)
       }
       end = i + 8;
     }
-    else
+    else {
+      if(n >= 8) {
+        memcpy(&x, s + n - 8, 8);
+        if(!ctl_in(x))
+          return n;
+      }
       end = n;
+    }
     for(; i < end; i++) {
       unsigned char ch = (unsigned char)s[i];
       if((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f)
