@@ -29,6 +29,14 @@
  * has checked them). */
 void lattempt_fields(lua_State *L, struct call *c)
 {
+  const unsigned none = 1u << LUAX_K_MAX_BODY | 1u << LUAX_K_TIMEOUT |
+                        1u << LUAX_K_INSECURE | 1u << LUAX_K_REFRESH;
+  if((c->req_absent & none) == none) {
+    c->max_body = DEFAULT_MAX_BODY;   /* a plain call that gave none */
+    c->timeout = 0;
+    c->insecure = c->has_refresh = 0;
+    return;
+  }
   c->max_body = lcall_req_get(L, c, LUAX_K_MAX_BODY) == LUA_TNIL ?
                 DEFAULT_MAX_BODY : (size_t)lua_tonumber(L, -1);
   c->timeout = lcall_req_get(L, c, LUAX_K_TIMEOUT) == LUA_TNIL ?
