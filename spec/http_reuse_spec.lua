@@ -159,6 +159,26 @@ describe("an options table used again", function()
     assert.is_true(seen > 50 and seen <= 60)
   end)
 
+  it("sends each plain call's own url, one after another, and never " ..
+     "changes a request a hook was given", function()
+    local kept
+    local keep = retry.policy{before_attempt = function(req) kept = req end}
+    for i = 1, 4 do
+      local url = echo .. "?n=" .. i
+      local a = http.get(url)
+      assert.equal(url, a.url)
+      assert.same({n = tostring(i)}, todo.decode(a.body).query)
+      assert.equal(200, http.head(echo .. "?h=" .. i, {timeout = 5}).status)
+      keep:get(echo .. "?k=" .. i)
+      local seen = kept
+      local b = http.delete(echo .. "?d=" .. i)
+      assert.same({d = tostring(i)}, todo.decode(b.body).query)
+      assert.equal("DELETE", todo.decode(b.body).method)
+      assert.same({method = "GET", url = echo .. "?k=" .. i, headers = {}},
+                  seen)
+    end
+  end)
+
   it("reads options through the table's metatable", function()
     local opts = setmetatable({}, {__index = {headers = {["X-Via"] = "i"}}})
     assert.equal("i", sent(http.get(echo, opts))["X-Via"])

@@ -272,6 +272,36 @@ describe("bad input", function()
         refused(function() http.get(url, {headers = {["X-A"] = "a\nB: c"}}) end))
     end)
 
+    it("finds a control character at any place in a value or a url of " ..
+       "any length, and lets a tab and bytes above 0x7e through a value",
+       function()
+      local before = srv:stats().requests
+      for len = 1, 20 do
+        for at = 1, len do
+          for _, b in ipairs{0x00, 0x01, 0x0a, 0x1f, 0x7f} do
+            local v = ("a"):rep(at - 1) .. string.char(b) ..
+                      ("\xff"):rep(len - at)
+            assert.equal(("header 'X-A' value has a control character " ..
+                          "(0x%02x at byte %d)"):format(b, at),
+              message_of(function() http.get(url, {headers = {["X-A"] = v}}) end))
+            assert.equal(("url has a control character (0x%02x at byte " ..
+                          "%d): it cannot be sent"):format(b, #url + at),
+              message_of(function() http.get(url .. v) end))
+          end
+          local tab = ("\x80"):rep(at - 1) .. "\t" .. ("~"):rep(len - at)
+          assert.equal("url has a control character (0x09 at byte " ..
+                       (#url + at) .. "): it cannot be sent",
+            message_of(function() http.get(url .. tab) end))
+        end
+      end
+      nothing_sent(before)
+      for len = 7, 17, 5 do
+        local v = "\t" .. ("\xc3\xa9"):rep(len) .. "\t~"
+        assert.equal(v:sub(2, -1), todo.decode(http.get(srv.url .. "/_echo",
+          {headers = {["X-A"] = v}}).body).headers["X-A"])
+      end
+    end)
+
     it("refuses a name that is not a token", function()
       assert.equal('header name "X A" must be a token: letters, digits ' ..
                    "and !#$%&'*+-.^_`|~",

@@ -29,13 +29,21 @@
  * has checked them). */
 void lattempt_fields(lua_State *L, struct call *c)
 {
-  c->max_body = luax_getkey(L, S_REQ, S_KEYS, LUAX_K_MAX_BODY) == LUA_TNIL ?
+  const unsigned none = 1u << LUAX_K_MAX_BODY | 1u << LUAX_K_TIMEOUT |
+                        1u << LUAX_K_INSECURE | 1u << LUAX_K_REFRESH;
+  if((c->req_absent & none) == none) {
+    c->max_body = DEFAULT_MAX_BODY;   /* a plain call that gave none */
+    c->timeout = 0;
+    c->insecure = c->has_refresh = 0;
+    return;
+  }
+  c->max_body = lcall_req_get(L, c, LUAX_K_MAX_BODY) == LUA_TNIL ?
                 DEFAULT_MAX_BODY : (size_t)lua_tonumber(L, -1);
-  c->timeout = luax_getkey(L, S_REQ, S_KEYS, LUAX_K_TIMEOUT) == LUA_TNIL ?
+  c->timeout = lcall_req_get(L, c, LUAX_K_TIMEOUT) == LUA_TNIL ?
                0 : lua_tonumber(L, -1);
-  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_INSECURE);
+  lcall_req_get(L, c, LUAX_K_INSECURE);
   c->insecure = lua_toboolean(L, -1);
-  c->has_refresh = luax_getkey(L, S_REQ, S_KEYS, LUAX_K_REFRESH) ==
+  c->has_refresh = lcall_req_get(L, c, LUAX_K_REFRESH) ==
                    LUA_TFUNCTION;
   lua_pop(L, 4);
 }
@@ -111,14 +119,14 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   if(c->hops)
     lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
   else
-    luax_getkey(L, S_REQ, S_KEYS, LUAX_K_URL);
+    lcall_req_get(L, c, LUAX_K_URL);
   url = lua_tostring(L, -1);             /* request_check: a string */
-  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_BODY) == LUA_TSTRING && !c->hop_get)
+  if(lcall_req_get(L, c, LUAX_K_BODY) == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
-  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_MULTIPART) == LUA_TTABLE && !c->hop_get)
+  if(lcall_req_get(L, c, LUAX_K_MULTIPART) == LUA_TTABLE && !c->hop_get)
     o.parts = multipart_parts(L, &o.nparts);
-  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_COMPRESSED);
+  lcall_req_get(L, c, LUAX_K_COMPRESSED);
   o.compressed = lua_toboolean(L, -1);
   o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
@@ -128,9 +136,9 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.insecure = c->insecure;
   o.fresh_connect = !policy_method_idempotent(o.method);
   o.wire = runtime_of(L)->wire;
-  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_CACERT) == LUA_TSTRING)
+  if(lcall_req_get(L, c, LUAX_K_CACERT) == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
-  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_COOKIES) != LUA_TNIL) {
+  if(lcall_req_get(L, c, LUAX_K_COOKIES) != LUA_TNIL) {
     struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
     if(!jar || !*jar) {
       luax_where(L);
@@ -149,7 +157,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
                     why);
     goto fail;
   }
-  if(luax_getkey(L, S_REQ, S_KEYS, LUAX_K_HEADERS) == LUA_TTABLE) {
+  if(lcall_req_get(L, c, LUAX_K_HEADERS) == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
       if(c->hops && skip_on_hop(L, c)) {
@@ -198,8 +206,9 @@ int lattempt_send(lua_State *L, struct call *c)
 {
   double timeout;
   int gate;
-  char err[CHECK_MSG] = "";
+  char err[CHECK_MSG];
 
+  err[0] = '\0';
   lua_settop(L, S_TOP);
   /* check everything from the script before taking anything: core.request
    * checked the request, but a before_attempt hook (or whoever else holds
@@ -207,7 +216,8 @@ int lattempt_send(lua_State *L, struct call *c)
    * table again. The error has no position: the hook that did it has
    * returned. */
   if((c->has_before || c->pc.attempt > 1 || c->refreshed) && !c->hops) {
-    if(!check_request(L, S_REQ, err, sizeof(err)) && method_changed(L, c))
+    if(!check_request(L, S_REQ, err, sizeof(err), NULL) &&
+       method_changed(L, c))
       snprintf(err, sizeof(err), "req.method cannot change once the call "
                "has started (it is %s)", c->method);
     else if(!*err)
@@ -332,7 +342,7 @@ int lattempt_done(lua_State *L, struct call *c)
   if(tr->cls == POLICY_RESPONSE) {
     const char *url = tr->effective_url;
     if(!url) {
-      luax_getkey(L, S_REQ, S_KEYS, LUAX_K_URL);
+      lcall_req_get(L, c, LUAX_K_URL);
       url = lua_tostring(L, -1);
     }
     lresp_new(L, S_KEYS, tr, c->method, url, loop_now() - c->pc.started,
@@ -355,7 +365,8 @@ int lattempt_done(lua_State *L, struct call *c)
      * credentials and have the attempt made again (not for an answer
      * from another origin, which never saw them) */
     c->k = K_REFRESH;
-    luax_getkey(L, S_REQ, S_KEYS, LUAX_K_REFRESH);
+    c->req_absent = 0;                /* the hook may change it */
+    lcall_req_get(L, c, LUAX_K_REFRESH);
     lua_pushvalue(L, S_RESP);
     lua_pushvalue(L, S_REQ);
     return lcall_hook(L, c, 2, 2);

@@ -161,6 +161,7 @@ int lcall_before_attempt(lua_State *L, struct call *c)
   c->pc.attempt++;
   c->k = K_BEFORE;
   if(c->has_before) {
+    c->req_absent = 0;                /* the hook may change the request */
     lpolicy_push_hook(L, S_POL, LPOLICY_BEFORE_ATTEMPT);
     if(c->wrapper)
       lua_pushnil(L);
@@ -251,10 +252,9 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   return luaL_error(L, "retryrun: bad call state");
 }
 
-/* Lays out the fixed stack around the request (slot 1) and the policy
- * (slot 2), and the wrapped function and its arguments if any, and makes
- * the Call. */
-struct call *lcall_new(lua_State *L, int wrapper)
+/* lcall_new, for a policy at S_POL that is one when checked is set (a
+ * plain call's: core.plain_call checked it). */
+static struct call *call_new(lua_State *L, int wrapper, int checked)
 {
   struct task *t = task_current(L);
   struct call *c;
@@ -265,9 +265,13 @@ struct call *lcall_new(lua_State *L, int wrapper)
   lua_settop(L, S_TOP);
   luax_keys(L);
   lua_replace(L, S_KEYS);
-  luax_pushkey(L, S_KEYS, LUAX_K_POLICY_MT);
-  p = luax_testudata(L, S_POL, lua_gettop(L));
-  lua_pop(L, 1);
+  if(checked)
+    p = lua_touserdata(L, S_POL);
+  else {
+    luax_pushkey(L, S_KEYS, LUAX_K_POLICY_MT);
+    p = luax_testudata(L, S_POL, lua_gettop(L));
+    lua_pop(L, 1);
+  }
   if(!p)
     luax_error(L, "bad policy (make one with retry.policy{...})");
   if(lua_rawgeti(L, S_KEYS, LUAX_K_SPARE_CALL) == LUA_TUSERDATA) {
@@ -308,12 +312,26 @@ struct call *lcall_new(lua_State *L, int wrapper)
   return c;
 }
 
+/* Lays out the fixed stack around the request (slot 1) and the policy
+ * (slot 2), and the wrapped function and its arguments if any, and makes
+ * the Call. */
+struct call *lcall_new(lua_State *L, int wrapper)
+{
+  return call_new(L, wrapper, 0);
+}
+
 /* A call that returns normally leaves its Call for the next call to
  * take, in the slot LUAX_K_SPARE_CALL of the interned keys' table: most
  * calls end as another starts, and a Call made anew is memory to
  * collect and a finalizer to run. Only a Call whose user values were
  * never set goes there (no redirect, no policy of its own, no -vv
- * header lines, no hedge), so lcall_new finds them nil. */
+ * header lines, no hedge), so lcall_new finds them nil.
+ *
+ * Its request table goes too, in LUAX_K_SPARE_REQ, when core.plain_call
+ * made it with a method and a url alone and no Lua code was ever given
+ * it (a hook would clear req_absent): nothing but this call holds it, so
+ * the next plain call may set its two fields again instead of making a
+ * table. */
 void lcall_spare(lua_State *L, struct call *c)
 {
   const struct lpolicy *p = lua_touserdata(L, S_POL);
@@ -322,6 +340,10 @@ void lcall_spare(lua_State *L, struct call *c)
     return;
   lua_pushvalue(L, S_CALL);
   lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
+  if(c->req_absent == CHECK_REQ_BARE) {
+    lua_pushvalue(L, S_REQ);
+    lua_rawseti(L, S_KEYS, LUAX_K_SPARE_REQ);
+  }
 }
 
 struct policy *lcall_own_policy(lua_State *L, struct call *c)
@@ -349,20 +371,24 @@ static int lcore_request(lua_State *L)
   struct call *c;
   const char *method, *why;
   char err[CHECK_MSG];
+  unsigned absent;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   if((why = call_cannot_start(L)) != NULL)
     return luax_error(L, "%s", why);
-  if(check_request(L, 1, err, sizeof(err)))
+  if(check_request(L, 1, err, sizeof(err), &absent))
     return luax_error(L, "%s", err);
-  c = lcall_new(L, 0);
+  /* a request core.plain_call built and marked (absent set) comes with
+   * the policy it checked */
+  c = call_new(L, 0, absent != 0);
+  c->req_absent = absent;
   luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
   c->pc.idempotent = policy_method_idempotent(c->method);
   lua_pop(L, 1);
   lattempt_fields(L, c);
-  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_IDEMPOTENCY_KEY);
+  lcall_req_get(L, c, LUAX_K_IDEMPOTENCY_KEY);
   c->pc.has_key = lua_toboolean(L, -1);
   lua_settop(L, S_TOP);
   lhedge_init(L, c, lua_touserdata(L, S_POL));   /* lcall_new checked */

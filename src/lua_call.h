@@ -37,6 +37,7 @@
 #include "lua_policy.h"
 #include "policy.h"
 #include "report.h"
+#include "luax.h"
 
 struct task;
 struct transfer;
@@ -112,6 +113,10 @@ struct call {
   int refreshed;              /* it renewed the credentials: once a call */
   size_t max_body;
   int insecure;
+  /* request fields (bit 1u << their luax_key) known to be absent: those
+   * of a table core.plain_call built and no Lua code has been given since
+   * (lcall_req_get); 0, read them all, once a hook has it */
+  unsigned req_absent;
   char method[16];
   const char *policy_name;    /* the Policy's name (lpolicy), or NULL */
   /* redirects of the attempt in flight: the hop's URL is the Call's user
@@ -155,6 +160,17 @@ struct call {
   double retry_cost;          /* what the attempt in flight was charged */
   struct guard_state *paid;   /* the state that charged it */
 };
+
+/* As luax_getkey of request field k (a luax_key), or nil at once when
+ * the request cannot hold it (c->req_absent); returns the type. */
+static inline int lcall_req_get(lua_State *L, const struct call *c, int k)
+{
+  if(c->req_absent & (1u << k)) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  return luax_getkey(L, S_REQ, S_KEYS, k);
+}
 
 /* The continuation of every step. */
 int lcall_k(lua_State *L, int status, lua_KContext ctx);

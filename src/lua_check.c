@@ -1,6 +1,7 @@
 /*
  * lua_check.c - checks of what a script gives retryrun (see lua_check.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,15 +29,49 @@ int check_is_token(const char *s, size_t n)
   return n > 0;
 }
 
+/* Eight bytes with the value b each. */
+#define BYTES8(b) (0x0101010101010101u * (uint64_t)(b))
+
+/* Nonzero when one of the eight bytes of x is below 0x20 or is 0x7f
+ * (bits above the first such byte may be set too). */
+static uint64_t ctl_in(uint64_t x)
+{
+  uint64_t del = x ^ BYTES8(0x7f);
+  return ((x - BYTES8(0x20)) & ~x & BYTES8(0x80)) |
+         ((del - BYTES8(0x01)) & ~del & BYTES8(0x80));
+}
+
 /* Index of the first byte of s that may not appear in a header value or a
- * URL (a control character other than tab, or DEL), or n if none. */
+ * URL (a control character other than tab, or DEL), or n if none. Eight
+ * bytes are passed at a time when none of them is one (the last eight
+ * for the bytes after the last whole group); a group that has one (or a
+ * tab) is looked at byte by byte. */
 size_t check_find_ctl(const char *s, size_t n, int tab_ok)
 {
-  size_t i;
-  for(i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f)
-      return i;
+  size_t i = 0, end;
+  uint64_t x;
+  while(i < n) {
+    if(n - i >= 8) {
+      memcpy(&x, s + i, 8);
+      if(!ctl_in(x)) {
+        i += 8;
+        continue;
+      }
+      end = i + 8;
+    }
+    else {
+      if(n >= 8) {
+        memcpy(&x, s + n - 8, 8);
+        if(!ctl_in(x))
+          return n;
+      }
+      end = n;
+    }
+    for(; i < end; i++) {
+      unsigned char ch = (unsigned char)s[i];
+      if((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f)
+        return i;
+    }
   }
   return n;
 }
@@ -420,10 +455,12 @@ int check_request_field(lua_State *L, int f, char *err, size_t errlen)
  * that no other table can have its address), until the next
  * check_request. */
 static const void *checked_table;
+static unsigned checked_absent;
 
-void check_request_checked(lua_State *L, int idx)
+void check_request_checked(lua_State *L, int idx, unsigned absent)
 {
   checked_table = lua_topointer(L, idx);
+  checked_absent = absent;
 }
 
 /* A body or a multipart list where the fields seen allow none: HEAD, or
@@ -490,17 +527,23 @@ static int check_in_order(lua_State *L, int req, char *err, size_t errlen)
  * metatable is read in one pass over its keys; when
  * that finds anything wrong (or no url), the checks run again in their
  * order, so that the message is the one for the first bad field. */
-int check_request(lua_State *L, int req, char *err, size_t errlen)
+int check_request(lua_State *L, int req, char *err, size_t errlen,
+                  unsigned *absent)
 {
   struct req_seen seen = {0, 0};
   int top = lua_gettop(L), bad = 0, url = 0, multipart = 0;
 
   req = lua_absindex(L, req);
+  if(absent)
+    *absent = 0;
   if(checked_table) {
     int marked = lua_topointer(L, req) == checked_table;
     checked_table = NULL;             /* a mark serves one check */
-    if(marked)
+    if(marked) {
+      if(absent)
+        *absent = checked_absent;
       return 0;
+    }
   }
   if(lua_getmetatable(L, req))
     bad = 1;

@@ -115,22 +115,27 @@ static struct lpolicy *policy_at(lua_State *L, int idx)
   return is ? lua_touserdata(L, idx) : NULL;
 }
 
-/* Sets field k of the request at req to the value in slot, unless nil. */
+/* Sets field k of the request at req to the value in slot, unless nil,
+ * and adds it to *has (bits 1u << k). */
 static void put(lua_State *L, const struct plain *pl, int req, int k,
-                int slot)
+                int slot, unsigned *has)
 {
   if(pl->type[slot] != LUA_TNIL) {
     luax_pushkey(L, lua_upvalueindex(2), k);
     lua_pushvalue(L, slot);
     lua_rawset(L, req);
+    *has |= 1u << k;
   }
 }
 
 /* Checks the fields of the request at req, built from the slots, as
  * check_request would (the method is an idempotent one, a token, and
  * only PUT has a body), and marks it checked for core.request's first
- * check; returns 1. Or returns 0 when a field is bad. */
-static int check_fields(lua_State *L, const struct plain *pl, int req)
+ * check, as holding only the fields in has (core.request takes the mark
+ * to say too that the policy beside the table is one: policy_at checked
+ * it); returns 1. Or returns 0 when a field is bad. */
+static int check_fields(lua_State *L, const struct plain *pl, int req,
+                        unsigned has)
 {
   static const int fields[][2] = {
     {P_URL, CHECK_URL}, {P_HEADERS, CHECK_HEADERS},
@@ -149,7 +154,7 @@ static int check_fields(lua_State *L, const struct plain *pl, int req)
     }
   lua_pushvalue(L, req);              /* alive while it is marked */
   lua_replace(L, lua_upvalueindex(3));
-  check_request_checked(L, req);
+  check_request_checked(L, req, ~has);
   return 1;
 }
 
@@ -163,6 +168,7 @@ static int plain_request(lua_State *L)
   struct lpolicy *p;
   const char *method;
   int req, wrapped, i, n, put_body;
+  unsigned has = 0;
 
   lua_settop(L, P_TOP);
   for(i = 1; i <= P_TOP; i++)
@@ -221,22 +227,34 @@ static int plain_request(lua_State *L)
   }
   for(i = P_HEADERS, n = 2 + put_body; i <= P_TOP; i++)
     n += pl.type[i] != LUA_TNIL && i != P_RETRY;
-  lua_createtable(L, 0, n);
+  /* a method and a url alone: the table of a call that returned, if one
+   * left it (lcall_spare), has those two fields, to set again */
+  if(n == 2 && lua_rawgeti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ) ==
+     LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_rawseti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ);
+  }
+  else {
+    if(n == 2)
+      lua_pop(L, 1);
+    lua_createtable(L, 0, n);
+  }
   req = lua_gettop(L);
-  put(L, &pl, req, LUAX_K_METHOD, P_METHOD);
-  put(L, &pl, req, LUAX_K_URL, P_URL);
-  put(L, &pl, req, LUAX_K_HEADERS, P_HEADERS);
+  put(L, &pl, req, LUAX_K_METHOD, P_METHOD, &has);
+  put(L, &pl, req, LUAX_K_URL, P_URL, &has);
+  put(L, &pl, req, LUAX_K_HEADERS, P_HEADERS, &has);
   if(put_body) {               /* with no body, Content-Length: 0 */
     luax_pushkey(L, lua_upvalueindex(2), LUAX_K_BODY);
     lua_pushliteral(L, "");
     lua_rawset(L, req);
+    has |= 1u << LUAX_K_BODY;
   }
-  put(L, &pl, req, LUAX_K_COMPRESSED, P_COMPRESSED);
-  put(L, &pl, req, LUAX_K_MAX_BODY, P_MAX_BODY);
-  put(L, &pl, req, LUAX_K_INSECURE, P_INSECURE);
-  put(L, &pl, req, LUAX_K_CACERT, P_CACERT);
-  put(L, &pl, req, LUAX_K_TIMEOUT, P_TIMEOUT);
-  if(!check_fields(L, &pl, req))
+  put(L, &pl, req, LUAX_K_COMPRESSED, P_COMPRESSED, &has);
+  put(L, &pl, req, LUAX_K_MAX_BODY, P_MAX_BODY, &has);
+  put(L, &pl, req, LUAX_K_INSECURE, P_INSECURE, &has);
+  put(L, &pl, req, LUAX_K_CACERT, P_CACERT, &has);
+  put(L, &pl, req, LUAX_K_TIMEOUT, P_TIMEOUT, &has);
+  if(!check_fields(L, &pl, req, has))
     return 0;
   lua_copy(L, P_POLICY, 2);
   lua_replace(L, 1);

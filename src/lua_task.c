@@ -477,7 +477,10 @@ static int lrun_limits(lua_State *L)
   return 0;
 }
 
-/* core.progress(done, total): run.map's items, for the progress line. */
+/* core.progress(done, total) -> shown: run.map's items, for the
+ * progress line; true when that line is drawn at all (the host decides
+ * before the script runs), so that run.map may leave out the calls that
+ * would draw nothing. */
 static int lrun_progress(lua_State *L)
 {
   struct runtime *rt = runtime_of(L);
@@ -485,7 +488,8 @@ static int lrun_progress(lua_State *L)
   rt->map_total = (long)luaL_checkinteger(L, 2);
   if(rt->progress)
     rt->progress(rt);
-  return 0;
+  lua_pushboolean(L, rt->progress != NULL);
+  return 1;
 }
 
 /* run.current() -> the running Task. */

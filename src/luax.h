@@ -65,7 +65,8 @@ double luax_field_number(lua_State *L, int t, const char *k, double def);
  * luaL_setmetatable would look up by name; then slots a binding keeps a
  * value of its own in (nil at first): the URL lua_guard.c last found a
  * host's state for, and that state (a light userdata); the Call of a
- * call that ended, which lua_call.c makes the next one of. */
+ * call that ended, which lua_call.c makes the next one of, and the
+ * request table of a plain one, which lua_plain.c fills again. */
 enum luax_key {
   LUAX_K_METHOD = 1, LUAX_K_URL, LUAX_K_HEADERS, LUAX_K_BODY,
   LUAX_K_MULTIPART, LUAX_K_COMPRESSED, LUAX_K_CACERT, LUAX_K_INSECURE,
@@ -73,8 +74,8 @@ enum luax_key {
   LUAX_K_STATUS, LUAX_K_OK, LUAX_K_ELAPSED, LUAX_K_ATTEMPTS,
   LUAX_K_IDEMPOTENCY_KEY,
   LUAX_K_CALL_MT, LUAX_K_RESPONSE_MT, LUAX_K_POLICY_MT,
-  LUAX_K_GUARD_URL, LUAX_K_GUARD_STATE, LUAX_K_SPARE_CALL,
-  LUAX_K_LAST = LUAX_K_SPARE_CALL
+  LUAX_K_GUARD_URL, LUAX_K_GUARD_STATE, LUAX_K_SPARE_CALL, LUAX_K_SPARE_REQ,
+  LUAX_K_LAST = LUAX_K_SPARE_REQ
 };
 
 /* Pushes the table of interned keys (made at the first use, which must

@@ -114,12 +114,12 @@ end
 -- The progress line's run.map count: items done and items to do, over
 -- every run.map of the run (nested, side by side or one after another),
 -- so that no map's count hides another's. Moved by (done, total) each
--- time.
+-- time; returns true when the line is drawn at all.
 local map_done, map_total = 0, 0
 local core_progress = core.progress
 local function progress(d_done, d_total)
   map_done, map_total = map_done + d_done, map_total + d_total
-  core_progress(map_done, map_total)
+  return core_progress(map_done, map_total)
 end
 
 --- Runs `fn(item, i)` for every item, at most `concurrency` at a time, and
@@ -139,7 +139,7 @@ function run.map(list, fn, opts)
   local n = #list
   local results, nextindex, failed, first_err = {}, 1, false, nil
   local done = 0
-  progress(0, n)
+  local shown = progress(0, n)
   local workers = {}
   local function stop_others()
     for _, w in ipairs(workers) do
@@ -155,7 +155,7 @@ function run.map(list, fn, opts)
       local ok, res = pcall(fn, list[i], i)
       done = done + 1
       map_done = map_done + 1         -- progress(1, 0), once an item
-      core_progress(map_done, map_total)
+      if shown then core_progress(map_done, map_total) end
       if ok then
         results[i] = res
       elseif not failed then
