@@ -675,6 +675,29 @@ describe("a policy's guarantees against a script's tricks", function()
                    .. "%(retryrun.Policy expected, got table%)$", err)
   end)
 
+  -- the debug library can give any userdata a type's metatable: one of
+  -- another size is not read as that type (it was, past its end)
+  it("takes no other userdata dressed as a Policy, task or cookie jar",
+     function()
+    local forged = io.tmpfile()
+    local file_mt = debug.getmetatable(forged)
+    debug.setmetatable(forged, debug.getmetatable(retry.default))
+    for _, call in ipairs{
+      function() return http.get("http://127.0.0.1:9/", {retry = forged}) end,
+      function() return http.request{url = "http://127.0.0.1:9/",
+                                     retry = forged} end,
+      function() return retry.is_policy(forged) and "a policy" end,
+      function() return forged:get("http://127.0.0.1:9/") end} do
+      local ok, err = pcall(call)
+      assert.is_true(not ok or err == false, tostring(err))
+    end
+    local task = run.spawn(function() end)
+    debug.setmetatable(forged, debug.getmetatable(task))
+    assert.has_error(function() forged:wait() end)
+    debug.setmetatable(forged, file_mt)
+    forged:close()
+  end)
+
   it("draws the wait of a huge retry number as of a large one", function()
     local p = retry.policy{backoff = {jitter = "none", max = 10}}
     assert.equal(10, p:delay(2^31))

@@ -139,7 +139,8 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   if(lcall_req_get(L, c, LUAX_K_CACERT) == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
   if(lcall_req_get(L, c, LUAX_K_COOKIES) != LUA_TNIL) {
-    struct transfer_jar **jar = luaL_testudata(L, -1, LUAX_JAR_MT);
+    struct transfer_jar **jar = luax_testsized(L, -1, LUAX_JAR_MT,
+                                                sizeof(*jar));
     if(!jar || !*jar) {
       luax_where(L);
       lua_pushfstring(L, "%sreq.cookies must be a cookie jar",
@@ -415,7 +416,8 @@ int lattempt_refreshed(lua_State *L, struct call *c, int status)
 /* The CookieJar userdata: a pointer to the jar, NULL once closed. */
 static int ljar_close(lua_State *L)
 {
-  struct transfer_jar **jar = luaL_checkudata(L, 1, LUAX_JAR_MT);
+  struct transfer_jar **jar = luax_checksized(L, 1, LUAX_JAR_MT,
+                                               sizeof(*jar));
   transfer_jar_drop(*jar);
   *jar = NULL;
   return 0;

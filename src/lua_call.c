@@ -49,7 +49,7 @@ void lcall_close(struct call *c)
  * by name each time. */
 static int lcall_gc(lua_State *L)
 {
-  struct call *c = luax_testudata(L, 1, lua_upvalueindex(1));
+  struct call *c = luax_testudata(L, 1, lua_upvalueindex(1), sizeof(*c));
   if(!c)
     return luaL_typeerror(L, 1, LUAX_CALL_MT);
   lcall_close(c);
@@ -269,7 +269,7 @@ static struct call *call_new(lua_State *L, int wrapper, int checked)
     p = lua_touserdata(L, S_POL);
   else {
     luax_pushkey(L, S_KEYS, LUAX_K_POLICY_MT);
-    p = luax_testudata(L, S_POL, lua_gettop(L));
+    p = luax_testudata(L, S_POL, lua_gettop(L), sizeof(*p));
     lua_pop(L, 1);
   }
   if(!p)

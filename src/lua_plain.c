@@ -107,12 +107,7 @@ static int copy_headers(lua_State *L, int idx)
 /* The Policy at idx (its metatable is upvalue 1), or NULL. */
 static struct lpolicy *policy_at(lua_State *L, int idx)
 {
-  int is;
-  if(!lua_getmetatable(L, idx))
-    return NULL;
-  is = lua_rawequal(L, -1, lua_upvalueindex(1));
-  lua_pop(L, 1);
-  return is ? lua_touserdata(L, idx) : NULL;
+  return luax_testudata(L, idx, lua_upvalueindex(1), sizeof(struct lpolicy));
 }
 
 /* Sets field k of the request at req to the value in slot, unless nil,

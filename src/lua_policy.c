@@ -484,7 +484,7 @@ static int lcore_policy(lua_State *L)
 
 struct lpolicy *lpolicy_test(lua_State *L, int idx)
 {
-  return luaL_testudata(L, idx, LUAX_POLICY_MT);
+  return luax_testsized(L, idx, LUAX_POLICY_MT, sizeof(struct lpolicy));
 }
 
 /* The Policy at idx, or raises at the script's line naming fname. */
@@ -567,7 +567,7 @@ static int lpolicy_tostring(lua_State *L)
  * metatable (http.lua asks once a call). */
 static int lcore_is_policy(lua_State *L)
 {
-  lua_pushboolean(L, luax_testudata(L, 1, lua_upvalueindex(1)) != NULL);
+  lua_pushboolean(L, luax_testudata(L, 1, lua_upvalueindex(1), sizeof(struct lpolicy)) != NULL);
   return 1;
 }
 

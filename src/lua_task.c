@@ -33,7 +33,7 @@ enum { UV_THREAD = 1, UV_RESULT, UV_WAITERS };
 
 struct task *task_check(lua_State *L, int idx)
 {
-  return luaL_checkudata(L, idx, LUAX_TASK_MT);
+  return luax_checksized(L, idx, LUAX_TASK_MT, sizeof(struct task));
 }
 
 /* The loop_task is a task's first member (lua_task.h). */

@@ -55,14 +55,28 @@ int luax_is_a(lua_State *L, int idx, const char *mt)
   return r;
 }
 
-void *luax_testudata(lua_State *L, int idx, int mt)
+void *luax_testudata(lua_State *L, int idx, int mt, size_t size)
 {
   void *p = lua_touserdata(L, idx);
   if(!p || !lua_getmetatable(L, idx))
     return NULL;
-  if(!lua_rawequal(L, -1, mt))
+  if(!lua_rawequal(L, -1, mt) || lua_rawlen(L, idx) != size)
     p = NULL;
   lua_pop(L, 1);
+  return p;
+}
+
+void *luax_testsized(lua_State *L, int idx, const char *tname, size_t size)
+{
+  void *p = luaL_testudata(L, idx, tname);
+  return p && lua_rawlen(L, idx) == size ? p : NULL;
+}
+
+void *luax_checksized(lua_State *L, int idx, const char *tname, size_t size)
+{
+  void *p = luax_testsized(L, idx, tname, size);
+  if(!p)
+    luaL_typeerror(L, idx, tname);
   return p;
 }
 

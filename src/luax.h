@@ -44,7 +44,13 @@ int luax_is_a(lua_State *L, int idx, const char *mt);
 /* The userdata at idx when its metatable is the table at mt (an absolute
  * or pseudo-index: an upvalue, a stack slot), else NULL: luaL_testudata
  * without looking the metatable up by name. Runs no metamethod. */
-void *luax_testudata(lua_State *L, int idx, int mt);
+void *luax_testudata(lua_State *L, int idx, int mt, size_t size);
+
+/* luaL_testudata and luaL_checkudata that also want the userdata's size:
+ * the debug library can give any userdata a type's metatable, and one of
+ * another size must not be read as that type. */
+void *luax_testsized(lua_State *L, int idx, const char *tname, size_t size);
+void *luax_checksized(lua_State *L, int idx, const char *tname, size_t size);
 
 /* Pushes "file:line: " of the innermost Lua function running that is not
  * one of retryrun's own modules (the script's line), or "" when a C
