@@ -332,6 +332,22 @@ describe("bad input", function()
                      .. "header names ignore case$", msg)
     end)
 
+    -- the first names are compared one by one, more are sorted: a pair
+    -- past the first 32 was sent twice
+    it("refuses a name given twice in a table of many names", function()
+      for _, n in ipairs{31, 40, 300} do
+        local h = {}
+        for i = 1, n do h["X-H" .. i] = tostring(i) end
+        h["X-Dup"], h["x-dup"] = "one", "two"
+        for _, verb in ipairs{"get", "post"} do
+          local msg = refused(function() http[verb](url, {headers = h}) end)
+          assert.matches("^header '[Xx]%-[Dd]up' is given twice %(as "
+                         .. "'[Xx]%-[Dd]up' and '[Xx]%-[Dd]up'%): header "
+                         .. "names ignore case$", msg, n .. " " .. verb)
+        end
+      end
+    end)
+
     it("sends a number as tostring writes it", function()
       local resp = http.get(url, {headers = {Authorization = AUTH.Authorization,
                                              ["X-Page"] = 2}})

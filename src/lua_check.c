@@ -233,69 +233,6 @@ static int req_field(const char *k, size_t n)
   return CHECK_FIELDS;
 }
 
-/* Checks the headers table at the top of the stack. Returns 0, or 1 with
- * the message in err; leaves the stack as it found it but for what a
- * failure pushed (check_request's caller resets it). */
-static int check_headers(lua_State *L, char *err, size_t errlen)
-{
-  char shown[CHECK_SHOW_MAX * 4 + 8];
-  const char *s, *seen[32];
-  size_t len, at, i, nseen = 0;
-  int type;
-
-  json_touch(L, -1);             /* a table from resp:json(), made whole */
-  lua_pushnil(L);
-  while(lua_next(L, -2)) {
-    const char *k;
-    size_t klen;
-    if(lua_type(L, -2) != LUA_TSTRING) {
-      snprintf(err, errlen, "headers must be a table of name = value "
-               "(got a %s key)", luaL_typename(L, -2));
-      return 1;
-    }
-    k = lua_tolstring(L, -2, &klen);
-    if(!check_is_token(k, klen)) {
-      check_show_bytes(shown, sizeof(shown), k, klen);
-      snprintf(err, errlen, "header name %s must be a token: letters, "
-               "digits and !#$%%&'*+-.^_`|~", shown);
-      return 1;
-    }
-    if(!strcasecmp(k, "content-length") ||
-       !strcasecmp(k, "transfer-encoding")) {
-      snprintf(err, errlen, "header '%s' is retryrun's to set, from the "
-               "body: leave it out", k);
-      return 1;
-    }
-    for(i = 0; i < nseen; i++)
-      if(!strcasecmp(seen[i], k)) {
-        snprintf(err, errlen, "header '%.*s' is given twice (as '%.*s' "
-                 "and '%.*s'): header names ignore case",
-                 CHECK_SHOW_MAX, k, CHECK_SHOW_MAX, seen[i],
-                 CHECK_SHOW_MAX, k);
-        return 1;
-      }
-    if(nseen < sizeof(seen) / sizeof(seen[0]))
-      seen[nseen++] = k;
-    type = lua_type(L, -1);
-    if(type != LUA_TSTRING && type != LUA_TNUMBER) {
-      snprintf(err, errlen, "header '%.*s' value must be a string or a "
-               "number (got %s)", CHECK_SHOW_MAX, k, luaL_typename(L, -1));
-      return 1;
-    }
-    if(type == LUA_TSTRING) {
-      s = lua_tolstring(L, -1, &len);
-      if((at = check_find_ctl(s, len, 1)) < len) {
-        snprintf(err, errlen, "header '%.*s' value has a control "
-                 "character (0x%02x at byte %zu)", CHECK_SHOW_MAX, k,
-                 (unsigned char)s[at], at + 1);
-        return 1;
-      }
-    }
-    lua_pop(L, 1);
-  }
-  return 0;
-}
-
 /* Checks the value at the top of the stack as field f of a request, and
  * notes in *seen what the fields after it depend on; a body and a
  * multipart list together, or with HEAD, are check_request's to find.

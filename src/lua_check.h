@@ -32,6 +32,11 @@ size_t check_find_ctl(const char *s, size_t n, int tab_ok);
  * most CHECK_SHOW_MAX bytes and then "...". dn >= CHECK_SHOW_MAX * 4 + 6. */
 void check_show_bytes(char *d, size_t dn, const char *s, size_t n);
 
+/* Checks the headers table at the top of the stack. Returns 0, or 1 with
+ * the message in err; leaves the stack as it found it but for what a
+ * failure pushed (check_request's caller resets it). */
+int check_headers(lua_State *L, char *err, size_t errlen);
+
 /* Writes the number at idx as tostring does (NaN as "nan"), or another
  * value's type name. */
 void check_show_number(lua_State *L, int idx, char *d, size_t dn);
