@@ -589,3 +589,18 @@ describe("a before_attempt hook", function()
     assert.is_true(err.attempts[1].duration < 0.9)
   end)
 end)
+
+describe("a call's timeout=", function()
+  -- it was cut to the policy's when that was shorter
+  it("takes the place of a shorter policy timeout, not of the deadline",
+     function()
+    local srv <close> = todo.start{"--slow-rate", "1", "--slow-ms", "1000"}
+    local resp = http.get(srv.url .. "/_echo", {timeout = 5,
+      retry = {timeout = 0.2, attempts = 1}})
+    assert.equal(200, resp.status)
+    local ok, err = pcall(http.get, srv.url .. "/_echo", {timeout = 5,
+      retry = {timeout = 0.2, deadline = 0.3, attempts = 1}})
+    assert.is_false(ok)
+    assert.equal("timeout", err.attempts[1].error)
+  end)
+end)

@@ -241,9 +241,8 @@ int lattempt_send(lua_State *L, struct call *c)
     c->k = K_SLOT;
     return loop_yield(&c->task->lt, L, 0, lcall_k);
   }
-  timeout = policy_attempt_timeout(c->pol, c->pc.started, loop_now());
-  if(c->timeout > 0 && c->timeout < timeout)
-    timeout = c->timeout;             /* the call's own timeout= */
+  timeout = policy_attempt_timeout(c->pol, c->pc.started, loop_now(),
+                                   c->timeout);
   if(timeout < 0.001)
     return lcall_no_time_left(L, c);
   if(lattempt_start(L, c, timeout, 0, &c->tr)) {

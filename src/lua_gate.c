@@ -118,9 +118,7 @@ int lgate_pass(lua_State *L, struct call *c)
         /* no longer than the attempt has, as lattempt_send reckons it: a
          * network that slow would time the attempt out */
         double now = loop_now(), left = policy_attempt_timeout(c->pol,
-                                                   c->pc.started, now);
-        if(c->timeout > 0 && c->timeout < left)
-          left = c->timeout;
+                                           c->pc.started, now, c->timeout);
         if(left >= 0.001 && rt->chaos->latency >= left) {
           c->gate = 3;
           return wait_until(L, c, now + left);

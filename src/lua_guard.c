@@ -165,7 +165,7 @@ int lguard_before(lua_State *L, struct call *c)
         s->cool_until - now, s->cool_source);
     return wait_until(L, c, s->cool_until);
   }
-  lease = policy_attempt_timeout(c->pol, c->pc.started, now) + 1;
+  lease = policy_attempt_timeout(c->pol, c->pc.started, now, c->timeout) + 1;
   switch(guard_admit(s, c->guard, now, lease, &until)) {
   case GUARD_GO:
     return -1;

@@ -211,9 +211,7 @@ static int send_hedge(lua_State *L, struct call *c)
   h->next_at = 0;
   if(!may_hedge(c) || !loop_slot_free(&c->task->lt))
     return wait_round(L, c);
-  timeout = policy_attempt_timeout(c->pol, c->pc.started, now);
-  if(c->timeout > 0 && c->timeout < timeout)
-    timeout = c->timeout;
+  timeout = policy_attempt_timeout(c->pol, c->pc.started, now, c->timeout);
   if(timeout < 0.001)
     return wait_round(L, c);
   if(h->latent) {                   /* its latency is over: send it */

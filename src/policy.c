@@ -554,10 +554,12 @@ void policy_decide(const struct policy *p, const struct policy_call *c,
 }
 
 double policy_attempt_timeout(const struct policy *p, double started,
-                              double now)
+                              double now, double own)
 {
   double left = started + p->deadline - now;
-  double t = p->timeout < left ? p->timeout : left;
+  double t = own > 0 ? own : p->timeout;
+  if(left < t)
+    t = left;
 
   return t > 0 ? t : 0;
 }

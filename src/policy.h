@@ -178,9 +178,10 @@ void policy_decide(const struct policy *p, const struct policy_call *c,
                    struct policy_decision *d);
 
 /* Seconds the next attempt may take: min(timeout, time left before the
- * deadline), never negative. */
+ * deadline), never negative; own > 0 is the call's own timeout, in place
+ * of the policy's. */
 double policy_attempt_timeout(const struct policy *p, double started,
-                              double now);
+                              double now, double own);
 
 /* A short phrase for a reason: "out of attempts", "deadline reached", ...
  * Static strings. */

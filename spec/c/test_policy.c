@@ -738,17 +738,19 @@ static void test_retry_after_dates(void)
 static void test_attempt_timeout(void)
 {
   static const struct {
-    double timeout, deadline, started, now, want;
+    double timeout, deadline, started, now, want, own;
     const char *name;
   } rows[] = {
-    {30, 60, 100, 100, 30, "fresh call gets the full timeout"},
-    {30, 60, 100, 130, 30, "30 s left, timeout 30"},
-    {30, 60, 100, 145, 15, "15 s before the deadline gives 15"},
-    {30, 60, 100, 159.5, 0.5, "half a second left"},
-    {30, 60, 100, 160, 0, "at the deadline is 0"},
-    {30, 60, 100, 500, 0, "after the deadline is 0, never negative"},
-    {2, 60, 0, 10, 2, "a short timeout wins"},
-    {100, INFINITY, 0, 1e6, 100, "infinite deadline gives the timeout"},
+    {30, 60, 100, 100, 30,  0, "fresh call gets the full timeout"},
+    {30, 60, 100, 130, 30,  0, "30 s left, timeout 30"},
+    {30, 60, 100, 145, 15,  0, "15 s before the deadline gives 15"},
+    {30, 60, 100, 159.5, 0.5,  0, "half a second left"},
+    {30, 60, 100, 160, 0,  0, "at the deadline is 0"},
+    {30, 60, 100, 500, 0,  0, "after the deadline is 0, never negative"},
+    {2, 60, 0, 10, 2,  0, "a short timeout wins"},
+    {100, INFINITY, 0, 1e6, 100, 0, "infinite deadline gives the timeout"},
+    {0.2, 60, 0, 0, 2, 2, "the call's own timeout over a shorter one"},
+    {30, 60, 100, 159, 1, 2, "the call's own timeout, never past the deadline"},
   };
   struct policy p;
   size_t i;
@@ -758,7 +760,8 @@ static void test_attempt_timeout(void)
     double got;
     p.timeout = rows[i].timeout;
     p.deadline = rows[i].deadline;
-    got = policy_attempt_timeout(&p, rows[i].started, rows[i].now);
+    got = policy_attempt_timeout(&p, rows[i].started, rows[i].now,
+                                 rows[i].own);
     CHECK(got == rows[i].want, "attempt_timeout: %s (%g)", rows[i].name, got);
   }
 }
