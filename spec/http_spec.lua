@@ -1,6 +1,7 @@
 -- retryrun.http against todo-server: requests, responses, bad input.
 local http = require "retryrun.http"
 local retry = require "retryrun.retry"
+local json = require "retryrun.json"
 local common = require "spec.support.common"
 local todo = require "spec.support.todo"
 
@@ -82,6 +83,21 @@ describe("retryrun.http", function()
     it("decodes JSON once and caches it", function()
       local resp = http.get(srv.url .. "/items", {headers = AUTH})
       assert.equal(resp:json(), resp:json())
+    end)
+
+    -- pairs showed two userdata keys (retryrun's own) and no headers
+    -- until they were read, and json.encode raised on the userdata keys
+    it("iterates and encodes as its documented fields", function()
+      local resp = http.get(srv.url .. "/items", {headers = AUTH})
+      resp:json()
+      local keys = {}
+      for k in pairs(resp) do keys[#keys + 1] = k end
+      table.sort(keys)
+      assert.same({"attempts", "body", "elapsed", "headers", "method", "ok",
+                   "status", "url"}, keys)
+      local copy = json.decode(json.encode(resp))
+      assert.equal(200, copy.status)
+      assert.equal("application/json", copy.headers["content-type"])
     end)
 
     it("raises naming the URL and status when the body is not JSON",

@@ -25,6 +25,7 @@
 #include <lauxlib.h>
 
 #include "lua_json.h"
+#include "luax.h"
 
 /* Bytes of the text before its first growth. */
 #define OUT_FIRST 256
@@ -406,7 +407,7 @@ static int encode_table(struct enc *e, int idx, struct frame *f)
   const struct frame *up;
   size_t k0 = e->nkeys, nstr = 0;
   lua_Integer nint = 0, lo = LUA_MAXINTEGER, hi = LUA_MININTEGER;
-  int marked = 0, rc;
+  int marked = 0, rc, top = lua_gettop(L);
 
   if(e->depth >= JSON_MAX_DEPTH)
     return fail(e, f, "cannot encode nesting deeper than "
@@ -421,6 +422,12 @@ static int encode_table(struct enc *e, int idx, struct frame *f)
     marked = lua_rawequal(L, -1, e->mt_slot) ||
              lua_rawequal(L, idx, e->empty_slot);
     lua_pop(L, 1);
+    if(luaL_getmetafield(L, idx, "__name") == LUA_TSTRING &&
+       !strcmp(lua_tostring(L, -1), LUAX_RESPONSE_MT)) {
+      lua_getfield(L, idx, "headers");  /* a Response's, made when read */
+      lua_pop(L, 1);
+    }
+    lua_settop(L, top);
   }
 
   lua_pushnil(L);
@@ -439,6 +446,9 @@ static int encode_table(struct enc *e, int idx, struct frame *f)
         lo = k;
       if(k > hi)
         hi = k;
+    }
+    else if(kt == LUA_TLIGHTUSERDATA) {
+      /* only C makes these: a private key of retryrun's, not data */
     }
     else {
       lua_pop(L, 2);

@@ -204,6 +204,30 @@ static int lresp_index(lua_State *L)
   return 1;
 }
 
+/* next over a Response, past the light userdata keys: retryrun's own. */
+static int lresp_next(lua_State *L)
+{
+  lua_settop(L, 2);
+  while(lua_next(L, 1))
+    if(lua_type(L, -2) == LUA_TLIGHTUSERDATA)
+      lua_pop(L, 1);
+    else
+      return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+/* pairs(resp): its fields, headers made first, none of retryrun's own. */
+static int lresp_pairs(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "headers");
+  lua_pushcfunction(L, lresp_next);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
 /* resp:header(name) -> the value, case-insensitive, or nil. */
 static int lresp_header(lua_State *L)
 {
@@ -324,5 +348,7 @@ void lresp_register(lua_State *L)
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, lresp_tostring);
   lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, lresp_pairs);
+  lua_setfield(L, -2, "__pairs");
   lua_setfield(L, -2, "Response");
 }
