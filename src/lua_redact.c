@@ -36,9 +36,12 @@ void lredact_push(lua_State *L, const char *text, size_t len,
   lua_remove(L, -2);
 }
 
-void lredact_push_url(lua_State *L, const char *url)
+void lredact_push_url(lua_State *L, const char *url, int req)
 {
-  lredact_push(L, url, strlen(url), NULL);
+  if(req)
+    req = lua_absindex(L, req);
+  lua_pushstring(L, url);
+  lredact_at(L, -1, req);
 }
 
 const char *lredact_push_error(lua_State *L, int idx)
