@@ -77,7 +77,8 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
 {
   size_t n;
   const char *s;
-  memset(v, 0, sizeof(*v));
+  v->count = 0;                  /* not the 4 KB of the arrays: only */
+  v->nowned = 0;                 /* what count and nowned cover is read */
   if(!lua_istable(L, idx))
     return;
   idx = lua_absindex(L, idx);
