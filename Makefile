@@ -177,6 +177,7 @@ $(BUILD)/test_guard: spec/c/test_guard.c $(BUILD)/obj/guard.o \
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@ -lm
 
 $(BUILD)/test_redact: spec/c/test_redact.c $(BUILD)/obj/redact.o \
+                      $(BUILD)/obj/redact_text.o \
                       $(BUILD)/obj/dynbuf.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ -o $@
@@ -208,7 +209,7 @@ $(FUZZ_DIR)/fuzz_json_decode:    $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_json_roundtrip: $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_json_encode:    $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_retry_after:    src/policy.c
-$(FUZZ_DIR)/fuzz_redact:         src/redact.c src/dynbuf.c
+$(FUZZ_DIR)/fuzz_redact:         src/redact.c src/redact_text.c src/dynbuf.c
 
 $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(wildcard src/*.h) | deps
 	@mkdir -p $(dir $@)

@@ -106,7 +106,7 @@ void lcall_push_what(lua_State *L, struct call *c)
     return;
   }
   lua_getfield(L, S_REQ, "url");
-  lredact_push_url(L, luaL_optstring(L, -1, "?"));
+  lredact_push_url(L, luaL_optstring(L, -1, "?"), S_REQ);
   lua_pushfstring(L, "%s %s", c->method, lua_tostring(L, -1));
   lua_replace(L, -3);
   lua_pop(L, 1);

@@ -34,7 +34,7 @@ static int giveup(lua_State *L, struct call *c)
   g.what = lua_tostring(L, -1);
   if(!c->wrapper) {
     lua_getfield(L, S_REQ, "url");
-    lredact_push_url(L, luaL_optstring(L, -1, "?"));
+    lredact_push_url(L, luaL_optstring(L, -1, "?"), S_REQ);
     g.url = lua_tostring(L, -1);
   }
   g.method = c->method;

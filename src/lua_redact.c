@@ -36,9 +36,12 @@ void lredact_push(lua_State *L, const char *text, size_t len,
   lua_remove(L, -2);
 }
 
-void lredact_push_url(lua_State *L, const char *url)
+void lredact_push_url(lua_State *L, const char *url, int req)
 {
-  lredact_push(L, url, strlen(url), NULL);
+  if(req)
+    req = lua_absindex(L, req);
+  lua_pushstring(L, url);
+  lredact_at(L, -1, req);
 }
 
 const char *lredact_push_error(lua_State *L, int idx)
@@ -74,7 +77,8 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
 {
   size_t n;
   const char *s;
-  memset(v, 0, sizeof(*v));
+  v->count = 0;                  /* not the 4 KB of the arrays: only */
+  v->nowned = 0;                 /* what count and nowned cover is read */
   if(!lua_istable(L, idx))
     return;
   idx = lua_absindex(L, idx);

@@ -14,7 +14,13 @@
  * be NULL) hidden. Raises a memory error if it must, leaking nothing. */
 void lredact_push(lua_State *L, const char *text, size_t len,
                   const struct redact_values *vals);
-void lredact_push_url(lua_State *L, const char *url);
+
+/* Pushes url redacted with the secrets of the request table at req (0
+ * for none), as lredact_at does. A call's URL, wherever it is shown
+ * (give-ups, hook events, -v, --log, reports, the summary's endpoints,
+ * polls), is pushed by this with the call's request: its secret headers'
+ * values are hidden in its URL too. */
+void lredact_push_url(lua_State *L, const char *url, int req);
 
 /* Pushes the message of the error value at idx, redacted, and returns
  * it: a string or number as it is, a table's message field (a GiveUp's),

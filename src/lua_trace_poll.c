@@ -53,10 +53,11 @@ static const char *poll_words(const char *outcome, double wait,
   return colour;
 }
 
-/* core.note_poll(resp, n, outcome [, wait [, note]]): what poll n of an
- * http.poll came to, for -v, --log, the summary and the progress line:
- * outcome "ready", "not_ready" (wait: the seconds before the next),
- * "stopped" (note: ready's reason, redacted), "deadline" or "error". The
+/* core.note_poll(resp, n, outcome [, wait [, note [, req]]]): what poll n
+ * of an http.poll came to, for -v, --log, the summary and the progress
+ * line: outcome "ready", "not_ready" (wait: the seconds before the next),
+ * "stopped" (note: ready's reason, redacted), "deadline" or "error"; req
+ * ({url=, headers=, body=}) has the secrets its URL is redacted with. The
  * poll's call was recorded as any call; this adds that it was a poll. */
 static int lcore_note_poll(lua_State *L)
 {
@@ -72,12 +73,13 @@ static int lcore_note_poll(lua_State *L)
   luaL_checktype(L, 1, LUA_TTABLE);
   if(!runtime_observed(rt))
     return 0;
-  lua_settop(L, 5);
+  lua_settop(L, 6);
   lua_getfield(L, 1, "method");
   method = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
   lua_getfield(L, 1, "url");
-  lredact_push_url(L, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
-  url = lua_tostring(L, -1);                        /* index 8 */
+  lredact_push_url(L, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?",
+                   lua_istable(L, 6) ? 6 : 0);    /* req: its secrets */
+  url = lua_tostring(L, -1);                        /* index 9 */
   lua_getfield(L, 1, "status");
   status = (int)lua_tointeger(L, -1);
   if(rt->summary) {

@@ -3,15 +3,15 @@
  *
  * Names are matched whole after normalising (lower case, '-' as '_'), so
  * the list below says exactly what is hidden; scripts add names through
- * http.redact(). Text is rewritten in two passes: the request's known
- * secret values first, then every URL found in what is left.
+ * http.redact(). This file knows names, parameters and what a request's
+ * secret values are; redact_text.c finds them, and every URL, in a text.
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dynbuf.h"
 #include "redact.h"
+#include "redact_internal.h"
 
 #define NAME_MAX_LEN 64
 
@@ -32,8 +32,7 @@ static const char *const builtin[] = {
 static char **added;
 static size_t nadded, capadded;
 
-/* 1 when s[i..] (n bytes in all) is a %XX escape, its byte into *c. */
-static int percent(const char *s, size_t i, size_t n, unsigned char *c)
+int redact_percent(const char *s, size_t i, size_t n, unsigned char *c)
 {
   char hex[3];
   if(s[i] != '%' || i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
@@ -54,7 +53,7 @@ static size_t normalise(const char *s, size_t n, char *out)
   size_t i, o = 0;
   for(i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if(percent(s, i, n, &c))
+    if(redact_percent(s, i, n, &c))
       i += 2;
     if(o == NAME_MAX_LEN)
       return 0;
@@ -189,7 +188,7 @@ static void add_decoded(struct redact_values *vals, const char *p, size_t n,
       ch = ' ';
     else if(!json) {
       unsigned char b;
-      if(percent(p, i, n, &b)) {
+      if(redact_percent(p, i, n, &b)) {
         ch = (char)b;
         i += 2;
       }
@@ -202,58 +201,35 @@ static void add_decoded(struct redact_values *vals, const char *p, size_t n,
   vals->nowned += k;
 }
 
-/* Separators of name=value pairs: in a query or form, and in a fragment,
- * where an OAuth callback may come as "#/cb?access_token=...". */
-#define QUERY_SEPS "&;"
-#define FRAGMENT_SEPS "&;?"
-
-static void put_redacted(struct dynbuf *o)
-{
-  dynbuf_add(o, REDACTED, sizeof(REDACTED) - 1);
-}
-
-/* Walks the name=value pairs of p..end, split at any of seps (stopping
- * at '#' when stop_hash): the value of a secret one, as written and
- * decoded, goes into vals when vals is not NULL; every pair goes to o when
- * o is not NULL, a secret value as REDACTED. Returns where it stopped. */
-static const char *walk_pairs(const char *p, const char *end,
-                              const char *seps, int stop_hash,
-                              struct redact_values *vals, struct dynbuf *o)
+const char *redact_pairs(const char *p, const char *end, const char *seps,
+                         int stop_hash, redact_pair_fn *fn, void *ud)
 {
   while(p < end && !(stop_hash && *p == '#')) {
     const char *e = p, *eq;
-    int secret;
     while(e < end && !strchr(seps, *e) && !(stop_hash && *e == '#'))
       e++;
     eq = memchr(p, '=', (size_t)(e - p));
-    secret = eq && redact_secret_param(p, (size_t)(eq - p));
-    if(secret && vals) {
-      add_value(vals, eq + 1, (size_t)(e - eq - 1));
-      add_decoded(vals, eq + 1, (size_t)(e - eq - 1), 0);
-    }
-    if(o && secret) {
-      dynbuf_add(o, p, (size_t)(eq - p + 1));
-      put_redacted(o);
-    }
-    else if(o)
-      dynbuf_add(o, p, (size_t)(e - p));
+    fn(ud, p, eq, e, eq && redact_secret_param(p, (size_t)(eq - p)));
     p = e;
-    if(p < end && strchr(seps, *p)) {
-      if(o)
-        dynbuf_add(o, p, 1);
+    if(p < end && strchr(seps, *p))
       p++;
-    }
   }
   return p;
 }
 
-/* The '@' ending the user:password of a URL whose host starts at host,
- * or NULL: the last '@' before any '/', '?' or '#'. When lenient and there
- * is none, the last '@' before the path, so that the password of a
- * malformed URL ("http://u:p?w@h/") is collected too; the text pass is
- * strict, so that redacting twice changes nothing the second time. */
-static const char *userinfo_end(const char *host, const char *end,
-                                int lenient)
+/* A secret pair's value, as written and decoded, into vals. */
+static void collect_pair(void *vals, const char *name, const char *eq,
+                         const char *end, int secret)
+{
+  (void)name;
+  if(secret) {
+    add_value(vals, eq + 1, (size_t)(end - eq - 1));
+    add_decoded(vals, eq + 1, (size_t)(end - eq - 1), 0);
+  }
+}
+
+const char *redact_userinfo_end(const char *host, const char *end,
+                               int lenient)
 {
   const char *h, *at = NULL;
   for(h = host; h < end && *h == '/'; h++)
@@ -279,7 +255,7 @@ void redact_collect_url(struct redact_values *vals, const char *url,
     }
   if(scheme) {
     const char *host = scheme + 3, *h;
-    at = userinfo_end(host, end, 1);
+    at = redact_userinfo_end(host, end, 1);
     if(at) {
       while(*host == '/')
         host++;
@@ -297,9 +273,9 @@ void redact_collect_url(struct redact_values *vals, const char *url,
   while(p < end && *p != '?' && *p != '#')
     p++;
   if(p < end && *p == '?')
-    p = walk_pairs(p + 1, end, QUERY_SEPS, 1, vals, NULL);
+    p = redact_pairs(p + 1, end, QUERY_SEPS, 1, collect_pair, vals);
   if(p < end && *p == '#')
-    walk_pairs(p + 1, end, FRAGMENT_SEPS, 0, vals, NULL);
+    redact_pairs(p + 1, end, FRAGMENT_SEPS, 0, collect_pair, vals);
 }
 
 void redact_collect_field(struct redact_values *vals, const char *name,
@@ -377,7 +353,8 @@ void redact_collect_body(struct redact_values *vals, const char *body,
   if(p == end)
     return;
   if(*p != '{' && *p != '[') {
-    walk_pairs(p, end, QUERY_SEPS, 0, vals, NULL); /* a form, or nothing */
+    /* a form, or nothing */
+    redact_pairs(p, end, QUERY_SEPS, 0, collect_pair, vals);
     return;
   }
   /* JSON: every "name": value whose name is secret, at any depth */
@@ -405,113 +382,4 @@ void redact_collect_body(struct redact_values *vals, const char *body,
       add_value(vals, v, (size_t)(p - v));
     }
   }
-}
-
-
-
-/* Writes the URL url..end (its scheme starts at url) with its secrets
- * hidden. */
-static void put_url(struct dynbuf *o, const char *url, const char *end,
-                    const char *scheme_end)
-{
-  const char *host = scheme_end + 3, *at = userinfo_end(host, end, 0), *p;
-  dynbuf_add(o, url, (size_t)(host - url));
-  if(at) {
-    put_redacted(o);
-    dynbuf_add(o, "@", 1);
-    host = at + 1;
-  }
-  for(p = host; p < end && *p != '?' && *p != '#'; p++)
-    ;
-  dynbuf_add(o, host, (size_t)(p - host));
-  if(p < end && *p == '?') {
-    dynbuf_add(o, "?", 1);
-    p = walk_pairs(p + 1, end, QUERY_SEPS, 1, NULL, o);
-  }
-  if(p < end && *p == '#') {
-    dynbuf_add(o, "#", 1);
-    walk_pairs(p + 1, end, FRAGMENT_SEPS, 0, NULL, o);
-  }
-}
-
-static int url_char(unsigned char c)
-{
-  return c > ' ' && c != 0x7f && !strchr("\"'<>`", c);
-}
-
-static int scheme_char(unsigned char c)
-{
-  return isalnum(c) || c == '+' || c == '-' || c == '.';
-}
-
-/* Pass 2: every "scheme://..." in text, redacted. */
-static void put_urls(struct dynbuf *o, const char *text, size_t len)
-{
-  const char *end = text + len, *p = text, *copied = text;
-  while(p + 2 < end) {
-    const char *s, *e;
-    if(!(p[0] == ':' && p[1] == '/' && p[2] == '/')) {
-      p++;
-      continue;
-    }
-    for(s = p; s > copied && scheme_char((unsigned char)s[-1]); s--)
-      ;
-    for(e = p + 3; e < end && url_char((unsigned char)*e); e++)
-      ;
-    /* sentence punctuation after a URL, and the ')' closing a '(' before
-     * it, are not part of it */
-    while(e > p + 3 && strchr(".,;:", e[-1]))
-      e--;
-    if(e > p + 3 && e[-1] == ')' && !memchr(s, '(', (size_t)(e - s)))
-      e--;
-    dynbuf_add(o, copied, (size_t)(s - copied));
-    put_url(o, s, e, p);
-    copied = p = e;
-  }
-  dynbuf_add(o, copied, (size_t)(end - copied));
-}
-
-char *redact_text(const char *text, size_t len,
-                  const struct redact_values *vals, size_t *outlen)
-{
-  struct dynbuf pass1 = {NULL, 0, 0, 0}, pass2 = {NULL, 0, 0, 0};
-  const char *src = text;
-  size_t srclen = len;
-
-  if(vals && vals->count) {
-    size_t i = 0, from = 0;
-    while(i < len) {
-      size_t j, best = 0;
-      for(j = 0; j < vals->count; j++)
-        if(vals->v[j].n > best && vals->v[j].n <= len - i &&
-           !memcmp(text + i, vals->v[j].p, vals->v[j].n))
-          best = vals->v[j].n;
-      if(best) {
-        dynbuf_add(&pass1, text + from, i - from);
-        put_redacted(&pass1);
-        i += best;
-        from = i;
-      }
-      else
-        i++;
-    }
-    dynbuf_add(&pass1, text + from, len - from);
-    if(pass1.oom) {
-      free(pass1.data);
-      return NULL;
-    }
-    src = pass1.data ? pass1.data : "";
-    srclen = pass1.len;
-  }
-  put_urls(&pass2, src, srclen);
-  if(!pass2.data)
-    dynbuf_add(&pass2, "", 0);
-  free(pass1.data);
-  if(pass2.oom) {
-    free(pass2.data);
-    return NULL;
-  }
-  if(outlen)
-    *outlen = pass2.len;
-  return pass2.data;
 }

@@ -10,8 +10,8 @@
  * not secrets, "pwd" and "jwt" are.
  *
  * Every message, error, tostring() and log line that may hold a URL or a
- * request's data goes through redact_text(). Pure C: no Lua, no libcurl;
- * the only state is the list of names scripts added.
+ * request's data goes through redact_text() (redact_text.c). Pure C: no
+ * Lua, no libcurl; the only state is the list of names scripts added.
  */
 #ifndef RETRYRUN_REDACT_H
 #define RETRYRUN_REDACT_H
@@ -64,10 +64,13 @@ void redact_collect_body(struct redact_values *vals, const char *body,
 void redact_collect_field(struct redact_values *vals, const char *name,
                           size_t nlen, const char *value, size_t vlen);
 
-/* Returns a malloc'd, NUL-terminated copy of text with every URL in it
- * redacted (user:password@ and secret parameters' values become REDACTED)
- * and every value of vals (which may be NULL) replaced by REDACTED; its
- * length goes in *outlen if not NULL. NULL when memory ran out. */
+/* Returns a malloc'd, NUL-terminated copy of text with every value of
+ * vals (which may be NULL), as written or %XX-escaped, replaced by
+ * REDACTED, and every URL in it redacted (user:password@ and secret
+ * parameters' values become REDACTED): URLs in prose, in other URLs'
+ * paths and parameters, and escaped ones ("http%3A%2F%2Fu%3Apw%40h").
+ * Redacting the result again changes nothing. Its length goes in *outlen
+ * if not NULL. NULL when memory ran out. */
 char *redact_text(const char *text, size_t len,
                   const struct redact_values *vals, size_t *outlen);
 

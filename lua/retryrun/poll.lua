@@ -238,19 +238,19 @@ function poll.poll(url, opts, request)
     secrets = secrets_of(url, req)
     local ok, verdict, why = pcall(ready, resp)
     if not ok then
-      note_poll(resp, n, "error")
+      note_poll(resp, n, "error", nil, nil, secrets)
       return failed("error", ("failed: ready() raised at poll %d: %s")
                     :format(n, type(verdict) == "string" and verdict or
                             type(verdict) == "table" and
                             tostring(verdict.message) or show(verdict)),
                     {cause = verdict})
     elseif verdict then
-      note_poll(resp, n, "ready")
+      note_poll(resp, n, "ready", nil, nil, secrets)
       resp.polls, resp.poll_elapsed = n, now() - started
       return resp
     elseif verdict == nil and why ~= nil then
       why = redact(tostring(why), secrets)
-      note_poll(resp, n, "stopped", nil, why)
+      note_poll(resp, n, "stopped", nil, why, secrets)
       return failed("stopped", ("stopped at poll %d: %s"):format(n, why),
                     {detail = why})
     end
@@ -258,11 +258,11 @@ function poll.poll(url, opts, request)
     prev = wait
     -- no wait starts unless a poll has time after it
     if now() + wait + MIN_POLL > end_at then
-      note_poll(resp, n, "deadline")
+      note_poll(resp, n, "deadline", nil, nil, secrets)
       return out_of_time()
     end
     note_poll(resp, n, "not_ready", wait, why ~= nil and
-              redact(tostring(why), secrets) or nil)
+              redact(tostring(why), secrets) or nil, secrets)
     sleep(wait)
   end
 end

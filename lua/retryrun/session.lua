@@ -209,11 +209,13 @@ local function compile_auth(auth)
 end
 
 -- Calls the token function; the token, or raises with what went wrong
--- (redacted: the function's own message may carry a URL with a secret).
-local function fetch_token(fn)
+-- (redacted: the function's own message may carry a URL with a secret,
+-- or the token it replaces or a session header's value: secrets).
+local function fetch_token(fn, secrets)
   local ok, tok = pcall(fn)
   if not ok then
-    error("auth token function failed: " .. core.redact(tostring(tok)), 0)
+    error("auth token function failed: "
+          .. core.redact(tostring(tok), secrets), 0)
   end
   if type(tok) ~= "string" or tok == "" or tok:find("[%c ]") then
     error(("auth token function must return a token, a non-empty string "
@@ -360,7 +362,10 @@ function Session:bind()
     local fn = auth.token
     state.fetch = function()
       state.fetcher = core.current()
-      local ok, tok = pcall(fetch_token, fn)
+      local secrets = {}
+      for k, v in pairs(self.headers) do secrets[k] = v end
+      secrets.Authorization = state.token and "Bearer " .. state.token
+      local ok, tok = pcall(fetch_token, fn, {headers = secrets})
       state.fetcher = nil
       if not ok then
         error(tok, 0)

@@ -2,6 +2,8 @@
  * test_redact.c - redact.c: which names are secret, URLs and free text with
  * their secrets hidden, and the values collected from a request. Pure.
  */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,92 @@ static void check_text(const char *in, const struct redact_values *v,
   CHECK(out && !strcmp(out, want) && n == strlen(want), "'%s' -> '%s'%s%s",
         in, want, out ? " got " : "", out ? out : "(null)");
   free(out);
+}
+
+/* A seeded generator of URLs nested in URLs, escaped or not, around a
+ * password and a token: neither may survive, and redacting the result
+ * again changes nothing. */
+static unsigned long seed = 20261201;
+
+static unsigned pick(unsigned n)
+{
+  seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+  return (unsigned)(seed >> 33) % n;
+}
+
+/* Appends s to b (cap bytes), every byte but [A-Za-z0-9-._~] escaped, and
+ * ':' and '/' too unless keep (as some encoders leave them), in upper or
+ * lower case hex. */
+static void escaped(char *b, size_t cap, const char *s, int keep)
+{
+  static const char *const hex[] = {"0123456789ABCDEF", "0123456789abcdef"};
+  const char *h = hex[pick(2)];
+  size_t n = strlen(b);
+  for(; *s && n + 4 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if(isalnum(c) || strchr("-._~", c) || (keep && (c == ':' || c == '/')))
+      b[n++] = (char)c;
+    else {
+      b[n++] = '%';
+      b[n++] = h[c >> 4];
+      b[n++] = h[c & 15];
+    }
+  }
+  b[n] = '\0';
+}
+
+static void nested(void)
+{
+  static const char *const inner[] = {
+    "http://v:SECRETPW@h2/y?token=SECRETTOK&a=1",
+    "https://SECRETPW@h2/?a=1&api_key=SECRETTOK#frag",
+    "http://h2/cb#access_token=SECRETTOK&state=1&code=SECRETPW%3D",
+    "http://u:SECRETPW@h2:8080/?pwd=SECRETTOK",
+  };
+  int i, failed = 0, twice_failed = 0;
+  for(i = 0; i < 2000; i++) {
+    static char url[32768], next[32768];
+    static const char *const before[] = {
+      "https://o/r?x=1&to=", "https://o/r?to=", "https://o/web/",
+      "http://o/#next=", "redirect_uri="
+    };
+    int depth = 1 + (int)pick(4), d;
+    size_t n;
+    char *out, *again;
+    snprintf(url, sizeof(url), "%s", inner[pick(4)]);
+    for(d = 0; d < depth; d++) {
+      unsigned how = pick(5);
+      snprintf(next, sizeof(next), "%s", before[how]);
+      if(how == 1 || how == 4)
+        escaped(next, sizeof(next), url, how == 1 && pick(3) == 0);
+      else
+        strncat(next, url, sizeof(next) - strlen(next) - 1);
+      if(how == 1)
+        strncat(next, "&b=2", sizeof(next) - strlen(next) - 1);
+      memcpy(url, next, sizeof(url));
+    }
+    snprintf(next, sizeof(next), "GET ");
+    strncat(next, url, sizeof(next) - strlen(next) - 1);
+    strncat(next, " gave up (see ", sizeof(next) - strlen(next) - 1);
+    strncat(next, url, sizeof(next) - strlen(next) - 1);
+    strncat(next, ").", sizeof(next) - strlen(next) - 1);
+    out = redact_text(next, strlen(next), NULL, &n);
+    if(!out || strstr(out, "SECRET")) {
+      if(!failed++)
+        CHECK(0, "'%s' -> '%s'", next, out ? out : "(null)");
+      free(out);
+      continue;
+    }
+    again = redact_text(out, n, NULL, NULL);
+    if(!again || strcmp(again, out)) {
+      if(!twice_failed++)
+        CHECK(0, "'%s' -> '%s' -> '%s'", next, out, again ? again : "");
+    }
+    free(again);
+    free(out);
+  }
+  CHECK(!failed, "no secret left in %d of 2000 nested URLs", failed);
+  CHECK(!twice_failed, "redacting again changes nothing (%d)", twice_failed);
 }
 
 int main(void)
@@ -56,6 +144,28 @@ int main(void)
     {"https://b.s3/k?X-Amz-Signature=s1&X-Amz-Security-Token=t1&X-Amz-Date=d",
      "https://b.s3/k?X-Amz-Signature=REDACTED&X-Amz-Security-Token=REDACTED"
      "&X-Amz-Date=d"},
+    /* URLs in URLs: a redirect target, a callback, an archived page */
+    {"GET http://h/redir?to=http://v:SECRETPW@h2/y&status=302",
+     "GET http://h/redir?to=http://REDACTED@h2/y&status=302"},
+    {"http://h/?next=http://v:pw@h2/?token=T1&a=1",
+     "http://h/?next=http://REDACTED@h2/?token=REDACTED&a=1"},
+    {"http://h/?token=http://v:pw@h2/x&a=1", "http://h/?token=REDACTED&a=1"},
+    {"https://arch/web/2020/http://u:pw@h/p?a=1",
+     "https://arch/web/2020/http://REDACTED@h/p?a=1"},
+    {"http://h/#cb=https://u:pw@h2/", "http://h/#cb=https://REDACTED@h2/"},
+    /* and escaped, once or more, whole or in part */
+    {"http://h/?to=http%3A%2F%2Fv%3APW%40h2%2Fy%3Ftoken%3DTK%26a%3D1",
+     "http://h/?to=http%3A%2F%2FREDACTED%40h2%2Fy%3Ftoken%3DREDACTED"
+     "%26a%3D1"},
+    {"to=https%3a%2f%2fv%3apw%40h2", "to=https%3a%2f%2fREDACTED%40h2"},
+    {"http://h/?to=http%253A%252F%252Fv%253APW%2540h2",
+     "http://h/?to=http%253A%252F%252FREDACTED%2540h2"},
+    {"http://h/?r=http://v%3APW%40h2/?api_key%3DK9",
+     "http://h/?r=http://REDACTED%40h2/?api_key%3DREDACTED"},
+    {"{\"next\":\"http:\\/\\/u:pw@h2\\/?sig=S\"}",
+     "{\"next\":\"http:\\/\\/REDACTED@h2\\/?sig=REDACTED\"}"},
+    {"http://h/a%20b?token=x%2Fy z", "http://h/a%20b?token=REDACTED z"},
+    {"100% sure: http://h/%zz?%", "100% sure: http://h/%zz?%"},
   };
   size_t i;
 
@@ -106,11 +216,16 @@ int main(void)
       redact_collect_body(&d, j, sizeof(j) - 1);
       check_text("saw tok en/+ and g\"pa\\ss in http://u:E2SEC?RET@h/x",
                  &d, "saw REDACTED and REDACTED in http://REDACTED@h/x");
+      /* a header's value as a URL or JSON spells it */
+      redact_collect_header(&d, "Authorization", 13, "Bearer ab+c/d=", 14);
+      check_text("GET http://h/x?t=ab%2Bc%2fd%3D&u=1 {\"t\":\"ab+c\\/d=\"}",
+                 &d, "GET http://h/x?t=REDACTED&u=1 {\"t\":\"REDACTED\"}");
     }
     /* what libcurl sends for http://al:pw1234@h: base64 of "al:pw1234" */
     check_text("Authorization: Basic YWw6cHcxMjM0", &v,
                "Authorization: Basic REDACTED");
   }
+  nested();
   redact_free_names();
   return tap_done();
 }
