@@ -158,12 +158,10 @@ static void put_member(struct lazy *lz, struct level *lv, int k, int v,
  * slot there; a member of an object has two, its key and its value or a
  * placeholder. */
 static void make_table(struct lazy *lz, struct level *lv, int n,
-                       const char *const *kids)
+                       const char *const *kids, int nkids)
 {
   lua_State *L = lz->jp.L;
-  int j, nkids = 0, first = lv->t + 2;
-  for(j = 0; j < n; j++)
-    nkids += kids[j] != NULL;
+  int j, first = lv->t + 2;
   if(lv->array) {
     lua_createtable(L, n, nkids > 0);
     lua_replace(L, lv->t);
@@ -184,8 +182,15 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
   else {
     lua_createtable(L, 0, n - nkids + (nkids > 0));
     lua_replace(L, lv->t);
-    for(j = 0; j < n; j++)
-      put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
+    for(j = 0; j < n; j++) {
+      if(nkids)
+        put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
+      else {                        /* nothing noted: a plain set */
+        lua_pushvalue(L, first + 2 * j);
+        lua_pushvalue(L, first + 2 * j + 1);
+        lua_rawset(L, lv->t);
+      }
+    }
   }
   lua_settop(L, lv->t + 1);
 }
@@ -201,7 +206,7 @@ static const char *make_level(struct lazy *lz, const char *p)
   struct level lv;
   char close = *p == '[' ? ']' : '}';
   lua_Integer n = 0;
-  int gathering = 1, slots = 0, room = 2 * FEW;
+  int gathering = 1, slots = 0, room = 2 * FEW, nkids = 0;
 
   luaL_checkstack(L, 2 * FEW + ROOM, "decoding JSON");
   lv.array = *p == '[';
@@ -212,9 +217,35 @@ static const char *make_level(struct lazy *lz, const char *p)
   lua_pushnil(L);                   /* what notes its missing members */
   p = json_skip_ws(p + 1, end);
   if(p < end && *p == close) {
-    make_table(lz, &lv, 0, NULL);
+    make_table(lz, &lv, 0, NULL, 0);
     p++;
     goto done;
+  }
+  if(lv.array && lz->validate) {
+    /* elements that are containers, a list of records: checked and
+     * noted, with nothing pushed; the loop below takes any other */
+    while(*p == '[' || *p == '{') {
+      struct json_fail f;
+      kids[n++] = p;
+      if(!(p = json_scan_value(p, end, 1, &f)))
+        return json_fail(jp, f.at, f.what);
+      p = json_skip_ws(p, end);
+      if(*p == ']') {
+        make_table(lz, &lv, (int)n, kids, (int)n);
+        p++;
+        goto done;
+      }
+      if(*p != ',')
+        return json_fail(jp, p, "expected ',' or ']'");
+      p = json_skip_ws(p + 1, end);
+      if(n == GATHER) {
+        make_table(lz, &lv, GATHER, kids, GATHER);
+        gathering = 0;
+        slots = -ROOM;
+        break;
+      }
+    }
+    nkids = (int)n;
   }
   for(;;) {
     const char *kid = NULL;
@@ -254,9 +285,10 @@ static const char *make_level(struct lazy *lz, const char *p)
     n++;
     if(gathering) {
       kids[n - 1] = kid;
+      nkids += kid != NULL;
       slots += lv.array ? !kid : 2;
       if(n == GATHER) {
-        make_table(lz, &lv, GATHER, kids);
+        make_table(lz, &lv, GATHER, kids, nkids);
         gathering = 0;
         slots = -ROOM;              /* never more room asked */
       }
@@ -281,7 +313,7 @@ static const char *make_level(struct lazy *lz, const char *p)
                                      : "expected ',' or '}'");
   }
   if(gathering)
-    make_table(lz, &lv, (int)n, kids);
+    make_table(lz, &lv, (int)n, kids, nkids);
   p++;
 done:
   if(lv.left) {
