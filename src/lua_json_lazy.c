@@ -55,8 +55,11 @@
 struct state {
   lua_Integer left;     /* members still to make; 0: none (being built) */
   lua_Integer n;        /* an array: the slots of off; an object: 0 */
+  const char *text;     /* the bytes of UV_TEXT, which holds them */
+  size_t len;
   int array;
   int depth;            /* the level's nesting: 0 for the text's own */
+  int null;             /* 1: UV_NULL is set */
   size_t off[];         /* off[i - 1]: where element i's text starts, or 0
                            (made, set by the script, or a scalar) */
 };
@@ -71,7 +74,9 @@ static const char lazy_array_key = 'A', lazy_object_key = 'O';
 /* A container being made. */
 struct lazy {
   struct jp jp;        /* the text, what null reads as, the error buffer */
-  int text_idx;        /* stack index of the text, a string */
+  int text_idx;        /* stack index of the text, a string, or 0: it
+                          is the user value of the state at state_idx */
+  int state_idx;
   int validate;        /* 1: members that are containers are checked as
                           they are stepped over; 0: the text was checked */
   int depth;           /* the nesting of the level being made */
@@ -325,7 +330,13 @@ done:
     }
     s->left = lv.left;
     s->depth = lz->depth;
-    lua_pushvalue(L, lz->text_idx);
+    s->text = jp->start;
+    s->len = (size_t)(jp->end - jp->start);
+    s->null = jp->null_idx != 0;
+    if(lz->text_idx)
+      lua_pushvalue(L, lz->text_idx);
+    else
+      lua_getiuservalue(L, lz->state_idx, UV_TEXT);
     lua_setiuservalue(L, lv.t + 1, UV_TEXT);
     if(jp->null_idx) {
       lua_pushvalue(L, jp->null_idx);
@@ -344,47 +355,52 @@ done:
   return p;
 }
 
+/* Sets lz up to make levels of the len bytes of text at s. */
+static void init_lazy(struct lazy *lz, lua_State *L, const char *s,
+                      size_t len, int null_idx, char *err, size_t errlen)
+{
+  lz->jp.L = L;
+  lz->jp.start = s;
+  lz->jp.end = s + len;
+  lz->jp.depth = lz->jp.cache_base = lz->jp.mt_slot = lz->jp.stack_ok = 0;
+  lz->jp.null_idx = null_idx;
+  lz->jp.err = err;
+  lz->jp.errlen = errlen;
+  lz->text_idx = lz->state_idx = lz->validate = lz->depth = 0;
+}
+
 /* Pushes the member whose text starts at byte off of the text of the
- * state at si, a level made; decoded whole from LAZY_DEPTH down, where a
- * level more would step over the rest of its text once again (a view read
- * down a deep nesting would cost its depth times its size). */
-static void make_member(lua_State *L, int si, size_t off)
+ * state s, at si, a level made; decoded whole from LAZY_DEPTH down, where
+ * a level more would step over the rest of its text once again (a view
+ * read down a deep nesting would cost its depth times its size). The text
+ * is read where the state's user value holds it; it is pushed only for a
+ * level that needs it in a state of its own. */
+static void make_member(lua_State *L, int si, const struct state *s,
+                        size_t off)
 {
   struct lazy lz;
   char err[128];
-  size_t len;
-  const char *s;
-  int top = lua_gettop(L);
-  int depth = ((const struct state *)lua_touserdata(L, si))->depth + 1;
+  int null_idx = 0;
 
-  lua_getiuservalue(L, si, UV_TEXT);
-  s = lua_tolstring(L, -1, &len);
-  lz.text_idx = top + 1;
-  lz.validate = 0;
-  lz.jp.L = L;
-  lz.jp.start = s;
-  lz.jp.end = s + len;
-  lz.jp.depth = 0;
-  lz.jp.cache_base = 0;
-  lz.jp.mt_slot = 0;
-  lz.jp.null_idx = lua_getiuservalue(L, si, UV_NULL) == LUA_TNIL ? 0
-                                                                 : top + 2;
-  lz.jp.stack_ok = 0;
-  lz.jp.err = err;
-  lz.jp.errlen = sizeof(err);
-  lz.depth = depth;
+  if(s->null) {
+    lua_getiuservalue(L, si, UV_NULL);
+    null_idx = lua_gettop(L);
+  }
+  init_lazy(&lz, L, s->text, s->len, null_idx, err, sizeof(err));
+  lz.state_idx = si;
+  lz.depth = s->depth + 1;
   /* the text was checked: only a number Lua cannot read in this locale
    * fails */
-  if(depth >= LAZY_DEPTH) {
-    const char *end = json_skip(s + off, s + len);
-    if(json_decode(L, s + off, (size_t)(end - (s + off)),
-                   lz.jp.null_idx, err, sizeof(err)))
+  if(lz.depth >= LAZY_DEPTH) {
+    const char *p = s->text + off;
+    if(json_decode(L, p, (size_t)(json_skip(p, lz.jp.end) - p), lz.jp.null_idx,
+                   err, sizeof(err)))
       luaL_error(L, "json: %s", err);
   }
-  else if(!make_level(&lz, s + off))
+  else if(!make_level(&lz, s->text + off))
     luaL_error(L, "json: %s", err);
-  lua_replace(L, top + 1);
-  lua_settop(L, top + 1);
+  if(lz.jp.null_idx)
+    lua_remove(L, lz.jp.null_idx);
 }
 
 /* The table at t, whose state is s, is whole: it loses its state and gets
@@ -422,7 +438,7 @@ static void complete(lua_State *L, int t, int si)
     for(i = 1; i <= s->n && s->left; i++) {
       if(!s->off[i - 1])
         continue;
-      make_member(L, si, s->off[i - 1]);
+      make_member(L, si, s, s->off[i - 1]);
       lua_rawseti(L, t, i);
       s->off[i - 1] = 0;
       made_one(L, t, s);
@@ -433,7 +449,7 @@ static void complete(lua_State *L, int t, int si)
   lua_getiuservalue(L, si, UV_KEYS);
   lua_pushnil(L);
   while(s->left && lua_next(L, top + 1)) {
-    make_member(L, si, (size_t)lua_tointeger(L, -1));
+    make_member(L, si, s, (size_t)lua_tointeger(L, -1));
     lua_pushvalue(L, -3);
     lua_insert(L, -2);
     lua_rawset(L, t);
@@ -515,9 +531,20 @@ static int lazy_index(lua_State *L)
   if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 3 */
     return 0;
   s = lua_touserdata(L, 3);
-  if(!(off = missing(L, 3, s, 2)))                         /* (4) */
+  if(s->array) {                    /* the index found once */
+    lua_Integer i = element_index(L, 2, s);
+    if(!i || !(off = s->off[i - 1]))
+      return 0;
+    make_member(L, 3, s, off);                             /* 4 */
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, 1, i);
+    s->off[i - 1] = 0;
+    made_one(L, 1, s);
+    return 1;
+  }
+  if(!(off = missing(L, 3, s, 2)))                         /* 4 */
     return 0;
-  make_member(L, 3, off);                                  /* top */
+  make_member(L, 3, s, off);                               /* 5 */
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
@@ -558,40 +585,13 @@ static int lazy_newindex(lua_State *L)
   return 0;
 }
 
-static int lazy_len(lua_State *L)
-{
-  json_touch(L, 1);
-  lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
-  return 1;
-}
-
-/* next over a whole table: the base library's, for __pairs. */
-static int plain_next(lua_State *L)
-{
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 2);
-  if(lua_next(L, 1))
-    return 2;
-  lua_pushnil(L);
-  return 1;
-}
-
-static int lazy_pairs(lua_State *L)
-{
-  json_touch(L, 1);
-  lua_pushcfunction(L, plain_next);
-  lua_pushvalue(L, 1);
-  lua_pushnil(L);
-  return 3;
-}
-
 static void push_lazy_mt(lua_State *L, int array)
 {
   static const luaL_Reg meta[] = {
     {"__index", lazy_index},
     {"__newindex", lazy_newindex},
-    {"__len", lazy_len},
-    {"__pairs", lazy_pairs},
+    {"__len", json_lazy_len},
+    {"__pairs", json_lazy_pairs},
     {NULL, NULL}
   };
   const void *key = array ? &lazy_array_key : &lazy_object_key;
@@ -623,19 +623,10 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
   p = json_skip_ws(s, s + len);
   if(p == s + len || (*p != '[' && *p != '{'))
     return json_decode(L, s, len, null_idx, err, errlen);
+  init_lazy(&lz, L, s, len, null_idx ? lua_absindex(L, null_idx) : 0, err,
+            errlen);
   lz.text_idx = text_idx;
-  lz.jp.L = L;
-  lz.jp.start = s;
-  lz.jp.end = s + len;
-  lz.jp.depth = 0;
-  lz.jp.cache_base = 0;
-  lz.jp.mt_slot = 0;
-  lz.jp.null_idx = null_idx ? lua_absindex(L, null_idx) : 0;
-  lz.jp.stack_ok = 0;
-  lz.jp.err = err;
-  lz.jp.errlen = errlen;
   lz.validate = 1;
-  lz.depth = 0;
   if((p = make_level(&lz, p))) {
     p = json_skip_ws(p, lz.jp.end);
     if(p == lz.jp.end)
