@@ -226,31 +226,26 @@ static const char *make_level(struct lazy *lz, const char *p)
     p++;
     goto done;
   }
-  if(lv.array && lz->validate) {
-    /* elements that are containers, a list of records: checked and
-     * noted, with nothing pushed; the loop below takes any other */
-    while(*p == '[' || *p == '{') {
-      struct json_fail f;
-      kids[n++] = p;
-      if(!(p = json_scan_value(p, end, 1, &f)))
-        return json_fail(jp, f.at, f.what);
-      p = json_skip_ws(p, end);
-      if(*p == ']') {
-        make_table(lz, &lv, (int)n, kids, (int)n);
-        p++;
-        goto done;
-      }
-      if(*p != ',')
-        return json_fail(jp, p, "expected ',' or ']'");
-      p = json_skip_ws(p + 1, end);
-      if(n == GATHER) {
-        make_table(lz, &lv, GATHER, kids, GATHER);
-        gathering = 0;
-        slots = -ROOM;
-        break;
-      }
+  if(lv.array && lz->validate && (*p == '[' || *p == '{')) {
+    /* a list of records: its elements that are containers checked and
+     * noted in one call; the loop below takes the rest */
+    struct json_fail f;
+    if(!(p = json_scan_elements(p, end, kids, GATHER, &nkids, &f)))
+      return json_fail(jp, f.at, f.what);
+    n = nkids;
+    if(*p == ']') {
+      make_table(lz, &lv, nkids, kids, nkids);
+      p++;
+      goto done;
     }
-    nkids = (int)n;
+    if(*p != ',')
+      return json_fail(jp, p, "expected ',' or ']'");
+    p = json_skip_ws(p + 1, end);
+    if(n == GATHER) {
+      make_table(lz, &lv, GATHER, kids, GATHER);
+      gathering = 0;
+      slots = -ROOM;
+    }
   }
   for(;;) {
     const char *kid = NULL;
