@@ -274,10 +274,10 @@ static const char *make_level(struct lazy *lz, const char *p)
         lua_pushboolean(L, 0);      /* its place until it is made */
     }
     else {
+      int null = *p == 'n';         /* the text ends in a NUL */
       if(!(p = json_parse_scalar(jp, p)))
         return NULL;
-      if(!lv.array && !jp->null_idx &&
-         lua_type(L, -1) == LUA_TLIGHTUSERDATA) {
+      if(null && !lv.array && !jp->null_idx) {
         lua_pop(L, 1);              /* null in an object: absent */
         lua_pushnil(L);
       }
