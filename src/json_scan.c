@@ -217,8 +217,8 @@ static ALWAYS_INLINE const char *scan_scalar(const char *p, const char *end,
 /* A state machine with a state for each place in an array or an object,
  * so that what follows a value is never asked which of the two it is in
  * (only a closing bracket looks that up); no recursion. */
-const char *json_scan_value(const char *p, const char *end, int depth,
-                            struct json_fail *f)
+static ALWAYS_INLINE const char *scan_value(const char *p, const char *end,
+                                            int depth, struct json_fail *f)
 {
   /* close[i]: the byte that closes the container open at level i (from
    * this call's), d of them open */
@@ -327,4 +327,33 @@ const char *json_skip(const char *p, const char *end)
     }
   }
   return end;
+}
+
+const char *json_scan_value(const char *p, const char *end, int depth,
+                            struct json_fail *f)
+{
+  return scan_value(p, end, depth, f);
+}
+
+const char *json_scan_elements(const char *p, const char *end,
+                               const char **at, int max, int *n,
+                               struct json_fail *f)
+{
+  int k = 0;
+  for(;;) {
+    const char *next;
+    at[k++] = p;
+    if(!(p = scan_value(p, end, 1, f)))
+      return NULL;
+    if(*p != ',' && *p != ']')
+      p = ws(p, end);
+    if(*p != ',' || k == max)
+      break;
+    next = ws(p + 1, end);
+    if(*next != '[' && *next != '{')
+      break;
+    p = next;
+  }
+  *n = k;
+  return p;
 }

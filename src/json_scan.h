@@ -162,6 +162,16 @@ const char *json_scan_string(const char *open, const char *q,
 const char *json_scan_value(const char *p, const char *end, int depth,
                             struct json_fail *f);
 
+/* The elements of an array of the top level, from the one at p, an array
+ * or object (whitespace skipped before it), as long as they are arrays or
+ * objects and there are at most max of them: each is checked as
+ * json_scan_value(p, end, 1, f) does and where it starts is noted in at[];
+ * *n is their count. Returns the byte after the last one and its
+ * whitespace (a ',' when more elements follow), or NULL with f set. */
+const char *json_scan_elements(const char *p, const char *end,
+                               const char **at, int max, int *n,
+                               struct json_fail *f);
+
 /* The byte after the array or object opening at p, in text that
  * json_scan_value has accepted (anything else: undefined). */
 const char *json_skip(const char *p, const char *end);

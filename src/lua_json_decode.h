@@ -4,7 +4,8 @@
  * one file calls in another. lua_json_decode.c parses values and builds
  * the tables; lua_json_unescape.c decodes a string that has escapes;
  * lua_json_lazy.c builds lazy views a level at a time, with the scalars
- * parsed here. The byte scans they share are json_scan.h's. The public
+ * parsed here, and lua_json_raw.c has two of their metamethods. The byte
+ * scans they share are json_scan.h's. The public
  * interface is lua_json.h.
  */
 #ifndef RETRYRUN_LUA_JSON_DECODE_H
@@ -63,5 +64,10 @@ const char *json_parse_scalar(struct jp *jp, const char *p);
  * through json_fail, pushing nothing. */
 const char *json_parse_string_escaped(struct jp *jp, const char *open,
                                       const char *q);
+
+/* __len and __pairs of a lazy view's table not yet whole
+ * (lua_json_raw.c): each makes the table whole first. */
+int json_lazy_len(lua_State *L);
+int json_lazy_pairs(lua_State *L);
 
 #endif

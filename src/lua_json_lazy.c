@@ -55,8 +55,11 @@
 struct state {
   lua_Integer left;     /* members still to make; 0: none (being built) */
   lua_Integer n;        /* an array: the slots of off; an object: 0 */
+  const char *text;     /* the bytes of UV_TEXT, which holds them */
+  size_t len;
   int array;
   int depth;            /* the level's nesting: 0 for the text's own */
+  int null;             /* 1: UV_NULL is set */
   size_t off[];         /* off[i - 1]: where element i's text starts, or 0
                            (made, set by the script, or a scalar) */
 };
@@ -71,7 +74,9 @@ static const char lazy_array_key = 'A', lazy_object_key = 'O';
 /* A container being made. */
 struct lazy {
   struct jp jp;        /* the text, what null reads as, the error buffer */
-  int text_idx;        /* stack index of the text, a string */
+  int text_idx;        /* stack index of the text, a string, or 0: it
+                          is the user value of the state at state_idx */
+  int state_idx;
   int validate;        /* 1: members that are containers are checked as
                           they are stepped over; 0: the text was checked */
   int depth;           /* the nesting of the level being made */
@@ -158,12 +163,10 @@ static void put_member(struct lazy *lz, struct level *lv, int k, int v,
  * slot there; a member of an object has two, its key and its value or a
  * placeholder. */
 static void make_table(struct lazy *lz, struct level *lv, int n,
-                       const char *const *kids)
+                       const char *const *kids, int nkids)
 {
   lua_State *L = lz->jp.L;
-  int j, nkids = 0, first = lv->t + 2;
-  for(j = 0; j < n; j++)
-    nkids += kids[j] != NULL;
+  int j, first = lv->t + 2;
   if(lv->array) {
     lua_createtable(L, n, nkids > 0);
     lua_replace(L, lv->t);
@@ -184,8 +187,15 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
   else {
     lua_createtable(L, 0, n - nkids + (nkids > 0));
     lua_replace(L, lv->t);
-    for(j = 0; j < n; j++)
-      put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
+    for(j = 0; j < n; j++) {
+      if(nkids)
+        put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
+      else {                        /* nothing noted: a plain set */
+        lua_pushvalue(L, first + 2 * j);
+        lua_pushvalue(L, first + 2 * j + 1);
+        lua_rawset(L, lv->t);
+      }
+    }
   }
   lua_settop(L, lv->t + 1);
 }
@@ -201,7 +211,7 @@ static const char *make_level(struct lazy *lz, const char *p)
   struct level lv;
   char close = *p == '[' ? ']' : '}';
   lua_Integer n = 0;
-  int gathering = 1, slots = 0, room = 2 * FEW;
+  int gathering = 1, slots = 0, room = 2 * FEW, nkids = 0;
 
   luaL_checkstack(L, 2 * FEW + ROOM, "decoding JSON");
   lv.array = *p == '[';
@@ -212,9 +222,30 @@ static const char *make_level(struct lazy *lz, const char *p)
   lua_pushnil(L);                   /* what notes its missing members */
   p = json_skip_ws(p + 1, end);
   if(p < end && *p == close) {
-    make_table(lz, &lv, 0, NULL);
+    make_table(lz, &lv, 0, NULL, 0);
     p++;
     goto done;
+  }
+  if(lv.array && lz->validate && (*p == '[' || *p == '{')) {
+    /* a list of records: its elements that are containers checked and
+     * noted in one call; the loop below takes the rest */
+    struct json_fail f;
+    if(!(p = json_scan_elements(p, end, kids, GATHER, &nkids, &f)))
+      return json_fail(jp, f.at, f.what);
+    n = nkids;
+    if(*p == ']') {
+      make_table(lz, &lv, nkids, kids, nkids);
+      p++;
+      goto done;
+    }
+    if(*p != ',')
+      return json_fail(jp, p, "expected ',' or ']'");
+    p = json_skip_ws(p + 1, end);
+    if(n == GATHER) {
+      make_table(lz, &lv, GATHER, kids, GATHER);
+      gathering = 0;
+      slots = -ROOM;
+    }
   }
   for(;;) {
     const char *kid = NULL;
@@ -243,10 +274,10 @@ static const char *make_level(struct lazy *lz, const char *p)
         lua_pushboolean(L, 0);      /* its place until it is made */
     }
     else {
+      int null = *p == 'n';         /* the text ends in a NUL */
       if(!(p = json_parse_scalar(jp, p)))
         return NULL;
-      if(!lv.array && !jp->null_idx &&
-         lua_type(L, -1) == LUA_TLIGHTUSERDATA) {
+      if(null && !lv.array && !jp->null_idx) {
         lua_pop(L, 1);              /* null in an object: absent */
         lua_pushnil(L);
       }
@@ -254,9 +285,10 @@ static const char *make_level(struct lazy *lz, const char *p)
     n++;
     if(gathering) {
       kids[n - 1] = kid;
+      nkids += kid != NULL;
       slots += lv.array ? !kid : 2;
       if(n == GATHER) {
-        make_table(lz, &lv, GATHER, kids);
+        make_table(lz, &lv, GATHER, kids, nkids);
         gathering = 0;
         slots = -ROOM;              /* never more room asked */
       }
@@ -281,7 +313,7 @@ static const char *make_level(struct lazy *lz, const char *p)
                                      : "expected ',' or '}'");
   }
   if(gathering)
-    make_table(lz, &lv, (int)n, kids);
+    make_table(lz, &lv, (int)n, kids, nkids);
   p++;
 done:
   if(lv.left) {
@@ -293,7 +325,13 @@ done:
     }
     s->left = lv.left;
     s->depth = lz->depth;
-    lua_pushvalue(L, lz->text_idx);
+    s->text = jp->start;
+    s->len = (size_t)(jp->end - jp->start);
+    s->null = jp->null_idx != 0;
+    if(lz->text_idx)
+      lua_pushvalue(L, lz->text_idx);
+    else
+      lua_getiuservalue(L, lz->state_idx, UV_TEXT);
     lua_setiuservalue(L, lv.t + 1, UV_TEXT);
     if(jp->null_idx) {
       lua_pushvalue(L, jp->null_idx);
@@ -312,47 +350,52 @@ done:
   return p;
 }
 
+/* Sets lz up to make levels of the len bytes of text at s. */
+static void init_lazy(struct lazy *lz, lua_State *L, const char *s,
+                      size_t len, int null_idx, char *err, size_t errlen)
+{
+  lz->jp.L = L;
+  lz->jp.start = s;
+  lz->jp.end = s + len;
+  lz->jp.depth = lz->jp.cache_base = lz->jp.mt_slot = lz->jp.stack_ok = 0;
+  lz->jp.null_idx = null_idx;
+  lz->jp.err = err;
+  lz->jp.errlen = errlen;
+  lz->text_idx = lz->state_idx = lz->validate = lz->depth = 0;
+}
+
 /* Pushes the member whose text starts at byte off of the text of the
- * state at si, a level made; decoded whole from LAZY_DEPTH down, where a
- * level more would step over the rest of its text once again (a view read
- * down a deep nesting would cost its depth times its size). */
-static void make_member(lua_State *L, int si, size_t off)
+ * state s, at si, a level made; decoded whole from LAZY_DEPTH down, where
+ * a level more would step over the rest of its text once again (a view
+ * read down a deep nesting would cost its depth times its size). The text
+ * is read where the state's user value holds it; it is pushed only for a
+ * level that needs it in a state of its own. */
+static void make_member(lua_State *L, int si, const struct state *s,
+                        size_t off)
 {
   struct lazy lz;
   char err[128];
-  size_t len;
-  const char *s;
-  int top = lua_gettop(L);
-  int depth = ((const struct state *)lua_touserdata(L, si))->depth + 1;
+  int null_idx = 0;
 
-  lua_getiuservalue(L, si, UV_TEXT);
-  s = lua_tolstring(L, -1, &len);
-  lz.text_idx = top + 1;
-  lz.validate = 0;
-  lz.jp.L = L;
-  lz.jp.start = s;
-  lz.jp.end = s + len;
-  lz.jp.depth = 0;
-  lz.jp.cache_base = 0;
-  lz.jp.mt_slot = 0;
-  lz.jp.null_idx = lua_getiuservalue(L, si, UV_NULL) == LUA_TNIL ? 0
-                                                                 : top + 2;
-  lz.jp.stack_ok = 0;
-  lz.jp.err = err;
-  lz.jp.errlen = sizeof(err);
-  lz.depth = depth;
+  if(s->null) {
+    lua_getiuservalue(L, si, UV_NULL);
+    null_idx = lua_gettop(L);
+  }
+  init_lazy(&lz, L, s->text, s->len, null_idx, err, sizeof(err));
+  lz.state_idx = si;
+  lz.depth = s->depth + 1;
   /* the text was checked: only a number Lua cannot read in this locale
    * fails */
-  if(depth >= LAZY_DEPTH) {
-    const char *end = json_skip(s + off, s + len);
-    if(json_decode(L, s + off, (size_t)(end - (s + off)),
-                   lz.jp.null_idx, err, sizeof(err)))
+  if(lz.depth >= LAZY_DEPTH) {
+    const char *p = s->text + off;
+    if(json_decode(L, p, (size_t)(json_skip(p, lz.jp.end) - p), lz.jp.null_idx,
+                   err, sizeof(err)))
       luaL_error(L, "json: %s", err);
   }
-  else if(!make_level(&lz, s + off))
+  else if(!make_level(&lz, s->text + off))
     luaL_error(L, "json: %s", err);
-  lua_replace(L, top + 1);
-  lua_settop(L, top + 1);
+  if(lz.jp.null_idx)
+    lua_remove(L, lz.jp.null_idx);
 }
 
 /* The table at t, whose state is s, is whole: it loses its state and gets
@@ -390,7 +433,7 @@ static void complete(lua_State *L, int t, int si)
     for(i = 1; i <= s->n && s->left; i++) {
       if(!s->off[i - 1])
         continue;
-      make_member(L, si, s->off[i - 1]);
+      make_member(L, si, s, s->off[i - 1]);
       lua_rawseti(L, t, i);
       s->off[i - 1] = 0;
       made_one(L, t, s);
@@ -401,7 +444,7 @@ static void complete(lua_State *L, int t, int si)
   lua_getiuservalue(L, si, UV_KEYS);
   lua_pushnil(L);
   while(s->left && lua_next(L, top + 1)) {
-    make_member(L, si, (size_t)lua_tointeger(L, -1));
+    make_member(L, si, s, (size_t)lua_tointeger(L, -1));
     lua_pushvalue(L, -3);
     lua_insert(L, -2);
     lua_rawset(L, t);
@@ -483,9 +526,20 @@ static int lazy_index(lua_State *L)
   if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 3 */
     return 0;
   s = lua_touserdata(L, 3);
-  if(!(off = missing(L, 3, s, 2)))                         /* (4) */
+  if(s->array) {                    /* the index found once */
+    lua_Integer i = element_index(L, 2, s);
+    if(!i || !(off = s->off[i - 1]))
+      return 0;
+    make_member(L, 3, s, off);                             /* 4 */
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, 1, i);
+    s->off[i - 1] = 0;
+    made_one(L, 1, s);
+    return 1;
+  }
+  if(!(off = missing(L, 3, s, 2)))                         /* 4 */
     return 0;
-  make_member(L, 3, off);                                  /* top */
+  make_member(L, 3, s, off);                               /* 5 */
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
@@ -526,40 +580,13 @@ static int lazy_newindex(lua_State *L)
   return 0;
 }
 
-static int lazy_len(lua_State *L)
-{
-  json_touch(L, 1);
-  lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
-  return 1;
-}
-
-/* next over a whole table: the base library's, for __pairs. */
-static int plain_next(lua_State *L)
-{
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 2);
-  if(lua_next(L, 1))
-    return 2;
-  lua_pushnil(L);
-  return 1;
-}
-
-static int lazy_pairs(lua_State *L)
-{
-  json_touch(L, 1);
-  lua_pushcfunction(L, plain_next);
-  lua_pushvalue(L, 1);
-  lua_pushnil(L);
-  return 3;
-}
-
 static void push_lazy_mt(lua_State *L, int array)
 {
   static const luaL_Reg meta[] = {
     {"__index", lazy_index},
     {"__newindex", lazy_newindex},
-    {"__len", lazy_len},
-    {"__pairs", lazy_pairs},
+    {"__len", json_lazy_len},
+    {"__pairs", json_lazy_pairs},
     {NULL, NULL}
   };
   const void *key = array ? &lazy_array_key : &lazy_object_key;
@@ -591,19 +618,10 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
   p = json_skip_ws(s, s + len);
   if(p == s + len || (*p != '[' && *p != '{'))
     return json_decode(L, s, len, null_idx, err, errlen);
+  init_lazy(&lz, L, s, len, null_idx ? lua_absindex(L, null_idx) : 0, err,
+            errlen);
   lz.text_idx = text_idx;
-  lz.jp.L = L;
-  lz.jp.start = s;
-  lz.jp.end = s + len;
-  lz.jp.depth = 0;
-  lz.jp.cache_base = 0;
-  lz.jp.mt_slot = 0;
-  lz.jp.null_idx = null_idx ? lua_absindex(L, null_idx) : 0;
-  lz.jp.stack_ok = 0;
-  lz.jp.err = err;
-  lz.jp.errlen = errlen;
   lz.validate = 1;
-  lz.depth = 0;
   if((p = make_level(&lz, p))) {
     p = json_skip_ws(p, lz.jp.end);
     if(p == lz.jp.end)

@@ -7,11 +7,13 @@
  * them in place of the standard ones (retryrun.stdlib); their messages are
  * the standard ones'.
  *
- * It uses only the Lua C API and json_touch; it has no state.
+ * Also the __len and __pairs of those tables. It uses only the Lua C API
+ * and json_touch; it has no state.
  */
 #include <lauxlib.h>
 
 #include "lua_json.h"
+#include "lua_json_decode.h"
 
 /* next over a table json_touch made whole: the base library's. */
 static int plain_next(lua_State *L)
@@ -21,6 +23,23 @@ static int plain_next(lua_State *L)
     return 2;
   lua_pushnil(L);
   return 1;
+}
+
+/* __len and __pairs of a view's table not yet whole (lua_json_lazy.c). */
+int json_lazy_len(lua_State *L)
+{
+  json_touch(L, 1);
+  lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
+  return 1;
+}
+
+int json_lazy_pairs(lua_State *L)
+{
+  json_touch(L, 1);
+  lua_pushcfunction(L, plain_next);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
 }
 
 static int lnext(lua_State *L)
