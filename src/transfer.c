@@ -21,6 +21,29 @@ static struct transfer *free_list;
  * no connection is reused, as nothing could stop a silent resend. */
 static int no_prereq;
 
+/* 1 when the environment names no proxy at start (see proxy_unset) */
+static int no_proxy_env;
+
+extern char **environ;
+
+/* 1 when no variable of the environment could make libcurl use a proxy:
+ * none whose name ends in "_proxy", in any case, other than no_proxy
+ * (http_proxy, HTTPS_PROXY, ALL_PROXY and kin). libcurl reads them anew
+ * for every connection it looks for; a script cannot change them, so
+ * reading them once gives the same answer. */
+static int proxy_unset(void)
+{
+  char **v;
+  for(v = environ; v && *v; v++) {
+    const char *eq = strchr(*v, '=');
+    size_t n = eq ? (size_t)(eq - *v) : strlen(*v);
+    if(n >= 6 && !strncasecmp(*v + n - 6, "_proxy", 6) &&
+       !(n == 8 && !strncasecmp(*v, "no_proxy", 8)))
+      return 0;
+  }
+  return 1;
+}
+
 static void attempt_clear(struct transfer *t);
 
 /* Puts the handle back as curl_easy_init made it, and forgets what it
@@ -63,6 +86,7 @@ enum transfer_result transfer_global_init(char *err, size_t errlen)
       snprintf(why, sizeof(why), "curl_global_init failed");
       result = TRANSFER_NOCURL;
     }
+    no_proxy_env = proxy_unset();
   }
   if(result)
     snprintf(err, errlen, "%s", why);
@@ -257,6 +281,10 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     /* redirects are followed by the engine, which decides the method,
      * body and headers of each hop (lua_attempt.c) */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    /* no proxy variable: "no proxy for any host" says so at once, where
+     * libcurl would read five or six variables for every request */
+    if(no_proxy_env)
+      SET(CURLOPT_NOPROXY, "*");
     if((rc = transfer_recv_on(t, &no_prereq)))
       goto out;
     t->configured = 1;
