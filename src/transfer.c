@@ -53,6 +53,7 @@ static void handle_reset(struct transfer *t)
   curl_easy_reset(t->easy);
   t->configured = t->dirty = 0;
   t->set_url.len = 0;
+  t->set_parsed = 0;
   t->set_timeout_ms = t->set_connect_ms = 0;
   t->set_headers = NULL;
   free(t->set_cacert);
@@ -211,6 +212,7 @@ void transfer_free_all(void)
     dynbuf_free(&t->resp_headers);
     dynbuf_free(&t->wire);
     dynbuf_free(&t->set_url);
+    curl_url_cleanup(t->parsed);
     dynbuf_free(&t->url_copy);
     free(t->set_cacert);
     free(t);
@@ -227,6 +229,33 @@ int transfer_add_header(struct transfer *t, const char *line)
     t->own_ua = 1;
   t->headers = l;
   return 0;
+}
+
+/* Gives the handle its URL parsed, once the same URL comes a second time
+ * in a row: as a string alone, libcurl parses it anew for every transfer,
+ * where a parsed one it only copies (a URL that changes every time stays
+ * a string, as the copy would be one step more). The string goes too, as
+ * libcurl writes it back from the parse, with the same flags as libcurl's
+ * own: some versions report it as the effective URL without reading the
+ * parsed one again. A URL curl_url_set refuses stays a string, for
+ * libcurl's own error. */
+static CURLcode url_on(struct transfer *t, const char *url)
+{
+  CURLcode rc = CURLE_OK;
+  char *normal = NULL;
+  if(!t->parsed)
+    t->parsed = curl_url();
+  if(t->parsed &&
+     !curl_url_set(t->parsed, CURLUPART_URL, url,
+                   CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) &&
+     !curl_url_get(t->parsed, CURLUPART_URL, &normal, 0)) {
+    rc = curl_easy_setopt(t->easy, CURLOPT_URL, normal);
+    curl_free(normal);
+    if(!rc)
+      rc = curl_easy_setopt(t->easy, CURLOPT_CURLU, t->parsed);
+    t->set_parsed = !rc;
+  }
+  return rc;
 }
 
 /* Clears what one attempt learns about its response. */
@@ -295,8 +324,16 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   /* From here each setting is made only when it differs from what the
    * handle holds (a setopt copies, frees or parses); a failure leaves the
    * handle dirty, so the reset at release clears whatever it holds. */
-  if(!t->set_url.len || strcmp(t->set_url.data, o->url)) {
+  if(t->set_url.len && !strcmp(t->set_url.data, o->url)) {
+    if(!t->set_parsed && (rc = url_on(t, o->url)))
+      goto out;
+  }
+  else {
     t->set_url.len = 0;
+    if(t->set_parsed) {
+      t->set_parsed = 0;
+      SET(CURLOPT_CURLU, NULL);
+    }
     SET(CURLOPT_URL, o->url);
     t->set_url.oom = 0;
     if(dynbuf_add(&t->set_url, o->url, strlen(o->url)))
