@@ -28,6 +28,25 @@ describe("an options table used again", function()
     return (tostring(err):gsub("^[^:]*:%d+: ", ""))
   end
 
+  it("sends each call to its own URL, and reports it, as URLs change",
+     function()
+    -- the easy handles are reused, each keeping the URL it was last given
+    -- (parsed, once it came twice): a call to another URL must never reach
+    -- or report the one before
+    for i = 1, 12 do
+      local n = (i - 1) // 3   -- each URL three times in a row
+      local url = n % 2 == 0 and echo .. "?n=" .. n or
+                  srv.url .. "/x/../_echo?n=" .. n .. "#f"
+      local resp = http.get(url)
+      assert.equal(tostring(n), todo.decode(resp.body).query.n)
+      assert.equal(n % 2 == 0 and url or echo .. "?n=" .. n .. "#f",
+                   resp.url)
+    end
+    local resp = http.get(srv.url .. "/items", {headers = common.AUTH})
+    assert.equal(srv.url .. "/items", resp.url)
+    assert.equal(200, resp.status)
+  end)
+
   it("sends the headers the table holds at each call", function()
     local opts = {headers = {["X-N"] = "1"}}
     assert.equal("1", sent(http.get(echo, opts))["X-N"])

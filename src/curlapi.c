@@ -58,6 +58,11 @@ int curlapi_load(char *err, size_t errlen)
     SYM(share_init, "curl_share_init"),
     SYM(share_setopt, "curl_share_setopt"),
     SYM(share_cleanup, "curl_share_cleanup"),
+    SYM(url, "curl_url"),
+    SYM(url_cleanup, "curl_url_cleanup"),
+    SYM(url_set, "curl_url_set"),
+    SYM(url_get, "curl_url_get"),
+    SYM(free, "curl_free"),
 #undef SYM
   };
   struct curlapi api;

@@ -48,6 +48,11 @@ struct curlapi {
   CURLSH *(*share_init)(void);
   CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
   CURLSHcode (*share_cleanup)(CURLSH *);
+  CURLU *(*url)(void);
+  void (*url_cleanup)(CURLU *);
+  CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+  CURLUcode (*url_get)(CURLU *, CURLUPart, char **, unsigned int);
+  void (*free)(void *);
 };
 
 extern struct curlapi curlapi;
@@ -90,6 +95,11 @@ int curlapi_loaded(void);
 #define curl_mime_filename curlapi.mime_filename
 #define curl_mime_type curlapi.mime_type
 #define curl_mime_data curlapi.mime_data
+#define curl_url curlapi.url
+#define curl_url_cleanup curlapi.url_cleanup
+#define curl_url_set curlapi.url_set
+#define curl_url_get curlapi.url_get
+#define curl_free curlapi.free
 #define curl_mime_filedata curlapi.mime_filedata
 #define curl_share_init curlapi.share_init
 #define curl_share_setopt curlapi.share_setopt

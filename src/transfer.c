@@ -21,6 +21,29 @@ static struct transfer *free_list;
  * no connection is reused, as nothing could stop a silent resend. */
 static int no_prereq;
 
+/* 1 when the environment names no proxy at start (see proxy_unset) */
+static int no_proxy_env;
+
+extern char **environ;
+
+/* 1 when no variable of the environment could make libcurl use a proxy:
+ * none whose name ends in "_proxy", in any case, other than no_proxy
+ * (http_proxy, HTTPS_PROXY, ALL_PROXY and kin). libcurl reads them anew
+ * for every connection it looks for; a script cannot change them, so
+ * reading them once gives the same answer. */
+static int proxy_unset(void)
+{
+  char **v;
+  for(v = environ; v && *v; v++) {
+    const char *eq = strchr(*v, '=');
+    size_t n = eq ? (size_t)(eq - *v) : strlen(*v);
+    if(n >= 6 && !strncasecmp(*v + n - 6, "_proxy", 6) &&
+       !(n == 8 && !strncasecmp(*v, "no_proxy", 8)))
+      return 0;
+  }
+  return 1;
+}
+
 static void attempt_clear(struct transfer *t);
 
 /* Puts the handle back as curl_easy_init made it, and forgets what it
@@ -30,6 +53,7 @@ static void handle_reset(struct transfer *t)
   curl_easy_reset(t->easy);
   t->configured = t->dirty = 0;
   t->set_url.len = 0;
+  t->set_parsed = 0;
   t->set_timeout_ms = t->set_connect_ms = 0;
   t->set_headers = NULL;
   free(t->set_cacert);
@@ -63,6 +87,7 @@ enum transfer_result transfer_global_init(char *err, size_t errlen)
       snprintf(why, sizeof(why), "curl_global_init failed");
       result = TRANSFER_NOCURL;
     }
+    no_proxy_env = proxy_unset();
   }
   if(result)
     snprintf(err, errlen, "%s", why);
@@ -187,6 +212,7 @@ void transfer_free_all(void)
     dynbuf_free(&t->resp_headers);
     dynbuf_free(&t->wire);
     dynbuf_free(&t->set_url);
+    curl_url_cleanup(t->parsed);
     dynbuf_free(&t->url_copy);
     free(t->set_cacert);
     free(t);
@@ -203,6 +229,33 @@ int transfer_add_header(struct transfer *t, const char *line)
     t->own_ua = 1;
   t->headers = l;
   return 0;
+}
+
+/* Gives the handle its URL parsed, once the same URL comes a second time
+ * in a row: as a string alone, libcurl parses it anew for every transfer,
+ * where a parsed one it only copies (a URL that changes every time stays
+ * a string, as the copy would be one step more). The string goes too, as
+ * libcurl writes it back from the parse, with the same flags as libcurl's
+ * own: some versions report it as the effective URL without reading the
+ * parsed one again. A URL curl_url_set refuses stays a string, for
+ * libcurl's own error. */
+static CURLcode url_on(struct transfer *t, const char *url)
+{
+  CURLcode rc = CURLE_OK;
+  char *normal = NULL;
+  if(!t->parsed)
+    t->parsed = curl_url();
+  if(t->parsed &&
+     !curl_url_set(t->parsed, CURLUPART_URL, url,
+                   CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) &&
+     !curl_url_get(t->parsed, CURLUPART_URL, &normal, 0)) {
+    rc = curl_easy_setopt(t->easy, CURLOPT_URL, normal);
+    curl_free(normal);
+    if(!rc)
+      rc = curl_easy_setopt(t->easy, CURLOPT_CURLU, t->parsed);
+    t->set_parsed = !rc;
+  }
+  return rc;
 }
 
 /* Clears what one attempt learns about its response. */
@@ -257,6 +310,10 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     /* redirects are followed by the engine, which decides the method,
      * body and headers of each hop (lua_attempt.c) */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    /* no proxy variable: "no proxy for any host" says so at once, where
+     * libcurl would read five or six variables for every request */
+    if(no_proxy_env)
+      SET(CURLOPT_NOPROXY, "*");
     if((rc = transfer_recv_on(t, &no_prereq)))
       goto out;
     t->configured = 1;
@@ -267,8 +324,16 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   /* From here each setting is made only when it differs from what the
    * handle holds (a setopt copies, frees or parses); a failure leaves the
    * handle dirty, so the reset at release clears whatever it holds. */
-  if(!t->set_url.len || strcmp(t->set_url.data, o->url)) {
+  if(t->set_url.len && !strcmp(t->set_url.data, o->url)) {
+    if(!t->set_parsed && (rc = url_on(t, o->url)))
+      goto out;
+  }
+  else {
     t->set_url.len = 0;
+    if(t->set_parsed) {
+      t->set_parsed = 0;
+      SET(CURLOPT_CURLU, NULL);
+    }
     SET(CURLOPT_URL, o->url);
     t->set_url.oom = 0;
     if(dynbuf_add(&t->set_url, o->url, strlen(o->url)))

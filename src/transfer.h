@@ -127,7 +127,9 @@ struct transfer {
   /* What the handle holds from the last attempt, so that the next one
    * sets only what differs (a setopt copies, frees or parses): cleared
    * with the handle by curl_easy_reset */
-  struct dynbuf set_url;       /* CURLOPT_URL; len 0: none */
+  struct dynbuf set_url;       /* the URL as asked for; len 0: none */
+  CURLU *parsed;               /* set_url parsed, once it came twice */
+  int set_parsed;              /* CURLOPT_CURLU is parsed */
   long set_timeout_ms, set_connect_ms;  /* 0: none */
   struct curl_slist *set_headers;       /* CURLOPT_HTTPHEADER */
   char *set_cacert;            /* CURLOPT_CAINFO, owned; NULL: default */
