@@ -698,6 +698,28 @@ describe("a policy's guarantees against a script's tricks", function()
     forged:close()
   end)
 
+  it("frees nothing of a userdata dressed as its private types", function()
+    http.redact("http://u:p@h/")        -- the Box type exists from here
+    local box_mt = debug.getregistry()["retryrun.Box"]
+    debug.setmetatable(retry.policy{attempts = 3}, box_mt)
+    collectgarbage()
+    collectgarbage()                    -- a Box's __gc freed its bytes
+    local _, err = pcall(http.get, "http://127.0.0.1:9/", {retry = false})
+    local records
+    for _, v in pairs(debug.getregistry()) do
+      if type(v) == "table" and type(rawget(v, err)) == "userdata" then
+        records = v
+      end
+    end
+    local fake = retry.policy{attempts = 2}
+    debug.setmetatable(fake, debug.getmetatable(rawget(records, err)))
+    rawset(records, err, fake)
+    local ok, again = pcall(retry.policy{attempts = 2,
+      backoff = {initial = 0.001}}(function() error(err) end))
+    assert.is_false(ok)
+    assert.equal(err, again)
+  end)
+
   it("draws the wait of a huge retry number as of a large one", function()
     local p = retry.policy{backoff = {jitter = "none", max = 10}}
     assert.equal(10, p:delay(2^31))

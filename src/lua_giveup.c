@@ -241,7 +241,7 @@ const struct lgiveup_record *lgiveup_record(lua_State *L, int idx)
   lua_pushvalue(L, idx);
   lua_rawget(L, -2);
   lua_remove(L, -2);
-  r = luaL_testudata(L, -1, LUAX_RECORD_MT);
+  r = luax_testsized(L, -1, LUAX_RECORD_MT, sizeof(*r));
   if(!r) {
     lua_pop(L, 1);
     return NULL;

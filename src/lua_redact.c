@@ -12,7 +12,9 @@
 
 static int lbox_gc(lua_State *L)
 {
-  char **box = lua_touserdata(L, 1);
+  char **box = luax_testsized(L, 1, LUAX_BOX_MT, sizeof(*box));
+  if(!box)
+    return 0;   /* another userdata given the metatable: not a Box */
   free(*box);
   *box = NULL;
   return 0;
