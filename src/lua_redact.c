@@ -70,25 +70,32 @@ const char *lredact_push_error(lua_State *L, int idx)
   return lua_tostring(L, -1);
 }
 
-/* Collects the secret values of the request table at idx: its URL's, its
- * secret headers', its body's, its secret multipart fields'. The pointers borrow the table's strings:
- * use vals only while the table is alive and unchanged. */
-void lredact_collect(lua_State *L, int idx, struct redact_values *v)
+/* Collects the secret values of the request table at idx: its secret
+ * headers', its URL's, its secret multipart fields', its body's. The
+ * pointers borrow the table's strings: use vals only while the table is
+ * alive and unchanged. Raw reads of strings: raises nothing. */
+static void collect(lua_State *L, int idx, struct redact_values *v)
 {
   size_t n;
   const char *s;
-  v->count = 0;                  /* not the 4 KB of the arrays: only */
-  v->nowned = 0;                 /* what count and nowned cover is read */
   if(!lua_istable(L, idx))
     return;
   idx = lua_absindex(L, idx);
+  if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      if(lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+        size_t kn;
+        const char *k = lua_tolstring(L, -2, &kn);
+        s = lua_tolstring(L, -1, &n);
+        redact_collect_header(v, k, kn, s, n);
+      }
+      lua_pop(L, 1);
+    }
+  }
   if(lua_getfield(L, idx, "url") == LUA_TSTRING) {
     s = lua_tolstring(L, -1, &n);
     redact_collect_url(v, s, n);
-  }
-  if(lua_getfield(L, idx, "body") == LUA_TSTRING) {
-    s = lua_tolstring(L, -1, &n);
-    redact_collect_body(v, s, n);
   }
   lua_pop(L, 2);
   if(lua_getfield(L, idx, "multipart") == LUA_TTABLE) {
@@ -107,19 +114,36 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
     }
   }
   lua_pop(L, 1);
-  if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
-    lua_pushnil(L);
-    while(lua_next(L, -2)) {
-      if(lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-        size_t kn;
-        const char *k = lua_tolstring(L, -2, &kn);
-        s = lua_tolstring(L, -1, &n);
-        redact_collect_header(v, k, kn, s, n);
-      }
-      lua_pop(L, 1);
-    }
+  if(lua_getfield(L, idx, "body") == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &n);
+    redact_collect_body(v, s, n);
   }
   lua_pop(L, 1);
+}
+
+void lredact_push_req(lua_State *L, const char *text, size_t len, int req)
+{
+  struct redact_values v;
+  size_t n;
+  char **box;
+  if(req)
+    req = lua_absindex(L, req);
+  box = lua_newuserdatauv(L, sizeof(*box), 0);
+  *box = NULL;
+  luaL_setmetatable(L, LUAX_BOX_MT);
+  /* nothing raises from here until v is freed: a memory error would
+   * leak what it grew into */
+  redact_values_init(&v);
+  if(req)
+    collect(L, req, &v);
+  *box = redact_text(text, len, req ? &v : NULL, &n);
+  redact_values_free(&v);
+  if(!*box)
+    luaL_error(L, "not enough memory");
+  lua_pushlstring(L, *box, n);
+  free(*box);
+  *box = NULL;
+  lua_remove(L, -2);
 }
 
 /* Replaces the string at idx with its redacted form: URLs, and the
@@ -127,16 +151,13 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
  * as they are. */
 void lredact_at(lua_State *L, int idx, int req)
 {
-  struct redact_values v;
   size_t n;
   const char *s;
   idx = lua_absindex(L, idx);
   if(lua_type(L, idx) != LUA_TSTRING)
     return;
   s = lua_tolstring(L, idx, &n);
-  if(req)
-    lredact_collect(L, req, &v);
-  lredact_push(L, s, n, req ? &v : NULL);
+  lredact_push_req(L, s, n, req);
   lua_replace(L, idx);
 }
 
@@ -147,12 +168,9 @@ static int lcore_redact(lua_State *L)
 {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  struct redact_values v;
-  if(!lua_isnoneornil(L, 2)) {
+  if(!lua_isnoneornil(L, 2))
     luaL_checktype(L, 2, LUA_TTABLE);
-    lredact_collect(L, 2, &v);
-  }
-  lredact_push(L, s, n, lua_isnoneornil(L, 2) ? NULL : &v);
+  lredact_push_req(L, s, n, lua_isnoneornil(L, 2) ? 0 : 2);
   return 1;
 }
 
