@@ -135,6 +135,25 @@ describe("a call's secret values", function()
   end)
 end)
 
+describe("a policy's key", function()
+  it("is shown redacted in guard lines and summaries", function()
+    local srv <close> = todo.start{"--fail-rate", "1"}
+    local code, out = run_all(srv.url, [[
+      for _ = 1, 2 do
+        pcall(http.get, BASE .. "/items", {headers = H, retry = {
+          key = "api http://u:KEYPW@h/?token=KEYTOK " .. TOKEN, attempts = 2,
+          backoff = FAST, breaker = {consecutive = 1, break_for = 5}}})
+      end]])
+    assert.equal(0, code, out)
+    assert.truthy(out:find("breaker api http://REDACTED@h/?token=REDACTED "
+                           .. "REDACTED open", 1, true), out)
+    assert.truthy(out:find('"key":"api http://REDACTED@h/', 1, true), out)
+    assert.is_nil(out:find("KEYPW", 1, true), out)
+    assert.is_nil(out:find("KEYTOK", 1, true), out)
+    assert_clean(out)
+  end)
+end)
+
 describe("a URL with no scheme", function()
   it("loses its secrets in -vv Location lines", function()
     local srv <close> = todo.start{}
