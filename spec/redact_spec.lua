@@ -135,6 +135,20 @@ describe("a call's secret values", function()
   end)
 end)
 
+describe("a session's cookies", function()
+  it("are hidden in the messages of its calls", function()
+    local srv <close> = todo.start{}
+    local code, out = run_all(srv.url, [[
+      local s = http.session{base = BASE, cookies = true}
+      s:get("/_cookie?set=sid%3DJARCOOKIE_SECRET_9")
+      local ok, e = pcall(s.get, s, "/_echo", {expect = 201})
+      print("expect", ok, e)]])
+    assert.equal(0, code, out)
+    assert.truthy(out:find('"Cookie":"sid=REDACTED"', 1, true), out)
+    assert.is_nil(out:find("JARCOOKIE", 1, true), out)
+  end)
+end)
+
 describe("a policy's key", function()
   it("is shown redacted in guard lines and summaries", function()
     local srv <close> = todo.start{"--fail-rate", "1"}

@@ -9,6 +9,7 @@
 
 #include "lua_redact.h"
 #include "luax.h"
+#include "transfer.h"
 
 static int lbox_gc(lua_State *L)
 {
@@ -70,8 +71,14 @@ const char *lredact_push_error(lua_State *L, int idx)
   return lua_tostring(L, -1);
 }
 
+static void jar_value(void *vals, const char *value, size_t len)
+{
+  redact_collect_copy(vals, value, len);
+}
+
 /* Collects the secret values of the request table at idx: its secret
- * headers', its URL's, its secret multipart fields', its body's. The
+ * headers', its URL's, its secret multipart fields', its body's, its
+ * cookie jar's cookies'. The
  * pointers borrow the table's strings: use vals only while the table is
  * alive and unchanged. Raw reads of strings: raises nothing. */
 static void collect(lua_State *L, int idx, struct redact_values *v)
@@ -117,6 +124,13 @@ static void collect(lua_State *L, int idx, struct redact_values *v)
   if(lua_getfield(L, idx, "body") == LUA_TSTRING) {
     s = lua_tolstring(L, -1, &n);
     redact_collect_body(v, s, n);
+  }
+  lua_pop(L, 1);
+  if(lua_getfield(L, idx, "cookies") == LUA_TUSERDATA) {
+    struct transfer_jar **jar = luax_testsized(L, -1, LUAX_JAR_MT,
+                                               sizeof(*jar));
+    if(jar && *jar && transfer_jar_values(*jar, jar_value, v))
+      v->oom = 1;                    /* a value unknown: show nothing */
   }
   lua_pop(L, 1);
 }

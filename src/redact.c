@@ -354,6 +354,17 @@ void redact_collect_url(struct redact_values *vals, const char *url,
     redact_pairs(p + 1, end, FRAGMENT_SEPS, 0, collect_pair, vals);
 }
 
+void redact_collect_copy(struct redact_values *vals, const char *value,
+                         size_t len)
+{
+  char *o;
+  if(len < REDACT_MIN_VALUE || !(o = owned_room(vals, len)))
+    return;
+  memcpy(o, value, len);
+  vals->nowned += len;
+  add_value(vals, o, len);
+}
+
 void redact_collect_field(struct redact_values *vals, const char *name,
                           size_t nlen, const char *value, size_t vlen)
 {

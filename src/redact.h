@@ -77,6 +77,10 @@ void redact_collect_header(struct redact_values *vals, const char *name,
                            size_t nlen, const char *value, size_t vlen);
 void redact_collect_body(struct redact_values *vals, const char *body,
                          size_t len);
+/* Adds a copy of a value that is secret whatever its name (a cookie
+ * libcurl sends from a jar); vals keeps the copy. */
+void redact_collect_copy(struct redact_values *vals, const char *value,
+                         size_t len);
 /* Adds a form field's value (a multipart part's data) when its name is
  * secret. */
 void redact_collect_field(struct redact_values *vals, const char *name,

@@ -280,6 +280,12 @@ int main(void)
     check_text("t=ab%252Fcd%252Bef%253Dgh u=ab%25252Fcd+ef=gh "
                "\"ab\\u002fcd+ef\\u003dgh\"", &v,
                "t=REDACTED u=REDACTED \"REDACTED\"");
+    {
+      char cookie[] = "JARCOOKIE9";
+      redact_collect_copy(&v, cookie, 10);
+      memset(cookie, 'x', 10);
+      check_text("sid=JARCOOKIE9", &v, "sid=REDACTED");
+    }
     redact_values_free(&v);
     CHECK(v.count == 0 && v.v == v.inl, "freed values are empty again");
   }
