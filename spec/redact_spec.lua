@@ -149,6 +149,19 @@ describe("a session's cookies", function()
   end)
 end)
 
+describe("a policy's name", function()
+  it("is shown with the call's secret values hidden", function()
+    local srv <close> = todo.start{}
+    local code, out = run_all(srv.url, [[
+      pcall(http.get, BASE .. "/items", {headers = H, expect = 201,
+        retry = {name = "pol " .. TOKEN, attempts = 1}})]])
+    assert.equal(0, code, out)
+    assert.truthy(out:find("[policy pol REDACTED]", 1, true), out)
+    assert.truthy(out:find('"policy":"pol REDACTED"', 1, true), out)
+    assert_clean(out)
+  end)
+end)
+
 describe("a policy's key", function()
   it("is shown redacted in guard lines and summaries", function()
     local srv <close> = todo.start{"--fail-rate", "1"}

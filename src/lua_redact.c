@@ -2,6 +2,7 @@
  * lua_redact.c - redaction for the Lua bindings (see lua_redact.h).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,22 @@ void lredact_push_req(lua_State *L, const char *text, size_t len, int req)
   free(*box);
   *box = NULL;
   lua_remove(L, -2);
+}
+
+const char *lredact_str(lua_State *L, const char *s, int req, char *buf,
+                        size_t size)
+{
+  struct redact_values v;
+  char *out;
+  redact_values_init(&v);
+  collect(L, req, &v);
+  if(!v.count && !v.oom)
+    return s;                       /* nothing of the request's to hide */
+  out = redact_text(s, strlen(s), &v, NULL);
+  redact_values_free(&v);
+  snprintf(buf, size, "%s", out ? out : REDACTED);
+  free(out);
+  return buf;
 }
 
 /* Replaces the string at idx with its redacted form: URLs, and the

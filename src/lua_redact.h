@@ -34,6 +34,13 @@ const char *lredact_push_error(lua_State *L, int idx);
  * hidden: all of them, however many. */
 void lredact_push_req(lua_State *L, const char *text, size_t len, int req);
 
+/* s (a name a script gave, already redacted alone) with the secret
+ * values of the request table at req hidden too, written in buf (size
+ * bytes; REDACTED if memory runs out), or s itself when there is nothing
+ * to hide. Pushes nothing: safe while a luaL_Buffer is open. */
+const char *lredact_str(lua_State *L, const char *s, int req, char *buf,
+                        size_t size);
+
 /* Replaces the string at idx with its redacted form: URLs, and the
  * secrets of the request table at req (0 for none). */
 void lredact_at(lua_State *L, int idx, int req);
