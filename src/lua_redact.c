@@ -165,13 +165,16 @@ const char *lredact_str(lua_State *L, const char *s, int req, char *buf,
                         size_t size)
 {
   struct redact_values v;
-  char *out;
+  char *out = NULL;
+  int any;
   redact_values_init(&v);
   collect(L, req, &v);
-  if(!v.count && !v.oom)
-    return s;                       /* nothing of the request's to hide */
-  out = redact_text(s, strlen(s), &v, NULL);
+  any = v.count || v.oom;
+  if(any)
+    out = redact_text(s, strlen(s), &v, NULL);
   redact_values_free(&v);
+  if(!any)
+    return s;                       /* nothing of the request's to hide */
   snprintf(buf, size, "%s", out ? out : REDACTED);
   free(out);
   return buf;
