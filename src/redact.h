@@ -41,7 +41,7 @@ int redact_add_name(const char *name, size_t len);
 
 /* The secret values of one request, for finding them in free text. The
  * pointers borrow the caller's strings, which must outlive the struct.
- * Made with redact_values_init() (or zeroed), undone with
+ * Made with redact_values_init(), undone with
  * redact_values_free(); while it holds no more than the inline room, it
  * allocates nothing. */
 struct redact_value {

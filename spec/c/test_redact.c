@@ -211,7 +211,7 @@ int main(void)
     static const char body[] =
       "{\"user\":\"al\",\"password\":\"hunter22\",\"n\":{\"pin\":1,"
       "\"otp\":123456}}";
-    memset(&v, 0, sizeof(v));
+    redact_values_init(&v);
     redact_collect_url(&v, "http://al:pw1234@h/?token=tok999&a=b", 36);
     redact_collect_header(&v, "Authorization", 13, "Bearer abcdef", 13);
     redact_collect_header(&v, "X-Request-Id", 12, "req-1234", 8);
@@ -225,7 +225,7 @@ int main(void)
     {
       struct redact_values d;
       static const char j[] = "{\"password\": \"g\\\"pa\\\\ss\"}";
-      memset(&d, 0, sizeof(d));
+      redact_values_init(&d);
       redact_collect_url(&d, "http://h/?token=tok%20en%2F%2B", 30);
       redact_collect_url(&d, "http://u:E2SEC?RET@h/x", 22);
       redact_collect_body(&d, j, sizeof(j) - 1);
@@ -235,10 +235,12 @@ int main(void)
       redact_collect_header(&d, "Authorization", 13, "Bearer ab+c/d=", 14);
       check_text("GET http://h/x?t=ab%2Bc%2fd%3D&u=1 {\"t\":\"ab+c\\/d=\"}",
                  &d, "GET http://h/x?t=REDACTED&u=1 {\"t\":\"REDACTED\"}");
+      redact_values_free(&d);
     }
     /* what libcurl sends for http://al:pw1234@h: base64 of "al:pw1234" */
     check_text("Authorization: Basic YWw6cHcxMjM0", &v,
                "Authorization: Basic REDACTED");
+    redact_values_free(&v);
   }
   {
     /* no value is crowded out: 300 secret body fields, then a header */
