@@ -116,6 +116,114 @@ describe("a secret header's value in the call's URL", function()
   end)
 end)
 
+describe("a call's secret values", function()
+  it("are all hidden, however many its body holds", function()
+    local srv <close> = todo.start{}
+    local code, out = run_all(srv.url, [[
+      -- 300 password fields come before the header's token
+      local users = {}
+      for i = 1, 300 do
+        users[i] = {name = "u" .. i, password = ("pw%05dxyz"):format(i)}
+      end
+      local ok, e = pcall(http.post, BASE .. "/_echo?t=" .. TOKEN .. "+pw00300xyz",
+        {headers = H, json = users, expect = 201})
+      print("expect", ok, e)]])
+    assert.equal(0, code, out)
+    assert.truthy(out:find("t=REDACTED+REDACTED", 1, true), out)
+    assert.is_nil(out:find("pw00300xyz", 1, true), out)
+    assert_clean(out)
+  end)
+end)
+
+describe("a session's cookies", function()
+  it("are hidden in the messages of its calls", function()
+    local srv <close> = todo.start{}
+    local code, out = run_all(srv.url, [[
+      local s = http.session{base = BASE, cookies = true}
+      s:get("/_cookie?set=sid%3DJARCOOKIE_SECRET_9")
+      local ok, e = pcall(s.get, s, "/_echo", {expect = 201})
+      print("expect", ok, e)]])
+    assert.equal(0, code, out)
+    assert.truthy(out:find('"Cookie":"sid=REDACTED"', 1, true), out)
+    assert.is_nil(out:find("JARCOOKIE", 1, true), out)
+  end)
+end)
+
+describe("a policy's name", function()
+  it("is shown with the call's secret values hidden", function()
+    local srv <close> = todo.start{}
+    local code, out = run_all(srv.url, [[
+      pcall(http.get, BASE .. "/items", {headers = H, expect = 201,
+        retry = {name = "pol " .. TOKEN, attempts = 1}})]])
+    assert.equal(0, code, out)
+    assert.truthy(out:find("[policy pol REDACTED]", 1, true), out)
+    assert.truthy(out:find('"policy":"pol REDACTED"', 1, true), out)
+    assert_clean(out)
+  end)
+end)
+
+describe("a policy's key", function()
+  it("is shown redacted in guard lines and summaries", function()
+    local srv <close> = todo.start{"--fail-rate", "1"}
+    local code, out = run_all(srv.url, [[
+      for _ = 1, 2 do
+        pcall(http.get, BASE .. "/items", {headers = H, retry = {
+          key = "api http://u:KEYPW@h/?token=KEYTOK " .. TOKEN, attempts = 2,
+          backoff = FAST, breaker = {consecutive = 1, break_for = 5}}})
+      end]])
+    assert.equal(0, code, out)
+    assert.truthy(out:find("breaker api http://REDACTED@h/?token=REDACTED "
+                           .. "REDACTED open", 1, true), out)
+    assert.truthy(out:find('"key":"api http://REDACTED@h/', 1, true), out)
+    assert.is_nil(out:find("KEYPW", 1, true), out)
+    assert.is_nil(out:find("KEYTOK", 1, true), out)
+    assert_clean(out)
+  end)
+end)
+
+describe("a URL with no scheme", function()
+  it("loses its secrets in -vv Location lines", function()
+    local srv <close> = todo.start{}
+    local script = common.write_script([[
+      local http = require "retryrun.http"
+      for _, to in ipairs{"/_headers?a=b&token=RELTOK7",
+                          "_headers?a=b&access_token=RELTOK8",
+                          "//u:LOCPW6@127.0.0.1:1/?token=LOCTOK6"} do
+        pcall(http.get, arg[1] .. "/_redirect?to=" .. to:gsub("[^%w]",
+          function(c) return ("%%%02X"):format(c:byte()) end),
+          {retry = {attempts = 1}})
+      end]])
+    local code, out = common.sh(("%s -q -vv %s %s 2>&1"):format(
+      common.quote(common.BIN), common.quote(script), common.quote(srv.url)))
+    os.remove(script)
+    assert.equal(0, code, out)
+    assert.truthy(out:find("< Location: /_headers?a=b&token=REDACTED", 1,
+                           true), out)
+    assert.truthy(out:find("< Location: _headers?a=b&access_token=REDACTED",
+                           1, true), out)
+    assert.truthy(out:find("< Location: //REDACTED@127.0.0.1:1/?token="
+                           .. "REDACTED", 1, true), out)
+    for _, s in ipairs{"RELTOK", "LOCPW", "LOCTOK"} do
+      assert.is_nil(out:find(s, 1, true), out)
+    end
+  end)
+end)
+
+describe("a URL in JSON with \\u escapes", function()
+  it("loses its secrets in messages, -v and --log", function()
+    local srv <close> = todo.start{}
+    local code, out = run_all(srv.url, [==[
+      -- the server echoes the header, escaping its backslash once more
+      local ok, e = pcall(http.get, BASE .. "/_echo", {expect = 201,
+        headers = {["X-R"] = [[{"r":"https://a/c?s=x\u0026]]
+                             .. [[access_token=SEKRIT_AT_5"}]]}})
+      print("expect", ok, e)]==])
+    assert.equal(0, code, out)
+    assert.truthy(out:find("access_token=REDACTED", 1, true), out)
+    assert.is_nil(out:find("SEKRIT", 1, true), out)
+  end)
+end)
+
 describe("http.redact", function()
   -- each text, and what it becomes
   local CASES = {
@@ -129,6 +237,14 @@ describe("http.redact", function()
      "https://archive/web/1/http://REDACTED@h/"},
     {'{"next": "https:\\/\\/h\\/?api_key=SECRETTOK&a=1"}',
      '{"next": "https:\\/\\/h\\/?api_key=REDACTED&a=1"}'},
+    {"Location: //u:SECRETPW@h/?token=SECRETTOK",
+     "Location: //REDACTED@h/?token=REDACTED"},
+    {"Location: /status?s=404&token=SECRETTOK",
+     "Location: /status?s=404&token=REDACTED"},
+    {'{"r":"https://a/cb?state=1\\u0026access_token=SECRETTOK"}',
+     '{"r":"https://a/cb?state=1\\u0026access_token=REDACTED"}'},
+    {'{"r":"https:\\u002f\\u002fu:SECRETPW@a\\u002fx"}',
+     '{"r":"https:\\u002f\\u002fREDACTED@a\\u002fx"}'},
   }
 
   it("hides the secrets of URLs in URLs, escaped or not", function()

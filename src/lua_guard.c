@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "loop.h"
 #include "lua_call.h"
+#include "lua_redact.h"
 #include "lua_policy.h"
 #include "lua_response.h"
 #include "lua_task.h"
@@ -54,8 +55,8 @@ static void say(lua_State *L, const struct call *c, const char *fmt, ...)
   rt->trace(line);
 }
 
-static struct guard_state *new_state(lua_State *L, struct guard *g,
-                                     const char *key);
+static struct guard_state *new_state(lua_State *L, struct call *c,
+                                     struct guard *g, const char *key);
 
 /* The state of the host of the URL field of the table at idx, or of the
  * policy's key; NULL for a URL without an origin (no attempt can be made:
@@ -97,7 +98,7 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
       return NULL;
     }
     if(!(s = guard_get(g, key, NULL)))
-      s = new_state(L, g, key);
+      s = new_state(L, c, g, key);
     lua_rawseti(L, S_KEYS, LUAX_K_GUARD_URL);
     lua_pushlightuserdata(L, s);
     lua_rawseti(L, S_KEYS, LUAX_K_GUARD_STATE);
@@ -105,19 +106,25 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
   }
   if((s = guard_get(g, key, NULL)) != NULL)
     return s;
-  return new_state(L, g, key);
+  return new_state(L, c, g, key);
 }
 
 /* The state of key (an origin, or "=" and a policy's key), made for the
- * first call to it. Raises when memory runs out. */
-static struct guard_state *new_state(lua_State *L, struct guard *g,
-                                     const char *key)
+ * first call to it, c. Raises when memory runs out. */
+static struct guard_state *new_state(lua_State *L, struct call *c,
+                                     struct guard *g, const char *key)
 {
   char label[512], *bar;
   struct guard_state *s;
-  /* the first call to it: "host:port", or the key's name */
-  snprintf(label, sizeof(label), "%s", key[0] == '=' ? key + 1 :
-           strchr(key, '|') + 1);
+  /* the first call to it: "host:port", or the key's name, redacted as
+   * the call's messages are (-v lines and summaries show it) */
+  if(key[0] == '=') {
+    lredact_push_req(L, key + 1, strlen(key + 1), c->wrapper ? 0 : S_REQ);
+    snprintf(label, sizeof(label), "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  else
+    snprintf(label, sizeof(label), "%s", strchr(key, '|') + 1);
   if(key[0] != '=' && (bar = strchr(label, '|')) != NULL)
     *bar = ':';
   if(!(s = guard_get(g, key, label)))

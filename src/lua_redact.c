@@ -2,6 +2,7 @@
  * lua_redact.c - redaction for the Lua bindings (see lua_redact.h).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 
 #include "lua_redact.h"
 #include "luax.h"
+#include "transfer.h"
 
 static int lbox_gc(lua_State *L)
 {
@@ -72,25 +74,38 @@ const char *lredact_push_error(lua_State *L, int idx)
   return lua_tostring(L, -1);
 }
 
-/* Collects the secret values of the request table at idx: its URL's, its
- * secret headers', its body's, its secret multipart fields'. The pointers borrow the table's strings:
- * use vals only while the table is alive and unchanged. */
-void lredact_collect(lua_State *L, int idx, struct redact_values *v)
+static void jar_value(void *vals, const char *value, size_t len)
+{
+  redact_collect_copy(vals, value, len);
+}
+
+/* Collects the secret values of the request table at idx: its secret
+ * headers', its URL's, its secret multipart fields', its body's, its
+ * cookie jar's cookies'. The
+ * pointers borrow the table's strings: use vals only while the table is
+ * alive and unchanged. Raw reads of strings: raises nothing. */
+static void collect(lua_State *L, int idx, struct redact_values *v)
 {
   size_t n;
   const char *s;
-  v->count = 0;                  /* not the 4 KB of the arrays: only */
-  v->nowned = 0;                 /* what count and nowned cover is read */
   if(!lua_istable(L, idx))
     return;
   idx = lua_absindex(L, idx);
+  if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while(lua_next(L, -2)) {
+      if(lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+        size_t kn;
+        const char *k = lua_tolstring(L, -2, &kn);
+        s = lua_tolstring(L, -1, &n);
+        redact_collect_header(v, k, kn, s, n);
+      }
+      lua_pop(L, 1);
+    }
+  }
   if(lua_getfield(L, idx, "url") == LUA_TSTRING) {
     s = lua_tolstring(L, -1, &n);
     redact_collect_url(v, s, n);
-  }
-  if(lua_getfield(L, idx, "body") == LUA_TSTRING) {
-    s = lua_tolstring(L, -1, &n);
-    redact_collect_body(v, s, n);
   }
   lua_pop(L, 2);
   if(lua_getfield(L, idx, "multipart") == LUA_TTABLE) {
@@ -109,19 +124,62 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
     }
   }
   lua_pop(L, 1);
-  if(lua_getfield(L, idx, "headers") == LUA_TTABLE) {
-    lua_pushnil(L);
-    while(lua_next(L, -2)) {
-      if(lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-        size_t kn;
-        const char *k = lua_tolstring(L, -2, &kn);
-        s = lua_tolstring(L, -1, &n);
-        redact_collect_header(v, k, kn, s, n);
-      }
-      lua_pop(L, 1);
-    }
+  if(lua_getfield(L, idx, "body") == LUA_TSTRING) {
+    s = lua_tolstring(L, -1, &n);
+    redact_collect_body(v, s, n);
   }
   lua_pop(L, 1);
+  if(lua_getfield(L, idx, "cookies") == LUA_TUSERDATA) {
+    struct transfer_jar **jar = luax_testsized(L, -1, LUAX_JAR_MT,
+                                               sizeof(*jar));
+    if(jar && *jar && transfer_jar_values(*jar, jar_value, v))
+      v->oom = 1;                    /* a value unknown: show nothing */
+  }
+  lua_pop(L, 1);
+}
+
+void lredact_push_req(lua_State *L, const char *text, size_t len, int req)
+{
+  struct redact_values v;
+  size_t n;
+  char **box;
+  if(req)
+    req = lua_absindex(L, req);
+  box = lua_newuserdatauv(L, sizeof(*box), 0);
+  *box = NULL;
+  luaL_setmetatable(L, LUAX_BOX_MT);
+  /* nothing raises from here until v is freed: a memory error would
+   * leak what it grew into */
+  redact_values_init(&v);
+  if(req)
+    collect(L, req, &v);
+  *box = redact_text(text, len, req ? &v : NULL, &n);
+  redact_values_free(&v);
+  if(!*box)
+    luaL_error(L, "not enough memory");
+  lua_pushlstring(L, *box, n);
+  free(*box);
+  *box = NULL;
+  lua_remove(L, -2);
+}
+
+const char *lredact_str(lua_State *L, const char *s, int req, char *buf,
+                        size_t size)
+{
+  struct redact_values v;
+  char *out = NULL;
+  int any;
+  redact_values_init(&v);
+  collect(L, req, &v);
+  any = v.count || v.oom;
+  if(any)
+    out = redact_text(s, strlen(s), &v, NULL);
+  redact_values_free(&v);
+  if(!any)
+    return s;                       /* nothing of the request's to hide */
+  snprintf(buf, size, "%s", out ? out : REDACTED);
+  free(out);
+  return buf;
 }
 
 /* Replaces the string at idx with its redacted form: URLs, and the
@@ -129,16 +187,13 @@ void lredact_collect(lua_State *L, int idx, struct redact_values *v)
  * as they are. */
 void lredact_at(lua_State *L, int idx, int req)
 {
-  struct redact_values v;
   size_t n;
   const char *s;
   idx = lua_absindex(L, idx);
   if(lua_type(L, idx) != LUA_TSTRING)
     return;
   s = lua_tolstring(L, idx, &n);
-  if(req)
-    lredact_collect(L, req, &v);
-  lredact_push(L, s, n, req ? &v : NULL);
+  lredact_push_req(L, s, n, req);
   lua_replace(L, idx);
 }
 
@@ -149,12 +204,9 @@ static int lcore_redact(lua_State *L)
 {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  struct redact_values v;
-  if(!lua_isnoneornil(L, 2)) {
+  if(!lua_isnoneornil(L, 2))
     luaL_checktype(L, 2, LUA_TTABLE);
-    lredact_collect(L, 2, &v);
-  }
-  lredact_push(L, s, n, lua_isnoneornil(L, 2) ? NULL : &v);
+  lredact_push_req(L, s, n, lua_isnoneornil(L, 2) ? 0 : 2);
   return 1;
 }
 

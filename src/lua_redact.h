@@ -11,7 +11,8 @@
 #include "redact.h"
 
 /* Pushes text with every URL in it redacted and the values in vals (may
- * be NULL) hidden. Raises a memory error if it must, leaking nothing. */
+ * be NULL) hidden. Raises a memory error if it must, leaking nothing of
+ * its own (vals stays the caller's to free). */
 void lredact_push(lua_State *L, const char *text, size_t len,
                   const struct redact_values *vals);
 
@@ -28,10 +29,17 @@ void lredact_push_url(lua_State *L, const char *url, int req);
  * nothing may yield. */
 const char *lredact_push_error(lua_State *L, int idx);
 
-/* Collects the secret values of the request table at idx ({url=,
- * headers=, body=}). The pointers borrow the table's strings: use vals
- * only while the table is alive and unchanged. */
-void lredact_collect(lua_State *L, int idx, struct redact_values *v);
+/* Pushes text as lredact_push does, with the secret values of the
+ * request table at req ({url=, headers=, body=, multipart=}; 0 for none)
+ * hidden: all of them, however many. */
+void lredact_push_req(lua_State *L, const char *text, size_t len, int req);
+
+/* s (a name a script gave, already redacted alone) with the secret
+ * values of the request table at req hidden too, written in buf (size
+ * bytes; REDACTED if memory runs out), or s itself when there is nothing
+ * to hide. Pushes nothing: safe while a luaL_Buffer is open. */
+const char *lredact_str(lua_State *L, const char *s, int req, char *buf,
+                        size_t size);
 
 /* Replaces the string at idx with its redacted form: URLs, and the
  * secrets of the request table at req (0 for none). */

@@ -40,6 +40,7 @@
 #include "loop.h"
 #include "lua_call.h"
 #include "lua_giveup.h"
+#include "lua_redact.h"
 #include "lua_task.h"
 #include "report.h"
 #include "runtime.h"
@@ -275,8 +276,10 @@ static void add_head(luaL_Buffer *b, struct call *c, const char *event,
   ltrace_json_string(b, c->wrapper ? what + strlen("function at ") : what +
                   strcspn(what, " ") + 1);
   if(c->policy_name) {
+    char pname[512];
     luaL_addstring(b, ",\"policy\":");
-    ltrace_json_string(b, c->policy_name);
+    ltrace_json_string(b, lredact_str(b->L, c->policy_name, S_REQ, pname,
+                                      sizeof(pname)));
   }
 }
 
@@ -381,7 +384,7 @@ static void report_attempt_of(lua_State *L, const struct call *c,
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
-  char word[48], dec[300], head[LTRACE_HEAD], note[96] = "";
+  char word[48], dec[300], head[LTRACE_HEAD], note[96] = "", pname[512];
   const char *colour;
   int top = lua_gettop(L);
 
@@ -412,7 +415,8 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
                "  after %.3f s for the rate limit", c->rate_wait);
     lua_pushfstring(L, "%s%s%s%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
                     lua_tostring(L, -1), c->policy_name ? "  [policy " : "",
-                    c->policy_name ? c->policy_name : "",
+                    c->policy_name ? lredact_str(L, c->policy_name, S_REQ,
+                                       pname, sizeof(pname)) : "",
                     c->policy_name ? "]" : "", c->judged,
                     c->hedge.hedge ? " (hedge)" : "", word,
                     (int)(duration * 1000 + 0.5), note,
@@ -445,7 +449,8 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
   if(rt->report)
     report_call(rt->report, c->id, outcome_names[outcome],
                 lgiveup_reason(&c->dec, c->giveup_note),
-                loop_now() - c->pc.started, c->policy_name);
+                loop_now() - c->pc.started, c->policy_name ? lredact_str(L,
+                c->policy_name, S_REQ, num, sizeof(num)) : NULL);
   lcall_push_what(L, c);
   if(rt->summary) {
     char key[256];

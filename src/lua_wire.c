@@ -15,6 +15,7 @@
  * their attempt is printed.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -60,13 +61,51 @@ static int push_target(lua_State *L, const char *text, size_t n,
   return 1;
 }
 
+/* Adds to b a Location's value v (n bytes) that has no scheme, redacted:
+ * a path relative to the request's ("next?token=t") is read as one from
+ * the root, so its secret parameters are found as a path's are. */
+static void add_location(lua_State *L, luaL_Buffer *b, const char *v,
+                         size_t n)
+{
+  int root = n && strchr("/?#", *v);
+  lua_pushstring(L, root ? "" : "/");
+  lua_pushlstring(L, v, n);
+  lua_concat(L, 2);
+  lredact_push(L, lua_tostring(L, -1), lua_rawlen(L, -1), NULL);
+  lua_pushstring(L, lua_tostring(L, -1) + !root);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  luaL_addvalue(b);
+}
+
+/* 1 when the header line text (n bytes) is a Location or
+ * Content-Location whose value has no "scheme://"; its value in *v, *vn. */
+static int relative_location(const char *text, size_t n, const char **v,
+                             size_t *vn)
+{
+  const char *colon = memchr(text, ':', n), *end = text + n, *p;
+  size_t name = colon ? (size_t)(colon - text) : 0;
+  if(!((name == 8 && !strncasecmp(text, "location", 8)) ||
+       (name == 16 && !strncasecmp(text, "content-location", 16))))
+    return 0;
+  for(p = colon + 1; p < end && (*p == ' ' || *p == '\t'); p++)
+    ;
+  *v = p;
+  *vn = (size_t)(end - p);
+  for(; p + 2 < end; p++)
+    if(p[0] == ':' && p[1] == '/' && p[2] == '/')
+      return 0;
+  return 1;
+}
+
 /* Pushes line (len bytes, its mark "> " or "< " first), indented, with
  * its secrets hidden; request: it is a request line. */
 static void push_line(lua_State *L, const char *line, size_t len,
-                      int request, const struct redact_values *vals)
+                      int request)
 {
   const char *text = line + 2, *colon = memchr(text, ':', len - 2);
-  size_t n = len - 2, i, at, tlen, rlen;
+  size_t n = len - 2, i, at, tlen, rlen, vn;
+  const char *v;
   int target = request && push_target(L, text, n, &at, &tlen);
   const char *red = target ? lua_tolstring(L, -1, &rlen) : NULL;
   luaL_Buffer b;
@@ -76,6 +115,10 @@ static void push_line(lua_State *L, const char *line, size_t len,
     luaL_addlstring(&b, text, at);
     luaL_addlstring(&b, red, rlen);
     luaL_addlstring(&b, text + at + tlen, n - at - tlen);
+  }
+  else if(!request && relative_location(text, n, &v, &vn)) {
+    luaL_addlstring(&b, text, (size_t)(v - text));
+    add_location(L, &b, v, vn);
   }
   else if(!request && colon &&
           redact_secret_header(text, (size_t)(colon - text))) {
@@ -87,7 +130,7 @@ static void push_line(lua_State *L, const char *line, size_t len,
   luaL_pushresult(&b);
   if(target)
     lua_remove(L, -2);
-  lredact_push(L, lua_tostring(L, -1), lua_rawlen(L, -1), vals);
+  lredact_push_req(L, lua_tostring(L, -1), lua_rawlen(L, -1), S_REQ);
   text = lua_tolstring(L, -1, &n);
   /* no escape sequence of a server's reaches the terminal */
   luaL_buffinit(L, &b);
@@ -103,7 +146,6 @@ static void push_line(lua_State *L, const char *line, size_t len,
 void lwire_trace(lua_State *L)
 {
   struct runtime *rt = runtime_of(L);
-  struct redact_values vals;
   const char *p, *end;
   size_t n;
   char prev = '\0';
@@ -114,13 +156,12 @@ void lwire_trace(lua_State *L)
   }
   lua_pushnil(L);
   lua_setiuservalue(L, S_CALL, 3);
-  lredact_collect(L, S_REQ, &vals);
   p = lua_tolstring(L, top + 1, &n);
   for(end = p + n; p < end; ) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     size_t len = (size_t)((eol ? eol : end) - p);
     if(len >= 2) {
-      push_line(L, p, len, p[0] == '>' && prev != '>', &vals);
+      push_line(L, p, len, p[0] == '>' && prev != '>');
       if(rt->trace)
         rt->trace(lua_tostring(L, -1));
       lua_pop(L, 1);

@@ -45,6 +45,20 @@ int redact_percent(const char *s, size_t i, size_t n, unsigned char *c)
   return 1;
 }
 
+int redact_json_u(const char *s, size_t i, size_t n, unsigned char *c)
+{
+  char hex[3];
+  if(s[i] != '\\' || i + 5 >= n || s[i + 1] != 'u' || s[i + 2] != '0' ||
+     s[i + 3] != '0' || !isxdigit((unsigned char)s[i + 4]) ||
+     !isxdigit((unsigned char)s[i + 5]) || s[i + 4] > '7')
+    return 0;
+  hex[0] = s[i + 4];
+  hex[1] = s[i + 5];
+  hex[2] = '\0';
+  *c = (unsigned char)strtol(hex, NULL, 16);
+  return 1;
+}
+
 /* Writes the normalised name into out (NAME_MAX_LEN + 1 bytes); returns
  * its length, or 0 when it is empty or too long to be one of ours. Percent
  * escapes in a parameter's name are read as the bytes they stand for. */
@@ -128,28 +142,88 @@ void redact_free_names(void)
   capadded = 0;
 }
 
+void redact_values_init(struct redact_values *vals)
+{
+  vals->v = vals->inl;
+  vals->count = 0;
+  vals->cap = REDACT_INLINE_VALUES;
+  vals->owned = vals->inl_owned;
+  vals->nowned = 0;
+  vals->capowned = REDACT_INLINE_OWNED;
+  vals->blocks = NULL;
+  vals->oom = 0;
+}
+
+void redact_values_free(struct redact_values *vals)
+{
+  while(vals->blocks) {
+    void *next = *(void **)vals->blocks;
+    free(vals->blocks);
+    vals->blocks = next;
+  }
+  if(vals->v != vals->inl)
+    free(vals->v);
+  redact_values_init(vals);
+}
+
 static void add_value(struct redact_values *vals, const char *p, size_t n)
 {
   size_t i;
-  if(n < REDACT_MIN_VALUE || vals->count == REDACT_MAX_VALUES)
+  if(n < REDACT_MIN_VALUE)
     return;
   for(i = 0; i < vals->count; i++)
     if(vals->v[i].n == n && !memcmp(vals->v[i].p, p, n))
       return;
+  if(vals->count == vals->cap) {
+    size_t cap = vals->cap ? vals->cap * 2 : REDACT_INLINE_VALUES;
+    struct redact_value *v = vals->v == vals->inl ? NULL : vals->v;
+    v = cap < vals->cap ? NULL : realloc(v, cap * sizeof(*v));
+    if(!v) {
+      vals->oom = 1;
+      return;
+    }
+    if(vals->v == vals->inl)
+      memcpy(v, vals->inl, vals->count * sizeof(*v));
+    vals->v = v;
+    vals->cap = cap;
+  }
   vals->v[vals->count].p = p;
   vals->v[vals->count].n = n;
   vals->count++;
 }
 
+/* Room for need more bytes of owned values: the rest of the current
+ * block, or a new one (blocks never move, as values point into them).
+ * NULL when memory ran out. */
+static char *owned_room(struct redact_values *vals, size_t need)
+{
+  size_t size = need > 4096 ? need : 4096;
+  void **block;
+  if(vals->owned && vals->capowned - vals->nowned >= need)
+    return vals->owned + vals->nowned;
+  block = size + sizeof(*block) < size ? NULL :
+          malloc(sizeof(*block) + size);
+  if(!block) {
+    vals->oom = 1;
+    return NULL;
+  }
+  *block = vals->blocks;
+  vals->blocks = block;
+  vals->owned = (char *)(block + 1);
+  vals->nowned = 0;
+  vals->capowned = size;
+  return vals->owned;
+}
+
 /* Adds the base64 form of p[0..n) (as libcurl sends user:password in a
- * Basic Authorization header), made in vals->owned while there is room. */
+ * Basic Authorization header). */
 static void add_base64(struct redact_values *vals, const char *p, size_t n)
 {
   static const char digits[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t need = (n + 2) / 3 * 4, i;
-  char *o = vals->owned + vals->nowned;
-  if(need > sizeof(vals->owned) - vals->nowned)
+  char *o = owned_room(vals, need), *start = o;
+  if(!o)
     return;
   for(i = 0; i < n; i += 3) {
     unsigned long v = (unsigned long)(unsigned char)p[i] << 16;
@@ -162,43 +236,45 @@ static void add_base64(struct redact_values *vals, const char *p, size_t n)
     *o++ = i + 1 < n ? digits[(v >> 6) & 63] : '=';
     *o++ = i + 2 < n ? digits[v & 63] : '=';
   }
-  add_value(vals, vals->owned + vals->nowned, need);
   vals->nowned += need;
+  add_value(vals, start, need);
 }
 
 /* Adds p[0..n) as it reads once decoded, when that differs: %XX and '+'
  * of a URL or form (json 0), or the backslash escapes of a JSON string
- * (json 1; \u escapes are left as they are). Made in vals->owned while
- * there is room. */
+ * (json 1; of the \u escapes, those of ASCII bytes). */
 static void add_decoded(struct redact_values *vals, const char *p, size_t n,
                         int json)
 {
-  char *o = vals->owned + vals->nowned;
-  size_t i, room = sizeof(vals->owned) - vals->nowned, k = 0;
+  char *o;
+  size_t i, k = 0;
   if(!memchr(p, json ? '\\' : '%', n) && (json || !memchr(p, '+', n)))
     return;
-  for(i = 0; i < n && k < room; i++) {
+  o = owned_room(vals, n);
+  if(!o)
+    return;
+  for(i = 0; i < n; i++) {
     char ch = p[i];
-    if(json && ch == '\\' && i + 1 < n && p[i + 1] != 'u') {
+    unsigned char b;
+    if(json && redact_json_u(p, i, n, &b)) {
+      ch = (char)b;                               /* "\u0026": '&' */
+      i += 5;
+    }
+    else if(json && ch == '\\' && i + 1 < n && p[i + 1] != 'u') {
       ch = p[++i];
       ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch == 'r' ? '\r' :
            ch == 'b' ? '\b' : ch == 'f' ? '\f' : ch;
     }
     else if(!json && ch == '+')
       ch = ' ';
-    else if(!json) {
-      unsigned char b;
-      if(redact_percent(p, i, n, &b)) {
-        ch = (char)b;
-        i += 2;
-      }
+    else if(!json && redact_percent(p, i, n, &b)) {
+      ch = (char)b;
+      i += 2;
     }
     o[k++] = ch;
   }
-  if(i < n)
-    return;                       /* no room: the encoded form must do */
-  add_value(vals, o, k);
   vals->nowned += k;
+  add_value(vals, o, k);
 }
 
 const char *redact_pairs(const char *p, const char *end, const char *seps,
@@ -276,6 +352,17 @@ void redact_collect_url(struct redact_values *vals, const char *url,
     p = redact_pairs(p + 1, end, QUERY_SEPS, 1, collect_pair, vals);
   if(p < end && *p == '#')
     redact_pairs(p + 1, end, FRAGMENT_SEPS, 0, collect_pair, vals);
+}
+
+void redact_collect_copy(struct redact_values *vals, const char *value,
+                         size_t len)
+{
+  char *o;
+  if(len < REDACT_MIN_VALUE || !(o = owned_room(vals, len)))
+    return;
+  memcpy(o, value, len);
+  vals->nowned += len;
+  add_value(vals, o, len);
 }
 
 void redact_collect_field(struct redact_values *vals, const char *name,

@@ -20,9 +20,11 @@
 
 #define REDACTED "REDACTED"
 
-/* At most this many secret values are kept for one request; more are
- * still hidden by name in URLs, just not searched for in free text. */
-#define REDACT_MAX_VALUES 128
+/* This many secret values, and bytes of values made here, fit in a
+ * struct redact_values itself; a request with more grows it on the heap,
+ * so no value is ever dropped. */
+#define REDACT_INLINE_VALUES 32
+#define REDACT_INLINE_OWNED 1024
 /* Values shorter than this are not searched for in free text ("1" would
  * hide every digit); they are still hidden by name. */
 #define REDACT_MIN_VALUE 3
@@ -38,15 +40,31 @@ int redact_secret_header(const char *name, size_t len);
 int redact_add_name(const char *name, size_t len);
 
 /* The secret values of one request, for finding them in free text. The
- * pointers borrow the caller's strings, which must outlive the struct. */
-struct redact_values {
-  struct { const char *p; size_t n; } v[REDACT_MAX_VALUES];
-  size_t count;
-  char owned[2048];      /* values made here: the Basic credentials
-                            libcurl sends for a URL's user:password@,
-                            and values as they read decoded */
-  size_t nowned;
+ * pointers borrow the caller's strings, which must outlive the struct.
+ * Made with redact_values_init(), undone with
+ * redact_values_free(); while it holds no more than the inline room, it
+ * allocates nothing. */
+struct redact_value {
+  const char *p;
+  size_t n;
 };
+struct redact_values {
+  struct redact_value *v;       /* inl, or on the heap once it is full */
+  size_t count, cap;
+  char *owned;                  /* where values made here go: the Basic
+                                   credentials libcurl sends for a URL's
+                                   user:password@, and values as they
+                                   read decoded */
+  size_t nowned, capowned;
+  void *blocks;                 /* heap blocks of owned values, a list */
+  int oom;                      /* a value could not be kept: redact_text
+                                   shows nothing rather than less */
+  struct redact_value inl[REDACT_INLINE_VALUES];
+  char inl_owned[REDACT_INLINE_OWNED];
+};
+
+void redact_values_init(struct redact_values *vals);
+void redact_values_free(struct redact_values *vals);
 
 /* Each adds to vals what it finds: a URL's user:password@, its password,
  * the base64 form libcurl sends as Basic credentials, and its secret query
@@ -59,6 +77,10 @@ void redact_collect_header(struct redact_values *vals, const char *name,
                            size_t nlen, const char *value, size_t vlen);
 void redact_collect_body(struct redact_values *vals, const char *body,
                          size_t len);
+/* Adds a copy of a value that is secret whatever its name (a cookie
+ * libcurl sends from a jar); vals keeps the copy. */
+void redact_collect_copy(struct redact_values *vals, const char *value,
+                         size_t len);
 /* Adds a form field's value (a multipart part's data) when its name is
  * secret. */
 void redact_collect_field(struct redact_values *vals, const char *name,
@@ -70,7 +92,7 @@ void redact_collect_field(struct redact_values *vals, const char *name,
  * parameters' values become REDACTED): URLs in prose, in other URLs'
  * paths and parameters, and escaped ones ("http%3A%2F%2Fu%3Apw%40h").
  * Redacting the result again changes nothing. Its length goes in *outlen
- * if not NULL. NULL when memory ran out. */
+ * if not NULL. NULL when memory ran out, now or while vals was made. */
 char *redact_text(const char *text, size_t len,
                   const struct redact_values *vals, size_t *outlen);
 

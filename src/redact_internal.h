@@ -15,6 +15,10 @@
 /* 1 when s[i..] (n bytes in all) is a %XX escape, its byte into *c. */
 int redact_percent(const char *s, size_t i, size_t n, unsigned char *c);
 
+/* 1 when s[i..] (n bytes in all) is a JSON "\u00XX" escape of an ASCII
+ * byte (Go's encoder writes '&' as "\u0026"), its byte into *c. */
+int redact_json_u(const char *s, size_t i, size_t n, unsigned char *c);
+
 /* The '@' ending the user:password of a URL whose host starts at host,
  * or NULL: the last '@' before any '/', '?' or '#'. When lenient and there
  * is none, the last '@' before the path, so that the password of a

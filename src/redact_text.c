@@ -114,37 +114,80 @@ static void scan_url(struct scan *sc, const char *end,
     redact_pairs(p + 1, end, FRAGMENT_SEPS, 0, hide_pair, &w);
 }
 
+/* Where a URL starting at s and ending at end ends, without the sentence
+ * punctuation after it and the ')' closing a '(' before it; not before
+ * min. */
+static const char *url_end(const char *s, const char *min, const char *end)
+{
+  const char *e;
+  for(e = end; e > min && strchr(".,;:", e[-1]); e--)
+    ;
+  if(e > min && e[-1] == ')' && !memchr(s, '(', (size_t)(e - s)))
+    e--;
+  return e;
+}
+
+/* Hides the secrets of a reference with no scheme in p..end, one a
+ * Location header may hold: a network-path one ("//u:pw@h/?token=t"),
+ * a path ("/cb?token=t"), a query or a fragment alone. No URL is in it
+ * (scan_nested looked), so only its pairs' values are searched. */
+static void scan_relative(struct scan *sc, const char *p, const char *end,
+                          int depth)
+{
+  struct pairs w;
+  w.sc = sc;
+  w.depth = depth;
+  if(p == end || !strchr("/?#", *p))
+    return;
+  end = url_end(p, p + 1, end);
+  if(end - p > 2 && p[1] == '/' && p[0] == '/') {
+    const char *at = redact_userinfo_end(p + 2, end, 0);
+    if(at)
+      hide(sc, p + 2, at);
+  }
+  while(p < end && *p != '?' && *p != '#')
+    p++;
+  if(p < end && *p == '?')
+    p = redact_pairs(p + 1, end, QUERY_SEPS, 1, hide_pair, &w);
+  if(p < end && *p == '#')
+    redact_pairs(p + 1, end, FRAGMENT_SEPS, 0, hide_pair, &w);
+}
+
 /* Hides the secrets of the URL in p..end (a run of URL characters, or a
- * part of a URL), if there is one: from its first "scheme://" to end. */
+ * part of a URL), if there is one: from its first "scheme://" to end;
+ * or of the reference without a scheme that p..end is. */
 static void scan_nested(struct scan *sc, const char *p, const char *end,
                         int depth)
 {
-  const char *c = find_sep(p, end), *s, *e;
-  if(!c)
+  const char *c = find_sep(p, end), *s;
+  if(!c) {
+    if(depth <= MAX_NEST)
+      scan_relative(sc, p, end, depth);
     return;
+  }
   if(depth > MAX_NEST) {
     hide(sc, p, end);
     return;
   }
   for(s = c; s > p && scheme_char((unsigned char)s[-1]); s--)
     ;
-  /* sentence punctuation after a URL, and the ')' closing a '(' before
-   * it, are not part of it */
-  for(e = end; e > c + 3 && strchr(".,;:", e[-1]); e--)
-    ;
-  if(e > c + 3 && e[-1] == ')' && !memchr(s, '(', (size_t)(e - s)))
-    e--;
-  scan_url(sc, e, c, depth);
+  scan_url(sc, url_end(s, c + 3, end), c, depth);
 }
 
 /* 1 when p[i..] (n bytes in all) is an escape scan_decoded() reads, a
- * %XX or JSON's "\/"; its byte into *c, its length into *len. */
+ * %XX or JSON's "\/" or "\u0026"; its byte into *c, its length into
+ * *len. */
 static int escape(const char *p, size_t i, size_t n, char *c, size_t *len)
 {
   unsigned char b;
   if(redact_percent(p, i, n, &b)) {
     *c = (char)b;
     *len = 3;
+    return 1;
+  }
+  if(redact_json_u(p, i, n, &b)) {
+    *c = (char)b;
+    *len = 6;
     return 1;
   }
   if(p[i] == '\\' && i + 1 < n && p[i + 1] == '/') {
@@ -258,9 +301,27 @@ static void put_hidden(struct dynbuf *o, const char *text, size_t len,
   dynbuf_add(o, text + pos, len - pos);
 }
 
+/* escape(), and a %XX escaped again, once or more: "%252F" is '/'. */
+static int escape_deep(const char *t, size_t k, size_t n, char *c,
+                       size_t *len)
+{
+  size_t pos;
+  int level = 0;
+  if(!escape(t, k, n, c, len) || *c != '%')
+    return 0;
+  for(pos = k + *len; *c == '%' && level < MAX_DECODE && pos + 1 < n &&
+      isxdigit((unsigned char)t[pos]) &&
+      isxdigit((unsigned char)t[pos + 1]); pos += 2, level++) {
+    char hex[3] = {t[pos], t[pos + 1], '\0'};
+    *c = (char)strtol(hex, NULL, 16);
+  }
+  *len = pos - k;
+  return level > 0;
+}
+
 /* How many bytes of t (n in all) spell v: as written, or with some of its
- * bytes escaped (a header's value in a URL as %XX, in JSON with "\/");
- * 0 when they do not. */
+ * bytes escaped, once or more (a header's value in a URL as %XX or
+ * %25XX, in JSON with "\/" or "\u002f"); 0 when they do not. */
 static size_t spelled(const char *t, size_t n, const char *v, size_t vn)
 {
   size_t j, k = 0, len;
@@ -268,10 +329,12 @@ static size_t spelled(const char *t, size_t n, const char *v, size_t vn)
   if(vn <= n && !memcmp(t, v, vn))
     return vn;
   for(j = 0; j < vn; j++) {
-    if(k < n && escape(t, k, n, &c, &len) && c == v[j])
-      k += len;
-    else if(k < n && t[k] == v[j])
+    if(k < n && t[k] == v[j])
       k++;
+    else if(k < n && escape(t, k, n, &c, &len) && c == v[j])
+      k += len;
+    else if(k < n && escape_deep(t, k, n, &c, &len) && c == v[j])
+      k += len;
     else
       return 0;
   }
@@ -334,6 +397,8 @@ char *redact_text(const char *text, size_t len,
   size_t srclen = len;
   int round;
 
+  if(vals && vals->oom)
+    return NULL;                  /* a value unknown: show nothing */
   if(vals && vals->count) {
     hide_values(&cur, text, len, vals);
     if(cur.oom) {

@@ -140,6 +140,11 @@ struct transfer_jar *transfer_jar_new(char *err, size_t errlen)
   return jar;
 }
 
+CURLSH *transfer_jar_share(const struct transfer_jar *jar)
+{
+  return jar->share;
+}
+
 void transfer_jar_drop(struct transfer_jar *jar)
 {
   if(jar && --jar->refs == 0) {

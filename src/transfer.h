@@ -174,6 +174,14 @@ int transfer_add_header(struct transfer *t, const char *line);
 struct transfer_jar *transfer_jar_new(char *err, size_t errlen);
 /* Drops one reference; the last frees the share. NULL is ignored. */
 void transfer_jar_drop(struct transfer_jar *jar);
+/* The libcurl share holding the jar's cookies. */
+CURLSH *transfer_jar_share(const struct transfer_jar *jar);
+/* Calls fn with the value of each cookie in the jar (transfer_wire.c),
+ * so that what it sends can be hidden where it is shown. Returns 0, or -1
+ * when libcurl or memory failed and not every value was given. */
+int transfer_jar_values(const struct transfer_jar *jar,
+                        void (*fn)(void *ud, const char *v, size_t n),
+                        void *ud);
 
 /* Sets up the easy handle for one attempt. Returns CURLE_OK, or an error
  * with the detail in t->errbuf (a multipart file that cannot be read is

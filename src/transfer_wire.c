@@ -9,6 +9,10 @@
  * libcurl hands these only to a debug callback, and only while
  * CURLOPT_VERBOSE is on; with the callback set, it prints nothing itself.
  * Set for the attempts of a -vv run alone, so other runs pay nothing.
+ *
+ * Also the values of a cookie jar's cookies, which libcurl sends in a
+ * Cookie header no script wrote: redaction hides them as a Cookie
+ * header's.
  */
 #include <string.h>
 
@@ -54,5 +58,31 @@ CURLcode transfer_wire_on(struct transfer *t)
   if(!rc)
     rc = curl_easy_setopt(t->easy, CURLOPT_VERBOSE, 1L);
   t->dirty = 1;                 /* curl_easy_reset turns it off again */
+  return rc;
+}
+
+int transfer_jar_values(const struct transfer_jar *jar,
+                        void (*fn)(void *ud, const char *v, size_t n),
+                        void *ud)
+{
+  CURL *e = curl_easy_init();
+  struct curl_slist *list = NULL, *l;
+  int rc = -1;
+  if(e && !curl_easy_setopt(e, CURLOPT_SHARE, transfer_jar_share(jar)) &&
+     !curl_easy_getinfo(e, CURLINFO_COOKIELIST, &list)) {
+    /* each "domain\tflag\tpath\tsecure\texpiry\tname\tvalue" */
+    for(l = list; l; l = l->next) {
+      const char *v = l->data;
+      int tabs;
+      for(tabs = 0; tabs < 6 && (v = strchr(v, '\t')) != NULL; tabs++)
+        v++;
+      if(v)
+        fn(ud, v, strlen(v));
+    }
+    rc = 0;
+  }
+  curl_slist_free_all(list);
+  if(e)
+    curl_easy_cleanup(e);
   return rc;
 }

@@ -166,6 +166,21 @@ int main(void)
      "{\"next\":\"http:\\/\\/REDACTED@h2\\/?sig=REDACTED\"}"},
     {"http://h/a%20b?token=x%2Fy z", "http://h/a%20b?token=REDACTED z"},
     {"100% sure: http://h/%zz?%", "100% sure: http://h/%zz?%"},
+    /* references with no scheme, as a Location may hold */
+    {"Location: /status?s=404&token=RELTOK7",
+     "Location: /status?s=404&token=REDACTED"},
+    {"Location: //u:LOCPW6@h:1/?token=LOCTOK6",
+     "Location: //REDACTED@h:1/?token=REDACTED"},
+    {"see /cb#id_token=abc&state=1.", "see /cb#id_token=REDACTED&state=1."},
+    {"?access_token=abc&a=1", "?access_token=REDACTED&a=1"},
+    {"http://h/?next=%2Fcb%3Ftoken%3Dabc",
+     "http://h/?next=%2Fcb%3Ftoken%3DREDACTED"},
+    {"a/b?c 1/2 // x", "a/b?c 1/2 // x"},
+    /* JSON's \u escapes, as Go's encoder writes '&' */
+    {"{\"r\":\"https://a/cb?state=x\\u0026access_token=SEK\"}",
+     "{\"r\":\"https://a/cb?state=x\\u0026access_token=REDACTED\"}"},
+    {"{\"r\":\"https:\\u002f\\u002fu:SEKPW@a\\u002fx\"}",
+     "{\"r\":\"https:\\u002f\\u002fREDACTED@a\\u002fx\"}"},
   };
   size_t i;
 
@@ -196,7 +211,7 @@ int main(void)
     static const char body[] =
       "{\"user\":\"al\",\"password\":\"hunter22\",\"n\":{\"pin\":1,"
       "\"otp\":123456}}";
-    memset(&v, 0, sizeof(v));
+    redact_values_init(&v);
     redact_collect_url(&v, "http://al:pw1234@h/?token=tok999&a=b", 36);
     redact_collect_header(&v, "Authorization", 13, "Bearer abcdef", 13);
     redact_collect_header(&v, "X-Request-Id", 12, "req-1234", 8);
@@ -210,7 +225,7 @@ int main(void)
     {
       struct redact_values d;
       static const char j[] = "{\"password\": \"g\\\"pa\\\\ss\"}";
-      memset(&d, 0, sizeof(d));
+      redact_values_init(&d);
       redact_collect_url(&d, "http://h/?token=tok%20en%2F%2B", 30);
       redact_collect_url(&d, "http://u:E2SEC?RET@h/x", 22);
       redact_collect_body(&d, j, sizeof(j) - 1);
@@ -220,10 +235,61 @@ int main(void)
       redact_collect_header(&d, "Authorization", 13, "Bearer ab+c/d=", 14);
       check_text("GET http://h/x?t=ab%2Bc%2fd%3D&u=1 {\"t\":\"ab+c\\/d=\"}",
                  &d, "GET http://h/x?t=REDACTED&u=1 {\"t\":\"REDACTED\"}");
+      redact_values_free(&d);
     }
     /* what libcurl sends for http://al:pw1234@h: base64 of "al:pw1234" */
     check_text("Authorization: Basic YWw6cHcxMjM0", &v,
                "Authorization: Basic REDACTED");
+    redact_values_free(&v);
+  }
+  {
+    /* no value is crowded out: 300 secret body fields, then a header */
+    struct redact_values v;
+    char body[300 * 40 + 8], url[4200];
+    size_t n = 0, i;
+    redact_values_init(&v);
+    n += (size_t)sprintf(body + n, "[");
+    for(i = 0; i < 300; i++)
+      n += (size_t)sprintf(body + n, "%s{\"password\":\"pw%05zuxyz\"}",
+                           i ? "," : "", i);
+    n += (size_t)sprintf(body + n, "]");
+    redact_collect_body(&v, body, n);
+    redact_collect_header(&v, "Authorization", 13, "Bearer tokABCDEF123",
+                          19);
+    /* and a password whose Basic form is past the inline room */
+    memcpy(url, "http://u:", 9);
+    memset(url + 9, 'p', 3000);
+    memcpy(url + 3009, "@h/", 4);
+    redact_collect_url(&v, url, 3012);
+    CHECK(!v.oom && v.count > 300, "%zu values kept", v.count);
+    check_text("tokABCDEF123 pw00000xyz pw00299xyz", &v,
+               "REDACTED REDACTED REDACTED");
+    {
+      /* the base64 of "u:ppp...", past the inline room */
+      const struct redact_value *b64 = &v.v[v.count - 1];
+      char *text = malloc(b64->n + 7), *out;
+      memcpy(text, "Basic ", 6);
+      memcpy(text + 6, b64->p, b64->n);
+      text[b64->n + 6] = '\0';
+      out = redact_text(text, b64->n + 6, &v, NULL);
+      CHECK(b64->n == 4004 && out && !strcmp(out, "Basic REDACTED"),
+            "a long Basic credential is hidden");
+      free(out);
+      free(text);
+    }
+    /* a value escaped once, twice, or as JSON's \u */
+    redact_collect_header(&v, "X-Api-Key", 9, "ab/cd+ef=gh", 11);
+    check_text("t=ab%252Fcd%252Bef%253Dgh u=ab%25252Fcd+ef=gh "
+               "\"ab\\u002fcd+ef\\u003dgh\"", &v,
+               "t=REDACTED u=REDACTED \"REDACTED\"");
+    {
+      char cookie[] = "JARCOOKIE9";
+      redact_collect_copy(&v, cookie, 10);
+      memset(cookie, 'x', 10);
+      check_text("sid=JARCOOKIE9", &v, "sid=REDACTED");
+    }
+    redact_values_free(&v);
+    CHECK(v.count == 0 && v.v == v.inl, "freed values are empty again");
   }
   nested();
   redact_free_names();

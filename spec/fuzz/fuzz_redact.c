@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t n1, n2, half = size / 2;
   char *once, *twice;
 
-  memset(&v, 0, sizeof(v));
+  redact_values_init(&v);
   redact_collect_url(&v, s, size);
   redact_collect_header(&v, "Authorization", 13, s, half);
   redact_collect_header(&v, s, half, s + half, size - half);
@@ -26,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if(!once || strlen(once) > n1)
     abort();
   free(once);
+  redact_values_free(&v);
 
   once = redact_text(s, size, NULL, &n1);
   if(!once)
