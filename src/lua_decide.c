@@ -172,12 +172,15 @@ int lcall_decide(lua_State *L, struct call *c)
     lresp_header_copy(L, S_RESP, "retry-after", c->retry_after,
                       sizeof(c->retry_after));
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
-  policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
-  /* a wrapped function's error this policy does not retry goes on to the
-   * caller as it is: the trace, log, summary and report say the call
-   * failed, not that it was accepted */
-  passed_on = c->wrapper && c->inner_error &&
-              c->dec.verdict == POLICY_ACCEPT;
+  if(c->bug)
+    c->dec.verdict = POLICY_ACCEPT;    /* passed on below */
+  else
+    policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
+  /* a wrapped function's error this policy does not retry (or one that
+   * is no give-up: a bug) goes on to the caller as it is: the trace, log,
+   * summary and report say the call failed, not that it was accepted */
+  passed_on = c->passed_on = c->wrapper && c->inner_error &&
+                             c->dec.verdict == POLICY_ACCEPT;
   if(passed_on) {
     c->dec.verdict = POLICY_GIVEUP;
     c->dec.reason = POLICY_NOT_RETRYABLE;

@@ -276,6 +276,22 @@ void report_attempt(struct report *r, const struct report_attempt_in *a)
   clean_into(t->wait_cause, sizeof(t->wait_cause), a->wait_cause);
 }
 
+void report_attempt_relabel(struct report *r, unsigned call, int attempt,
+                            const char *verdict, const char *decision)
+{
+  struct rep_call *c;
+  size_t i;
+  if(!call || call > r->nindex || !r->index[call - 1])
+    return;
+  c = &r->calls[r->index[call - 1] - 1];
+  for(i = c->n; i-- > 0; )
+    if(c->att[i].attempt == attempt) {
+      clean_into(c->att[i].verdict, sizeof(c->att[i].verdict), verdict);
+      clean_into(c->att[i].decision, sizeof(c->att[i].decision), decision);
+      return;
+    }
+}
+
 void report_call(struct report *r, unsigned call, const char *outcome,
                  const char *reason, double duration, const char *policy)
 {
@@ -287,8 +303,7 @@ void report_call(struct report *r, unsigned call, const char *outcome,
   c->ok = !strcmp(outcome, "ok");
   clean_into(c->outcome, sizeof(c->outcome), outcome);
   c->duration = duration;
-  clean_into(c->reason, sizeof(c->reason),
-             strcmp(outcome, "gave_up") ? "" : reason);
+  clean_into(c->reason, sizeof(c->reason), reason ? reason : "");
   if(policy && !c->policy)
     r->oom |= !(c->policy = clean_copy(policy));
 }

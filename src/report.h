@@ -58,8 +58,13 @@ struct report_attempt_in {
   double duration, wait;
 };
 void report_attempt(struct report *r, const struct report_attempt_in *a);
+/* Gives attempt `attempt` of call `call` (its last of that number) the
+ * verdict and decision given: a call's error went to its wrapper. */
+void report_attempt_relabel(struct report *r, unsigned call, int attempt,
+                            const char *verdict, const char *decision);
 
-/* Call `call` finished, with outcome "ok", "gave_up" (for reason),
+/* Call `call` finished, with outcome "ok", "gave_up" (for reason: NULL
+ * unless it gave up, inside a wrapper or not),
  * "unexpected" (its expect= raised on the response) or "to_wrapper" (its
  * error went to its policy(fn) wrapper: one of the wrapper's attempts),
  * under the policy named policy (NULL: it has no name). */
