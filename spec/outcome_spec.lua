@@ -249,6 +249,48 @@ describe("a call inside a policy(fn) wrapper whose error", function()
   end)
 end)
 
+describe("a policy(fn) wrapper whose task is cancelled", function()
+  local srv, slow
+  setup(function()
+    srv = todo.start{}
+    slow = todo.start{"--slow-rate", "1", "--slow-ms", "3000"}
+  end)
+  teardown(function()
+    srv:stop()
+    slow:stop()
+  end)
+
+  it("gives up as cancelled, its inner call's attempt shown", function()
+    local code, out, s, records = observed("", [[
+      local http, retry = require "retryrun.http", require "retryrun.retry"
+      local run = require "retryrun.run"
+      local f = retry.policy{attempts = 3}(function(i)
+        return http.get((i == 1 and arg[1] or arg[2]) .. "/items",
+                        {expect = 200})
+      end)
+      print(pcall(run.map, {1, 2}, function(i) return f(i) end,
+                  {on_error = "cancel"}))
+    ]], srv.url, slow.url)
+    assert.equal(0, code, out)
+    assert.matches("/items  attempt 1  cancelled  %d+ ms  to the wrapper: "
+                   .. "cancelled\n", out)
+    assert.matches("function at [^\n]*  attempt 1  cancelled  %d+ ms  give "
+                   .. "up: cancelled\n", out)
+    local byid = {}
+    for _, r in ipairs(records) do
+      if r.event == "call" then byid[r.task] = byid[r.task] or {}
+        table.insert(byid[r.task], r) end
+    end
+    -- task 3 ran item 2: its inner call, then its wrapper
+    local inner, wrapper = byid[3][1], byid[3][2]
+    assert.same({"to_wrapper", "cancelled", 1},
+                {inner.outcome, inner.reason, inner.attempts})
+    assert.same({"gave_up", "cancelled"}, {wrapper.outcome, wrapper.reason})
+    local e = endpoint(s, "GET /items")
+    assert.equal(e.calls, e.attempts)        -- no call without its attempt
+  end)
+end)
+
 describe("a call whose expect= raised", function()
   local srv
   setup(function() srv = todo.start{} end)

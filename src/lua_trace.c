@@ -63,6 +63,8 @@ void ltrace_outcome_word(const struct call *c, char *w, size_t n)
     snprintf(w, n, "%s", policy_class_name(c->out.cls));
   else if(c->out.status)
     snprintf(w, n, "%d%s", c->out.status, c->out.invalid ? " invalid" : "");
+  else if(c->giveup_note && strcmp(c->giveup_note, "auth"))
+    snprintf(w, n, "%s", c->giveup_note);    /* stopped: no answer */
   else
     snprintf(w, n, "%s", c->bug ? "error" : c->out.invalid ? "invalid" :
              "result");
@@ -304,6 +306,10 @@ void ltrace_add_outcome(luaL_Buffer *b, const struct call *c)
   else if(c->out.status) {
     snprintf(num, sizeof(num), ",\"status\":%d", c->out.status);
     luaL_addstring(b, num);
+  }
+  else if(c->giveup_note && strcmp(c->giveup_note, "auth")) {
+    luaL_addstring(b, ",\"error\":");        /* stopped: no answer */
+    ltrace_json_string(b, c->giveup_note);
   }
 }
 

@@ -120,6 +120,10 @@ int lwrap_done(lua_State *L, struct call *c, int status)
                   lua_gettop(L) : 0);
   c->task->wrap_depth--;
   c->task->wrap_deadline = c->outer_deadline;
+  /* the task was cancelled while the function ran: whatever it raised,
+   * this call ends so (lcall_decide gives up) */
+  if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
+    c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
   if(status != LUA_OK) {
     const struct lgiveup_record *r = lgiveup_record(L, -1);
     if(r)
