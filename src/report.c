@@ -166,6 +166,7 @@ static void end_unit(struct report *r, struct rep_unit *u, const char *type,
   u->end = now;
   u->ended = 1;
   if(err) {
+    free(u->err);                   /* report_task_fail's, if any */
     u->err = clean_copy(err);
     r->oom |= !u->err;
     snprintf(u->type, sizeof(u->type), "%s", type ? type : "error");
@@ -217,6 +218,17 @@ void report_task_end(struct report *r, unsigned task, const char *type,
   struct rep_unit *t = task_unit(r, task);
   if(t && !t->ended)
     end_unit(r, t, type, err, now);
+}
+
+void report_task_fail(struct report *r, unsigned task, const char *type,
+                      const char *err)
+{
+  struct rep_unit *t = task_unit(r, task);
+  if(t && !t->ended && !t->err) {
+    t->err = clean_copy(err);
+    r->oom |= !t->err;
+    snprintf(t->type, sizeof(t->type), "%s", type);
+  }
 }
 
 /* The record of call id, made at its first attempt from a; NULL when out

@@ -43,6 +43,11 @@ unsigned report_step_end(struct report *r, unsigned id, const char *type,
 void report_task_begin(struct report *r, unsigned task, double now);
 void report_task_end(struct report *r, unsigned task, const char *type,
                      const char *err, double now);
+/* Task `task` failed with err (type as for steps) though it goes on and
+ * may return (run.map's workers catch their items' errors): its case
+ * fails with the first such error, unless it raises its own. */
+void report_task_fail(struct report *r, unsigned task, const char *type,
+                      const char *err);
 
 /* One attempt of call `call`, made by `task` inside `step` (the first
  * attempt names the call's step): what (method and URL, or "function
