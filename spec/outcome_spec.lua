@@ -135,6 +135,162 @@ describe("a call inside a policy(fn) wrapper", function()
   end)
 end)
 
+describe("a call inside a policy(fn) wrapper whose error", function()
+  local bad, srv
+  setup(function()
+    bad = todo.start{"--reset-rate", "1"}
+    srv = todo.start{}
+  end)
+  teardown(function()
+    bad:stop()
+    srv:stop()
+  end)
+
+  -- the report's calls, id -> entry
+  local function report_calls(report)
+    local t = {}
+    for _, case in ipairs(report.cases) do
+      for _, k in ipairs(case.calls) do t[k.call] = k end
+    end
+    return t
+  end
+
+  it("the function caught is a give-up or not as expected", function()
+    local code, out, s, records, report = observed(
+      "--fail-if 'giveups > 0'", [[
+      local http, retry = require "retryrun.http", require "retryrun.retry"
+      local f = retry.policy{attempts = 2}(function()
+        local r, err = http.get(arg[1] .. "/items", {retry = {attempts = 1,
+                                                              raise = false}})
+        return err and "failed" or "ok"
+      end)
+      print(f())
+      local g = retry.policy{attempts = 2}(function()
+        return (pcall(http.get, arg[2] .. "/items", {expect = 200}))
+      end)
+      print(g())
+    ]], bad.url, srv.url)
+    assert.equal(4, code, out)
+    assert.matches("\nfailed\n", out)
+    assert.matches("\nfalse\n", out)
+    assert.matches("retryrun: %-%-fail%-if giveups > 0: giveups 1 > 0", out)
+    assert.matches("/items  attempt 1  reset  %d+ ms  give up: ", out)
+    assert.matches("attempt 1  401  %d+ ms  accept; expect= refuses 401\n",
+                   out)
+    assert.is_nil(out:find("to the wrapper", 1, true))
+    assert.same({1, 1, 0}, {s.gave_up, s.unexpected, s.to_wrapper})
+    local e = endpoint(s, "GET /items")
+    assert.same({2, 1, 1, 0}, {e.calls, e.gave_up, e.unexpected,
+                               e.to_wrapper})
+    local c = calls(records)
+    assert.same({"gave_up", "ok", "unexpected", "ok"},
+                {c[1].outcome, c[2].outcome, c[3].outcome, c[4].outcome})
+    assert.equal("giveup", records[1].decision)
+    local r = report_calls(report)
+    assert.same({"gave_up", "unexpected"}, {r[c[1].call].outcome,
+                                            r[c[3].call].outcome})
+    assert.equal("giveup", r[c[1].call].history[1].decision)
+  end)
+
+  it("is a session's failed token renewal: the wrapper's one give-up",
+     function()
+    local code, out, s, records, report = observed(
+      "--fail-if 'giveups > 0'", [[
+      local http, retry = require "retryrun.http", require "retryrun.retry"
+      local n = 0
+      local sess = http.session{base = arg[1], auth = {token = function()
+        n = n + 1
+        if n > 1 then error("cannot renew") end
+        return "stale"
+      end}}
+      local w = retry.policy{attempts = 2}(function()
+        return sess:get("/items")
+      end)
+      print(pcall(w))
+    ]], srv.url)
+    assert.equal(4, code, out)
+    assert.matches("false\tauth token function failed: [^\n]*cannot renew",
+                   out)
+    assert.matches("attempt 1  401  %d+ ms  to the wrapper: the credentials "
+                   .. "could not be renewed\n", out)
+    assert.matches("function at [^\n]*  attempt 1  error  %d+ ms  give up: "
+                   .. "error is not retried\n", out)
+    assert.same({1, 1}, {s.gave_up, s.to_wrapper})
+    local c = calls(records)
+    assert.same({"to_wrapper", "gave_up"}, {c[1].outcome, c[2].outcome})
+    assert.same({"auth", "not_retryable"}, {c[1].reason, c[2].reason})
+    local r = report_calls(report)
+    assert.same({"to_wrapper", "gave_up"}, {r[c[1].call].outcome,
+                                            r[c[2].call].outcome})
+    assert.equal("to_wrapper", r[c[1].call].history[1].decision)
+    -- the report gives the reason --log gives, inside a wrapper or not
+    assert.same({"auth", "not_retryable"}, {r[c[1].call].reason,
+                                            r[c[2].call].reason})
+  end)
+
+  it("is a plain error of the function's: recorded as its give-up",
+     function()
+    local code, out, s, records = observed("--fail-if 'giveups > 0'", [[
+      local retry = require "retryrun.retry"
+      local w = retry.policy{attempts = 2}(function() error("plain bug") end)
+      print(pcall(w))
+      print(select(2, pcall(retry.policy{}(function() error({1}) end)))[1])
+    ]])
+    assert.equal(4, code, out)
+    assert.matches("false\t[^\n]*: plain bug\n", out)
+    assert.matches("\n1\n", out)
+    assert.matches("function at [^\n]*  attempt 1  error  %d+ ms  give up: "
+                   .. "error is not retried\n", out)
+    assert.equal(2, s.gave_up)
+    local c = calls(records)
+    assert.same({"gave_up", "gave_up"}, {c[1].outcome, c[2].outcome})
+    assert.same({"giveup", "not_retryable"}, {records[1].decision,
+                                              records[1].reason})
+  end)
+end)
+
+describe("a policy(fn) wrapper whose task is cancelled", function()
+  local srv, slow
+  setup(function()
+    srv = todo.start{}
+    slow = todo.start{"--slow-rate", "1", "--slow-ms", "3000"}
+  end)
+  teardown(function()
+    srv:stop()
+    slow:stop()
+  end)
+
+  it("gives up as cancelled, its inner call's attempt shown", function()
+    local code, out, s, records = observed("", [[
+      local http, retry = require "retryrun.http", require "retryrun.retry"
+      local run = require "retryrun.run"
+      local f = retry.policy{attempts = 3}(function(i)
+        return http.get((i == 1 and arg[1] or arg[2]) .. "/items",
+                        {expect = 200})
+      end)
+      print(pcall(run.map, {1, 2}, function(i) return f(i) end,
+                  {on_error = "cancel"}))
+    ]], srv.url, slow.url)
+    assert.equal(0, code, out)
+    assert.matches("/items  attempt 1  cancelled  %d+ ms  to the wrapper: "
+                   .. "cancelled\n", out)
+    assert.matches("function at [^\n]*  attempt 1  cancelled  %d+ ms  give "
+                   .. "up: cancelled\n", out)
+    local byid = {}
+    for _, r in ipairs(records) do
+      if r.event == "call" then byid[r.task] = byid[r.task] or {}
+        table.insert(byid[r.task], r) end
+    end
+    -- task 3 ran item 2: its inner call, then its wrapper
+    local inner, wrapper = byid[3][1], byid[3][2]
+    assert.same({"to_wrapper", "cancelled", 1},
+                {inner.outcome, inner.reason, inner.attempts})
+    assert.same({"gave_up", "cancelled"}, {wrapper.outcome, wrapper.reason})
+    local e = endpoint(s, "GET /items")
+    assert.equal(e.calls, e.attempts)        -- no call without its attempt
+  end)
+end)
+
 describe("a call whose expect= raised", function()
   local srv
   setup(function() srv = todo.start{} end)

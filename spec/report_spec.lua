@@ -357,6 +357,23 @@ describe("--report", function()
                  tap_parse(r.tap))
   end)
 
+  it("fails the case of a run.map worker whose item raised", function()
+    local srv <close> = todo.start{}
+    local code, out, r = reported(HEAD .. [[
+      print(pcall(run.map, {1, 2}, function(i)
+        get(arg[1] .. "/items?i=" .. i)
+        if i == 2 then error("item 2 stops here") end
+      end, {concurrency = 2}))
+    ]], {srv.url})
+    assert.equal(0, code, out)
+    local by = cases(r.json)
+    assert.equal("passed", by["task 2"].status)
+    assert.equal("failed", by["task 3"].status)
+    assert.matches("item 2 stops here$", by["task 3"].error.message)
+    assert.equal("ok\t- task 2\nnot ok\t- task 3\nplan 2\nparse_errors 0\n",
+                 tap_parse(r.tap))
+  end)
+
   it("holds as many attempts as the --log, call by call", function()
     local srv <close> = todo.start{"--fail-rate", "0.4", "--seed", "21"}
     local code, out, r = reported(HEAD .. [[

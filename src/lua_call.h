@@ -107,6 +107,12 @@ struct call {
   int wrapper;                /* core.call: attempts run a function */
   int inner_error;            /* the function raised a give-up error, kept
                                  in S_RES */
+  int passed_on;              /* ... that this policy does not retry, or
+                                 another error (bug): it goes on as it is */
+  int bug;                    /* the function raised an error that is no
+                                 give-up and no expect= error */
+  int tw;                     /* lua_trace.c words its failure as going to
+                                 its wrapper (set for each wording) */
   int raise;
   int has_valid, has_before, has_on_retry, has_on_giveup;
   int has_refresh;            /* req.refresh: a session's auth */
@@ -256,6 +262,23 @@ int lwrap_done(lua_State *L, struct call *c, int status);
 void ltrace_attempt(lua_State *L, struct call *c, double duration);
 void ltrace_call(lua_State *L, struct call *c, int accepted);
 void ltrace_renew(lua_State *L, struct call *c, double duration);
+/* lua_trace_pend.c: the last -v lines and --log records of a call that
+ * failed inside a wrapper, and its counts, wait until the wrapper's
+ * attempt ends, in two wordings: left to the wrapper when the attempt
+ * failed with its error, else its own. lpend_push pushes call c's entry
+ * (made if new); lpend_add adds the string on top (popped) to the entry
+ * at e as a --log record (kind 'L') or -v line ('T') of one wording (wrap
+ * 1 or 0, or both: -1); lpend_wire adds the -vv lines of the attempt
+ * (lwire_trace's) to both. lpend_resolve, at the end of an attempt of the
+ * wrapper at depth in task t (err: the index of what it raised, or 0),
+ * writes and counts the entries of the calls made in it. */
+void lpend_push(lua_State *L, const struct call *c);
+void lpend_add(lua_State *L, int e, int wrap, char kind);
+void lpend_wire(lua_State *L, int e);
+void lpend_resolve(lua_State *L, const struct task *t, int depth, int err);
+/* lua_wrap.c: 1 when a policy(fn) wrapper's function is running on L
+ * (its error would go to that wrapper, unless caught on the way). */
+int lwrap_on_stack(lua_State *L);
 /* lua_wire.c, -vv: keeps the header lines the transfer tr sent and
  * received (if it kept any) in the Call at S_CALL, for the attempt's -v
  * line; prints those kept, redacted, after it. */
@@ -270,6 +293,17 @@ struct runtime;
 void ltrace_head(const struct runtime *rt, const struct task *t, char *h);
 /* Adds s to b as a JSON string, for a --log record. */
 void ltrace_json_string(luaL_Buffer *b, const char *s);
+/* Adds the fields every --log record starts with, and the call's request
+ * (what: lcall_push_what's); what its last attempt came back with. */
+void ltrace_add_head(luaL_Buffer *b, struct call *c, const char *event,
+                     const char *what);
+void ltrace_add_outcome(luaL_Buffer *b, const struct call *c);
+/* Writes what the attempt came back with: "503", "200 invalid", "reset",
+ * "chaos: 503". */
+void ltrace_outcome_word(const struct call *c, char *w, size_t n);
+/* Writes the summary's endpoint of call c (what: lcall_push_what's). */
+void ltrace_endpoint_key(const struct call *c, const char *what, char *key,
+                         size_t n);
 /* The same for hedging: a hedge sent (attempt, duration: since the
  * attempt it hedges started), an attempt in flight cancelled (cancelled:
  * how long it ran), or (attempt 0) why the call is not hedged. */

@@ -172,12 +172,19 @@ int lcall_decide(lua_State *L, struct call *c)
     lresp_header_copy(L, S_RESP, "retry-after", c->retry_after,
                       sizeof(c->retry_after));
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
-  policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
-  /* a wrapped function's error this policy does not retry goes on to the
-   * caller as it is: the trace, log, summary and report say the call
-   * failed, not that it was accepted */
-  passed_on = c->wrapper && c->inner_error &&
-              c->dec.verdict == POLICY_ACCEPT;
+  if(c->bug)
+    c->dec.verdict = POLICY_ACCEPT;    /* passed on below */
+  else if(c->wrapper && c->giveup_note) {
+    c->dec.verdict = POLICY_GIVEUP;    /* its task was cancelled */
+    c->dec.retry_after = -1;
+  }
+  else
+    policy_decide(c->pol, &c->pc, &c->out, &runtime_of(L)->rng, &c->dec);
+  /* a wrapped function's error this policy does not retry (or one that
+   * is no give-up: a bug) goes on to the caller as it is: the trace, log,
+   * summary and report say the call failed, not that it was accepted */
+  passed_on = c->passed_on = c->wrapper && c->inner_error &&
+                             c->dec.verdict == POLICY_ACCEPT;
   if(passed_on) {
     c->dec.verdict = POLICY_GIVEUP;
     c->dec.reason = POLICY_NOT_RETRYABLE;
@@ -268,6 +275,8 @@ int lcall_cancelled(lua_State *L, struct call *c)
   loop_slot_giveback(&c->task->lt);
   c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
   lguard_cancelled(L, c);
+  c->dec.verdict = POLICY_GIVEUP;
+  c->dec.retry_after = -1;
   if(c->k == K_TRANSFER) {
     lcall_attempts_list(L);
     lua_createtable(L, 0, 3);
@@ -278,12 +287,15 @@ int lcall_cancelled(lua_State *L, struct call *c)
     lua_pushnumber(L, loop_now() - c->attempt_started);
     lua_setfield(L, -2, "duration");
     lua_rawseti(L, S_ATT, c->judged);
+    /* -v, --log and the summary show the attempt stopped in flight */
+    memset(&c->out, 0, sizeof(c->out));
+    c->out.sent = 1;
+    if(runtime_observed(runtime_of(L)))
+      ltrace_attempt(L, c, loop_now() - c->attempt_started);
   }
   else if(c->k == K_VALID || c->k == K_REFRESH)
     /* a response came; valid() or the auth's renewal was stopped */
     record_attempt(L, c, loop_now() - c->attempt_started);
-  c->dec.verdict = POLICY_GIVEUP;
-  c->dec.retry_after = -1;
   return giveup(L, c);
 }
 

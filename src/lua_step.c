@@ -81,11 +81,27 @@ static int lstep_end(lua_State *L)
   return 0;
 }
 
+/* core.task_error(err): an item the running task ran for run.map raised
+ * err, which the task caught: its report case fails with it. */
+static int lstep_task_error(lua_State *L)
+{
+  struct runtime *rt = runtime_of(L);
+  struct task *t = task_current(L);
+  if(!rt->report || !t)
+    return 0;
+  lua_settop(L, 1);
+  lredact_push_error(L, 1);
+  report_task_fail(rt->report, t->id, lgiveup_is(L, 1) ? "gave_up" :
+                   "error", nul_free(L));
+  return 0;
+}
+
 void lstep_register(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"step_begin", lstep_begin},
     {"step_end", lstep_end},
+    {"task_error", lstep_task_error},
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);

@@ -15,16 +15,16 @@
  *   {"v":1,"event":"call",...,"attempts":2,"outcome":"ok","status":200}
  *
  * (the polls of retryrun.poll, calls like any other, get what ready()
- * made of each in lua_trace_poll.c).
- *
- * An attempt a session's auth sends again with renewed credentials gets a
- * line and a record of its own (decision "renew"); it is not one of the
- * policy's attempts, so the summary does not count it.
+ * made of each in lua_trace_poll.c; hedges and an auth's renewal, in
+ * lua_trace_hedge.c).
  *
  * Every output names a call's end alike (summary.h): ok, gave_up,
  * unexpected (expect= raised on the answer the policy took) or to_wrapper
- * (inside a policy(fn) wrapper a failure is the wrapper's attempt: -v
- * says "to the wrapper: reset", and only the wrapper gives up).
+ * (inside a policy(fn) wrapper, a failure whose error the wrapper's
+ * attempt failed with is that attempt: -v says "to the wrapper: reset",
+ * and only the wrapper gives up). Which one a failure inside a wrapper is
+ * is known when the wrapper's attempt ends: lua_trace_pend.c keeps its
+ * last lines and records until then.
  *
  * It only makes them; the host's trace and log functions write them. It
  * also hands each attempt and call to the report (--report, report.h).
@@ -53,7 +53,7 @@
 
 /* Writes what the attempt came back with: "503", "200 invalid", "reset",
  * and a fault --chaos made: "chaos: 503", "chaos: reset". */
-static void outcome_word(const struct call *c, char *w, size_t n)
+void ltrace_outcome_word(const struct call *c, char *w, size_t n)
 {
   if(c->chaos == CHAOS_FAIL || c->chaos == CHAOS_RESET) {
     snprintf(w, n, "chaos: ");
@@ -64,15 +64,19 @@ static void outcome_word(const struct call *c, char *w, size_t n)
     snprintf(w, n, "%s", policy_class_name(c->out.cls));
   else if(c->out.status)
     snprintf(w, n, "%d%s", c->out.status, c->out.invalid ? " invalid" : "");
+  else if(c->giveup_note && strcmp(c->giveup_note, "auth"))
+    snprintf(w, n, "%s", c->giveup_note);    /* stopped: no answer */
   else
-    snprintf(w, n, "%s", c->out.invalid ? "invalid" : "result");
+    snprintf(w, n, "%s", c->bug ? "error" : c->out.invalid ? "invalid" :
+             "result");
 }
 
-/* 1 when call c ended inside a policy(fn) wrapper's function: a failure
- * of it goes to the wrapper, which judges it as one of its attempts. */
+/* 1 when call c's failure is worded as going to its policy(fn) wrapper,
+ * which judges it as one of its attempts (c->tw: lua_trace_pend.c keeps
+ * both wordings until the wrapper's attempt ends). */
 static int in_wrapper(const struct call *c)
 {
-  return c->task->wrap_depth > 0;
+  return c->tw;
 }
 
 /* 1 when the response c accepted is one its expect= refuses: http.lua
@@ -101,15 +105,26 @@ static int unexpected(lua_State *L, const struct call *c)
   return miss;
 }
 
-/* How call c ended (summary.h): what the policy made of it (accepted),
- * then what expect= made of an accepted response, and inside a wrapper
- * any failure is the wrapper's attempt. */
+/* How call c ended on its own (summary.h): what the policy made of it
+ * (accepted), then what expect= made of an accepted response. */
 static enum summary_outcome call_outcome(lua_State *L, const struct call *c,
                                          int accepted)
 {
-  enum summary_outcome o = !accepted ? SUMMARY_GAVE_UP :
-                           unexpected(L, c) ? SUMMARY_UNEXPECTED : SUMMARY_OK;
-  return o != SUMMARY_OK && in_wrapper(c) ? SUMMARY_TO_WRAPPER : o;
+  return !accepted ? SUMMARY_GAVE_UP :
+         unexpected(L, c) ? SUMMARY_UNEXPECTED : SUMMARY_OK;
+}
+
+/* 1 when call c, which failed (unexp: expect= refused its answer), raises
+ * its error inside a wrapper's function running in its task: that error
+ * may go to the wrapper (lua_trace_pend.c waits to know). One that
+ * returns nil, err (raise = false), or made in a task the wrapper's
+ * function spawned, is no attempt of the wrapper's. */
+static int may_go_up(lua_State *L, const struct call *c, int unexp)
+{
+  return c->task->wrap_depth > 0 &&
+         (unexp || c->raise || c->passed_on ||
+          (c->giveup_note && !strcmp(c->giveup_note, "auth"))) &&
+         lwrap_on_stack(L);
 }
 
 static const char *const outcome_names[] = {
@@ -256,7 +271,7 @@ void ltrace_json_string(luaL_Buffer *b, const char *s)
 }
 
 /* Adds the fields every record starts with, and the call's request. */
-static void add_head(luaL_Buffer *b, struct call *c, const char *event,
+void ltrace_add_head(luaL_Buffer *b, struct call *c, const char *event,
                      const char *what)
 {
   const struct runtime *rt = runtime_of(b->L);
@@ -284,7 +299,7 @@ static void add_head(luaL_Buffer *b, struct call *c, const char *event,
 }
 
 /* Adds what the last attempt came back with. */
-static void add_outcome(luaL_Buffer *b, const struct call *c)
+void ltrace_add_outcome(luaL_Buffer *b, const struct call *c)
 {
   char num[64];
   if(c->out.cls != POLICY_RESPONSE) {
@@ -295,10 +310,14 @@ static void add_outcome(luaL_Buffer *b, const struct call *c)
     snprintf(num, sizeof(num), ",\"status\":%d", c->out.status);
     luaL_addstring(b, num);
   }
+  else if(c->giveup_note && strcmp(c->giveup_note, "auth")) {
+    luaL_addstring(b, ",\"error\":");        /* stopped: no answer */
+    ltrace_json_string(b, c->giveup_note);
+  }
 }
 
 /* The summary's endpoint of the call whose "what" is given. */
-static void endpoint_key(const struct call *c, const char *what, char *key,
+void ltrace_endpoint_key(const struct call *c, const char *what, char *key,
                          size_t n)
 {
   if(c->wrapper)
@@ -307,6 +326,7 @@ static void endpoint_key(const struct call *c, const char *what, char *key,
     summary_endpoint_key(c->method, what + strcspn(what, " ") + 1, key, n);
 }
 
+/* Pushes the attempt's --log record. */
 static void log_attempt(lua_State *L, struct call *c, double duration,
                         const char *what)
 {
@@ -314,11 +334,11 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
   luaL_Buffer b;
   char num[160];
   luaL_buffinit(L, &b);
-  add_head(&b, c, "attempt", what);
+  ltrace_add_head(&b, c, "attempt", what);
   snprintf(num, sizeof(num), ",\"attempt\":%d%s", c->judged,
            c->hedge.hedge ? ",\"hedge\":true" : "");
   luaL_addstring(&b, num);
-  add_outcome(&b, c);
+  ltrace_add_outcome(&b, c);
   snprintf(num, sizeof(num), ",\"sent\":%s,\"invalid\":%s,"
            "\"duration\":%.6f,\"decision\":\"%s\"",
            c->out.sent ? "true" : "false", c->out.invalid ? "true" : "false",
@@ -345,8 +365,6 @@ static void log_attempt(lua_State *L, struct call *c, double duration,
   }
   luaL_addchar(&b, '}');
   luaL_pushresult(&b);
-  runtime_of(L)->log(runtime_of(L)->log_ud, lua_tostring(L, -1));
-  lua_pop(L, 1);
 }
 
 /* The attempt, for the report (--report): attributed to the task's
@@ -381,48 +399,108 @@ static void report_attempt_of(lua_State *L, const struct call *c,
   report_attempt(rt->report, &a);
 }
 
+/* Pushes the attempt's -v line. */
+static void push_line(lua_State *L, struct call *c, double duration,
+                      const char *word, const char *what)
+{
+  struct runtime *rt = runtime_of(L);
+  char dec[300], head[LTRACE_HEAD], note[96] = "", pname[512];
+  const char *colour = decision_why(L, c, word, dec, sizeof(dec));
+  ltrace_head(rt, c->task, head);
+  if(c->chaos == CHAOS_LATENCY)
+    snprintf(note, sizeof(note), " (chaos: +%.0f ms)",
+             rt->chaos->latency * 1000);
+  if(c->rate_wait > 0)
+    snprintf(note + strlen(note), sizeof(note) - strlen(note),
+             "  after %.3f s for the rate limit", c->rate_wait);
+  lua_pushfstring(L, "%s%s%s%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
+                  what, c->policy_name ? "  [policy " : "",
+                  c->policy_name ? lredact_str(L, c->policy_name, S_REQ,
+                                     pname, sizeof(pname)) : "",
+                  c->policy_name ? "]" : "", c->judged,
+                  c->hedge.hedge ? " (hedge)" : "", word,
+                  (int)(duration * 1000 + 0.5), note,
+                  rt->color ? colour : "", dec, rt->color ? PLAIN : "");
+}
+
+/* Hands the line or record on top (popped) to -v (kind 'T') or --log
+ * ('L'), or to the entry at e (not 0) of a call whose end waits, in
+ * wording w. */
+static void put(lua_State *L, int e, int w, char kind)
+{
+  struct runtime *rt = runtime_of(L);
+  if(e)
+    lpend_add(L, e, w, kind);
+  else {
+    if(kind == 'L')
+      rt->log(rt->log_ud, lua_tostring(L, -1));
+    else
+      rt->trace(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
 void ltrace_attempt(lua_State *L, struct call *c, double duration)
 {
   struct runtime *rt = runtime_of(L);
-  char word[48], dec[300], head[LTRACE_HEAD], note[96] = "", pname[512];
-  const char *colour;
-  int top = lua_gettop(L);
+  char word[48];
+  const char *what;
+  int top = lua_gettop(L), e = 0, w;
+  int unexp = c->dec.verdict == POLICY_ACCEPT && !c->hedge.pending &&
+              unexpected(L, c);
 
+  /* a call's last attempt, when its error may go to its wrapper: in
+   * both wordings, until the wrapper's attempt ends */
+  if(!c->hedge.pending && (unexp || c->dec.verdict == POLICY_GIVEUP) &&
+     may_go_up(L, c, unexp)) {
+    lpend_push(L, c);
+    e = top + 1;
+  }
+  c->tw = 0;
   lcall_push_what(L, c);               /* redacted */
-  outcome_word(c, word, sizeof(word));
-  if(rt->log)
-    log_attempt(L, c, duration, lua_tostring(L, -1));
+  what = lua_tostring(L, -1);
+  ltrace_outcome_word(c, word, sizeof(word));
+  for(w = 0; rt->log && w <= (e != 0); w++) {
+    c->tw = w;
+    log_attempt(L, c, duration, what);
+    put(L, e, w, 'L');
+  }
+  c->tw = 0;
   if(rt->summary) {
     char key[256];
     int retry = c->dec.verdict == POLICY_RETRY && !c->hedge.pending;
-    endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
+    ltrace_endpoint_key(c, what, key, sizeof(key));
     /* a retry counts when it goes, as this attempt: one stopped after
      * its backoff (an open breaker, a cool-down, a cancel) is none */
     summary_attempt(rt->summary, key, c->retry_why, duration,
                     retry ? c->dec.delay : 0);
     snprintf(c->retry_why, sizeof(c->retry_why), "%s", retry ? word : "");
   }
-  if(rt->report)
-    report_attempt_of(L, c, duration, word, lua_tostring(L, -1));
+  if(rt->report) {
+    report_attempt_of(L, c, duration, word, what);
+    if(e) {                        /* the wrapper wording, for later */
+      char dec[300];
+      c->tw = 1;
+      decision_why(L, c, word, dec, sizeof(dec));
+      lua_pushstring(L, verdict_name(c));
+      lua_setfield(L, e, "verdict");
+      c->tw = 0;
+      lua_pushstring(L, dec);
+      lua_setfield(L, e, "decision");
+      lua_pushinteger(L, c->judged);
+      lua_setfield(L, e, "attempt");
+    }
+  }
   if(rt->trace) {
-    colour = decision_why(L, c, word, dec, sizeof(dec));
-    ltrace_head(rt, c->task, head);
-    if(c->chaos == CHAOS_LATENCY)
-      snprintf(note, sizeof(note), " (chaos: +%.0f ms)",
-               rt->chaos->latency * 1000);
-    if(c->rate_wait > 0)
-      snprintf(note + strlen(note), sizeof(note) - strlen(note),
-               "  after %.3f s for the rate limit", c->rate_wait);
-    lua_pushfstring(L, "%s%s%s%s%s  attempt %d%s  %s  %d ms%s  %s%s%s", head,
-                    lua_tostring(L, -1), c->policy_name ? "  [policy " : "",
-                    c->policy_name ? lredact_str(L, c->policy_name, S_REQ,
-                                       pname, sizeof(pname)) : "",
-                    c->policy_name ? "]" : "", c->judged,
-                    c->hedge.hedge ? " (hedge)" : "", word,
-                    (int)(duration * 1000 + 0.5), note,
-                    rt->color ? colour : "", dec, rt->color ? PLAIN : "");
-    rt->trace(lua_tostring(L, -1));
-    if(rt->wire)
+    for(w = 0; w <= (e != 0); w++) {
+      c->tw = w;
+      push_line(L, c, duration, word, what);
+      put(L, e, w, 'T');
+    }
+    c->tw = 0;
+    if(rt->wire && e)
+      lpend_wire(L, e);
+    else if(rt->wire)
       lwire_trace(L);
   }
   lua_settop(L, top);
@@ -432,51 +510,23 @@ void ltrace_attempt(lua_State *L, struct call *c, double duration)
   }
 }
 
-void ltrace_call(lua_State *L, struct call *c, int accepted)
+/* Pushes the call's --log record, ended as outcome. */
+static void log_call(lua_State *L, struct call *c, const char *what,
+                     enum summary_outcome outcome, const char *reason,
+                     double duration)
 {
-  struct runtime *rt = runtime_of(L);
   luaL_Buffer b;
   char num[160];
-  int top = lua_gettop(L);
-  enum summary_outcome outcome = call_outcome(L, c, accepted);
-
-  if(rt->progress) {
-    rt->done_calls++;
-    rt->giveups += outcome == SUMMARY_GAVE_UP;
-    rt->progress(rt);
-  }
-
-  if(rt->report)
-    report_call(rt->report, c->id, outcome_names[outcome],
-                lgiveup_reason(&c->dec, c->giveup_note),
-                loop_now() - c->pc.started, c->policy_name ? lredact_str(L,
-                c->policy_name, S_REQ, num, sizeof(num)) : NULL);
-  lcall_push_what(L, c);
-  if(rt->summary) {
-    char key[256];
-    endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
-    /* hedged copies are no retries: a call its first attempt ended
-     * without a hedge's win is ok first time */
-    summary_call(rt->summary, key, outcome, c->hedge.won ? c->pc.attempt :
-                 c->pc.attempt - c->hedge.sent, loop_now() - c->pc.started);
-    if(c->hedge.sent)
-      summary_hedges(rt->summary, key, c->hedge.sent, c->hedge.won,
-                     c->hedge.cancelled);
-  }
-  if(!rt->log) {
-    lua_settop(L, top);
-    return;
-  }
   luaL_buffinit(L, &b);
-  add_head(&b, c, "call", lua_tostring(L, top + 1));
+  ltrace_add_head(&b, c, "call", what);
   snprintf(num, sizeof(num), ",\"attempts\":%d,\"outcome\":\"%s\"",
            c->pc.attempt, outcome_names[outcome]);
   luaL_addstring(&b, num);
-  if(!accepted) {
+  if(reason) {
     luaL_addstring(&b, ",\"reason\":");
-    ltrace_json_string(&b, lgiveup_reason(&c->dec, c->giveup_note));
+    ltrace_json_string(&b, reason);
   }
-  add_outcome(&b, c);
+  ltrace_add_outcome(&b, c);
   if(c->hedge.sent) {
     snprintf(num, sizeof(num), ",\"hedges\":%d,\"hedge_won\":%s,"
              "\"cancelled\":%d", c->hedge.sent,
@@ -487,122 +537,77 @@ void ltrace_call(lua_State *L, struct call *c, int accepted)
     luaL_addstring(&b, ",\"hedge_skipped\":");
     ltrace_json_string(&b, c->hedge.skipped);
   }
-  snprintf(num, sizeof(num), ",\"duration\":%.6f}",
-           loop_now() - c->pc.started);
+  snprintf(num, sizeof(num), ",\"duration\":%.6f}", duration);
   luaL_addstring(&b, num);
   luaL_pushresult(&b);
-  runtime_of(L)->log(runtime_of(L)->log_ud, lua_tostring(L, -1));
-  lua_settop(L, top);
 }
 
-/* -v: "hedge 2 after 0.05 s", "attempt 1  cancelled  61 ms", or (attempt
- * 0) "not hedged: ..."; --log: a cancelled attempt's record; the
- * summary: a cancelled attempt. */
-void ltrace_hedge(lua_State *L, struct call *c, int attempt, int cancelled,
-                  double duration)
+void ltrace_call(lua_State *L, struct call *c, int accepted)
 {
   struct runtime *rt = runtime_of(L);
-  const char *hedge = attempt != c->hedge.round ? " (hedge)" : "";
-  const char *why = c->giveup_note ? c->giveup_note : "cancelled";
-  char head[LTRACE_HEAD];
-  int top = lua_gettop(L);
+  char pname[512];
+  int top = lua_gettop(L), e = 0, w;
+  enum summary_outcome outcome = call_outcome(L, c, accepted);
+  const char *reason = accepted ? NULL :
+                       lgiveup_reason(&c->dec, c->giveup_note);
+  double duration = loop_now() - c->pc.started;
+  /* hedged copies are no retries: a call its first attempt ended
+   * without a hedge's win is ok first time */
+  int attempts = c->hedge.won ? c->pc.attempt :
+                 c->pc.attempt - c->hedge.sent;
 
-  lcall_push_what(L, c);                 /* redacted */
-  if(cancelled && rt->log) {
-    luaL_Buffer b;
-    char num[160];
-    luaL_buffinit(L, &b);
-    add_head(&b, c, "attempt", lua_tostring(L, top + 1));
-    snprintf(num, sizeof(num), ",\"attempt\":%d%s,\"error\":\"%s\","
-             "\"sent\":true,\"invalid\":false,\"duration\":%.6f,"
-             "\"decision\":\"cancelled\"}", attempt,
-             *hedge ? ",\"hedge\":true" : "", why, duration);
-    luaL_addstring(&b, num);
-    luaL_pushresult(&b);
-    rt->log(rt->log_ud, lua_tostring(L, -1));
-    lua_pop(L, 1);
+  if(outcome != SUMMARY_OK &&
+     may_go_up(L, c, outcome == SUMMARY_UNEXPECTED)) {
+    /* what the error raised is known by: expect='s carries the
+     * Response; a session's auth raises its message (on top) */
+    int k = outcome == SUMMARY_UNEXPECTED ? S_RESP : c->passed_on ? S_RES :
+            c->giveup_note && !strcmp(c->giveup_note, "auth") ? top :
+            S_REASON;
+    lpend_push(L, c);
+    e = top + 1;
+    lua_pushvalue(L, k);
+    lua_setfield(L, e, "key");
+    lua_pushinteger(L, outcome);
+    lua_setfield(L, e, "outcome");
+    lua_pushinteger(L, attempts);
+    lua_setfield(L, e, "attempts");
+    lua_pushnumber(L, duration);
+    lua_setfield(L, e, "duration");
+    lua_pushstring(L, reason);
+    lua_setfield(L, e, "reason");
+    lua_pushstring(L, c->policy_name ? lredact_str(L, c->policy_name, S_REQ,
+                                       pname, sizeof(pname)) : NULL);
+    lua_setfield(L, e, "policy");
   }
-  if(cancelled && rt->summary) {
+  else {
+    if(rt->progress) {
+      rt->done_calls++;
+      rt->giveups += outcome == SUMMARY_GAVE_UP;
+      rt->progress(rt);
+    }
+    if(rt->report)
+      report_call(rt->report, c->id, outcome_names[outcome], reason,
+                  duration, c->policy_name ? lredact_str(L, c->policy_name,
+                  S_REQ, pname, sizeof(pname)) : NULL);
+  }
+  lcall_push_what(L, c);
+  if(rt->summary) {
     char key[256];
-    endpoint_key(c, lua_tostring(L, top + 1), key, sizeof(key));
-    summary_attempt(rt->summary, key, "", duration, 0);
-  }
-  if(cancelled && rt->report) {
-    struct report_attempt_in a;
-    memset(&a, 0, sizeof(a));
-    a.call = c->id;
-    a.task = c->task->id;
-    a.step = c->task->step;
-    a.method = c->method;
-    a.what = lua_tostring(L, top + 1);
-    a.cls = why;
-    a.word = why;
-    a.attempt = attempt;
-    a.hedge = *hedge != '\0';
-    a.duration = duration;
-    a.verdict = "cancelled";
-    a.decision = "cancelled: another copy of the attempt was taken, or the "
-                 "call ended";
-    report_attempt(rt->report, &a);
-  }
-  if(rt->trace) {
-    ltrace_head(rt, c->task, head);
-    if(attempt < 0)
-      lua_pushfstring(L, "%s%s  hedge not sent: %s", head,
-                      lua_tostring(L, top + 1), c->hedge.held);
-    else if(!attempt)
-      lua_pushfstring(L, "%s%s  not hedged: %s", head,
-                      lua_tostring(L, top + 1), c->hedge.skipped);
-    else if(!cancelled) {
-      char after[32];
-      snprintf(after, sizeof(after), "%.3g", duration);
-      lua_pushfstring(L, "%s%s  hedge %d after %s s", head,
-                      lua_tostring(L, top + 1), attempt, after);
+    ltrace_endpoint_key(c, lua_tostring(L, -1), key, sizeof(key));
+    if(e) {
+      lua_pushstring(L, key);
+      lua_setfield(L, e, "endpoint");
     }
     else
-      lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms", head,
-                      lua_tostring(L, top + 1), attempt, hedge, why,
-                      (int)(duration * 1000 + 0.5));
-    rt->trace(lua_tostring(L, -1));
-    if(cancelled && rt->wire)
-      lwire_trace(L);
+      summary_call(rt->summary, key, outcome, attempts, duration);
+    if(c->hedge.sent)
+      summary_hedges(rt->summary, key, c->hedge.sent, c->hedge.won,
+                     c->hedge.cancelled);
   }
-  lua_settop(L, top);
-}
-
-void ltrace_renew(lua_State *L, struct call *c, double duration)
-{
-  struct runtime *rt = runtime_of(L);
-  char word[48], num[192];
-  int top = lua_gettop(L);
-
-  lcall_push_what(L, c);               /* redacted */
-  outcome_word(c, word, sizeof(word));
-  if(rt->log) {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    add_head(&b, c, "attempt", lua_tostring(L, top + 1));
-    snprintf(num, sizeof(num), ",\"attempt\":%d%s", c->judged,
-             c->hedge.hedge ? ",\"hedge\":true" : "");
-    luaL_addstring(&b, num);
-    add_outcome(&b, c);
-    snprintf(num, sizeof(num), ",\"sent\":true,\"invalid\":false,"
-             "\"duration\":%.6f,\"decision\":\"renew\"}", duration);
-    luaL_addstring(&b, num);
-    luaL_pushresult(&b);
-    rt->log(rt->log_ud, lua_tostring(L, -1));
-  }
-  if(rt->trace) {
-    char head[LTRACE_HEAD];
-    ltrace_head(rt, c->task, head);
-    lua_pushfstring(L, "%s%s  attempt %d%s  %s  %d ms  %srenewed the "
-                    "credentials: sent again%s", head, lua_tostring(L, top + 1),
-                    c->judged, c->hedge.hedge ? " (hedge)" : "", word,
-                    (int)(duration * 1000 + 0.5), rt->color ? YELLOW : "",
-                    rt->color ? PLAIN : "");
-    rt->trace(lua_tostring(L, -1));
-    if(rt->wire)
-      lwire_trace(L);
+  for(w = 0; rt->log && w <= (e != 0); w++) {
+    log_call(L, c, lua_tostring(L, e ? e + 1 : top + 1),
+             w ? SUMMARY_TO_WRAPPER : outcome, reason, duration);
+    put(L, e, w, 'L');
   }
   lua_settop(L, top);
 }

@@ -113,8 +113,17 @@ static int judge_giveup(lua_State *L, struct call *c,
 
 int lwrap_done(lua_State *L, struct call *c, int status)
 {
+  /* the calls made in this attempt that failed: left to this wrapper
+   * when it failed with the error of one, else as they ended */
+  if(runtime_observed(runtime_of(L)))
+    lpend_resolve(L, c->task, c->task->wrap_depth, status != LUA_OK ?
+                  lua_gettop(L) : 0);
   c->task->wrap_depth--;
   c->task->wrap_deadline = c->outer_deadline;
+  /* the task was cancelled while the function ran: whatever it raised,
+   * this call ends so (lcall_decide gives up) */
+  if(status != LUA_OK && loop_task_cancelled(&c->task->lt))
+    c->giveup_note = loop_interrupted() ? "interrupted" : "cancelled";
   if(status != LUA_OK) {
     const struct lgiveup_record *r = lgiveup_record(L, -1);
     if(r)
@@ -130,9 +139,17 @@ int lwrap_done(lua_State *L, struct call *c, int status)
       c->inner_error = 1;
       return judge(L, c);
     }
+    /* a bug is not a transient failure: the attempt gives up, and the
+     * error goes on as it is */
     lua_pop(L, 1);
-    lcall_close(c);
-    return lua_error(L);             /* a bug is not a transient failure */
+    lua_replace(L, S_RES);
+    lua_settop(L, S_TOP);
+    c->inner_error = c->bug = 1;
+    c->out.cls = POLICY_RESPONSE;
+    c->out.status = 0;
+    c->out.sent = 1;
+    c->method[0] = '\0';
+    return lcall_decide(L, c);
   }
   /* results: pack them; a Response is judged by status and valid() */
   c->inner_error = 0;
@@ -148,6 +165,23 @@ int lwrap_done(lua_State *L, struct call *c, int status)
     lua_rawgeti(L, S_RES, 1);
     return judge(L, c);
   }
+}
+
+static int lwrapped(lua_State *L);
+static int lcore_call(lua_State *L);
+
+int lwrap_on_stack(lua_State *L)
+{
+  lua_Debug ar;
+  int level, found = 0;
+  for(level = 1; !found && lua_getstack(L, level, &ar); level++) {
+    lua_CFunction f;
+    lua_getinfo(L, "f", &ar);
+    f = lua_tocfunction(L, -1);
+    found = f == lwrapped || f == lcore_call;
+    lua_pop(L, 1);
+  }
+  return found;
 }
 
 /* core.call(policy, fn, ...) -> fn's results, retrying fn as a whole. */

@@ -166,6 +166,7 @@ static void end_unit(struct report *r, struct rep_unit *u, const char *type,
   u->end = now;
   u->ended = 1;
   if(err) {
+    free(u->err);                   /* report_task_fail's, if any */
     u->err = clean_copy(err);
     r->oom |= !u->err;
     snprintf(u->type, sizeof(u->type), "%s", type ? type : "error");
@@ -217,6 +218,17 @@ void report_task_end(struct report *r, unsigned task, const char *type,
   struct rep_unit *t = task_unit(r, task);
   if(t && !t->ended)
     end_unit(r, t, type, err, now);
+}
+
+void report_task_fail(struct report *r, unsigned task, const char *type,
+                      const char *err)
+{
+  struct rep_unit *t = task_unit(r, task);
+  if(t && !t->ended && !t->err) {
+    t->err = clean_copy(err);
+    r->oom |= !t->err;
+    snprintf(t->type, sizeof(t->type), "%s", type);
+  }
 }
 
 /* The record of call id, made at its first attempt from a; NULL when out
@@ -276,6 +288,22 @@ void report_attempt(struct report *r, const struct report_attempt_in *a)
   clean_into(t->wait_cause, sizeof(t->wait_cause), a->wait_cause);
 }
 
+void report_attempt_relabel(struct report *r, unsigned call, int attempt,
+                            const char *verdict, const char *decision)
+{
+  struct rep_call *c;
+  size_t i;
+  if(!call || call > r->nindex || !r->index[call - 1])
+    return;
+  c = &r->calls[r->index[call - 1] - 1];
+  for(i = c->n; i-- > 0; )
+    if(c->att[i].attempt == attempt) {
+      clean_into(c->att[i].verdict, sizeof(c->att[i].verdict), verdict);
+      clean_into(c->att[i].decision, sizeof(c->att[i].decision), decision);
+      return;
+    }
+}
+
 void report_call(struct report *r, unsigned call, const char *outcome,
                  const char *reason, double duration, const char *policy)
 {
@@ -287,8 +315,7 @@ void report_call(struct report *r, unsigned call, const char *outcome,
   c->ok = !strcmp(outcome, "ok");
   clean_into(c->outcome, sizeof(c->outcome), outcome);
   c->duration = duration;
-  clean_into(c->reason, sizeof(c->reason),
-             strcmp(outcome, "gave_up") ? "" : reason);
+  clean_into(c->reason, sizeof(c->reason), reason ? reason : "");
   if(policy && !c->policy)
     r->oom |= !(c->policy = clean_copy(policy));
 }

@@ -43,6 +43,11 @@ unsigned report_step_end(struct report *r, unsigned id, const char *type,
 void report_task_begin(struct report *r, unsigned task, double now);
 void report_task_end(struct report *r, unsigned task, const char *type,
                      const char *err, double now);
+/* Task `task` failed with err (type as for steps) though it goes on and
+ * may return (run.map's workers catch their items' errors): its case
+ * fails with the first such error, unless it raises its own. */
+void report_task_fail(struct report *r, unsigned task, const char *type,
+                      const char *err);
 
 /* One attempt of call `call`, made by `task` inside `step` (the first
  * attempt names the call's step): what (method and URL, or "function
@@ -58,8 +63,13 @@ struct report_attempt_in {
   double duration, wait;
 };
 void report_attempt(struct report *r, const struct report_attempt_in *a);
+/* Gives attempt `attempt` of call `call` (its last of that number) the
+ * verdict and decision given: a call's error went to its wrapper. */
+void report_attempt_relabel(struct report *r, unsigned call, int attempt,
+                            const char *verdict, const char *decision);
 
-/* Call `call` finished, with outcome "ok", "gave_up" (for reason),
+/* Call `call` finished, with outcome "ok", "gave_up" (for reason: NULL
+ * unless it gave up, inside a wrapper or not),
  * "unexpected" (its expect= raised on the response) or "to_wrapper" (its
  * error went to its policy(fn) wrapper: one of the wrapper's attempts),
  * under the policy named policy (NULL: it has no name). */

@@ -156,6 +156,9 @@ function run.map(list, fn, opts)
       done = done + 1
       map_done = map_done + 1         -- progress(1, 0), once an item
       if shown then core_progress(map_done, map_total) end
+      if not ok then
+        core.task_error(res)        -- this task's report case fails
+      end
       if ok then
         results[i] = res
       elseif not failed then
