@@ -195,15 +195,11 @@ static void *take(struct pool *p, unsigned i)
   return b;
 }
 
-/* Keeps empty chunk k, of no class now, on the idle list; then unmaps
- * idle chunks while they outnumber the chunks in use. */
-static void park(struct pool *p, struct chunk *k)
+/* Unmaps idle chunks while they outnumber the chunks in use. */
+static void trim_idle(struct pool *p)
 {
-  k->next = p->idle;
-  p->idle = k;
-  p->nidle++;
   while(p->idle && p->nidle > p->chunks - p->empty) {
-    k = p->idle;
+    struct chunk *k = p->idle;
     p->idle = k->next;
     p->nidle--;
     p->empty--;
@@ -212,7 +208,7 @@ static void park(struct pool *p, struct chunk *k)
 }
 
 /* Gives block b of class i back to its chunk; an empty chunk becomes the
- * class's spare, or idle when the class has one (see park). */
+ * class's spare, or idle when the class has one (see the top). */
 static void give(struct pool *p, unsigned i, void *b)
 {
   struct pool_class *c = &p->cls[i];
@@ -226,10 +222,14 @@ static void give(struct pool *p, unsigned i, void *b)
       avail_unlink(c, k);
     chunk_reset(k);
     p->empty++;
-    if(c->spare)
-      park(p, k);
+    if(c->spare) {
+      k->next = p->idle;
+      p->idle = k;
+      p->nidle++;
+    }
     else
       c->spare = k;
+    trim_idle(p);
   }
   else if(!k->avail)
     avail_push(c, k);
