@@ -11,6 +11,14 @@
  * no such list until a block of it is freed. Every chunk is also on the
  * pool's list of all chunks, for pool_free.
  *
+ * An empty chunk is kept for reuse rather than unmapped: first as its
+ * class's spare, then on the pool's idle list, which any class takes
+ * from, while the idle chunks are no more than the chunks in use. A
+ * garbage collector frees a cycle's garbage in one sweep and the next
+ * cycle makes as much again: unmapping it would map, fault in and zero
+ * the same pages once a cycle. Memory is held at the last peak at most,
+ * and an emptied pool keeps one spare a class.
+ *
  * Lua tells the allocator a block's size when it frees or resizes it
  * (osize), so the size says which class, or malloc, a block came from;
  * nothing is stored beside a block. Uses mmap and malloc; no Lua.
@@ -56,6 +64,9 @@ struct pool_class {
 struct pool {
   struct pool_class cls[NCLASS];
   struct chunk *all;
+  struct chunk *idle;          /* empty chunks of no class, through next */
+  size_t nidle;
+  size_t empty;                /* empty chunks: spares and idle ones */
   size_t chunks, blocks;
 };
 
@@ -156,8 +167,16 @@ static void *take(struct pool *p, unsigned i)
   void *b;
 
   if(!k) {
-    if((k = c->spare))
+    if((k = c->spare)) {
       c->spare = NULL;
+      p->empty--;
+    }
+    else if((k = p->idle)) {
+      p->idle = k->next;
+      p->nidle--;
+      p->empty--;
+      k->cls = i;
+    }
     else if(!(k = chunk_new(p, i)))
       return NULL;
     avail_push(c, k);
@@ -176,8 +195,20 @@ static void *take(struct pool *p, unsigned i)
   return b;
 }
 
+/* Unmaps idle chunks while they outnumber the chunks in use. */
+static void trim_idle(struct pool *p)
+{
+  while(p->idle && p->nidle > p->chunks - p->empty) {
+    struct chunk *k = p->idle;
+    p->idle = k->next;
+    p->nidle--;
+    p->empty--;
+    chunk_drop(p, k);
+  }
+}
+
 /* Gives block b of class i back to its chunk; an empty chunk becomes the
- * class's spare, or is unmapped when the class has one. */
+ * class's spare, or idle when the class has one (see the top). */
 static void give(struct pool *p, unsigned i, void *b)
 {
   struct pool_class *c = &p->cls[i];
@@ -189,12 +220,16 @@ static void give(struct pool *p, unsigned i, void *b)
   if(--k->used == 0) {
     if(k->avail)
       avail_unlink(c, k);
-    if(c->spare)
-      chunk_drop(p, k);
-    else {
-      chunk_reset(k);
-      c->spare = k;
+    chunk_reset(k);
+    p->empty++;
+    if(c->spare) {
+      k->next = p->idle;
+      p->idle = k;
+      p->nidle++;
     }
+    else
+      c->spare = k;
+    trim_idle(p);
   }
   else if(!k->avail)
     avail_push(c, k);

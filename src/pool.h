@@ -6,9 +6,11 @@
  * million; a class hands one out with a pointer pop, with no header
  * before the block, and its blocks sit together in memory.
  *
- * A chunk goes back to the system as soon as its last block is freed,
- * except one empty chunk a class keeps, so that a program freeing and
- * making one block at a chunk's edge does not map and unmap each time.
+ * An empty chunk is kept for any class to reuse, as long as the empty
+ * ones are no more than those in use (and one a class always), so that
+ * neither a block freed and made again at a chunk's edge nor a garbage
+ * collector's cycles map and unmap the same memory over and over; the
+ * rest goes back to the system.
  *
  * Pure C: no Lua, no curl. One pool serves one Lua state (not thread-
  * safe). Under AddressSanitizer (or built with -DRETRYRUN_NO_POOL)

@@ -12,6 +12,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "transfer.h"
 
@@ -73,6 +76,21 @@ static void buf_clear(struct dynbuf *b)
     b->data[0] = '\0';
 }
 
+/* libcurl mallocs buffers as a transfer starts and frees them as it ends,
+ * so with many transfers in flight the top of the heap is freed and made
+ * again by turns; glibc gives it back to the system past 128 KB (until a
+ * large block moves its thresholds) and the next transfers fault the same
+ * pages in anew, 0.05 faults a request at 64 in flight. The heap keeps up
+ * to 16 MiB at its top instead, and takes blocks up to 8 MiB (glibc's own
+ * rule: trim at twice the mmap threshold). */
+static void heap_keep_top(void)
+{
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+#endif
+}
+
 enum transfer_result transfer_global_init(char *err, size_t errlen)
 {
   /* process-wide, as libcurl's own global state is */
@@ -88,6 +106,7 @@ enum transfer_result transfer_global_init(char *err, size_t errlen)
       result = TRANSFER_NOCURL;
     }
     no_proxy_env = proxy_unset();
+    heap_keep_top();
   }
   if(result)
     snprintf(err, errlen, "%s", why);

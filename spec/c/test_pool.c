@@ -1,7 +1,7 @@
 /*
  * test_pool.c - pool.c as Lua's allocator: the lua_Alloc contract, block
  * alignment, resizing within and across classes and to and from malloc,
- * chunks given back, and a long seeded run of random allocations checked
+ * chunks given back or kept for any class, and a long seeded run of random allocations checked
  * against a shadow copy of every block's bytes. Pure.
  */
 #include <stdalign.h>
@@ -139,6 +139,49 @@ static void chunks(void)
   pool_free(p);            /* with 10 blocks still out: no leak, no crash */
 }
 
+/* Chunks emptied while others are in use stay, and serve another class:
+ * four chunks of 64-byte blocks, the first two freed, leave four mapped
+ * (a spare and an idle one); 128-byte blocks then take the idle one. All
+ * freed, one spare a class stays. */
+static void idle_chunks(void)
+{
+  enum { N = 3 * (POOL_CHUNK / 64), HALF = N * 2 / 3, M = 200 };
+  static void *b[N], *c[M];
+  struct pool *p = pool_new();
+  struct pool_stats st;
+  size_t i;
+  int intact = 1;
+
+  for(i = 0; i < N; i++)
+    b[i] = pool_alloc(p, NULL, 0, 64);
+  for(i = HALF; i < N; i++)
+    memset(b[i], (int)(i & 0xff), 64);
+  for(i = 0; i < HALF; i++)
+    pool_alloc(p, b[i], 64, 0);
+  pool_stats(p, &st);
+  CHECK(st.chunks == 4, "two chunks emptied stay mapped (%zu)", st.chunks);
+  for(i = 0; i < M; i++) {
+    c[i] = pool_alloc(p, NULL, 0, 128);
+    if(c[i])
+      memset(c[i], 0xee, 128);
+  }
+  pool_stats(p, &st);
+  CHECK(st.chunks == 4 && st.blocks == N - HALF + M,
+        "another class takes the idle chunk (%zu)", st.chunks);
+  for(i = HALF; i < N; i++)
+    intact = intact && ((unsigned char *)b[i])[0] == (i & 0xff) &&
+             ((unsigned char *)b[i])[63] == (i & 0xff);
+  CHECK(intact, "the blocks in use are untouched");
+  for(i = HALF; i < N; i++)
+    pool_alloc(p, b[i], 64, 0);
+  for(i = 0; i < M; i++)
+    pool_alloc(p, c[i], 128, 0);
+  pool_stats(p, &st);
+  CHECK(st.chunks == 2 && st.blocks == 0,
+        "all freed, one spare a class stays (%zu)", st.chunks);
+  pool_free(p);
+}
+
 /* splitmix64, seeded: the run is the same every time. */
 static uint64_t rng_state = 20261201;
 static uint64_t rnd(void)
@@ -231,6 +274,7 @@ int main(void)
 {
   contract();
   chunks();
+  idle_chunks();
   randomized();
   return tap_done();
 }
