@@ -173,6 +173,29 @@ describe("retryrun VERB URL", function()
     end
   end)
 
+  -- stdout by another name, and -o, went unchecked: one output was lost
+  it("knows stdout by its other names, and -o's file as an output",
+     function()
+    for _, name in ipairs{"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"} do
+      local code, out, err = oneliner{"--log", name, "get",
+                                      srv.url .. "/_stats"}
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("^retryrun: the one%-liner's body and %-%-log " .. name
+                     .. " both write to stdout", err)
+    end
+    local path = os.tmpname()
+    for _, opt in ipairs{"--log", "--summary-json"} do
+      local code, _, err = oneliner{opt, path, "get", srv.url .. "/_stats",
+                                    "-o", path}
+      assert.equal(2, code)
+      assert.equal(1, err:find("retryrun: -o " .. path .. " and " .. opt
+                               .. " " .. path .. " both write to the same "
+                               .. "file", 1, true))
+    end
+    os.remove(path)
+  end)
+
   it("says what to write for a curl flag it has no flag for", function()
     for flag, hint in pairs{["-f"] = "write --expect 2xx",
                             ["--retry"] = "curl's --retry N is --attempts "

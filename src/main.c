@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,22 +177,24 @@ static int cli_trace_level(int level, int from, int argc, char **argv)
   return level > 2 ? 2 : level;
 }
 
-/* 1 when a one-liner's flags from argv[from] write its body to a file
- * (-o FILE, --output FILE or --output=FILE), not to stdout. */
-static int cli_body_to_file(int from, int argc, char **argv)
+/* Where a one-liner's flags from argv[from] write its body: the last
+ * -o FILE, --output FILE or --output=FILE, or "-" (stdout). */
+static const char *cli_body_path(int from, int argc, char **argv)
 {
+  const char *path = "-";
   int i;
   for(i = from; i < argc; i++) {
     if(!strcmp(argv[i], "--"))
       break;
-    if(!strncmp(argv[i], "--output=", 9) ||
-       ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
-        i + 1 < argc))
-      return 1;
+    if(!strncmp(argv[i], "--output=", 9))
+      path = argv[i] + 9;
+    else if((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
+            i + 1 < argc)
+      path = argv[i + 1];
     if(in_list(cli_value_flags, argv[i]))
       i++;
   }
-  return 0;
+  return path;
 }
 
 static const char *const long_opts[] = {
@@ -221,14 +224,32 @@ static const char *near_option(const char *s)
   return NULL;
 }
 
+/* Names of stdout, and whether path is the regular file stdout already
+ * writes to (retryrun ... >out --log out). */
+static const char *const stdout_names[] = {
+  "-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", NULL
+};
+
+static int is_stdout(const char *path)
+{
+  struct stat out, st;
+  return in_list(stdout_names, path) ||
+         (!fstat(1, &out) && S_ISREG(out.st_mode) && !stat(path, &st) &&
+          st.st_dev == out.st_dev && st.st_ino == out.st_ino);
+}
+
 /* path with its directory resolved (realpath), so that "x" and "./x"
- * compare equal; "-" stays "-"; as given when the directory is not
- * there (opening it fails later). */
+ * compare equal; "-" for stdout by any of its names; as given when the
+ * directory is not there (opening it fails later). */
 static void output_key(const char *path, char *key, size_t n)
 {
   const char *slash = strrchr(path, '/');
   char dir[PATH_MAX], *real;
-  if(!strcmp(path, "-") || (slash && slash - path >= PATH_MAX)) {
+  if(is_stdout(path)) {
+    snprintf(key, n, "-");
+    return;
+  }
+  if(slash && slash - path >= PATH_MAX) {
     snprintf(key, n, "%s", path);
     return;
   }
@@ -239,19 +260,19 @@ static void output_key(const char *path, char *key, size_t n)
   free(real);
 }
 
-/* Usage error when two of --log, --summary-json and --report write to
- * the same file, or to stdout, or one of them to stdout beside a
- * one-liner's body (body: 1 when that goes to stdout): one would
- * overwrite or garble the other. */
-static int outputs_apart(const struct host_opts *o, int body)
+/* Usage error when two of --log, --summary-json, --report and a
+ * one-liner's body (body: where it goes, "-" for stdout; NULL for a
+ * script) write to the same file, or to stdout: one would overwrite or
+ * garble the other. */
+static int outputs_apart(const struct host_opts *o, const char *body)
 {
   const char *flag[11], *path[11], *shown[11];
   char key[11][PATH_MAX + 8];
-  int n = 0, i, j;
+  int n = 0, i, j, body_out = body && is_stdout(body);
   if(body) {
-    flag[n] = "the one-liner's";
-    shown[n] = "body";
-    path[n++] = "-";
+    flag[n] = body_out ? "the one-liner's" : "-o";
+    shown[n] = body_out ? "body" : body;
+    path[n++] = body;
   }
   if(o->log) {
     flag[n] = "--log";
@@ -276,9 +297,9 @@ static int outputs_apart(const struct host_opts *o, int body)
       fprintf(stderr, "retryrun: %s %s and %s %s both write to %s%s\n"
               "Try 'retryrun --help' for more information.\n", flag[j],
               shown[j], flag[i], shown[i],
-              strcmp(path[i], "-") ? "the same file" : "stdout",
-              body && !j ? " (write the body to a file with -o FILE, or "
-              "the other to a file)" : "");
+              strcmp(key[i], "-") ? "the same file" : "stdout",
+              body_out && !j ? " (write the body to a file with -o FILE, "
+              "or the other to a file)" : "");
       return EXIT_USAGE;
     }
   }
@@ -455,8 +476,8 @@ int main(int argc, char **argv)
                          "'%s'", fake_clock);
     o.fake_clock = 1;
   }
-  if(outputs_apart(&o, o.oneliner &&
-                   !cli_body_to_file(o.script_index + 2, argc, argv)))
+  if(outputs_apart(&o, o.oneliner ? cli_body_path(o.script_index + 2, argc,
+                                                   argv) : NULL))
     return EXIT_USAGE;
   if(chaos && *chaos) {
     char err[256];
