@@ -354,6 +354,16 @@ describe("http.session", function()
       end, "headers.Authorization and auth both give credentials: give one")
     end)
 
+    -- one of the two was dropped without a word
+    it("refuses a header name given twice in two cases", function()
+      local ok, err = pcall(http.session, {base = srv.url,
+        headers = {["X-Tenant"] = "one", ["x-tenant"] = "two"}})
+      assert.is_false(ok)
+      assert.matches("header '[Xx]%-[Tt]enant' is given twice %(as "
+                     .. "'[Xx]%-[Tt]enant' and '[Xx]%-[Tt]enant'%): header "
+                     .. "names ignore case", err)
+    end)
+
     it("hides its credentials in an expect error's body", function()
       local s = http.session{base = srv.url, auth = {bearer = "tok-4242x"}}
       local ok, err = pcall(s.get, s, "/_echo", {expect = 201})

@@ -292,13 +292,18 @@ function session.new(http, key, opts)
     if type(opts.headers) ~= "table" then
       fail("headers must be a table (got " .. type(opts.headers) .. ")")
     end
+    local seen = {}             -- lower-case name: the name as given
     for k, v in pairs(opts.headers) do
       if type(k) ~= "string" then
         fail("session header names must be strings (got " .. show(k) .. ")")
       elseif type(v) ~= "string" and not math.type(v) then
         fail(("session header '%s' must be a string or a number (got %s)")
              :format(k, type(v)))
+      elseif seen[k:lower()] then
+        fail(("header '%s' is given twice (as '%s' and '%s'): header "
+              .. "names ignore case"):format(k, seen[k:lower()], k))
       end
+      seen[k:lower()] = k
       self.headers[k] = math.type(v) and tostring(v) or v
     end
   end
