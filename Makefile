@@ -137,7 +137,7 @@ $(BUILD)/obj/%.o: src/%.c | deps
 
 # retryrun's Lua modules as bytecode in the binary (src/lua_embed.h), made
 # by a tool built with the same Lua; remade when a module changes.
-$(BUILD)/lua_bytecode: src/gen/lua_bytecode.c | deps
+$(BUILD)/lua_bytecode: src/gen/lua_bytecode.c src/lua_embed.h | deps
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LUA_CFLAGS) $(LDFLAGS) $< -o $@ \

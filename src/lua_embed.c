@@ -43,8 +43,8 @@ static int lembed_search(lua_State *L)
   const char *name = luaL_checkstring(L, 1);
   const struct lembed_module *m = lembed_modules;
   const char *file, *chunk;
-  unsigned char b[10], pre[10];
-  size_t x, n = 0, i;
+  unsigned char pre[10];
+  size_t n;
   struct pieces s;
 
   while(m->name && strcmp(m->name, name))
@@ -54,16 +54,7 @@ static int lembed_search(lua_State *L)
   file = lua_pushfstring(L, "%s%s", lua_tostring(L, lua_upvalueindex(1)),
                          m->file);
   chunk = lua_pushfstring(L, "@%s", file);
-  /* the length + 1 in 7-bit groups, most significant first, the last
-   * marked by 0x80 (ldump.c's dumpSize) */
-  x = strlen(chunk) + 1;
-  do {
-    b[n++] = x & 0x7f;
-    x >>= 7;
-  } while(x);
-  b[0] |= 0x80;
-  for(i = 0; i < n; i++)
-    pre[i] = b[n - 1 - i];
+  n = lembed_size_prefix(strlen(chunk), pre);
   s.p[0] = (const char *)m->code;
   s.n[0] = m->at;
   s.p[1] = (const char *)pre;

@@ -25,6 +25,23 @@ struct lembed_module {
   size_t size, at;
 };
 
+/* A string's length as a dump writes it before the string (ldump.c's
+ * dumpSize): len + 1 in 7-bit groups, most significant first, the last
+ * marked by 0x80. Writes them into pre; returns how many. */
+static inline size_t lembed_size_prefix(size_t len, unsigned char pre[10])
+{
+  unsigned char b[10];
+  size_t x = len + 1, n = 0, i;
+  do {
+    b[n++] = x & 0x7f;
+    x >>= 7;
+  } while(x);
+  b[0] |= 0x80;
+  for(i = 0; i < n; i++)
+    pre[i] = b[n - 1 - i];
+  return n;
+}
+
 /* Every module, ended by one whose name is NULL. */
 extern const struct lembed_module lembed_modules[];
 

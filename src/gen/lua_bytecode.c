@@ -22,6 +22,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "../lua_embed.h"
+
 /* The dump as lua_dump writes it, in one growing block. */
 struct dump {
   unsigned char *p;
@@ -46,23 +48,6 @@ static int dump_write(lua_State *L, const void *b, size_t n, void *ud)
   memcpy(d->p + d->n, b, n);
   d->n += n;
   return 0;
-}
-
-/* A string as the dump writes it (ldump.c's dumpString): its length + 1
- * in 7-bit groups, most significant first, the last marked by 0x80; then
- * its bytes. Returns the length of the prefix in pre[10]. */
-static size_t size_prefix(size_t len, unsigned char pre[10])
-{
-  unsigned char b[10];
-  size_t x = len + 1, n = 0, i;
-  do {
-    b[n++] = x & 0x7f;
-    x >>= 7;
-  } while(x);
-  b[0] |= 0x80;
-  for(i = 0; i < n; i++)
-    pre[i] = b[n - 1 - i];
-  return n;
 }
 
 /* Writes one module's entry data; 0, or 1 with a message on stderr. */
@@ -94,7 +79,7 @@ static int emit(lua_State *L, FILE *out, const char *path, int i,
   /* the main function's source, "@PATH", follows the header */
   source = lua_pushfstring(L, "@%s", path);
   slen = strlen(source);
-  plen = size_prefix(slen, pre);
+  plen = lembed_size_prefix(slen, pre);
   for(at = 0; at + plen + slen <= d.n && at < 64; at++)
     if(!memcmp(d.p + at, pre, plen) &&
        !memcmp(d.p + at + plen, source, slen))
