@@ -241,20 +241,24 @@ static const char *redacted(lua_State *L, const char *s)
   return lua_tostring(L, -1);
 }
 
-/* report(err, prefix) -> exit code, run protected: prints an error value
- * as "retryrun: message" and its traceback. Give-up errors mean exit 3;
- * a table error prints its traceback field, if any. */
+/* report(err, prefix, traceback) -> exit code, run protected: prints an
+ * error value as "retryrun: message" and a table error's traceback field,
+ * else the traceback given. Give-up errors mean exit 3. */
 static int lreport(lua_State *L)
 {
   int code = luax_is_a(L, 1, LUAX_GIVEUP_MT) ? EXIT_GAVEUP : EXIT_ERROR;
   const char *prefix = lua_tostring(L, 2);
   const char *msg = luaL_tolstring(L, 1, NULL);
   const char *tb = NULL;
+  int own = 0;                        /* the table error's own field */
   if(lua_istable(L, 1)) {
     lua_pushliteral(L, "traceback");
-    if(lua_rawget(L, 1) == LUA_TSTRING)
+    own = lua_rawget(L, 1) != LUA_TNIL;
+    if(lua_type(L, -1) == LUA_TSTRING)
       tb = lua_tostring(L, -1);
   }
+  if(!own && lua_type(L, 3) == LUA_TSTRING)
+    tb = lua_tostring(L, 3);          /* a failed task's */
   /* a script's own error may hold a URL with a password in it */
   msg = redacted(L, msg);
   if(tb)
@@ -267,16 +271,18 @@ static int lreport(lua_State *L)
   return 1;
 }
 
-/* Prints the error value at idx (see lreport) and returns its exit code.
- * An error object whose __tostring raises still gets a line. */
-static int report(lua_State *L, int idx, const char *prefix)
+/* Prints the error at idx (see lreport) with the traceback tb or NULL;
+ * returns its exit code. An error whose __tostring raises gets a line. */
+static int report_tb(lua_State *L, int idx, const char *tb,
+                     const char *prefix)
 {
   int code;
   idx = lua_absindex(L, idx);
   lua_pushcfunction(L, lreport);
   lua_pushvalue(L, idx);
   lua_pushstring(L, prefix);
-  if(lua_pcall(L, 2, 1, 0)) {
+  lua_pushstring(L, tb);               /* nil for NULL */
+  if(lua_pcall(L, 3, 1, 0)) {
     fprintf(stderr, "retryrun: %s(an error whose message cannot be made: "
             "%s)\n", prefix, lua_type(L, -1) == LUA_TSTRING ?
             lua_tostring(L, -1) : "?");
@@ -285,6 +291,20 @@ static int report(lua_State *L, int idx, const char *prefix)
   }
   code = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
+  return code;
+}
+
+#define report(L, idx, prefix) report_tb(L, idx, NULL, prefix)
+
+/* report_tb of the failed task at idx, its error and its traceback. */
+static int report_task(lua_State *L, int idx, const char *prefix)
+{
+  int code;
+  idx = lua_absindex(L, idx);
+  task_result(L, idx);
+  task_push_traceback(L, idx);
+  code = report_tb(L, -2, lua_tostring(L, -1), prefix);
+  lua_pop(L, 2);
   return code;
 }
 
@@ -305,10 +325,7 @@ static int report_orphans(lua_State *L, int main_idx)
     lua_pop(L, 1);
     if(!lua_rawequal(L, -1, main_idx) &&
        !loop_task_stopped(&task_check(L, -1)->lt)) {
-      int c;
-      task_result(L, lua_gettop(L));
-      c = report(L, -1, "a task failed and nothing waited on it: ");
-      lua_pop(L, 1);
+      int c = report_task(L, -1, "a task failed and nothing waited on it: ");
       if(code == EXIT_OK)
         code = c;
     }
@@ -489,11 +506,10 @@ static int pmain(lua_State *L)
   report_loop(loop_run(lp, &main_task->lt));
   /* the main chunk's error ends the run: said at once, then the other
    * tasks are cancelled and their on_giveup hooks run */
-  if(task_result(L, main_idx)) {
-    code = report(L, -1, "");
+  if(main_task->failed) {
+    code = report_task(L, main_idx, "");
     loop_stop(lp);
   }
-  lua_pop(L, 1);
   report_loop(loop_run(lp, NULL));
   {
     int c = report_orphans(L, main_idx);

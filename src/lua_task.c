@@ -27,7 +27,7 @@
 #include "runtime.h"
 
 
-enum { UV_THREAD = 1, UV_RESULT, UV_WAITERS };
+enum { UV_THREAD = 1, UV_RESULT, UV_WAITERS, UV_TRACE };
 
 #define TASK_END_DEBT 16   /* KB: see task_finished */
 
@@ -104,7 +104,7 @@ static int lrun_spawn(lua_State *L)
   luaL_checktype(L, 1, LUA_TFUNCTION);
   if(!rt || !rt->loop)
     return luaL_error(L, "no event loop");
-  t = lua_newuserdatauv(L, sizeof(*t), 3);
+  t = lua_newuserdatauv(L, sizeof(*t), 4);
   memset(t, 0, sizeof(*t));
   t->ref = LUA_NOREF;
   t->id = ++rt->tasks;
@@ -189,26 +189,12 @@ void task_finished(struct loop_task *lt, int status, int nres, void *data)
     lua_resetthread(co);
   }
   else {
-    /* the error, with the task's traceback: strings get it appended, give-up
-     * errors (tables) get it as a field */
+    /* the error as it was raised, for wait(); its traceback apart, for
+     * the host to print when nothing waited */
     t->failed = 1;
-    if(lua_type(co, -1) == LUA_TSTRING) {
-      luaL_traceback(L, co, lua_tostring(co, -1), 0);
-    }
-    else {
-      lua_xmove(co, L, 1);
-      /* raw access: no metamethod of the error object runs here, in
-       * the loop, where nothing may yield */
-      if(lua_istable(L, -1)) {
-        lua_pushliteral(L, "traceback");
-        if(lua_rawget(L, -2) == LUA_TNIL) {
-          lua_pushliteral(L, "traceback");
-          luaL_traceback(L, co, NULL, 0);
-          lua_rawset(L, -4);
-        }
-        lua_pop(L, 1);
-      }
-    }
+    luaL_traceback(L, co, NULL, 0);
+    lua_setiuservalue(L, top + 1, UV_TRACE);
+    lua_xmove(co, L, 1);
     lua_resetthread(co);
     lua_getfield(L, LUA_REGISTRYINDEX, FAILED_TASKS);
     lua_pushvalue(L, top + 1);
@@ -250,6 +236,11 @@ int task_result(lua_State *L, int idx)
   }
   lua_getiuservalue(L, idx, UV_RESULT);
   return t->failed;
+}
+
+void task_push_traceback(lua_State *L, int idx)
+{
+  lua_getiuservalue(L, idx, UV_TRACE);
 }
 
 /* Pushes a finished task's results, or raises its error. */

@@ -55,6 +55,9 @@ void task_finished(struct loop_task *t, int status, int nres, void *L);
  * returns 0. */
 int task_result(lua_State *L, int idx);
 
+/* Pushes the traceback of the failed task at idx (a string), or nil. */
+void task_push_traceback(lua_State *L, int idx);
+
 /* Registry key of the table of failed tasks whose error nobody took
  * (made by ltask_register). */
 #define FAILED_TASKS "retryrun.failed_tasks"
