@@ -205,18 +205,29 @@ static bool parse_id(const char *seg, uint64_t *id)
   return true;
 }
 
+/* The caller and the item of /items/<id>: false, with the reply made,
+ * when the token or the id is bad. */
+static bool item_target(struct server *srv, struct MHD_Connection *conn,
+                        struct reply *rp, const char *seg, int *user,
+                        uint64_t *id)
+{
+  if(!authenticate(srv, conn, rp, user))
+    return false;
+  if(!parse_id(seg, id)) {
+    reply_error(rp, 400, "an item id is a number");
+    return false;
+  }
+  return true;
+}
+
 static void route_item(struct server *srv, struct MHD_Connection *conn,
                        struct request *req, struct reply *rp, bool get,
                        const char *seg)
 {
   int user;
   uint64_t id;
-  if(!authenticate(srv, conn, rp, &user))
+  if(!item_target(srv, conn, rp, seg, &user, &id))
     return;
-  if(!parse_id(seg, &id)) {
-    reply_error(rp, 400, "an item id is a number");
-    return;
-  }
   bool omit = get && req->draw.missing_field;
   enum store_result r = get ?
     store_get(srv->store, user, id, omit, &rp->body) :
@@ -241,12 +252,8 @@ static void route_update(struct server *srv, struct MHD_Connection *conn,
   struct json_field f[2] = {{.name = "summary"}, {.name = "description"}};
   int user;
   uint64_t id;
-  if(!authenticate(srv, conn, rp, &user))
+  if(!item_target(srv, conn, rp, seg, &user, &id))
     return;
-  if(!parse_id(seg, &id)) {
-    reply_error(rp, 400, "an item id is a number");
-    return;
-  }
   if(!json_body(srv, conn, req, rp) || !parse_body(req, f, 2, rp))
     return;
   if(item_fields(f, rp)) {
