@@ -54,14 +54,14 @@
  * each missing member, under its key (UV_KEYS). */
 struct state {
   lua_Integer left;     /* members still to make; 0: none (being built) */
-  lua_Integer n;        /* an array: the slots of off; an object: 0 */
+  lua_Integer n;        /* an array: the slots of at; an object: 0 */
   const char *text;     /* the bytes of UV_TEXT, which holds them */
   size_t len;
   int array;
   int depth;            /* the level's nesting: 0 for the text's own */
   int null;             /* 1: UV_NULL is set */
-  size_t off[];         /* off[i - 1]: where element i's text starts, or 0
-                           (made, set by the script, or a scalar) */
+  const char *at[];     /* at[i - 1]: where element i's text starts, or
+                           NULL (made, set by the script, or a scalar) */
 };
 #define UV_TEXT 1
 #define UV_NULL 2
@@ -93,10 +93,10 @@ struct level {
 
 static void push_lazy_mt(lua_State *L, int array);
 
-/* Pushes a new state of n offsets, all 0. */
+/* Pushes a new state of n slots, all NULL. */
 static struct state *new_state(lua_State *L, lua_Integer n, int array)
 {
-  size_t size = sizeof(struct state) + (size_t)n * sizeof(size_t);
+  size_t size = sizeof(struct state) + (size_t)n * sizeof(const char *);
   struct state *s = lua_newuserdatauv(L, size, array ? 2 : 3);
   memset(s, 0, size);
   s->n = n;
@@ -114,11 +114,11 @@ static void note_element(struct lazy *lz, struct level *lv, lua_Integer i,
     lua_Integer n = lv->s ? 2 * lv->s->n : GATHER;
     struct state *s = new_state(L, n < i ? i : n, 1);
     if(lv->s)
-      memcpy(s->off, lv->s->off, (size_t)lv->s->n * sizeof(size_t));
+      memcpy(s->at, lv->s->at, (size_t)lv->s->n * sizeof(const char *));
     lua_replace(L, lv->t + 1);
     lv->s = s;
   }
-  lv->s->off[i - 1] = (size_t)(kid - lz->jp.start);
+  lv->s->at[i - 1] = kid;
   lv->left++;
 }
 
@@ -161,7 +161,9 @@ static void put_member(struct lazy *lz, struct level *lv, int k, int v,
  * their count (kids[j]: where member j + 1 starts, when a container), and
  * leave the stack. An element of an array that is a container has no
  * slot there; a member of an object has two, its key and its value or a
- * placeholder. */
+ * placeholder. An array's values are set from the top of the stack down,
+ * each taken off it; an object's in their order, so that a repeated key
+ * keeps its last value and the table is the one json_decode makes. */
 static void make_table(struct lazy *lz, struct level *lv, int n,
                        const char *const *kids, int nkids)
 {
@@ -175,27 +177,28 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
       lua_replace(L, lv->t + 1);
       lv->left = nkids;
     }
-    for(j = 0; j < n; j++) {
+    if(nkids && nkids == n)         /* a list of records: no value */
+      memcpy(lv->s->at, kids, (size_t)n * sizeof(const char *));
+    else for(j = n - 1; j >= 0; j--) {
       if(kids[j])
-        lv->s->off[j] = (size_t)(kids[j] - lz->jp.start);
-      else {
-        lua_pushvalue(L, first++);
+        lv->s->at[j] = kids[j];
+      else
         lua_rawseti(L, lv->t, j + 1);
-      }
     }
+    return;
   }
-  else {
-    lua_createtable(L, 0, n - nkids + (nkids > 0));
-    lua_replace(L, lv->t);
-    for(j = 0; j < n; j++) {
-      if(nkids)
-        put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
-      else {                        /* nothing noted: a plain set */
-        lua_pushvalue(L, first + 2 * j);
-        lua_pushvalue(L, first + 2 * j + 1);
-        lua_rawset(L, lv->t);
-      }
+  lua_createtable(L, 0, n - nkids + (nkids > 0));
+  lua_replace(L, lv->t);
+  for(j = 0; j < n; j++) {
+    if(nkids)
+      put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
+    else if(j < n - 1) {            /* nothing noted: a plain set */
+      lua_pushvalue(L, first + 2 * j);
+      lua_pushvalue(L, first + 2 * j + 1);
+      lua_rawset(L, lv->t);
     }
+    else
+      lua_rawset(L, lv->t);         /* the last pair, at the top */
   }
   lua_settop(L, lv->t + 1);
 }
@@ -337,16 +340,16 @@ done:
       lua_pushvalue(L, jp->null_idx);
       lua_setiuservalue(L, lv.t + 1, UV_NULL);
     }
-    lua_pushvalue(L, lv.t + 1);
-    lua_rawsetp(L, lv.t, &state_key);
+    lua_rawsetp(L, lv.t, &state_key);         /* the top, lv.t + 1 */
     push_lazy_mt(L, lv.array);
     lua_setmetatable(L, lv.t);
+    return p;
   }
-  else if(lv.array) {
+  lua_settop(L, lv.t);
+  if(lv.array) {
     json_push_array_mt(L);
     lua_setmetatable(L, lv.t);
   }
-  lua_settop(L, lv.t);
   return p;
 }
 
@@ -364,14 +367,14 @@ static void init_lazy(struct lazy *lz, lua_State *L, const char *s,
   lz->text_idx = lz->state_idx = lz->validate = lz->depth = 0;
 }
 
-/* Pushes the member whose text starts at byte off of the text of the
- * state s, at si, a level made; decoded whole from LAZY_DEPTH down, where
+/* Pushes the member whose text starts at p, in the text of the state s,
+ * at si, a level made; decoded whole from LAZY_DEPTH down, where
  * a level more would step over the rest of its text once again (a view
  * read down a deep nesting would cost its depth times its size). The text
  * is read where the state's user value holds it; it is pushed only for a
  * level that needs it in a state of its own. */
 static void make_member(lua_State *L, int si, const struct state *s,
-                        size_t off)
+                        const char *p)
 {
   struct lazy lz;
   char err[128];
@@ -387,12 +390,11 @@ static void make_member(lua_State *L, int si, const struct state *s,
   /* the text was checked: only a number Lua cannot read in this locale
    * fails */
   if(lz.depth >= LAZY_DEPTH) {
-    const char *p = s->text + off;
     if(json_decode(L, p, (size_t)(json_skip(p, lz.jp.end) - p), lz.jp.null_idx,
                    err, sizeof(err)))
       luaL_error(L, "json: %s", err);
   }
-  else if(!make_level(&lz, s->text + off))
+  else if(!make_level(&lz, p))
     luaL_error(L, "json: %s", err);
   if(lz.jp.null_idx)
     lua_remove(L, lz.jp.null_idx);
@@ -431,11 +433,11 @@ static void complete(lua_State *L, int t, int si)
   if(s->array) {
     lua_Integer i;
     for(i = 1; i <= s->n && s->left; i++) {
-      if(!s->off[i - 1])
+      if(!s->at[i - 1])
         continue;
-      make_member(L, si, s, s->off[i - 1]);
+      make_member(L, si, s, s->at[i - 1]);
       lua_rawseti(L, t, i);
-      s->off[i - 1] = 0;
+      s->at[i - 1] = NULL;
       made_one(L, t, s);
     }
     return;
@@ -444,7 +446,7 @@ static void complete(lua_State *L, int t, int si)
   lua_getiuservalue(L, si, UV_KEYS);
   lua_pushnil(L);
   while(s->left && lua_next(L, top + 1)) {
-    make_member(L, si, s, (size_t)lua_tointeger(L, -1));
+    make_member(L, si, s, s->text + lua_tointeger(L, -1));
     lua_pushvalue(L, -3);
     lua_insert(L, -2);
     lua_rawset(L, t);
@@ -483,23 +485,23 @@ static lua_Integer element_index(lua_State *L, int k, const struct state *s)
   return isint && i >= 1 && i <= s->n ? i : 0;
 }
 
-/* The offset of the missing member of the key at k, in the table at t
- * whose state s is at si, or 0 when none is missing under that key. For
- * an object, leaves the table of offsets at si + 1 (even for 0). */
-static size_t missing(lua_State *L, int si, struct state *s, int k)
+/* Where the text of the missing member of the key at k starts, in the
+ * table at t whose state s is at si, or NULL when none is missing under
+ * that key. For an object, leaves the table of offsets at si + 1 (even
+ * for NULL). */
+static const char *missing(lua_State *L, int si, struct state *s, int k)
 {
   lua_Integer i;
-  size_t off;
   if(s->array)
-    return (i = element_index(L, k, s)) ? s->off[i - 1] : 0;
+    return (i = element_index(L, k, s)) ? s->at[i - 1] : NULL;
   lua_getiuservalue(L, si, UV_KEYS);
   if(lua_type(L, k) != LUA_TSTRING)
-    return 0;
+    return NULL;
   lua_pushvalue(L, k);
   lua_rawget(L, si + 1);
-  off = (size_t)lua_tointeger(L, -1);
+  i = lua_tointeger(L, -1);         /* never 0: the object's '{' is first */
   lua_pop(L, 1);
-  return off;
+  return i ? s->text + i : NULL;
 }
 
 /* The missing member of the key at k, in the table at t whose state s is
@@ -507,7 +509,7 @@ static size_t missing(lua_State *L, int si, struct state *s, int k)
 static void forget(lua_State *L, int t, int si, struct state *s, int k)
 {
   if(s->array)
-    s->off[element_index(L, k, s) - 1] = 0;
+    s->at[element_index(L, k, s) - 1] = NULL;
   else {
     lua_pushvalue(L, k);
     lua_pushnil(L);
@@ -521,25 +523,25 @@ static void forget(lua_State *L, int t, int si, struct state *s, int k)
 static int lazy_index(lua_State *L)
 {
   struct state *s;
-  size_t off;
+  const char *p;
   lua_settop(L, 2);
   if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 3 */
     return 0;
   s = lua_touserdata(L, 3);
   if(s->array) {                    /* the index found once */
     lua_Integer i = element_index(L, 2, s);
-    if(!i || !(off = s->off[i - 1]))
+    if(!i || !(p = s->at[i - 1]))
       return 0;
-    make_member(L, 3, s, off);                             /* 4 */
+    make_member(L, 3, s, p);                               /* 4 */
     lua_pushvalue(L, 4);
     lua_rawseti(L, 1, i);
-    s->off[i - 1] = 0;
+    s->at[i - 1] = NULL;
     made_one(L, 1, s);
     return 1;
   }
-  if(!(off = missing(L, 3, s, 2)))                         /* 4 */
+  if(!(p = missing(L, 3, s, 2)))                           /* 4 */
     return 0;
-  make_member(L, 3, s, off);                               /* 5 */
+  make_member(L, 3, s, p);                                 /* 5 */
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
