@@ -70,4 +70,8 @@ const char *json_parse_string_escaped(struct jp *jp, const char *open,
 int json_lazy_len(lua_State *L);
 int json_lazy_pairs(lua_State *L);
 
+/* How many members of the table at idx, a lazy view's, are still to make
+ * (0: whole, or not a view's). Leaves the stack as it was. */
+lua_Integer json_lazy_unmade(lua_State *L, int idx);
+
 #endif

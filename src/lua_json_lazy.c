@@ -93,12 +93,16 @@ struct level {
 
 static void push_lazy_mt(lua_State *L, int array);
 
-/* Pushes a new state of n slots, all NULL. */
-static struct state *new_state(lua_State *L, lua_Integer n, int array)
+/* Pushes a new state of n slots, copied from at, or all NULL when at is
+ * NULL. */
+static struct state *new_state(lua_State *L, lua_Integer n, int array,
+                               const char *const *at)
 {
-  size_t size = sizeof(struct state) + (size_t)n * sizeof(const char *);
-  struct state *s = lua_newuserdatauv(L, size, array ? 2 : 3);
-  memset(s, 0, size);
+  size_t size = (size_t)n * sizeof(const char *);
+  struct state *s = lua_newuserdatauv(L, sizeof(*s) + size, array ? 2 : 3);
+  memset(s, 0, sizeof(*s) + (at ? 0 : size));
+  if(at)
+    memcpy(s->at, at, size);
   s->n = n;
   s->array = array;
   return s;
@@ -112,7 +116,7 @@ static void note_element(struct lazy *lz, struct level *lv, lua_Integer i,
   lua_State *L = lz->jp.L;
   if(!lv->s || i > lv->s->n) {
     lua_Integer n = lv->s ? 2 * lv->s->n : GATHER;
-    struct state *s = new_state(L, n < i ? i : n, 1);
+    struct state *s = new_state(L, n < i ? i : n, 1, NULL);
     if(lv->s)
       memcpy(s->at, lv->s->at, (size_t)lv->s->n * sizeof(const char *));
     lua_replace(L, lv->t + 1);
@@ -172,19 +176,18 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
   if(lv->array) {
     lua_createtable(L, n, nkids > 0);
     lua_replace(L, lv->t);
-    if(nkids) {
-      lv->s = new_state(L, n, 1);
+    if(nkids) {                     /* a list of records: copied */
+      lv->s = new_state(L, n, 1, nkids == n ? kids : NULL);
       lua_replace(L, lv->t + 1);
       lv->left = nkids;
     }
-    if(nkids && nkids == n)         /* a list of records: no value */
-      memcpy(lv->s->at, kids, (size_t)n * sizeof(const char *));
-    else for(j = n - 1; j >= 0; j--) {
-      if(kids[j])
-        lv->s->at[j] = kids[j];
-      else
-        lua_rawseti(L, lv->t, j + 1);
-    }
+    if(nkids < n)
+      for(j = n - 1; j >= 0; j--) {
+        if(kids[j])
+          lv->s->at[j] = kids[j];
+        else
+          lua_rawseti(L, lv->t, j + 1);
+      }
     return;
   }
   lua_createtable(L, 0, n - nkids + (nkids > 0));
@@ -221,33 +224,39 @@ static const char *make_level(struct lazy *lz, const char *p)
   lv.t = lua_gettop(L) + 1;
   lv.s = NULL;
   lv.left = 0;
-  lua_pushnil(L);                   /* the table */
-  lua_pushnil(L);                   /* what notes its missing members */
   p = json_skip_ws(p + 1, end);
-  if(p < end && *p == close) {
-    make_table(lz, &lv, 0, NULL, 0);
-    p++;
-    goto done;
-  }
   if(lv.array && lz->validate && (*p == '[' || *p == '{')) {
     /* a list of records: its elements that are containers checked and
-     * noted in one call; the loop below takes the rest */
+     * noted in one call, and, when they are all or GATHER of them, its
+     * table and state made at once; the loop below takes the rest */
     struct json_fail f;
     if(!(p = json_scan_elements(p, end, kids, GATHER, &nkids, &f)))
       return json_fail(jp, f.at, f.what);
     n = nkids;
-    if(*p == ']') {
-      make_table(lz, &lv, nkids, kids, nkids);
-      p++;
-      goto done;
-    }
-    if(*p != ',')
+    if(*p != ']' && *p != ',')
       return json_fail(jp, p, "expected ',' or ']'");
-    p = json_skip_ws(p + 1, end);
-    if(n == GATHER) {
-      make_table(lz, &lv, GATHER, kids, GATHER);
+    if(*p == ']' || n == GATHER) {
+      lua_createtable(L, nkids, 1);
+      lv.s = new_state(L, nkids, 1, kids);
+      lv.left = nkids;
       gathering = 0;
       slots = -ROOM;
+    }
+    else {
+      lua_pushnil(L);               /* the table, made below */
+      lua_pushnil(L);
+    }
+    if(*p++ == ']')
+      goto done;
+    p = json_skip_ws(p, end);
+  }
+  else {
+    lua_pushnil(L);                 /* the table */
+    lua_pushnil(L);                 /* what notes its missing members */
+    if(p < end && *p == close) {
+      make_table(lz, &lv, 0, NULL, 0);
+      p++;
+      goto done;
     }
   }
   for(;;) {
@@ -322,7 +331,7 @@ done:
   if(lv.left) {
     struct state *s = lv.s;
     if(!lv.array) {                 /* the table of offsets goes in one */
-      s = new_state(L, 0, 0);
+      s = new_state(L, 0, 0, NULL);
       lua_insert(L, lv.t + 1);
       lua_setiuservalue(L, lv.t + 1, UV_KEYS);
     }
@@ -400,11 +409,14 @@ static void make_member(lua_State *L, int si, const struct state *s,
     lua_remove(L, lz.jp.null_idx);
 }
 
-/* The table at t, whose state is s, is whole: it loses its state and gets
- * the metatable json_decode gives it. */
-static void finish(lua_State *L, int t, const struct state *s)
+/* One missing member of the table at t was made or set: the count in its
+ * state s goes down, and at 0 the table is whole: it loses its state and
+ * gets the metatable json_decode gives it. */
+static void made_one(lua_State *L, int t, struct state *s)
 {
   int array = s->array;
+  if(--s->left)
+    return;
   lua_pushnil(L);
   lua_rawsetp(L, t, &state_key);
   if(array)
@@ -412,14 +424,6 @@ static void finish(lua_State *L, int t, const struct state *s)
   else
     lua_pushnil(L);
   lua_setmetatable(L, t);
-}
-
-/* One missing member of the table at t was made or set: the count in its
- * state s goes down, and the table is finished at 0. */
-static void made_one(lua_State *L, int t, struct state *s)
-{
-  if(--s->left == 0)
-    finish(L, t, s);
 }
 
 /* Makes every member of the table at t still missing, from its state at
@@ -634,14 +638,11 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
   return -1;
 }
 
-/* core.json_unmade(v) -> how many members of the table v are still to
- * make (0: whole, or not a view's), for specs that check a view is lazy. */
-int ljson_unmade(lua_State *L)
+lua_Integer json_lazy_unmade(lua_State *L, int idx)
 {
   lua_Integer n = 0;
-  if(lua_type(L, 1) == LUA_TTABLE &&
-     lua_rawgetp(L, 1, &state_key) == LUA_TUSERDATA)
+  if(lua_rawgetp(L, idx, &state_key) == LUA_TUSERDATA)
     n = ((const struct state *)lua_touserdata(L, -1))->left;
-  lua_pushinteger(L, n);
-  return 1;
+  lua_pop(L, 1);
+  return n;
 }
