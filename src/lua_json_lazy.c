@@ -49,9 +49,9 @@
 
 /* The state of a table not yet whole, kept under the table's private key
  * (state_key): this struct, in a full userdata whose user values are the
- * text (UV_TEXT, a string), what null reads as (UV_NULL; nil for the
- * default) and, for an object, a table of the byte offset in the text of
- * each missing member, under its key (UV_KEYS). */
+ * text (UV_TEXT, a string), for an object a table of the byte offset in
+ * the text of each missing member, under its key (UV_KEYS), and, only
+ * when the view was asked for one, what null reads as (UV_NULL). */
 struct state {
   lua_Integer left;     /* members still to make; 0: none (being built) */
   lua_Integer n;        /* an array: the slots of at; an object: 0 */
@@ -64,8 +64,8 @@ struct state {
                            NULL (made, set by the script, or a scalar) */
 };
 #define UV_TEXT 1
-#define UV_NULL 2
-#define UV_KEYS 3
+#define UV_KEYS 2
+#define UV_NULL 3
 
 static const char state_key = 's';
 /* Registry keys of the metatables of arrays and objects not yet whole. */
@@ -94,12 +94,13 @@ struct level {
 static void push_lazy_mt(lua_State *L, int array);
 
 /* Pushes a new state of n slots, copied from at, or all NULL when at is
- * NULL. */
-static struct state *new_state(lua_State *L, lua_Integer n, int array,
+ * NULL, with the user values the level needs. */
+static struct state *new_state(struct lazy *lz, lua_Integer n, int array,
                                const char *const *at)
 {
   size_t size = (size_t)n * sizeof(const char *);
-  struct state *s = lua_newuserdatauv(L, sizeof(*s) + size, array ? 2 : 3);
+  struct state *s = lua_newuserdatauv(lz->jp.L, sizeof(*s) + size,
+                                      lz->jp.null_idx ? UV_NULL : 2 - array);
   memset(s, 0, sizeof(*s) + (at ? 0 : size));
   if(at)
     memcpy(s->at, at, size);
@@ -116,7 +117,7 @@ static void note_element(struct lazy *lz, struct level *lv, lua_Integer i,
   lua_State *L = lz->jp.L;
   if(!lv->s || i > lv->s->n) {
     lua_Integer n = lv->s ? 2 * lv->s->n : GATHER;
-    struct state *s = new_state(L, n < i ? i : n, 1, NULL);
+    struct state *s = new_state(lz, n < i ? i : n, 1, NULL);
     if(lv->s)
       memcpy(s->at, lv->s->at, (size_t)lv->s->n * sizeof(const char *));
     lua_replace(L, lv->t + 1);
@@ -177,7 +178,7 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
     lua_createtable(L, n, nkids > 0);
     lua_replace(L, lv->t);
     if(nkids) {                     /* a list of records: copied */
-      lv->s = new_state(L, n, 1, nkids == n ? kids : NULL);
+      lv->s = new_state(lz, n, 1, nkids == n ? kids : NULL);
       lua_replace(L, lv->t + 1);
       lv->left = nkids;
     }
@@ -237,7 +238,7 @@ static const char *make_level(struct lazy *lz, const char *p)
       return json_fail(jp, p, "expected ',' or ']'");
     if(*p == ']' || n == GATHER) {
       lua_createtable(L, nkids, 1);
-      lv.s = new_state(L, nkids, 1, kids);
+      lv.s = new_state(lz, nkids, 1, kids);
       lv.left = nkids;
       gathering = 0;
       slots = -ROOM;
@@ -331,7 +332,7 @@ done:
   if(lv.left) {
     struct state *s = lv.s;
     if(!lv.array) {                 /* the table of offsets goes in one */
-      s = new_state(L, 0, 0, NULL);
+      s = new_state(lz, 0, 0, NULL);
       lua_insert(L, lv.t + 1);
       lua_setiuservalue(L, lv.t + 1, UV_KEYS);
     }
