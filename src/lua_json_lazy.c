@@ -26,7 +26,6 @@
  * (lua_json_decode.c) and json_scan.c; it never touches lua-cjson, curl
  * or the loop.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -269,7 +268,7 @@ static const char *make_level(struct lazy *lz, const char *p)
     if(!lv.array) {
       if(p >= end || *p != '"')
         return json_fail(jp, p, n ? "expected '\"'" : "expected '\"' or '}'");
-      if(!(p = json_parse_scalar(jp, p)))
+      if(!(p = json_parse_string(jp, p)))
         return NULL;
       p = json_skip_ws(p, end);
       if(p >= end || *p != ':')
@@ -288,7 +287,8 @@ static const char *make_level(struct lazy *lz, const char *p)
     }
     else {
       int null = *p == 'n';         /* the text ends in a NUL */
-      if(!(p = json_parse_scalar(jp, p)))
+      if(!(p = *p == '"' ? json_parse_string(jp, p)
+                         : json_parse_scalar(jp, p)))
         return NULL;
       if(null && !lv.array && !jp->null_idx) {
         lua_pop(L, 1);              /* null in an object: absent */
