@@ -360,6 +360,24 @@ describe("a lazy JSON view", function()
     end
   end)
 
+  it("keeps lists of records of any length, ending in records or scalars",
+     function()
+    for _, n in ipairs{1, 2, 31, 32, 33, 64, 65, 100} do
+      for _, tail in ipairs{"", ', 7, "s", null, true', ', [], {}, 8'} do
+        local text = items(n):sub(1, -2) .. tail .. "]"
+        local v, want = view(text), json.decode(text)
+        local records = n + (tail:find("%[%]") and 2 or 0)
+        assert.equal(records, unmade(v))
+        for _, i in ipairs{n, 1, n + 1, n + 3, (n + 1) // 2} do
+          assert.same(want[i], v[i])
+        end
+        assert.same(want, v)
+        assert.equal(0, unmade(v))
+        assert.equal(json.encode(want), json.encode(view(text)))
+      end
+    end
+  end)
+
   it("makes wide levels inside a coroutine, whose stack starts small",
      function()
     local members = {}

@@ -247,6 +247,11 @@ const char *json_parse_scalar(struct jp *jp, const char *p)
   return parse_value(jp, p, &none);
 }
 
+const char *json_parse_string(struct jp *jp, const char *p)
+{
+  return parse_string(jp, p);
+}
+
 /* Pushes a new table of n array slots, marked as an array. */
 static inline void new_array(struct jp *jp, int n)
 {

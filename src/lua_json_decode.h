@@ -58,6 +58,9 @@ const char *json_fail(struct jp *jp, const char *at, const char *what);
  * through json_fail. Makes room for nothing: the caller has 4 slots. */
 const char *json_parse_scalar(struct jp *jp, const char *p);
 
+/* As json_parse_scalar, for p at a string's opening quote. */
+const char *json_parse_string(struct jp *jp, const char *p);
+
 /* A string with escapes, or a malformed one: open is its opening quote
  * and q the first byte after it that is not plain. Pushes the decoded
  * string and returns the byte after its closing quote; or returns NULL
@@ -69,5 +72,9 @@ const char *json_parse_string_escaped(struct jp *jp, const char *open,
  * (lua_json_raw.c): each makes the table whole first. */
 int json_lazy_len(lua_State *L);
 int json_lazy_pairs(lua_State *L);
+
+/* How many members of the table at idx, a lazy view's, are still to make
+ * (0: whole, or not a view's). Leaves the stack as it was. */
+lua_Integer json_lazy_unmade(lua_State *L, int idx);
 
 #endif

@@ -26,7 +26,6 @@
  * (lua_json_decode.c) and json_scan.c; it never touches lua-cjson, curl
  * or the loop.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -49,23 +48,23 @@
 
 /* The state of a table not yet whole, kept under the table's private key
  * (state_key): this struct, in a full userdata whose user values are the
- * text (UV_TEXT, a string), what null reads as (UV_NULL; nil for the
- * default) and, for an object, a table of the byte offset in the text of
- * each missing member, under its key (UV_KEYS). */
+ * text (UV_TEXT, a string), for an object a table of the byte offset in
+ * the text of each missing member, under its key (UV_KEYS), and, only
+ * when the view was asked for one, what null reads as (UV_NULL). */
 struct state {
   lua_Integer left;     /* members still to make; 0: none (being built) */
-  lua_Integer n;        /* an array: the slots of off; an object: 0 */
+  lua_Integer n;        /* an array: the slots of at; an object: 0 */
   const char *text;     /* the bytes of UV_TEXT, which holds them */
   size_t len;
   int array;
   int depth;            /* the level's nesting: 0 for the text's own */
   int null;             /* 1: UV_NULL is set */
-  size_t off[];         /* off[i - 1]: where element i's text starts, or 0
-                           (made, set by the script, or a scalar) */
+  const char *at[];     /* at[i - 1]: where element i's text starts, or
+                           NULL (made, set by the script, or a scalar) */
 };
 #define UV_TEXT 1
-#define UV_NULL 2
-#define UV_KEYS 3
+#define UV_KEYS 2
+#define UV_NULL 3
 
 static const char state_key = 's';
 /* Registry keys of the metatables of arrays and objects not yet whole. */
@@ -93,12 +92,17 @@ struct level {
 
 static void push_lazy_mt(lua_State *L, int array);
 
-/* Pushes a new state of n offsets, all 0. */
-static struct state *new_state(lua_State *L, lua_Integer n, int array)
+/* Pushes a new state of n slots, copied from at, or all NULL when at is
+ * NULL, with the user values the level needs. */
+static struct state *new_state(struct lazy *lz, lua_Integer n, int array,
+                               const char *const *at)
 {
-  size_t size = sizeof(struct state) + (size_t)n * sizeof(size_t);
-  struct state *s = lua_newuserdatauv(L, size, array ? 2 : 3);
-  memset(s, 0, size);
+  size_t size = (size_t)n * sizeof(const char *);
+  struct state *s = lua_newuserdatauv(lz->jp.L, sizeof(*s) + size,
+                                      lz->jp.null_idx ? UV_NULL : 2 - array);
+  memset(s, 0, sizeof(*s) + (at ? 0 : size));
+  if(at)
+    memcpy(s->at, at, size);
   s->n = n;
   s->array = array;
   return s;
@@ -112,13 +116,13 @@ static void note_element(struct lazy *lz, struct level *lv, lua_Integer i,
   lua_State *L = lz->jp.L;
   if(!lv->s || i > lv->s->n) {
     lua_Integer n = lv->s ? 2 * lv->s->n : GATHER;
-    struct state *s = new_state(L, n < i ? i : n, 1);
+    struct state *s = new_state(lz, n < i ? i : n, 1, NULL);
     if(lv->s)
-      memcpy(s->off, lv->s->off, (size_t)lv->s->n * sizeof(size_t));
+      memcpy(s->at, lv->s->at, (size_t)lv->s->n * sizeof(const char *));
     lua_replace(L, lv->t + 1);
     lv->s = s;
   }
-  lv->s->off[i - 1] = (size_t)(kid - lz->jp.start);
+  lv->s->at[i - 1] = kid;
   lv->left++;
 }
 
@@ -161,7 +165,9 @@ static void put_member(struct lazy *lz, struct level *lv, int k, int v,
  * their count (kids[j]: where member j + 1 starts, when a container), and
  * leave the stack. An element of an array that is a container has no
  * slot there; a member of an object has two, its key and its value or a
- * placeholder. */
+ * placeholder. An array's values are set from the top of the stack down,
+ * each taken off it; an object's in their order, so that a repeated key
+ * keeps its last value and the table is the one json_decode makes. */
 static void make_table(struct lazy *lz, struct level *lv, int n,
                        const char *const *kids, int nkids)
 {
@@ -170,32 +176,32 @@ static void make_table(struct lazy *lz, struct level *lv, int n,
   if(lv->array) {
     lua_createtable(L, n, nkids > 0);
     lua_replace(L, lv->t);
-    if(nkids) {
-      lv->s = new_state(L, n, 1);
+    if(nkids) {                     /* a list of records: copied */
+      lv->s = new_state(lz, n, 1, nkids == n ? kids : NULL);
       lua_replace(L, lv->t + 1);
       lv->left = nkids;
     }
-    for(j = 0; j < n; j++) {
-      if(kids[j])
-        lv->s->off[j] = (size_t)(kids[j] - lz->jp.start);
-      else {
-        lua_pushvalue(L, first++);
-        lua_rawseti(L, lv->t, j + 1);
+    if(nkids < n)
+      for(j = n - 1; j >= 0; j--) {
+        if(kids[j])
+          lv->s->at[j] = kids[j];
+        else
+          lua_rawseti(L, lv->t, j + 1);
       }
-    }
+    return;
   }
-  else {
-    lua_createtable(L, 0, n - nkids + (nkids > 0));
-    lua_replace(L, lv->t);
-    for(j = 0; j < n; j++) {
-      if(nkids)
-        put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
-      else {                        /* nothing noted: a plain set */
-        lua_pushvalue(L, first + 2 * j);
-        lua_pushvalue(L, first + 2 * j + 1);
-        lua_rawset(L, lv->t);
-      }
+  lua_createtable(L, 0, n - nkids + (nkids > 0));
+  lua_replace(L, lv->t);
+  for(j = 0; j < n; j++) {
+    if(nkids)
+      put_member(lz, lv, first + 2 * j, first + 2 * j + 1, kids[j]);
+    else if(j < n - 1) {            /* nothing noted: a plain set */
+      lua_pushvalue(L, first + 2 * j);
+      lua_pushvalue(L, first + 2 * j + 1);
+      lua_rawset(L, lv->t);
     }
+    else
+      lua_rawset(L, lv->t);         /* the last pair, at the top */
   }
   lua_settop(L, lv->t + 1);
 }
@@ -218,33 +224,39 @@ static const char *make_level(struct lazy *lz, const char *p)
   lv.t = lua_gettop(L) + 1;
   lv.s = NULL;
   lv.left = 0;
-  lua_pushnil(L);                   /* the table */
-  lua_pushnil(L);                   /* what notes its missing members */
   p = json_skip_ws(p + 1, end);
-  if(p < end && *p == close) {
-    make_table(lz, &lv, 0, NULL, 0);
-    p++;
-    goto done;
-  }
   if(lv.array && lz->validate && (*p == '[' || *p == '{')) {
     /* a list of records: its elements that are containers checked and
-     * noted in one call; the loop below takes the rest */
+     * noted in one call, and, when they are all or GATHER of them, its
+     * table and state made at once; the loop below takes the rest */
     struct json_fail f;
     if(!(p = json_scan_elements(p, end, kids, GATHER, &nkids, &f)))
       return json_fail(jp, f.at, f.what);
     n = nkids;
-    if(*p == ']') {
-      make_table(lz, &lv, nkids, kids, nkids);
-      p++;
-      goto done;
-    }
-    if(*p != ',')
+    if(*p != ']' && *p != ',')
       return json_fail(jp, p, "expected ',' or ']'");
-    p = json_skip_ws(p + 1, end);
-    if(n == GATHER) {
-      make_table(lz, &lv, GATHER, kids, GATHER);
+    if(*p == ']' || n == GATHER) {
+      lua_createtable(L, nkids, 1);
+      lv.s = new_state(lz, nkids, 1, kids);
+      lv.left = nkids;
       gathering = 0;
       slots = -ROOM;
+    }
+    else {
+      lua_pushnil(L);               /* the table, made below */
+      lua_pushnil(L);
+    }
+    if(*p++ == ']')
+      goto done;
+    p = json_skip_ws(p, end);
+  }
+  else {
+    lua_pushnil(L);                 /* the table */
+    lua_pushnil(L);                 /* what notes its missing members */
+    if(p < end && *p == close) {
+      make_table(lz, &lv, 0, NULL, 0);
+      p++;
+      goto done;
     }
   }
   for(;;) {
@@ -256,7 +268,7 @@ static const char *make_level(struct lazy *lz, const char *p)
     if(!lv.array) {
       if(p >= end || *p != '"')
         return json_fail(jp, p, n ? "expected '\"'" : "expected '\"' or '}'");
-      if(!(p = json_parse_scalar(jp, p)))
+      if(!(p = json_parse_string(jp, p)))
         return NULL;
       p = json_skip_ws(p, end);
       if(p >= end || *p != ':')
@@ -275,7 +287,8 @@ static const char *make_level(struct lazy *lz, const char *p)
     }
     else {
       int null = *p == 'n';         /* the text ends in a NUL */
-      if(!(p = json_parse_scalar(jp, p)))
+      if(!(p = *p == '"' ? json_parse_string(jp, p)
+                         : json_parse_scalar(jp, p)))
         return NULL;
       if(null && !lv.array && !jp->null_idx) {
         lua_pop(L, 1);              /* null in an object: absent */
@@ -319,7 +332,7 @@ done:
   if(lv.left) {
     struct state *s = lv.s;
     if(!lv.array) {                 /* the table of offsets goes in one */
-      s = new_state(L, 0, 0);
+      s = new_state(lz, 0, 0, NULL);
       lua_insert(L, lv.t + 1);
       lua_setiuservalue(L, lv.t + 1, UV_KEYS);
     }
@@ -337,16 +350,16 @@ done:
       lua_pushvalue(L, jp->null_idx);
       lua_setiuservalue(L, lv.t + 1, UV_NULL);
     }
-    lua_pushvalue(L, lv.t + 1);
-    lua_rawsetp(L, lv.t, &state_key);
+    lua_rawsetp(L, lv.t, &state_key);         /* the top, lv.t + 1 */
     push_lazy_mt(L, lv.array);
     lua_setmetatable(L, lv.t);
+    return p;
   }
-  else if(lv.array) {
+  lua_settop(L, lv.t);
+  if(lv.array) {
     json_push_array_mt(L);
     lua_setmetatable(L, lv.t);
   }
-  lua_settop(L, lv.t);
   return p;
 }
 
@@ -364,14 +377,14 @@ static void init_lazy(struct lazy *lz, lua_State *L, const char *s,
   lz->text_idx = lz->state_idx = lz->validate = lz->depth = 0;
 }
 
-/* Pushes the member whose text starts at byte off of the text of the
- * state s, at si, a level made; decoded whole from LAZY_DEPTH down, where
+/* Pushes the member whose text starts at p, in the text of the state s,
+ * at si, a level made; decoded whole from LAZY_DEPTH down, where
  * a level more would step over the rest of its text once again (a view
  * read down a deep nesting would cost its depth times its size). The text
  * is read where the state's user value holds it; it is pushed only for a
  * level that needs it in a state of its own. */
 static void make_member(lua_State *L, int si, const struct state *s,
-                        size_t off)
+                        const char *p)
 {
   struct lazy lz;
   char err[128];
@@ -387,22 +400,24 @@ static void make_member(lua_State *L, int si, const struct state *s,
   /* the text was checked: only a number Lua cannot read in this locale
    * fails */
   if(lz.depth >= LAZY_DEPTH) {
-    const char *p = s->text + off;
     if(json_decode(L, p, (size_t)(json_skip(p, lz.jp.end) - p), lz.jp.null_idx,
                    err, sizeof(err)))
       luaL_error(L, "json: %s", err);
   }
-  else if(!make_level(&lz, s->text + off))
+  else if(!make_level(&lz, p))
     luaL_error(L, "json: %s", err);
   if(lz.jp.null_idx)
     lua_remove(L, lz.jp.null_idx);
 }
 
-/* The table at t, whose state is s, is whole: it loses its state and gets
- * the metatable json_decode gives it. */
-static void finish(lua_State *L, int t, const struct state *s)
+/* One missing member of the table at t was made or set: the count in its
+ * state s goes down, and at 0 the table is whole: it loses its state and
+ * gets the metatable json_decode gives it. */
+static void made_one(lua_State *L, int t, struct state *s)
 {
   int array = s->array;
+  if(--s->left)
+    return;
   lua_pushnil(L);
   lua_rawsetp(L, t, &state_key);
   if(array)
@@ -410,14 +425,6 @@ static void finish(lua_State *L, int t, const struct state *s)
   else
     lua_pushnil(L);
   lua_setmetatable(L, t);
-}
-
-/* One missing member of the table at t was made or set: the count in its
- * state s goes down, and the table is finished at 0. */
-static void made_one(lua_State *L, int t, struct state *s)
-{
-  if(--s->left == 0)
-    finish(L, t, s);
 }
 
 /* Makes every member of the table at t still missing, from its state at
@@ -431,11 +438,11 @@ static void complete(lua_State *L, int t, int si)
   if(s->array) {
     lua_Integer i;
     for(i = 1; i <= s->n && s->left; i++) {
-      if(!s->off[i - 1])
+      if(!s->at[i - 1])
         continue;
-      make_member(L, si, s, s->off[i - 1]);
+      make_member(L, si, s, s->at[i - 1]);
       lua_rawseti(L, t, i);
-      s->off[i - 1] = 0;
+      s->at[i - 1] = NULL;
       made_one(L, t, s);
     }
     return;
@@ -444,7 +451,7 @@ static void complete(lua_State *L, int t, int si)
   lua_getiuservalue(L, si, UV_KEYS);
   lua_pushnil(L);
   while(s->left && lua_next(L, top + 1)) {
-    make_member(L, si, s, (size_t)lua_tointeger(L, -1));
+    make_member(L, si, s, s->text + lua_tointeger(L, -1));
     lua_pushvalue(L, -3);
     lua_insert(L, -2);
     lua_rawset(L, t);
@@ -483,23 +490,23 @@ static lua_Integer element_index(lua_State *L, int k, const struct state *s)
   return isint && i >= 1 && i <= s->n ? i : 0;
 }
 
-/* The offset of the missing member of the key at k, in the table at t
- * whose state s is at si, or 0 when none is missing under that key. For
- * an object, leaves the table of offsets at si + 1 (even for 0). */
-static size_t missing(lua_State *L, int si, struct state *s, int k)
+/* Where the text of the missing member of the key at k starts, in the
+ * table at t whose state s is at si, or NULL when none is missing under
+ * that key. For an object, leaves the table of offsets at si + 1 (even
+ * for NULL). */
+static const char *missing(lua_State *L, int si, struct state *s, int k)
 {
   lua_Integer i;
-  size_t off;
   if(s->array)
-    return (i = element_index(L, k, s)) ? s->off[i - 1] : 0;
+    return (i = element_index(L, k, s)) ? s->at[i - 1] : NULL;
   lua_getiuservalue(L, si, UV_KEYS);
   if(lua_type(L, k) != LUA_TSTRING)
-    return 0;
+    return NULL;
   lua_pushvalue(L, k);
   lua_rawget(L, si + 1);
-  off = (size_t)lua_tointeger(L, -1);
+  i = lua_tointeger(L, -1);         /* never 0: the object's '{' is first */
   lua_pop(L, 1);
-  return off;
+  return i ? s->text + i : NULL;
 }
 
 /* The missing member of the key at k, in the table at t whose state s is
@@ -507,7 +514,7 @@ static size_t missing(lua_State *L, int si, struct state *s, int k)
 static void forget(lua_State *L, int t, int si, struct state *s, int k)
 {
   if(s->array)
-    s->off[element_index(L, k, s) - 1] = 0;
+    s->at[element_index(L, k, s) - 1] = NULL;
   else {
     lua_pushvalue(L, k);
     lua_pushnil(L);
@@ -521,25 +528,25 @@ static void forget(lua_State *L, int t, int si, struct state *s, int k)
 static int lazy_index(lua_State *L)
 {
   struct state *s;
-  size_t off;
+  const char *p;
   lua_settop(L, 2);
   if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 3 */
     return 0;
   s = lua_touserdata(L, 3);
   if(s->array) {                    /* the index found once */
     lua_Integer i = element_index(L, 2, s);
-    if(!i || !(off = s->off[i - 1]))
+    if(!i || !(p = s->at[i - 1]))
       return 0;
-    make_member(L, 3, s, off);                             /* 4 */
+    make_member(L, 3, s, p);                               /* 4 */
     lua_pushvalue(L, 4);
     lua_rawseti(L, 1, i);
-    s->off[i - 1] = 0;
+    s->at[i - 1] = NULL;
     made_one(L, 1, s);
     return 1;
   }
-  if(!(off = missing(L, 3, s, 2)))                         /* 4 */
+  if(!(p = missing(L, 3, s, 2)))                           /* 4 */
     return 0;
-  make_member(L, 3, s, off);                               /* 5 */
+  make_member(L, 3, s, p);                                 /* 5 */
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
@@ -632,14 +639,11 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
   return -1;
 }
 
-/* core.json_unmade(v) -> how many members of the table v are still to
- * make (0: whole, or not a view's), for specs that check a view is lazy. */
-int ljson_unmade(lua_State *L)
+lua_Integer json_lazy_unmade(lua_State *L, int idx)
 {
   lua_Integer n = 0;
-  if(lua_type(L, 1) == LUA_TTABLE &&
-     lua_rawgetp(L, 1, &state_key) == LUA_TUSERDATA)
+  if(lua_rawgetp(L, idx, &state_key) == LUA_TUSERDATA)
     n = ((const struct state *)lua_touserdata(L, -1))->left;
-  lua_pushinteger(L, n);
-  return 1;
+  lua_pop(L, 1);
+  return n;
 }

@@ -7,8 +7,9 @@
  * them in place of the standard ones (retryrun.stdlib); their messages are
  * the standard ones'.
  *
- * Also the __len and __pairs of those tables. It uses only the Lua C API
- * and json_touch; it has no state.
+ * Also the __len and __pairs of those tables, and core.json_unmade. It
+ * uses only the Lua C API, json_touch and json_lazy_unmade; it has no
+ * state.
  */
 #include <lauxlib.h>
 
@@ -121,6 +122,14 @@ static int ldebug_setmetatable(lua_State *L)
   json_touch(L, 1);
   lua_settop(L, 2);
   lua_setmetatable(L, 1);
+  return 1;
+}
+
+/* core.json_unmade(v) (lua_json.h). */
+int ljson_unmade(lua_State *L)
+{
+  lua_pushinteger(L, lua_type(L, 1) == LUA_TTABLE ? json_lazy_unmade(L, 1)
+                                                  : 0);
   return 1;
 }
 
