@@ -100,11 +100,12 @@ static const struct mime_part *multipart_parts(lua_State *L, size_t *n)
 
 /* Starts a transfer of the request as it is now (or of the redirect hop)
  * with this timeout: the attempt's own, which the task waits on (hedge 0),
- * or a hedge of it, only put on the loop (1). Returns 0 with *out set and
+ * or a hedge of it, only put on the loop (1); now is the clock, read a
+ * moment ago. Returns 0 with *out set and
  * the stack as it was; or -1 with the message (redacted) pushed, having
  * released what it took. */
 int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
-                   struct transfer **out)
+                   double now, struct transfer **out)
 {
   struct transfer_opts o;
   struct transfer *tr;
@@ -179,7 +180,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
     }
   }
   lua_pop(L, 1);
-  rc = transfer_prepare(tr, &o, loop_now());
+  rc = transfer_prepare(tr, &o, now);
   if(rc == CURLE_OK && (hedge ? loop_transfer_add(&c->task->lt, tr) :
                         loop_wait_transfer(&c->task->lt, tr)))
     rc = CURLE_FAILED_INIT;
@@ -205,7 +206,7 @@ fail:
  * max_body, insecure and cacert) and suspends the task. */
 int lattempt_send(lua_State *L, struct call *c)
 {
-  double timeout;
+  double timeout, now;
   int gate;
   char err[CHECK_MSG];
 
@@ -241,11 +242,12 @@ int lattempt_send(lua_State *L, struct call *c)
     c->k = K_SLOT;
     return loop_yield(&c->task->lt, L, 0, lcall_k);
   }
-  timeout = policy_attempt_timeout(c->pol, c->pc.started, loop_now(),
-                                   c->timeout);
+  /* the clock as lgate_pass read it when the attempt went out */
+  now = c->hops || c->wrapper ? loop_now() : c->sent_at;
+  timeout = policy_attempt_timeout(c->pol, c->pc.started, now, c->timeout);
   if(timeout < 0.001)
     return lcall_no_time_left(L, c);
-  if(lattempt_start(L, c, timeout, 0, &c->tr)) {
+  if(lattempt_start(L, c, timeout, 0, now, &c->tr)) {
     loop_slot_giveback(&c->task->lt);
     lcall_close(c);
     return lua_error(L);

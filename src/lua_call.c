@@ -134,26 +134,36 @@ void lcall_attempts_list(lua_State *L)
 }
 
 
-/* One attempt, after before_attempt and the host's guards. */
-int lcall_attempt(lua_State *L, struct call *c)
+/* lcall_attempt, now being the clock read a moment ago in this same step
+ * (no wait, no hook since): one reading serves the guards, the attempt's
+ * start and its transfer (lgate_pass and lattempt_send take it from
+ * c->attempt_started). */
+static int attempt_at(lua_State *L, struct call *c, double now)
 {
   int r;
   if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
-  if((r = lguard_before(L, c)) >= 0)
+  if((r = lguard_before(L, c, now)) >= 0)
     return r;
   lua_pushnil(L);
   lua_replace(L, S_REASON);
   c->retry_after[0] = '\0';
   memset(&c->out, 0, sizeof(c->out));
   c->hops = c->hop_get = c->hop_cross = c->gate = 0;
-  c->attempt_started = loop_now();
+  c->attempt_started = now;
   c->judged = c->pc.attempt;
   c->hedge.hedge = 0;
   return c->wrapper ? lwrap_run(L, c) : lattempt_send(L, c);
 }
 
-int lcall_before_attempt(lua_State *L, struct call *c)
+/* One attempt, after before_attempt and the host's guards. */
+int lcall_attempt(lua_State *L, struct call *c)
+{
+  return attempt_at(L, c, loop_now());
+}
+
+/* lcall_before_attempt, now as attempt_at's */
+static int before_attempt_at(lua_State *L, struct call *c, double now)
 {
   lua_settop(L, S_TOP);
   if(loop_task_cancelled(&c->task->lt))
@@ -170,7 +180,12 @@ int lcall_before_attempt(lua_State *L, struct call *c)
     lua_pushinteger(L, c->pc.attempt);
     return lcall_hook(L, c, 2, 0);
   }
-  return lcall_attempt(L, c);
+  return attempt_at(L, c, now);
+}
+
+int lcall_before_attempt(lua_State *L, struct call *c)
+{
+  return before_attempt_at(L, c, loop_now());
 }
 
 int lcall_k(lua_State *L, int status, lua_KContext ctx)
@@ -397,7 +412,7 @@ static int lcore_request(lua_State *L)
                                     sizeof(*c->hedge.fl), 0);
     lua_setiuservalue(L, S_CALL, 4);
   }
-  return lcall_before_attempt(L, c);
+  return before_attempt_at(L, c, c->pc.started);   /* read a moment ago */
 }
 
 void lcall_register(lua_State *L)

@@ -232,7 +232,7 @@ void lcall_push_what(lua_State *L, struct call *c);
 void lattempt_fields(lua_State *L, struct call *c);
 int lattempt_send(lua_State *L, struct call *c);
 int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
-                   struct transfer **out);
+                   double now, struct transfer **out);
 int lattempt_done(lua_State *L, struct call *c);
 int lattempt_refreshed(lua_State *L, struct call *c, int status);
 /* core.cookie_jar(): a retryrun.CookieJar, libcurl's cookie engine with
@@ -346,14 +346,15 @@ void lhedge_renewed(lua_State *L, struct call *c);
  * no record: for a call that raises. Idempotent; no Lua. */
 void lhedge_drop(struct call *c);
 
-/* lua_guard.c: before an attempt, the host's cool-down and breaker:
+/* lua_guard.c: before an attempt (now: the clock as lcall_attempt read
+ * it), the host's cool-down and breaker:
  * -1 to go on, else it waits (back at K_GUARD, lguard_resume) or gives
  * up, and returns what the C function returns. After the decision, the
  * outcome is noted and a retry paid from the budget (or refused: the
  * decision becomes a give-up). */
-int lguard_before(lua_State *L, struct call *c);
+int lguard_before(lua_State *L, struct call *c, double now);
 int lguard_resume(lua_State *L, struct call *c);
-void lguard_after(lua_State *L, struct call *c);
+void lguard_after(lua_State *L, struct call *c);   /* at c->pc.now */
 /* A call cancelled while its attempt was the breaker's probe: the next
  * call to the host is the probe, and those waiting for this one wake. */
 void lguard_cancelled(lua_State *L, struct call *c);

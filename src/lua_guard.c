@@ -141,10 +141,10 @@ static int wait_until(lua_State *L, struct call *c, double when)
   return loop_yield(&c->task->lt, L, 0, lcall_k);
 }
 
-int lguard_before(lua_State *L, struct call *c)
+int lguard_before(lua_State *L, struct call *c, double now)
 {
   struct guard_state *s;
-  double now = loop_now(), end = c->pc.started + c->pol->deadline, until = 0;
+  double end = c->pc.started + c->pol->deadline, until = 0;
   double lease;
   /* a retry goes where the first attempt went, unless a hook may have
    * changed the URL (a wrapper's state is its last inner call's) */
@@ -280,7 +280,7 @@ static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
 void lguard_after(lua_State *L, struct call *c)
 {
   struct guard_state *s;
-  double now = loop_now(), before;
+  double now = c->pc.now, before;     /* lcall_decide read the clock */
   int failed, timeout = c->out.cls == POLICY_TIMEOUT;
   enum guard_change ch;
   static const char *const changes[] = {
