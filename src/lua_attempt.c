@@ -218,7 +218,7 @@ int lattempt_send(lua_State *L, struct call *c)
    * table again. The error has no position: the hook that did it has
    * returned. */
   if((c->has_before || c->pc.attempt > 1 || c->refreshed) && !c->hops) {
-    if(!check_request(L, S_REQ, err, sizeof(err), NULL) &&
+    if(!check_request(L, S_REQ, err, sizeof(err)) &&
        method_changed(L, c))
       snprintf(err, sizeof(err), "req.method cannot change once the call "
                "has started (it is %s)", c->method);

@@ -78,9 +78,12 @@ static const char *call_cannot_start(lua_State *L)
 int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
 {
   struct task *t = c->task;
-  double now = loop_now(), until = c->pc.started + c->pol->deadline;
-  if(c->k == K_GIVEUP && until < now + ON_GIVEUP_GRACE)
-    until = now + ON_GIVEUP_GRACE;
+  double until = c->pc.started + c->pol->deadline;
+  if(c->k == K_GIVEUP) {
+    double now = loop_now();
+    if(until < now + ON_GIVEUP_GRACE)
+      until = now + ON_GIVEUP_GRACE;
+  }
   if(t->hook_deadline > 0 && t->hook_deadline < until)
     until = t->hook_deadline;
   c->hook_until = until;
@@ -267,18 +270,22 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   return luaL_error(L, "retryrun: bad call state");
 }
 
-/* lcall_new, for a policy at S_POL that is one when checked is set (a
- * plain call's: core.plain_call checked it). */
-static struct call *call_new(lua_State *L, int wrapper, int checked)
+/* lcall_new, with the interned keys' table at index keys (0: look it
+ * up), for a policy at S_POL that is one when checked is set (a plain
+ * call's: core.plain_call checked it). */
+static struct call *call_new(lua_State *L, int wrapper, int keys,
+                             int checked)
 {
   struct task *t = task_current(L);
   struct call *c;
   const struct lpolicy *p;
-  const char *why = call_cannot_start(L);
-  if(why)
-    luax_error(L, "%s", why);
+  if(!t || !lua_isyieldable(L))
+    luax_error(L, "%s", call_cannot_start(L));
   lua_settop(L, S_TOP);
-  luax_keys(L);
+  if(keys)
+    lua_pushvalue(L, keys);
+  else
+    luax_keys(L);
   lua_replace(L, S_KEYS);
   if(checked)
     p = lua_touserdata(L, S_POL);
@@ -332,7 +339,7 @@ static struct call *call_new(lua_State *L, int wrapper, int checked)
  * the Call. */
 struct call *lcall_new(lua_State *L, int wrapper)
 {
-  return call_new(L, wrapper, 0);
+  return call_new(L, wrapper, 0, 0);
 }
 
 /* A call that returns normally leaves its Call for the next call to
@@ -377,31 +384,10 @@ struct policy *lcall_own_policy(lua_State *L, struct call *c)
   return own;
 }
 
-/* core.request(req, policy) -> Response, or raises a give-up error (or
- * returns nil, err when the policy says raise=false).
- * req: {method=, url=, headers={}, body=, max_body=, insecure=, cacert=,
- * timeout=, idempotency_key=bool}; policy: a Policy. */
-static int lcore_request(lua_State *L)
+/* The rest of a call's start, once its Call is made and c->method set:
+ * what the request asks of every attempt, hedging, the first attempt. */
+static int request_start(lua_State *L, struct call *c)
 {
-  struct call *c;
-  const char *method, *why;
-  char err[CHECK_MSG];
-  unsigned absent;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 2);
-  if((why = call_cannot_start(L)) != NULL)
-    return luax_error(L, "%s", why);
-  if(check_request(L, 1, err, sizeof(err), &absent))
-    return luax_error(L, "%s", err);
-  /* a request core.plain_call built and marked (absent set) comes with
-   * the policy it checked */
-  c = call_new(L, 0, absent != 0);
-  c->req_absent = absent;
-  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
-  method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
-  memcpy(c->method, method, strlen(method) + 1);
-  c->pc.idempotent = policy_method_idempotent(c->method);
-  lua_pop(L, 1);
   lattempt_fields(L, c);
   lcall_req_get(L, c, LUAX_K_IDEMPOTENCY_KEY);
   c->pc.has_key = lua_toboolean(L, -1);
@@ -413,6 +399,39 @@ static int lcore_request(lua_State *L)
     lua_setiuservalue(L, S_CALL, 4);
   }
   return before_attempt_at(L, c, c->pc.started);   /* read a moment ago */
+}
+
+/* core.request(req, policy) -> Response, or raises a give-up error (or
+ * returns nil, err when the policy says raise=false).
+ * req: {method=, url=, headers={}, body=, max_body=, insecure=, cacert=,
+ * timeout=, idempotency_key=bool}; policy: a Policy. */
+static int lcore_request(lua_State *L)
+{
+  struct call *c;
+  const char *method, *why;
+  char err[CHECK_MSG];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  if((why = call_cannot_start(L)) != NULL)
+    return luax_error(L, "%s", why);
+  if(check_request(L, 1, err, sizeof(err)))
+    return luax_error(L, "%s", err);
+  c = call_new(L, 0, 0, 0);
+  luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
+  method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
+  memcpy(c->method, method, strlen(method) + 1);
+  c->pc.idempotent = policy_method_idempotent(c->method);
+  lua_pop(L, 1);
+  return request_start(L, c);
+}
+
+int lcall_plain(lua_State *L, const char *method, int keys, unsigned absent)
+{
+  struct call *c = call_new(L, 0, keys, 1);
+  c->req_absent = absent;
+  memcpy(c->method, method, strlen(method) + 1);   /* a known method */
+  c->pc.idempotent = 1;
+  return request_start(L, c);
 }
 
 void lcall_register(lua_State *L)

@@ -186,6 +186,14 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx);
  * can start here. */
 struct call *lcall_new(lua_State *L, int wrapper);
 
+/* core.request of a plain call (lua_plain.c), from the point where its
+ * checks have passed: the stack holds only the request table, which
+ * core.plain_call built and checked, holding none of the fields in
+ * absent (bits 1u << luax_key), and a Policy; method is its method, one
+ * of policy_method_idempotent's; keys the index of the interned keys'
+ * table. Returns or suspends as core.request does. */
+int lcall_plain(lua_State *L, const char *method, int keys, unsigned absent);
+
 /* Releases the transfer in flight, and a hedged attempt's others, taking
  * each off the loop first. Idempotent. */
 void lcall_close(struct call *c);
