@@ -135,7 +135,8 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.connect_timeout = c->pol->connect_timeout;
   o.max_body = c->max_body;
   o.insecure = c->insecure;
-  o.fresh_connect = !policy_method_idempotent(o.method);
+  o.fresh_connect = c->hops ? !policy_method_idempotent(o.method) :
+                     !c->pc.idempotent;
   o.wire = runtime_of(L)->wire;
   if(lcall_req_get(L, c, LUAX_K_CACERT) == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);

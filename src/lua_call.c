@@ -270,6 +270,8 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   return luaL_error(L, "retryrun: bad call state");
 }
 
+_Static_assert(S_KEYS == S_TOP, "call_new pushes the keys' table last");
+
 /* lcall_new, with the interned keys' table at index keys (0: look it
  * up), for a policy at S_POL that is one when checked is set (a plain
  * call's: core.plain_call checked it). */
@@ -281,12 +283,11 @@ static struct call *call_new(lua_State *L, int wrapper, int keys,
   const struct lpolicy *p;
   if(!t || !lua_isyieldable(L))
     luax_error(L, "%s", call_cannot_start(L));
-  lua_settop(L, S_TOP);
+  lua_settop(L, S_KEYS - 1);           /* S_KEYS is S_TOP: pushed there */
   if(keys)
     lua_pushvalue(L, keys);
   else
     luax_keys(L);
-  lua_replace(L, S_KEYS);
   if(checked)
     p = lua_touserdata(L, S_POL);
   else {
@@ -309,9 +310,10 @@ static struct call *call_new(lua_State *L, int wrapper, int keys,
     lua_setmetatable(L, -2);
   }
   memset(c, 0, sizeof(*c));
-  lua_replace(L, S_CALL);             /* S_ATT stays nil until needed */
+  lua_copy(L, -1, S_CALL);            /* S_ATT stays nil until needed */
   lua_pushcfunction(L, luax_traceback);
-  lua_replace(L, S_TB);
+  lua_copy(L, -1, S_TB);
+  lua_settop(L, S_TOP);
   c->pol = &p->pol;
   c->raise = p->raise;
   c->policy_name = p->name;

@@ -65,7 +65,8 @@ static struct guard_state *new_state(lua_State *L, struct call *c,
 static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
 {
   char key[512];
-  struct guard *g = &runtime_of(L)->guard;
+  struct runtime *rt = runtime_of(L);
+  struct guard *g = &rt->guard;
   struct guard_state *s;
   if(c->guard->named_key) {
     lua_getiuservalue(L, S_POL, LPOLICY_FIELDS);
@@ -81,27 +82,31 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
       lua_pop(L, 1);
       return NULL;
     }
-    /* the URL of the last state found: one string compare instead of an
-     * origin and a lookup, for the calls of a run that go to one URL (the
-     * pair is kept in the interned keys' table: states live as long as
+    /* the URL of the last state found: the same string (kept alive in
+     * the interned keys' table, so no other string can have its
+     * address), or one equal to it, instead of an origin and a lookup,
+     * for the calls of a run that go to one URL (states live as long as
      * the run) */
-    if(lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_URL) == LUA_TSTRING &&
-       lua_rawequal(L, -1, -2)) {
-      lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_STATE);
-      s = lua_touserdata(L, -1);
-      lua_pop(L, 3);
-      return s;
+    if(lua_topointer(L, -1) == rt->guard_url) {
+      lua_pop(L, 1);
+      return rt->guard_last;
     }
-    lua_pop(L, 1);
+    if(rt->guard_url && lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_URL) ==
+       LUA_TSTRING && lua_rawequal(L, -1, -2)) {
+      lua_pop(L, 2);
+      return rt->guard_last;
+    }
+    if(rt->guard_url)
+      lua_pop(L, 1);
     if(url_origin(lua_tostring(L, -1), key, sizeof(key))) {
       lua_pop(L, 1);
       return NULL;
     }
     if(!(s = guard_get(g, key, NULL)))
       s = new_state(L, c, g, key);
+    rt->guard_url = lua_topointer(L, -1);
+    rt->guard_last = s;
     lua_rawseti(L, S_KEYS, LUAX_K_GUARD_URL);
-    lua_pushlightuserdata(L, s);
-    lua_rawseti(L, S_KEYS, LUAX_K_GUARD_STATE);
     return s;
   }
   if((s = guard_get(g, key, NULL)) != NULL)
