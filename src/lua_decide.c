@@ -341,7 +341,8 @@ int lcall_valid_done(lua_State *L, struct call *c, int status)
       lua_replace(L, S_REASON);
     }
   }
-  lredact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
+  if(c->out.invalid || lua_type(L, S_REASON) != LUA_TNIL)   /* else none */
+    lredact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
   if(c->out.invalid && lcall_out_of_time(c))
     return lcall_past_deadline(L, c);
   return lcall_decide(L, c);

@@ -46,8 +46,9 @@ static int option_slot(const char *k, size_t n)
   return 0;
 }
 
-/* The type of each slot of core.plain_call's stack, read once: its
- * arguments, then the options as the opts table holds them. */
+/* The type of each slot of core.plain_call's stack, read once: the
+ * arguments it reads the type of (the method, url and opts), then the
+ * options as the opts table holds them; nil for the others. */
 struct plain {
   int type[P_TOP + 1];
 };
@@ -165,7 +166,10 @@ static int plain_request(lua_State *L, const char **method_out,
 
   lua_settop(L, P_TOP);
   for(i = 1; i <= P_TOP; i++)
-    pl.type[i] = i <= P_NONE ? lua_type(L, i) : LUA_TNIL;
+    pl.type[i] = LUA_TNIL;
+  pl.type[P_METHOD] = LUA_TSTRING;    /* once it is one of the names */
+  pl.type[P_URL] = lua_type(L, P_URL);
+  pl.type[P_OPTS] = lua_type(L, P_OPTS);
   method = lua_tostring(L, P_METHOD);
   put_body = method && !strcmp(method, "PUT");
   if(!policy_method_idempotent(method) || pl.type[P_URL] != LUA_TSTRING ||
@@ -252,7 +256,7 @@ static int plain_request(lua_State *L, const char **method_out,
   *method_out = method;
   *absent = ~has;
   lua_copy(L, P_POLICY, 2);
-  lua_replace(L, 1);
+  lua_copy(L, req, 1);
   lua_settop(L, 2);
   return 1;
 }
