@@ -257,7 +257,7 @@ int lattempt_send(lua_State *L, struct call *c)
   if(lhedge_wanted(c))
     return lhedge_wait(L, c);
   c->k = K_TRANSFER;
-  return loop_yield(&c->task->lt, L, 0, lcall_k);
+  return loop_yield(&c->task->lt, L, (lua_KContext)c, lcall_k);
 }
 /* For the header at the top of the stack (name below it): 1 when a
  * redirect hop must not send it: credentials once the hop left the

@@ -90,7 +90,8 @@ int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
   c->outer_hook_deadline = t->hook_deadline;
   t->hook_deadline = until;
   c->in_hook = 1;
-  return lcall_k(L, lua_pcallk(L, nargs, nres, S_TB, 0, lcall_k), 0);
+  return lcall_k(L, lua_pcallk(L, nargs, nres, S_TB, (lua_KContext)c,
+                               lcall_k), (lua_KContext)c);
 }
 
 int lcall_out_of_time(const struct call *c)
@@ -193,9 +194,8 @@ int lcall_before_attempt(lua_State *L, struct call *c)
 
 int lcall_k(lua_State *L, int status, lua_KContext ctx)
 {
-  struct call *c = get_call(L);
+  struct call *c = ctx ? (struct call *)ctx : get_call(L);
   int after_hook = c->in_hook;
-  (void)ctx;
   /* a pcallk whose callee yielded comes back with LUA_YIELD: success */
   if(status == LUA_YIELD)
     status = LUA_OK;

@@ -178,7 +178,8 @@ static inline int lcall_req_get(lua_State *L, const struct call *c, int k)
   return luax_getkey(L, S_REQ, S_KEYS, k);
 }
 
-/* The continuation of every step. */
+/* The continuation of every step; ctx is the call (the Call at S_CALL,
+ * which keeps it alive), or 0 to find it there. */
 int lcall_k(lua_State *L, int status, lua_KContext ctx);
 
 /* Makes the Call for the stack laid out above (S_REQ and S_POL, or S_POL,
