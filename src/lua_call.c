@@ -149,8 +149,10 @@ static int attempt_at(lua_State *L, struct call *c, double now)
     return lcall_cancelled(L, c);
   if((r = lguard_before(L, c, now)) >= 0)
     return r;
-  lua_pushnil(L);
-  lua_replace(L, S_REASON);
+  if(!lua_isnil(L, S_REASON)) {       /* an earlier attempt's */
+    lua_pushnil(L);
+    lua_replace(L, S_REASON);
+  }
   c->retry_after[0] = '\0';
   memset(&c->out, 0, sizeof(c->out));
   c->hops = c->hop_get = c->hop_cross = c->gate = 0;

@@ -171,10 +171,10 @@ static int plain_request(lua_State *L, const char **method_out,
   pl.type[P_URL] = lua_type(L, P_URL);
   pl.type[P_OPTS] = lua_type(L, P_OPTS);
   method = lua_tostring(L, P_METHOD);
-  put_body = method && !strcmp(method, "PUT");
   if(!policy_method_idempotent(method) || pl.type[P_URL] != LUA_TSTRING ||
      lua_rawlen(L, P_URL) == 0 || !take_options(L, &pl))
     return 0;
+  put_body = method[0] == 'P';        /* of those names, PUT alone */
   t = task_current(L);
   wrapped = t && t->wrap_depth > 0;
   if(lua_toboolean(L, P_POLICY)) {
