@@ -117,11 +117,16 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
 
   memset(&o, 0, sizeof(o));
   *out = NULL;
-  if(c->hops)
+  if(c->hops) {
     lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
-  else
+    url = lua_tostring(L, -1);
+  }
+  else if((url = lcall_url(c)) != NULL)
+    lua_pushnil(L);                      /* keeps the url's slot */
+  else {
     lcall_req_get(L, c, LUAX_K_URL);
-  url = lua_tostring(L, -1);             /* request_check: a string */
+    url = lua_tostring(L, -1);           /* request_check: a string */
+  }
   if(lcall_req_get(L, c, LUAX_K_BODY) == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;

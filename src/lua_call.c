@@ -429,10 +429,12 @@ static int lcore_request(lua_State *L)
   return request_start(L, c);
 }
 
-int lcall_plain(lua_State *L, const char *method, int keys, unsigned absent)
+int lcall_plain(lua_State *L, const char *method, const char *url, int keys,
+                unsigned absent)
 {
   struct call *c = call_new(L, 0, keys, 1);
   c->req_absent = absent;
+  c->url = url;
   memcpy(c->method, method, strlen(method) + 1);   /* a known method */
   c->pc.idempotent = 1;
   return request_start(L, c);

@@ -123,6 +123,8 @@ struct call {
    * of a table core.plain_call built and no Lua code has been given since
    * (lcall_req_get); 0, read them all, once a hook has it */
   unsigned req_absent;
+  const char *url;            /* that table's url (its string holds it),
+                                 read while req_absent is set: lcall_url */
   char method[16];
   const char *policy_name;    /* the Policy's name (lpolicy), or NULL */
   /* redirects of the attempt in flight: the hop's URL is the Call's user
@@ -178,6 +180,14 @@ static inline int lcall_req_get(lua_State *L, const struct call *c, int k)
   return luax_getkey(L, S_REQ, S_KEYS, k);
 }
 
+/* The request's url without reading the table, when no Lua code has had
+ * it since core.plain_call built it (so it still holds the string c->url
+ * points into); else NULL. */
+static inline const char *lcall_url(const struct call *c)
+{
+  return c->req_absent ? c->url : NULL;
+}
+
 /* The continuation of every step; ctx is the call (the Call at S_CALL,
  * which keeps it alive), or 0 to find it there. */
 int lcall_k(lua_State *L, int status, lua_KContext ctx);
@@ -190,10 +200,12 @@ struct call *lcall_new(lua_State *L, int wrapper);
 /* core.request of a plain call (lua_plain.c), from the point where its
  * checks have passed: the stack holds only the request table, which
  * core.plain_call built and checked, holding none of the fields in
- * absent (bits 1u << luax_key), and a Policy; method is its method, one
- * of policy_method_idempotent's; keys the index of the interned keys'
- * table. Returns or suspends as core.request does. */
-int lcall_plain(lua_State *L, const char *method, int keys, unsigned absent);
+ * absent (bits 1u << luax_key), and a Policy; method and url are its
+ * method (one of policy_method_idempotent's) and url, strings the table
+ * holds; keys the index of the interned keys' table. Returns or suspends
+ * as core.request does. */
+int lcall_plain(lua_State *L, const char *method, const char *url, int keys,
+                unsigned absent);
 
 /* Releases the transfer in flight, and a hedged attempt's others, taking
  * each off the loop first. Idempotent. */

@@ -77,17 +77,19 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
   else if(!idx)
     return NULL;
   else {
+    /* the URL of the last state found: the same string (kept alive in
+     * the interned keys' table, so no other string can have its
+     * address), or one equal to it, instead of an origin and a lookup,
+     * for the calls of a run that go to one URL (states live as long as
+     * the run); a plain call's, known without reading the request */
+    if(idx == S_REQ && lcall_url(c) && lcall_url(c) == rt->guard_url)
+      return rt->guard_last;
     /* (a URL that is not a string has no origin) */
     if(luax_getkey(L, idx, S_KEYS, LUAX_K_URL) != LUA_TSTRING) {
       lua_pop(L, 1);
       return NULL;
     }
-    /* the URL of the last state found: the same string (kept alive in
-     * the interned keys' table, so no other string can have its
-     * address), or one equal to it, instead of an origin and a lookup,
-     * for the calls of a run that go to one URL (states live as long as
-     * the run) */
-    if(lua_topointer(L, -1) == rt->guard_url) {
+    if(lua_tostring(L, -1) == rt->guard_url) {
       lua_pop(L, 1);
       return rt->guard_last;
     }
@@ -104,7 +106,7 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
     }
     if(!(s = guard_get(g, key, NULL)))
       s = new_state(L, c, g, key);
-    rt->guard_url = lua_topointer(L, -1);
+    rt->guard_url = lua_tostring(L, -1);
     rt->guard_last = s;
     lua_rawseti(L, S_KEYS, LUAX_K_GUARD_URL);
     return s;

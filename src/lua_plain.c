@@ -150,12 +150,12 @@ static int check_fields(lua_State *L, const struct plain *pl, int req)
 }
 
 /* Leaves on the stack only the request table and the policy of a plain
- * call (see lcore_plain_call), its method in *method (the request holds
- * the string) and the fields it was made without in *absent (bits 1u <<
+ * call (see lcore_plain_call), its method and url in *method and *url
+ * (the request holds the strings) and the fields it was made without in *absent (bits 1u <<
  * luax_key), and returns 1; or returns 0, having changed nothing the
  * script holds, when the call is not plain. */
 static int plain_request(lua_State *L, const char **method_out,
-                         unsigned *absent)
+                         const char **url, unsigned *absent)
 {
   struct plain pl;
   struct task *t;
@@ -254,6 +254,7 @@ static int plain_request(lua_State *L, const char **method_out,
   if(!check_fields(L, &pl, req))
     return 0;
   *method_out = method;
+  *url = lua_tostring(L, P_URL);
   *absent = ~has;
   lua_copy(L, P_POLICY, 2);
   lua_copy(L, req, 1);
@@ -284,13 +285,13 @@ static int plain_request(lua_State *L, const char **method_out,
  * script. Upvalues: the Policy metatable and luax_keys' table. */
 static int lcore_plain_call(lua_State *L)
 {
-  const char *method;
+  const char *method, *url;
   unsigned absent;
-  if(!plain_request(L, &method, &absent)) {
+  if(!plain_request(L, &method, &url, &absent)) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  return lcall_plain(L, method, lua_upvalueindex(2), absent);
+  return lcall_plain(L, method, url, lua_upvalueindex(2), absent);
 }
 
 void lplain_register(lua_State *L)

@@ -65,10 +65,10 @@ struct runtime {
   struct chaos *chaos;       /* --chaos, or NULL: off */
   struct guard guard;        /* each host's budget, breaker and cool-down
                                 (guard.h); host.c frees it */
-  /* the URL string lua_guard.c last found a host's state for (kept in
-   * luax.h's LUAX_K_GUARD_URL, so that it stays alive), or NULL, and
-   * that state */
-  const void *guard_url;
+  /* the bytes of the URL string lua_guard.c last found a host's state
+   * for (kept in luax.h's LUAX_K_GUARD_URL, so that it stays alive), or
+   * NULL, and that state */
+  const char *guard_url;
   struct guard_state *guard_last;
 };
 
