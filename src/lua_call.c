@@ -316,6 +316,7 @@ static struct call *call_new(lua_State *L, int wrapper, int keys,
   lua_pushcfunction(L, luax_traceback);
   lua_copy(L, -1, S_TB);
   lua_settop(L, S_TOP);
+  c->lp = p;
   c->pol = &p->pol;
   c->raise = p->raise;
   c->policy_name = p->name;
@@ -360,9 +361,8 @@ struct call *lcall_new(lua_State *L, int wrapper)
  * table. */
 void lcall_spare(lua_State *L, struct call *c)
 {
-  const struct lpolicy *p = lua_touserdata(L, S_POL);
   if(c->tr || c->redirected || c->hedge.fl || runtime_of(L)->wire ||
-     c->pol != &p->pol)
+     c->pol != &c->lp->pol)
     return;
   lua_pushvalue(L, S_CALL);
   lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
@@ -393,10 +393,12 @@ struct policy *lcall_own_policy(lua_State *L, struct call *c)
 static int request_start(lua_State *L, struct call *c)
 {
   lattempt_fields(L, c);
-  lcall_req_get(L, c, LUAX_K_IDEMPOTENCY_KEY);
-  c->pc.has_key = lua_toboolean(L, -1);
-  lua_settop(L, S_TOP);
-  lhedge_init(L, c, lua_touserdata(L, S_POL));   /* lcall_new checked */
+  if(!(c->req_absent & 1u << LUAX_K_IDEMPOTENCY_KEY)) {
+    luax_getkey(L, S_REQ, S_KEYS, LUAX_K_IDEMPOTENCY_KEY);
+    c->pc.has_key = lua_toboolean(L, -1);
+    lua_settop(L, S_TOP);
+  }
+  lhedge_init(L, c, c->lp);
   if(c->hedge.delay > 0) {
     c->hedge.fl = lua_newuserdatauv(L, LPOLICY_HEDGE_MAX *
                                     sizeof(*c->hedge.fl), 0);
