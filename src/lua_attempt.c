@@ -100,11 +100,12 @@ static const struct mime_part *multipart_parts(lua_State *L, size_t *n)
 
 /* Starts a transfer of the request as it is now (or of the redirect hop)
  * with this timeout: the attempt's own, which the task waits on (hedge 0),
- * or a hedge of it, only put on the loop (1). Returns 0 with *out set and
+ * or a hedge of it, only put on the loop (1); now is the clock, read a
+ * moment ago. Returns 0 with *out set and
  * the stack as it was; or -1 with the message (redacted) pushed, having
  * released what it took. */
 int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
-                   struct transfer **out)
+                   double now, struct transfer **out)
 {
   struct transfer_opts o;
   struct transfer *tr;
@@ -116,11 +117,16 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
 
   memset(&o, 0, sizeof(o));
   *out = NULL;
-  if(c->hops)
+  if(c->hops) {
     lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
-  else
+    url = lua_tostring(L, -1);
+  }
+  else if((url = lcall_url(c)) != NULL)
+    lua_pushnil(L);                      /* keeps the url's slot */
+  else {
     lcall_req_get(L, c, LUAX_K_URL);
-  url = lua_tostring(L, -1);             /* request_check: a string */
+    url = lua_tostring(L, -1);           /* request_check: a string */
+  }
   if(lcall_req_get(L, c, LUAX_K_BODY) == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
@@ -134,7 +140,8 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.connect_timeout = c->pol->connect_timeout;
   o.max_body = c->max_body;
   o.insecure = c->insecure;
-  o.fresh_connect = !policy_method_idempotent(o.method);
+  o.fresh_connect = c->hops ? !policy_method_idempotent(o.method) :
+                     !c->pc.idempotent;
   o.wire = runtime_of(L)->wire;
   if(lcall_req_get(L, c, LUAX_K_CACERT) == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
@@ -179,7 +186,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
     }
   }
   lua_pop(L, 1);
-  rc = transfer_prepare(tr, &o, loop_now());
+  rc = transfer_prepare(tr, &o, now);
   if(rc == CURLE_OK && (hedge ? loop_transfer_add(&c->task->lt, tr) :
                         loop_wait_transfer(&c->task->lt, tr)))
     rc = CURLE_FAILED_INIT;
@@ -205,7 +212,7 @@ fail:
  * max_body, insecure and cacert) and suspends the task. */
 int lattempt_send(lua_State *L, struct call *c)
 {
-  double timeout;
+  double timeout, now;
   int gate;
   char err[CHECK_MSG];
 
@@ -217,7 +224,7 @@ int lattempt_send(lua_State *L, struct call *c)
    * table again. The error has no position: the hook that did it has
    * returned. */
   if((c->has_before || c->pc.attempt > 1 || c->refreshed) && !c->hops) {
-    if(!check_request(L, S_REQ, err, sizeof(err), NULL) &&
+    if(!check_request(L, S_REQ, err, sizeof(err)) &&
        method_changed(L, c))
       snprintf(err, sizeof(err), "req.method cannot change once the call "
                "has started (it is %s)", c->method);
@@ -241,11 +248,12 @@ int lattempt_send(lua_State *L, struct call *c)
     c->k = K_SLOT;
     return loop_yield(&c->task->lt, L, 0, lcall_k);
   }
-  timeout = policy_attempt_timeout(c->pol, c->pc.started, loop_now(),
-                                   c->timeout);
+  /* the clock as lgate_pass read it when the attempt went out */
+  now = c->hops || c->wrapper ? loop_now() : c->sent_at;
+  timeout = policy_attempt_timeout(c->pol, c->pc.started, now, c->timeout);
   if(timeout < 0.001)
     return lcall_no_time_left(L, c);
-  if(lattempt_start(L, c, timeout, 0, &c->tr)) {
+  if(lattempt_start(L, c, timeout, 0, now, &c->tr)) {
     loop_slot_giveback(&c->task->lt);
     lcall_close(c);
     return lua_error(L);
@@ -254,7 +262,7 @@ int lattempt_send(lua_State *L, struct call *c)
   if(lhedge_wanted(c))
     return lhedge_wait(L, c);
   c->k = K_TRANSFER;
-  return loop_yield(&c->task->lt, L, 0, lcall_k);
+  return loop_yield(&c->task->lt, L, (lua_KContext)c, lcall_k);
 }
 /* For the header at the top of the stack (name below it): 1 when a
  * redirect hop must not send it: credentials once the hop left the

@@ -78,16 +78,20 @@ static const char *call_cannot_start(lua_State *L)
 int lcall_hook(lua_State *L, struct call *c, int nargs, int nres)
 {
   struct task *t = c->task;
-  double now = loop_now(), until = c->pc.started + c->pol->deadline;
-  if(c->k == K_GIVEUP && until < now + ON_GIVEUP_GRACE)
-    until = now + ON_GIVEUP_GRACE;
+  double until = c->pc.started + c->pol->deadline;
+  if(c->k == K_GIVEUP) {
+    double now = loop_now();
+    if(until < now + ON_GIVEUP_GRACE)
+      until = now + ON_GIVEUP_GRACE;
+  }
   if(t->hook_deadline > 0 && t->hook_deadline < until)
     until = t->hook_deadline;
   c->hook_until = until;
   c->outer_hook_deadline = t->hook_deadline;
   t->hook_deadline = until;
   c->in_hook = 1;
-  return lcall_k(L, lua_pcallk(L, nargs, nres, S_TB, 0, lcall_k), 0);
+  return lcall_k(L, lua_pcallk(L, nargs, nres, S_TB, (lua_KContext)c,
+                               lcall_k), (lua_KContext)c);
 }
 
 int lcall_out_of_time(const struct call *c)
@@ -134,26 +138,38 @@ void lcall_attempts_list(lua_State *L)
 }
 
 
-/* One attempt, after before_attempt and the host's guards. */
-int lcall_attempt(lua_State *L, struct call *c)
+/* lcall_attempt, now being the clock read a moment ago in this same step
+ * (no wait, no hook since): one reading serves the guards, the attempt's
+ * start and its transfer (lgate_pass and lattempt_send take it from
+ * c->attempt_started). */
+static int attempt_at(lua_State *L, struct call *c, double now)
 {
   int r;
   if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
-  if((r = lguard_before(L, c)) >= 0)
+  if((r = lguard_before(L, c, now)) >= 0)
     return r;
-  lua_pushnil(L);
-  lua_replace(L, S_REASON);
+  if(!lua_isnil(L, S_REASON)) {       /* an earlier attempt's */
+    lua_pushnil(L);
+    lua_replace(L, S_REASON);
+  }
   c->retry_after[0] = '\0';
   memset(&c->out, 0, sizeof(c->out));
   c->hops = c->hop_get = c->hop_cross = c->gate = 0;
-  c->attempt_started = loop_now();
+  c->attempt_started = now;
   c->judged = c->pc.attempt;
   c->hedge.hedge = 0;
   return c->wrapper ? lwrap_run(L, c) : lattempt_send(L, c);
 }
 
-int lcall_before_attempt(lua_State *L, struct call *c)
+/* One attempt, after before_attempt and the host's guards. */
+int lcall_attempt(lua_State *L, struct call *c)
+{
+  return attempt_at(L, c, loop_now());
+}
+
+/* lcall_before_attempt, now as attempt_at's */
+static int before_attempt_at(lua_State *L, struct call *c, double now)
 {
   lua_settop(L, S_TOP);
   if(loop_task_cancelled(&c->task->lt))
@@ -170,14 +186,18 @@ int lcall_before_attempt(lua_State *L, struct call *c)
     lua_pushinteger(L, c->pc.attempt);
     return lcall_hook(L, c, 2, 0);
   }
-  return lcall_attempt(L, c);
+  return attempt_at(L, c, now);
+}
+
+int lcall_before_attempt(lua_State *L, struct call *c)
+{
+  return before_attempt_at(L, c, loop_now());
 }
 
 int lcall_k(lua_State *L, int status, lua_KContext ctx)
 {
-  struct call *c = get_call(L);
+  struct call *c = ctx ? (struct call *)ctx : get_call(L);
   int after_hook = c->in_hook;
-  (void)ctx;
   /* a pcallk whose callee yielded comes back with LUA_YIELD: success */
   if(status == LUA_YIELD)
     status = LUA_OK;
@@ -252,19 +272,24 @@ int lcall_k(lua_State *L, int status, lua_KContext ctx)
   return luaL_error(L, "retryrun: bad call state");
 }
 
-/* lcall_new, for a policy at S_POL that is one when checked is set (a
- * plain call's: core.plain_call checked it). */
-static struct call *call_new(lua_State *L, int wrapper, int checked)
+_Static_assert(S_KEYS == S_TOP, "call_new pushes the keys' table last");
+
+/* lcall_new, with the interned keys' table at index keys (0: look it
+ * up), for a policy at S_POL that is one when checked is set (a plain
+ * call's: core.plain_call checked it). */
+static struct call *call_new(lua_State *L, int wrapper, int keys,
+                             int checked)
 {
   struct task *t = task_current(L);
   struct call *c;
   const struct lpolicy *p;
-  const char *why = call_cannot_start(L);
-  if(why)
-    luax_error(L, "%s", why);
-  lua_settop(L, S_TOP);
-  luax_keys(L);
-  lua_replace(L, S_KEYS);
+  if(!t || !lua_isyieldable(L))
+    luax_error(L, "%s", call_cannot_start(L));
+  lua_settop(L, S_KEYS - 1);           /* S_KEYS is S_TOP: pushed there */
+  if(keys)
+    lua_pushvalue(L, keys);
+  else
+    luax_keys(L);
   if(checked)
     p = lua_touserdata(L, S_POL);
   else {
@@ -287,9 +312,11 @@ static struct call *call_new(lua_State *L, int wrapper, int checked)
     lua_setmetatable(L, -2);
   }
   memset(c, 0, sizeof(*c));
-  lua_replace(L, S_CALL);             /* S_ATT stays nil until needed */
+  lua_copy(L, -1, S_CALL);            /* S_ATT stays nil until needed */
   lua_pushcfunction(L, luax_traceback);
-  lua_replace(L, S_TB);
+  lua_copy(L, -1, S_TB);
+  lua_settop(L, S_TOP);
+  c->lp = p;
   c->pol = &p->pol;
   c->raise = p->raise;
   c->policy_name = p->name;
@@ -317,7 +344,7 @@ static struct call *call_new(lua_State *L, int wrapper, int checked)
  * the Call. */
 struct call *lcall_new(lua_State *L, int wrapper)
 {
-  return call_new(L, wrapper, 0);
+  return call_new(L, wrapper, 0, 0);
 }
 
 /* A call that returns normally leaves its Call for the next call to
@@ -334,9 +361,8 @@ struct call *lcall_new(lua_State *L, int wrapper)
  * table. */
 void lcall_spare(lua_State *L, struct call *c)
 {
-  const struct lpolicy *p = lua_touserdata(L, S_POL);
   if(c->tr || c->redirected || c->hedge.fl || runtime_of(L)->wire ||
-     c->pol != &p->pol)
+     c->pol != &c->lp->pol)
     return;
   lua_pushvalue(L, S_CALL);
   lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
@@ -362,6 +388,25 @@ struct policy *lcall_own_policy(lua_State *L, struct call *c)
   return own;
 }
 
+/* The rest of a call's start, once its Call is made and c->method set:
+ * what the request asks of every attempt, hedging, the first attempt. */
+static int request_start(lua_State *L, struct call *c)
+{
+  lattempt_fields(L, c);
+  if(!(c->req_absent & 1u << LUAX_K_IDEMPOTENCY_KEY)) {
+    luax_getkey(L, S_REQ, S_KEYS, LUAX_K_IDEMPOTENCY_KEY);
+    c->pc.has_key = lua_toboolean(L, -1);
+    lua_settop(L, S_TOP);
+  }
+  lhedge_init(L, c, c->lp);
+  if(c->hedge.delay > 0) {
+    c->hedge.fl = lua_newuserdatauv(L, LPOLICY_HEDGE_MAX *
+                                    sizeof(*c->hedge.fl), 0);
+    lua_setiuservalue(L, S_CALL, 4);
+  }
+  return before_attempt_at(L, c, c->pc.started);   /* read a moment ago */
+}
+
 /* core.request(req, policy) -> Response, or raises a give-up error (or
  * returns nil, err when the policy says raise=false).
  * req: {method=, url=, headers={}, body=, max_body=, insecure=, cacert=,
@@ -371,33 +416,30 @@ static int lcore_request(lua_State *L)
   struct call *c;
   const char *method, *why;
   char err[CHECK_MSG];
-  unsigned absent;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   if((why = call_cannot_start(L)) != NULL)
     return luax_error(L, "%s", why);
-  if(check_request(L, 1, err, sizeof(err), &absent))
+  if(check_request(L, 1, err, sizeof(err)))
     return luax_error(L, "%s", err);
-  /* a request core.plain_call built and marked (absent set) comes with
-   * the policy it checked */
-  c = call_new(L, 0, absent != 0);
-  c->req_absent = absent;
+  c = call_new(L, 0, 0, 0);
   luax_getkey(L, S_REQ, S_KEYS, LUAX_K_METHOD);
   method = luaL_optstring(L, -1, "GET");   /* a token, checked above */
   memcpy(c->method, method, strlen(method) + 1);
   c->pc.idempotent = policy_method_idempotent(c->method);
   lua_pop(L, 1);
-  lattempt_fields(L, c);
-  lcall_req_get(L, c, LUAX_K_IDEMPOTENCY_KEY);
-  c->pc.has_key = lua_toboolean(L, -1);
-  lua_settop(L, S_TOP);
-  lhedge_init(L, c, lua_touserdata(L, S_POL));   /* lcall_new checked */
-  if(c->hedge.delay > 0) {
-    c->hedge.fl = lua_newuserdatauv(L, LPOLICY_HEDGE_MAX *
-                                    sizeof(*c->hedge.fl), 0);
-    lua_setiuservalue(L, S_CALL, 4);
-  }
-  return lcall_before_attempt(L, c);
+  return request_start(L, c);
+}
+
+int lcall_plain(lua_State *L, const char *method, const char *url, int keys,
+                unsigned absent)
+{
+  struct call *c = call_new(L, 0, keys, 1);
+  c->req_absent = absent;
+  c->url = url;
+  memcpy(c->method, method, strlen(method) + 1);   /* a known method */
+  c->pc.idempotent = 1;
+  return request_start(L, c);
 }
 
 void lcall_register(lua_State *L)

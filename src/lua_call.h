@@ -91,9 +91,10 @@ enum lcall_step {
 };
 
 struct call {
-  const struct policy *pol;   /* the Policy's at S_POL; inside another
-                                 call's hook, a copy with a sooner
-                                 deadline, in the Call's user value 2 */
+  const struct lpolicy *lp;   /* the Policy at S_POL */
+  const struct policy *pol;   /* lp's; inside another call's hook, a copy
+                                 with a sooner deadline, in the Call's
+                                 user value 2 */
   struct policy_call pc;
   struct policy_outcome out;
   struct policy_decision dec;
@@ -123,6 +124,8 @@ struct call {
    * of a table core.plain_call built and no Lua code has been given since
    * (lcall_req_get); 0, read them all, once a hook has it */
   unsigned req_absent;
+  const char *url;            /* that table's url (its string holds it),
+                                 read while req_absent is set: lcall_url */
   char method[16];
   const char *policy_name;    /* the Policy's name (lpolicy), or NULL */
   /* redirects of the attempt in flight: the hop's URL is the Call's user
@@ -178,13 +181,32 @@ static inline int lcall_req_get(lua_State *L, const struct call *c, int k)
   return luax_getkey(L, S_REQ, S_KEYS, k);
 }
 
-/* The continuation of every step. */
+/* The request's url without reading the table, when no Lua code has had
+ * it since core.plain_call built it (so it still holds the string c->url
+ * points into); else NULL. */
+static inline const char *lcall_url(const struct call *c)
+{
+  return c->req_absent ? c->url : NULL;
+}
+
+/* The continuation of every step; ctx is the call (the Call at S_CALL,
+ * which keeps it alive), or 0 to find it there. */
 int lcall_k(lua_State *L, int status, lua_KContext ctx);
 
 /* Makes the Call for the stack laid out above (S_REQ and S_POL, or S_POL,
  * S_FN and S_ARGS, in place), raising at the script's line when no call
  * can start here. */
 struct call *lcall_new(lua_State *L, int wrapper);
+
+/* core.request of a plain call (lua_plain.c), from the point where its
+ * checks have passed: the stack holds only the request table, which
+ * core.plain_call built and checked, holding none of the fields in
+ * absent (bits 1u << luax_key), and a Policy; method and url are its
+ * method (one of policy_method_idempotent's) and url, strings the table
+ * holds; keys the index of the interned keys' table. Returns or suspends
+ * as core.request does. */
+int lcall_plain(lua_State *L, const char *method, const char *url, int keys,
+                unsigned absent);
 
 /* Releases the transfer in flight, and a hedged attempt's others, taking
  * each off the loop first. Idempotent. */
@@ -232,7 +254,7 @@ void lcall_push_what(lua_State *L, struct call *c);
 void lattempt_fields(lua_State *L, struct call *c);
 int lattempt_send(lua_State *L, struct call *c);
 int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
-                   struct transfer **out);
+                   double now, struct transfer **out);
 int lattempt_done(lua_State *L, struct call *c);
 int lattempt_refreshed(lua_State *L, struct call *c, int status);
 /* core.cookie_jar(): a retryrun.CookieJar, libcurl's cookie engine with
@@ -346,14 +368,15 @@ void lhedge_renewed(lua_State *L, struct call *c);
  * no record: for a call that raises. Idempotent; no Lua. */
 void lhedge_drop(struct call *c);
 
-/* lua_guard.c: before an attempt, the host's cool-down and breaker:
+/* lua_guard.c: before an attempt (now: the clock as lcall_attempt read
+ * it), the host's cool-down and breaker:
  * -1 to go on, else it waits (back at K_GUARD, lguard_resume) or gives
  * up, and returns what the C function returns. After the decision, the
  * outcome is noted and a retry paid from the budget (or refused: the
  * decision becomes a give-up). */
-int lguard_before(lua_State *L, struct call *c);
+int lguard_before(lua_State *L, struct call *c, double now);
 int lguard_resume(lua_State *L, struct call *c);
-void lguard_after(lua_State *L, struct call *c);
+void lguard_after(lua_State *L, struct call *c);   /* at c->pc.now */
 /* A call cancelled while its attempt was the breaker's probe: the next
  * call to the host is the probe, and those waiting for this one wake. */
 void lguard_cancelled(lua_State *L, struct call *c);

@@ -388,18 +388,6 @@ int check_request_field(lua_State *L, int f, char *err, size_t errlen)
   return check_field(L, f, &seen, err, errlen);
 }
 
-/* The table check_request_checked marked (its marker keeps it alive, so
- * that no other table can have its address), until the next
- * check_request. */
-static const void *checked_table;
-static unsigned checked_absent;
-
-void check_request_checked(lua_State *L, int idx, unsigned absent)
-{
-  checked_table = lua_topointer(L, idx);
-  checked_absent = absent;
-}
-
 /* A body or a multipart list where the fields seen allow none: HEAD, or
  * both. Returns 0, or 1 with the message in err. */
 static int check_multipart_with(const struct req_seen *seen, char *err,
@@ -459,29 +447,15 @@ static int check_in_order(lua_State *L, int req, char *err, size_t errlen)
  * message in err, which never shows a header value or the URL: they may
  * hold secrets. Leaves the stack as it found it.
  *
- * A table check_request_checked marked passes unread; the mark is gone
- * after this check, whatever table it is of. A table without a
- * metatable is read in one pass over its keys; when
+ * A table without a metatable is read in one pass over its keys; when
  * that finds anything wrong (or no url), the checks run again in their
  * order, so that the message is the one for the first bad field. */
-int check_request(lua_State *L, int req, char *err, size_t errlen,
-                  unsigned *absent)
+int check_request(lua_State *L, int req, char *err, size_t errlen)
 {
   struct req_seen seen = {0, 0};
   int top = lua_gettop(L), bad = 0, url = 0, multipart = 0;
 
   req = lua_absindex(L, req);
-  if(absent)
-    *absent = 0;
-  if(checked_table) {
-    int marked = lua_topointer(L, req) == checked_table;
-    checked_table = NULL;             /* a mark serves one check */
-    if(marked) {
-      if(absent)
-        *absent = checked_absent;
-      return 0;
-    }
-  }
   if(lua_getmetatable(L, req))
     bad = 1;
   else {

@@ -46,12 +46,8 @@ void check_show_number(lua_State *L, int idx, char *d, size_t dn);
 int check_whole_number(lua_State *L, int idx, lua_Integer *out);
 
 /* Checks a request table (see core.request) before anything is sent.
- * Returns 0, or 1 with the message in err. Leaves the stack as it was.
- * The table check_request_checked marked passes unread, once; absent,
- * unless NULL, is set to the fields it was marked without (bits 1u <<
- * luax_key), for any other table to 0. */
-int check_request(lua_State *L, int req, char *err, size_t errlen,
-                  unsigned *absent);
+ * Returns 0, or 1 with the message in err. Leaves the stack as it was. */
+int check_request(lua_State *L, int req, char *err, size_t errlen);
 
 /* The fields of a request table check_request reads, in the order it
  * checks them (and the order of luax.h's keys, from LUAX_K_METHOD). */
@@ -66,15 +62,6 @@ enum check_field {
  * HEAD, or with each other, is check_request's to find. Returns 0, or 1
  * with the message in err; may leave values above the one checked. */
 int check_request_field(lua_State *L, int f, char *err, size_t errlen);
-
-/* Marks the request table at idx as checked, field by field, and as
- * holding none of the fields in absent (bits 1u << luax_key): the next
- * check_request, if it is of this table, passes it unread (any next
- * check_request takes the mark away). For a table made in C and handed
- * straight to core.request, whose first check it then is: no script can
- * have changed it in between. The caller keeps the table alive until it
- * marks another. */
-void check_request_checked(lua_State *L, int idx, unsigned absent);
 
 /* The absent set of a request table holding a method and a url alone:
  * the one shape of table a call that returns leaves for the next plain

@@ -113,7 +113,7 @@ static int call_accept(lua_State *L, struct call *c)
     lua_settable(L, -3);
   }
   luax_pushkey(L, S_KEYS, LUAX_K_ELAPSED);
-  lua_pushnumber(L, loop_now() - c->pc.started);
+  lua_pushnumber(L, c->pc.now - c->pc.started);   /* lcall_decide's */
   lua_settable(L, -3);
   lcall_spare(L, c);                 /* last: settable may run Lua */
   return 1;
@@ -163,8 +163,9 @@ int lcall_decide(lua_State *L, struct call *c)
     lua_pushnil(L);
     lua_replace(L, S_RESP);
   }
+  /* one reading of the clock for the decision, the guards and the
+   * response's elapsed (call_accept) */
   c->pc.now = loop_now();
-  c->pc.now_wall = loop_wall();
   /* the Retry-After of a response the policy may retry (a wrapped
    * function's comes with its inner give-up, as out.wait) */
   if(c->out.cls == POLICY_RESPONSE && !c->wrapper && c->pol->retry_after &&
@@ -172,6 +173,9 @@ int lcall_decide(lua_State *L, struct call *c)
     lresp_header_copy(L, S_RESP, "retry-after", c->retry_after,
                       sizeof(c->retry_after));
   c->out.retry_after = c->retry_after[0] ? c->retry_after : NULL;
+  /* the wall clock dates an HTTP-date Retry-After; policy_decide reads
+   * it for nothing else */
+  c->pc.now_wall = c->out.retry_after ? loop_wall() : 0;
   if(c->bug)
     c->dec.verdict = POLICY_ACCEPT;    /* passed on below */
   else if(c->wrapper && c->giveup_note) {
@@ -337,7 +341,8 @@ int lcall_valid_done(lua_State *L, struct call *c, int status)
       lua_replace(L, S_REASON);
     }
   }
-  lredact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
+  if(c->out.invalid || lua_type(L, S_REASON) != LUA_TNIL)   /* else none */
+    lredact_at(L, S_REASON, c->wrapper ? 0 : S_REQ);
   if(c->out.invalid && lcall_out_of_time(c))
     return lcall_past_deadline(L, c);
   return lcall_decide(L, c);

@@ -94,7 +94,7 @@ int lgate_inject(lua_State *L, struct call *c)
 int lgate_pass(lua_State *L, struct call *c)
 {
   struct runtime *rt = runtime_of(L);
-  int r;
+  int r, fresh = 0;       /* c->attempt_started was read in this step */
   if(c->hops || c->wrapper)
     return -1;            /* a redirect hop is part of its attempt */
   switch(c->gate) {
@@ -104,11 +104,15 @@ int lgate_pass(lua_State *L, struct call *c)
     c->chaos = CHAOS_NONE;
     if(rt->rate && (r = rate_gate(L, c)) >= 0)
       return r;
+    fresh = !rt->rate;    /* lcall_attempt's reading, unless a rate
+                             limit was asked */
     /* fall through */
   case 1:
     c->gate = 2;
-    c->attempt_started = loop_now();   /* the rate limit's wait is not
-                                          the attempt's */
+    if(!fresh)
+      c->attempt_started = loop_now();   /* the rate limit's wait is not
+                                            the attempt's */
+    fresh = 1;
     if(rt->chaos) {
       c->chaos = chaos_draw(rt->chaos, c->task->id, c->seq, c->pc.attempt);
       rt->chaos->injected[c->chaos]++;
@@ -129,7 +133,7 @@ int lgate_pass(lua_State *L, struct call *c)
     }
     /* fall through */
   default:
-    c->sent_at = loop_now();
+    c->sent_at = fresh ? c->attempt_started : loop_now();
     return -1;
   }
 }

@@ -65,7 +65,8 @@ static struct guard_state *new_state(lua_State *L, struct call *c,
 static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
 {
   char key[512];
-  struct guard *g = &runtime_of(L)->guard;
+  struct runtime *rt = runtime_of(L);
+  struct guard *g = &rt->guard;
   struct guard_state *s;
   if(c->guard->named_key) {
     lua_getiuservalue(L, S_POL, LPOLICY_FIELDS);
@@ -76,32 +77,38 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
   else if(!idx)
     return NULL;
   else {
+    /* the URL of the last state found: the same string (kept alive in
+     * the interned keys' table, so no other string can have its
+     * address), or one equal to it, instead of an origin and a lookup,
+     * for the calls of a run that go to one URL (states live as long as
+     * the run); a plain call's, known without reading the request */
+    if(idx == S_REQ && lcall_url(c) && lcall_url(c) == rt->guard_url)
+      return rt->guard_last;
     /* (a URL that is not a string has no origin) */
     if(luax_getkey(L, idx, S_KEYS, LUAX_K_URL) != LUA_TSTRING) {
       lua_pop(L, 1);
       return NULL;
     }
-    /* the URL of the last state found: one string compare instead of an
-     * origin and a lookup, for the calls of a run that go to one URL (the
-     * pair is kept in the interned keys' table: states live as long as
-     * the run) */
-    if(lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_URL) == LUA_TSTRING &&
-       lua_rawequal(L, -1, -2)) {
-      lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_STATE);
-      s = lua_touserdata(L, -1);
-      lua_pop(L, 3);
-      return s;
+    if(lua_tostring(L, -1) == rt->guard_url) {
+      lua_pop(L, 1);
+      return rt->guard_last;
     }
-    lua_pop(L, 1);
+    if(rt->guard_url && lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_URL) ==
+       LUA_TSTRING && lua_rawequal(L, -1, -2)) {
+      lua_pop(L, 2);
+      return rt->guard_last;
+    }
+    if(rt->guard_url)
+      lua_pop(L, 1);
     if(url_origin(lua_tostring(L, -1), key, sizeof(key))) {
       lua_pop(L, 1);
       return NULL;
     }
     if(!(s = guard_get(g, key, NULL)))
       s = new_state(L, c, g, key);
+    rt->guard_url = lua_tostring(L, -1);
+    rt->guard_last = s;
     lua_rawseti(L, S_KEYS, LUAX_K_GUARD_URL);
-    lua_pushlightuserdata(L, s);
-    lua_rawseti(L, S_KEYS, LUAX_K_GUARD_STATE);
     return s;
   }
   if((s = guard_get(g, key, NULL)) != NULL)
@@ -141,10 +148,10 @@ static int wait_until(lua_State *L, struct call *c, double when)
   return loop_yield(&c->task->lt, L, 0, lcall_k);
 }
 
-int lguard_before(lua_State *L, struct call *c)
+int lguard_before(lua_State *L, struct call *c, double now)
 {
   struct guard_state *s;
-  double now = loop_now(), end = c->pc.started + c->pol->deadline, until = 0;
+  double end = c->pc.started + c->pol->deadline, until = 0;
   double lease;
   /* a retry goes where the first attempt went, unless a hook may have
    * changed the URL (a wrapper's state is its last inner call's) */
@@ -280,7 +287,7 @@ static void cool_down(lua_State *L, struct call *c, struct guard_state *s)
 void lguard_after(lua_State *L, struct call *c)
 {
   struct guard_state *s;
-  double now = loop_now(), before;
+  double now = c->pc.now, before;     /* lcall_decide read the clock */
   int failed, timeout = c->out.cls == POLICY_TIMEOUT;
   enum guard_change ch;
   static const char *const changes[] = {

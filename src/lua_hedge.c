@@ -240,7 +240,7 @@ static int send_hedge(lua_State *L, struct call *c)
       }
     }
   }
-  if(lattempt_start(L, c, timeout, 1, &tr))
+  if(lattempt_start(L, c, timeout, 1, now, &tr))
     return wait_round(L, c);
   c->pc.attempt++;
   h->sent++;

@@ -1,14 +1,16 @@
 /*
  * lua_plain.c - a plain call in one step (see lua_plain.h): the request
  * table retryrun.http's general path would build for it, made with one
- * pass over the options instead of checks in Lua and a copy, and given
- * to core.request.
+ * pass over the options instead of checks in Lua and a copy, and started
+ * as core.request starts a call once its checks have passed
+ * (lcall_plain, lua_call.h).
  */
 #include <string.h>
 
 #include <lauxlib.h>
 
 #include "loop.h"
+#include "lua_call.h"
 #include "lua_check.h"
 #include "lua_plain.h"
 #include "lua_policy.h"
@@ -44,8 +46,9 @@ static int option_slot(const char *k, size_t n)
   return 0;
 }
 
-/* The type of each slot of core.plain_call's stack, read once: its
- * arguments, then the options as the opts table holds them. */
+/* The type of each slot of core.plain_call's stack, read once: the
+ * arguments it reads the type of (the method, url and opts), then the
+ * options as the opts table holds them; nil for the others. */
 struct plain {
   int type[P_TOP + 1];
 };
@@ -125,12 +128,8 @@ static void put(lua_State *L, const struct plain *pl, int req, int k,
 
 /* Checks the fields of the request at req, built from the slots, as
  * check_request would (the method is an idempotent one, a token, and
- * only PUT has a body), and marks it checked for core.request's first
- * check, as holding only the fields in has (core.request takes the mark
- * to say too that the policy beside the table is one: policy_at checked
- * it); returns 1. Or returns 0 when a field is bad. */
-static int check_fields(lua_State *L, const struct plain *pl, int req,
-                        unsigned has)
+ * only PUT has a body); returns 1. Or returns 0 when a field is bad. */
+static int check_fields(lua_State *L, const struct plain *pl, int req)
 {
   static const int fields[][2] = {
     {P_URL, CHECK_URL}, {P_HEADERS, CHECK_HEADERS},
@@ -147,16 +146,16 @@ static int check_fields(lua_State *L, const struct plain *pl, int req,
         return 0;
       lua_settop(L, req);
     }
-  lua_pushvalue(L, req);              /* alive while it is marked */
-  lua_replace(L, lua_upvalueindex(3));
-  check_request_checked(L, req, ~has);
   return 1;
 }
 
 /* Leaves on the stack only the request table and the policy of a plain
- * call (see lcore_plain_call), and returns 1; or returns 0, having
- * changed nothing the script holds, when the call is not plain. */
-static int plain_request(lua_State *L)
+ * call (see lcore_plain_call), its method and url in *method and *url
+ * (the request holds the strings) and the fields it was made without in *absent (bits 1u <<
+ * luax_key), and returns 1; or returns 0, having changed nothing the
+ * script holds, when the call is not plain. */
+static int plain_request(lua_State *L, const char **method_out,
+                         const char **url, unsigned *absent)
 {
   struct plain pl;
   struct task *t;
@@ -167,12 +166,15 @@ static int plain_request(lua_State *L)
 
   lua_settop(L, P_TOP);
   for(i = 1; i <= P_TOP; i++)
-    pl.type[i] = i <= P_NONE ? lua_type(L, i) : LUA_TNIL;
+    pl.type[i] = LUA_TNIL;
+  pl.type[P_METHOD] = LUA_TSTRING;    /* once it is one of the names */
+  pl.type[P_URL] = lua_type(L, P_URL);
+  pl.type[P_OPTS] = lua_type(L, P_OPTS);
   method = lua_tostring(L, P_METHOD);
-  put_body = method && !strcmp(method, "PUT");
   if(!policy_method_idempotent(method) || pl.type[P_URL] != LUA_TSTRING ||
      lua_rawlen(L, P_URL) == 0 || !take_options(L, &pl))
     return 0;
+  put_body = method[0] == 'P';        /* of those names, PUT alone */
   t = task_current(L);
   wrapped = t && t->wrap_depth > 0;
   if(lua_toboolean(L, P_POLICY)) {
@@ -249,19 +251,16 @@ static int plain_request(lua_State *L)
   put(L, &pl, req, LUAX_K_INSECURE, P_INSECURE, &has);
   put(L, &pl, req, LUAX_K_CACERT, P_CACERT, &has);
   put(L, &pl, req, LUAX_K_TIMEOUT, P_TIMEOUT, &has);
-  if(!check_fields(L, &pl, req, has))
+  if(!check_fields(L, &pl, req))
     return 0;
+  *method_out = method;
+  *url = lua_tostring(L, P_URL);
+  *absent = ~has;
   lua_copy(L, P_POLICY, 2);
-  lua_replace(L, 1);
+  lua_copy(L, req, 1);
   lua_settop(L, 2);
   return 1;
 }
-
-/* core.request's C function, called in place: a C function with no
- * upvalues, so that nothing in it tells it from this one, and called
- * from the same Lua frame (http.<verb>) as it would be, so that its
- * errors point at the same line of the script. */
-static lua_CFunction request_fn;
 
 /* core.plain_call(method, url, opts, policy, default, none) -> what
  * core.request returns for the call http.<verb>(url, opts) (policy nil)
@@ -279,31 +278,26 @@ static lua_CFunction request_fn;
  * one attempt, its timeout bounded by the wrapper's deadline. The
  * request has a copy of the headers, or none when no headers are given
  * and the policy has no before_attempt hook to add one.
- * Upvalues: the Policy metatable, luax_keys' table and the last request
- * marked checked. */
+ *
+ * The call starts in this C function, as core.request's would (its
+ * checks passed: lcall_plain), called from the same Lua frame
+ * (http.<verb>), so that its errors point at the same line of the
+ * script. Upvalues: the Policy metatable and luax_keys' table. */
 static int lcore_plain_call(lua_State *L)
 {
-  if(!plain_request(L)) {
+  const char *method, *url;
+  unsigned absent;
+  if(!plain_request(L, &method, &url, &absent)) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  return request_fn(L);
+  return lcall_plain(L, method, url, lua_upvalueindex(2), absent);
 }
 
 void lplain_register(lua_State *L)
 {
-  int core = lua_gettop(L);
-  lua_getfield(L, core, "request");
-  request_fn = lua_tocfunction(L, -1);
-  if(lua_getupvalue(L, -1, 1))
-    request_fn = NULL;
-  lua_settop(L, core);
-  if(!request_fn)
-    return;                 /* no plain_call: every call takes http.lua's
-                               general path */
   luaL_getmetatable(L, LUAX_POLICY_MT);
   luax_keys(L);
-  lua_pushnil(L);
-  lua_pushcclosure(L, lcore_plain_call, 3);
-  lua_setfield(L, core, "plain_call");
+  lua_pushcclosure(L, lcore_plain_call, 2);
+  lua_setfield(L, -2, "plain_call");
 }

@@ -132,7 +132,7 @@ int luax_keys(lua_State *L)
     NULL, "method", "url", "headers", "body", "multipart", "compressed",
     "cacert", "insecure", "max_body", "timeout", "cookies", "refresh",
     "status", "ok", "elapsed", "attempts", "idempotency_key",
-    LUAX_CALL_MT, LUAX_RESPONSE_MT, LUAX_POLICY_MT, NULL, NULL, NULL, NULL
+    LUAX_CALL_MT, LUAX_RESPONSE_MT, LUAX_POLICY_MT, NULL, NULL, NULL
   };
   _Static_assert(sizeof(names) / sizeof(names[0]) == LUAX_K_LAST + 1,
                  "a name for every enum luax_key");

@@ -70,8 +70,8 @@ double luax_field_number(lua_State *L, int t, const char *k, double def);
  * metatables of the types made or checked on every call, which
  * luaL_setmetatable would look up by name; then slots a binding keeps a
  * value of its own in (nil at first): the URL lua_guard.c last found a
- * host's state for, and that state (a light userdata); the Call of a
- * call that ended, which lua_call.c makes the next one of, and the
+ * host's state for (runtime.h keeps its address and the state); the
+ * Call of a call that ended, which lua_call.c makes the next one of, and the
  * request table of a plain one, which lua_plain.c fills again. */
 enum luax_key {
   LUAX_K_METHOD = 1, LUAX_K_URL, LUAX_K_HEADERS, LUAX_K_BODY,
@@ -80,7 +80,7 @@ enum luax_key {
   LUAX_K_STATUS, LUAX_K_OK, LUAX_K_ELAPSED, LUAX_K_ATTEMPTS,
   LUAX_K_IDEMPOTENCY_KEY,
   LUAX_K_CALL_MT, LUAX_K_RESPONSE_MT, LUAX_K_POLICY_MT,
-  LUAX_K_GUARD_URL, LUAX_K_GUARD_STATE, LUAX_K_SPARE_CALL, LUAX_K_SPARE_REQ,
+  LUAX_K_GUARD_URL, LUAX_K_SPARE_CALL, LUAX_K_SPARE_REQ,
   LUAX_K_LAST = LUAX_K_SPARE_REQ
 };
 

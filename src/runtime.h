@@ -65,6 +65,11 @@ struct runtime {
   struct chaos *chaos;       /* --chaos, or NULL: off */
   struct guard guard;        /* each host's budget, breaker and cool-down
                                 (guard.h); host.c frees it */
+  /* the bytes of the URL string lua_guard.c last found a host's state
+   * for (kept in luax.h's LUAX_K_GUARD_URL, so that it stays alive), or
+   * NULL, and that state */
+  const char *guard_url;
+  struct guard_state *guard_last;
 };
 
 /* The runtime of the state L belongs to (set by runtime_set on its main

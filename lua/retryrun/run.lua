@@ -149,22 +149,23 @@ function run.map(list, fn, opts)
     end
   end
   local function worker()
-    while not failed and nextindex <= n do
+    while not failed do
       local i = nextindex
+      if i > n then break end
       nextindex = i + 1
       local ok, res = pcall(fn, list[i], i)
       done = done + 1
       map_done = map_done + 1         -- progress(1, 0), once an item
       if shown then core_progress(map_done, map_total) end
-      if not ok then
-        core.task_error(res)        -- this task's report case fails
-      end
       if ok then
         results[i] = res
-      elseif not failed then
-        failed, first_err = true, res
-        if opts.on_error == "cancel" then
-          stop_others()
+      else
+        core.task_error(res)        -- this task's report case fails
+        if not failed then
+          failed, first_err = true, res
+          if opts.on_error == "cancel" then
+            stop_others()
+          end
         end
       end
     end
