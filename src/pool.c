@@ -21,7 +21,9 @@
  *
  * Lua tells the allocator a block's size when it frees or resizes it
  * (osize), so the size says which class, or malloc, a block came from;
- * nothing is stored beside a block. Uses mmap and malloc; no Lua.
+ * nothing is stored beside a block. A chunk's header holds its class's
+ * block size and count, so that taking a block reads the class's avail
+ * list and the chunk alone. Uses mmap and malloc; no Lua.
  */
 #include <stdalign.h>
 #include <stddef.h>
@@ -31,6 +33,11 @@
 #include <sys/mman.h>
 
 #include "pool.h"
+
+/* The rare paths are kept out of line, so that pool_alloc's common ones
+ * (a block taken or given back within a chunk) save no registers and
+ * call nothing. */
+#define NOINLINE __attribute__((noinline))
 
 #define STEP   16
 #define NCLASS (POOL_MAX / STEP)
@@ -42,13 +49,15 @@ _Static_assert((POOL_CHUNK & (POOL_CHUNK - 1)) == 0,
                "POOL_CHUNK is a power of two");
 
 struct chunk {
-  struct chunk *next, *prev;   /* the class's avail list, when on it */
-  struct chunk *all_next, *all_prev;
   void *free;                  /* freed blocks */
   char *bump;                  /* blocks never handed out start here */
   unsigned used;               /* blocks handed out */
+  unsigned cap;                /* blocks it holds: its class's */
+  unsigned size;               /* bytes a block: its class's */
   unsigned cls;
   int avail;                   /* on the class's avail list */
+  struct chunk *next, *prev;   /* the class's avail list, when on it */
+  struct chunk *all_next, *all_prev;
 };
 
 /* The header, rounded up so that the first block is aligned. */
@@ -129,13 +138,12 @@ static void chunk_reset(struct chunk *k)
   k->used = 0;
 }
 
-static struct chunk *chunk_new(struct pool *p, unsigned cls)
+static struct chunk *chunk_new(struct pool *p)
 {
   struct chunk *k = map_aligned();
   if(!k)
     return NULL;
   chunk_reset(k);
-  k->cls = cls;
   k->avail = 0;
   k->next = k->prev = NULL;
   k->all_prev = NULL;
@@ -159,37 +167,70 @@ static void chunk_drop(struct pool *p, struct chunk *k)
   munmap(k, POOL_CHUNK);
 }
 
-/* A block of class i, or NULL when no chunk can be mapped. */
-static void *take(struct pool *p, unsigned i)
+/* Gives class i a chunk with a block to give: its spare, an idle one or a
+ * new one. NULL when no chunk can be mapped. */
+static struct chunk *refill(struct pool *p, unsigned i)
+{
+  struct pool_class *c = &p->cls[i];
+  struct chunk *k;
+
+  if((k = c->spare)) {
+    c->spare = NULL;
+    p->empty--;
+  }
+  else if((k = p->idle)) {
+    p->idle = k->next;
+    p->nidle--;
+    p->empty--;
+  }
+  else if(!(k = chunk_new(p)))
+    return NULL;
+  k->cls = i;
+  k->size = c->size;
+  k->cap = c->cap;
+  avail_push(c, k);
+  return k;
+}
+
+static void *take_slow(struct pool *p, unsigned i);
+
+/* A block of class i, or NULL when no chunk can be mapped. The common
+ * case, a chunk on the class's avail list with a block to spare, calls
+ * nothing. */
+static inline void *take(struct pool *p, unsigned i)
+{
+  struct chunk *k = p->cls[i].avail;
+  void *b;
+
+  if(!k || k->used + 1 == k->cap)
+    return take_slow(p, i);
+  if((b = k->free))
+    memcpy(&k->free, b, sizeof(void *));
+  else {
+    b = k->bump;
+    k->bump += k->size;
+  }
+  k->used++;
+  p->blocks++;
+  return b;
+}
+
+/* take's rare cases: no chunk to take from, or the block that fills it. */
+static NOINLINE void *take_slow(struct pool *p, unsigned i)
 {
   struct pool_class *c = &p->cls[i];
   struct chunk *k = c->avail;
   void *b;
 
-  if(!k) {
-    if((k = c->spare)) {
-      c->spare = NULL;
-      p->empty--;
-    }
-    else if((k = p->idle)) {
-      p->idle = k->next;
-      p->nidle--;
-      p->empty--;
-      k->cls = i;
-    }
-    else if(!(k = chunk_new(p, i)))
-      return NULL;
-    avail_push(c, k);
-  }
-  if(k->free) {
-    b = k->free;
+  if(!k && !(k = refill(p, i)))
+    return NULL;
+  if((b = k->free))
     memcpy(&k->free, b, sizeof(void *));
-  }
   else {
     b = k->bump;
-    k->bump += c->size;
+    k->bump += k->size;
   }
-  if(++k->used == c->cap)
+  if(++k->used == k->cap)
     avail_unlink(c, k);
   p->blocks++;
   return b;
@@ -207,32 +248,47 @@ static void trim_idle(struct pool *p)
   }
 }
 
-/* Gives block b of class i back to its chunk; an empty chunk becomes the
- * class's spare, or idle when the class has one (see the top). */
-static void give(struct pool *p, unsigned i, void *b)
+static void *give_slow(struct pool *p, struct chunk *k);
+
+/* Gives block b back to its chunk; returns NULL, for pool_alloc to pass
+ * on. The common case, a chunk that neither empties nor was full, calls
+ * nothing. */
+static inline void *give(struct pool *p, void *b)
 {
-  struct pool_class *c = &p->cls[i];
   struct chunk *k = chunk_of(b);
 
   memcpy(b, &k->free, sizeof(void *));
   k->free = b;
   p->blocks--;
-  if(--k->used == 0) {
-    if(k->avail)
-      avail_unlink(c, k);
-    chunk_reset(k);
-    p->empty++;
-    if(c->spare) {
-      k->next = p->idle;
-      p->idle = k;
-      p->nidle++;
-    }
-    else
-      c->spare = k;
-    trim_idle(p);
-  }
-  else if(!k->avail)
+  if(--k->used == 0 || !k->avail)
+    return give_slow(p, k);
+  return NULL;
+}
+
+/* give's rare cases: a full chunk has a block to give again; an empty
+ * one becomes its class's spare, or idle when the class has one (see the
+ * top). */
+static NOINLINE void *give_slow(struct pool *p, struct chunk *k)
+{
+  struct pool_class *c = &p->cls[k->cls];
+
+  if(k->used) {
     avail_push(c, k);
+    return NULL;
+  }
+  if(k->avail)
+    avail_unlink(c, k);
+  chunk_reset(k);
+  p->empty++;
+  if(c->spare) {
+    k->next = p->idle;
+    p->idle = k;
+    p->nidle++;
+  }
+  else
+    c->spare = k;
+  trim_idle(p);
+  return NULL;
 }
 
 struct pool *pool_new(void)
@@ -257,35 +313,45 @@ void pool_free(struct pool *p)
   free(p);
 }
 
-void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/* pool_alloc's resizing of a block: kept in place within its class, or
+ * moved to a block of the new size. */
+static NOINLINE void *resize(struct pool *p, void *ptr, size_t osize,
+                             size_t nsize)
 {
-  struct pool *p = ud;
   void *nb;
 
-  if(!ptr)
-    osize = 0;                       /* a type tag, not a size */
-  if(nsize == 0) {
-    if(ptr && osize > POOL_MAX)
-      free(ptr);
-    else if(ptr)
-      give(p, class_of(osize), ptr);
-    return NULL;
-  }
   if(osize > POOL_MAX && nsize > POOL_MAX)
     return realloc(ptr, nsize);
-  if(ptr && osize <= POOL_MAX && nsize <= POOL_MAX &&
+  if(osize <= POOL_MAX && nsize <= POOL_MAX &&
      class_of(osize) == class_of(nsize))
     return ptr;
-  /* a new block, then the old one moved into it */
   nb = nsize > POOL_MAX ? malloc(nsize) : take(p, class_of(nsize));
-  if(!nb || !ptr)
-    return nb;
+  if(!nb)
+    return NULL;
   memcpy(nb, ptr, osize < nsize ? osize : nsize);
   if(osize > POOL_MAX)
     free(ptr);
   else
-    give(p, class_of(osize), ptr);
+    give(p, ptr);
   return nb;
+}
+
+void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+  struct pool *p = ud;
+
+  if(!ptr) {                         /* osize is a type tag, not a size */
+    if(nsize - 1 < POOL_MAX)         /* 1 .. POOL_MAX */
+      return take(p, class_of(nsize));
+    return nsize ? malloc(nsize) : NULL;
+  }
+  if(nsize == 0) {
+    if(osize <= POOL_MAX)
+      return give(p, ptr);
+    free(ptr);
+    return NULL;
+  }
+  return resize(p, ptr, osize, nsize);
 }
 
 void pool_stats(const struct pool *p, struct pool_stats *st)
