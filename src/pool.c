@@ -76,7 +76,7 @@ struct pool {
   struct chunk *idle;          /* empty chunks of no class, through next */
   size_t nidle;
   size_t empty;                /* empty chunks: spares and idle ones */
-  size_t chunks, blocks;
+  size_t chunks;
 };
 
 static unsigned class_of(size_t n)   /* 1 <= n <= POOL_MAX */
@@ -211,7 +211,6 @@ static inline void *take(struct pool *p, unsigned i)
     k->bump += k->size;
   }
   k->used++;
-  p->blocks++;
   return b;
 }
 
@@ -232,7 +231,6 @@ static NOINLINE void *take_slow(struct pool *p, unsigned i)
   }
   if(++k->used == k->cap)
     avail_unlink(c, k);
-  p->blocks++;
   return b;
 }
 
@@ -259,7 +257,6 @@ static inline void *give(struct pool *p, void *b)
 
   memcpy(b, &k->free, sizeof(void *));
   k->free = b;
-  p->blocks--;
   if(--k->used == 0 || !k->avail)
     return give_slow(p, k);
   return NULL;
@@ -356,6 +353,9 @@ void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 void pool_stats(const struct pool *p, struct pool_stats *st)
 {
+  const struct chunk *k;
   st->chunks = p->chunks;
-  st->blocks = p->blocks;
+  st->blocks = 0;
+  for(k = p->all; k; k = k->all_next)
+    st->blocks += k->used;
 }
