@@ -67,7 +67,6 @@ struct pool_class {
   struct chunk *avail;         /* chunks with a block to give */
   struct chunk *spare;         /* an empty chunk kept back, or NULL */
   unsigned size;               /* bytes a block */
-  unsigned cap;                /* blocks a chunk */
 };
 
 struct pool {
@@ -84,9 +83,27 @@ static unsigned class_of(size_t n)   /* 1 <= n <= POOL_MAX */
   return (unsigned)((n - 1) / STEP);
 }
 
+/* Block b's chunk header. Chunks are POOL_CHUNK-aligned, so headers at
+ * their starts would all fall in the same few sets of a cache, and push
+ * one another out of it; each header sits COLOUR_LINE bytes times its
+ * colour (its chunk's address, in chunks, modulo COLOURS) past its
+ * chunk's start instead. The bytes before it go unused. */
+#define COLOURS     16
+#define COLOUR_LINE 64
+
+_Static_assert(COLOUR_LINE % STEP == 0, "a header is aligned as a block");
+
 static struct chunk *chunk_of(void *block)
 {
-  return (struct chunk *)((uintptr_t)block & ~(uintptr_t)(POOL_CHUNK - 1));
+  uintptr_t a = (uintptr_t)block;
+  return (struct chunk *)((a & ~(uintptr_t)(POOL_CHUNK - 1)) +
+                          (a / POOL_CHUNK % COLOURS) * COLOUR_LINE);
+}
+
+/* The start of chunk k's memory. */
+static char *chunk_base(struct chunk *k)
+{
+  return (char *)((uintptr_t)k & ~(uintptr_t)(POOL_CHUNK - 1));
 }
 
 /* Maps POOL_CHUNK bytes at a POOL_CHUNK-aligned address: twice that,
@@ -140,9 +157,11 @@ static void chunk_reset(struct chunk *k)
 
 static struct chunk *chunk_new(struct pool *p)
 {
-  struct chunk *k = map_aligned();
-  if(!k)
+  char *m = map_aligned();
+  struct chunk *k;
+  if(!m)
     return NULL;
+  k = chunk_of(m);
   chunk_reset(k);
   k->avail = 0;
   k->next = k->prev = NULL;
@@ -164,7 +183,7 @@ static void chunk_drop(struct pool *p, struct chunk *k)
   if(k->all_next)
     k->all_next->all_prev = k->all_prev;
   p->chunks--;
-  munmap(k, POOL_CHUNK);
+  munmap(chunk_base(k), POOL_CHUNK);
 }
 
 /* Gives class i a chunk with a block to give: its spare, an idle one or a
@@ -187,7 +206,8 @@ static struct chunk *refill(struct pool *p, unsigned i)
     return NULL;
   k->cls = i;
   k->size = c->size;
-  k->cap = c->cap;
+  k->cap = (unsigned)((chunk_base(k) + POOL_CHUNK - ((char *)k + HEAD)) /
+                      c->size);
   avail_push(c, k);
   return k;
 }
@@ -294,10 +314,8 @@ struct pool *pool_new(void)
   unsigned i;
   if(!p)
     return NULL;
-  for(i = 0; i < NCLASS; i++) {
+  for(i = 0; i < NCLASS; i++)
     p->cls[i].size = (i + 1) * STEP;
-    p->cls[i].cap = (unsigned)((POOL_CHUNK - HEAD) / p->cls[i].size);
-  }
   return p;
 }
 
