@@ -3,8 +3,9 @@
  *
  * Class i (0 .. NCLASS-1) holds blocks of (i + 1) * STEP bytes. A chunk
  * is POOL_CHUNK bytes mapped at a POOL_CHUNK-aligned address, so a
- * block's chunk is its address rounded down; the chunk starts with its
- * header and serves one class. A block never handed out lies past the
+ * block's chunk is its address rounded down; the chunk's header lies a
+ * few cache lines in (chunk_of), its blocks after it, and it serves one
+ * class. A block never handed out lies past the
  * chunk's bump pointer (its pages untouched until then); a freed one is
  * on the chunk's free list, linked through its first word. A class
  * lists the chunks that have a block to give (avail); a full chunk is on
