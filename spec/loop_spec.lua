@@ -169,3 +169,17 @@ run.sleep(0.05)
     end
   end)
 end)
+
+describe("the Lua state's garbage collector", function()
+  it("starts generational; a script may switch it, and a full collection frees all", function()
+    local code, out = run_script([[
+local weak = setmetatable({}, {__mode = "v"})
+weak[1] = {}
+print(collectgarbage("incremental"), collectgarbage("generational"))
+collectgarbage()
+print(weak[1] == nil)
+]])
+    assert.equal(0, code, out)
+    assert.equal("generational\tincremental\ntrue\n", out)
+  end)
+end)

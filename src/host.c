@@ -41,11 +41,11 @@
 #include "lua_stdlib.h"
 #include "lua_task.h"
 #include "luax.h"
-#include "pool.h"
 #include "ratelimit.h"
 #include "redact.h"
 #include "report.h"
 #include "runtime.h"
+#include "state.h"
 #include "summary.h"
 
 static int luaopen_retryrun_core(lua_State *L)
@@ -98,38 +98,6 @@ static void state_warn(void *ud, const char *msg, int tocont)
     fprintf(stderr, "%s%s%s", midway ? "" : "Lua warning: ", msg,
             tocont ? "" : "\n");
   midway = tocont;
-}
-
-/* A Lua state allocating from a pool of its own (pool.h), or from malloc
- * where POOL_ON is 0; NULL when out of memory. Close it with
- * state_close. */
-static lua_State *state_new(void)
-{
-#if POOL_ON
-  struct pool *p = pool_new();
-  lua_State *L = p ? lua_newstate(pool_alloc, p) : NULL;
-  if(!L) {
-    pool_free(p);
-    return NULL;
-  }
-  lua_atpanic(L, state_panic);
-  lua_setwarnf(L, state_warn, NULL);
-  return L;
-#else
-  (void)state_panic;
-  (void)state_warn;
-  return luaL_newstate();
-#endif
-}
-
-/* Closes L, then frees its pool. */
-static void state_close(lua_State *L)
-{
-  void *ud;
-  lua_Alloc f = lua_getallocf(L, &ud);
-  lua_close(L);
-  if(f == pool_alloc)
-    pool_free(ud);
 }
 
 /* The directory of Lua modules, found from the executable so a build tree
@@ -543,7 +511,7 @@ int host_run(const struct host_opts *o)
   struct ending e;
   int i, summary_text_on = o->summary || (isatty(STDERR_FILENO) &&
                                           !o->quiet && !o->oneliner);
-  lua_State *L = state_new();
+  lua_State *L = state_new(state_panic, state_warn);
   int code;
 
   if(!L) {

@@ -3,8 +3,9 @@
  *
  * Class i (0 .. NCLASS-1) holds blocks of (i + 1) * STEP bytes. A chunk
  * is POOL_CHUNK bytes mapped at a POOL_CHUNK-aligned address, so a
- * block's chunk is its address rounded down; the chunk starts with its
- * header and serves one class. A block never handed out lies past the
+ * block's chunk is its address rounded down; the chunk's header lies a
+ * few cache lines in (chunk_of), its blocks after it, and it serves one
+ * class. A block never handed out lies past the
  * chunk's bump pointer (its pages untouched until then); a freed one is
  * on the chunk's free list, linked through its first word. A class
  * lists the chunks that have a block to give (avail); a full chunk is on
@@ -21,7 +22,9 @@
  *
  * Lua tells the allocator a block's size when it frees or resizes it
  * (osize), so the size says which class, or malloc, a block came from;
- * nothing is stored beside a block. Uses mmap and malloc; no Lua.
+ * nothing is stored beside a block. A chunk's header holds its class's
+ * block size and count, so that taking a block reads the class's avail
+ * list and the chunk alone. Uses mmap and malloc; no Lua.
  */
 #include <stdalign.h>
 #include <stddef.h>
@@ -31,6 +34,11 @@
 #include <sys/mman.h>
 
 #include "pool.h"
+
+/* The rare paths are kept out of line, so that pool_alloc's common ones
+ * (a block taken or given back within a chunk) save no registers and
+ * call nothing. */
+#define NOINLINE __attribute__((noinline))
 
 #define STEP   16
 #define NCLASS (POOL_MAX / STEP)
@@ -42,13 +50,15 @@ _Static_assert((POOL_CHUNK & (POOL_CHUNK - 1)) == 0,
                "POOL_CHUNK is a power of two");
 
 struct chunk {
-  struct chunk *next, *prev;   /* the class's avail list, when on it */
-  struct chunk *all_next, *all_prev;
   void *free;                  /* freed blocks */
   char *bump;                  /* blocks never handed out start here */
   unsigned used;               /* blocks handed out */
+  unsigned cap;                /* blocks it holds: its class's */
+  unsigned size;               /* bytes a block: its class's */
   unsigned cls;
   int avail;                   /* on the class's avail list */
+  struct chunk *next, *prev;   /* the class's avail list, when on it */
+  struct chunk *all_next, *all_prev;
 };
 
 /* The header, rounded up so that the first block is aligned. */
@@ -58,7 +68,6 @@ struct pool_class {
   struct chunk *avail;         /* chunks with a block to give */
   struct chunk *spare;         /* an empty chunk kept back, or NULL */
   unsigned size;               /* bytes a block */
-  unsigned cap;                /* blocks a chunk */
 };
 
 struct pool {
@@ -67,7 +76,7 @@ struct pool {
   struct chunk *idle;          /* empty chunks of no class, through next */
   size_t nidle;
   size_t empty;                /* empty chunks: spares and idle ones */
-  size_t chunks, blocks;
+  size_t chunks;
 };
 
 static unsigned class_of(size_t n)   /* 1 <= n <= POOL_MAX */
@@ -75,9 +84,27 @@ static unsigned class_of(size_t n)   /* 1 <= n <= POOL_MAX */
   return (unsigned)((n - 1) / STEP);
 }
 
+/* Block b's chunk header. Chunks are POOL_CHUNK-aligned, so headers at
+ * their starts would all fall in the same few sets of a cache, and push
+ * one another out of it; each header sits COLOUR_LINE bytes times its
+ * colour (its chunk's address, in chunks, modulo COLOURS) past its
+ * chunk's start instead. The bytes before it go unused. */
+#define COLOURS     16
+#define COLOUR_LINE 64
+
+_Static_assert(COLOUR_LINE % STEP == 0, "a header is aligned as a block");
+
 static struct chunk *chunk_of(void *block)
 {
-  return (struct chunk *)((uintptr_t)block & ~(uintptr_t)(POOL_CHUNK - 1));
+  uintptr_t a = (uintptr_t)block;
+  return (struct chunk *)((a & ~(uintptr_t)(POOL_CHUNK - 1)) +
+                          (a / POOL_CHUNK % COLOURS) * COLOUR_LINE);
+}
+
+/* The start of chunk k's memory. */
+static char *chunk_base(struct chunk *k)
+{
+  return (char *)((uintptr_t)k & ~(uintptr_t)(POOL_CHUNK - 1));
 }
 
 /* Maps POOL_CHUNK bytes at a POOL_CHUNK-aligned address: twice that,
@@ -129,13 +156,14 @@ static void chunk_reset(struct chunk *k)
   k->used = 0;
 }
 
-static struct chunk *chunk_new(struct pool *p, unsigned cls)
+static struct chunk *chunk_new(struct pool *p)
 {
-  struct chunk *k = map_aligned();
-  if(!k)
+  char *m = map_aligned();
+  struct chunk *k;
+  if(!m)
     return NULL;
+  k = chunk_of(m);
   chunk_reset(k);
-  k->cls = cls;
   k->avail = 0;
   k->next = k->prev = NULL;
   k->all_prev = NULL;
@@ -156,42 +184,74 @@ static void chunk_drop(struct pool *p, struct chunk *k)
   if(k->all_next)
     k->all_next->all_prev = k->all_prev;
   p->chunks--;
-  munmap(k, POOL_CHUNK);
+  munmap(chunk_base(k), POOL_CHUNK);
 }
 
-/* A block of class i, or NULL when no chunk can be mapped. */
-static void *take(struct pool *p, unsigned i)
+/* Gives class i a chunk with a block to give: its spare, an idle one or a
+ * new one. NULL when no chunk can be mapped. */
+static struct chunk *refill(struct pool *p, unsigned i)
+{
+  struct pool_class *c = &p->cls[i];
+  struct chunk *k;
+
+  if((k = c->spare)) {
+    c->spare = NULL;
+    p->empty--;
+  }
+  else if((k = p->idle)) {
+    p->idle = k->next;
+    p->nidle--;
+    p->empty--;
+  }
+  else if(!(k = chunk_new(p)))
+    return NULL;
+  k->cls = i;
+  k->size = c->size;
+  k->cap = (unsigned)((chunk_base(k) + POOL_CHUNK - ((char *)k + HEAD)) /
+                      c->size);
+  avail_push(c, k);
+  return k;
+}
+
+static void *take_slow(struct pool *p, unsigned i);
+
+/* A block of class i, or NULL when no chunk can be mapped. The common
+ * case, a chunk on the class's avail list with a block to spare, calls
+ * nothing. */
+static inline void *take(struct pool *p, unsigned i)
+{
+  struct chunk *k = p->cls[i].avail;
+  void *b;
+
+  if(!k || k->used + 1 == k->cap)
+    return take_slow(p, i);
+  if((b = k->free))
+    memcpy(&k->free, b, sizeof(void *));
+  else {
+    b = k->bump;
+    k->bump += k->size;
+  }
+  k->used++;
+  return b;
+}
+
+/* take's rare cases: no chunk to take from, or the block that fills it. */
+static NOINLINE void *take_slow(struct pool *p, unsigned i)
 {
   struct pool_class *c = &p->cls[i];
   struct chunk *k = c->avail;
   void *b;
 
-  if(!k) {
-    if((k = c->spare)) {
-      c->spare = NULL;
-      p->empty--;
-    }
-    else if((k = p->idle)) {
-      p->idle = k->next;
-      p->nidle--;
-      p->empty--;
-      k->cls = i;
-    }
-    else if(!(k = chunk_new(p, i)))
-      return NULL;
-    avail_push(c, k);
-  }
-  if(k->free) {
-    b = k->free;
+  if(!k && !(k = refill(p, i)))
+    return NULL;
+  if((b = k->free))
     memcpy(&k->free, b, sizeof(void *));
-  }
   else {
     b = k->bump;
-    k->bump += c->size;
+    k->bump += k->size;
   }
-  if(++k->used == c->cap)
+  if(++k->used == k->cap)
     avail_unlink(c, k);
-  p->blocks++;
   return b;
 }
 
@@ -207,32 +267,46 @@ static void trim_idle(struct pool *p)
   }
 }
 
-/* Gives block b of class i back to its chunk; an empty chunk becomes the
- * class's spare, or idle when the class has one (see the top). */
-static void give(struct pool *p, unsigned i, void *b)
+static void *give_slow(struct pool *p, struct chunk *k);
+
+/* Gives block b back to its chunk; returns NULL, for pool_alloc to pass
+ * on. The common case, a chunk that neither empties nor was full, calls
+ * nothing. */
+static inline void *give(struct pool *p, void *b)
 {
-  struct pool_class *c = &p->cls[i];
   struct chunk *k = chunk_of(b);
 
   memcpy(b, &k->free, sizeof(void *));
   k->free = b;
-  p->blocks--;
-  if(--k->used == 0) {
-    if(k->avail)
-      avail_unlink(c, k);
-    chunk_reset(k);
-    p->empty++;
-    if(c->spare) {
-      k->next = p->idle;
-      p->idle = k;
-      p->nidle++;
-    }
-    else
-      c->spare = k;
-    trim_idle(p);
-  }
-  else if(!k->avail)
+  if(--k->used == 0 || !k->avail)
+    return give_slow(p, k);
+  return NULL;
+}
+
+/* give's rare cases: a full chunk has a block to give again; an empty
+ * one becomes its class's spare, or idle when the class has one (see the
+ * top). */
+static NOINLINE void *give_slow(struct pool *p, struct chunk *k)
+{
+  struct pool_class *c = &p->cls[k->cls];
+
+  if(k->used) {
     avail_push(c, k);
+    return NULL;
+  }
+  if(k->avail)
+    avail_unlink(c, k);
+  chunk_reset(k);
+  p->empty++;
+  if(c->spare) {
+    k->next = p->idle;
+    p->idle = k;
+    p->nidle++;
+  }
+  else
+    c->spare = k;
+  trim_idle(p);
+  return NULL;
 }
 
 struct pool *pool_new(void)
@@ -241,10 +315,8 @@ struct pool *pool_new(void)
   unsigned i;
   if(!p)
     return NULL;
-  for(i = 0; i < NCLASS; i++) {
+  for(i = 0; i < NCLASS; i++)
     p->cls[i].size = (i + 1) * STEP;
-    p->cls[i].cap = (unsigned)((POOL_CHUNK - HEAD) / p->cls[i].size);
-  }
   return p;
 }
 
@@ -257,39 +329,52 @@ void pool_free(struct pool *p)
   free(p);
 }
 
-void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/* pool_alloc's resizing of a block: kept in place within its class, or
+ * moved to a block of the new size. */
+static NOINLINE void *resize(struct pool *p, void *ptr, size_t osize,
+                             size_t nsize)
 {
-  struct pool *p = ud;
   void *nb;
 
-  if(!ptr)
-    osize = 0;                       /* a type tag, not a size */
-  if(nsize == 0) {
-    if(ptr && osize > POOL_MAX)
-      free(ptr);
-    else if(ptr)
-      give(p, class_of(osize), ptr);
-    return NULL;
-  }
   if(osize > POOL_MAX && nsize > POOL_MAX)
     return realloc(ptr, nsize);
-  if(ptr && osize <= POOL_MAX && nsize <= POOL_MAX &&
+  if(osize <= POOL_MAX && nsize <= POOL_MAX &&
      class_of(osize) == class_of(nsize))
     return ptr;
-  /* a new block, then the old one moved into it */
   nb = nsize > POOL_MAX ? malloc(nsize) : take(p, class_of(nsize));
-  if(!nb || !ptr)
-    return nb;
+  if(!nb)
+    return NULL;
   memcpy(nb, ptr, osize < nsize ? osize : nsize);
   if(osize > POOL_MAX)
     free(ptr);
   else
-    give(p, class_of(osize), ptr);
+    give(p, ptr);
   return nb;
+}
+
+void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+  struct pool *p = ud;
+
+  if(!ptr) {                         /* osize is a type tag, not a size */
+    if(nsize - 1 < POOL_MAX)         /* 1 .. POOL_MAX */
+      return take(p, class_of(nsize));
+    return nsize ? malloc(nsize) : NULL;
+  }
+  if(nsize == 0) {
+    if(osize <= POOL_MAX)
+      return give(p, ptr);
+    free(ptr);
+    return NULL;
+  }
+  return resize(p, ptr, osize, nsize);
 }
 
 void pool_stats(const struct pool *p, struct pool_stats *st)
 {
+  const struct chunk *k;
   st->chunks = p->chunks;
-  st->blocks = p->blocks;
+  st->blocks = 0;
+  for(k = p->all; k; k = k->all_next)
+    st->blocks += k->used;
 }

@@ -56,7 +56,9 @@ void pool_free(struct pool *p);
 void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
 /* What the pool holds: chunks mapped, and blocks handed out from them
- * (blocks from malloc are not counted). For tests and diagnostics. */
+ * (blocks from malloc are not counted), counted from the chunks when
+ * asked, so that taking and giving a block count nothing. For tests and
+ * diagnostics. */
 struct pool_stats {
   size_t chunks;
   size_t blocks;
