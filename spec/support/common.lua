@@ -161,7 +161,12 @@ end
 -- retryrun (busted --lua) share one process, whose retry budget, breaker
 -- and cool-downs are kept per host and port: a new server on a port an
 -- earlier spec drained would start with its guards already tripped.
-local used_ports = {}
+-- busted loads this module afresh for each spec file and puts _G back
+-- after it, so the list lives in the registry, which lasts as long as
+-- the process and its guards do.
+local registry = debug.getregistry()
+local used_ports = registry["spec.support.used_ports"] or {}
+registry["spec.support.used_ports"] = used_ports
 
 --- Whether a server's port is new to this process; marks it as used.
 -- @param port the port a server just started listening on
