@@ -186,7 +186,8 @@ void lresp_header_copy(lua_State *L, int idx, const char *name, char *buf,
 }
 
 /* Response __index: resp.headers is parsed from the raw header lines on
- * first use and kept; other names are the methods (upvalue 1). */
+ * first use and kept; other names are the methods (upvalue 1). Called for
+ * every method a script names (resp:json()): kept short. */
 static int lresp_index(lua_State *L)
 {
   size_t len;
@@ -199,8 +200,9 @@ static int lresp_index(lua_State *L)
     lua_setfield(L, 1, "headers");
     return 1;
   }
-  lua_settop(L, 2);
-  lua_gettable(L, lua_upvalueindex(1));
+  if(lua_gettop(L) != 2)     /* called as a function, not as __index */
+    lua_settop(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
   return 1;
 }
 
