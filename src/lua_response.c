@@ -274,7 +274,7 @@ static int lresp_header_list(lua_State *L)
  * say lazy = false; with no options (or lazy = true alone) decoded once
  * and cached, with null or lazy = false (json.decode's options) decoded
  * each time. Raises naming the method, URL and status when the body is
- * not JSON. */
+ * not JSON. Upvalue 1: the key "body", interned once. */
 static int lresp_json(lua_State *L)
 {
   char err[128];
@@ -287,7 +287,8 @@ static int lresp_json(lua_State *L)
   null_idx = json_options(L, 2, &lazy);
   if(!null_idx && lazy && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
-  lua_getfield(L, 1, "body");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_gettable(L, 1);
   body = lua_tolstring(L, -1, &len);
   if(!body || len == 0)
     snprintf(err, sizeof(err), "the body is empty");
@@ -334,7 +335,6 @@ void lresp_register(lua_State *L)
   static const luaL_Reg methods[] = {
     {"header", lresp_header},
     {"header_list", lresp_header_list},
-    {"json", lresp_json},
     {NULL, NULL}
   };
   luaL_newmetatable(L, LUAX_HEADERS_MT);
@@ -344,6 +344,9 @@ void lresp_register(lua_State *L)
   luaL_newmetatable(L, LUAX_RESPONSE_MT);
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
+  lua_pushliteral(L, "body");
+  lua_pushcclosure(L, lresp_json, 1);
+  lua_setfield(L, -2, "json");
   lua_pushvalue(L, -1);       /* core.response_methods: Lua adds links */
   lua_setfield(L, -4, "response_methods");
   lua_pushcclosure(L, lresp_index, 1);
