@@ -283,7 +283,8 @@ static int lresp_json(lua_State *L)
   size_t len;
 
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 2);
+  if(lua_gettop(L) > 2)     /* resp:json() has no 2nd: none reads as nil */
+    lua_settop(L, 2);
   null_idx = json_options(L, 2, &lazy);
   if(!null_idx && lazy && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
