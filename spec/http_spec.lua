@@ -85,6 +85,17 @@ describe("retryrun.http", function()
       assert.equal(resp:json(), resp:json())
     end)
 
+    it("gives its methods and the cached JSON whatever else is passed",
+       function()
+      local resp = http.get(srv.url .. "/items", {headers = AUTH})
+      local index = getmetatable(resp).__index
+      assert.equal(resp.json, index(resp, "json", "extra"))
+      assert.is_nil(index(resp))
+      assert.equal(resp:json(), resp:json(nil, "extra"))
+      assert.equal("application/json",
+                   index(resp, "headers", "extra")["content-type"])
+    end)
+
     -- pairs showed two userdata keys (retryrun's own) and no headers
     -- until they were read, and json.encode raised on the userdata keys
     it("iterates and encodes as its documented fields", function()

@@ -14,6 +14,15 @@
  * interned once (luax_keys), the metatable compared, not looked up, one
  * table sized for every field it gets (nine: the JSON view's cache too).
  * A table constructor in Lua was measured at the same cost.
+ *
+ * Its __index is a C function, about 400 instructions a method named
+ * (resp:json()), so that resp.headers can be made on first read. A table
+ * of methods as __index, with resp.headers set at creation to a table
+ * parsed on first use, was measured at more than twice what it saves
+ * when a script names two methods a response: the extra table, its
+ * metatable and two keys. Setting the JSON cache's key at creation, so
+ * that resp:json() adds none, was measured slower too: the table has
+ * room for it anyway, and the key is added once wherever it is added.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -186,7 +195,8 @@ void lresp_header_copy(lua_State *L, int idx, const char *name, char *buf,
 }
 
 /* Response __index: resp.headers is parsed from the raw header lines on
- * first use and kept; other names are the methods (upvalue 1). */
+ * first use and kept; other names are the methods (upvalue 1). Called for
+ * every method a script names (resp:json()): kept short. */
 static int lresp_index(lua_State *L)
 {
   size_t len;
@@ -199,8 +209,9 @@ static int lresp_index(lua_State *L)
     lua_setfield(L, 1, "headers");
     return 1;
   }
-  lua_settop(L, 2);
-  lua_gettable(L, lua_upvalueindex(1));
+  if(lua_gettop(L) != 2)     /* called as a function, not as __index */
+    lua_settop(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
   return 1;
 }
 
@@ -272,7 +283,7 @@ static int lresp_header_list(lua_State *L)
  * say lazy = false; with no options (or lazy = true alone) decoded once
  * and cached, with null or lazy = false (json.decode's options) decoded
  * each time. Raises naming the method, URL and status when the body is
- * not JSON. */
+ * not JSON. Upvalue 1: the key "body", interned once. */
 static int lresp_json(lua_State *L)
 {
   char err[128];
@@ -281,11 +292,13 @@ static int lresp_json(lua_State *L)
   size_t len;
 
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 2);
+  if(lua_gettop(L) > 2)     /* resp:json() has no 2nd: none reads as nil */
+    lua_settop(L, 2);
   null_idx = json_options(L, 2, &lazy);
   if(!null_idx && lazy && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
-  lua_getfield(L, 1, "body");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_gettable(L, 1);
   body = lua_tolstring(L, -1, &len);
   if(!body || len == 0)
     snprintf(err, sizeof(err), "the body is empty");
@@ -332,7 +345,6 @@ void lresp_register(lua_State *L)
   static const luaL_Reg methods[] = {
     {"header", lresp_header},
     {"header_list", lresp_header_list},
-    {"json", lresp_json},
     {NULL, NULL}
   };
   luaL_newmetatable(L, LUAX_HEADERS_MT);
@@ -342,6 +354,9 @@ void lresp_register(lua_State *L)
   luaL_newmetatable(L, LUAX_RESPONSE_MT);
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
+  lua_pushliteral(L, "body");
+  lua_pushcclosure(L, lresp_json, 1);
+  lua_setfield(L, -2, "json");
   lua_pushvalue(L, -1);       /* core.response_methods: Lua adds links */
   lua_setfield(L, -4, "response_methods");
   lua_pushcclosure(L, lresp_index, 1);
