@@ -156,21 +156,10 @@ static ALWAYS_INLINE int digit(char c)
   return (unsigned char)(c - '0') < 10;
 }
 
-/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at p; the NUL after the
- * text stops every loop. */
-static ALWAYS_INLINE const char *scan_number(const char *p,
-                                             struct json_fail *f)
+/* (.[0-9]+)?([eE][+-]?[0-9]+)? at p, after a number's integer part. */
+static ALWAYS_INLINE const char *scan_fraction(const char *p,
+                                               struct json_fail *f)
 {
-  p += *p == '-';
-  if(*p == '0')
-    p++;
-  else if(LIKELY(digit(*p))) {
-    do
-      p++;
-    while(digit(*p));
-  }
-  else
-    return fail(f, p, "expected a digit");
   if(UNLIKELY(*p == '.')) {
     if(!digit(*++p))
       return fail(f, p, "expected a digit after '.'");
@@ -188,6 +177,37 @@ static ALWAYS_INLINE const char *scan_number(const char *p,
     while(digit(*p));
   }
   return p;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at p; the NUL after the
+ * text stops every loop. */
+static ALWAYS_INLINE const char *scan_number(const char *p,
+                                             struct json_fail *f)
+{
+  p += *p == '-';
+  if(*p == '0')
+    p++;
+  else if(LIKELY(digit(*p))) {
+    do
+      p++;
+    while(digit(*p));
+  }
+  else
+    return fail(f, p, "expected a digit");
+  return scan_fraction(p, f);
+}
+
+/* A number at p that starts with 1 to 9, the usual one (an id, a count):
+ * the byte after it, or NULL. */
+static ALWAYS_INLINE const char *scan_natural(const char *p,
+                                              struct json_fail *f)
+{
+  do
+    p++;
+  while(digit(*p));
+  if(LIKELY(*p != '.' && (*p | 0x20) != 'e'))
+    return p;
+  return scan_fraction(p, f);
 }
 
 /* A string at its opening quote p: the byte after its closing one. Most
@@ -250,6 +270,12 @@ static ALWAYS_INLINE const char *scan_scalar(const char *p, const char *end,
   return fail(f, p, "expected a value");      /* at end: the NUL, V_BAD */
 }
 
+/* The elements of a top list noted, for json_scan_elements. */
+struct notes {
+  const char **at;
+  int max, n;
+};
+
 /* A state machine with a state for each place in an array or an object,
  * so that what follows a value is never asked which of the two it is in
  * (only a closing bracket looks that up); no recursion. Each state tries
@@ -257,21 +283,21 @@ static ALWAYS_INLINE const char *scan_scalar(const char *p, const char *end,
  * other whitespace only when that fails; a string, the usual value, is
  * tried before any other.
  *
- * Given at, it is json_scan_elements: the top list is level 0, and each
+ * Given nt, it is json_scan_elements: the top list is level 0, and each
  * of its elements, ended, comes back to the loop at element_done. */
+
 static ALWAYS_INLINE const char *scan_value(const char *p, const char *end,
-                                            int depth, const char **at,
-                                            int max, int *n,
+                                            int depth, struct notes *nt,
                                             struct json_fail *f)
 {
   /* close[i]: the byte that closes the container open at level i (from
    * this call's), d of them open */
   char close[JSON_MAX_DEPTH];
-  int top = at != NULL, d = top, noted = 0;
+  int top = nt != NULL, d = top;
   int k = value_class[(unsigned char)*p];
 
   if(top)
-    at[noted++] = p;
+    nt->at[nt->n++] = p;
   if(k != V_ARR && k != V_OBJ) {
     if(!(p = scan_scalar(p, end, k, f)) || !top)
       return p;
@@ -315,6 +341,11 @@ next_element:
 element:                        /* at an element or whitespace before it */
     if(*p == '"') {
       if(!(p = scan_str(p, end, f)))
+        return NULL;
+      goto after_element;
+    }
+    if((unsigned char)(*p - '1') < 9) {
+      if(!(p = scan_natural(p, f)))
         return NULL;
       goto after_element;
     }
@@ -373,6 +404,11 @@ member:                         /* at a value or whitespace before it */
         return NULL;
       goto after_member;
     }
+    if((unsigned char)(*p - '1') < 9) {
+      if(!(p = scan_natural(p, f)))
+        return NULL;
+      goto after_member;
+    }
     k = value_class[(unsigned char)*p];
     if(k == V_ARR || k == V_OBJ)
       goto open;
@@ -402,16 +438,15 @@ member:                         /* at a value or whitespace before it */
 element_done:                   /* p after an element of the top list */
   if(*p != ',' && *p != ']')
     p = ws(p, end);
-  if(*p == ',' && noted < max) {
+  if(*p == ',' && nt->n < nt->max) {
     const char *next = ws(p + 1, end);
     if(*next == '[' || *next == '{') {
       p = next;
-      at[noted++] = p;
+      nt->at[nt->n++] = p;
       k = value_class[(unsigned char)*p];
       goto open;
     }
   }
-  *n = noted;
   return p;
 }
 
@@ -449,12 +484,18 @@ const char *json_skip(const char *p, const char *end)
 const char *json_scan_value(const char *p, const char *end, int depth,
                             struct json_fail *f)
 {
-  return scan_value(p, end, depth, NULL, 0, NULL, f);
+  return scan_value(p, end, depth, NULL, f);
 }
 
 const char *json_scan_elements(const char *p, const char *end,
                                const char **at, int max, int *n,
                                struct json_fail *f)
 {
-  return scan_value(p, end, 0, at, max, n, f);
+  struct notes nt;
+  nt.at = at;
+  nt.max = max;
+  nt.n = 0;
+  if((p = scan_value(p, end, 0, &nt, f)))
+    *n = nt.n;
+  return p;
 }
