@@ -303,11 +303,10 @@ static ALWAYS_INLINE const char *scan_value(const char *p, const char *end,
       return p;
     goto element_done;
   }
-open:                           /* p at '[' or '{', of class k */
+open:                           /* p at '[' or '{' */
   if(UNLIKELY(depth + d >= JSON_MAX_DEPTH))
     return fail(f, p, "nesting deeper than " STR(JSON_MAX_DEPTH));
-  p++;
-  if(k == V_OBJ) {
+  if(*p++ == '{') {
     close[d++] = '}';
     if(LIKELY(*p == '"'))
       goto key;
@@ -443,7 +442,6 @@ element_done:                   /* p after an element of the top list */
     if(*next == '[' || *next == '{') {
       p = next;
       nt->at[nt->n++] = p;
-      k = value_class[(unsigned char)*p];
       goto open;
     }
   }
