@@ -270,10 +270,10 @@ static ALWAYS_INLINE const char *scan_scalar(const char *p, const char *end,
   return fail(f, p, "expected a value");      /* at end: the NUL, V_BAD */
 }
 
-/* The elements of a top list noted, for json_scan_elements. */
+/* Where json_scan_elements notes the next element, and the end of its
+ * room. */
 struct notes {
-  const char **at;
-  int max, n;
+  const char **next, **end;
 };
 
 /* A state machine with a state for each place in an array or an object,
@@ -297,7 +297,7 @@ static ALWAYS_INLINE const char *scan_value(const char *p, const char *end,
   int k = value_class[(unsigned char)*p];
 
   if(top)
-    nt->at[nt->n++] = p;
+    *nt->next++ = p;
   if(k != V_ARR && k != V_OBJ) {
     if(!(p = scan_scalar(p, end, k, f)) || !top)
       return p;
@@ -437,11 +437,11 @@ member:                         /* at a value or whitespace before it */
 element_done:                   /* p after an element of the top list */
   if(*p != ',' && *p != ']')
     p = ws(p, end);
-  if(*p == ',' && nt->n < nt->max) {
+  if(*p == ',' && nt->next < nt->end) {
     const char *next = ws(p + 1, end);
     if(*next == '[' || *next == '{') {
       p = next;
-      nt->at[nt->n++] = p;
+      *nt->next++ = p;
       goto open;
     }
   }
@@ -490,10 +490,9 @@ const char *json_scan_elements(const char *p, const char *end,
                                struct json_fail *f)
 {
   struct notes nt;
-  nt.at = at;
-  nt.max = max;
-  nt.n = 0;
+  nt.next = at;
+  nt.end = at + max;
   if((p = scan_value(p, end, 0, &nt, f)))
-    *n = nt.n;
+    *n = (int)(nt.next - at);
   return p;
 }
