@@ -554,8 +554,9 @@ describe("the lazy view's validator", function()
     for k = 0, 40 do
       local x = ("x"):rep(k)
       for _, s in ipairs{x, x .. "\\n", x .. '\\"', x .. "\\\\", x .. "\1",
-                         x .. "\t", x .. "\\u00e9", x .. "\\ud83d\\ude00",
-                         x .. "\\ud83d", x .. "\\q", x .. "\xc3\xa9"} do
+                         x .. "\0", x .. "\t", x .. "\\u00e9",
+                         x .. "\\ud83d\\ude00", x .. "\\ud83d", x .. "\\q",
+                         x .. "\xc3\xa9", x .. "\xff"} do
         agree('[{"' .. s .. '":"' .. s .. '"},["' .. s .. '"]]')
         agree('[{"k":"' .. s .. '"}]')          -- the string ends the text
         agree('[{"k":"' .. s)                    -- unterminated at the end

@@ -1,7 +1,7 @@
 /*
  * json_scan.c - JSON text checked and stepped over without building
- * anything (see json_scan.h): json_scan_string, json_scan_value and
- * json_skip.
+ * anything (see json_scan.h): json_scan_string, json_scan_value,
+ * json_scan_elements and json_skip.
  *
  * The validator follows the decoder's grammar (lua_json_decode.c) step for
  * step, so that for any text both stop at the same byte with the same
@@ -12,6 +12,14 @@
  * whitespace but the ones JSON means, and the NUL is none of them, so
  * only reads of several bytes at once check where the text ends. Plain
  * C: no Lua, no allocation.
+ *
+ * Speed comes from asking the likely question first: at each place the
+ * byte that usually comes there (after one space at most), and a string
+ * before any other value. Where SSE2 is, strings and runs of whitespace
+ * are read sixteen bytes at a time. A first pass that turns whole blocks
+ * into bit masks (quotes, whitespace) and walks only the tokens was
+ * measured too: on API bodies, whose strings are short, stepping from
+ * token to token in the masks cost more than this.
  */
 #include <string.h>
 
