@@ -244,12 +244,21 @@ static ALWAYS_INLINE const char *scan_str(const char *p, const char *end,
 #undef PLAIN_AT
   q += 8;
 #endif
-  q = scan_plain(q, end);
+  q = plain_run(q, end);
 found:
   if(LIKELY(*q == '"'))         /* at end, *q is the NUL */
     return q + 1;
   q = json_scan_string(p, q, end, f);
   return q ? q + 1 : NULL;
+}
+
+/* The 4 bytes at p are those of s: one comparison, never a call. */
+static ALWAYS_INLINE int same4(const char *p, const char *s)
+{
+  uint32_t a, b;
+  memcpy(&a, p, 4);
+  memcpy(&b, s, 4);
+  return a == b;
 }
 
 /* A value that is not an array or object, of class k, at p: the byte
@@ -263,15 +272,15 @@ static ALWAYS_INLINE const char *scan_scalar(const char *p, const char *end,
   case V_STR:
     return scan_str(p, end, f);
   case V_TRUE:
-    if(end - p >= 4 && memcmp(p, "true", 4) == 0)
+    if(end - p >= 4 && same4(p, "true"))
       return p + 4;
     break;
   case V_FALSE:
-    if(end - p >= 5 && memcmp(p, "false", 5) == 0)
+    if(end - p >= 5 && same4(p + 1, "alse"))
       return p + 5;
     break;
   case V_NULL:
-    if(end - p >= 4 && memcmp(p, "null", 4) == 0)
+    if(end - p >= 4 && same4(p, "null"))
       return p + 4;
     break;
   }
@@ -293,7 +302,6 @@ struct notes {
  *
  * Given nt, it is json_scan_elements: the top list is level 0, and each
  * of its elements, ended, comes back to the loop at element_done. */
-
 static ALWAYS_INLINE const char *scan_value(const char *p, const char *end,
                                             int depth, struct notes *nt,
                                             struct json_fail *f)
@@ -447,7 +455,23 @@ element_done:                   /* p after an element of the top list */
     p = ws(p, end);
   if(*p == ',' && nt->next < nt->end) {
     const char *next = ws(p + 1, end);
-    if(*next == '[' || *next == '{') {
+    if(*next == '{') {          /* a record, the usual element, opened
+                                 * here (at depth 1, below any cap) */
+      p = next;
+      *nt->next++ = p;
+      close[d++] = '}';
+      p++;
+      if(LIKELY(*p == '"'))
+        goto key;
+      p = ws(p, end);
+      if(*p == '"')
+        goto key;
+      if(*p != '}')
+        return fail(f, p, "expected '\"' or '}'");
+      p++;
+      goto closed;
+    }
+    if(*next == '[') {
       p = next;
       *nt->next++ = p;
       goto open;

@@ -79,8 +79,10 @@ static ALWAYS_INLINE unsigned json_not_plain16(const char *q)
  * by borrows), so on a little-endian machine its trailing zeros say where
  * it is; elsewhere the last word is finished byte by byte. Inline: every
  * string of every pass runs it, and a call per string would cost what
- * the eight-byte scan saves. */
-static inline const char *scan_plain(const char *q, const char *end)
+ * the eight-byte scan saves; json_scan.c's validator, whose one large
+ * function the compiler would rather not grow, asks for plain_run to be
+ * inlined, the decoder leaves scan_plain to the compiler. */
+static ALWAYS_INLINE const char *plain_run(const char *q, const char *end)
 {
 #ifdef JSON_PLAIN16
   while(end - q >= 16) {        /* sixteen at a time, where SSE2 is */
@@ -112,6 +114,11 @@ static inline const char *scan_plain(const char *q, const char *end)
   while(q < end && str_plain[(unsigned char)*q])
     q++;
   return q;
+}
+
+static inline const char *scan_plain(const char *q, const char *end)
+{
+  return plain_run(q, end);
 }
 
 /* The first byte at or after p that is not JSON whitespace (or end). */
