@@ -488,3 +488,113 @@ describe("retryrun.core.json_decode's options", function()
                      "bad argument #1 to 'json_decode' (string expected, got no value)")
   end)
 end)
+
+-- The lazy view's validator (json_scan.c) tries the usual byte first at
+-- each place and reads whitespace and strings sixteen bytes at a time;
+-- whatever the text, it must say what the decoder says, byte for byte.
+describe("the lazy view's validator", function()
+  local decode = core.json_decode
+
+  -- The decoder's answer and the lazy view's: "ok" or the message.
+  local function answers(text)
+    local ok, err = pcall(decode, text)
+    local lok, lerr = pcall(decode, text, {lazy = true})
+    return ok and "ok" or err, lok and "ok" or lerr
+  end
+
+  local function agree(text)
+    local want, got = answers(text)
+    assert.equal(want, got, ("%q"):format(text))
+    return want
+  end
+
+  local RUNS = {"", " ", "  ", "\n", "\n  ", "\n" .. (" "):rep(17),
+                "\t", "\r\n    ", " \t \r\n\t", ("\n"):rep(20) .. "\t",
+                (" "):rep(15) .. "\r" .. (" "):rep(15)}
+  -- a list of records, whitespace w at every place it may go
+  local function records(w, n)
+    local t = {}
+    for i = 1, n do
+      t[i] = w .. "{" .. w .. '"id"' .. w .. ":" .. w .. i .. w .. "," .. w ..
+             '"tags"' .. w .. ":" .. w .. "[" .. w .. '"a"' .. w .. "," .. w ..
+             "true" .. w .. "]" .. w .. "}" .. w
+    end
+    return "[" .. table.concat(t, ",") .. "]"
+  end
+
+  it("reads whitespace runs of every shape at every place", function()
+    for _, w in ipairs(RUNS) do
+      for _, n in ipairs{0, 1, 2, 33} do
+        assert.equal("ok", agree(records(w, n)))
+      end
+    end
+  end)
+
+  it("stops at a stray byte anywhere in a run of whitespace", function()
+    local seed = 7
+    local function rand(n)
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n + 1
+    end
+    for _, w in ipairs(RUNS) do
+      if #w > 0 then
+        local text = records(w, 3)
+        for _ = 1, 40 do
+          local at = rand(#text)
+          for _, c in ipairs{"\0", "\1", "\v", "\f", "x", "\xff", '"', ","} do
+            assert.is_string(agree(text:sub(1, at - 1) .. c .. text:sub(at)))
+          end
+        end
+      end
+    end
+  end)
+
+  it("finds a string's end at every offset of a sixteen-byte read",
+     function()
+    for k = 0, 40 do
+      local x = ("x"):rep(k)
+      for _, s in ipairs{x, x .. "\\n", x .. '\\"', x .. "\\\\", x .. "\1",
+                         x .. "\0", x .. "\t", x .. "\\u00e9",
+                         x .. "\\ud83d\\ude00", x .. "\\ud83d", x .. "\\q",
+                         x .. "\xc3\xa9", x .. "\xff"} do
+        agree('[{"' .. s .. '":"' .. s .. '"},["' .. s .. '"]]')
+        agree('[{"k":"' .. s .. '"}]')          -- the string ends the text
+        agree('[{"k":"' .. s)                    -- unterminated at the end
+      end
+    end
+  end)
+
+  it("reads numbers and literals that end the text or a block", function()
+    for _, v in ipairs{"0", "-0", "12", "1.5", "1e5", "-2.5E-3", "true",
+                       "false", "null", "01", "1.", "-", "1e", "tru", "nul"} do
+      for k = 0, 20 do
+        local pad = (" "):rep(k)
+        agree('[{"a":' .. pad .. v .. "}]")
+        agree('[{"a":' .. pad .. v)
+        agree('[[' .. pad .. v .. "]]")
+        agree('[[' .. v)
+      end
+    end
+  end)
+
+  it("notes a top list's records, then its other elements, alike", function()
+    local rec = '{"id":1}'
+    for _, tail in ipairs{"", ",1", ',"x"', ",[]", ",{}", ",null",
+                          ", 2 ]", ",", " x", ",]", "]"} do
+      for _, n in ipairs{1, 31, 32, 33, 70} do
+        local body = ("," .. rec):rep(n - 1)
+        agree("[" .. rec .. body .. tail .. "]")
+        agree("[ " .. rec .. body .. tail .. " ]")
+        agree("[" .. rec .. body .. tail)
+      end
+    end
+  end)
+
+  it("counts nesting as the decoder does, in a top list too", function()
+    for _, n in ipairs{998, 999, 1000, 1001} do
+      agree(("["):rep(n) .. ("]"):rep(n))
+      agree("[{}," .. ("["):rep(n - 1) .. ("]"):rep(n - 1) .. "]")
+      agree('{"a":' .. ("["):rep(n - 1) .. ("]"):rep(n - 1) .. "}")
+    end
+  end)
+end)
