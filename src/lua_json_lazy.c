@@ -529,7 +529,8 @@ static int lazy_index(lua_State *L)
 {
   struct state *s;
   const char *p;
-  lua_settop(L, 2);
+  if(lua_gettop(L) != 2)            /* called as a function */
+    lua_settop(L, 2);
   if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 3 */
     return 0;
   s = lua_touserdata(L, 3);
@@ -538,7 +539,7 @@ static int lazy_index(lua_State *L)
     if(!i || !(p = s->at[i - 1]))
       return 0;
     make_member(L, 3, s, p);                               /* 4 */
-    lua_pushvalue(L, 4);
+    lua_copy(L, 4, 3);              /* s is still t's, under state_key */
     lua_rawseti(L, 1, i);
     s->at[i - 1] = NULL;
     made_one(L, 1, s);

@@ -291,10 +291,14 @@ static int lresp_json(lua_State *L)
   const char *body;
   size_t len;
 
-  luaL_checktype(L, 1, LUA_TTABLE);
-  if(lua_gettop(L) > 2)     /* resp:json() has no 2nd: none reads as nil */
+  if(lua_type(L, 1) != LUA_TTABLE)
+    return luaL_typeerror(L, 1, "table");
+  if(lua_gettop(L) == 1)    /* resp:json(), the usual call: no options */
+    null_idx = 0;
+  else {
     lua_settop(L, 2);
-  null_idx = json_options(L, 2, &lazy);
+    null_idx = json_options(L, 2, &lazy);
+  }
   if(!null_idx && lazy && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
   lua_pushvalue(L, lua_upvalueindex(1));
