@@ -203,7 +203,8 @@ $(BUILD)/test_pool: spec/c/test_pool.c $(BUILD)/obj/pool.o
 
 # The sources each fuzz target tests.
 JSON_SRC := src/lua_json.c src/lua_json_decode.c src/lua_json_unescape.c \
-            src/lua_json_encode.c src/lua_json_lazy.c src/lua_json_raw.c \
+            src/lua_json_encode.c src/lua_json_lazy.c src/lua_json_lazy_mt.c \
+            src/lua_json_raw.c \
             src/json_scan.c
 $(FUZZ_DIR)/fuzz_json_decode:    $(JSON_SRC)
 $(FUZZ_DIR)/fuzz_json_roundtrip: $(JSON_SRC)

@@ -60,7 +60,7 @@ static int ljson_decode(lua_State *L)
 
   null_idx = json_options(L, 2, &lazy);
   if(lazy)
-    rc = json_decode_lazy(L, 1, null_idx, err, sizeof(err));
+    rc = json_decode_lazy(L, 1, null_idx, 0, err, sizeof(err));
   else
     rc = json_decode(L, s, len, null_idx, err, sizeof(err));
   if(rc) {

@@ -108,9 +108,15 @@ int json_decode(lua_State *L, const char *s, size_t len, int null_idx,
  * view holds) as a lazy view (see above) and pushes it, returning 0; a
  * text whose value is not an array or object is decoded by json_decode.
  * null_idx, err, errlen and the failure are json_decode's, with the same
- * message for the same text. Raises only as any push may: out of memory. */
-int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
-                     size_t errlen);
+ * message for the same text. mts is 0, or n when the running C function
+ * has json_push_lazy_mts's two tables as its upvalues n and n + 1 (they
+ * are then not looked up). Raises only as any push may: out of memory. */
+int json_decode_lazy(lua_State *L, int text_idx, int null_idx, int mts,
+                     char *err, size_t errlen);
+
+/* Pushes the metatables of a lazy view's arrays and objects not yet
+ * whole, in that order; made on first use and kept in the registry. */
+void json_push_lazy_mts(lua_State *L);
 
 /* Makes the table at idx whole if it is part of a lazy view with members
  * still to make (one level: they are made as levels themselves), so that

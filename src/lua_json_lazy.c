@@ -9,7 +9,7 @@
  * starts, in the table's state (a userdata under a private key of the
  * table: struct state), and the table gets a metatable whose __index
  * makes such a member, a level again, when it is first read, and puts it
- * in place. An array notes its members in the state itself, by index, so
+ * in place (lua_json_lazy_mt.c). An array notes its members in the state itself, by index, so
  * that a list of records costs one small block and no table entry per
  * record; an object notes them in a table, by key.
  * __newindex, __len and __pairs, and the raw functions a script has
@@ -32,6 +32,7 @@
 
 #include "lua_json.h"
 #include "lua_json_decode.h"
+#include "lua_json_lazy_internal.h"
 
 /* Members gathered on the Lua stack before a container's table is made at
  * their count; past this it is made at this size and grows. The stack is
@@ -46,29 +47,7 @@
 /* Levels from this nesting down are decoded whole when first reached. */
 #define LAZY_DEPTH 8
 
-/* The state of a table not yet whole, kept under the table's private key
- * (state_key): this struct, in a full userdata whose user values are the
- * text (UV_TEXT, a string), for an object a table of the byte offset in
- * the text of each missing member, under its key (UV_KEYS), and, only
- * when the view was asked for one, what null reads as (UV_NULL). */
-struct state {
-  lua_Integer left;     /* members still to make; 0: none (being built) */
-  lua_Integer n;        /* an array: the slots of at; an object: 0 */
-  const char *text;     /* the bytes of UV_TEXT, which holds them */
-  size_t len;
-  int array;
-  int depth;            /* the level's nesting: 0 for the text's own */
-  int null;             /* 1: UV_NULL is set */
-  const char *at[];     /* at[i - 1]: where element i's text starts, or
-                           NULL (made, set by the script, or a scalar) */
-};
-#define UV_TEXT 1
-#define UV_KEYS 2
-#define UV_NULL 3
-
-static const char state_key = 's';
-/* Registry keys of the metatables of arrays and objects not yet whole. */
-static const char lazy_array_key = 'A', lazy_object_key = 'O';
+const char lazy_state_key = 's';
 
 /* A container being made. */
 struct lazy {
@@ -79,6 +58,9 @@ struct lazy {
   int validate;        /* 1: members that are containers are checked as
                           they are stepped over; 0: the text was checked */
   int depth;           /* the nesting of the level being made */
+  int mts;             /* 0, or the upvalue of the running C function
+                          that holds the lazy array metatable, the object
+                          one's next: then the registry is not asked */
 };
 
 /* The level being filled: stack slots of its table (t) and of what notes
@@ -89,8 +71,6 @@ struct level {
   struct state *s;     /* an array's state, once it has one */
   lua_Integer left;
 };
-
-static void push_lazy_mt(lua_State *L, int array);
 
 /* Pushes a new state of n slots, copied from at, or all NULL when at is
  * NULL, with the user values the level needs. */
@@ -350,8 +330,8 @@ done:
       lua_pushvalue(L, jp->null_idx);
       lua_setiuservalue(L, lv.t + 1, UV_NULL);
     }
-    lua_rawsetp(L, lv.t, &state_key);         /* the top, lv.t + 1 */
-    push_lazy_mt(L, lv.array);
+    lua_rawsetp(L, lv.t, &lazy_state_key);         /* the top, lv.t + 1 */
+    lazy_push_mt(L, lv.array, lz->mts);
     lua_setmetatable(L, lv.t);
     return p;
   }
@@ -374,17 +354,17 @@ static void init_lazy(struct lazy *lz, lua_State *L, const char *s,
   lz->jp.null_idx = null_idx;
   lz->jp.err = err;
   lz->jp.errlen = errlen;
-  lz->text_idx = lz->state_idx = lz->validate = lz->depth = 0;
+  lz->text_idx = lz->state_idx = lz->validate = lz->depth = lz->mts = 0;
 }
 
-/* Pushes the member whose text starts at p, in the text of the state s,
- * at si, a level made; decoded whole from LAZY_DEPTH down, where
- * a level more would step over the rest of its text once again (a view
- * read down a deep nesting would cost its depth times its size). The text
+/* lazy_make_member (lua_json_lazy_internal.h): decoded whole from
+ * LAZY_DEPTH down, where a level more would step over the rest of its
+ * text once again (a view read down a deep nesting would cost its depth
+ * times its size). The text
  * is read where the state's user value holds it; it is pushed only for a
  * level that needs it in a state of its own. */
-static void make_member(lua_State *L, int si, const struct state *s,
-                        const char *p)
+void lazy_make_member(lua_State *L, int si, const struct state *s,
+                      const char *p, int mts)
 {
   struct lazy lz;
   char err[128];
@@ -397,6 +377,7 @@ static void make_member(lua_State *L, int si, const struct state *s,
   init_lazy(&lz, L, s->text, s->len, null_idx, err, sizeof(err));
   lz.state_idx = si;
   lz.depth = s->depth + 1;
+  lz.mts = mts;
   /* the text was checked: only a number Lua cannot read in this locale
    * fails */
   if(lz.depth >= LAZY_DEPTH) {
@@ -410,16 +391,14 @@ static void make_member(lua_State *L, int si, const struct state *s,
     lua_remove(L, lz.jp.null_idx);
 }
 
-/* One missing member of the table at t was made or set: the count in its
- * state s goes down, and at 0 the table is whole: it loses its state and
- * gets the metatable json_decode gives it. */
-static void made_one(lua_State *L, int t, struct state *s)
+/* lua_json_lazy_internal.h says what it does. */
+void lazy_made_one(lua_State *L, int t, struct state *s)
 {
   int array = s->array;
   if(--s->left)
     return;
   lua_pushnil(L);
-  lua_rawsetp(L, t, &state_key);
+  lua_rawsetp(L, t, &lazy_state_key);
   if(array)
     json_push_array_mt(L);
   else
@@ -440,10 +419,10 @@ static void complete(lua_State *L, int t, int si)
     for(i = 1; i <= s->n && s->left; i++) {
       if(!s->at[i - 1])
         continue;
-      make_member(L, si, s, s->at[i - 1]);
+      lazy_make_member(L, si, s, s->at[i - 1], 0);
       lua_rawseti(L, t, i);
       s->at[i - 1] = NULL;
-      made_one(L, t, s);
+      lazy_made_one(L, t, s);
     }
     return;
   }
@@ -451,7 +430,7 @@ static void complete(lua_State *L, int t, int si)
   lua_getiuservalue(L, si, UV_KEYS);
   lua_pushnil(L);
   while(s->left && lua_next(L, top + 1)) {
-    make_member(L, si, s, s->text + lua_tointeger(L, -1));
+    lazy_make_member(L, si, s, s->text + lua_tointeger(L, -1), 0);
     lua_pushvalue(L, -3);
     lua_insert(L, -2);
     lua_rawset(L, t);
@@ -459,7 +438,7 @@ static void complete(lua_State *L, int t, int si)
     lua_pushvalue(L, -1);
     lua_pushnil(L);
     lua_rawset(L, top + 1);         /* allowed while traversing */
-    made_one(L, t, s);
+    lazy_made_one(L, t, s);
   }
   lua_settop(L, top);
 }
@@ -471,149 +450,15 @@ void json_touch(lua_State *L, int idx)
     return;
   lua_pop(L, 1);
   idx = lua_absindex(L, idx);
-  if(lua_rawgetp(L, idx, &state_key) == LUA_TUSERDATA)
+  if(lua_rawgetp(L, idx, &lazy_state_key) == LUA_TUSERDATA)
     complete(L, idx, lua_gettop(L));
   lua_pop(L, 1);
 }
 
-/* ---- the metatables of tables not yet whole --------------------------- */
-
-/* The index i of the key at k in the array whose state is s, 1 <= i <=
- * s->n (a float too, if it has that value); 0 for any other key. */
-static lua_Integer element_index(lua_State *L, int k, const struct state *s)
-{
-  int isint;
-  lua_Integer i;
-  if(lua_type(L, k) != LUA_TNUMBER)
-    return 0;
-  i = lua_tointegerx(L, k, &isint);
-  return isint && i >= 1 && i <= s->n ? i : 0;
-}
-
-/* Where the text of the missing member of the key at k starts, in the
- * table at t whose state s is at si, or NULL when none is missing under
- * that key. For an object, leaves the table of offsets at si + 1 (even
- * for NULL). */
-static const char *missing(lua_State *L, int si, struct state *s, int k)
-{
-  lua_Integer i;
-  if(s->array)
-    return (i = element_index(L, k, s)) ? s->at[i - 1] : NULL;
-  lua_getiuservalue(L, si, UV_KEYS);
-  if(lua_type(L, k) != LUA_TSTRING)
-    return NULL;
-  lua_pushvalue(L, k);
-  lua_rawget(L, si + 1);
-  i = lua_tointeger(L, -1);         /* never 0: the object's '{' is first */
-  lua_pop(L, 1);
-  return i ? s->text + i : NULL;
-}
-
-/* The missing member of the key at k, in the table at t whose state s is
- * at si, is in place: it is forgotten. */
-static void forget(lua_State *L, int t, int si, struct state *s, int k)
-{
-  if(s->array)
-    s->at[element_index(L, k, s) - 1] = NULL;
-  else {
-    lua_pushvalue(L, k);
-    lua_pushnil(L);
-    lua_rawset(L, si + 1);
-  }
-  made_one(L, t, s);
-}
-
-/* __index(t, k): a missing member made and put in place; nil for a key
- * that is not a member. */
-static int lazy_index(lua_State *L)
-{
-  struct state *s;
-  const char *p;
-  lua_settop(L, 2);
-  if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 3 */
-    return 0;
-  s = lua_touserdata(L, 3);
-  if(s->array) {                    /* the index found once */
-    lua_Integer i = element_index(L, 2, s);
-    if(!i || !(p = s->at[i - 1]))
-      return 0;
-    make_member(L, 3, s, p);                               /* 4 */
-    lua_pushvalue(L, 4);
-    lua_rawseti(L, 1, i);
-    s->at[i - 1] = NULL;
-    made_one(L, 1, s);
-    return 1;
-  }
-  if(!(p = missing(L, 3, s, 2)))                           /* 4 */
-    return 0;
-  make_member(L, 3, s, p);                                 /* 5 */
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, 1);
-  forget(L, 1, 3, s, 2);
-  return 1;
-}
-
-/* Raises msg as the VM would for the Lua code that called the
- * metamethod: with its position in front. */
-static int where_error(lua_State *L, const char *msg)
-{
-  luaL_where(L, 1);
-  lua_pushstring(L, msg);
-  lua_concat(L, 2);
-  return lua_error(L);
-}
-
-/* __newindex(t, k, v): set, as in any table; a member not yet made is
- * forgotten. */
-static int lazy_newindex(lua_State *L)
-{
-  struct state *s;
-  lua_settop(L, 3);
-  /* a plain table's message, where the assignment was */
-  if(lua_isnil(L, 2))
-    return where_error(L, "table index is nil");
-  if(lua_type(L, 2) == LUA_TNUMBER && !lua_isinteger(L, 2) &&
-     lua_tonumber(L, 2) != lua_tonumber(L, 2))
-    return where_error(L, "table index is NaN");
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, 3);
-  lua_rawset(L, 1);
-  if(lua_rawgetp(L, 1, &state_key) != LUA_TUSERDATA)      /* 4 */
-    return 0;
-  s = lua_touserdata(L, 4);
-  if(missing(L, 4, s, 2))
-    forget(L, 1, 4, s, 2);
-  return 0;
-}
-
-static void push_lazy_mt(lua_State *L, int array)
-{
-  static const luaL_Reg meta[] = {
-    {"__index", lazy_index},
-    {"__newindex", lazy_newindex},
-    {"__len", json_lazy_len},
-    {"__pairs", json_lazy_pairs},
-    {NULL, NULL}
-  };
-  const void *key = array ? &lazy_array_key : &lazy_object_key;
-  if(lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE)
-    return;
-  lua_pop(L, 1);
-  lua_createtable(L, 0, 5);
-  luaL_setfuncs(L, meta, 0);
-  if(array) {                     /* so that type errors name it */
-    lua_pushliteral(L, JSON_ARRAY_MT);
-    lua_setfield(L, -2, "__name");
-  }
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
-}
-
 /* ---- views ------------------------------------------------------------- */
 
-int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
-                     size_t errlen)
+int json_decode_lazy(lua_State *L, int text_idx, int null_idx, int mts,
+                     char *err, size_t errlen)
 {
   struct lazy lz;
   const char *s, *p;
@@ -629,6 +474,7 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
             errlen);
   lz.text_idx = text_idx;
   lz.validate = 1;
+  lz.mts = mts;
   if((p = make_level(&lz, p))) {
     p = json_skip_ws(p, lz.jp.end);
     if(p == lz.jp.end)
@@ -642,7 +488,7 @@ int json_decode_lazy(lua_State *L, int text_idx, int null_idx, char *err,
 lua_Integer json_lazy_unmade(lua_State *L, int idx)
 {
   lua_Integer n = 0;
-  if(lua_rawgetp(L, idx, &state_key) == LUA_TUSERDATA)
+  if(lua_rawgetp(L, idx, &lazy_state_key) == LUA_TUSERDATA)
     n = ((const struct state *)lua_touserdata(L, -1))->left;
   lua_pop(L, 1);
   return n;

@@ -283,7 +283,8 @@ static int lresp_header_list(lua_State *L)
  * say lazy = false; with no options (or lazy = true alone) decoded once
  * and cached, with null or lazy = false (json.decode's options) decoded
  * each time. Raises naming the method, URL and status when the body is
- * not JSON. Upvalue 1: the key "body", interned once. */
+ * not JSON. Upvalue 1: the key "body", interned once; 2 and 3: the lazy
+ * view's metatables (json_push_lazy_mts). */
 static int lresp_json(lua_State *L)
 {
   char err[128];
@@ -291,10 +292,14 @@ static int lresp_json(lua_State *L)
   const char *body;
   size_t len;
 
-  luaL_checktype(L, 1, LUA_TTABLE);
-  if(lua_gettop(L) > 2)     /* resp:json() has no 2nd: none reads as nil */
+  if(lua_type(L, 1) != LUA_TTABLE)
+    return luaL_typeerror(L, 1, "table");
+  if(lua_gettop(L) == 1)    /* resp:json(), the usual call: no options */
+    null_idx = 0;
+  else {
     lua_settop(L, 2);
-  null_idx = json_options(L, 2, &lazy);
+    null_idx = json_options(L, 2, &lazy);
+  }
   if(!null_idx && lazy && lua_rawgetp(L, 1, &json_key) != LUA_TNIL)
     return 1;
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -304,7 +309,7 @@ static int lresp_json(lua_State *L)
     snprintf(err, sizeof(err), "the body is empty");
   else {
     if(lazy)
-      rc = json_decode_lazy(L, -1, null_idx, err, sizeof(err));
+      rc = json_decode_lazy(L, -1, null_idx, 2, err, sizeof(err));
     else
       rc = json_decode(L, body, len, null_idx, err, sizeof(err));
     if(rc == 0) {
@@ -355,7 +360,8 @@ void lresp_register(lua_State *L)
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
   lua_pushliteral(L, "body");
-  lua_pushcclosure(L, lresp_json, 1);
+  json_push_lazy_mts(L);
+  lua_pushcclosure(L, lresp_json, 3);
   lua_setfield(L, -2, "json");
   lua_pushvalue(L, -1);       /* core.response_methods: Lua adds links */
   lua_setfield(L, -4, "response_methods");

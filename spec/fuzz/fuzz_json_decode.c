@@ -55,8 +55,8 @@ static int decode_checked(lua_State *L)
       if(!memchr(err, '\0', sizeof(err)) || !strstr(err, " at byte "))
         luaL_error(L, "failed without saying where: %.60s", err);
     }
-    if(json_decode_lazy(L, text, null_idx, lazy_err, sizeof(lazy_err)) !=
-       rc)
+    if(json_decode_lazy(L, text, null_idx, 0, lazy_err, sizeof(lazy_err))
+       != rc)
       luaL_error(L, "the lazy view %s where the decoder %s",
                  rc ? "succeeded" : "failed", rc ? "failed" : "succeeded");
     if(rc == 0) {

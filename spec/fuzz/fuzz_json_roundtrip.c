@@ -119,7 +119,7 @@ static int roundtrip(lua_State *L)
     return luaL_error(L, "encoded again, the text differs: %.200s | %.200s",
                       s1, s2);
   lua_pushlstring(L, in->s, in->len);                /* 6: the input */
-  if(json_decode_lazy(L, 6, 1, err, sizeof(err)))    /* 7: its view */
+  if(json_decode_lazy(L, 6, 1, 0, err, sizeof(err))) /* 7: its view */
     return luaL_error(L, "the lazy view refused what the decoder read: %s",
                       err);
   if(json_encode(L, 7, err, sizeof(err)))
