@@ -420,6 +420,10 @@ static void complete(lua_State *L, int t, int si)
       if(!s->at[i - 1])
         continue;
       lazy_make_member(L, si, s, s->at[i - 1], 0);
+      if(!s->at[i - 1]) {           /* made meanwhile (see lazy_index) */
+        lua_pop(L, 1);
+        continue;
+      }
       lua_rawseti(L, t, i);
       s->at[i - 1] = NULL;
       lazy_made_one(L, t, s);
@@ -431,6 +435,12 @@ static void complete(lua_State *L, int t, int si)
   lua_pushnil(L);
   while(s->left && lua_next(L, top + 1)) {
     lazy_make_member(L, si, s, s->text + lua_tointeger(L, -1), 0);
+    lua_pushvalue(L, -3);
+    if(lua_rawget(L, top + 1) == LUA_TNIL) {  /* made meanwhile */
+      lua_pop(L, 3);
+      continue;
+    }
+    lua_pop(L, 1);
     lua_pushvalue(L, -3);
     lua_insert(L, -2);
     lua_rawset(L, t);
