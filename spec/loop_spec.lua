@@ -182,4 +182,28 @@ print(weak[1] == nil)
     assert.equal(0, code, out)
     assert.equal("generational\tincremental\ntrue\n", out)
   end)
+
+  -- Lua 5.4's own basic step in generational mode is a minor collection
+  -- that also clears the debt a major one waits for: this script grew to
+  -- 348 MB with it, and peaks at 18 MB without the steps.
+  it("frees what aged when a script steps it often", function()
+    local code, out = run_script([[
+local peak, hold = 0, {}
+for i = 1, 3000 do
+  local t = {}
+  for j = 1, 200 do t[j] = {j, tostring(j)} end
+  hold[i % 50] = {("x"):rep(100000) .. i, t}    -- kept 50 rounds, dropped
+  if i % 10 == 0 then collectgarbage("step") end
+  peak = math.max(peak, collectgarbage("count") // 1024)
+end
+print(peak < 60, collectgarbage("step", 0), collectgarbage("step", 1) ~= nil)
+print(pcall(collectgarbage, "step", "x"))
+collectgarbage("incremental")
+print(type(collectgarbage("step")), collectgarbage("generational"))
+]])
+    assert.equal(0, code, out)
+    assert.equal("true\tfalse\ttrue\nfalse\tbad argument #2 to "
+                 .. "'collectgarbage' (number expected, got string)\n"
+                 .. "boolean\tincremental\n", out)
+  end)
 end)

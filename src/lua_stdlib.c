@@ -1,7 +1,9 @@
 /*
  * lua_stdlib.c - what retryrun.stdlib puts in place of the base library's
  * coroutine functions and os.execute, so that plain coroutines and child
- * processes work beside the loop (see lua_stdlib.h).
+ * processes work beside the loop (see lua_stdlib.h), and of
+ * collectgarbage, so that a step in generational mode can make a major
+ * collection.
  */
 #include <errno.h>
 #include <signal.h>
@@ -145,6 +147,49 @@ static int lrun_execute(lua_State *L)
   return luaL_execresult(L, status);
 }
 
+/* Debt, in KB, that makes a step in generational mode collect at once:
+ * far more than any heap, and set afresh by the collection. */
+#define GEN_STEP_KB (1 << 20)
+
+/* core.base.collectgarbage: the base library's collectgarbage (upvalue 1),
+ * the same for every option but a basic step ("step" with size 0, or
+ * none) in generational mode, the mode the Lua state starts in (upvalue
+ * 2: true while generational, kept up to date here). Lua 5.4 makes that
+ * step a minor collection always and clears the debt that would have
+ * made a later one major, so a script that steps often would never free
+ * what it dropped after it had aged: its heap grew without bound. Here it
+ * is one collection as the collector's own pacing makes it: minor, or
+ * major when the heap has grown past what the last major one left by the
+ * share state.c sets. The options and numbers are checked as the base
+ * library checks them, so that errors name collectgarbage. */
+static int lrun_collectgarbage(lua_State *L)
+{
+  static const char *const opts[] = {"stop", "restart", "collect", "count",
+    "step", "setpause", "setstepmul", "isrunning", "generational",
+    "incremental", NULL};
+  static const int numbers[] = {0, 0, 0, 0, 1, 1, 1, 0, 2, 3};
+  int o = luaL_checkoption(L, 1, "collect", opts), i;
+  for(i = 2; i <= 1 + numbers[o]; i++)
+    luaL_optinteger(L, i, 0);
+  if(o == 4 && luaL_optinteger(L, 2, 0) == 0 &&
+     lua_toboolean(L, lua_upvalueindex(2))) {
+    int res = lua_gc(L, LUA_GCSTEP, GEN_STEP_KB);
+    if(res == -1)                   /* inside a finalizer */
+      luaL_pushfail(L);
+    else
+      lua_pushboolean(L, res);
+    return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  if(o >= 8) {
+    lua_pushboolean(L, o == 8);
+    lua_replace(L, lua_upvalueindex(2));
+  }
+  return lua_gettop(L);
+}
+
 void lstdlib_register(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
@@ -155,6 +200,14 @@ void lstdlib_register(lua_State *L)
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);
+  /* in a table of its own, so that no module holds it by name and its
+   * errors name it as the global it replaces */
+  lua_createtable(L, 0, 1);
+  lua_getglobal(L, "collectgarbage");
+  lua_pushboolean(L, 1);            /* state.c starts it generational */
+  lua_pushcclosure(L, lrun_collectgarbage, 2);
+  lua_setfield(L, -2, "collectgarbage");
+  lua_setfield(L, -2, "base");
   luaopen_coroutine(L);             /* a fresh table: the originals */
   lua_getfield(L, -1, "resume");
   lua_newtable(L);                  /* coroutine -> its step, weak keys */

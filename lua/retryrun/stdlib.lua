@@ -95,11 +95,15 @@ local after_child = core.after_child
 local execute, io_close = core.execute, io.close
 local file_close = getmetatable(io.stdout).__index.close
 
+-- next, rawget, rawset, rawlen, getmetatable and setmetatable, which see
+-- a table as it is, first make a lazy JSON view's table whole
+-- (retryrun.json), so that it reads as json.decode would have made it;
+-- collectgarbage("step") in generational mode can make a major collection
+local base = {collectgarbage = core.base.collectgarbage}
+for name, fn in pairs(core.json_base) do base[name] = fn end
+
 return {
-  -- next, rawget, rawset, rawlen, getmetatable and setmetatable, which
-  -- see a table as it is, first make a lazy JSON view's table whole
-  -- (retryrun.json), so that it reads as json.decode would have made it
-  _G = core.json_base,
+  _G = base,
   debug = core.json_debug,
   coroutine = {
     resume = resume,
