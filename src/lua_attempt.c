@@ -224,7 +224,7 @@ int lattempt_send(lua_State *L, struct call *c)
   char err[CHECK_MSG];
 
   err[0] = '\0';
-  lua_settop(L, S_TOP);
+  lcall_top(L);
   /* check everything from the script before taking anything: core.request
    * checked the request, but a before_attempt hook (or whoever else holds
    * the table) may have changed it since. A redirect hop sends the same
@@ -265,8 +265,7 @@ int lattempt_send(lua_State *L, struct call *c)
     lcall_close(c);
     return lua_error(L);
   }
-  if(lua_gettop(L) != S_TOP)           /* as lattempt_start found it */
-    lua_settop(L, S_TOP);
+  lcall_top(L);                       /* as lattempt_start found it */
   if(lhedge_wanted(c))
     return lhedge_wait(L, c);
   c->k = K_TRANSFER;
@@ -331,7 +330,7 @@ static int follow_redirect(lua_State *L, struct call *c)
 int lattempt_done(lua_State *L, struct call *c)
 {
   struct transfer *tr = c->tr;
-  lua_settop(L, S_TOP);
+  lcall_top(L);
   lwire_keep(L, tr);
   if(tr->cls == POLICY_RESPONSE && tr->redirect_url &&
      (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
@@ -364,7 +363,7 @@ int lattempt_done(lua_State *L, struct call *c)
     lresp_new(L, S_KEYS, tr, c->method, url, loop_now() - c->pc.started,
               c->judged);
     lua_replace(L, S_RESP);
-    lua_settop(L, S_TOP);
+    lcall_top(L);
     lgate_after(L, c, (int)tr->status);
   }
   else {
