@@ -8,6 +8,7 @@
 #define RETRYRUN_DYNBUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct dynbuf {
   char *data;                /* NULL until the first append */
@@ -18,6 +19,18 @@ struct dynbuf {
 /* Appends n bytes of p. Returns 0, or -1 when memory ran out (now or
  * before). */
 int dynbuf_add(struct dynbuf *b, const void *p, size_t n);
+
+/* dynbuf_add with its common case inline, for a caller that appends per
+ * callback: an append that fits, with no earlier failure, is a copy. */
+static inline int dynbuf_append(struct dynbuf *b, const void *p, size_t n)
+{
+  if(b->oom || b->len + n + 1 > b->cap)
+    return dynbuf_add(b, p, n);
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
 
 /* Appends as printf would. Returns 0, or -1 as dynbuf_add. */
 int dynbuf_printf(struct dynbuf *b, const char *fmt, ...);

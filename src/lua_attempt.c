@@ -98,6 +98,14 @@ static const struct mime_part *multipart_parts(lua_State *L, size_t *n)
   return parts;
 }
 
+/* As lcall_req_get, but pushes nothing for a field known absent. */
+static int req_field(lua_State *L, const struct call *c, int k)
+{
+  if(c->req_absent & (1u << k))
+    return LUA_TNIL;
+  return luax_getkey(L, S_REQ, S_KEYS, k);
+}
+
 /* Starts a transfer of the request as it is now (or of the redirect hop)
  * with this timeout: the attempt's own, which the task waits on (hedge 0),
  * or a hedge of it, only put on the loop (1); now is the clock, read a
@@ -117,23 +125,23 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
 
   memset(&o, 0, sizeof(o));
   *out = NULL;
+  /* each field read is pushed and stays until the end (settop), its
+   * string in use; a field known absent (req_field) pushes nothing */
   if(c->hops) {
     lua_getiuservalue(L, S_CALL, 1);     /* where a redirect points */
     url = lua_tostring(L, -1);
   }
-  else if((url = lcall_url(c)) != NULL)
-    lua_pushnil(L);                      /* keeps the url's slot */
-  else {
+  else if((url = lcall_url(c)) == NULL) {
     lcall_req_get(L, c, LUAX_K_URL);
     url = lua_tostring(L, -1);           /* request_check: a string */
   }
-  if(lcall_req_get(L, c, LUAX_K_BODY) == LUA_TSTRING && !c->hop_get)
+  if(req_field(L, c, LUAX_K_BODY) == LUA_TSTRING && !c->hop_get)
     o.body = lua_tolstring(L, -1, &blen);
   o.body_len = blen;
-  if(lcall_req_get(L, c, LUAX_K_MULTIPART) == LUA_TTABLE && !c->hop_get)
+  if(req_field(L, c, LUAX_K_MULTIPART) == LUA_TTABLE && !c->hop_get)
     o.parts = multipart_parts(L, &o.nparts);
-  lcall_req_get(L, c, LUAX_K_COMPRESSED);
-  o.compressed = lua_toboolean(L, -1);
+  if(req_field(L, c, LUAX_K_COMPRESSED) != LUA_TNIL)
+    o.compressed = lua_toboolean(L, -1);
   o.method = c->hops ? c->hop_method : c->method;
   o.url = url;
   o.timeout = timeout;
@@ -143,9 +151,9 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
   o.fresh_connect = c->hops ? !policy_method_idempotent(o.method) :
                      !c->pc.idempotent;
   o.wire = runtime_of(L)->wire;
-  if(lcall_req_get(L, c, LUAX_K_CACERT) == LUA_TSTRING)
+  if(req_field(L, c, LUAX_K_CACERT) == LUA_TSTRING)
     o.cacert = lua_tostring(L, -1);
-  if(lcall_req_get(L, c, LUAX_K_COOKIES) != LUA_TNIL) {
+  if(req_field(L, c, LUAX_K_COOKIES) != LUA_TNIL) {
     struct transfer_jar **jar = luax_testsized(L, -1, LUAX_JAR_MT,
                                                 sizeof(*jar));
     if(!jar || !*jar) {
@@ -165,7 +173,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
                     why);
     goto fail;
   }
-  if(lcall_req_get(L, c, LUAX_K_HEADERS) == LUA_TTABLE) {
+  if(req_field(L, c, LUAX_K_HEADERS) == LUA_TTABLE) {
     lua_pushnil(L);
     while(lua_next(L, -2)) {
       if(c->hops && skip_on_hop(L, c)) {
@@ -185,7 +193,6 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
       lua_pop(L, 2);
     }
   }
-  lua_pop(L, 1);
   rc = transfer_prepare(tr, &o, now);
   if(rc == CURLE_OK && (hedge ? loop_transfer_add(&c->task->lt, tr) :
                         loop_wait_transfer(&c->task->lt, tr)))
@@ -202,7 +209,7 @@ int lattempt_start(lua_State *L, struct call *c, double timeout, int hedge,
 fail:
   if(tr)
     transfer_release(tr);              /* not on the loop */
-  lua_replace(L, top + 1);
+  lua_copy(L, -1, top + 1);            /* the message, maybe in place */
   lua_settop(L, top + 1);
   return -1;
 }
@@ -217,7 +224,7 @@ int lattempt_send(lua_State *L, struct call *c)
   char err[CHECK_MSG];
 
   err[0] = '\0';
-  lua_settop(L, S_TOP);
+  lcall_top(L);
   /* check everything from the script before taking anything: core.request
    * checked the request, but a before_attempt hook (or whoever else holds
    * the table) may have changed it since. A redirect hop sends the same
@@ -258,7 +265,7 @@ int lattempt_send(lua_State *L, struct call *c)
     lcall_close(c);
     return lua_error(L);
   }
-  lua_settop(L, S_TOP);
+  lcall_top(L);                       /* as lattempt_start found it */
   if(lhedge_wanted(c))
     return lhedge_wait(L, c);
   c->k = K_TRANSFER;
@@ -323,7 +330,7 @@ static int follow_redirect(lua_State *L, struct call *c)
 int lattempt_done(lua_State *L, struct call *c)
 {
   struct transfer *tr = c->tr;
-  lua_settop(L, S_TOP);
+  lcall_top(L);
   lwire_keep(L, tr);
   if(tr->cls == POLICY_RESPONSE && tr->redirect_url &&
      (tr->status == 301 || tr->status == 302 || tr->status == 303 ||
@@ -356,7 +363,7 @@ int lattempt_done(lua_State *L, struct call *c)
     lresp_new(L, S_KEYS, tr, c->method, url, loop_now() - c->pc.started,
               c->judged);
     lua_replace(L, S_RESP);
-    lua_settop(L, S_TOP);
+    lcall_top(L);
     lgate_after(L, c, (int)tr->status);
   }
   else {

@@ -171,7 +171,7 @@ int lcall_attempt(lua_State *L, struct call *c)
 /* lcall_before_attempt, now as attempt_at's */
 static int before_attempt_at(lua_State *L, struct call *c, double now)
 {
-  lua_settop(L, S_TOP);
+  lcall_top(L);
   if(loop_task_cancelled(&c->task->lt))
     return lcall_cancelled(L, c);
   c->pc.attempt++;

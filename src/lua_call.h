@@ -181,6 +181,14 @@ static inline int lcall_req_get(lua_State *L, const struct call *c, int k)
   return luax_getkey(L, S_REQ, S_KEYS, k);
 }
 
+/* lua_settop(L, S_TOP), with no call when the stack is there already,
+ * as it usually is on a step's way in. */
+static inline void lcall_top(lua_State *L)
+{
+  if(lua_gettop(L) != S_TOP)
+    lua_settop(L, S_TOP);
+}
+
 /* The request's url without reading the table, when no Lua code has had
  * it since core.plain_call built it (so it still holds the string c->url
  * points into); else NULL. */

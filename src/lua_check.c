@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -233,6 +232,19 @@ static int req_field(const char *k, size_t n)
   return CHECK_FIELDS;
 }
 
+/* The length of "http://" or "https://" (in any case) when s starts so,
+ * else 0: read byte by byte, for a check every call makes. */
+static size_t http_prefix(const char *s, size_t len)
+{
+  if(len < 7 || (s[0] | 0x20) != 'h' || (s[1] | 0x20) != 't' ||
+     (s[2] | 0x20) != 't' || (s[3] | 0x20) != 'p')
+    return 0;
+  if(s[4] == ':')
+    return s[5] == '/' && s[6] == '/' ? 7 : 0;
+  return len >= 8 && (s[4] | 0x20) == 's' && s[5] == ':' && s[6] == '/' &&
+         s[7] == '/' ? 8 : 0;
+}
+
 /* Checks the value at the top of the stack as field f of a request, and
  * notes in *seen what the fields after it depend on; a body and a
  * multipart list together, or with HEAD, are check_request's to find.
@@ -288,8 +300,8 @@ static int check_field(lua_State *L, int f, struct req_seen *seen,
                "%zu): it cannot be sent", (unsigned char)s[at], at + 1);
       return 1;
     }
-    if(!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8)) {
-      const char *host = s + (s[4] == ':' ? 7 : 8);
+    if((at = http_prefix(s, len)) > 0) {
+      const char *host = s + at;
       if(*host == '\0' || *host == '/' || *host == '?' || *host == '#') {
         snprintf(err, errlen, "url has no host after %.*s",
                  (int)(host - s), s);

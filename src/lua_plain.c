@@ -51,6 +51,7 @@ static int option_slot(const char *k, size_t n)
  * options as the opts table holds them; nil for the others. */
 struct plain {
   int type[P_TOP + 1];
+  int fields;                 /* of the request, beyond method and url */
 };
 
 /* Moves each option of the opts table (nil for none) into its slot, as
@@ -74,6 +75,7 @@ static int take_options(lua_State *L, struct plain *pl)
     if(!slot)
       return 0;
     pl->type[slot] = lua_type(L, -1);
+    pl->fields += slot != P_RETRY && pl->type[slot] != LUA_TNIL;
     lua_replace(L, slot);
   }
   return 1;
@@ -167,6 +169,7 @@ static int plain_request(lua_State *L, const char **method_out,
   lua_settop(L, P_TOP);
   for(i = 1; i <= P_TOP; i++)
     pl.type[i] = LUA_TNIL;
+  pl.fields = 0;
   pl.type[P_METHOD] = LUA_TSTRING;    /* once it is one of the names */
   pl.type[P_URL] = lua_type(L, P_URL);
   pl.type[P_OPTS] = lua_type(L, P_OPTS);
@@ -199,6 +202,7 @@ static int plain_request(lua_State *L, const char **method_out,
      * given kept as it is when it is the answer */
     double left = t->wrap_deadline - loop_now();
     if(pl.type[P_TIMEOUT] == LUA_TNIL || left < lua_tonumber(L, P_TIMEOUT)) {
+      pl.fields += pl.type[P_TIMEOUT] == LUA_TNIL;
       lua_pushnumber(L, left);
       lua_replace(L, P_TIMEOUT);
       pl.type[P_TIMEOUT] = LUA_TNUMBER;
@@ -221,20 +225,20 @@ static int plain_request(lua_State *L, const char **method_out,
     lua_newtable(L);
     lua_replace(L, P_HEADERS);
     pl.type[P_HEADERS] = LUA_TTABLE;
+    pl.fields++;
   }
-  for(i = P_HEADERS, n = 2 + put_body; i <= P_TOP; i++)
-    n += pl.type[i] != LUA_TNIL && i != P_RETRY;
+  n = pl.fields + put_body;
   /* a method and a url alone: the table of a call that returned, if one
    * left it (lcall_spare), has those two fields, to set again */
-  if(n == 2 && lua_rawgeti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ) ==
+  if(n == 0 && lua_rawgeti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ) ==
      LUA_TTABLE) {
     lua_pushnil(L);
     lua_rawseti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ);
   }
   else {
-    if(n == 2)
+    if(n == 0)
       lua_pop(L, 1);
-    lua_createtable(L, 0, n);
+    lua_createtable(L, 0, n + 2);
   }
   req = lua_gettop(L);
   put(L, &pl, req, LUAX_K_METHOD, P_METHOD, &has);

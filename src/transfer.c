@@ -300,6 +300,22 @@ static void attempt_clear(struct transfer *t)
   t->why[0] = '\0';
 }
 
+/* 'G' for GET, 'H' for HEAD, 'P' for POST (the methods transfer_prepare
+ * treats apart), else 0; read once, byte by byte, for the five tests
+ * that were a strcmp each. */
+static int method_kind(const char *m)
+{
+  switch(m[0]) {
+  case 'G':
+    return m[1] == 'E' && m[2] == 'T' && !m[3] ? 'G' : 0;
+  case 'H':
+    return m[1] == 'E' && m[2] == 'A' && m[3] == 'D' && !m[4] ? 'H' : 0;
+  case 'P':
+    return m[1] == 'O' && m[2] == 'S' && m[3] == 'T' && !m[4] ? 'P' : 0;
+  }
+  return 0;
+}
+
 CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
                           double now)
 {
@@ -307,7 +323,7 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
   CURLcode rc = CURLE_OK;
   long timeout_ms = (long)(o->timeout * 1000.0 + 0.5);
   long connect_ms = (long)(o->connect_timeout * 1000.0 + 0.5);
-  int head = !strcmp(o->method, "HEAD");
+  int kind = method_kind(o->method), head = kind == 'H';
   int fresh = o->fresh_connect;
 
   if(timeout_ms < 1)
@@ -377,7 +393,7 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
    * body, so that is what it caps */
   /* the settings below these four need a reset before the next use */
   t->dirty = t->dirty || fresh || o->body || o->nparts ||
-             strcmp(o->method, "GET");
+             kind != 'G';
   /* "": every encoding this libcurl decodes; the body arrives decoded.
    * NULL, libcurl's default: none asked for, none decoded */
   if(o->compressed != t->set_compressed) {
@@ -423,12 +439,12 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
       goto out;
     }
     SET(CURLOPT_MIMEPOST, t->mime);
-    if(strcmp(o->method, "POST"))
+    if(kind != 'P')
       SET(CURLOPT_CUSTOMREQUEST, o->method);
   }
-  else if(!strcmp(o->method, "POST"))
+  else if(kind == 'P')
     SET(CURLOPT_POST, 1L);
-  else if(strcmp(o->method, "GET") || o->body)
+  else if(kind != 'G' || o->body)
     SET(CURLOPT_CUSTOMREQUEST, o->method);
   if(o->body && !o->nparts) {
     t->body.len = 0;
@@ -439,7 +455,7 @@ CURLcode transfer_prepare(struct transfer *t, const struct transfer_opts *o,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
     SET(CURLOPT_POSTFIELDS, t->body.data);
   }
-  else if(!strcmp(o->method, "POST") && !o->nparts) {
+  else if(kind == 'P' && !o->nparts) {
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     SET(CURLOPT_POSTFIELDS, "");
   }

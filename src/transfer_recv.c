@@ -20,7 +20,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     t->over = TRANSFER_OVER_BODY;
     return 0;          /* libcurl stops with CURLE_WRITE_ERROR */
   }
-  if(dynbuf_add(&t->resp_body, p, len)) {
+  if(dynbuf_append(&t->resp_body, p, len)) {
     t->out_of_memory = 1;
     return 0;
   }
@@ -50,7 +50,8 @@ static long long content_length_of(const char *p, size_t len)
   long long v = 0;
   size_t i = 15;
   int digits = 0;
-  if(len < 16 || strncasecmp(p, "content-length:", 15))
+  if(len < 16 || (p[8] | 0x20) != 'l' ||
+     strncasecmp(p, "content-length:", 15))
     return -1;
   while(i < len && (p[i] == ' ' || p[i] == '\t'))
     i++;
@@ -83,16 +84,26 @@ static int is_encoded(const char *p, size_t len)
   return 1;
 }
 
+/* Reads a header line that may be Content-Length or Content-Encoding. */
+static __attribute__((noinline)) void content_header(struct transfer *t,
+                                                    const char *p,
+                                                    size_t len)
+{
+  long long cl = content_length_of(p, len);
+  if(cl >= 0)
+    t->content_length = cl;
+  else if(t->decoding && is_encoded(p, len))
+    t->encoded = 1;
+}
+
 /* Keeps the header lines of the last response only: a status line starts
  * a new response (after a redirect or a 1xx). At the end of a response's
  * headers, a Content-Length over max_body stops the attempt before its
  * body comes (a 1xx, 204, 304 or redirect has no body of its own to keep,
  * and a HEAD has none at all: max_body is 0 then). */
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static __attribute__((noinline)) size_t header_line(struct transfer *t,
+                                                   const char *p, size_t len)
 {
-  struct transfer *t = ud;
-  size_t len = size * n;
-  t->received += len;
   if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
     t->answered = 1;
     t->headers_done = 0;
@@ -134,14 +145,32 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
   }
   t->nheaders++;
   /* both names start "Content-": a look at two bytes passes the others */
-  if(len >= 16 && (p[0] | 0x20) == 'c' && p[7] == '-') {
-    long long cl = content_length_of(p, len);
-    if(cl >= 0)
-      t->content_length = cl;
-    else if(t->decoding && is_encoded(p, len))
-      t->encoded = 1;
-  }
+  if(len >= 16 && (p[0] | 0x20) == 'c' && p[7] == '-')
+    content_header(t, p, len);
   return len;
+}
+
+/* libcurl's header callback: most lines are a header under both caps,
+ * kept here; header_line takes a status line, the blank line, a line
+ * with no colon and every line over a cap. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+  struct transfer *t = ud;
+  size_t len = size * n;
+  t->received += len;
+  if(len >= 8 && p[0] != 'H' && t->nheaders < TRANSFER_MAX_HEADERS &&
+     t->resp_headers.len + len <= TRANSFER_MAX_HEADERS_BYTES &&
+     memchr(p, ':', len)) {
+    if(dynbuf_append(&t->resp_headers, p, len)) {
+      t->out_of_memory = 1;
+      return 0;
+    }
+    t->nheaders++;
+    if(len >= 16 && (p[0] | 0x20) == 'c' && p[7] == '-')
+      content_header(t, p, len);
+    return len;
+  }
+  return header_line(t, p, len);
 }
 
 /* Called by libcurl right before it sends each request of the transfer:
