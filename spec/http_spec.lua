@@ -85,6 +85,20 @@ describe("retryrun.http", function()
       assert.equal(resp:json(), resp:json())
     end)
 
+    it("says so when its methods are given a table that is no response",
+       function()
+      local resp = http.get(srv.url .. "/items", {headers = AUTH})
+      assert.equal(2, resp.json({body = "[1, 2]"})[2])
+      assert.has_error(function() resp.json({}) end,
+        "json: not JSON (the body is empty), in a table that is not a "
+        .. "response retryrun made")
+      assert.has_error(function() resp.json({body = "[1,", url = {}}) end,
+        "json: not JSON (expected a value at byte 4 (end of input)), in a "
+        .. "table that is not a response retryrun made")
+      assert.equal("retryrun.Response (? ?: ?)",
+                   tostring(setmetatable({}, getmetatable(resp))))
+    end)
+
     it("gives its methods and the cached JSON whatever else is passed",
        function()
       local resp = http.get(srv.url .. "/items", {headers = AUTH})

@@ -324,9 +324,20 @@ static int lresp_json(lua_State *L)
   lua_getfield(L, 1, "url");
   lredact_at(L, -1, 0);
   lua_getfield(L, 1, "status");
+  if(!lua_isstring(L, -3) || !lua_isstring(L, -2) || !lua_isstring(L, -1))
+    return luaL_error(L, "json: not JSON (%s), in a table that is not a "
+                      "response retryrun made", err);
   return luaL_error(L, "response to %s %s (status %s) is not JSON: %s",
                     lua_tostring(L, -3), lua_tostring(L, -2),
                     lua_tostring(L, -1), err);
+}
+
+/* The field at idx as text, or "?" (a table given the Response
+ * metatable by a script may lack it). */
+static const char *field_text(lua_State *L, int idx)
+{
+  const char *s = lua_tostring(L, idx);
+  return s ? s : "?";
 }
 
 static int lresp_tostring(lua_State *L)
@@ -335,8 +346,8 @@ static int lresp_tostring(lua_State *L)
   lua_getfield(L, 1, "url");
   lredact_at(L, -1, 0);
   lua_getfield(L, 1, "status");
-  lua_pushfstring(L, "retryrun.Response (%s %s: %s)", lua_tostring(L, -3),
-                  lua_tostring(L, -2), lua_tostring(L, -1));
+  lua_pushfstring(L, "retryrun.Response (%s %s: %s)", field_text(L, -3),
+                  field_text(L, -2), field_text(L, -1));
   return 1;
 }
 
