@@ -73,17 +73,45 @@ static ALWAYS_INLINE unsigned json_not_plain16(const char *q)
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-/* The first byte at or after q that is not plain (or end). Eight bytes at
- * a time: in the mask below, the lowest flagged byte is exactly the first
- * '"', '\\' or control character (bytes above it may be flagged falsely,
- * by borrows), so on a little-endian machine its trailing zeros say where
- * it is; elsewhere the last word is finished byte by byte. Inline: every
- * string of every pass runs it, and a call per string would cost what
- * the eight-byte scan saves; json_scan.c's validator, whose one large
- * function the compiler would rather not grow, asks for plain_run to be
- * inlined, the decoder leaves scan_plain to the compiler. */
+/* The first of the sixteen bytes at q that is not plain, or q + 16: the
+ * bytes tested one by one, unrolled. Most strings in API bodies are short
+ * (keys, names, ids), and for them this is the fast way: each test is a
+ * branch the processor predicts, so it runs on into the bytes after the
+ * string before the test is done, while a position computed from a mask
+ * (json_not_plain16's trailing zeros) is a result it must wait for, about
+ * as long as a short string takes byte by byte, and every string of a
+ * body waits so in turn. The caller makes sure the sixteen bytes are
+ * there, or that a byte which is not plain (the NUL after a Lua string)
+ * comes first. */
+static ALWAYS_INLINE const char *plain_first16(const char *q)
+{
+#define PLAIN_AT(k) \
+  if(!str_plain[(unsigned char)q[k]]) \
+    return q + k;
+  PLAIN_AT(0) PLAIN_AT(1) PLAIN_AT(2) PLAIN_AT(3)
+  PLAIN_AT(4) PLAIN_AT(5) PLAIN_AT(6) PLAIN_AT(7)
+  PLAIN_AT(8) PLAIN_AT(9) PLAIN_AT(10) PLAIN_AT(11)
+  PLAIN_AT(12) PLAIN_AT(13) PLAIN_AT(14) PLAIN_AT(15)
+#undef PLAIN_AT
+  return q + 16;
+}
+
+/* The first byte at or after q that is not plain (or end). The first
+ * sixteen bytes one by one (plain_first16), then sixteen at a time where
+ * SSE2 is, else eight: in the eight-byte mask the lowest flagged byte is
+ * exactly the first '"', '\\' or control character (bytes above it may
+ * be flagged falsely, by borrows), so on a little-endian machine its
+ * trailing zeros say where it is; elsewhere the last word is finished
+ * byte by byte. Inline: every string of every pass runs it, and a call
+ * per string would cost what the scan saves. */
 static ALWAYS_INLINE const char *plain_run(const char *q, const char *end)
 {
+  if(LIKELY(end - q >= 16)) {
+    const char *r = plain_first16(q);
+    if(r != q + 16)
+      return r;
+    q = r;
+  }
 #ifdef JSON_PLAIN16
   while(end - q >= 16) {        /* sixteen at a time, where SSE2 is */
     unsigned mask = json_not_plain16(q);
