@@ -206,4 +206,26 @@ print(type(collectgarbage("step")), collectgarbage("generational"))
                  .. "'collectgarbage' (number expected, got string)\n"
                  .. "boolean\tincremental\n", out)
   end)
+
+  -- A switch asked for inside a finalizer fails, and the mode stays.
+  it("keeps the mode a switch in a finalizer could not change", function()
+    local code, out = run_script([[
+setmetatable({}, {__gc = function()
+  print("in a finalizer:", collectgarbage("incremental"))
+end})
+collectgarbage()
+local peak, hold = 0, {}
+for i = 1, 3000 do
+  local t = {}
+  for j = 1, 200 do t[j] = {j, tostring(j)} end
+  hold[i % 50] = {("x"):rep(100000) .. i, t}
+  if i % 10 == 0 then collectgarbage("step") end
+  peak = math.max(peak, collectgarbage("count") // 1024)
+end
+print(peak < 60, debug.getinfo(collectgarbage).nups,
+      collectgarbage("incremental"))
+]])
+    assert.equal(0, code, out)
+    assert.equal("in a finalizer:\tnil\ntrue\t0\tgenerational\n", out)
+  end)
 end)

@@ -151,17 +151,23 @@ static int lrun_execute(lua_State *L)
  * far more than any heap, and set afresh by the collection. */
 #define GEN_STEP_KB (1 << 20)
 
-/* core.base.collectgarbage: the base library's collectgarbage (upvalue 1),
- * the same for every option but a basic step ("step" with size 0, or
- * none) in generational mode, the mode the Lua state starts in (upvalue
- * 2: true while generational, kept up to date here). Lua 5.4 makes that
+/* Registry keys of the base library's collectgarbage and of whether the
+ * collector is generational (a boolean). They are not upvalues, so that
+ * the function looks like the one it replaces to the debug library, and
+ * so that nothing a script reaches can switch the mode behind its back. */
+static const char base_gc_key = 'g', generational_key = 'm';
+
+/* core.base.collectgarbage: the base library's collectgarbage, the same
+ * for every option but a basic step ("step" with size 0, or none) in
+ * generational mode, the mode the Lua state starts in. Lua 5.4 makes that
  * step a minor collection always and clears the debt that would have
  * made a later one major, so a script that steps often would never free
  * what it dropped after it had aged: its heap grew without bound. Here it
  * is one collection as the collector's own pacing makes it: minor, or
  * major when the heap has grown past what the last major one left by the
  * share state.c sets. The options and numbers are checked as the base
- * library checks them, so that errors name collectgarbage. */
+ * library checks them, so that errors name collectgarbage; the mode is
+ * noted when a switch succeeds (not in a finalizer, where it fails). */
 static int lrun_collectgarbage(lua_State *L)
 {
   static const char *const opts[] = {"stop", "restart", "collect", "count",
@@ -171,21 +177,26 @@ static int lrun_collectgarbage(lua_State *L)
   int o = luaL_checkoption(L, 1, "collect", opts), i;
   for(i = 2; i <= 1 + numbers[o]; i++)
     luaL_optinteger(L, i, 0);
-  if(o == 4 && luaL_optinteger(L, 2, 0) == 0 &&
-     lua_toboolean(L, lua_upvalueindex(2))) {
-    int res = lua_gc(L, LUA_GCSTEP, GEN_STEP_KB);
-    if(res == -1)                   /* inside a finalizer */
-      luaL_pushfail(L);
-    else
-      lua_pushboolean(L, res);
-    return 1;
+  if(o == 4 && luaL_optinteger(L, 2, 0) == 0) {
+    int gen;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &generational_key);
+    gen = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if(gen) {
+      int res = lua_gc(L, LUA_GCSTEP, GEN_STEP_KB);
+      if(res == -1)                 /* inside a finalizer */
+        luaL_pushfail(L);
+      else
+        lua_pushboolean(L, res);
+      return 1;
+    }
   }
-  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &base_gc_key);
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  if(o >= 8) {
+  if(o >= 8 && lua_type(L, 1) == LUA_TSTRING) {
     lua_pushboolean(L, o == 8);
-    lua_replace(L, lua_upvalueindex(2));
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &generational_key);
   }
   return lua_gettop(L);
 }
@@ -204,8 +215,10 @@ void lstdlib_register(lua_State *L)
    * errors name it as the global it replaces */
   lua_createtable(L, 0, 1);
   lua_getglobal(L, "collectgarbage");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &base_gc_key);
   lua_pushboolean(L, 1);            /* state.c starts it generational */
-  lua_pushcclosure(L, lrun_collectgarbage, 2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &generational_key);
+  lua_pushcfunction(L, lrun_collectgarbage);
   lua_setfield(L, -2, "collectgarbage");
   lua_setfield(L, -2, "base");
   luaopen_coroutine(L);             /* a fresh table: the originals */
