@@ -463,6 +463,19 @@ describe("a lazy JSON view", function()
       assert.same({{1}, {2}, {3}}, w.a)
     end)
 
+    it("gives pairs({})'s iterator what it gives next", function()
+      local rawnext = pairs({})
+      assert.equal(next, rawnext)
+      local seen = {}
+      for k, val in rawnext, view('{"a":1,"b":[1,2]}') do
+        seen[#seen + 1] = k .. "=" .. type(val)
+      end
+      table.sort(seen)
+      assert.same({"a=number", "b=table"}, seen)
+      assert.has_error(function() pairs() end,
+                       "bad argument #1 to 'pairs' (value expected)")
+    end)
+
     it("has json.decode's metatables, and setmetatable works", function()
       local v = view('{"a":[],"o":{},"l":[{}]}')
       assert.is_nil(getmetatable(v))

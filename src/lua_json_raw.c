@@ -3,9 +3,9 @@
  * rawset, rawlen, getmetatable, setmetatable) and the debug library's
  * getmetatable and setmetatable, each as the standard one but making a
  * lazy JSON view's table whole first (json_touch, lua_json_lazy.c), so
- * that no script sees a table of a view before it is whole. The host puts
- * them in place of the standard ones (retryrun.stdlib); their messages are
- * the standard ones'.
+ * that no script sees a table of a view before it is whole, and pairs,
+ * which hands out that next. The host puts them in place of the standard
+ * ones (retryrun.stdlib); their messages are the standard ones'.
  *
  * Also the __len and __pairs of those tables, and core.json_unmade. It
  * uses only the Lua C API, json_touch and json_lazy_unmade; it has no
@@ -48,6 +48,31 @@ static int lnext(lua_State *L)
   luaL_checktype(L, 1, LUA_TTABLE);
   json_touch(L, 1);
   return plain_next(L);
+}
+
+static int pairs_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 3;
+}
+
+/* pairs as the base library's, but handing out the next above, so that
+ * pairs({}) gives no way round it. */
+static int lpairs(lua_State *L)
+{
+  luaL_checkany(L, 1);
+  if(luaL_getmetafield(L, 1, "__pairs") == LUA_TNIL) {
+    lua_pushcfunction(L, lnext);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+  }
+  else {
+    lua_pushvalue(L, 1);
+    lua_callk(L, 1, 3, 0, pairs_k);
+  }
+  return 3;
 }
 
 static int lrawget(lua_State *L)
@@ -137,6 +162,7 @@ void ljson_lazy_register(lua_State *L)
 {
   static const luaL_Reg base[] = {
     {"next", lnext},
+    {"pairs", lpairs},
     {"rawget", lrawget},
     {"rawset", lrawset},
     {"rawlen", lrawlen},

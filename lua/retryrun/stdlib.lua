@@ -96,7 +96,8 @@ local execute, io_close = core.execute, io.close
 local file_close = getmetatable(io.stdout).__index.close
 
 -- next, rawget, rawset, rawlen, getmetatable and setmetatable, which see
--- a table as it is, first make a lazy JSON view's table whole
+-- a table as it is (and pairs, which hands out next), first make a lazy
+-- JSON view's table whole
 -- (retryrun.json), so that it reads as json.decode would have made it;
 -- collectgarbage("step") in generational mode can make a major collection
 local base = {collectgarbage = core.base.collectgarbage}
