@@ -96,6 +96,22 @@ static __attribute__((noinline)) void content_header(struct transfer *t,
     t->encoded = 1;
 }
 
+/* A header line under both caps kept, and read when it may be one of the
+ * Content- headers that matter here; its length, or 0 out of memory. */
+static inline size_t keep_header(struct transfer *t, const char *p,
+                                 size_t len)
+{
+  if(dynbuf_append(&t->resp_headers, p, len)) {
+    t->out_of_memory = 1;
+    return 0;
+  }
+  t->nheaders++;
+  /* both names start "Content-": a look at two bytes passes the others */
+  if(len >= 16 && (p[0] | 0x20) == 'c' && p[7] == '-')
+    content_header(t, p, len);
+  return len;
+}
+
 /* Keeps the header lines of the last response only: a status line starts
  * a new response (after a redirect or a 1xx). At the end of a response's
  * headers, a Content-Length over max_body stops the attempt before its
@@ -139,15 +155,7 @@ static __attribute__((noinline)) size_t header_line(struct transfer *t,
     t->over = TRANSFER_OVER_HEADER_BYTES;
     return 0;
   }
-  if(dynbuf_add(&t->resp_headers, p, len)) {
-    t->out_of_memory = 1;
-    return 0;
-  }
-  t->nheaders++;
-  /* both names start "Content-": a look at two bytes passes the others */
-  if(len >= 16 && (p[0] | 0x20) == 'c' && p[7] == '-')
-    content_header(t, p, len);
-  return len;
+  return keep_header(t, p, len);
 }
 
 /* libcurl's header callback: most lines are a header under both caps,
@@ -160,16 +168,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
   t->received += len;
   if(len >= 8 && p[0] != 'H' && t->nheaders < TRANSFER_MAX_HEADERS &&
      t->resp_headers.len + len <= TRANSFER_MAX_HEADERS_BYTES &&
-     memchr(p, ':', len)) {
-    if(dynbuf_append(&t->resp_headers, p, len)) {
-      t->out_of_memory = 1;
-      return 0;
-    }
-    t->nheaders++;
-    if(len >= 16 && (p[0] | 0x20) == 'c' && p[7] == '-')
-      content_header(t, p, len);
-    return len;
-  }
+     memchr(p, ':', len))
+    return keep_header(t, p, len);
   return header_line(t, p, len);
 }
 
