@@ -366,7 +366,7 @@ void lcall_spare(lua_State *L, struct call *c)
     return;
   lua_pushvalue(L, S_CALL);
   lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
-  if(c->req_absent == CHECK_REQ_BARE) {
+  if(c->req_absent == CALL_REQ_BARE) {
     lua_pushvalue(L, S_REQ);
     lua_rawseti(L, S_KEYS, LUAX_K_SPARE_REQ);
   }

@@ -170,6 +170,11 @@ struct call {
   struct guard_state *paid;   /* the state that charged it */
 };
 
+/* The req_absent of a request table holding a method and a url alone:
+ * the one shape of table a call that returns leaves for the next plain
+ * call to fill again (luax.h's LUAX_K_SPARE_REQ). */
+#define CALL_REQ_BARE (~((1u << LUAX_K_METHOD) | (1u << LUAX_K_URL)))
+
 /* As luax_getkey of request field k (a luax_key), or nil at once when
  * the request cannot hold it (c->req_absent); returns the type. */
 static inline int lcall_req_get(lua_State *L, const struct call *c, int k)

@@ -63,11 +63,6 @@ enum check_field {
  * with the message in err; may leave values above the one checked. */
 int check_request_field(lua_State *L, int f, char *err, size_t errlen);
 
-/* The absent set of a request table holding a method and a url alone:
- * the one shape of table a call that returns leaves for the next plain
- * call to fill again (luax.h's LUAX_K_SPARE_REQ). */
-#define CHECK_REQ_BARE (~((1u << LUAX_K_METHOD) | (1u << LUAX_K_URL)))
-
 /* Writes " (did you mean 'x'?)" into out when name is at most two edits
  * from one of known (a NULL-terminated list), else "". */
 void check_suggest(const char *name, const char *const *known, char *out,

@@ -83,8 +83,7 @@ static int call_accept(lua_State *L, struct call *c)
 {
   lua_settop(L, S_TOP);
   c->hedge.won = c->hedge.hedge;
-  if(c->hedge.n > 0)
-    lhedge_cancel_rest(L, c);         /* a hedged round's other copies */
+  lhedge_cancel_rest(L, c);           /* a hedged round's other copies */
   lcall_close(c);
   if(runtime_observed(runtime_of(L)))
     ltrace_call(L, c, !(c->wrapper && c->inner_error));

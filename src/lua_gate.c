@@ -104,7 +104,7 @@ int lgate_pass(lua_State *L, struct call *c)
     c->chaos = CHAOS_NONE;
     if(rt->rate && (r = rate_gate(L, c)) >= 0)
       return r;
-    fresh = !rt->rate;    /* lcall_attempt's reading, unless a rate
+    fresh = !rt->rate;    /* the attempt's own reading, unless a rate
                              limit was asked */
     /* fall through */
   case 1:

@@ -82,6 +82,7 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
      * address), or one equal to it, instead of an origin and a lookup,
      * for the calls of a run that go to one URL (states live as long as
      * the run); a plain call's, known without reading the request */
+    const char *url;
     if(idx == S_REQ && lcall_url(c) && lcall_url(c) == rt->guard_url)
       return rt->guard_last;
     /* (a URL that is not a string has no origin) */
@@ -89,18 +90,13 @@ static struct guard_state *state_of(lua_State *L, struct call *c, int idx)
       lua_pop(L, 1);
       return NULL;
     }
-    if(lua_tostring(L, -1) == rt->guard_url) {
+    url = lua_tostring(L, -1);
+    if(rt->guard_url &&
+       (url == rt->guard_url || !strcmp(url, rt->guard_url))) {
       lua_pop(L, 1);
       return rt->guard_last;
     }
-    if(rt->guard_url && lua_rawgeti(L, S_KEYS, LUAX_K_GUARD_URL) ==
-       LUA_TSTRING && lua_rawequal(L, -1, -2)) {
-      lua_pop(L, 2);
-      return rt->guard_last;
-    }
-    if(rt->guard_url)
-      lua_pop(L, 1);
-    if(url_origin(lua_tostring(L, -1), key, sizeof(key))) {
+    if(url_origin(url, key, sizeof(key))) {
       lua_pop(L, 1);
       return NULL;
     }

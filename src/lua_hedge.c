@@ -302,9 +302,14 @@ int lhedge_resume(lua_State *L, struct call *c)
 void lhedge_cancel_rest(lua_State *L, struct call *c)
 {
   struct lhedge *h = &c->hedge;
-  int observed = runtime_observed(runtime_of(L));
-  double now = loop_now();
-  int i;
+  int observed, i;
+  double now;
+  if(!h->n) {                       /* no copies in flight: most calls */
+    h->next_at = 0;
+    return;
+  }
+  observed = runtime_observed(runtime_of(L));
+  now = loop_now();
   for(i = 0; i < h->n; i++) {
     struct lhedge_flight *f = &h->fl[i];
     loop_transfer_remove(f->tr);

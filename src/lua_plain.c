@@ -152,10 +152,10 @@ static int check_fields(lua_State *L, const struct plain *pl, int req)
 }
 
 /* Leaves on the stack only the request table and the policy of a plain
- * call (see lcore_plain_call), its method and url in *method and *url
- * (the request holds the strings) and the fields it was made without in *absent (bits 1u <<
- * luax_key), and returns 1; or returns 0, having changed nothing the
- * script holds, when the call is not plain. */
+ * call (see lcore_plain_call), its method and url in *method_out and
+ * *url (the request holds the strings) and the fields it was made
+ * without in *absent (bits 1u << luax_key), and returns 1; or returns 0,
+ * having changed nothing the script holds, when the call is not plain. */
 static int plain_request(lua_State *L, const char **method_out,
                          const char **url, unsigned *absent)
 {
