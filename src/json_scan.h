@@ -144,6 +144,9 @@ static ALWAYS_INLINE const char *plain_run(const char *q, const char *end)
   return q;
 }
 
+/* plain_run, inlined where the compiler judges it worth it: the
+ * decoder's string reads and json_skip, which are not the hot loop
+ * plain_run is forced into. */
 static inline const char *scan_plain(const char *q, const char *end)
 {
   return plain_run(q, end);

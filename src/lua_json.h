@@ -167,9 +167,10 @@ void ljson_register(lua_State *L);
 
 /* Sets, on the table at the top of the stack (retryrun.core), json_base:
  * next, rawget, rawset, rawlen, getmetatable and setmetatable as the base
- * library's (and pairs, handing out that next), and json_debug: getmetatable and setmetatable as the debug
- * library's, each making a lazy view's table whole before it looks (see
- * above); the host puts them in place of the standard ones. */
+ * library's (and pairs, handing out that next), and json_debug:
+ * getmetatable and setmetatable as the debug library's, each making a
+ * lazy view's table whole before it looks (see above); the host puts
+ * them in place of the standard ones. */
 void ljson_lazy_register(lua_State *L);
 
 /* core.json_unmade(v) -> how many members of the table v are still to

@@ -9,22 +9,23 @@
  * starts, in the table's state (a userdata under a private key of the
  * table: struct state), and the table gets a metatable whose __index
  * makes such a member, a level again, when it is first read, and puts it
- * in place (lua_json_lazy_mt.c). An array notes its members in the state itself, by index, so
- * that a list of records costs one small block and no table entry per
- * record; an object notes them in a table, by key.
- * __newindex, __len and __pairs, and the raw functions a script has
- * (next, rawget, rawset, rawlen, getmetatable, setmetatable, and the
- * debug library's two; the host puts lua_json_raw.c's versions in their
+ * in place (lua_json_lazy_mt.c). An array notes its members in the state
+ * itself, by index, so that a list of records costs one small block and
+ * no table entry per record; an object notes them in a table, by key.
+ * __len and __pairs, and the raw functions a script has (next, pairs,
+ * rawget, rawset, rawlen, getmetatable, setmetatable, and the debug
+ * library's two; the host puts lua_json_raw.c's versions in their
  * place), first make every member still missing, one level deep
- * (json_touch). Then the table is what json_decode would have built: it
- * loses its state, and its metatable becomes the array metatable or
- * none. The same happens when __index makes the last missing member.
+ * (json_touch); __newindex sets as in any table, and forgets a member
+ * not yet made that it replaces. Once nothing is missing the table is
+ * what json_decode would have built: it loses its state, and its
+ * metatable becomes the array metatable or none.
  *
  * The text is checked in full before anything is made (json_scan.c), so
  * a view never fails later; it is held, a Lua string, by the states that
  * need it. It uses the Lua C API, the decoder's scalars
- * (lua_json_decode.c) and json_scan.c; it never touches lua-cjson, curl
- * or the loop.
+ * (lua_json_decode.c), json_scan.c and the metamethods of
+ * lua_json_lazy_mt.c; it never touches lua-cjson, curl or the loop.
  */
 #include <string.h>
 
@@ -79,7 +80,8 @@ static struct state *new_state(struct lazy *lz, lua_Integer n, int array,
 {
   size_t size = (size_t)n * sizeof(const char *);
   struct state *s = lua_newuserdatauv(lz->jp.L, sizeof(*s) + size,
-                                      lz->jp.null_idx ? UV_NULL : 2 - array);
+                                      lz->jp.null_idx ? UV_NULL
+                                      : array ? UV_TEXT : UV_KEYS);
   memset(s, 0, sizeof(*s) + (at ? 0 : size));
   if(at)
     memcpy(s->at, at, size);
@@ -360,9 +362,9 @@ static void init_lazy(struct lazy *lz, lua_State *L, const char *s,
 /* lazy_make_member (lua_json_lazy_internal.h): decoded whole from
  * LAZY_DEPTH down, where a level more would step over the rest of its
  * text once again (a view read down a deep nesting would cost its depth
- * times its size). The text
- * is read where the state's user value holds it; it is pushed only for a
- * level that needs it in a state of its own. */
+ * times its size). The text is read where the state's user value holds
+ * it; it is pushed only for a level that needs it in a state of its
+ * own. */
 void lazy_make_member(lua_State *L, int si, const struct state *s,
                       const char *p, int mts)
 {

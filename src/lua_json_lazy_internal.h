@@ -33,7 +33,6 @@ struct state {
 /* The private key of a table's state (its address). */
 extern const char lazy_state_key;
 
-
 /* Pushes the member whose text starts at p, in the text of the state s,
  * at si, a level made (or whole, deep down); mts as json_decode_lazy's.
  * Raises only out of memory, or for a number this locale cannot read. */

@@ -30,7 +30,7 @@ static lua_Integer element_index(lua_State *L, int k, const struct state *s)
 }
 
 /* Where the text of the missing member of the key at k starts, in the
- * table at t whose state s is at si, or NULL when none is missing under
+ * table whose state s is at si, or NULL when none is missing under
  * that key. For an object, leaves the table of offsets at si + 1 (even
  * for NULL). */
 static const char *missing(lua_State *L, int si, struct state *s, int k)

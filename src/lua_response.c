@@ -292,8 +292,7 @@ static int lresp_json(lua_State *L)
   const char *body;
   size_t len;
 
-  if(lua_type(L, 1) != LUA_TTABLE)
-    return luaL_typeerror(L, 1, "table");
+  luaL_checktype(L, 1, LUA_TTABLE);
   if(lua_gettop(L) == 1)    /* resp:json(), the usual call: no options */
     null_idx = 0;
   else {
