@@ -14,11 +14,12 @@ LUADIR      = $(PREFIX)/share/retryrun/lua
 PKGS       := $(LUA_PC) libcurl libmicrohttpd zlib
 # lua-cjson: the specs' own JSON reader, independent of retryrun's (which
 # scripts and json= use); libxml2-utils (xmllint) and perl (TAP::Parser):
-# the readers the specs check --report's JUnit and TAP with; clang, for
+# the readers the specs check --report's JUnit and TAP with; xz-utils and
+# patch: what unpacks Debian's Lua source (scripts/lua-lto.sh); clang, for
 # make fuzz, is optional.
 DEBS       := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson lua-busted \
               libmicrohttpd-dev zlib1g-dev pkg-config curl python3 libxml2-utils \
-              perl
+              perl xz-utils patch
 BENCH_DEBS := nginx-light wrk python3-requests python3-tenacity gnuplot-nox \
               valgrind openssl
 
@@ -35,16 +36,23 @@ MHD_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 ZLIB_CFLAGS  = $(shell $(PKG_CONFIG) --cflags zlib 2>/dev/null)
 ZLIB_LIBS    = $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
 
-# Lua linked statically, with link-time optimisation of our objects, where
-# the static library is there (Debian's liblua5.4.a, built without LTO, so
-# LTO spans our code only); else, or with LUA_STATIC=no, the shared library.
-# A static Lua exports its API, so that the C modules a script loads
-# (cjson.so, lfs.so: they link no Lua of their own) find it in retryrun.
+# Lua linked statically where the static library is there; else, or with
+# LUA_STATIC=no, the shared library. The static Lua is built here from
+# the installed liblua5.4-dev's own Debian source, with link-time
+# optimisation across Lua and retryrun, so that the API calls of a
+# request inline (scripts/lua-lto.sh, which falls back to Debian's
+# liblua5.4.a, built without LTO, where it cannot; LUA_LTO=no skips it).
 LUA_STATIC  ?= yes
-LUA_A        = $(if $(filter yes,$(LUA_STATIC)),$(shell \
+LUA_LTO     ?= yes
+LUA_DEB_A    = $(if $(filter yes,$(LUA_STATIC)),$(shell \
                  a=$$($(PKG_CONFIG) --variable=libdir $(LUA_PC) 2>/dev/null)/lib$(LUA_PC).a; \
                  [ -r "$$a" ] && echo "$$a"))
+LUA_A        = $(if $(LUA_DEB_A),$(if $(filter yes,$(LUA_LTO)),$(BUILD)/lua/liblua.a,$(LUA_DEB_A)))
+LUA_MAKE_A   = $(if $(filter $(BUILD)/lua/liblua.a,$(LUA_A)),sh scripts/lua-lto.sh \
+                 $(LUA_A) $(LUA_DEB_A) "$(CC)" "$(CFLAGS) $(LUA_CFLAGS)")
 LTO          = $(if $(LUA_A),-flto=auto)
+# what links it: remade with the script, and when the library is remade
+LUA_DEPS     = scripts/lua-lto.sh $(wildcard $(BUILD)/lua/liblua.a)
 LUA_EXPORT  := -Wl,--export-dynamic-symbol='lua_*' -Wl,--export-dynamic-symbol='luaL_*'
 LUA_LINK     = $(if $(LUA_A),$(LUA_EXPORT) $(LUA_A),$(LUA_LIBS))
 
@@ -95,6 +103,8 @@ deps:
 	command -v curl >/dev/null 2>&1 || missing=1; \
 	command -v python3 >/dev/null 2>&1 || missing=1; \
 	command -v xmllint >/dev/null 2>&1 || missing=1; \
+	command -v xz >/dev/null 2>&1 || missing=1; \
+	command -v patch >/dev/null 2>&1 || missing=1; \
 	perl -MTAP::Parser -e 1 >/dev/null 2>&1 || missing=1; \
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || \
 	  ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing=1; \
@@ -137,8 +147,9 @@ $(BUILD)/obj/%.o: src/%.c | deps
 
 # retryrun's Lua modules as bytecode in the binary (src/lua_embed.h), made
 # by a tool built with the same Lua; remade when a module changes.
-$(BUILD)/lua_bytecode: src/gen/lua_bytecode.c src/lua_embed.h | deps
+$(BUILD)/lua_bytecode: src/gen/lua_bytecode.c src/lua_embed.h $(LUA_DEPS) | deps
 	@mkdir -p $(dir $@)
+	$(Q)$(LUA_MAKE_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LUA_CFLAGS) $(LDFLAGS) $< -o $@ \
 	  $(if $(LUA_A),$(LUA_A),$(LUA_LIBS)) -ldl -lm
@@ -158,9 +169,10 @@ $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) $(ZLIB_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/retryrun: $(RETRYRUN_OBJ)
+$(BUILD)/retryrun: $(RETRYRUN_OBJ) $(LUA_DEPS)
+	$(Q)$(LUA_MAKE_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) $^ -o $@ $(LUA_LINK) -ldl -lm
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) $(RETRYRUN_OBJ) -o $@ $(LUA_LINK) -ldl -lm
 
 $(BUILD)/todo-server: $(TODO_OBJ)
 	@echo "  LD      $@"

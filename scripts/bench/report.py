@@ -196,11 +196,18 @@ CATEGORIES = [  # (substring of the object's path, label), first match wins
 ]
 
 
+# A function of the Lua that make built from Debian's source
+# (scripts/lua-lto.sh: BUILD/lua/lua-VERSION/src/).
+LUA_SOURCE = re.compile(r"/lua/lua-5\.[^/]*/src/")
+
+
 def category(fn, obj):
-    """The label of a function in an object. A Lua linked statically into
-    retryrun has no line information (Debian strips its liblua5.4.a of it),
-    while every function of retryrun's own C has: that tells them apart."""
-    if obj.endswith("/retryrun") and fn.startswith("???:"):
+    """The label of a function in an object. The Lua linked statically
+    into retryrun is told from retryrun's own C by its file: its source
+    directory, when make built it, or no line information at all, when
+    it is Debian's liblua5.4.a (stripped of it)."""
+    if obj.endswith("/retryrun") and (fn.startswith("???:") or
+                                      LUA_SOURCE.search(fn)):
         return "Lua VM and GC"
     return next((l for k, l in CATEGORIES if k in obj), "other libraries")
 

@@ -1,0 +1,139 @@
+#!/bin/sh
+# lua-lto.sh OUT DEBIAN_A CC CFLAGS - the Lua that retryrun links.
+#
+# Writes OUT, a static Lua library: the installed liblua5.4-dev's own
+# Debian source (upstream's tarball and Debian's patches, fetched from
+# the Debian archive the system's apt uses and checked against the
+# SHA-256 sums below), its hot files compiled for link-time optimisation,
+# so that the Lua API calls retryrun makes on every request (some 180)
+# can be inlined into it, as they could not be from Debian's
+# liblua5.4.a. Where that cannot be done (another liblua5.4-dev version,
+# no gcc-ar, xz or patch, no archive to fetch from, a build that fails or
+# warns under retryrun's CFLAGS), OUT is a copy of DEBIAN_A, Debian's
+# library as it is, and LTO spans retryrun's own code only. Either way
+# the Lua is the one the headers retryrun compiles against describe.
+#
+# Does nothing when OUT exists (make clean, or removing it, tries again).
+set -u
+
+out=$1 debian_a=$2 cc=$3 cflags=$4
+dir=$(dirname "$out")
+
+# The source of this liblua5.4-dev, and the sums of its two files.
+VERSION=5.4.4-3+deb12u1
+ORIG=lua5.4_5.4.4.orig.tar.gz
+ORIG_SHA256=164c7849653b80ae67bec4b7473b884bf5cc8d2dca05653475ec2ed27b9ebf61
+DEB=lua5.4_5.4.4-3+deb12u1.debian.tar.xz
+DEB_SHA256=2d8e0e380722c648cfeffb8d58287865619b4d035544d93d7ef3a2eaf627abe6
+POOL=pool/main/l/lua5.4
+
+# Compiled for LTO: what a request runs (the API, the VM, calls, tables,
+# strings, the collector, the base and coroutine libraries). The rest
+# (the parser, the code generator, dump and undump, the debug
+# interface, the I/O and OS libraries) is compiled as Debian compiles it:
+# none of it is on a request's path, and the code generator warns under
+# -Wall at an LTO link.
+HOT="lapi lauxlib lbaselib lcorolib ldo lfunc lgc lmem lobject lstate
+     lstring ltable ltm lvm lzio lstrlib ltablib lmathlib"
+COLD="lcode lctype ldebug ldump llex lopcodes lparser lundump linit
+      ldblib liolib loadlib loslib lutf8lib"
+
+[ -e "$out" ] && exit 0
+mkdir -p "$dir"
+
+fallback() {
+  echo "  LUA     $out: Debian's liblua5.4.a as it is ($1)"
+  cp "$debian_a" "$out"
+  exit 0
+}
+
+# Debian's archive as the system's apt names it, deb.debian.org after it.
+mirrors() {
+  sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources \
+    2>/dev/null | tr ' ' '\n'
+  sed -n 's/^deb[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]*\)\{0,1\}\([^[:space:]]*\).*/\2/p' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+  echo http://deb.debian.org/debian
+}
+
+# fetch FILE SHA256: into $dir, from the first archive that has it, unless
+# a copy with that sum is there.
+fetch() {
+  if [ -e "$dir/$1" ]; then
+    echo "$2  $dir/$1" | sha256sum -c --status && return 0
+    rm -f "$dir/$1"
+  fi
+  for m in $(mirrors | grep -v -e security -e '^$' | awk '!seen[$0]++'); do
+    if timeout 60 /usr/lib/apt/apt-helper download-file \
+         "${m%/}/$POOL/$1" "$dir/$1.part" "SHA256:$2" >/dev/null 2>&1; then
+      mv "$dir/$1.part" "$dir/$1"
+      return 0
+    fi
+    rm -f "$dir/$1.part"
+  done
+  return 1
+}
+
+installed=$(dpkg-query -W -f='${Version}' liblua5.4-dev 2>/dev/null)
+[ "$installed" = "$VERSION" ] ||
+  fallback "liblua5.4-dev ${installed:-not installed}, source known for $VERSION"
+for tool in gcc-ar xz patch tar timeout sha256sum /usr/lib/apt/apt-helper; do
+  command -v "$tool" >/dev/null 2>&1 || fallback "no $tool"
+done
+$cc -v 2>&1 | grep -q '^gcc version' || fallback "$cc is not gcc"
+
+fetch "$ORIG" "$ORIG_SHA256" || fallback "$ORIG could not be fetched"
+fetch "$DEB" "$DEB_SHA256" || fallback "$DEB could not be fetched"
+
+src=$dir/lua-$VERSION
+rm -rf "$src" "$dir/obj"
+mkdir -p "$src" "$dir/obj"
+{ tar -xzf "$dir/$ORIG" -C "$src" --strip-components=1 &&
+  tar -xJf "$dir/$DEB" -C "$src"; } 2>/dev/null ||
+  fallback "the source does not unpack"
+for p in $(cat "$src/debian/patches/series"); do
+  patch -s -p1 -d "$src" <"$src/debian/patches/$p" ||
+    fallback "Debian's $p does not apply"
+done
+
+# As Debian's build (make linux-readline) compiles the library; luaconf.h
+# includes lua5.4-deb-multiarch.h, which liblua5.4-dev installs.
+flags="-std=gnu99 -O2 -g -DLUA_COMPAT_5_3 -DLUA_USE_LINUX"
+echo "  LUA     $out: Lua $VERSION from Debian's source, with LTO"
+for f in $HOT; do
+  echo "$f -flto=auto"
+done >"$dir/obj/list"
+for f in $COLD; do
+  echo "$f"
+done >>"$dir/obj/list"
+while read -r f lto; do
+  # shellcheck disable=SC2086
+  $cc $flags $lto -c "$src/src/$f.c" -o "$dir/obj/$f.o" ||
+    fallback "$f.c does not compile"
+done <"$dir/obj/list"
+gcc-ar rcs "$dir/liblua-lto.a" "$dir"/obj/*.o || fallback "gcc-ar failed"
+
+# A program linked as retryrun is, that must build without a warning and
+# run a chunk: else the library is not used.
+cat >"$dir/obj/probe.c" <<'EOF'
+#include <lauxlib.h>
+#include <lualib.h>
+
+int main(void)
+{
+  lua_State *L = luaL_newstate();
+  int rc;
+  luaL_openlibs(L);
+  rc = luaL_dostring(L, "return require('string').rep('x', 3) == 'xxx' "
+                        "and coroutine.wrap(function() return 1 end)()");
+  rc = rc || !lua_toboolean(L, -1);
+  lua_close(L);
+  return rc;
+}
+EOF
+# shellcheck disable=SC2086
+$cc $cflags -flto=auto -I/usr/include/lua5.4 "$dir/obj/probe.c" \
+  -o "$dir/obj/probe" "$dir/liblua-lto.a" -ldl -lm ||
+  fallback "a program linked with it does not build"
+"$dir/obj/probe" || fallback "a program linked with it does not run"
+mv "$dir/liblua-lto.a" "$out"
