@@ -311,7 +311,7 @@ def profile_section():
     incl = per_request("rr1", "incl", n)
     if incl:
         mine = [(fn, ir) for (fn, obj), ir in incl.items()
-                if obj.endswith("/retryrun") and not fn.startswith("???")]
+                if category(fn, obj) == "retryrun's own C"]
         total = max((ir for _, ir in mine), default=0)
         # Leave out the drivers (main, the loop: everything) and callgrind's
         # recursion entries ("f'2").

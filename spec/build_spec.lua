@@ -1,0 +1,77 @@
+-- The Lua that make links (scripts/lua-lto.sh): Debian's own source built
+-- with LTO where it can be, else Debian's liblua5.4.a as it is, and
+-- either way a Lua that C modules load into. The cases here need no
+-- network: they take the ways out that come before the fetch.
+local common = require "spec.support.common"
+
+local sh, quote = common.sh, common.quote
+
+-- Debian's static Lua, as the Makefile finds it, or nil.
+local function debian_a()
+  local dir = common.capture("pkg-config --variable=libdir lua5.4 2>/dev/null")
+  local path = dir:gsub("%s+$", "") .. "/liblua5.4.a"
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  f:close()
+  return path
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("scripts/lua-lto.sh", function()
+  local deb = debian_a()
+  local dir
+
+  before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. quote(dir)))
+  end)
+
+  after_each(function()
+    os.execute("rm -rf " .. quote(dir))
+  end)
+
+  -- Runs the script for dir/liblua.a with the compiler given.
+  local function lto(cc)
+    return sh(("sh scripts/lua-lto.sh %s %s %s %s"):format(
+      quote(dir .. "/liblua.a"), quote(deb), quote(cc),
+      quote("-O2 -Wall -Wextra -Werror")))
+  end
+
+  it("keeps Debian's library as it is, and says why, when CC is not gcc",
+     function()
+    if not deb then pending("no liblua5.4.a") return end
+    local code, out = lto("true")
+    assert.equal(0, code)
+    assert.matches("Debian's liblua5.4.a as it is %(true is not gcc%)", out)
+    assert.equal(read(deb), read(dir .. "/liblua.a"))
+  end)
+
+  it("leaves a library that is there alone", function()
+    if not deb then pending("no liblua5.4.a") return end
+    local f = assert(io.open(dir .. "/liblua.a", "w"))
+    f:write("kept")
+    f:close()
+    local code, out = lto("gcc")
+    assert.equal(0, code)
+    assert.equal("", out)
+    assert.equal("kept", read(dir .. "/liblua.a"))
+  end)
+end)
+
+describe("the retryrun that make links", function()
+  it("loads a C module, which finds the Lua API in it", function()
+    local code, out = common.run([[
+      local cjson = require "cjson"
+      print(cjson.encode({1, 2}), _VERSION)
+    ]], {timeout = 5})
+    assert.equal(0, code, out)
+    assert.matches("%[1,2%]\tLua 5%.4", out)
+  end)
+end)
