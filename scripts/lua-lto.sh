@@ -43,8 +43,8 @@ mkdir -p "$dir"
 
 fallback() {
   echo "  LUA     $out: Debian's liblua5.4.a as it is ($1)"
-  cp "$debian_a" "$out"
-  exit 0
+  cp "$debian_a" "$out.part" && mv "$out.part" "$out"
+  exit
 }
 
 # Debian's archive as the system's apt names it, deb.debian.org after it.
