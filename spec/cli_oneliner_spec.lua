@@ -121,6 +121,34 @@ describe("retryrun VERB URL", function()
                  .. "for more information.\n", e)
   end)
 
+  it("refuses an @file it cannot read whole (2), sending nothing", function()
+    local before = todo.decode(select(2, oneliner{"get", srv.url .. "/_stats"}))
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. quote(dir)))
+    local cases = {
+      {{"-d", "@" .. dir}, "-d: cannot read " .. dir .. ": Is a directory"},
+      {{"--json", "@/dev/zero"}, "--json: /dev/zero holds more than 64 MiB"},
+    }
+    for _, c in ipairs(cases) do
+      local code, out, err = oneliner{"post", srv.url .. "/_echo", c[1][1],
+                                      c[1][2]}
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal("retryrun post: " .. c[2] .. "\nTry 'retryrun post "
+                   .. "--help' for more information.\n", err)
+    end
+    os.remove(dir)
+    local after = todo.decode(select(2, oneliner{"get", srv.url .. "/_stats"}))
+    assert.equal(before.requests, after.requests)   -- /_stats counts none
+    -- an empty file is an empty body
+    local empty = os.tmpname()
+    local code, out = oneliner{"post", srv.url .. "/_echo", "-d", "@" .. empty}
+    os.remove(empty)
+    assert.equal(0, code)
+    assert.equal("", echoed(out).body)
+  end)
+
   it("writes the body to -o FILE", function()
     local path = os.tmpname()
     local code, out, err = oneliner{"get", srv.url .. "/_echo", "-o", path}

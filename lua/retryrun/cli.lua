@@ -119,16 +119,30 @@ local function help(verb)
   io.stdout:write(table.concat(out))
 end
 
+-- The most -d and --json read from @FILE: a body as large as the default
+-- max_body. A file that does not end there (/dev/zero, a pipe that
+-- keeps writing) is refused instead of filling memory.
+local MAX_FILE_BODY = 64 * 1024 * 1024
+
 -- The contents of FILE for a value written @FILE, else the value.
 local function read_value(verb, flag, v)
   if v:sub(1, 1) ~= "@" then return v end
-  local f, err = io.open(v:sub(2), "rb")
+  local path = v:sub(2)
+  local f, err = io.open(path, "rb")
   if not f then
     usage_error(verb, ("%s: cannot read %s"):format(flag, err))
   end
-  local data = f:read("a")
+  -- nil at the end of an empty file, nil and a message when the read
+  -- fails (a directory opens, then cannot be read)
+  local data, rerr = f:read(MAX_FILE_BODY + 1)
   f:close()
-  return data
+  if rerr then
+    usage_error(verb, ("%s: cannot read %s: %s"):format(flag, path, rerr))
+  end
+  if data and #data > MAX_FILE_BODY then
+    usage_error(verb, ("%s: %s holds more than 64 MiB"):format(flag, path))
+  end
+  return data or ""
 end
 
 -- A positive number of seconds from flag's value, else a usage error.
