@@ -51,8 +51,16 @@ LUA_A        = $(if $(LUA_DEB_A),$(if $(filter yes,$(LUA_LTO)),$(BUILD)/lua/libl
 LUA_MAKE_A   = $(if $(filter $(BUILD)/lua/liblua.a,$(LUA_A)),sh scripts/lua-lto.sh \
                  $(LUA_A) $(LUA_DEB_A) "$(CC)" "$(CFLAGS) $(LUA_CFLAGS)")
 LTO          = $(if $(LUA_A),-flto=auto)
-# what links it: remade with the script, and when the library is remade
-LUA_DEPS     = scripts/lua-lto.sh $(wildcard $(BUILD)/lua/liblua.a)
+# What links Lua is remade with the script, when the library is remade,
+# and when LUA_STATIC or LUA_LTO changes ($(BUILD)/lua/choice holds
+# them, rewritten only then). The link says which Lua it took.
+LUA_DEPS     = scripts/lua-lto.sh $(BUILD)/lua/choice \
+               $(wildcard $(BUILD)/lua/liblua.a)
+LUA_CHOICE  := static=$(LUA_STATIC) lto=$(LUA_LTO)
+LUA_WHAT     = $(if $(LUA_A),$(if $(LUA_MAKE_A),$(LUA_WHAT_LTO),$(LUA_WHAT_DEB)),$(LUA_WHAT_SO))
+LUA_WHAT_LTO = $$(cat $(LUA_A).what 2>/dev/null || echo $(LUA_A))
+LUA_WHAT_DEB = Debian's liblua5.4.a (LUA_LTO=$(LUA_LTO))
+LUA_WHAT_SO  = the shared liblua5.4 (LUA_STATIC=$(LUA_STATIC))
 LUA_EXPORT  := -Wl,--export-dynamic-symbol='lua_*' -Wl,--export-dynamic-symbol='luaL_*'
 LUA_LINK     = $(if $(LUA_A),$(LUA_EXPORT) $(LUA_A),$(LUA_LIBS))
 
@@ -86,7 +94,9 @@ FUZZERS      := $(patsubst spec/fuzz/fuzz_%.c,$(FUZZ_DIR)/fuzz_%,\
                   $(wildcard spec/fuzz/fuzz_*.c))
 
 .PHONY: all deps bench-deps docs-deps man test asan demo bench install \
-        clean fuzz fuzzers
+        clean fuzz fuzzers FORCE
+# a recipe that fails leaves no target behind for the next make to trust
+.DELETE_ON_ERROR:
 
 # A recipe that fails leaves no target behind: a fuzz target that no longer
 # builds must be reported as such, not run from an older build.
@@ -138,7 +148,7 @@ $(BUILD)/retryrun.1: docs/retryrun.1.scd | docs-deps
 	@echo "  SCDOC   $@"
 	$(Q)scdoc <$< >$@
 
-$(BUILD)/obj/%.o: src/%.c | deps
+$(BUILD)/obj/%.o: src/%.c $(BUILD)/lua/choice | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(LTO) $(LUA_CFLAGS) $(CURL_CFLAGS) \
@@ -169,9 +179,13 @@ $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) $(ZLIB_CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/lua/choice: FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(LUA_CHOICE)" ] || echo "$(LUA_CHOICE)" >$@
+
 $(BUILD)/retryrun: $(RETRYRUN_OBJ) $(LUA_DEPS)
 	$(Q)$(LUA_MAKE_A)
-	@echo "  LD      $@"
+	@echo "  LD      $@ (Lua: $(LUA_WHAT))"
 	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) $(RETRYRUN_OBJ) -o $@ $(LUA_LINK) -ldl -lm
 
 $(BUILD)/todo-server: $(TODO_OBJ)
@@ -264,5 +278,7 @@ install: $(BUILD)/retryrun $(BUILD)/todo-server $(BUILD)/retryrun.1
 
 clean:
 	rm -rf build build-asan
+
+FORCE:
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/todo/*.d)

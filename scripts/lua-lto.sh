@@ -41,8 +41,15 @@ COLD="lcode lctype ldebug ldump llex lopcodes lparser lundump linit
 [ -e "$out" ] && exit 0
 mkdir -p "$dir"
 
+# made: what OUT is, said and kept beside it (OUT.what) for the link's
+# line; OUT last, which says all is done
+made() {
+  echo "  LUA     $out: $1"
+  echo "$1" >"$out.what"
+}
+
 fallback() {
-  echo "  LUA     $out: Debian's liblua5.4.a as it is ($1)"
+  made "Debian's liblua5.4.a as it is ($1)"
   cp "$debian_a" "$out.part" && mv "$out.part" "$out"
   exit
 }
@@ -82,6 +89,7 @@ for tool in gcc-ar xz patch tar timeout sha256sum /usr/lib/apt/apt-helper; do
 done
 $cc -v 2>&1 | grep -q '^gcc version' || fallback "$cc is not gcc"
 
+echo "  LUA     $out: fetching and building Lua $VERSION from Debian's source"
 fetch "$ORIG" "$ORIG_SHA256" || fallback "$ORIG could not be fetched"
 fetch "$DEB" "$DEB_SHA256" || fallback "$DEB could not be fetched"
 
@@ -99,7 +107,6 @@ done
 # As Debian's build (make linux-readline) compiles the library; luaconf.h
 # includes lua5.4-deb-multiarch.h, which liblua5.4-dev installs.
 flags="-std=gnu99 -O2 -g -DLUA_COMPAT_5_3 -DLUA_USE_LINUX"
-echo "  LUA     $out: Lua $VERSION from Debian's source, with LTO"
 for f in $HOT; do
   echo "$f -flto=auto"
 done >"$dir/obj/list"
@@ -136,4 +143,5 @@ $cc $cflags -flto=auto -I/usr/include/lua5.4 "$dir/obj/probe.c" \
   -o "$dir/obj/probe" "$dir/liblua-lto.a" -ldl -lm ||
   fallback "a program linked with it does not build"
 "$dir/obj/probe" || fallback "a program linked with it does not run"
+made "Lua $VERSION from Debian's source, with LTO"
 mv "$dir/liblua-lto.a" "$out"

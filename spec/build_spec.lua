@@ -65,6 +65,34 @@ describe("scripts/lua-lto.sh", function()
   end)
 end)
 
+describe("make's record of LUA_STATIC and LUA_LTO", function()
+  -- What links Lua depends on BUILD/lua/choice: make rewrites it when the
+  -- choice changes (so that everything is made again), and only then.
+  it("changes when the choice does, and only then", function()
+    local build = os.tmpname()
+    os.remove(build)
+    local function choose(vars)
+      local code, out = sh(("make -s BUILD=%s %s %s/lua/choice"):format(
+        quote(build), vars, quote(build)))
+      assert.equal(0, code, out)
+      local f = assert(io.open(build .. "/lua/choice"))
+      local text = f:read("a")
+      f:close()
+      return text, common.capture("stat -c %Y.%y " .. quote(build ..
+                                                            "/lua/choice"))
+    end
+    local text, t1 = choose("")
+    assert.equal("static=yes lto=yes\n", text)
+    local _, t2 = choose("LUA_LTO=yes")
+    assert.equal(t1, t2)
+    text = choose("LUA_LTO=no")
+    assert.equal("static=yes lto=no\n", text)
+    text = choose("LUA_STATIC=no")
+    assert.equal("static=no lto=yes\n", text)
+    os.execute("rm -rf " .. quote(build))
+  end)
+end)
+
 describe("the retryrun that make links", function()
   it("loads a C module, which finds the Lua API in it", function()
     local code, out = common.run([[

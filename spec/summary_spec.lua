@@ -78,7 +78,8 @@ describe("the summary", function()
                    .. "retries", err)
     assert.matches("\n  a call failed first time [%d.]+ %% of the time; "
                    .. "after retries 0 of 41\n", err)
-    assert.matches("\n  a 10%-call flow at these rates: [%d.]+ %% %-> 100 %%",
+    assert.matches("\n  a 10%-call flow at these rates succeeds [%d.]+ %% of the "
+                   .. "time; after retries 100 %%",
                    err)
   end)
 

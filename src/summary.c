@@ -315,9 +315,9 @@ char *summary_text(const struct summary *s)
     say_percent(&t, 1 - first);
     dynbuf_printf(&t, " of the time; after retries %ld of %ld\n",
                   a.own - a.ok, a.own);
-    dynbuf_printf(&t, "  a 10-call flow at these rates: ");
+    dynbuf_printf(&t, "  a 10-call flow at these rates succeeds ");
     say_percent(&t, pow(first, 10));
-    dynbuf_printf(&t, " -> ");
+    dynbuf_printf(&t, " of the time; after retries ");
     say_percent(&t, pow(final, 10));
     dynbuf_printf(&t, "\n");
   }
