@@ -40,25 +40,24 @@ ZLIB_LIBS    = $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
 # LUA_STATIC=no, the shared library. The static Lua is built here from
 # the installed liblua5.4-dev's own Debian source, with link-time
 # optimisation across Lua and retryrun, so that the API calls of a
-# request inline (scripts/lua-lto.sh, which falls back to Debian's
-# liblua5.4.a, built without LTO, where it cannot; LUA_LTO=no skips it).
+# request inline: $(BUILD)/lua/liblua.a, made by scripts/lua-lto.sh,
+# which falls back to a copy of Debian's liblua5.4.a (built without LTO)
+# where it cannot; LUA_LTO=no links Debian's as it is.
 LUA_STATIC  ?= yes
 LUA_LTO     ?= yes
 LUA_DEB_A    = $(if $(filter yes,$(LUA_STATIC)),$(shell \
                  a=$$($(PKG_CONFIG) --variable=libdir $(LUA_PC) 2>/dev/null)/lib$(LUA_PC).a; \
                  [ -r "$$a" ] && echo "$$a"))
-LUA_A        = $(if $(LUA_DEB_A),$(if $(filter yes,$(LUA_LTO)),$(BUILD)/lua/liblua.a,$(LUA_DEB_A)))
-LUA_MAKE_A   = $(if $(filter $(BUILD)/lua/liblua.a,$(LUA_A)),sh scripts/lua-lto.sh \
-                 $(LUA_A) $(LUA_DEB_A) "$(CC)" "$(CFLAGS) $(LUA_CFLAGS)")
+LUA_LTO_A    = $(if $(filter yes,$(LUA_STATIC)),$(if $(filter yes,$(LUA_LTO)),$(BUILD)/lua/liblua.a))
+LUA_A        = $(if $(LUA_DEB_A),$(or $(LUA_LTO_A),$(LUA_DEB_A)))
 LTO          = $(if $(LUA_A),-flto=auto)
-# What links Lua is remade with the script, when the library is remade,
-# and when LUA_STATIC or LUA_LTO changes ($(BUILD)/lua/choice holds
-# them, rewritten only then). The link says which Lua it took.
-LUA_DEPS     = scripts/lua-lto.sh $(BUILD)/lua/choice \
-               $(wildcard $(BUILD)/lua/liblua.a)
+# What links Lua is remade when the library is, and when LUA_STATIC or
+# LUA_LTO changes ($(BUILD)/lua/choice holds them, rewritten only then).
+# The link says which Lua it took.
+LUA_DEPS     = $(BUILD)/lua/choice $(LUA_LTO_A)
 LUA_CHOICE  := static=$(LUA_STATIC) lto=$(LUA_LTO)
-LUA_WHAT     = $(if $(LUA_A),$(if $(LUA_MAKE_A),$(LUA_WHAT_LTO),$(LUA_WHAT_DEB)),$(LUA_WHAT_SO))
-LUA_WHAT_LTO = $$(cat $(LUA_A).what 2>/dev/null || echo $(LUA_A))
+LUA_WHAT     = $(if $(LUA_A),$(if $(LUA_LTO_A),$(LUA_WHAT_LTO),$(LUA_WHAT_DEB)),$(LUA_WHAT_SO))
+LUA_WHAT_LTO = $$(cat $(LUA_LTO_A).what 2>/dev/null || echo $(LUA_LTO_A))
 LUA_WHAT_DEB = Debian's liblua5.4.a (LUA_LTO=$(LUA_LTO))
 LUA_WHAT_SO  = the shared liblua5.4 (LUA_STATIC=$(LUA_STATIC))
 LUA_EXPORT  := -Wl,--export-dynamic-symbol='lua_*' -Wl,--export-dynamic-symbol='luaL_*'
@@ -159,7 +158,6 @@ $(BUILD)/obj/%.o: src/%.c $(BUILD)/lua/choice | deps
 # by a tool built with the same Lua; remade when a module changes.
 $(BUILD)/lua_bytecode: src/gen/lua_bytecode.c src/lua_embed.h $(LUA_DEPS) | deps
 	@mkdir -p $(dir $@)
-	$(Q)$(LUA_MAKE_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LUA_CFLAGS) $(LDFLAGS) $< -o $@ \
 	  $(if $(LUA_A),$(LUA_A),$(LUA_LIBS)) -ldl -lm
@@ -179,12 +177,14 @@ $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) $(ZLIB_CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/lua/liblua.a: scripts/lua-lto.sh | deps
+	$(Q)sh scripts/lua-lto.sh $@ "$(LUA_DEB_A)" "$(CC)" "$(CFLAGS) $(LUA_CFLAGS)"
+
 $(BUILD)/lua/choice: FORCE
 	@mkdir -p $(dir $@)
 	@[ "$$(cat $@ 2>/dev/null)" = "$(LUA_CHOICE)" ] || echo "$(LUA_CHOICE)" >$@
 
 $(BUILD)/retryrun: $(RETRYRUN_OBJ) $(LUA_DEPS)
-	$(Q)$(LUA_MAKE_A)
 	@echo "  LD      $@ (Lua: $(LUA_WHAT))"
 	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) $(RETRYRUN_OBJ) -o $@ $(LUA_LINK) -ldl -lm
 

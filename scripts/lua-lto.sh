@@ -13,7 +13,9 @@
 # library as it is, and LTO spans retryrun's own code only. Either way
 # the Lua is the one the headers retryrun compiles against describe.
 #
-# Does nothing when OUT exists (make clean, or removing it, tries again).
+# Does nothing when OUT exists (make clean, or removing it, tries again),
+# and makes nothing when DEBIAN_A is empty: then retryrun links the shared
+# library, as the Makefile does without a static one.
 set -u
 
 out=$1 debian_a=$2 cc=$3 cflags=$4
@@ -40,6 +42,10 @@ COLD="lcode lctype ldebug ldump llex lopcodes lparser lundump linit
 
 [ -e "$out" ] && exit 0
 mkdir -p "$dir"
+if [ -z "$debian_a" ]; then
+  echo "  LUA     no liblua5.4.a: retryrun links the shared library"
+  exit 0
+fi
 
 # made: what OUT is, said and kept beside it (OUT.what) for the link's
 # line; OUT last, which says all is done
