@@ -42,7 +42,8 @@ ZLIB_LIBS    = $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
 # optimisation across Lua and retryrun, so that the API calls of a
 # request inline: $(BUILD)/lua/liblua.a, made by scripts/lua-lto.sh,
 # which falls back to a copy of Debian's liblua5.4.a (built without LTO)
-# where it cannot; LUA_LTO=no links Debian's as it is.
+# where it cannot, and made again when Debian's changes; LUA_LTO=no
+# links Debian's as it is.
 LUA_STATIC  ?= yes
 LUA_LTO     ?= yes
 LUA_DEB_A    = $(if $(filter yes,$(LUA_STATIC)),$(shell \
@@ -177,8 +178,9 @@ $(BUILD)/obj/todo/%.o: src/todo/%.c | deps
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(MHD_CFLAGS) $(ZLIB_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/lua/liblua.a: scripts/lua-lto.sh | deps
-	$(Q)sh scripts/lua-lto.sh $@ "$(LUA_DEB_A)" "$(CC)" "$(CFLAGS) $(LUA_CFLAGS)"
+$(BUILD)/lua/liblua.a: scripts/lua-lto.sh $(LUA_DEB_A) | deps
+	$(Q)sh scripts/lua-lto.sh $@ "$(LUA_DEB_A)" "$(CC)" "$(CFLAGS) $(LUA_CFLAGS)" \
+	  "$(LDFLAGS)"
 
 $(BUILD)/lua/choice: FORCE
 	@mkdir -p $(dir $@)

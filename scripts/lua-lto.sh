@@ -1,5 +1,5 @@
 #!/bin/sh
-# lua-lto.sh OUT DEBIAN_A CC CFLAGS - the Lua that retryrun links.
+# lua-lto.sh OUT DEBIAN_A CC CFLAGS LDFLAGS - the Lua that retryrun links.
 #
 # Writes OUT, a static Lua library: the installed liblua5.4-dev's own
 # Debian source (upstream's tarball and Debian's patches, fetched from
@@ -13,12 +13,14 @@
 # library as it is, and LTO spans retryrun's own code only. Either way
 # the Lua is the one the headers retryrun compiles against describe.
 #
-# Does nothing when OUT exists (make clean, or removing it, tries again),
-# and makes nothing when DEBIAN_A is empty: then retryrun links the shared
-# library, as the Makefile does without a static one.
+# make runs it when OUT is missing or older than this script or
+# DEBIAN_A (a Debian update of liblua5.4-dev). It says what OUT is in one
+# line, kept in OUT.what for the link's line; the compiler's words go to
+# OUT.log. With an empty DEBIAN_A it makes nothing: retryrun then links
+# the shared library, as the Makefile does without a static one.
 set -u
 
-out=$1 debian_a=$2 cc=$3 cflags=$4
+out=$1 debian_a=$2 cc=$3 cflags=$4 ldflags=$5
 dir=$(dirname "$out")
 
 # The source of this liblua5.4-dev, and the sums of its two files.
@@ -32,23 +34,42 @@ POOL=pool/main/l/lua5.4
 # Compiled for LTO: what a request runs (the API, the VM, calls, tables,
 # strings, the collector, the base and coroutine libraries). The rest
 # (the parser, the code generator, dump and undump, the debug
-# interface, the I/O and OS libraries) is compiled as Debian compiles it:
-# none of it is on a request's path, and the code generator warns under
-# -Wall at an LTO link.
+# interface, the I/O and OS libraries) is compiled as Debian compiles it
+# (the compiler's modules with -Os): none of it is on a request's path,
+# and the code generator warns under -Wall at an LTO link.
 HOT="lapi lauxlib lbaselib lcorolib ldo lfunc lgc lmem lobject lstate
      lstring ltable ltm lvm lzio lstrlib ltablib lmathlib"
-COLD="lcode lctype ldebug ldump llex lopcodes lparser lundump linit
+COLD="lctype ldebug ldump lopcodes lundump linit
       ldblib liolib loadlib loslib lutf8lib"
+SMALL="lcode llex lparser"
+# Debian's build: upstream's make linux-readline with dpkg-buildflags's
+# hardening (luaconf.h includes lua5.4-deb-multiarch.h, which
+# liblua5.4-dev installs)
+FLAGS="-std=gnu99 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+       -DLUA_COMPAT_5_3 -DLUA_USE_LINUX"
 
-[ -e "$out" ] && exit 0
-mkdir -p "$dir"
+mkdir -p "$dir" || exit 1
 if [ -z "$debian_a" ]; then
   echo "  LUA     no liblua5.4.a: retryrun links the shared library"
   exit 0
 fi
+log=$out.log
+: >"$log" || exit 1
 
-# made: what OUT is, said and kept beside it (OUT.what) for the link's
-# line; OUT last, which says all is done
+# One build at a time in a BUILD directory: another that ran while this
+# one waited has made OUT already.
+exec 9>"$dir/.lock"
+if command -v flock >/dev/null 2>&1; then
+  flock 9
+  [ -e "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$debian_a" ] && exit 0
+fi
+rm -f "$out" "$out.what"
+work=$(mktemp -d "$dir/work.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM         # an interrupt stops it, no fallback
+
+# made WHAT: OUT is WHAT, said and kept in OUT.what; OUT comes last, as
+# it tells make that all is done.
 made() {
   echo "  LUA     $out: $1"
   echo "$1" >"$out.what"
@@ -56,7 +77,7 @@ made() {
 
 fallback() {
   made "Debian's liblua5.4.a as it is ($1)"
-  cp "$debian_a" "$out.part" && mv "$out.part" "$out"
+  cp "$debian_a" "$work/liblua.a" && mv "$work/liblua.a" "$out"
   exit
 }
 
@@ -70,19 +91,19 @@ mirrors() {
 }
 
 # fetch FILE SHA256: into $dir, from the first archive that has it, unless
-# a copy with that sum is there.
+# a copy with that sum is there. In the foreground, so that an interrupt
+# stops it at once.
 fetch() {
   if [ -e "$dir/$1" ]; then
     echo "$2  $dir/$1" | sha256sum -c --status && return 0
     rm -f "$dir/$1"
   fi
   for m in $(mirrors | grep -v -e security -e '^$' | awk '!seen[$0]++'); do
-    if timeout 60 /usr/lib/apt/apt-helper download-file \
-         "${m%/}/$POOL/$1" "$dir/$1.part" "SHA256:$2" >/dev/null 2>&1; then
-      mv "$dir/$1.part" "$dir/$1"
+    if timeout --foreground 30 /usr/lib/apt/apt-helper download-file \
+         "${m%/}/$POOL/$1" "$work/$1" "SHA256:$2" >>"$log" 2>&1; then
+      mv "$work/$1" "$dir/$1"
       return 0
     fi
-    rm -f "$dir/$1.part"
   done
   return 1
 }
@@ -99,36 +120,30 @@ echo "  LUA     $out: fetching and building Lua $VERSION from Debian's source"
 fetch "$ORIG" "$ORIG_SHA256" || fallback "$ORIG could not be fetched"
 fetch "$DEB" "$DEB_SHA256" || fallback "$DEB could not be fetched"
 
-src=$dir/lua-$VERSION
-rm -rf "$src" "$dir/obj"
-mkdir -p "$src" "$dir/obj"
+src=$work/lua
+mkdir -p "$src" "$work/obj"
 { tar -xzf "$dir/$ORIG" -C "$src" --strip-components=1 &&
-  tar -xJf "$dir/$DEB" -C "$src"; } 2>/dev/null ||
+  tar -xJf "$dir/$DEB" -C "$src"; } >>"$log" 2>&1 ||
   fallback "the source does not unpack"
 for p in $(cat "$src/debian/patches/series"); do
-  patch -s -p1 -d "$src" <"$src/debian/patches/$p" ||
+  patch -s -N --batch -p1 -d "$src" <"$src/debian/patches/$p" >>"$log" 2>&1 ||
     fallback "Debian's $p does not apply"
 done
 
-# As Debian's build (make linux-readline) compiles the library; luaconf.h
-# includes lua5.4-deb-multiarch.h, which liblua5.4-dev installs.
-flags="-std=gnu99 -O2 -g -DLUA_COMPAT_5_3 -DLUA_USE_LINUX"
-for f in $HOT; do
-  echo "$f -flto=auto"
-done >"$dir/obj/list"
-for f in $COLD; do
-  echo "$f"
-done >>"$dir/obj/list"
-while read -r f lto; do
+for f in $HOT; do echo "$f -O2 -flto=auto"; done >"$work/list"
+for f in $COLD; do echo "$f -O2"; done >>"$work/list"
+for f in $SMALL; do echo "$f -Os"; done >>"$work/list"
+while read -r f opt; do
   # shellcheck disable=SC2086
-  $cc $flags $lto -c "$src/src/$f.c" -o "$dir/obj/$f.o" ||
-    fallback "$f.c does not compile"
-done <"$dir/obj/list"
-gcc-ar rcs "$dir/liblua-lto.a" "$dir"/obj/*.o || fallback "gcc-ar failed"
+  $cc $FLAGS $opt -c "$src/src/$f.c" -o "$work/obj/$f.o" >>"$log" 2>&1 ||
+    fallback "$f.c does not compile: see $log"
+done <"$work/list"
+gcc-ar rcs "$work/liblua.a" "$work"/obj/*.o >>"$log" 2>&1 ||
+  fallback "gcc-ar failed: see $log"
 
 # A program linked as retryrun is, that must build without a warning and
 # run a chunk: else the library is not used.
-cat >"$dir/obj/probe.c" <<'EOF'
+cat >"$work/probe.c" <<'EOF'
 #include <lauxlib.h>
 #include <lualib.h>
 
@@ -145,9 +160,10 @@ int main(void)
 }
 EOF
 # shellcheck disable=SC2086
-$cc $cflags -flto=auto -I/usr/include/lua5.4 "$dir/obj/probe.c" \
-  -o "$dir/obj/probe" "$dir/liblua-lto.a" -ldl -lm ||
-  fallback "a program linked with it does not build"
-"$dir/obj/probe" || fallback "a program linked with it does not run"
+$cc $cflags -flto=auto -I/usr/include/lua5.4 $ldflags "$work/probe.c" \
+  -o "$work/probe" "$work/liblua.a" -ldl -lm >>"$log" 2>&1 ||
+  fallback "a program linked with it does not build: see $log"
+"$work/probe" >>"$log" 2>&1 ||
+  fallback "a program linked with it does not run"
 made "Lua $VERSION from Debian's source, with LTO"
-mv "$dir/liblua-lto.a" "$out"
+mv "$work/liblua.a" "$out"
