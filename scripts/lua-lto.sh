@@ -120,7 +120,7 @@ echo "  LUA     $out: fetching and building Lua $VERSION from Debian's source"
 fetch "$ORIG" "$ORIG_SHA256" || fallback "$ORIG could not be fetched"
 fetch "$DEB" "$DEB_SHA256" || fallback "$DEB could not be fetched"
 
-src=$work/lua
+src=$work/lua-$VERSION
 mkdir -p "$src" "$work/obj"
 { tar -xzf "$dir/$ORIG" -C "$src" --strip-components=1 &&
   tar -xJf "$dir/$DEB" -C "$src"; } >>"$log" 2>&1 ||

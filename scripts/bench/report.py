@@ -197,8 +197,8 @@ CATEGORIES = [  # (substring of the object's path, label), first match wins
 
 
 # A function of the Lua that make built from Debian's source
-# (scripts/lua-lto.sh: BUILD/lua/lua-VERSION/src/).
-LUA_SOURCE = re.compile(r"/lua/lua-5\.[^/]*/src/")
+# (scripts/lua-lto.sh: .../lua-VERSION/src/).
+LUA_SOURCE = re.compile(r"/lua(-5\.[^/]*)?/src/")
 
 
 def category(fn, obj):
