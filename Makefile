@@ -61,6 +61,8 @@ LUA_WHAT     = $(if $(LUA_A),$(if $(LUA_LTO_A),$(LUA_WHAT_LTO),$(LUA_WHAT_DEB)),
 LUA_WHAT_LTO = $$(cat $(LUA_LTO_A).what 2>/dev/null || echo $(LUA_LTO_A))
 LUA_WHAT_DEB = Debian's liblua5.4.a (LUA_LTO=$(LUA_LTO))
 LUA_WHAT_SO  = the shared liblua5.4 (LUA_STATIC=$(LUA_STATIC))
+# A static Lua exports its API, so that the C modules a script loads
+# (cjson.so, lfs.so: they link no Lua of their own) find it in retryrun.
 LUA_EXPORT  := -Wl,--export-dynamic-symbol='lua_*' -Wl,--export-dynamic-symbol='luaL_*'
 LUA_LINK     = $(if $(LUA_A),$(LUA_EXPORT) $(LUA_A),$(LUA_LIBS))
 
@@ -95,8 +97,6 @@ FUZZERS      := $(patsubst spec/fuzz/fuzz_%.c,$(FUZZ_DIR)/fuzz_%,\
 
 .PHONY: all deps bench-deps docs-deps man test asan demo bench install \
         clean fuzz fuzzers FORCE
-# a recipe that fails leaves no target behind for the next make to trust
-.DELETE_ON_ERROR:
 
 # A recipe that fails leaves no target behind: a fuzz target that no longer
 # builds must be reported as such, not run from an older build.
