@@ -53,17 +53,17 @@ if [ -z "$debian_a" ]; then
   echo "  LUA     no liblua5.4.a: retryrun links the shared library"
   exit 0
 fi
-log=$out.log
-: >"$log" || exit 1
 
 # One build at a time in a BUILD directory: another that ran while this
 # one waited has made OUT already.
-exec 9>"$dir/.lock"
+exec 9>"$dir/.lock" || exit 1
 if command -v flock >/dev/null 2>&1; then
   flock 9
   [ -e "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$debian_a" ] && exit 0
 fi
 rm -f "$out" "$out.what"
+log=$out.log
+: >"$log" || exit 1
 work=$(mktemp -d "$dir/work.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM         # an interrupt stops it, no fallback
