@@ -20,7 +20,7 @@
 # the shared library, as the Makefile does without a static one.
 set -u
 
-out=$1 debian_a=$2 cc=$3 cflags=$4 ldflags=$5
+out=$1 debian_a=$2 cc=$3 cflags=$4 ldflags=${5-}
 dir=$(dirname "$out")
 
 # The source of this liblua5.4-dev, and the sums of its two files.
@@ -130,14 +130,18 @@ for p in $(cat "$src/debian/patches/series"); do
     fallback "Debian's $p does not apply"
 done
 
-for f in $HOT; do echo "$f -O2 -flto=auto"; done >"$work/list"
-for f in $COLD; do echo "$f -O2"; done >>"$work/list"
-for f in $SMALL; do echo "$f -Os"; done >>"$work/list"
-while read -r f opt; do
-  # shellcheck disable=SC2086
-  $cc $FLAGS $opt -c "$src/src/$f.c" -o "$work/obj/$f.o" >>"$log" 2>&1 ||
-    fallback "$f.c does not compile: see $log"
-done <"$work/list"
+# compile "OPTIONS" FILE...: each FILE.c of the source, with FLAGS and them
+compile() {
+  opt=$1
+  shift
+  for f; do
+    # shellcheck disable=SC2086
+    $cc $FLAGS $opt -c "$src/src/$f.c" -o "$work/obj/$f.o" >>"$log" 2>&1 ||
+      fallback "$f.c does not compile: see $log"
+  done
+}
+# shellcheck disable=SC2086
+{ compile "-O2 -flto=auto" $HOT; compile -O2 $COLD; compile -Os $SMALL; }
 gcc-ar rcs "$work/liblua.a" "$work"/obj/*.o >>"$log" 2>&1 ||
   fallback "gcc-ar failed: see $log"
 
