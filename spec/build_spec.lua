@@ -4,7 +4,7 @@
 -- network: they take the ways out that come before the fetch.
 local common = require "spec.support.common"
 
-local sh, quote = common.sh, common.quote
+local sh, quote, read = common.sh, common.quote, common.read
 
 -- Debian's static Lua, as the Makefile finds it, or nil.
 local function debian_a()
@@ -14,13 +14,6 @@ local function debian_a()
   if not f then return nil end
   f:close()
   return path
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
 end
 
 describe("scripts/lua-lto.sh", function()
@@ -79,11 +72,8 @@ describe("make's record of LUA_STATIC and LUA_LTO", function()
                             .. "make -s BUILD=%s %s %s/lua/choice"):format(
         quote(build), vars, quote(build)))
       assert.equal(0, code, out)
-      local f = assert(io.open(build .. "/lua/choice"))
-      local text = f:read("a")
-      f:close()
-      return text, common.capture("stat -c %Y.%y " .. quote(build ..
-                                                            "/lua/choice"))
+      local path = build .. "/lua/choice"
+      return read(path), common.capture("stat -c %y " .. quote(path))
     end
     local text, t1 = choose("LUA_STATIC=yes LUA_LTO=yes")
     assert.equal("static=yes lto=yes\n", text)

@@ -4,12 +4,7 @@
 -- names are read from the sources, so a new one without documentation
 -- fails here.
 
-local function read(path)
-  local f = assert(io.open(path, "r"))
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = require("spec.support.common").read
 
 local REFERENCE = read("docs/reference.md")
 local MAN = read("docs/retryrun.1.scd")

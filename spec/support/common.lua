@@ -68,6 +68,17 @@ function M.count(s, pattern)
   return n
 end
 
+--- The whole of a file.
+-- @param path the file
+-- @return its bytes
+-- @raise when it cannot be read
+function M.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 --- Runs a shell command and returns what it printed on stdout.
 -- @param cmd a command line for /bin/sh
 -- @return its stdout, whole
