@@ -408,6 +408,46 @@ void lazy_made_one(lua_State *L, int t, struct state *s)
   lua_setmetatable(L, t);
 }
 
+/* lua_json_lazy_internal.h says what these two do. Making a member
+ * allocates, so the collector may run finalizers meanwhile, and one may
+ * read the same member: then the one it made is in place and counted,
+ * and stays. */
+void lazy_place_element(lua_State *L, int t, int si, struct state *s,
+                        lua_Integer i, int mts)
+{
+  lazy_make_member(L, si, s, s->at[i - 1], mts);
+  if(!s->at[i - 1]) {               /* made meanwhile */
+    lua_pop(L, 1);
+    lua_rawgeti(L, t, i);
+    return;
+  }
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, t, i);
+  s->at[i - 1] = NULL;
+  lazy_made_one(L, t, s);
+}
+
+void lazy_place_member(lua_State *L, int t, int si, struct state *s,
+                       int offs, int k, const char *p, int mts)
+{
+  lazy_make_member(L, si, s, p, mts);
+  lua_pushvalue(L, k);
+  if(lua_rawget(L, offs) == LUA_TNIL) {     /* made meanwhile */
+    lua_pop(L, 2);
+    lua_pushvalue(L, k);
+    lua_rawget(L, t);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, k);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, t);
+  lua_pushvalue(L, k);
+  lua_pushnil(L);
+  lua_rawset(L, offs);              /* allowed while traversing offs */
+  lazy_made_one(L, t, s);
+}
+
 /* Makes every member of the table at t still missing, from its state at
  * si; then finishes it. Each is forgotten once it is in place, so that an
  * error part way (out of memory) leaves a table that is still right. */
@@ -415,42 +455,23 @@ static void complete(lua_State *L, int t, int si)
 {
   struct state *s = lua_touserdata(L, si);
   int top;
-  luaL_checkstack(L, 6, "decoding JSON");
+  luaL_checkstack(L, 7, "decoding JSON");
   if(s->array) {
     lua_Integer i;
-    for(i = 1; i <= s->n && s->left; i++) {
-      if(!s->at[i - 1])
-        continue;
-      lazy_make_member(L, si, s, s->at[i - 1], 0);
-      if(!s->at[i - 1]) {           /* made meanwhile (see lazy_index) */
+    for(i = 1; i <= s->n && s->left; i++)
+      if(s->at[i - 1]) {
+        lazy_place_element(L, t, si, s, i, 0);
         lua_pop(L, 1);
-        continue;
       }
-      lua_rawseti(L, t, i);
-      s->at[i - 1] = NULL;
-      lazy_made_one(L, t, s);
-    }
     return;
   }
   top = lua_gettop(L);
-  lua_getiuservalue(L, si, UV_KEYS);
+  lua_getiuservalue(L, si, UV_KEYS);                      /* top + 1 */
   lua_pushnil(L);
-  while(s->left && lua_next(L, top + 1)) {
-    lazy_make_member(L, si, s, s->text + lua_tointeger(L, -1), 0);
-    lua_pushvalue(L, -3);
-    if(lua_rawget(L, top + 1) == LUA_TNIL) {  /* made meanwhile */
-      lua_pop(L, 3);
-      continue;
-    }
-    lua_pop(L, 1);
-    lua_pushvalue(L, -3);
-    lua_insert(L, -2);
-    lua_rawset(L, t);
-    lua_pop(L, 1);
-    lua_pushvalue(L, -1);
-    lua_pushnil(L);
-    lua_rawset(L, top + 1);         /* allowed while traversing */
-    lazy_made_one(L, t, s);
+  while(s->left && lua_next(L, top + 1)) {     /* key, offset: + 2, + 3 */
+    lazy_place_member(L, t, si, s, top + 1, top + 2,
+                      s->text + lua_tointeger(L, top + 3), 0);
+    lua_settop(L, top + 2);
   }
   lua_settop(L, top);
 }

@@ -39,6 +39,19 @@ extern const char lazy_state_key;
 void lazy_make_member(lua_State *L, int si, const struct state *s,
                       const char *p, int mts);
 
+/* The missing element i of the array at t, whose state s is at si, made
+ * (mts as lazy_make_member's), put in place and forgotten; pushes it.
+ * When making it ran a finalizer that read it (making allocates), the
+ * element that one made stays, and is pushed. */
+void lazy_place_element(lua_State *L, int t, int si, struct state *s,
+                        lua_Integer i, int mts);
+
+/* The same for the missing member of the object at t under the key at k,
+ * whose text starts at p; offs: the state's table of offsets (UV_KEYS),
+ * on the stack. t, k and offs are absolute indices. */
+void lazy_place_member(lua_State *L, int t, int si, struct state *s,
+                       int offs, int k, const char *p, int mts);
+
 /* One missing member of the table at t was made or set: the count in its
  * state s goes down, and at 0 the table is whole: it loses its state and
  * gets the metatable json_decode gives it. */

@@ -63,10 +63,7 @@ static void forget(lua_State *L, int t, int si, struct state *s, int k)
 }
 
 /* __index(t, k): a missing member made and put in place; nil for a key
- * that is not a member. Upvalues: the lazy array and object metatables.
- * Making a member allocates, so the collector may run finalizers
- * meanwhile, and one may read the same member: then the one it made is
- * in place and counted, and is the answer. */
+ * that is not a member. Upvalues: the lazy array and object metatables. */
 static int lazy_index(lua_State *L)
 {
   struct state *s;
@@ -78,33 +75,14 @@ static int lazy_index(lua_State *L)
   s = lua_touserdata(L, 3);
   if(s->array) {                    /* the index found once */
     lua_Integer i = element_index(L, 2, s);
-    if(!i || !(p = s->at[i - 1]))
+    if(!i || !s->at[i - 1])
       return 0;
-    lazy_make_member(L, 3, s, p, 1);                       /* 4 */
-    if(!s->at[i - 1]) {             /* made meanwhile: that one stays */
-      lua_rawgeti(L, 1, i);
-      return 1;
-    }
-    lua_copy(L, 4, 3);              /* s stays t's, under its key */
-    lua_rawseti(L, 1, i);
-    s->at[i - 1] = NULL;
-    lazy_made_one(L, 1, s);
+    lazy_place_element(L, 1, 3, s, i, 1);
     return 1;
   }
   if(!(p = missing(L, 3, s, 2)))                           /* 4 */
     return 0;
-  lazy_make_member(L, 3, s, p, 1);                         /* 5 */
-  lua_pushvalue(L, 2);
-  if(lua_rawget(L, 4) == LUA_TNIL) {  /* made meanwhile: that one stays */
-    lua_pushvalue(L, 2);
-    lua_rawget(L, 1);
-    return 1;
-  }
-  lua_pop(L, 1);
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, 1);
-  forget(L, 1, 3, s, 2);
+  lazy_place_member(L, 1, 3, s, 4, 2, p, 1);
   return 1;
 }
 
