@@ -223,14 +223,12 @@ static void arm_interrupt_hook(lua_State *co)
               LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
-/* The handler runs on this thread, between two of its instructions: it
- * needs the stores in program order, which a compiler fence keeps, not
- * the bus lock of an atomic exchange (two of them a resume). */
+/* An exchange, not a relaxed store: the handler may run on another
+ * thread (libcurl's resolver's), which must see the store before this
+ * thread reads sig.pending. */
 lua_State *loop_set_running(lua_State *co)
 {
-  lua_State *prev = atomic_load_explicit(&sig.running, memory_order_relaxed);
-  atomic_store_explicit(&sig.running, co, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
+  lua_State *prev = atomic_exchange(&sig.running, co);
   /* a signal between a switch and this store armed the thread left */
   if(co && sig.pending)
     arm_interrupt_hook(co);
@@ -245,7 +243,7 @@ void loop_signal(int signo)
     _exit(128 + signo);               /* the second one: stop now */
   sig.interrupted = signo;
   sig.pending = 1;
-  co = atomic_load_explicit(&sig.running, memory_order_relaxed);
+  co = atomic_load(&sig.running);
   if(co)
     arm_interrupt_hook(co);
   if(sig.pipe_w >= 0) {
