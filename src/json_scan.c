@@ -232,7 +232,7 @@ static ALWAYS_INLINE const char *scan_str(const char *p, const char *end,
 {
   const char *q = plain_first16(p + 1);    /* the NUL stops it */
   if(UNLIKELY(q == p + 17))
-    q = plain_run(q, end);
+    q = plain_wide(q, end);
   if(LIKELY(*q == '"'))         /* at end, *q is the NUL */
     return q + 1;
   q = json_scan_string(p, q, end, f);

@@ -104,6 +104,8 @@ static ALWAYS_INLINE const char *plain_first16(const char *q)
  * trailing zeros say where it is; elsewhere the last word is finished
  * byte by byte. Inline: every string of every pass runs it, and a call
  * per string would cost what the scan saves. */
+static ALWAYS_INLINE const char *plain_wide(const char *q, const char *end);
+
 static ALWAYS_INLINE const char *plain_run(const char *q, const char *end)
 {
   if(LIKELY(end - q >= 16)) {
@@ -112,6 +114,12 @@ static ALWAYS_INLINE const char *plain_run(const char *q, const char *end)
       return r;
     q = r;
   }
+  return plain_wide(q, end);
+}
+
+/* plain_run past its first sixteen bytes: sixteen or eight at a time. */
+static ALWAYS_INLINE const char *plain_wide(const char *q, const char *end)
+{
 #ifdef JSON_PLAIN16
   while(end - q >= 16) {        /* sixteen at a time, where SSE2 is */
     unsigned mask = json_not_plain16(q);
