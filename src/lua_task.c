@@ -153,6 +153,20 @@ static void wake_waiters(lua_State *L, int task_idx)
   lua_setiuservalue(L, task_idx, UV_WAITERS);
 }
 
+/* 1 when the error on top is a table with a traceback field of its own,
+ * read raw: no metamethod runs here, in the loop, where nothing may
+ * yield. */
+static int own_traceback(lua_State *L)
+{
+  int own;
+  if(!lua_istable(L, -1))
+    return 0;
+  lua_pushliteral(L, "traceback");
+  own = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 1);
+  return own;
+}
+
 void task_finished(struct loop_task *lt, int status, int nres, void *data)
 {
   struct task *t = task_of(lt);
@@ -190,11 +204,14 @@ void task_finished(struct loop_task *lt, int status, int nres, void *data)
   }
   else {
     /* the error as it was raised, for wait(); its traceback apart, for
-     * the host to print when nothing waited */
+     * the host to print when nothing waited, unless the error is a table
+     * with one of its own (a give-up's), which the host prints instead */
     t->failed = 1;
-    luaL_traceback(L, co, NULL, 0);
-    lua_setiuservalue(L, top + 1, UV_TRACE);
     lua_xmove(co, L, 1);
+    if(!own_traceback(L)) {
+      luaL_traceback(L, co, NULL, 0);
+      lua_setiuservalue(L, top + 1, UV_TRACE);
+    }
     lua_resetthread(co);
     lua_getfield(L, LUA_REGISTRYINDEX, FAILED_TASKS);
     lua_pushvalue(L, top + 1);
