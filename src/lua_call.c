@@ -280,11 +280,12 @@ _Static_assert(S_KEYS == S_TOP, "call_new pushes the keys' table last");
 static struct call *call_new(lua_State *L, int wrapper, int keys,
                              int checked)
 {
+  const char *why = call_cannot_start(L);
   struct task *t = task_current(L);
   struct call *c;
   const struct lpolicy *p;
-  if(!t || !lua_isyieldable(L))
-    luax_error(L, "%s", call_cannot_start(L));
+  if(why)
+    luax_error(L, "%s", why);
   lua_settop(L, S_KEYS - 1);           /* S_KEYS is S_TOP: pushed there */
   if(keys)
     lua_pushvalue(L, keys);
@@ -316,7 +317,6 @@ static struct call *call_new(lua_State *L, int wrapper, int keys,
   lua_pushcfunction(L, luax_traceback);
   lua_copy(L, -1, S_TB);
   lua_settop(L, S_TOP);
-  c->lp = p;
   c->pol = &p->pol;
   c->raise = p->raise;
   c->policy_name = p->name;
@@ -361,8 +361,9 @@ struct call *lcall_new(lua_State *L, int wrapper)
  * table. */
 void lcall_spare(lua_State *L, struct call *c)
 {
+  const struct lpolicy *p = lua_touserdata(L, S_POL);
   if(c->tr || c->redirected || c->hedge.fl || runtime_of(L)->wire ||
-     c->pol != &c->lp->pol)
+     c->pol != &p->pol)
     return;
   lua_pushvalue(L, S_CALL);
   lua_rawseti(L, S_KEYS, LUAX_K_SPARE_CALL);
@@ -398,7 +399,7 @@ static int request_start(lua_State *L, struct call *c)
     c->pc.has_key = lua_toboolean(L, -1);
     lua_settop(L, S_TOP);
   }
-  lhedge_init(L, c, c->lp);
+  lhedge_init(L, c, lua_touserdata(L, S_POL));   /* call_new checked */
   if(c->hedge.delay > 0) {
     c->hedge.fl = lua_newuserdatauv(L, LPOLICY_HEDGE_MAX *
                                     sizeof(*c->hedge.fl), 0);

@@ -91,10 +91,9 @@ enum lcall_step {
 };
 
 struct call {
-  const struct lpolicy *lp;   /* the Policy at S_POL */
-  const struct policy *pol;   /* lp's; inside another call's hook, a copy
-                                 with a sooner deadline, in the Call's
-                                 user value 2 */
+  const struct policy *pol;   /* the Policy's at S_POL; inside another
+                                 call's hook, a copy with a sooner
+                                 deadline, in the Call's user value 2 */
   struct policy_call pc;
   struct policy_outcome out;
   struct policy_decision dec;

@@ -51,7 +51,6 @@ static int option_slot(const char *k, size_t n)
  * options as the opts table holds them; nil for the others. */
 struct plain {
   int type[P_TOP + 1];
-  int fields;                 /* of the request, beyond method and url */
 };
 
 /* Moves each option of the opts table (nil for none) into its slot, as
@@ -75,7 +74,6 @@ static int take_options(lua_State *L, struct plain *pl)
     if(!slot)
       return 0;
     pl->type[slot] = lua_type(L, -1);
-    pl->fields += slot != P_RETRY && pl->type[slot] != LUA_TNIL;
     lua_replace(L, slot);
   }
   return 1;
@@ -128,6 +126,16 @@ static void put(lua_State *L, const struct plain *pl, int req, int k,
   }
 }
 
+/* The fields the request gets beyond its method and url: the options
+ * given, but retry=. */
+static int request_fields(const struct plain *pl)
+{
+  int i, n = 0;
+  for(i = P_HEADERS; i <= P_TOP; i++)
+    n += i != P_RETRY && pl->type[i] != LUA_TNIL;
+  return n;
+}
+
 /* Checks the fields of the request at req, built from the slots, as
  * check_request would (the method is an idempotent one, a token, and
  * only PUT has a body); returns 1. Or returns 0 when a field is bad. */
@@ -169,7 +177,6 @@ static int plain_request(lua_State *L, const char **method_out,
   lua_settop(L, P_TOP);
   for(i = 1; i <= P_TOP; i++)
     pl.type[i] = LUA_TNIL;
-  pl.fields = 0;
   pl.type[P_METHOD] = LUA_TSTRING;    /* once it is one of the names */
   pl.type[P_URL] = lua_type(L, P_URL);
   pl.type[P_OPTS] = lua_type(L, P_OPTS);
@@ -177,7 +184,7 @@ static int plain_request(lua_State *L, const char **method_out,
   if(!policy_method_idempotent(method) || pl.type[P_URL] != LUA_TSTRING ||
      lua_rawlen(L, P_URL) == 0 || !take_options(L, &pl))
     return 0;
-  put_body = method[0] == 'P';        /* of those names, PUT alone */
+  put_body = !strcmp(method, "PUT");
   t = task_current(L);
   wrapped = t && t->wrap_depth > 0;
   if(lua_toboolean(L, P_POLICY)) {
@@ -202,7 +209,6 @@ static int plain_request(lua_State *L, const char **method_out,
      * given kept as it is when it is the answer */
     double left = t->wrap_deadline - loop_now();
     if(pl.type[P_TIMEOUT] == LUA_TNIL || left < lua_tonumber(L, P_TIMEOUT)) {
-      pl.fields += pl.type[P_TIMEOUT] == LUA_TNIL;
       lua_pushnumber(L, left);
       lua_replace(L, P_TIMEOUT);
       pl.type[P_TIMEOUT] = LUA_TNUMBER;
@@ -225,9 +231,8 @@ static int plain_request(lua_State *L, const char **method_out,
     lua_newtable(L);
     lua_replace(L, P_HEADERS);
     pl.type[P_HEADERS] = LUA_TTABLE;
-    pl.fields++;
   }
-  n = pl.fields + put_body;
+  n = request_fields(&pl) + put_body;
   /* a method and a url alone: the table of a call that returned, if one
    * left it (lcall_spare), has those two fields, to set again */
   if(n == 0 && lua_rawgeti(L, lua_upvalueindex(2), LUAX_K_SPARE_REQ) ==
