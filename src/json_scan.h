@@ -17,20 +17,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hints.h"
+
 /* Arrays and objects nested deeper than this are an error. */
 #define JSON_MAX_DEPTH 1000
 
-#if defined(__GNUC__)
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define NOINLINE __attribute__((noinline))
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define LIKELY(x) (x)
-#define UNLIKELY(x) (x)
-#define NOINLINE
-#define ALWAYS_INLINE inline
-#endif
 
 /* Where the text went wrong and what was wrong there: the byte at (the
  * end, for "end of input") and a message without position. */

@@ -33,12 +33,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hints.h"
 #include "pool.h"
 
-/* The rare paths are kept out of line, so that pool_alloc's common ones
- * (a block taken or given back within a chunk) save no registers and
- * call nothing. */
-#define NOINLINE __attribute__((noinline))
+/* The rare paths are kept out of line (NOINLINE), so that pool_alloc's
+ * common ones (a block taken or given back within a chunk) save no
+ * registers and call nothing. */
 
 #define STEP   16
 #define NCLASS (POOL_MAX / STEP)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hints.h"
 #include "transfer.h"
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -85,9 +86,8 @@ static int is_encoded(const char *p, size_t len)
 }
 
 /* Reads a header line that may be Content-Length or Content-Encoding. */
-static __attribute__((noinline)) void content_header(struct transfer *t,
-                                                    const char *p,
-                                                    size_t len)
+static NOINLINE void content_header(struct transfer *t, const char *p,
+                                    size_t len)
 {
   long long cl = content_length_of(p, len);
   if(cl >= 0)
@@ -117,8 +117,8 @@ static inline size_t keep_header(struct transfer *t, const char *p,
  * headers, a Content-Length over max_body stops the attempt before its
  * body comes (a 1xx, 204, 304 or redirect has no body of its own to keep,
  * and a HEAD has none at all: max_body is 0 then). */
-static __attribute__((noinline)) size_t header_line(struct transfer *t,
-                                                   const char *p, size_t len)
+static NOINLINE size_t header_line(struct transfer *t, const char *p,
+                                   size_t len)
 {
   if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
     t->answered = 1;
