@@ -140,7 +140,7 @@ print(ok, (err:gsub("^[^ ]*: ", "")))
   end)
 end)
 
-describe("a run out of memory while a task ends", function()
+describe("a run out of memory around a failed task's error", function()
   it("reports it and exits 1, never a Lua panic", function()
     -- a sanitizer build reserves terabytes of address space up front
     if run_script("", "ulimit -v 100000;") ~= 0 then
@@ -168,7 +168,7 @@ run.sleep(0.05)
                     out:find("^retryrun: a task failed"), out:sub(1, 200))
       if out:find("not enough memory", 1, true) then hit = hit + 1 end
     end
-    assert.is_true(hit > 0, "no limit ran out of memory as the task ended")
+    assert.is_true(hit > 0, "no limit ran out of memory")
   end)
 end)
 

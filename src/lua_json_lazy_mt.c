@@ -6,7 +6,8 @@
  *
  * The two metatables, of arrays and of objects, are made once and kept
  * in the registry; __index and resp:json() also hold them as upvalues,
- * so that making a level asks the registry for neither.
+ * so that a level they make takes its own from there, not the registry
+ * (an array made whole still gets json.array_mt from the registry).
  */
 #include <lauxlib.h>
 

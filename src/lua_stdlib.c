@@ -153,8 +153,9 @@ static int lrun_execute(lua_State *L)
 
 /* Registry keys of the base library's collectgarbage and of whether the
  * collector is generational (a boolean). They are not upvalues, so that
- * the function looks like the one it replaces to the debug library, and
- * so that nothing a script reaches can switch the mode behind its back. */
+ * the function looks like the one it replaces to the debug library
+ * (debug.getupvalue finds nothing to change); no global or module field
+ * holds them. */
 static const char base_gc_key = 'g', generational_key = 'm';
 
 /* core.base.collectgarbage: the base library's collectgarbage, the same
