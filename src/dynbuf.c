@@ -30,7 +30,7 @@ static int room(struct dynbuf *b, size_t n)
   return 0;
 }
 
-int dynbuf_add(struct dynbuf *b, const void *p, size_t n)
+int dynbuf_add_grow(struct dynbuf *b, const void *p, size_t n)
 {
   if(room(b, n))
     return -1;

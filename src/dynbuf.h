@@ -16,16 +16,16 @@ struct dynbuf {
   int oom;                   /* an append failed: later ones do nothing */
 };
 
-/* Appends n bytes of p. Returns 0, or -1 when memory ran out (now or
- * before). */
-int dynbuf_add(struct dynbuf *b, const void *p, size_t n);
+/* dynbuf_add when the bytes do not fit, or an append failed (dynbuf.c). */
+int dynbuf_add_grow(struct dynbuf *b, const void *p, size_t n);
 
-/* dynbuf_add with its common case inline, for a caller that appends per
- * callback: an append that fits, with no earlier failure, is a copy. */
-static inline int dynbuf_append(struct dynbuf *b, const void *p, size_t n)
+/* Appends n bytes of p. Returns 0, or -1 when memory ran out (now or
+ * before). Inline, for the writers that append per callback (a body,
+ * header lines): an append that fits is a copy. */
+static inline int dynbuf_add(struct dynbuf *b, const void *p, size_t n)
 {
   if(b->oom || b->len + n + 1 > b->cap)
-    return dynbuf_add(b, p, n);
+    return dynbuf_add_grow(b, p, n);
   memcpy(b->data + b->len, p, n);
   b->len += n;
   b->data[b->len] = '\0';

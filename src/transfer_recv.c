@@ -21,7 +21,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     t->over = TRANSFER_OVER_BODY;
     return 0;          /* libcurl stops with CURLE_WRITE_ERROR */
   }
-  if(dynbuf_append(&t->resp_body, p, len)) {
+  if(dynbuf_add(&t->resp_body, p, len)) {
     t->out_of_memory = 1;
     return 0;
   }
@@ -101,7 +101,7 @@ static NOINLINE void content_header(struct transfer *t, const char *p,
 static inline size_t keep_header(struct transfer *t, const char *p,
                                  size_t len)
 {
-  if(dynbuf_append(&t->resp_headers, p, len)) {
+  if(dynbuf_add(&t->resp_headers, p, len)) {
     t->out_of_memory = 1;
     return 0;
   }
