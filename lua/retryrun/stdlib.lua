@@ -97,9 +97,9 @@ local file_close = getmetatable(io.stdout).__index.close
 
 -- next, rawget, rawset, rawlen, getmetatable and setmetatable, which see
 -- a table as it is (and pairs, which hands out next), first make a lazy
--- JSON view's table whole
--- (retryrun.json), so that it reads as json.decode would have made it;
--- collectgarbage("step") in generational mode can make a major collection
+-- JSON view's table whole (retryrun.json), so that it reads as
+-- json.decode would have made it; collectgarbage("step") in generational
+-- mode can make a major collection
 local base = {collectgarbage = core.base.collectgarbage}
 for name, fn in pairs(core.json_base) do base[name] = fn end
 
